@@ -1,0 +1,93 @@
+# pseudolink — build, run, test.
+#
+# `make run` and `make test` install missing Debian packages first (as root),
+# then build; the real work happens in a recursive make so that pkg-config is
+# only consulted once the -dev packages are present.
+
+SHELL := /bin/bash
+NP    ?= 2
+JOB   ?= jobs/laptop.yaml
+
+DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
+              libssl-dev libyaml-dev pkg-config
+DEPS_TEST  := python3-h5py
+
+# mpirun as root and with more ranks than cores: set here, not on the user.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_btl_vader_single_copy_mechanism := none
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+
+.PHONY: all deps deps-test build run test check clean keyperms
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@bash tests/lib/deps.sh $(DEPS_BUILD)
+
+deps-test: deps
+	@bash tests/lib/deps.sh $(DEPS_TEST)
+
+# Git does not keep file modes other than +x; the fixture keys must be 0600
+# or `run` refuses them (as it should).
+keyperms:
+	@chmod 600 inputs/keys/*.key 2>/dev/null || true
+
+run: deps keyperms
+	@$(MAKE) --no-print-directory build
+	mpirun -np $(NP) ./pseudolink run $(JOB)
+
+test: deps-test keyperms
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory check
+
+clean:
+	rm -rf build pseudolink tests/bin out
+
+# ---------------------------------------------------------------------------
+# Everything below runs with the packages installed.
+
+ifneq ($(filter build check tests/bin/% build/% pseudolink,$(MAKECMDGOALS)),)
+HDF5_PC := $(shell pkg-config --exists hdf5-mpi && echo hdf5-mpi || echo hdf5-openmpi)
+PKGS    := $(HDF5_PC) yaml-0.1 libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+endif
+
+CC      := mpicc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm
+
+SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,tests/bin/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,tests/bin/%,$(TOOL_SRCS))
+
+build: pseudolink $(UNIT_BINS) $(TOOL_BINS)
+
+build/%.o: src/%.c $(wildcard src/*.h) | build/
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/:
+	@mkdir -p build
+
+build/libpseudolink.a: $(OBJS)
+	ar rcs $@ $^
+
+pseudolink: build/main.o build/libpseudolink.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/bin/%: tests/unit/%.c build/libpseudolink.a tests/unit/unit.h
+	@mkdir -p tests/bin
+	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libpseudolink.a $(LDLIBS)
+
+tests/bin/%: tests/tools/%.c
+	@mkdir -p tests/bin
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+check: build
+	@bash tests/run.sh

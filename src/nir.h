@@ -1,0 +1,55 @@
+/* nir.h — validation of the identity triple (NIR, birth date, sex).
+ *
+ * NIR layout (15 characters): S YY MM DDCCC OOO KK
+ *   S   sex digit: 1,3,7 male; 2,4,8 female
+ *   YY  year of birth (2 digits)
+ *   MM  month: 01-12, or 20-42 / 50-99 (INSEE: month unknown)
+ *   DDCCC place: department (2 digits, or 2A/2B for Corsica) + commune
+ *       (3 digits); overseas 97x/98x use 3 digits + 2 digits, which is
+ *       still 5 digits
+ *   OOO order number 001-999
+ *   KK  key = 97 - (first 13 digits mod 97), where 2A counts as 19 and 2B
+ *       as 18.
+ * Checks run in the order of the codes below; the first failure is the
+ * reason. The reason codes are part of the output format (docs/FORMATS.md).
+ */
+#ifndef PL_NIR_H
+#define PL_NIR_H
+
+#include <stdint.h>
+
+enum pl_reason {
+    PL_OK               = 0,
+    PL_R_NIR_LENGTH     = 1,  /* not exactly 15 non-NUL characters */
+    PL_R_NIR_CHARSET    = 2,  /* a character that is not a digit (or 2A/2B) */
+    PL_R_NIR_SEX        = 3,  /* first digit not one of 1,2,3,4,7,8 */
+    PL_R_NIR_MONTH      = 4,  /* month not 01-12, 20-42 or 50-99 */
+    PL_R_NIR_PLACE      = 5,  /* department 00, or 2A/2B malformed */
+    PL_R_NIR_ORDER      = 6,  /* order number 000 */
+    PL_R_NIR_KEY        = 7,  /* control key does not match */
+    PL_R_BIRTH_DATE     = 8,  /* birth_date not a real date YYYYMMDD, 1850-2099 */
+    PL_R_SEX            = 9,  /* sex column not 1 or 2 */
+    PL_R_SEX_MISMATCH   = 10, /* NIR sex digit disagrees with the sex column */
+    PL_R_DATE_MISMATCH  = 11, /* NIR year/month disagree with birth_date */
+    PL_R_BIRTH_RANK     = 12, /* birth_rank is 0 */
+    PL_R_COUNT
+};
+
+/* Short stable name of a reason code ("nir_key", ...), "unknown" otherwise. */
+const char *pl_reason_name(int code);
+
+/* Control key (0..96 -> 1..97) of the first 13 characters, or -1 if they are
+ * not digits/2A/2B. */
+int pl_nir_key(const char nir13[13]);
+
+/* Validate one identity. `nir` points at `nir_len` raw bytes from the store
+ * (a fixed-length string field; trailing NULs/spaces count as padding).
+ * birth_rank < 0 means the column is not configured. Returns PL_OK or the
+ * first failing reason. Never prints anything. */
+int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
+                      int sex, int birth_rank);
+
+/* True if birth_date (YYYYMMDD) is a real calendar date in 1850..2099. */
+int pl_date_valid(int32_t yyyymmdd);
+
+#endif

@@ -10,6 +10,7 @@
 #define PL_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 void pl_log_init(int rank, int size);
 int  pl_log_rank(void);

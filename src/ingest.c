@@ -1,0 +1,198 @@
+/* ingest.c — read, validate, stage 1 and the pid exchange, batch by batch.
+ *
+ * Records stay on the rank that read them; only p1 values travel to their
+ * owner and pids come back. Buffers that held NIRs or p1 are wiped before
+ * they are reused for another purpose or freed.
+ */
+#include "exchange.h"
+#include "log.h"
+#include "nir.h"
+#include "pseudonym.h"
+#include "run.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char     *nir;
+    int32_t  *birth_date;
+    int      *sex, *birth_rank;
+    uint8_t  *p1, *grouped, *pids;
+    size_t   *idx, *perm;
+    uint64_t *counts;
+    uint64_t  batch;
+    size_t    nir_size;
+} batch_bufs;
+
+static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size,
+                       int size)
+{
+    memset(b, 0, sizeof *b);
+    b->batch = batch;
+    b->nir_size = nir_size ? nir_size : 16;
+    b->nir = pl_xmalloc(batch * b->nir_size);
+    b->birth_date = pl_xmalloc(batch * sizeof *b->birth_date);
+    b->sex = pl_xmalloc(batch * sizeof *b->sex);
+    b->birth_rank = pl_xmalloc(batch * sizeof *b->birth_rank);
+    b->p1 = pl_xmalloc(batch * PL_P1_BYTES);
+    b->grouped = pl_xmalloc(batch * PL_P1_BYTES);
+    b->pids = pl_xmalloc(batch * PL_PID_BYTES);
+    b->idx = pl_xmalloc(batch * sizeof *b->idx);
+    b->perm = pl_xmalloc(batch * sizeof *b->perm);
+    b->counts = pl_xcalloc((size_t)size, sizeof *b->counts);
+}
+
+static void bufs_free(batch_bufs *b)
+{
+    OPENSSL_cleanse(b->nir, b->batch * b->nir_size);
+    OPENSSL_cleanse(b->p1, b->batch * PL_P1_BYTES);
+    OPENSSL_cleanse(b->grouped, b->batch * PL_P1_BYTES);
+    free(b->nir); free(b->birth_date); free(b->sex); free(b->birth_rank);
+    free(b->p1); free(b->grouped); free(b->pids);
+    free(b->idx); free(b->perm); free(b->counts);
+}
+
+/* Read one batch of identity columns; p1 sources read p1 straight in. */
+static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
+                         uint64_t cnt, batch_bufs *b)
+{
+    const pl_store *st = &r->store;
+    uint64_t first = s->first + lo;
+    char what[PL_NAME_MAX * 2 + 16];
+    if (s->p1 >= 0) {
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->p1);
+        return pl_store_read(st, s->p1, what, H5T_NATIVE_UINT8, first, cnt,
+                             PL_P1_BYTES, b->p1, r->dxpl);
+    }
+    hid_t nir_t = H5Dget_type(s->nir);     /* raw bytes, no conversion */
+    snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->nir);
+    int rc = pl_store_read(st, s->nir, what, nir_t, first, cnt, 0, b->nir,
+                           r->dxpl);
+    H5Tclose(nir_t);
+    snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
+             s->cfg->birth_date);
+    rc |= pl_store_read(st, s->birth_date, what, H5T_NATIVE_INT32, first, cnt,
+                        0, b->birth_date, r->dxpl);
+    snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->sex);
+    rc |= pl_store_read(st, s->sex, what, H5T_NATIVE_INT, first, cnt, 0,
+                        b->sex, r->dxpl);
+    if (s->birth_rank >= 0) {
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
+                 s->cfg->birth_rank);
+        rc |= pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT, first,
+                            cnt, 0, b->birth_rank, r->dxpl);
+    }
+    return rc ? -1 : 0;
+}
+
+/* Validate and hash one batch; returns the number of valid rows, whose
+ * p1 go to b->p1 (compacted) and batch positions to b->idx. */
+static size_t validate_and_hash(pl_run *r, const pl_source *s,
+                                pl_src_state *ss, uint64_t lo, uint64_t cnt,
+                                batch_bufs *b)
+{
+    size_t nv = 0;
+    if (s->p1 >= 0) {
+        for (uint64_t i = 0; i < cnt; i++)
+            b->idx[nv++] = i;
+        return nv;
+    }
+    double t0 = MPI_Wtime();
+    int has_rank = s->birth_rank >= 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        int br = has_rank ? b->birth_rank[i] : -1;
+        int why = pl_identity_check(b->nir + i * b->nir_size,
+                                    (int)b->nir_size, b->birth_date[i],
+                                    b->sex[i], br);
+        ss->reason[lo + i] = (uint8_t)why;
+        if (why == PL_OK)
+            b->idx[nv++] = i;
+    }
+    double t1 = MPI_Wtime();
+    for (size_t k = 0; k < nv; k++) {
+        size_t i = b->idx[k];
+        pl_p1_compute(&r->producer, b->nir + i * b->nir_size,
+                      b->birth_date[i], b->sex[i],
+                      has_rank ? b->birth_rank[i] : -1,
+                      b->p1 + k * PL_P1_BYTES);
+    }
+    r->t[PL_T_VALIDATE] += t1 - t0;
+    r->t[PL_T_STAGE1] += MPI_Wtime() - t1;
+    return nv;
+}
+
+/* p1 -> owner -> pid, written into the rows' pid slots. */
+static int exchange(pl_run *r, pl_src_state *ss, uint64_t lo, size_t nv,
+                    batch_bufs *b)
+{
+    pl_group_by_owner(b->p1, nv, PL_P1_BYTES, r->size, b->counts, b->grouped,
+                      b->perm);
+    pl_route_stats st = {0};
+    int rc = pl_route(r->comm, b->grouped, b->counts, PL_P1_BYTES, r->cap,
+                      pl_owner_serve, &r->owner, PL_PID_BYTES, b->pids, &st);
+    r->exchange_rounds += st.rounds;
+    if (rc != 0)
+        return -1;
+    for (size_t k = 0; k < nv; k++)
+        memcpy(ss->pid + (lo + b->idx[k]) * PL_PID_BYTES,
+               b->pids + b->perm[k] * PL_PID_BYTES, PL_PID_BYTES);
+    return 0;
+}
+
+static int ingest_source(pl_run *r, size_t si)
+{
+    const pl_source *s = &r->store.src[si];
+    pl_src_state *ss = &r->ss[si];
+    uint64_t B = r->job->batch_rows;
+    ss->reason = pl_xcalloc(s->count, 1);
+    ss->pid = pl_xcalloc(s->count, PL_PID_BYTES);
+    batch_bufs b;
+    bufs_alloc(&b, s->count < B ? (s->count ? s->count : 1) : B, s->nir_size,
+               r->size);
+    uint64_t nb = pl_batches(r->comm, s->count, B);
+    int ok = 1;
+    for (uint64_t k = 0; k < nb && ok; k++) {
+        uint64_t lo = k * B;
+        uint64_t cnt = lo < s->count ? (s->count - lo < B ? s->count - lo : B)
+                                     : 0;
+        double t0 = MPI_Wtime();
+        ok = read_identity(r, s, lo, cnt, &b) == 0;
+        r->t[PL_T_READ] += MPI_Wtime() - t0;
+        ok = ok && !*r->stop;
+        if (!pl_all_ok(r->comm, ok))
+            break;
+        size_t nv = validate_and_hash(r, s, ss, lo, cnt, &b);
+        OPENSSL_cleanse(b.nir, b.batch * b.nir_size);
+        t0 = MPI_Wtime();
+        ok = exchange(r, ss, lo, nv, &b) == 0;
+        r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
+    }
+    bufs_free(&b);
+    if (!ok)
+        return -1;
+    for (uint64_t i = 0; i < s->count; i++)
+        ss->rejected += ss->reason[i] != 0;
+    ss->kept = s->count - ss->rejected;
+    pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
+    pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
+    return 0;
+}
+
+int pl_ingest(pl_run *r)
+{
+    for (size_t si = 0; si < r->store.n_src; si++)
+        if (ingest_source(r, si) != 0)
+            return -1;
+    if (r->job->mode == PL_MODE_RANDOM) {
+        int64_t dups = pl_owner_duplicates(&r->owner, r->comm);
+        if (dups != 0) {
+            /* 2^-128 per pair: this is a CSPRNG failure, not bad luck. */
+            pl_err0("random mode: %lld platform pseudonyms were drawn twice; "
+                    "refusing to link (check the system's random source)",
+                    (long long)dups);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* main.c — pseudolink: parse the subcommand and dispatch. */
+#include "keyfile.h"
+#include "log.h"
+#include "run.h"
+#include "synth.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int keygen_main(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: pseudolink keygen FILE\n");
+        return 2;
+    }
+    return pl_key_generate(argv[1]) == 0 ? 0 : 1;
+}
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: pseudolink COMMAND [ARGS]\n"
+            "\n"
+            "  run JOB.yaml [--store FILE] [--out DIR]   the MPI job (under mpirun/srun)\n"
+            "  synth --persons N --sources K --seed S [--invalid F]\n"
+            "        [--producer-key FILE] -o FILE       write a synthetic store\n"
+            "  keygen FILE                               write a new 32-byte key (mode 0600)\n"
+            "\n"
+            "See README.md and docs/FORMATS.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return pl_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "synth") == 0)
+        return pl_synth_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "keygen") == 0)
+        return keygen_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        help(stdout);
+        return 0;
+    }
+    fprintf(stderr, "pseudolink: unknown command '%s'\n", cmd);
+    help(stderr);
+    return 2;
+}

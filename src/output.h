@@ -1,0 +1,50 @@
+/* output.h — output files written in parallel and published atomically.
+ *
+ * A file is created as <dir>/.<name>.tmp-<tag> (collectively, MPI-IO) and
+ * renamed to <dir>/<name> by rank 0 only after every rank succeeded, so a
+ * failed run never leaves a file that looks finished. Datasets are
+ * contiguous with a known length; each rank writes its slice at the offset
+ * given by an exclusive prefix sum.
+ */
+#ifndef PL_OUTPUT_H
+#define PL_OUTPUT_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdint.h>
+
+typedef struct {
+    char *tmp, *final;
+    hid_t file;
+} pl_outfile;
+
+/* Create the output directory (rank 0, mkdir -p) and check it is writable.
+ * Collective; errors reported once. */
+int  pl_out_dir(const char *dir, MPI_Comm comm);
+int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
+                   const char *tag, MPI_Comm comm);
+/* Close (collective); returns -1 if HDF5 could not flush the file. */
+int  pl_out_close(pl_outfile *f);
+/* Rank 0 renames tmp -> final; returns status on every rank. */
+int  pl_out_publish(pl_outfile *f, MPI_Comm comm);
+/* Close if open and remove the temporary (rank 0). */
+void pl_out_discard(pl_outfile *f, MPI_Comm comm);
+
+hid_t pl_out_group(pl_outfile *f, const char *path);
+/* 1-D contiguous dataset of n elements, no fill (every element is written). */
+hid_t pl_out_dataset(pl_outfile *f, hid_t loc, const char *name, hid_t type,
+                     uint64_t n);
+/* Write count elements at off (count may be 0; still collective). */
+int   pl_out_write(pl_outfile *f, hid_t dset, const char *what, hid_t type,
+                   uint64_t off, uint64_t count, const void *buf, hid_t dxpl);
+
+/* Attributes (collective, same value on every rank). */
+int pl_attr_u64(hid_t loc, const char *name, uint64_t v);
+int pl_attr_str(hid_t loc, const char *name, const char *v);
+int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
+                    size_t n);
+
+/* Fixed-length string type of n bytes (NULLPAD, ASCII); caller closes. */
+hid_t pl_str_type(size_t n);
+
+#endif

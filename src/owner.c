@@ -1,0 +1,168 @@
+/* owner.c — see owner.h. */
+#include "owner.h"
+#include "exchange.h"
+#include "log.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform)
+{
+    memset(o, 0, sizeof *o);
+    o->mode = mode;
+    o->platform = platform;
+    o->cap = 1024;
+    o->slots = pl_xmalloc(o->cap * PL_DICT_ENTRY);
+    o->used = pl_xcalloc(o->cap, 1);
+}
+
+void pl_owner_free(pl_owner *o)
+{
+    if (o->slots)
+        OPENSSL_cleanse(o->slots, o->cap * PL_DICT_ENTRY);
+    free(o->slots);
+    free(o->used);
+    OPENSSL_cleanse(o, sizeof *o);
+}
+
+/* The owner rank was chosen from bytes 0..7 of p1; the slot comes from
+ * bytes 8..15, which are independent of them. */
+static size_t slot_of(const uint8_t *p1, size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, p1 + 8, sizeof h);
+    return (size_t)(h & (cap - 1));
+}
+
+static void grow(pl_owner *o)
+{
+    size_t ncap = o->cap * 2;
+    uint8_t *ns = pl_xmalloc(ncap * PL_DICT_ENTRY);
+    uint8_t *nu = pl_xcalloc(ncap, 1);
+    for (size_t i = 0; i < o->cap; i++) {
+        if (!o->used[i])
+            continue;
+        const uint8_t *e = o->slots + i * PL_DICT_ENTRY;
+        size_t j = slot_of(e, ncap);
+        while (nu[j])
+            j = (j + 1) & (ncap - 1);
+        memcpy(ns + j * PL_DICT_ENTRY, e, PL_DICT_ENTRY);
+        nu[j] = 1;
+    }
+    OPENSSL_cleanse(o->slots, o->cap * PL_DICT_ENTRY);
+    free(o->slots);
+    free(o->used);
+    o->slots = ns;
+    o->used = nu;
+    o->cap = ncap;
+}
+
+static int random_pid(pl_owner *o, uint8_t pid[PL_PID_BYTES])
+{
+    if (o->rnd_left < PL_PID_BYTES) {
+        if (RAND_bytes(o->rnd, sizeof o->rnd) != 1)
+            return -1;
+        o->rnd_left = sizeof o->rnd;
+    }
+    o->rnd_left -= PL_PID_BYTES;
+    memcpy(pid, o->rnd + o->rnd_left, PL_PID_BYTES);
+    OPENSSL_cleanse(o->rnd + o->rnd_left, PL_PID_BYTES);
+    return 0;
+}
+
+/* Find p1, or insert it with a new pid. */
+static int lookup(pl_owner *o, const uint8_t *p1, uint8_t *pid)
+{
+    if (2 * (o->n + 1) > o->cap)
+        grow(o);
+    size_t j = slot_of(p1, o->cap);
+    while (o->used[j]) {
+        uint8_t *e = o->slots + j * PL_DICT_ENTRY;
+        if (memcmp(e, p1, PL_P1_BYTES) == 0) {
+            memcpy(pid, e + PL_P1_BYTES, PL_PID_BYTES);
+            return 0;
+        }
+        j = (j + 1) & (o->cap - 1);
+    }
+    uint8_t *e = o->slots + j * PL_DICT_ENTRY;
+    memcpy(e, p1, PL_P1_BYTES);
+    if (o->mode == PL_MODE_KEYED) {
+        pl_pid_keyed(o->platform, p1, e + PL_P1_BYTES);
+    } else if (random_pid(o, e + PL_P1_BYTES) != 0) {
+        return -1;
+    }
+    o->used[j] = 1;
+    o->n++;
+    memcpy(pid, e + PL_P1_BYTES, PL_PID_BYTES);
+    return 0;
+}
+
+int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+{
+    pl_owner *o = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (lookup(o, recv + i * PL_P1_BYTES, reply + i * PL_PID_BYTES) != 0) {
+            pl_err("OpenSSL's random generator failed while assigning "
+                   "platform pseudonyms");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    uint8_t *buf;
+    size_t n, cap;
+} vec_t;
+
+static int collect(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+{
+    (void)reply;
+    vec_t *v = ctx;
+    if (v->n + n > v->cap) {
+        v->cap = (v->n + n) * 2;
+        v->buf = pl_xrealloc(v->buf, v->cap * PL_PID_BYTES);
+    }
+    memcpy(v->buf + v->n * PL_PID_BYTES, recv, n * PL_PID_BYTES);
+    v->n += n;
+    return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_PID_BYTES);
+}
+
+int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    /* Each pid goes to the rank owning its range; equal pids meet there. */
+    uint8_t *pids = pl_xmalloc(o->n * PL_PID_BYTES + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < o->cap; i++)
+        if (o->used[i])
+            memcpy(pids + k++ * PL_PID_BYTES,
+                   o->slots + i * PL_DICT_ENTRY + PL_P1_BYTES, PL_PID_BYTES);
+    uint8_t *grouped = pl_xmalloc(o->n * PL_PID_BYTES + 1);
+    uint64_t *counts = pl_xcalloc((size_t)size, sizeof *counts);
+    pl_group_by_owner(pids, o->n, PL_PID_BYTES, size, counts, grouped, NULL);
+    vec_t v = {0};
+    int rc = pl_route(comm, grouped, counts, PL_PID_BYTES, 0, collect, &v, 0,
+                      NULL, NULL);
+    int64_t dups = 0;
+    if (v.n > 1)
+        qsort(v.buf, v.n, PL_PID_BYTES, cmp_pid);
+    for (size_t i = 1; i < v.n; i++)
+        dups += memcmp(v.buf + (i - 1) * PL_PID_BYTES,
+                       v.buf + i * PL_PID_BYTES, PL_PID_BYTES) == 0;
+    int64_t all = 0;
+    PL_MPI_CHECK(MPI_Allreduce(&dups, &all, 1, MPI_INT64_T, MPI_SUM, comm));
+    free(pids);
+    free(grouped);
+    free(counts);
+    free(v.buf);
+    return rc != 0 ? -1 : all;
+}

@@ -1,0 +1,46 @@
+/* owner.h — stage 2 on the owner rank: the pid dictionary.
+ *
+ * Each distinct p1 has one owner rank (pl_owner_of on its first bytes). The
+ * owner keeps p1 -> pid for every p1 it has seen (persons, not records) and
+ * answers pid requests: the same p1 always gets the same pid within a run,
+ * whichever source or rank asked. The dictionary is the correspondence
+ * shard of this rank (kept in memory, wiped on free).
+ */
+#ifndef PL_OWNER_H
+#define PL_OWNER_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hmac.h"
+#include "pseudonym.h"
+
+#define PL_DICT_ENTRY (PL_P1_BYTES + PL_PID_BYTES)
+
+typedef struct {
+    pl_mode  mode;
+    const pl_hmac_key *platform;    /* keyed mode only */
+    uint8_t *slots;                 /* cap entries: p1 || pid */
+    uint8_t *used;
+    size_t   cap, n;
+    uint8_t  rnd[4096];             /* CSPRNG pool for random pids */
+    size_t   rnd_left;
+    int      failed;                /* CSPRNG failure */
+} pl_owner;
+
+void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform);
+void pl_owner_free(pl_owner *o);
+
+/* pl_serve_fn: receives p1 records (32 bytes), replies pids (16 bytes). */
+int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx);
+
+/* Random mode: check collectively that no two p1 received the same pid.
+ * Returns the global number of duplicated pids (0 expected), or -1. */
+int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm);
+
+/* Distinct p1 held by this owner. */
+static inline size_t pl_owner_count(const pl_owner *o) { return o->n; }
+
+#endif

@@ -24,7 +24,7 @@ enum pl_reason {
     PL_R_NIR_CHARSET    = 2,  /* a character that is not a digit (or 2A/2B) */
     PL_R_NIR_SEX        = 3,  /* first digit not one of 1,2,3,4,7,8 */
     PL_R_NIR_MONTH      = 4,  /* month not 01-12, 20-42 or 50-99 */
-    PL_R_NIR_PLACE      = 5,  /* department 00, or 2A/2B malformed */
+    PL_R_NIR_PLACE      = 5,  /* department 00 (a misplaced letter is nir_charset) */
     PL_R_NIR_ORDER      = 6,  /* order number 000 */
     PL_R_NIR_KEY        = 7,  /* control key does not match */
     PL_R_BIRTH_DATE     = 8,  /* birth_date not a real date YYYYMMDD, 1850-2099 */

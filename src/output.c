@@ -164,6 +164,12 @@ int pl_out_write(pl_outfile *f, hid_t dset, const char *what, hid_t type,
                  uint64_t off, uint64_t count, const void *buf, hid_t dxpl)
 {
     hid_t fsp = H5Dget_space(dset);
+    if (H5Sget_simple_extent_npoints(fsp) == 0) {
+        /* An empty dataset has no storage: nothing to write on any rank
+         * (and a collective write of nothing fails in HDF5 1.10). */
+        H5Sclose(fsp);
+        return 0;
+    }
     hsize_t start[1] = {off}, cnt[1] = {count}, mdim[1] = {count ? count : 1};
     hid_t msp = H5Screate_simple(1, mdim, NULL);
     if (count == 0) {

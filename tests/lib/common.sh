@@ -1,0 +1,34 @@
+# Shared helpers for the end-to-end tests (sourced).
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+PL=$ROOT/pseudolink
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1
+TMP=$(mktemp -d /tmp/pseudolink-e2e.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+ok()    { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+# check NAME CMD...: ok when CMD succeeds.
+check() { local n=$1; shift; if "$@"; then ok "$n"; else notok "$n"; fi; }
+
+# mpirun wrapper: np, then pseudolink arguments.
+plrun() { local np=$1; shift; mpirun -np "$np" "$PL" "$@"; }
+
+# Copy the fixture keys into $TMP with mode 0600 (git keeps 0644).
+keys() {
+  mkdir -p "$TMP/keys"
+  cp "$ROOT"/inputs/keys/*.key "$TMP/keys/"
+  chmod 600 "$TMP"/keys/*.key
+}
+
+# A job file for the regression store with overrides: jobfile PATH [MODE].
+regression_job() {
+  local out=$1 mode=${2:-keyed}
+  keys
+  sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^mode: .*#mode: $mode#" \
+      -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \
+      "$ROOT/jobs/regression.yaml" >"$out"
+}

@@ -1,0 +1,161 @@
+/* test_crypto.c — HMAC-SHA256 (RFC 4231 vectors, and against OpenSSL's own
+ * HMAC on random inputs), the stage-1 message layout, keyed pids, the
+ * owner partition and the row blocks. */
+#include "exchange.h"
+#include "hmac.h"
+#include "pseudonym.h"
+#include "store.h"
+#include "unit.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static int rfc(const uint8_t *key, size_t klen, const uint8_t *msg,
+               size_t mlen, const char *expect)
+{
+    pl_hmac_key k;
+    uint8_t out[32];
+    char h[65];
+    pl_hmac_init(&k, key, klen);
+    pl_hmac(&k, msg, mlen, out);
+    pl_hmac_key_wipe(&k);
+    hex(out, 32, h);
+    return strcmp(h, expect) == 0;
+}
+
+static void test_rfc4231(void)
+{
+    uint8_t k[131], d[50];
+    memset(k, 0x0b, 20);
+    CHECK(rfc(k, 20, (const uint8_t *)"Hi There", 8,
+              "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+          "RFC 4231 test case 1");
+    CHECK(rfc((const uint8_t *)"Jefe", 4,
+              (const uint8_t *)"what do ya want for nothing?", 28,
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+          "RFC 4231 test case 2");
+    memset(k, 0xaa, 20);
+    memset(d, 0xdd, 50);
+    CHECK(rfc(k, 20, d, 50,
+              "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+          "RFC 4231 test case 3");
+    for (int i = 0; i < 25; i++)
+        k[i] = (uint8_t)(i + 1);
+    memset(d, 0xcd, 50);
+    CHECK(rfc(k, 25, d, 50,
+              "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
+          "RFC 4231 test case 4");
+    memset(k, 0xaa, 131);
+    const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    CHECK(rfc(k, 131, (const uint8_t *)m6, strlen(m6),
+              "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+          "RFC 4231 test case 6 (key longer than a block)");
+    const char *m7 = "This is a test using a larger than block-size key and a "
+                     "larger than block-size data. The key needs to be hashed "
+                     "before being used by the HMAC algorithm.";
+    CHECK(rfc(k, 131, (const uint8_t *)m7, strlen(m7),
+              "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+          "RFC 4231 test case 7 (long key and data)");
+}
+
+static void test_against_openssl(void)
+{
+    int same = 1;
+    for (int t = 0; t < 2000; t++) {
+        uint8_t key[32], msg[100], a[32], b[32];
+        unsigned blen = 0;
+        size_t mlen = (size_t)(t % 100);
+        RAND_bytes(key, sizeof key);
+        RAND_bytes(msg, sizeof msg);
+        pl_hmac_key k;
+        pl_hmac_init(&k, key, sizeof key);
+        pl_hmac(&k, msg, mlen, a);
+        HMAC(EVP_sha256(), key, sizeof key, msg, mlen, b, &blen);
+        same &= blen == 32 && memcmp(a, b, 32) == 0;
+        uint8_t batch[3 * 32], out[3 * 16];
+        memcpy(batch, msg, 32);
+        memcpy(batch + 32, msg + 32, 32);
+        memcpy(batch + 64, msg + 64, 32);
+        pl_hmac_batch(&k, batch, 32, 32, 3, out, 16, 16);
+        HMAC(EVP_sha256(), key, sizeof key, msg + 32, 32, b, &blen);
+        same &= memcmp(out + 16, b, 16) == 0;
+        pl_hmac_key_wipe(&k);
+    }
+    CHECK(same, "pl_hmac and pl_hmac_batch equal OpenSSL HMAC() on 2000 random inputs");
+}
+
+static void test_p1_message(void)
+{
+    uint8_t m[PL_P1_MSG_MAX];
+    size_t n = pl_p1_message(m, "295109912611193", 19951001, 2, -1);
+    CHECK(n == 24 && memcmp(m, "295109912611193199510012", 24) == 0,
+          "stage-1 message: nir || YYYYMMDD || sex digit");
+    n = pl_p1_message(m, "295109912611193", 19951001, 2, 2);
+    CHECK(n == 25 && m[24] == 2, "stage-1 message with birth_rank appends one byte");
+    n = pl_p1_message(m, "253072B07300470", 9990101, 1, -1);
+    CHECK(n == 24 && memcmp(m + 15, "09990101", 8) == 0,
+          "stage-1 date is zero-padded to 8 digits");
+
+    uint8_t key[32], p1[32], ref[32], pid[16];
+    unsigned len = 0;
+    memset(key, 7, sizeof key);
+    pl_hmac_key k;
+    pl_hmac_init(&k, key, sizeof key);
+    pl_p1_compute(&k, "295109912611193", 19951001, 2, 1, p1);
+    n = pl_p1_message(m, "295109912611193", 19951001, 2, 1);
+    HMAC(EVP_sha256(), key, 32, m, n, ref, &len);
+    CHECK(memcmp(p1, ref, 32) == 0, "p1 = HMAC-SHA256(producer key, message)");
+    pl_pid_keyed(&k, p1, pid);
+    HMAC(EVP_sha256(), key, 32, p1, 32, ref, &len);
+    CHECK(memcmp(pid, ref, 16) == 0, "keyed pid = first 16 bytes of HMAC(platform key, p1)");
+    char h[32];
+    uint8_t z[16] = {0x01, 0xab, 0xff};
+    pl_pid_hex(z, h);
+    CHECK(memcmp(h, "01abff00000000000000000000000000", 32) == 0, "pid hex is lowercase");
+    pl_hmac_key_wipe(&k);
+}
+
+static void test_partition(void)
+{
+    uint8_t lo[8] = {0}, hi[8], mid[8] = {0x80};
+    memset(hi, 0xff, 8);
+    CHECK(pl_owner_of(lo, 7) == 0 && pl_owner_of(hi, 7) == 6 &&
+          pl_owner_of(mid, 2) == 1 && pl_owner_of(mid, 1) == 0,
+          "owner ranges cover 0..size-1 in key order");
+    int mono = 1, prev = 0;
+    for (unsigned v = 0; v < 65536; v += 7) {
+        uint8_t k[8] = {(uint8_t)(v >> 8), (uint8_t)v};
+        int o = pl_owner_of(k, 5);
+        mono &= o >= prev;
+        prev = o;
+    }
+    CHECK(mono, "owner_of is monotonic (range partition keeps global order)");
+    uint64_t f, c, sum = 0, next = 0;
+    int contiguous = 1;
+    for (int r = 0; r < 7; r++) {
+        pl_block(100, r, 7, &f, &c);
+        contiguous &= f == next && (c == 14 || c == 15);
+        next = f + c;
+        sum += c;
+    }
+    CHECK(contiguous && sum == 100, "row blocks are contiguous and balanced");
+    pl_block(2, 3, 4, &f, &c);
+    CHECK(c == 0, "a rank may get zero rows");
+}
+
+int main(void)
+{
+    test_rfc4231();
+    test_against_openssl();
+    test_p1_message();
+    test_partition();
+    return unit_done();
+}

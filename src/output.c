@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,18 @@ int pl_out_dir(const char *dir, MPI_Comm comm)
     return ok ? 0 : -1;
 }
 
-static char *join(const char *dir, const char *a, const char *b,
-                  const char *c)
+static char *path_printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static char *path_printf(const char *fmt, ...)
 {
-    size_t n = strlen(dir) + strlen(a) + strlen(b) + strlen(c) + 2;
-    char *p = pl_xmalloc(n);
-    snprintf(p, n, "%s/%s%s%s", dir, a, b, c);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = pl_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
     return p;
 }
 
@@ -64,10 +71,9 @@ int pl_out_create(pl_outfile *f, const char *dir, const char *name,
 {
     memset(f, 0, sizeof *f);
     f->file = -1;
-    f->final = join(dir, name, "", "");
-    char *hidden = join("", ".", name, ".tmp-");   /* "/.name.tmp-" */
-    f->tmp = join(dir, hidden + 1, tag, "");
-    free(hidden);
+    f->final = path_printf("%s/%s", dir, name);
+    /* Hidden and tagged: never mistaken for a finished output. */
+    f->tmp = path_printf("%s/.%s.tmp-%s", dir, name, tag);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     H5Pset_coll_metadata_write(fapl, 1);

@@ -79,6 +79,6 @@ void pl_budget_report(pl_run *r)
             (unsigned long long)r->link_run);
     pl_info("peak RSS per rank (max) %.1f MiB; growth terms (max rank): "
             "per-row state %.1f MiB, pid dictionary %.1f MiB, links spilled "
-            "%.1f MiB", max[0] / 1024.0, max[1] / 1048576.0,
-            max[2] / 1048576.0, max[3] / 1048576.0);
+            "%llu bytes", max[0] / 1024.0, max[1] / 1048576.0,
+            max[2] / 1048576.0, (unsigned long long)max[3]);
 }

@@ -18,7 +18,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 
-.PHONY: all deps deps-test build run test check clean keyperms
+.PHONY: all deps deps-test build run test check clean keyperms bench
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -42,13 +42,18 @@ test: deps-test keyperms
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory check
 
+# Speed, memory and scale (bench/run.sh; not part of `make test`).
+bench: deps keyperms
+	@$(MAKE) --no-print-directory build bench/bin/hmac_rate
+	NP=$(NP) bash bench/run.sh
+
 clean:
-	rm -rf build pseudolink tests/bin out
+	rm -rf build pseudolink tests/bin out bench/bin
 
 # ---------------------------------------------------------------------------
 # Everything below runs with the packages installed.
 
-ifneq ($(filter build check tests/bin/% build/% pseudolink,$(MAKECMDGOALS)),)
+ifneq ($(filter build check tests/bin/% bench/bin/% build/% pseudolink,$(MAKECMDGOALS)),)
 HDF5_PC := $(shell pkg-config --exists hdf5-mpi && echo hdf5-mpi || echo hdf5-openmpi)
 PKGS    := $(HDF5_PC) yaml-0.1 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -88,6 +93,10 @@ tests/bin/%: tests/unit/%.c build/libpseudolink.a tests/unit/unit.h
 tests/bin/%: tests/tools/%.c
 	@mkdir -p tests/bin
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+bench/bin/%: bench/%.c build/libpseudolink.a
+	@mkdir -p bench/bin
+	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libpseudolink.a $(LDLIBS)
 
 check: build
 	@bash tests/run.sh

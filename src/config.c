@@ -1,6 +1,7 @@
 /* config.c — the job file; see config.h. Structure and type checks come
  * from yamltree; this file knows the schema and the rules between keys. */
 #include "config.h"
+#include "budget.h"
 
 #include "log.h"
 #include "yamltree.h"
@@ -20,7 +21,7 @@ static const char *const source_keys[] = {"identity", "keep", "drop", NULL};
 static const char *const identity_keys[] = {
     "nir", "birth_date", "sex", "birth_rank", "p1", NULL};
 static const char *const option_keys[] = {
-    "batch_rows", "exchange_cap", "io", NULL};
+    "batch_rows", "exchange_cap", "io", "memory_per_rank", NULL};
 /* Indexed by pl_mode and pl_io_mode. */
 static const char *const mode_names[] = {"keyed", "random", NULL};
 static const char *const io_names[] = {"collective", "independent", NULL};
@@ -301,6 +302,20 @@ static int check_keys_needed(doc_t *d, node_t *keys, const pl_job *job)
     return 0;
 }
 
+static int parse_memory(doc_t *d, node_t *v, pl_job *job)
+{
+    const char *txt;
+    if (pl_yaml_string(d, v, "options.memory_per_rank", &txt))
+        return -1;
+    if (pl_parse_size(txt, &job->memory_per_rank) != 0) {
+        pl_yaml_error(d, v->line, v->col, "options.memory_per_rank",
+                      "expected a size > 0 in bytes, optionally with a "
+                      "K/M/G/T suffix (e.g. 512MiB, 2G), got '%s'", txt);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_options(doc_t *d, node_t *root, pl_job *job)
 {
     node_t *o, *v;
@@ -322,7 +337,11 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
                           "expected an integer >= 1, got 0");
             return -1;
         }
+        job->batch_rows_given = 1;
     }
+    if ((v = pl_yaml_get(o, "memory_per_rank")) &&
+        parse_memory(d, v, job) != 0)
+        return -1;
     if ((v = pl_yaml_get(o, "exchange_cap")) &&
         pl_yaml_u64(d, v, "options.exchange_cap", &job->exchange_cap))
         return -1;

@@ -53,6 +53,9 @@ typedef struct {
                                    destination per all-to-all round;
                                    0 = automatic (INT_MAX / ranks) */
     pl_io_mode io;              /* options.io: collective | independent */
+    uint64_t memory_per_rank;   /* options.memory_per_rank, bytes; 0 = default
+                                   (budget.h) */
+    int batch_rows_given;       /* else derived from memory_per_rank */
     uint8_t sha256[32];         /* SHA-256 of the job file's bytes */
 } pl_job;
 

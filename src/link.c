@@ -7,6 +7,7 @@
  * one pid land on one rank, so persons are a local group-by on top.
  */
 #include "exchange.h"
+#include "linksort.h"
 #include "log.h"
 #include "pseudonym.h"
 #include "run.h"
@@ -14,27 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    uint8_t *buf;
-    uint64_t n, cap;
-} link_vec;
-
+/* Route callback: received link records go into the bounded sort. */
 static int collect(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     (void)reply;
-    link_vec *v = ctx;
-    if (v->n + n > v->cap) {
-        v->cap = (v->n + n) + (v->n + n) / 2;
-        v->buf = pl_xrealloc(v->buf, v->cap * PL_LINK_BYTES);
-    }
-    memcpy(v->buf + v->n * PL_LINK_BYTES, recv, n * PL_LINK_BYTES);
-    v->n += n;
-    return 0;
-}
-
-static int cmp_link(const void *a, const void *b)
-{
-    return memcmp(a, b, PL_LINK_KEY);
+    return pl_linksort_add(ctx, recv, n);
 }
 
 static void put_be(uint8_t *p, uint64_t v, int bytes)
@@ -45,84 +30,142 @@ static void put_be(uint8_t *p, uint64_t v, int bytes)
     }
 }
 
-/* This rank's link records, in source then row order. */
-static uint8_t *local_links(pl_run *r, uint64_t *n_out)
+/* Where the next link record of this rank comes from (source, row). */
+typedef struct {
+    size_t si;
+    uint64_t i;
+} cursor;
+
+/* Up to max link records of this rank, in source then row order. */
+static uint64_t next_links(pl_run *r, cursor *c, uint8_t *recs, uint64_t max)
 {
-    uint64_t n = 0;
-    for (size_t si = 0; si < r->store.n_src; si++)
-        n += r->ss[si].kept;
-    uint8_t *recs = pl_xcalloc(n ? n : 1, PL_LINK_BYTES);
     uint64_t k = 0;
-    for (size_t si = 0; si < r->store.n_src; si++) {
-        const pl_source *s = &r->store.src[si];
-        const pl_src_state *ss = &r->ss[si];
-        for (uint64_t i = 0; i < s->count; i++) {
-            if (ss->reason[i])
+    while (k < max && c->si < r->store.n_src) {
+        const pl_source *s = &r->store.src[c->si];
+        const pl_src_state *ss = &r->ss[c->si];
+        for (; c->i < s->count && k < max; c->i++) {
+            if (ss->reason[c->i])
                 continue;
             uint8_t *rec = recs + k++ * PL_LINK_BYTES;
-            memcpy(rec, ss->pid + i * PL_PID_BYTES, PL_PID_BYTES);
-            put_be(rec + 16, si, 2);
-            put_be(rec + 18, s->first + i, 8);
+            memcpy(rec, ss->pid + c->i * PL_PID_BYTES, PL_PID_BYTES);
+            put_be(rec + 16, c->si, 2);
+            put_be(rec + 18, s->first + c->i, 8);
+            memset(rec + PL_LINK_KEY, 0, PL_LINK_BYTES - PL_LINK_KEY);
+        }
+        if (c->i == s->count) {
+            c->si++;
+            c->i = 0;
         }
     }
-    *n_out = n;
-    return recs;
+    return k;
 }
 
-/* One row per pid with the per-source record counts. */
-static void build_persons(pl_run *r)
+typedef struct {
+    uint8_t *pid;
+    uint32_t *counts;
+    uint64_t n, cap;
+} persons_vec;
+
+/* One row per pid with the per-source record counts, from one pass over
+ * the sorted links (persons-sized, like the owner's dictionary). */
+static int build_persons(pl_run *r)
 {
     size_t ns = r->store.n_src;
-    uint64_t np = 0;
-    for (uint64_t i = 0; i < r->n_links; i++)
-        np += i == 0 || memcmp(r->links + (i - 1) * PL_LINK_BYTES,
-                               r->links + i * PL_LINK_BYTES, PL_PID_BYTES);
-    r->person_pid = pl_xmalloc((np ? np : 1) * PL_PID_BYTES);
-    r->person_counts = pl_xcalloc((np ? np : 1) * ns, sizeof(uint32_t));
-    uint64_t p = 0, multi = 0;
-    for (uint64_t i = 0; i < r->n_links; i++) {
-        const uint8_t *rec = r->links + i * PL_LINK_BYTES;
-        if (i == 0 || memcmp(rec - PL_LINK_BYTES, rec, PL_PID_BYTES) != 0)
-            memcpy(r->person_pid + p++ * PL_PID_BYTES, rec, PL_PID_BYTES);
-        size_t src = (size_t)rec[16] << 8 | rec[17];
-        r->person_counts[(p - 1) * ns + src]++;
+    persons_vec v = {0};
+    uint64_t chunk = r->job->batch_rows, multi = 0, got;
+    uint8_t *buf = pl_xmalloc(chunk * PL_LINK_BYTES), last[PL_PID_BYTES];
+    pl_linkiter it;
+    int ok = pl_linkiter_open(&it, r->lsort) == 0;
+    while (ok && (got = pl_linkiter_next(&it, buf, chunk)) > 0) {
+        for (uint64_t i = 0; i < got; i++) {
+            const uint8_t *rec = buf + i * PL_LINK_BYTES;
+            if (v.n == 0 || memcmp(last, rec, PL_PID_BYTES) != 0) {
+                if (v.n == v.cap) {
+                    v.cap = v.cap ? v.cap * 2 : 1024;
+                    v.pid = pl_xrealloc(v.pid, v.cap * PL_PID_BYTES);
+                    v.counts = pl_xrealloc(v.counts,
+                                           v.cap * ns * sizeof *v.counts);
+                }
+                memcpy(v.pid + v.n * PL_PID_BYTES, rec, PL_PID_BYTES);
+                memset(v.counts + v.n * ns, 0, ns * sizeof *v.counts);
+                memcpy(last, rec, PL_PID_BYTES);
+                v.n++;
+            }
+            v.counts[(v.n - 1) * ns + ((size_t)rec[16] << 8 | rec[17])]++;
+        }
     }
-    for (uint64_t q = 0; q < np; q++) {
+    ok = ok && !it.err;
+    pl_linkiter_close(&it);
+    free(buf);
+    for (uint64_t q = 0; q < v.n; q++) {
         int in = 0;
         for (size_t si = 0; si < ns; si++)
-            in += r->person_counts[q * ns + si] > 0;
+            in += v.counts[q * ns + si] > 0;
         multi += in >= 2;
     }
-    r->n_persons = np;
-    pl_exscan(r->comm, np, &r->persons_off, &r->persons_total);
+    r->person_pid = v.pid ? v.pid : pl_xmalloc(PL_PID_BYTES);
+    r->person_counts = v.counts ? v.counts : pl_xcalloc(ns ? ns : 1, 4);
+    r->n_persons = v.n;
+    if (!pl_all_ok(r->comm, ok))
+        return -1;
+    pl_exscan(r->comm, v.n, &r->persons_off, &r->persons_total);
     PL_MPI_CHECK(MPI_Allreduce(&multi, &r->persons_multi, 1, MPI_UINT64_T,
                                MPI_SUM, r->comm));
+    return 0;
+}
+
+/* Batch by batch: this rank's link records go to the owner of their pid,
+ * which feeds them to the bounded sort (spilling sorted runs if needed). */
+static int route_links(pl_run *r)
+{
+    uint64_t n = 0, B = r->job->batch_rows;
+    for (size_t si = 0; si < r->store.n_src; si++)
+        n += r->ss[si].kept;
+    uint64_t bsz = n < B ? (n ? n : 1) : B;
+    uint8_t *recs = pl_xmalloc(bsz * PL_LINK_BYTES);
+    uint8_t *grouped = pl_xmalloc(bsz * PL_LINK_BYTES);
+    uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
+    uint64_t nb = pl_batches(r->comm, n, B);
+    cursor c = {0, 0};
+    int rc = 0;
+    for (uint64_t k = 0; k < nb && rc == 0; k++) {
+        uint64_t m = next_links(r, &c, recs, bsz);
+        pl_group_by_owner(recs, m, PL_LINK_BYTES, r->size, counts, grouped,
+                          NULL);
+        pl_route_stats st = {0};
+        rc = pl_route(r->comm, grouped, counts, PL_LINK_BYTES, r->cap, collect,
+                      r->lsort, 0, NULL, &st);
+        r->exchange_rounds += st.rounds;
+    }
+    free(recs);
+    free(grouped);
+    free(counts);
+    return rc;
 }
 
 int pl_link(pl_run *r)
 {
-    uint64_t n;
-    uint8_t *recs = local_links(r, &n);
-    uint8_t *grouped = pl_xmalloc((n ? n : 1) * PL_LINK_BYTES);
-    uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
-    pl_group_by_owner(recs, n, PL_LINK_BYTES, r->size, counts, grouped, NULL);
-    free(recs);
-    link_vec v = {0};
-    pl_route_stats st = {0};
-    int rc = pl_route(r->comm, grouped, counts, PL_LINK_BYTES, r->cap, collect,
-                      &v, 0, NULL, &st);
-    r->exchange_rounds += st.rounds;
-    free(grouped);
-    free(counts);
-    if (rc != 0) {
-        free(v.buf);
+    r->lsort = pl_xmalloc(sizeof *r->lsort);
+    pl_linksort_init(r->lsort, r->link_run ? r->link_run : 1u << 20,
+                     r->merge_bytes ? r->merge_bytes : 64u << 20,
+                     r->job->output);
+    if (route_links(r) != 0)
         return -1;
+    if (!pl_all_ok(r->comm, pl_linksort_finish(r->lsort) == 0))
+        return -1;
+    r->links = NULL;
+    r->n_links = r->lsort->total;
+    r->links_spilled = r->lsort->spilled_bytes;
+    pl_exscan(r->comm, r->n_links, &r->links_off, &r->links_total);
+    return build_persons(r);
+}
+
+/* Frees the links sort (run_free hook). */
+void pl_link_free(pl_run *r)
+{
+    if (r->lsort) {
+        pl_linksort_free(r->lsort);
+        free(r->lsort);
+        r->lsort = NULL;
     }
-    if (v.n > 1)
-        qsort(v.buf, v.n, PL_LINK_BYTES, cmp_link);
-    r->links = v.buf;
-    r->n_links = v.n;
-    pl_exscan(r->comm, v.n, &r->links_off, &r->links_total);
-    build_persons(r);
-    return 0;
 }

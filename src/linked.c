@@ -6,6 +6,7 @@
  * sources, pid order for links and persons) never depends on the number of
  * ranks and keyed-mode outputs are identical for any rank count.
  */
+#include "linksort.h"
 #include "log.h"
 #include "nir.h"
 #include "output.h"
@@ -148,18 +149,12 @@ static int write_rejects(pl_run *r, pl_outfile *f, size_t si, hid_t g)
     return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
 
-static int write_links(pl_run *r, pl_outfile *f, const char *const *names)
+/* One chunk of sorted link records -> the three /links columns. */
+static void split_links(const uint8_t *recs, uint64_t n, char *hex,
+                        uint16_t *src, uint64_t *row)
 {
-    hid_t g = pl_out_group(f, "/links");
-    if (!pl_all_ok(r->comm, g >= 0))
-        return -1;
-    pl_attr_strlist(g, "sources", names, r->store.n_src);
-    uint64_t n = r->n_links;
-    char *hex = pl_xmalloc((n ? n : 1) * 32);
-    uint16_t *src = pl_xmalloc((n ? n : 1) * 2);
-    uint64_t *row = pl_xmalloc((n ? n : 1) * 8);
     for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *rec = r->links + i * PL_LINK_BYTES;
+        const uint8_t *rec = recs + i * PL_LINK_BYTES;
         pl_pid_hex(rec, hex + 32 * i);
         src[i] = (uint16_t)(rec[16] << 8 | rec[17]);
         uint64_t v = 0;
@@ -167,19 +162,52 @@ static int write_links(pl_run *r, pl_outfile *f, const char *const *names)
             v = v << 8 | rec[18 + b];
         row[i] = v;
     }
+}
+
+/* /links, streamed in chunks of batch_rows from the links sort (memory or
+ * k-way merge of spilled runs): same bytes whichever path. */
+static int write_links(pl_run *r, pl_outfile *f, const char *const *names)
+{
+    hid_t g = pl_out_group(f, "/links");
+    if (!pl_all_ok(r->comm, g >= 0))
+        return -1;
+    pl_attr_strlist(g, "sources", names, r->store.n_src);
     hid_t str32 = pl_str_type(32);
-    int rc = write_full(r, f, g, "pid", str32, r->links_total, r->links_off, n,
-                        hex);
-    rc |= write_full(r, f, g, "source", H5T_NATIVE_UINT16, r->links_total,
-                     r->links_off, n, src);
-    rc |= write_full(r, f, g, "row", H5T_NATIVE_UINT64, r->links_total,
-                     r->links_off, n, row);
+    hid_t d[3];
+    d[0] = pl_out_dataset(f, g, "pid", str32, r->links_total);
+    d[1] = pl_out_dataset(f, g, "source", H5T_NATIVE_UINT16, r->links_total);
+    d[2] = pl_out_dataset(f, g, "row", H5T_NATIVE_UINT64, r->links_total);
+    int ok = pl_all_ok(r->comm, d[0] >= 0 && d[1] >= 0 && d[2] >= 0);
+    uint64_t C = r->job->batch_rows;
+    uint64_t nb = pl_batches(r->comm, r->n_links, C), off = r->links_off;
+    uint8_t *recs = pl_xmalloc(C * PL_LINK_BYTES);
+    char *hex = pl_xmalloc(C * 32);
+    uint16_t *src = pl_xmalloc(C * 2);
+    uint64_t *row = pl_xmalloc(C * 8);
+    pl_linkiter it;
+    int iok = pl_linkiter_open(&it, r->lsort) == 0;
+    for (uint64_t k = 0; k < nb && ok; k++) {
+        uint64_t n = iok ? pl_linkiter_next(&it, recs, C) : 0;
+        iok = iok && !it.err;
+        split_links(recs, n, hex, src, row);
+        int wok = iok;
+        wok &= pl_out_write(f, d[0], "pid", str32, off, n, hex, r->dxpl) == 0;
+        wok &= pl_out_write(f, d[1], "source", H5T_NATIVE_UINT16, off, n, src,
+                            r->dxpl) == 0;
+        wok &= pl_out_write(f, d[2], "row", H5T_NATIVE_UINT64, off, n, row,
+                            r->dxpl) == 0;
+        off += n;
+        ok = pl_all_ok(r->comm, wok && !*r->stop);
+    }
+    ok = pl_all_ok(r->comm, ok && off == r->links_off + r->n_links);
+    pl_linkiter_close(&it);
+    free(recs); free(hex); free(src); free(row);
+    for (int c = 0; c < 3; c++)
+        if (d[c] >= 0)
+            H5Dclose(d[c]);
     H5Tclose(str32);
-    free(hex);
-    free(src);
-    free(row);
     H5Gclose(g);
-    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 static int write_persons(pl_run *r, pl_outfile *f)

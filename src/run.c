@@ -6,6 +6,7 @@
  * non-zero. Only rank 0 speaks for errors every rank sees alike.
  */
 #include "run.h"
+#include "budget.h"
 #include "keyfile.h"
 #include "log.h"
 #include "output.h"
@@ -192,6 +193,7 @@ static void run_free(pl_run *r)
     }
     free(r->ss);
     free(r->links);
+    pl_link_free(r);
     free(r->person_pid);
     free(r->person_counts);
     pl_owner_free(&r->owner);
@@ -210,6 +212,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     if (load_job(r, a) != 0 || load_keys(r) != 0)
         return -1;
     r->cap = r->job->exchange_cap;
+    pl_budget_apply(r);
     r->dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(r->dxpl, r->job->io == PL_IO_COLLECTIVE
                                   ? H5FD_MPIO_COLLECTIVE
@@ -284,6 +287,7 @@ int pl_run_main(int argc, char **argv)
         rc = 1;
     } else {
         summary(&r, MPI_Wtime() - t_start, published);
+        pl_budget_report(&r);
         rc = 0;
     }
     run_free(&r);

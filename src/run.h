@@ -51,6 +51,10 @@ typedef struct {
     uint32_t *person_counts;    /* [n_persons][n_sources] */
     uint64_t  n_persons, persons_off, persons_total, persons_multi;
     uint64_t  exchange_rounds;
+    /* budget.c / linksort.c: links sort in bounded memory. The sorted links
+     * are read back with pl_linkiter on `lsort` (r->links stays NULL). */
+    struct pl_linksort *lsort;
+    uint64_t  link_run, merge_bytes, links_spilled;
 
     double    t[PL_T_COUNT];    /* seconds, this rank */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT/SIGUSR1 */
@@ -65,6 +69,7 @@ uint64_t pl_batches(MPI_Comm comm, uint64_t local, uint64_t batch);
 
 int pl_ingest(pl_run *r);       /* ingest.c */
 int pl_link(pl_run *r);         /* link.c */
+void pl_link_free(pl_run *r);   /* link.c: the links sort */
 /* linked.c: writes the closed, unpublished temporary; discards it (and
  * returns -1 on every rank) on failure. */
 int pl_write_linked(pl_run *r, pl_outfile *f, const char *dir,

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `make bench`: speed, memory and scale of `pseudolink run` (not a test:
+# nothing here fails on a slow machine).
+#
+# Generates (once, cached in bench/data/) synthetic 3-source stores of about
+# 1M, 4M, 10M and 16M records with `pseudolink synth`, runs the keyed job on
+# each with NP ranks (default 2), and prints a table: per-stage seconds
+# (slowest rank), records/s per core, peak RSS per rank, and the ratio of the
+# run to two floors measured on this machine in the same run:
+#   HMAC floor  SHA-256 compressions the job cannot avoid (2 per stage-1
+#               record of a nir source + 2 per distinct p1 for the pid),
+#               at this CPU's single-block rate (bench/bin/hmac_rate), /NP;
+#   I/O floor   a plain sequential read of the store file and write of the
+#               output's bytes (dd), same sizes.
+# The table is also written to bench/out/bench-<UTC time>.txt (and
+# bench/out/latest.txt) to compare versions.
+# Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+NP=${NP:-2}
+SIZES=${SIZES:-"1M 4M 10M 16M"}
+MEM=${MEM:-2GiB}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1
+DATA=$ROOT/bench/data
+OUT=$ROOT/bench/out
+mkdir -p "$DATA" "$OUT" "$DATA/keys"
+cp inputs/keys/*.key "$DATA/keys/" && chmod 600 "$DATA"/keys/*.key
+
+persons_for() {   # ~3.55 rows per person with 3 sources
+  case $1 in
+    *M) echo $(( ${1%M} * 1000000 * 100 / 355 )) ;;
+    *) echo $(( $1 * 100 / 355 )) ;;
+  esac
+}
+
+store_for() {
+  local size=$1 f="$DATA/store-$1.h5"
+  if [ ! -s "$f" ]; then
+    echo "generating $f ..." >&2
+    ./pseudolink synth --persons "$(persons_for "$size")" --sources 3 --seed 5 \
+      --producer-key "$DATA/keys/producer.key" -o "$f.part" >&2 &&
+      mv "$f.part" "$f"
+  fi
+  echo "$f"
+}
+
+job_for() {
+  local store=$1 out=$2 job=$DATA/job-$(basename "$1" .h5).yaml
+  cat >"$job" <<YAML
+store: $store
+output: $out
+mode: keyed
+keys:
+  producer: $DATA/keys/producer.key
+  platform: $DATA/keys/platform.key
+sources:
+  hospital_stays:
+    identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}
+  pharmacy:
+    identity: {p1: p1}
+  deaths:
+    identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}
+options:
+  memory_per_rank: $MEM
+YAML
+  echo "$job"
+}
+
+# value of a "name seconds rate" summary line
+stage() { awk -v s="$1" '$1 == s { print $2; exit }' "$2"; }
+
+hmac_rate=$(bench/bin/hmac_rate)
+echo "$hmac_rate" | sed 's/^/# hmac_rate: /'
+block=$(echo "$hmac_rate" | awk '$1 == "sha256_block" { print $2 }')
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+table=$OUT/bench-$stamp.txt
+{
+  echo "# pseudolink bench $stamp, $(git rev-parse --short HEAD 2>/dev/null), -np $NP, memory_per_rank $MEM"
+  echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; sha_ni: $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)"
+  echo "$hmac_rate" | sed 's/^/# /'
+  printf '%-6s %10s %7s %7s %7s %7s %7s %7s %7s %8s %12s %9s %8s %8s %8s\n' \
+    records rows read valid stage1 exch link write total spillMB \
+    "rec/s/core" rssMiB hmacflr ioflr "x_floor"
+} | tee "$table"
+
+for size in $SIZES; do
+  store=$(store_for "$size") || continue
+  out=$DATA/out-$size
+  rm -rf "$out"
+  job=$(job_for "$store" "$out")
+  log=$OUT/run-$size.log
+  mpirun -np "$NP" ./pseudolink run "$job" >"$log" 2>&1 || {
+    echo "$size: run failed, see $log"; continue; }
+  rows=$(awk '$1 == "total" && NF == 4 { print $2; exit }' "$log")
+  persons=$(sed -n 's/^persons \([0-9]*\),.*/\1/p' "$log")
+  nir_rows=$(awk '($1 == "hospital_stays" || $1 == "deaths") && NF == 4 { s += $4 } END { print s }' "$log")
+  total=$(awk '$1 == "total" && NF == 3 { print $2 }' "$log")
+  rss=$(sed -n 's/^peak RSS per rank (max) \([0-9.]*\) MiB.*/\1/p' "$log")
+  spill=$(sed -n 's/.*links spilled \([0-9]*\) bytes.*/\1/p' "$log")
+  # Floors: HMAC compressions over NP cores; sequential read + write.
+  hf=$(awk -v a="$nir_rows" -v p="$persons" -v b="$block" -v n="$NP" \
+        'BEGIN { printf "%.2f", 2 * (a + p) / b / n }')
+  inb=$(stat -c %s "$store")
+  outb=$(stat -c %s "$out/linked.h5")
+  t0=$(date +%s.%N)
+  dd if="$store" of=/dev/null bs=4M status=none
+  dd if=/dev/zero of="$DATA/ioflr.tmp" bs=4M count=$(( (outb + 4194303) / 4194304 )) conv=fsync status=none
+  t1=$(date +%s.%N)
+  rm -f "$DATA/ioflr.tmp"
+  iof=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  printf '%-6s %10s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %8.1f %12.0f %9s %8s %8s %8.2f\n' \
+    "$size" "$rows" "$(stage read "$log")" "$(stage validate "$log")" \
+    "$(stage stage1 "$log")" "$(stage exchange "$log")" "$(stage link "$log")" \
+    "$(stage write "$log")" "$total" "$(awk -v s="$spill" 'BEGIN{print s/1048576}')" \
+    "$(awk -v r="$rows" -v t="$total" -v n="$NP" 'BEGIN { print r / t / n }')" \
+    "$rss" "$hf" "$iof" \
+    "$(awk -v t="$total" -v h="$hf" -v i="$iof" 'BEGIN { print t / (h + i) }')" | tee -a "$table"
+  rm -rf "$out"
+done
+{
+  echo "# columns: stage seconds are the slowest rank's; rec/s/core = rows / total / NP;"
+  echo "# hmacflr = seconds of unavoidable SHA-256 compressions at this CPU's rate over NP cores;"
+  echo "# ioflr = seconds of dd reading the store + writing the output's bytes; x_floor = total / (hmacflr + ioflr)"
+} | tee -a "$table"
+cp "$table" "$OUT/latest.txt"
+echo "table written to $table"

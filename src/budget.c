@@ -1,0 +1,84 @@
+/* budget.c — see budget.h. */
+#include "budget.h"
+#include "linksort.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define ROW_BYTES 256           /* per batch row, all ingest buffers */
+#define MIN_BATCH 256
+#define MAX_BATCH (16u << 20)
+#define MIN_RUN   256
+
+int pl_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    int shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (shift && *end == 'i')
+        end++;
+    if (shift && (*end == 'B' || *end == 'b'))
+        end++;
+    if (*end != '\0' || v == 0 || (shift && v > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+void pl_budget_apply(pl_run *r)
+{
+    pl_job *j = r->job;
+    uint64_t m = j->memory_per_rank ? j->memory_per_rank : PL_DEFAULT_MEMORY;
+    if (!j->batch_rows_given) {
+        uint64_t b = m / 4 / ROW_BYTES;
+        j->batch_rows = b < MIN_BATCH ? MIN_BATCH : b > MAX_BATCH ? MAX_BATCH : b;
+    }
+    /* Uniform keys send ~batch/size records per destination: twice that
+     * is one round in practice, and a round receives at most 2 batches. */
+    if (j->exchange_cap == 0)
+        r->cap = 2 * j->batch_rows / (uint64_t)r->size + 1;
+    r->link_run = m / 2 / (2 * PL_LINK_BYTES);
+    if (r->link_run < MIN_RUN)
+        r->link_run = MIN_RUN;
+    r->merge_bytes = m / 8;
+}
+
+void pl_budget_report(pl_run *r)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t mine[4] = {(uint64_t)ru.ru_maxrss, 0, 0, 0}, max[4];
+    for (size_t i = 0; i < r->store.n_src; i++)
+        mine[1] += r->store.src[i].count * (PL_PID_BYTES + 1);
+    mine[2] = pl_owner_count(&r->owner) * PL_DICT_ENTRY;
+    mine[3] = r->links_spilled;
+    PL_MPI_CHECK(MPI_Reduce(mine, max, 4, MPI_UINT64_T, MPI_MAX, 0, r->comm));
+    if (r->rank != 0)
+        return;
+    uint64_t m = r->job->memory_per_rank ? r->job->memory_per_rank
+                                         : PL_DEFAULT_MEMORY;
+    pl_info("memory per rank: budget %.1f MiB, batch_rows %llu, links run "
+            "%llu records", m / 1048576.0,
+            (unsigned long long)r->job->batch_rows,
+            (unsigned long long)r->link_run);
+    pl_info("peak RSS per rank (max) %.1f MiB; growth terms (max rank): "
+            "per-row state %.1f MiB, pid dictionary %.1f MiB, links spilled "
+            "%llu bytes", max[0] / 1024.0, max[1] / 1048576.0,
+            max[2] / 1048576.0, (unsigned long long)max[3]);
+}

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "custody_cfg.h"
+
 #define PL_YAML_MAX_DEPTH 32
 #define PL_NAME_MAX 64          /* source and column names */
 
@@ -54,6 +56,7 @@ typedef struct {
                                    0 = automatic (INT_MAX / ranks) */
     pl_io_mode io;              /* options.io: collective | independent */
     uint8_t sha256[32];         /* SHA-256 of the job file's bytes */
+    pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */
 } pl_job;
 
 /* Parse the job file at `path`. On error prints one message (pl_err) that

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "custody_cfg.h"
+
 #define PL_YAML_MAX_DEPTH 32
 #define PL_NAME_MAX 64          /* source and column names */
 
@@ -57,6 +59,7 @@ typedef struct {
                                    (budget.h) */
     int batch_rows_given;       /* else derived from memory_per_rank */
     uint8_t sha256[32];         /* SHA-256 of the job file's bytes */
+    pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */
 } pl_job;
 
 /* Parse the job file at `path`. On error prints one message (pl_err) that

@@ -1,6 +1,7 @@
 /* main.c — pseudolink: parse the subcommand and dispatch. */
 #include "keyfile.h"
 #include "log.h"
+#include "reveal.h"
 #include "run.h"
 #include "synth.h"
 
@@ -9,8 +10,11 @@
 
 static int keygen_main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--custodian") == 0)
+        return pl_custody_keygen_main(argc, argv);
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: pseudolink keygen FILE\n");
+        fprintf(stderr, "usage: pseudolink keygen FILE | keygen --custodian "
+                "NAME [--dir DIR] [--passphrase-file FILE]\n");
         return 2;
     }
     return pl_key_generate(argv[1]) == 0 ? 0 : 1;
@@ -25,6 +29,11 @@ static void help(FILE *f)
             "  synth --persons N --sources K --seed S [--invalid F]\n"
             "        [--producer-key FILE] -o FILE       write a synthetic store\n"
             "  keygen FILE                               write a new 32-byte key (mode 0600)\n"
+            "  keygen --custodian NAME [--dir DIR] [--passphrase-file F]\n"
+            "                                            custodian RSA key pair\n"
+            "  reveal --corr FILE --key PEM... PID...    p1 of pids (threshold roles)\n"
+            "  rewrap --corr FILE --key PEM... --custody NEW.yaml [--out FILE]\n"
+            "                                            re-wrap the correspondence key\n"
             "\n"
             "See README.md and docs/FORMATS.md.\n");
 }
@@ -40,6 +49,10 @@ int main(int argc, char **argv)
         return pl_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0)
         return pl_synth_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "reveal") == 0)
+        return pl_reveal_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "rewrap") == 0)
+        return pl_rewrap_main(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

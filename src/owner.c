@@ -99,6 +99,39 @@ static int lookup(pl_owner *o, const uint8_t *p1, uint8_t *pid)
     return 0;
 }
 
+int pl_owner_preload(pl_owner *o, const uint8_t *p1, const uint8_t *pid)
+{
+    if (2 * (o->n + 1) > o->cap)
+        grow(o);
+    size_t j = slot_of(p1, o->cap);
+    while (o->used[j]) {
+        const uint8_t *e = o->slots + j * PL_DICT_ENTRY;
+        if (memcmp(e, p1, PL_P1_BYTES) == 0)
+            return memcmp(e + PL_P1_BYTES, pid, PL_PID_BYTES) == 0 ? 0 : -1;
+        j = (j + 1) & (o->cap - 1);
+    }
+    memcpy(o->slots + j * PL_DICT_ENTRY, p1, PL_P1_BYTES);
+    memcpy(o->slots + j * PL_DICT_ENTRY + PL_P1_BYTES, pid, PL_PID_BYTES);
+    o->used[j] = 1;
+    o->n++;
+    return 0;
+}
+
+static int cmp_p1(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_P1_BYTES);
+}
+
+void pl_owner_export(const pl_owner *o, uint8_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < o->cap; i++)
+        if (o->used[i])
+            memcpy(out + k++ * PL_DICT_ENTRY, o->slots + i * PL_DICT_ENTRY,
+                   PL_DICT_ENTRY);
+    qsort(out, k, PL_DICT_ENTRY, cmp_p1);
+}
+
 int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     pl_owner *o = ctx;

@@ -40,6 +40,13 @@ int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx);
  * Returns the global number of duplicated pids (0 expected), or -1. */
 int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm);
 
+/* Incremental runs: insert a known p1 -> pid before ingest (the pid is
+ * kept whatever the mode). -1 if p1 is already held with another pid. */
+int pl_owner_preload(pl_owner *o, const uint8_t *p1, const uint8_t *pid);
+/* Copy every entry (p1 || pid, PL_DICT_ENTRY bytes) to out, sorted by p1;
+ * out holds pl_owner_count() entries. */
+void pl_owner_export(const pl_owner *o, uint8_t *out);
+
 /* Distinct p1 held by this owner. */
 static inline size_t pl_owner_count(const pl_owner *o) { return o->n; }
 

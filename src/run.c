@@ -7,6 +7,7 @@
  */
 #include "run.h"
 #include "budget.h"
+#include "correspondence.h"
 #include "keyfile.h"
 #include "log.h"
 #include "output.h"
@@ -54,18 +55,26 @@ uint64_t pl_batches(MPI_Comm comm, uint64_t local, uint64_t batch)
 
 static int usage(void)
 {
-    pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR]");
+    pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR] "
+            "[--prev-key PEM [--prev-passphrase-file FILE]]...");
     return 2;
 }
 
 typedef struct {
     const char *job, *store, *out;
+    pl_keyset prev;             /* incremental: custodians' private keys */
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *a)
 {
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
+        int k = pl_keyset_arg(&a->prev, "--prev-key", "--prev-passphrase-file",
+                              argc, argv, &i);
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            continue;
         if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
             a->store = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
@@ -197,6 +206,7 @@ static void run_free(pl_run *r)
     free(r->person_pid);
     free(r->person_counts);
     pl_owner_free(&r->owner);
+    pl_corr_end(r);
     pl_hmac_key_wipe(&r->producer);
     pl_hmac_key_wipe(&r->platform);
     pl_store_close(&r->store);
@@ -224,7 +234,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform);
-    if (pl_ingest(r) != 0)
+    if (pl_corr_begin(r, &a->prev) != 0 || pl_ingest(r) != 0)
         return -1;
     double t0 = MPI_Wtime();
     if (!pl_all_ok(r->comm, !*r->stop) || pl_link(r) != 0)
@@ -236,12 +246,24 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     t0 = MPI_Wtime();
     if (pl_write_linked(r, &linked, r->job->output, tag) != 0)
         return -1;
-    /* Last chance to stop: after this point the run is published. */
-    if (!pl_all_ok(r->comm, !*r->stop)) {
+    pl_outfile corr;
+    if (pl_corr_write(r, &corr, r->job->output, tag) != 0) {
         pl_out_discard(&linked, r->comm);
         return -1;
     }
-    snprintf(published, plen, "%s", linked.final);
+    /* Last chance to stop: after this point the run is published. */
+    if (!pl_all_ok(r->comm, !*r->stop)) {
+        pl_out_discard(&linked, r->comm);
+        pl_out_discard(&corr, r->comm);
+        return -1;
+    }
+    snprintf(published, plen, "%s%s%s", linked.final, corr.tmp ? ", " : "",
+             corr.tmp ? corr.final : "");
+    /* The correspondence first: linked.h5 is what marks a finished run. */
+    if (corr.tmp && pl_out_publish(&corr, r->comm) != 0) {
+        pl_out_discard(&linked, r->comm);
+        return -1;
+    }
     if (pl_out_publish(&linked, r->comm) != 0)
         return -1;
     r->t[PL_T_WRITE] = MPI_Wtime() - t0;

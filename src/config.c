@@ -2,6 +2,7 @@
  * from yamltree; this file knows the schema and the rules between keys. */
 #include "config.h"
 
+#include "extract_config.h"
 #include "log.h"
 #include "yamltree.h"
 
@@ -14,7 +15,8 @@
 #define DEFAULT_BATCH_ROWS 1048576u
 
 static const char *const top_keys[] = {
-    "store", "output", "mode", "keys", "sources", "options", NULL};
+    "store", "output", "mode", "keys", "sources", "options", "extracts",
+    NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop", NULL};
 static const char *const identity_keys[] = {
@@ -360,7 +362,8 @@ static int parse_job(doc_t *d, pl_job *job)
         return -1;
     job->mode = (pl_mode)mode;
     if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
-        parse_options(d, root, job) || check_keys_needed(d, keys, job))
+        parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
+        pl_extracts_parse(d, root, job))
         return -1;
     return 0;
 }
@@ -379,6 +382,7 @@ void pl_job_free(pl_job *job)
         pl_yaml_strings_free(job->sources[i].drop, job->sources[i].n_drop);
     }
     free(job->sources);
+    pl_extracts_free(job);
     memset(job, 0, sizeof *job);
 }
 

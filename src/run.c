@@ -6,6 +6,7 @@
  * non-zero. Only rank 0 speaks for errors every rank sees alike.
  */
 #include "run.h"
+#include "extract.h"
 #include "keyfile.h"
 #include "log.h"
 #include "output.h"
@@ -182,6 +183,7 @@ static void summary(pl_run *r, double total_s, const char *published)
     pl_info("%-24s %10.3f %16.0f", "total", total_s,
             total_s > 0 ? (double)read / total_s : 0.0);
     pl_info("published: %s", published);
+    pl_extracts_summary(r);
 }
 
 static void run_free(pl_run *r)
@@ -191,6 +193,7 @@ static void run_free(pl_run *r)
         free(r->ss[i].reason);
     }
     free(r->ss);
+    pl_extracts_release(r);
     free(r->links);
     free(r->person_pid);
     free(r->person_counts);
@@ -221,7 +224,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform);
-    if (pl_ingest(r) != 0)
+    if (pl_extracts_prepare(r) != 0 || pl_ingest(r) != 0)
         return -1;
     double t0 = MPI_Wtime();
     if (!pl_all_ok(r->comm, !*r->stop) || pl_link(r) != 0)
@@ -233,13 +236,18 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     t0 = MPI_Wtime();
     if (pl_write_linked(r, &linked, r->job->output, tag) != 0)
         return -1;
-    /* Last chance to stop: after this point the run is published. */
-    if (!pl_all_ok(r->comm, !*r->stop)) {
+    if (pl_extracts_write(r, tag) != 0) {
         pl_out_discard(&linked, r->comm);
         return -1;
     }
+    /* Last chance to stop: after this point the run is published. */
+    if (!pl_all_ok(r->comm, !*r->stop)) {
+        pl_out_discard(&linked, r->comm);
+        pl_extracts_discard(r);
+        return -1;
+    }
     snprintf(published, plen, "%s", linked.final);
-    if (pl_out_publish(&linked, r->comm) != 0)
+    if (pl_out_publish(&linked, r->comm) != 0 || pl_extracts_publish(r) != 0)
         return -1;
     r->t[PL_T_WRITE] = MPI_Wtime() - t0;
     return 0;
@@ -284,7 +292,7 @@ int pl_run_main(int argc, char **argv)
         rc = 1;
     } else {
         summary(&r, MPI_Wtime() - t_start, published);
-        rc = 0;
+        rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
     }
     run_free(&r);
     MPI_Finalize();

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "budget.h"
 
+#include "extract_config.h"
 #include "log.h"
 #include "yamltree.h"
 
@@ -16,7 +17,7 @@
 
 static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
-    "custody", "previous", NULL};
+    "custody", "previous", "extracts", NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop", NULL};
 static const char *const identity_keys[] = {
@@ -381,7 +382,8 @@ static int parse_job(doc_t *d, pl_job *job)
     job->mode = (pl_mode)mode;
     if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
-        pl_custody_cfg_parse(d, root, &job->custody))
+        pl_custody_cfg_parse(d, root, &job->custody) ||
+        pl_extracts_parse(d, root, job))
         return -1;
     return 0;
 }
@@ -401,6 +403,7 @@ void pl_job_free(pl_job *job)
     }
     free(job->sources);
     pl_custody_cfg_free(&job->custody);
+    pl_extracts_free(job);
     memset(job, 0, sizeof *job);
 }
 

@@ -19,6 +19,8 @@
 #define PL_YAML_MAX_DEPTH 32
 #define PL_NAME_MAX 64          /* source and column names */
 
+struct pl_extract_cfg;          /* extract_config.h */
+
 typedef enum { PL_MODE_KEYED = 0, PL_MODE_RANDOM = 1 } pl_mode;
 typedef enum { PL_IO_COLLECTIVE = 0, PL_IO_INDEPENDENT = 1 } pl_io_mode;
 
@@ -60,6 +62,8 @@ typedef struct {
     int batch_rows_given;       /* else derived from memory_per_rank */
     uint8_t sha256[32];         /* SHA-256 of the job file's bytes */
     pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */
+    struct pl_extract_cfg *extracts;    /* extracts: (extract_config.h) */
+    size_t n_extracts;
 } pl_job;
 
 /* Parse the job file at `path`. On error prints one message (pl_err) that

@@ -8,6 +8,7 @@
 #include "run.h"
 #include "budget.h"
 #include "correspondence.h"
+#include "extract.h"
 #include "keyfile.h"
 #include "log.h"
 #include "output.h"
@@ -192,6 +193,7 @@ static void summary(pl_run *r, double total_s, const char *published)
     pl_info("%-24s %10.3f %16.0f", "total", total_s,
             total_s > 0 ? (double)read / total_s : 0.0);
     pl_info("published: %s", published);
+    pl_extracts_summary(r);
 }
 
 static void run_free(pl_run *r)
@@ -201,6 +203,7 @@ static void run_free(pl_run *r)
         free(r->ss[i].reason);
     }
     free(r->ss);
+    pl_extracts_release(r);
     free(r->links);
     pl_link_free(r);
     free(r->person_pid);
@@ -234,7 +237,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform);
-    if (pl_corr_begin(r, &a->prev) != 0 || pl_ingest(r) != 0)
+    if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
+        pl_ingest(r) != 0)
         return -1;
     double t0 = MPI_Wtime();
     if (!pl_all_ok(r->comm, !*r->stop) || pl_link(r) != 0)
@@ -251,10 +255,16 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         pl_out_discard(&linked, r->comm);
         return -1;
     }
+    if (pl_extracts_write(r, tag) != 0) {
+        pl_out_discard(&linked, r->comm);
+        pl_out_discard(&corr, r->comm);
+        return -1;
+    }
     /* Last chance to stop: after this point the run is published. */
     if (!pl_all_ok(r->comm, !*r->stop)) {
         pl_out_discard(&linked, r->comm);
         pl_out_discard(&corr, r->comm);
+        pl_extracts_discard(r);
         return -1;
     }
     snprintf(published, plen, "%s%s%s", linked.final, corr.tmp ? ", " : "",
@@ -262,9 +272,10 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     /* The correspondence first: linked.h5 is what marks a finished run. */
     if (corr.tmp && pl_out_publish(&corr, r->comm) != 0) {
         pl_out_discard(&linked, r->comm);
+        pl_extracts_discard(r);
         return -1;
     }
-    if (pl_out_publish(&linked, r->comm) != 0)
+    if (pl_out_publish(&linked, r->comm) != 0 || pl_extracts_publish(r) != 0)
         return -1;
     r->t[PL_T_WRITE] = MPI_Wtime() - t0;
     return 0;
@@ -310,7 +321,7 @@ int pl_run_main(int argc, char **argv)
     } else {
         summary(&r, MPI_Wtime() - t_start, published);
         pl_budget_report(&r);
-        rc = 0;
+        rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
     }
     run_free(&r);
     MPI_Finalize();

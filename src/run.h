@@ -59,6 +59,7 @@ typedef struct {
     double    t[PL_T_COUNT];    /* seconds, this rank */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT/SIGUSR1 */
     struct pl_corr_state *corr;        /* correspondence.c */
+    struct pl_extract_set *extracts;   /* extract.c; NULL when none */
 } pl_run;
 
 /* Collective: 1 if `ok` holds on every rank. */

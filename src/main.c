@@ -1,6 +1,7 @@
 /* main.c — pseudolink: parse the subcommand and dispatch. */
 #include "keyfile.h"
 #include "log.h"
+#include "plan.h"
 #include "run.h"
 #include "synth.h"
 
@@ -24,6 +25,7 @@ static void help(FILE *f)
             "  run JOB.yaml [--store FILE] [--out DIR]   the MPI job (under mpirun/srun)\n"
             "  synth --persons N --sources K --seed S [--invalid F]\n"
             "        [--producer-key FILE] -o FILE       write a synthetic store\n"
+            "  plan --profile NAME [-o FILE] JOB.yaml    size a Slurm job, write its sbatch script\n"
             "  keygen FILE                               write a new 32-byte key (mode 0600)\n"
             "\n"
             "See README.md and docs/FORMATS.md.\n");
@@ -40,6 +42,8 @@ int main(int argc, char **argv)
         return pl_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0)
         return pl_synth_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0)
+        return pl_plan_main(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -25,7 +25,7 @@
 
 typedef struct {
     const char *profile, *profiles, *tmpl, *job, *out, *walltime;
-    const char *partition, *qos, *account;
+    const char *partition, *qos, *account, *launcher;
     uint64_t nodes, tpn, persons;
     int debug;
 } plan_args;
@@ -67,7 +67,8 @@ static int usage(void)
     pl_err0("usage: pseudolink plan --profile NAME [--profiles FILE] "
             "[--template FILE] [--nodes N] [--tasks-per-node N] "
             "[--persons N] [--walltime HH:MM:SS] [--partition P] [--qos Q] "
-            "[--account A] [--debug] [-o FILE] JOB.yaml");
+            "[--account A] [--launcher srun|mpirun] [--debug] [-o FILE] "
+            "JOB.yaml");
     return 2;
 }
 
@@ -99,6 +100,7 @@ static int parse_args(int argc, char **argv, plan_args *a)
         else if (strcmp(o, "--partition") == 0) str = &a->partition;
         else if (strcmp(o, "--qos") == 0) str = &a->qos;
         else if (strcmp(o, "--account") == 0) str = &a->account;
+        else if (strcmp(o, "--launcher") == 0) str = &a->launcher;
         else if (strcmp(o, "--nodes") == 0) num = &a->nodes;
         else if (strcmp(o, "--tasks-per-node") == 0) num = &a->tpn;
         else if (strcmp(o, "--persons") == 0) num = &a->persons;
@@ -119,6 +121,12 @@ static int parse_args(int argc, char **argv, plan_args *a)
             *str = v;
         else if (parse_u64(o, v, num))
             return -1;
+    }
+    if (a->launcher && strcmp(a->launcher, "srun") != 0 &&
+        strcmp(a->launcher, "mpirun") != 0) {
+        pl_err0("plan: --launcher expects 'srun' or 'mpirun', got '%s'",
+                a->launcher);
+        return -1;
     }
     if (!a->job || !a->profile) {
         pl_err0("plan: %s", !a->job ? "missing the job file"
@@ -530,7 +538,7 @@ static int render(const sizing *z, const store_rows *sr, const pl_job *job,
         {"@MODULES@", mods.buf},
         {"@PSEUDOLINK@", shq(exe)},
         {"@JOB@", shq(jobabs)},
-        {"@LAUNCHER@", pl_xstrdup(p->launcher)},
+        {"@LAUNCHER@", pl_xstrdup(a->launcher ? a->launcher : p->launcher)},
         {"@SRUN_MPI@", shq(p->srun_mpi)},
         {"@WORKDIR@", pl_xstrdup(cwd)},
     };
@@ -598,7 +606,8 @@ static int plan(const plan_args *a, pl_job *job, pl_profile *p,
                 (unsigned long long)z.mem_node_gb,
                 (unsigned long long)(z.wall_s / 3600),
                 (unsigned long long)(z.wall_s / 60 % 60),
-                (unsigned long long)(z.wall_s % 60), p->launcher);
+                (unsigned long long)(z.wall_s % 60),
+                a->launcher ? a->launcher : p->launcher);
     free(out.buf);
     return rc;
 }

@@ -65,6 +65,23 @@ fi
 # ---- stopping mid-run -------------------------------------------------------
 # batch_rows 10: thousands of batches, so the run lasts long enough to be
 # interrupted; the ranks check the stop flag between batches.
+# ranks_ready JOBFILE N: N pseudolink processes running JOBFILE have a
+# SIGUSR1 handler (bit 10 of SigCgt in /proc/PID/status).
+ranks_ready() {
+  local i p n
+  for i in $(seq 240); do
+    n=0
+    for p in $(pgrep -f "pseudolink run $1"); do
+      [ "$(cat /proc/$p/comm 2>/dev/null)" = pseudolink ] || continue
+      local cgt
+      cgt=$(sed -n 's/^SigCgt:\s*//p' /proc/$p/status 2>/dev/null)
+      [ -n "$cgt" ] && (( 0x$cgt & 0x200 )) && n=$((n + 1))
+    done
+    [ "$n" -ge "$2" ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
 stop_case() {
   local L=$1 sig=$2 out=$TMP/stop-$1-$2 j log st ec
   job "$TMP/stop.yaml" "$out" 10
@@ -73,9 +90,12 @@ stop_case() {
   j=$(sbatch --parsable "$TMP/stop.sbatch") || { notok "$L/$sig: sbatch"; return; }
   log=$TMP/work/pseudolink-stop-$j.out
   if ! slurm_wait_running "$j"; then notok "$L/$sig: job $j never ran"; return; fi
-  # Wait until the ranks are reading (the log names the launcher), then 2 s.
-  for _ in $(seq 40); do grep -q launcher "$log" 2>/dev/null && break; sleep 0.25; done
-  sleep 2
+  # Signal only once both ranks catch SIGUSR1 (they install their handlers
+  # after MPI_Init; before that a signal would just kill them), then 1 s.
+  if ! ranks_ready "$TMP/stop.yaml" 2; then
+    notok "$L/$sig: the ranks of job $j never started"; scancel "$j"; slurm_wait "$j" 30; return
+  fi
+  sleep 1
   if [ "$sig" = TERM ]; then scancel "$j"; else scancel --batch --signal=USR1 "$j"; fi
   slurm_wait "$j" 90
   st=$(slurm_job_field "$j" JobState) ec=$(slurm_job_field "$j" ExitCode)

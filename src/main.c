@@ -2,6 +2,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "reveal.h"
+#include "plan.h"
 #include "run.h"
 #include "synth.h"
 
@@ -28,6 +29,7 @@ static void help(FILE *f)
             "  run JOB.yaml [--store FILE] [--out DIR]   the MPI job (under mpirun/srun)\n"
             "  synth --persons N --sources K --seed S [--invalid F]\n"
             "        [--producer-key FILE] -o FILE       write a synthetic store\n"
+            "  plan --profile NAME [-o FILE] JOB.yaml    size a Slurm job, write its sbatch script\n"
             "  keygen FILE                               write a new 32-byte key (mode 0600)\n"
             "  keygen --custodian NAME [--dir DIR] [--passphrase-file F]\n"
             "                                            custodian RSA key pair\n"
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
         return pl_reveal_main(argc - 1, argv + 1);
     if (strcmp(cmd, "rewrap") == 0)
         return pl_rewrap_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0)
+        return pl_plan_main(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -1,0 +1,38 @@
+/* plan.h — `pseudolink plan --profile NAME JOB.yaml [-o FILE]`.
+ *
+ * Sizes a Slurm job for a node profile (profile.h) from the row counts of
+ * the job's store (read with serial HDF5: plan runs without mpirun) and
+ * fills slurm/pseudolink.sbatch. Refuses, with the reason, a job whose
+ * memory per rank cannot fit a node.
+ */
+#ifndef PL_PLAN_H
+#define PL_PLAN_H
+
+#include <stdint.h>
+
+/* Memory one rank needs, in bytes, from the code's data structures:
+ *   resident  17 B per row of the rank's block (pid 16 B + reason 1 B),
+ *             kept from ingest to the end;
+ *   dict      owner dictionary: 49 B per slot (p1 32 B + pid 16 B + used
+ *             flag 1 B), slots = next power of two >= 2 x persons owned
+ *             (load factor <= 0.5), x 1.5 while it grows (old + new table);
+ *   ingest    220 B per row of a batch: identity columns 28 B, p1 32 B,
+ *             grouped p1 32 B, pids 16 B, index and permutation 16 B, plus
+ *             the exchange staging (32 B out, 32 B in, 2 x 16 B replies);
+ *   link      144 B per kept row: link records 32 B, grouped copy, send
+ *             staging, receive buffer, and the sorted vector grown by 1.5x
+ *             (4.5 x 32 B) — the peak of the run for large blocks;
+ *   base      resident size of an idle rank (MPI, HDF5, libraries).
+ * total = base + resident + dict + max(ingest, link). */
+typedef struct {
+    uint64_t resident, dict, ingest, link, base, total;
+} pl_mem_estimate;
+
+void pl_plan_memory(uint64_t rows_per_rank, uint64_t persons_per_rank,
+                    uint64_t batch_rows, uint64_t base_bytes,
+                    pl_mem_estimate *m);
+
+/* Subcommand entry: argv after "plan"; returns the exit status. */
+int pl_plan_main(int argc, char **argv);
+
+#endif

@@ -18,7 +18,8 @@ keys
   -o "$TMP/store.h5" >/dev/null || { notok "synth store"; exit 1; }
 # job FILE OUT [BATCH_ROWS]: the laptop job on the synthetic store.
 job() {
-  sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/store.h5#" \
+  sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#inputs/custodians/#$ROOT/inputs/custodians/#g" \
+      -e "s#^store: .*#store: $TMP/store.h5#" \
       -e "s#^output: .*#output: $2#" "$ROOT/jobs/laptop.yaml" >"$1"
   [ -n "${3:-}" ] && printf 'options:\n  batch_rows: %s\n' "$3" >>"$1"
   return 0

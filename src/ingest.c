@@ -164,8 +164,10 @@ static int ingest_source(pl_run *r, size_t si)
         double t0 = MPI_Wtime();
         ok = read_identity(r, s, lo, cnt, &b) == 0;
         r->t[PL_T_READ] += MPI_Wtime() - t0;
-        ok = ok && !*r->stop;
-        if (!pl_all_ok(r->comm, ok))
+        /* Every rank must leave the loop with the same verdict, or the
+         * ranks that carry on would wait forever in the next collective. */
+        ok = pl_all_ok(r->comm, ok && !*r->stop);
+        if (!ok)
             break;
         size_t nv = validate_and_hash(r, s, ss, lo, cnt, &b);
         OPENSSL_cleanse(b.nir, b.batch * b.nir_size);

@@ -92,7 +92,12 @@ slurm_wait_pid() {
 slurm_stop() {
   local p i
   # Jobs first, so no step outlives the daemons.
-  [ -n "${SLURM_CONF:-}" ] && scancel --full --quiet --user=root 2>/dev/null
+  if [ -n "${SLURM_CONF:-}" ]; then
+    scancel --full --quiet --user=root 2>/dev/null
+    for _ in $(seq 120); do
+      [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.25
+    done
+  fi
   for ((i = ${#SLURM_PIDS[@]} - 1; i >= 0; i--)); do
     p=${SLURM_PIDS[i]}
     kill "$p" 2>/dev/null || continue
@@ -100,6 +105,16 @@ slurm_stop() {
     kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
   done
   SLURM_PIDS=()
+  # Anything a job of this cluster started and left behind (its environment
+  # names our slurm.conf) dies with the cluster: no state left behind.
+  if [ -n "${SLURM_CONF:-}" ]; then
+    local env
+    for e in /proc/[0-9]*/environ; do
+      env=$(tr '\0' '\n' <"$e" 2>/dev/null) || continue
+      grep -qx "SLURM_CONF=$SLURM_CONF" <<<"$env" && grep -q '^SLURM_JOB_ID=' <<<"$env" &&
+        p=${e#/proc/} && kill -9 "${p%/environ}" 2>/dev/null
+    done
+  fi
   [ -n "$SLURM_DIR" ] && rm -rf "$SLURM_DIR"
 }
 

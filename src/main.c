@@ -3,17 +3,24 @@
 #include "log.h"
 #include "run.h"
 #include "synth.h"
+#include "verify.h"
 
 #include <stdio.h>
 #include <string.h>
 
 static int keygen_main(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: pseudolink keygen FILE\n");
+    const char *audit = NULL;
+    if (argc == 4 && strcmp(argv[2], "--audit") == 0)
+        audit = argv[3];
+    if ((argc != 2 && !audit) || argv[1][0] == '-') {
+        fprintf(stderr, "usage: pseudolink keygen FILE [--audit LOG]\n");
         return 2;
     }
-    return pl_key_generate(argv[1]) == 0 ? 0 : 1;
+    int ok = pl_key_generate(argv[1]) == 0;
+    if (audit && pl_keygen_audit(audit, argv[1], ok) != 0)
+        ok = 0;
+    return ok ? 0 : 1;
 }
 
 static void help(FILE *f)
@@ -24,7 +31,9 @@ static void help(FILE *f)
             "  run JOB.yaml [--store FILE] [--out DIR]   the MPI job (under mpirun/srun)\n"
             "  synth --persons N --sources K --seed S [--invalid F]\n"
             "        [--producer-key FILE] -o FILE       write a synthetic store\n"
-            "  keygen FILE                               write a new 32-byte key (mode 0600)\n"
+            "  keygen FILE [--audit LOG]                 write a new 32-byte key (mode 0600)\n"
+            "  verify --audit LOG [OUTDIR]               check the audit chain and outputs\n"
+            "  digest [--leaf BYTES] FILE...             Merkle digest (parallel under mpirun)\n"
             "\n"
             "See README.md and docs/FORMATS.md.\n");
 }
@@ -40,6 +49,10 @@ int main(int argc, char **argv)
         return pl_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0)
         return pl_synth_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return pl_verify_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "digest") == 0)
+        return pl_digest_main(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

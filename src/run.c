@@ -9,6 +9,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "output.h"
+#include "runaudit.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -53,12 +54,13 @@ uint64_t pl_batches(MPI_Comm comm, uint64_t local, uint64_t batch)
 
 static int usage(void)
 {
-    pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR]");
+    pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR] "
+            "[--audit FILE]");
     return 2;
 }
 
 typedef struct {
-    const char *job, *store, *out;
+    const char *job, *store, *out, *audit;
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *a)
@@ -69,6 +71,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->store = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             a->out = argv[++i];
+        else if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
+            a->audit = argv[++i];
         else if (argv[i][0] == '-' || a->job) {
             pl_err0("run: unexpected argument '%s'", argv[i]);
             return -1;
@@ -214,7 +218,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     H5Pset_dxpl_mpio(r->dxpl, r->job->io == PL_IO_COLLECTIVE
                                   ? H5FD_MPIO_COLLECTIVE
                                   : H5FD_MPIO_INDEPENDENT);
-    if (pl_out_dir(r->job->output, r->comm) != 0)
+    if (pl_out_dir(r->job->output, r->comm) != 0 ||
+        pl_run_guard(r, a->audit) != 0)
         return -1;
     if (!pl_all_ok(r->comm, pl_store_open(&r->store, r->job->store, r->job,
                                           r->comm) == 0))
@@ -241,6 +246,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     snprintf(published, plen, "%s", linked.final);
     if (pl_out_publish(&linked, r->comm) != 0)
         return -1;
+    pl_run_published(published);
     r->t[PL_T_WRITE] = MPI_Wtime() - t0;
     return 0;
 }
@@ -286,6 +292,8 @@ int pl_run_main(int argc, char **argv)
         summary(&r, MPI_Wtime() - t_start, published);
         rc = 0;
     }
+    if (a.job && pl_run_finish(&r, a.job, a.audit, rc == 0, stop_signal) != 0)
+        rc = 1;
     run_free(&r);
     MPI_Finalize();
     return rc;

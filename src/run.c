@@ -253,6 +253,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
 
 int pl_run_main(int argc, char **argv)
 {
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit: EFBIG, not death */
     MPI_Init(&argc, &argv);
     double t_start = MPI_Wtime();
     pl_run r;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define LOCK_NAME ".pseudolink.lock"
+#define LIVE_WAIT_TENTHS 50
 
 static char *held;              /* path of the lock this process holds */
 
@@ -45,7 +46,8 @@ static int create(const char *path)
     return 0;
 }
 
-/* 1 stale, 0 live or unknown; describes the holder in who[]. */
+/* 1 stale, 0 live or unknown, 2 live on this host; describes the holder
+ * in who[]. */
 static int is_stale(const char *path, char *who, size_t wlen)
 {
     char buf[400] = "", host[256] = "", me[256] = "";
@@ -63,8 +65,9 @@ static int is_stale(const char *path, char *who, size_t wlen)
     }
     snprintf(who, wlen, "host %s, pid %ld", host, pid);
     gethostname(me, sizeof me - 1);
-    return strcmp(host, me) == 0 && kill((pid_t)pid, 0) != 0 &&
-           errno == ESRCH;
+    if (strcmp(host, me) != 0)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? 1 : 2;
 }
 
 /* Remove .<name>.tmp-<tag> files left by dead runs (we hold the lock). */
@@ -97,6 +100,10 @@ int pl_lock_take(const char *dir)
 {
     char *path = lock_path(dir);
     char who[400];
+    /* A run that just failed may still be tearing down its ranks for a
+     * moment after mpirun returned: give a live holder on this host
+     * LIVE_WAIT_TENTHS tenths of a second before refusing. */
+    int waited = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (create(path) == 0) {
             held = path;
@@ -108,7 +115,13 @@ int pl_lock_take(const char *dir)
                    strerror(errno));
             break;
         }
-        if (!is_stale(path, who, sizeof who)) {
+        int st = is_stale(path, who, sizeof who);
+        if (st == 2 && waited++ < LIVE_WAIT_TENTHS) {
+            usleep(100000);
+            attempt--;
+            continue;
+        }
+        if (st != 1) {
             pl_err("%s: another run is using the output directory %s (%s); "
                    "if that run is dead, remove the lock file by hand",
                    path, dir, who);

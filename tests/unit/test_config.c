@@ -172,7 +172,7 @@ typedef struct {
 static const err_case cases[] = {
     {"unknown top-level key", "store: s\noutput: o\nmode: keyed\ncolour: x\n",
      "t.yaml:4:1: unknown key 'colour' (expected one of: store, output, "
-     "mode, keys, sources, options)"},
+     "mode, keys, sources, options, audit_log)"},
     {"unknown identity key", B "sources:\n  pharmacy:\n    identity:\n"
      "      nir: N\n      p2: X\n",
      "t.yaml:10:7: sources.pharmacy.identity: unknown key 'p2' (expected one "

@@ -17,7 +17,7 @@
 
 static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
-    "custody", "previous", "extracts", NULL};
+    "custody", "previous", "extracts", "audit_log", NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop", NULL};
 static const char *const identity_keys[] = {
@@ -376,6 +376,7 @@ static int parse_job(doc_t *d, pl_job *job)
     if (pl_yaml_check_keys(d, root, "", top_keys) ||
         get_path(d, root, "", "store", 1, &job->store) ||
         get_path(d, root, "", "output", 1, &job->output) ||
+        get_path(d, root, "", "audit_log", 0, &job->audit_log) ||
         pl_yaml_require(d, root, "", "mode", PL_YAML_SCALAR, &v) ||
         pl_yaml_enum(d, v, "mode", mode_names, &mode))
         return -1;
@@ -395,6 +396,7 @@ void pl_job_free(pl_job *job)
     free(job->path);
     free(job->store);
     free(job->output);
+    free(job->audit_log);
     free(job->producer_key);
     free(job->platform_key);
     for (size_t i = 0; job->sources && i < job->n_sources; i++) {

@@ -46,6 +46,7 @@ typedef struct {
     char *path;                 /* the job file itself */
     char *store;                /* required */
     char *output;               /* required: output directory */
+    char *audit_log;            /* optional: audit log (docs/AUDIT.md) */
     pl_mode mode;               /* required: keyed | random */
     char *producer_key;         /* keys.producer (required if any identity source) */
     char *platform_key;         /* keys.platform (required in keyed mode) */

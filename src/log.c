@@ -8,6 +8,15 @@
 #include <string.h>
 
 static int log_rank = 0, log_size = 1;
+static char first_error[1024];  /* for the audit record (audit.h) */
+
+static void keep_first(const char *msg)
+{
+    if (first_error[0] == '\0')
+        snprintf(first_error, sizeof first_error, "%.1000s", msg);
+}
+
+const char *pl_log_first_error(void) { return first_error; }
 
 void pl_log_init(int rank, int size)
 {
@@ -22,6 +31,8 @@ static void vemit(FILE *f, const char *kind, const char *fmt, va_list ap)
 {
     char buf[2048];
     vsnprintf(buf, sizeof buf, fmt, ap);
+    if (kind[0] == 'e')
+        keep_first(buf);
     if (log_size > 1)
         fprintf(f, "pseudolink: [rank %d] %s%s\n", log_rank, kind, buf);
     else
@@ -46,6 +57,7 @@ void pl_err0(const char *fmt, ...)
     char buf[2048];
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    keep_first(buf);
     fprintf(stderr, "pseudolink: error: %s\n", buf);
     fflush(stderr);
 }

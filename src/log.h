@@ -21,6 +21,9 @@ void pl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Error every rank reaches identically: printed once, by rank 0. */
 void pl_err0(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* First error message this process printed ("" if none): the audit
+ * record's "error" field. */
+const char *pl_log_first_error(void);
 /* Informational line on stdout, rank 0 only. */
 void pl_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,14 +1,25 @@
 /* output.c — see output.h. */
 #include "output.h"
 #include "log.h"
+#include "runaudit.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* After a write error (EFBIG under `ulimit -f`, ENOSPC), HDF5 1.10's
+ * H5Fclose can leave ranks in different collectives (metadata flush
+ * barrier vs. truncate broadcast) and wait forever. A failed run must not
+ * hang: if a close has not returned after CLOSE_TIMEOUT seconds, the rank
+ * says so and exits; the launcher stops the others and the next run removes
+ * the temporary (lock.h). Closing only flushes metadata (the data is
+ * already written), so the limit is generous for a healthy file system. */
+#define CLOSE_TIMEOUT 30
 
 static int mkdir_p(const char *dir)
 {
@@ -91,11 +102,28 @@ int pl_out_create(pl_outfile *f, const char *dir, const char *name,
     return 0;
 }
 
+static void on_discard_timeout(int sig);
+
+/* H5Fclose, but a collective that stalls after a write error ends the
+ * process (see on_discard_timeout) instead of hanging the run. */
+static herr_t close_or_exit(hid_t file, unsigned timeout)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_discard_timeout;
+    sigaction(SIGALRM, &sa, &old);
+    alarm(timeout);
+    herr_t rc = H5Fclose(file);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    return rc;
+}
+
 int pl_out_close(pl_outfile *f)
 {
     if (f->file < 0)
         return 0;
-    herr_t rc = H5Fclose(f->file);
+    herr_t rc = close_or_exit(f->file, CLOSE_TIMEOUT);
     f->file = -1;
     if (rc < 0) {
         pl_err("%s: cannot finish writing the file: %s", f->tmp,
@@ -115,10 +143,26 @@ int pl_out_publish(pl_outfile *f, MPI_Comm comm)
         ok = 0;
     }
     PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    /* Every published file goes into the run's audit line (all ranks keep
+     * the same list: its digest is computed collectively). */
+    if (ok)
+        pl_run_published(f->final);
     free(f->tmp);
     free(f->final);
     f->tmp = f->final = NULL;
     return ok ? 0 : -1;
+}
+
+static void on_discard_timeout(int sig)
+{
+    static const char msg[] = "pseudolink: error: closing a failed output "
+        "file did not finish (an HDF5 collective stalled after a write "
+        "error); exiting, nothing was published\n";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* nothing more can be done in a signal handler */
+    }
+    _exit(1);
 }
 
 void pl_out_discard(pl_outfile *f, MPI_Comm comm)
@@ -126,7 +170,7 @@ void pl_out_discard(pl_outfile *f, MPI_Comm comm)
     int rank;
     MPI_Comm_rank(comm, &rank);
     if (f->file >= 0) {
-        H5Fclose(f->file);
+        close_or_exit(f->file, CLOSE_TIMEOUT);
         f->file = -1;
     }
     MPI_Barrier(comm);

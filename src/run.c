@@ -12,6 +12,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "output.h"
+#include "runaudit.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -57,12 +58,12 @@ uint64_t pl_batches(MPI_Comm comm, uint64_t local, uint64_t batch)
 static int usage(void)
 {
     pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR] "
-            "[--prev-key PEM [--prev-passphrase-file FILE]]...");
+            "[--prev-key PEM [--prev-passphrase-file FILE]]... [--audit FILE]");
     return 2;
 }
 
 typedef struct {
-    const char *job, *store, *out;
+    const char *job, *store, *out, *audit;
     pl_keyset prev;             /* incremental: custodians' private keys */
 } run_args;
 
@@ -80,6 +81,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->store = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             a->out = argv[++i];
+        else if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
+            a->audit = argv[++i];
         else if (argv[i][0] == '-' || a->job) {
             pl_err0("run: unexpected argument '%s'", argv[i]);
             return -1;
@@ -230,7 +233,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     H5Pset_dxpl_mpio(r->dxpl, r->job->io == PL_IO_COLLECTIVE
                                   ? H5FD_MPIO_COLLECTIVE
                                   : H5FD_MPIO_INDEPENDENT);
-    if (pl_out_dir(r->job->output, r->comm) != 0)
+    if (pl_out_dir(r->job->output, r->comm) != 0 ||
+        pl_run_guard(r, a->audit) != 0)
         return -1;
     if (!pl_all_ok(r->comm, pl_store_open(&r->store, r->job->store, r->job,
                                           r->comm) == 0))
@@ -283,6 +287,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
 
 int pl_run_main(int argc, char **argv)
 {
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit: EFBIG, not death */
     MPI_Init(&argc, &argv);
     double t_start = MPI_Wtime();
     pl_run r;
@@ -323,6 +328,8 @@ int pl_run_main(int argc, char **argv)
         pl_budget_report(&r);
         rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
     }
+    if (a.job && pl_run_finish(&r, a.job, a.audit, rc == 0, stop_signal) != 0)
+        rc = 1;
     run_free(&r);
     MPI_Finalize();
     return rc;

@@ -18,9 +18,14 @@ job=$TMP/job.yaml
 regression_job "$job" keyed
 plrun 2 run "$job" --out "$TMP/out" >"$TMP/run.log" 2>&1 || { notok "run"; cat "$TMP/run.log"; }
 check "linked.h5 is mode 0640" test "$(stat -c %a "$TMP/out/linked.h5")" = 640
+check "audit.log is mode 0640" test "$(stat -c %a "$TMP/out/audit.log")" = 640
+# Every file the run produced (the encrypted correspondence file, when there
+# is one, is the only exception) and every log line.
+produced=$(find "$TMP/out" -type f ! -name 'correspondence*' | sort)
+check "the run produced linked.h5 and audit.log" test "$(echo "$produced" | wc -l)" -ge 2
 
 if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
-  /usr/bin/python3 - "$ROOT/inputs/regression.h5" "$TMP/keys" "$TMP/out/linked.h5" "$TMP/run.log" <<'PY'
+  /usr/bin/python3 - "$ROOT/inputs/regression.h5" "$TMP/keys" $produced "$TMP/run.log" <<'PY'
 import sys, glob, h5py, hmac, hashlib
 store, keydir, outs = sys.argv[1], sys.argv[2], sys.argv[3:]
 needles = []

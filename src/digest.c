@@ -1,0 +1,173 @@
+/* digest.c — see digest.h. */
+#include "digest.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define READ_CHUNK (4u << 20)
+
+void pl_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static uint64_t n_leaves(uint64_t size, uint64_t leaf)
+{
+    return size / leaf + (size % leaf != 0);
+}
+
+/* Hash leaves [first, last) of the open file into out[(last-first)*32]. */
+static int hash_leaves(int fd, const char *path, uint64_t size, uint64_t leaf,
+                       uint64_t first, uint64_t last, uint8_t *out, int quiet)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t *buf = pl_xmalloc(READ_CHUNK);
+    int rc = 0;
+    for (uint64_t i = first; i < last && rc == 0; i++) {
+        uint64_t off = i * leaf, end = off + leaf < size ? off + leaf : size;
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        while (off < end) {
+            size_t want = end - off < READ_CHUNK ? (size_t)(end - off)
+                                                 : READ_CHUNK;
+            ssize_t got = pread(fd, buf, want, (off_t)off);
+            if (got <= 0) {
+                if (!quiet)
+                    pl_err("%s: cannot read at offset %llu for its digest: %s",
+                           path, (unsigned long long)off,
+                           got < 0 ? strerror(errno) : "file shrank");
+                rc = -1;
+                break;
+            }
+            EVP_DigestUpdate(ctx, buf, (size_t)got);
+            off += (uint64_t)got;
+        }
+        if (rc == 0)
+            EVP_DigestFinal_ex(ctx, out + (i - first) * 32, NULL);
+    }
+    free(buf);
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static void combine(uint64_t size, uint64_t leaf, const uint8_t *leaves,
+                    uint64_t n, uint8_t root[32])
+{
+    uint8_t hdr[16];
+    for (int i = 0; i < 8; i++) {
+        hdr[i] = (uint8_t)(size >> (56 - 8 * i));
+        hdr[8 + i] = (uint8_t)(leaf >> (56 - 8 * i));
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, hdr, sizeof hdr);
+    if (n)
+        EVP_DigestUpdate(ctx, leaves, (size_t)n * 32);
+    EVP_DigestFinal_ex(ctx, root, NULL);
+    EVP_MD_CTX_free(ctx);
+}
+
+static int open_regular(const char *path, uint64_t *size, int quiet)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (!quiet)
+            pl_err("%s: cannot open for its digest: %s", path,
+                   fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *size = (uint64_t)sb.st_size;
+    return fd;
+}
+
+int pl_digest_file(const char *path, uint64_t leaf, uint8_t root[32],
+                   uint64_t *size)
+{
+    if (leaf == 0) {
+        pl_err("%s: digest leaf size must be positive", path);
+        return -1;
+    }
+    int fd = open_regular(path, size, 0);
+    if (fd < 0)
+        return -1;
+    uint64_t n = n_leaves(*size, leaf);
+    uint8_t *leaves = pl_xmalloc(n ? n * 32 : 1);
+    int rc = hash_leaves(fd, path, *size, leaf, 0, n, leaves, 0);
+    close(fd);
+    if (rc == 0)
+        combine(*size, leaf, leaves, n, root);
+    free(leaves);
+    return rc;
+}
+
+int pl_digest_file_mpi(const char *path, uint64_t leaf, MPI_Comm comm,
+                       uint8_t root[32], uint64_t *size, int quiet)
+{
+    int rank, nr, ok = leaf > 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &nr);
+    /* Rank 0 decides the size so every rank splits the same leaves. */
+    uint64_t sz = 0;
+    int fd = -1;
+    if (rank == 0 && ok)
+        ok = (fd = open_regular(path, &sz, quiet)) >= 0;
+    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    PL_MPI_CHECK(MPI_Bcast(&sz, 1, MPI_UINT64_T, 0, comm));
+    if (!ok)
+        return -1;
+    uint64_t n = n_leaves(sz, leaf), dummy;
+    uint64_t first = n * (uint64_t)rank / (uint64_t)nr;
+    uint64_t last = n * (uint64_t)(rank + 1) / (uint64_t)nr;
+    if (rank != 0 && first < last)
+        ok = (fd = open_regular(path, &dummy, quiet)) >= 0;
+    uint8_t *mine = pl_xmalloc(last > first ? (last - first) * 32 : 1);
+    if (ok && first < last)
+        ok = hash_leaves(fd, path, sz, leaf, first, last, mine, quiet) == 0;
+    if (fd >= 0)
+        close(fd);
+    int all_ok = 0;
+    PL_MPI_CHECK(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
+    ok = all_ok;
+    uint8_t *all = NULL;
+    int *counts = NULL, *displs = NULL;
+    /* Gatherv counts are int: 32 bytes per 64 MiB leaf keeps them small
+     * (2^31 bytes of hashes = 4 PiB of file). */
+    if (ok && rank == 0) {
+        all = pl_xmalloc(n ? n * 32 : 1);
+        counts = pl_xmalloc(sizeof *counts * (size_t)nr);
+        displs = pl_xmalloc(sizeof *displs * (size_t)nr);
+        for (int r = 0; r < nr; r++) {
+            uint64_t f = n * (uint64_t)r / (uint64_t)nr;
+            uint64_t l = n * (uint64_t)(r + 1) / (uint64_t)nr;
+            counts[r] = (int)((l - f) * 32);
+            displs[r] = (int)(f * 32);
+        }
+    }
+    if (ok)
+        PL_MPI_CHECK(MPI_Gatherv(mine, (int)((last - first) * 32), MPI_BYTE,
+                                 all, counts, displs, MPI_BYTE, 0, comm));
+    if (ok && rank == 0)
+        combine(sz, leaf, all, n, root);
+    if (ok)
+        PL_MPI_CHECK(MPI_Bcast(root, 32, MPI_BYTE, 0, comm));
+    free(mine);
+    free(all);
+    free(counts);
+    free(displs);
+    *size = sz;
+    return ok ? 0 : -1;
+}

@@ -283,21 +283,6 @@ static void make_pseudonyms(pl_run *r, const xproj *p, xsrc *x)
 /* ------------------------------------------------------------------------ */
 /* Writing */
 
-static int write_full(pl_run *r, pl_outfile *f, hid_t loc, const char *name,
-                      hid_t type, uint64_t total, uint64_t off, uint64_t n,
-                      const void *buf)
-{
-    hid_t d = pl_out_dataset(f, loc, name, type, total);
-    if (!pl_all_ok(r->comm, d >= 0)) {
-        if (d >= 0)
-            H5Dclose(d);
-        return -1;
-    }
-    int rc = pl_out_write(f, d, name, type, off, n, buf, r->dxpl);
-    H5Dclose(d);
-    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
-}
-
 static const char *rule_name(const pl_gen_rule *g, char *buf, size_t n)
 {
     static const char *names[] = {"none", "year", "month", "department",
@@ -530,11 +515,11 @@ static int write_links(pl_run *r, xproj *p, const char *const *names)
         row[i] = v;
     }
     hid_t str32 = pl_str_type(32);
-    int rc = write_full(r, &p->f, g, "pid", str32, p->links_total,
+    int rc = pl_write_full(r, &p->f, g, "pid", str32, p->links_total,
                         p->links_off, n, hex);
-    rc |= write_full(r, &p->f, g, "source", H5T_NATIVE_UINT16,
+    rc |= pl_write_full(r, &p->f, g, "source", H5T_NATIVE_UINT16,
                      p->links_total, p->links_off, n, src);
-    rc |= write_full(r, &p->f, g, "row", H5T_NATIVE_UINT64, p->links_total,
+    rc |= pl_write_full(r, &p->f, g, "row", H5T_NATIVE_UINT64, p->links_total,
                      p->links_off, n, row);
     H5Tclose(str32);
     free(hex);
@@ -570,14 +555,14 @@ static int write_persons(pl_run *r, xproj *p)
         return -1;
     }
     hid_t str32 = pl_str_type(32);
-    int rc = write_full(r, &p->f, g, "pid", str32, p->persons_total, off, np,
+    int rc = pl_write_full(r, &p->f, g, "pid", str32, p->persons_total, off, np,
                         hex);
     H5Tclose(str32);
     uint32_t *col = pl_xmalloc((np ? np : 1) * sizeof *col);
     for (size_t s = 0; s < ns && rc == 0; s++) {
         for (uint64_t i = 0; i < np; i++)
             col[i] = cnt[i * ns + s];
-        rc = write_full(r, &p->f, g, p->src[s].s->cfg->name,
+        rc = pl_write_full(r, &p->f, g, p->src[s].s->cfg->name,
                         H5T_NATIVE_UINT32, p->persons_total, off, np, col);
     }
     free(col);

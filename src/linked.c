@@ -24,22 +24,6 @@ static void pid_hex_rows(const uint8_t *pids, uint64_t n, char *out)
         pl_pid_hex(pids + i * PL_PID_BYTES, out + i * 32);
 }
 
-/* Create and write one whole dataset from this rank's slice. */
-static int write_full(pl_run *r, pl_outfile *f, hid_t loc, const char *name, hid_t type,
-                      uint64_t total, uint64_t off, uint64_t n,
-                      const void *buf)
-{
-    hid_t d = pl_out_dataset(f, loc, name, type, total);
-    if (!pl_all_ok(r->comm, d >= 0)) {
-        if (d >= 0)
-            H5Dclose(d);
-        return -1;
-    }
-    int rc = pl_out_write(f, d, name, type, off, n, buf, r->dxpl);
-    H5Dclose(d);
-    return rc;
-}
-
 /* Kept rows of one source: pid, row and the payload columns, streamed in
  * batches (payload columns are read here, not kept in memory). */
 static int write_source(pl_run *r, pl_outfile *f, size_t si)
@@ -139,9 +123,9 @@ static int write_rejects(pl_run *r, pl_outfile *f, size_t si, hid_t g)
             rows[k] = s->first + i;
             why[k++] = ss->reason[i];
         }
-    int rc = write_full(r, f, sg, "row", H5T_NATIVE_UINT64, ss->rej_total,
+    int rc = pl_write_full(r, f, sg, "row", H5T_NATIVE_UINT64, ss->rej_total,
                         ss->rej_off, k, rows);
-    rc |= write_full(r, f, sg, "reason", H5T_NATIVE_UINT8, ss->rej_total,
+    rc |= pl_write_full(r, f, sg, "reason", H5T_NATIVE_UINT8, ss->rej_total,
                      ss->rej_off, k, why);
     free(rows);
     free(why);
@@ -220,7 +204,7 @@ static int write_persons(pl_run *r, pl_outfile *f)
     char *hex = pl_xmalloc((n ? n : 1) * 32);
     pid_hex_rows(r->person_pid, n, hex);
     hid_t str32 = pl_str_type(32);
-    int rc = write_full(r, f, g, "pid", str32, r->persons_total, r->persons_off,
+    int rc = pl_write_full(r, f, g, "pid", str32, r->persons_total, r->persons_off,
                         n, hex);
     H5Tclose(str32);
     free(hex);
@@ -228,7 +212,7 @@ static int write_persons(pl_run *r, pl_outfile *f)
     for (size_t si = 0; si < ns; si++) {
         for (uint64_t i = 0; i < n; i++)
             col[i] = r->person_counts[i * ns + si];
-        rc |= write_full(r, f, g, r->store.src[si].cfg->name, H5T_NATIVE_UINT32,
+        rc |= pl_write_full(r, f, g, r->store.src[si].cfg->name, H5T_NATIVE_UINT32,
                          r->persons_total, r->persons_off, n, col);
     }
     free(col);

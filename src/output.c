@@ -240,6 +240,28 @@ int pl_out_write(pl_outfile *f, hid_t dset, const char *what, hid_t type,
     return 0;
 }
 
+static int agree(MPI_Comm comm, int ok)
+{
+    int all = 0;
+    PL_MPI_CHECK(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm));
+    return all;
+}
+
+int pl_out_write_full(pl_outfile *f, MPI_Comm comm, hid_t dxpl, hid_t loc,
+                      const char *name, hid_t type, uint64_t total,
+                      uint64_t off, uint64_t n, const void *buf)
+{
+    hid_t d = pl_out_dataset(f, loc, name, type, total);
+    if (!agree(comm, d >= 0)) {
+        if (d >= 0)
+            H5Dclose(d);
+        return -1;
+    }
+    int rc = pl_out_write(f, d, name, type, off, n, buf, dxpl);
+    H5Dclose(d);
+    return agree(comm, rc == 0) ? 0 : -1;
+}
+
 static int put_attr(hid_t loc, const char *name, hid_t type, hid_t sp,
                     const void *v)
 {

@@ -38,6 +38,12 @@ hid_t pl_out_dataset(pl_outfile *f, hid_t loc, const char *name, hid_t type,
 int   pl_out_write(pl_outfile *f, hid_t dset, const char *what, hid_t type,
                    uint64_t off, uint64_t count, const void *buf, hid_t dxpl);
 
+/* Create a dataset of `total` elements under loc and write this rank's n
+ * elements at off, all collectively; returns a status every rank shares. */
+int   pl_out_write_full(pl_outfile *f, MPI_Comm comm, hid_t dxpl, hid_t loc,
+                        const char *name, hid_t type, uint64_t total,
+                        uint64_t off, uint64_t n, const void *buf);
+
 /* Attributes (collective, same value on every rank). */
 int pl_attr_u64(hid_t loc, const char *name, uint64_t v);
 int pl_attr_str(hid_t loc, const char *name, const char *v);

@@ -66,6 +66,14 @@ typedef struct {
 int pl_all_ok(MPI_Comm comm, int ok);
 /* Exclusive prefix sum and total of a per-rank count. */
 void pl_exscan(MPI_Comm comm, uint64_t local, uint64_t *off, uint64_t *total);
+/* One whole dataset from every rank's slice (collective; shared status). */
+static inline int pl_write_full(pl_run *r, pl_outfile *f, hid_t loc,
+                                const char *name, hid_t type, uint64_t total,
+                                uint64_t off, uint64_t n, const void *buf)
+{
+    return pl_out_write_full(f, r->comm, r->dxpl, loc, name, type, total, off,
+                             n, buf);
+}
 /* Batches every rank iterates (lockstep for collective I/O). */
 uint64_t pl_batches(MPI_Comm comm, uint64_t local, uint64_t batch);
 

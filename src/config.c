@@ -90,25 +90,6 @@ static int get_column(doc_t *d, node_t *v, const char *path,
 /* ------------------------------------------------------------------------ */
 /* Sources */
 
-static int check_source_name(doc_t *d, node_t *key)
-{
-    size_t n = key->len;
-    int ok = n > 0 && n < PL_NAME_MAX;
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = key->str[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-             (c >= '0' && c <= '9') || c == '_';
-    }
-    if (ok)
-        return 0;
-    char shown[PL_YAML_SHOW_MAX];
-    pl_yaml_error(d, key->line, key->col, "sources",
-                  "invalid source name '%s' (expected letters, digits and "
-                  "'_', at most %d characters)",
-                  pl_yaml_show(key->str, key->len, shown), PL_NAME_MAX - 1);
-    return -1;
-}
-
 /* Identity column fields of a source, in identity_keys order. */
 static char *identity_field(pl_source_cfg *s, size_t i)
 {
@@ -265,7 +246,7 @@ static int parse_sources(doc_t *d, node_t *root, pl_job *job)
     }
     job->sources = pl_xcalloc(m->n_pairs, sizeof *job->sources);
     for (size_t i = 0; i < m->n_pairs; i++) {
-        if (check_source_name(d, m->pairs[i].key))
+        if (pl_yaml_name(d, m->pairs[i].key, "sources", "source", PL_NAME_MAX))
             return -1;
         if (parse_source(d, &m->pairs[i], &job->sources[job->n_sources++]))
             return -1;

@@ -23,32 +23,11 @@ static const char *const gen_names[] = {
     "none", "year", "month", "department", NULL};
 static const char *const gen_map_keys[] = {"bands", "prefix", NULL};
 
-/* Letters, digits, '_' and length < PL_NAME_MAX: also a safe file name. */
-static int check_name(doc_t *d, node_t *key, const char *path,
-                      const char *what)
-{
-    size_t n = key->len;
-    int ok = n > 0 && n < PL_NAME_MAX;
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = key->str[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-             (c >= '0' && c <= '9') || c == '_';
-    }
-    if (ok)
-        return 0;
-    char shown[PL_YAML_SHOW_MAX];
-    pl_yaml_error(d, key->line, key->col, path, "invalid %s name '%s' "
-                  "(expected letters, digits and '_', at most %d "
-                  "characters)", what, pl_yaml_show(key->str, key->len, shown),
-                  PL_NAME_MAX - 1);
-    return -1;
-}
-
 static int get_name(doc_t *d, node_t *v, const char *path, char *out)
 {
     if (pl_yaml_expect(d, v, path, PL_YAML_SCALAR))
         return -1;
-    if (check_name(d, v, path, "column"))
+    if (pl_yaml_name(d, v, path, "column", PL_NAME_MAX))
         return -1;
     memcpy(out, v->str, v->len + 1);
     return 0;
@@ -95,7 +74,7 @@ static int parse_filter(doc_t *d, const pl_yaml_pair *p, const char *path,
                         pl_filter *f)
 {
     char sub[PL_YAML_PATH_MAX], fpath[PL_YAML_PATH_MAX];
-    if (check_name(d, p->key, path, "column"))
+    if (pl_yaml_name(d, p->key, path, "column", PL_NAME_MAX))
         return -1;
     memcpy(f->column, p->key->str, p->key->len + 1);
     f->line = p->key->line;
@@ -170,7 +149,7 @@ static int parse_esource(doc_t *d, const pl_yaml_pair *p, const char *path,
                          const pl_job *job, pl_extract_src *s)
 {
     char spath[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
-    if (check_name(d, p->key, path, "source"))
+    if (pl_yaml_name(d, p->key, path, "source", PL_NAME_MAX))
         return -1;
     memcpy(s->source, p->key->str, p->key->len + 1);
     s->line = p->key->line;
@@ -242,7 +221,7 @@ static int parse_gen(doc_t *d, const pl_yaml_pair *p, const char *path,
                      pl_gen_rule *g)
 {
     char gpath[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
-    if (check_name(d, p->key, path, "column"))
+    if (pl_yaml_name(d, p->key, path, "column", PL_NAME_MAX))
         return -1;
     memcpy(g->column, p->key->str, p->key->len + 1);
     g->line = p->key->line;
@@ -346,7 +325,7 @@ static int parse_extract(doc_t *d, const pl_yaml_pair *p, const pl_job *job,
                          pl_extract_cfg *e)
 {
     char path[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
-    if (check_name(d, p->key, "extracts", "project"))
+    if (pl_yaml_name(d, p->key, "extracts", "project", PL_NAME_MAX))
         return -1;
     memcpy(e->name, p->key->str, p->key->len + 1);
     e->line = p->key->line;

@@ -599,3 +599,23 @@ void pl_yaml_strings_free(char **v, size_t n)
         free(v[i]);
     free(v);
 }
+
+int pl_yaml_name(const pl_yaml_doc *doc, const pl_yaml_node *key,
+                 const char *path, const char *what, size_t maxlen)
+{
+    size_t n = key->len;
+    int ok = n > 0 && n < maxlen;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = key->str[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || c == '_';
+    }
+    if (ok)
+        return 0;
+    char shown[PL_YAML_SHOW_MAX];
+    pl_yaml_error(doc, key->line, key->col, path, "invalid %s name '%s' "
+                  "(expected letters, digits and '_', at most %zu "
+                  "characters)", what, pl_yaml_show(key->str, key->len, shown),
+                  maxlen - 1);
+    return -1;
+}

@@ -110,4 +110,10 @@ int pl_yaml_strings(const pl_yaml_doc *doc, const pl_yaml_node *node,
                     const char *path, char ***out, size_t *n);
 void pl_yaml_strings_free(char **v, size_t n);
 
+/* A name that is also safe as a file or HDF5 object name: letters, digits
+ * and '_', 1..maxlen-1 characters; `what` names it in the message
+ * ("source", "column", ...). */
+int pl_yaml_name(const pl_yaml_doc *doc, const pl_yaml_node *key,
+                 const char *path, const char *what, size_t maxlen);
+
 #endif

@@ -23,6 +23,10 @@
 #include "run.h"
 
 #define PL_DEFAULT_MEMORY (2ull << 30)
+/* Upper bounds accepted in the job file, so that no buffer size computed
+ * from them (rows * bytes per row) can overflow 64 bits. */
+#define PL_MAX_MEMORY      (1ull << 50)     /* 1024 TiB */
+#define PL_MAX_BATCH_ROWS  (1ull << 32)
 
 /* "512MiB", "2G", "1073741824" -> bytes; -1 if malformed or zero. */
 int pl_parse_size(const char *s, uint64_t *out);

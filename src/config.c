@@ -296,6 +296,12 @@ static int parse_memory(doc_t *d, node_t *v, pl_job *job)
                       "K/M/G/T suffix (e.g. 512MiB, 2G), got '%s'", txt);
         return -1;
     }
+    if (job->memory_per_rank > PL_MAX_MEMORY) {  /* buffer sizes derive from it */
+        pl_yaml_error(d, v->line, v->col, "options.memory_per_rank",
+                      "expected at most %lluT, got '%s'",
+                      (unsigned long long)(PL_MAX_MEMORY >> 40), txt);
+        return -1;
+    }
     return 0;
 }
 
@@ -315,9 +321,12 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
     if ((v = pl_yaml_get(o, "batch_rows"))) {
         if (pl_yaml_u64(d, v, "options.batch_rows", &job->batch_rows))
             return -1;
-        if (job->batch_rows == 0) {
+        /* Bounded so that batch_rows * bytes-per-row cannot overflow. */
+        if (job->batch_rows == 0 || job->batch_rows > PL_MAX_BATCH_ROWS) {
             pl_yaml_error(d, v->line, v->col, "options.batch_rows",
-                          "expected an integer >= 1, got 0");
+                          "expected an integer from 1 to %llu, got %llu",
+                          (unsigned long long)PL_MAX_BATCH_ROWS,
+                          (unsigned long long)job->batch_rows);
             return -1;
         }
         job->batch_rows_given = 1;

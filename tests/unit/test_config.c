@@ -242,7 +242,14 @@ static const err_case cases[] = {
      "got '0x10'"},
     {"batch_rows 010", B ONE_SRC "options: {batch_rows: 010}\n", "got '010'"},
     {"batch_rows 0", B ONE_SRC "options: {batch_rows: 0}\n",
-     "options.batch_rows: expected an integer >= 1, got 0"},
+     "options.batch_rows: expected an integer from 1 to 4294967296, got 0"},
+    {"batch_rows 2^64-1", B ONE_SRC
+     "options: {batch_rows: 18446744073709551615}\n",
+     "options.batch_rows: expected an integer from 1 to 4294967296, got "
+     "18446744073709551615"},
+    {"memory_per_rank 2^64-1", B ONE_SRC
+     "options: {memory_per_rank: 18446744073709551615}\n",
+     "options.memory_per_rank: expected at most 1024T"},
     {"batch_rows null", B ONE_SRC "options: {batch_rows: }\n",
      "options.batch_rows: expected a string, got null"},
     {"exchange_cap -5", B ONE_SRC "options: {exchange_cap: -5}\n",

@@ -10,7 +10,7 @@ JOB   ?= jobs/laptop.yaml
 
 DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
-DEPS_TEST  := python3-h5py python3-cryptography
+DEPS_TEST  := python3-h5py python3-cryptography clang libclang-rt-14-dev
 
 # mpirun as root and with more ranks than cores: set here, not on the user.
 export OMPI_ALLOW_RUN_AS_ROOT := 1
@@ -19,7 +19,7 @@ export OMPI_MCA_btl_vader_single_copy_mechanism := none
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 
 .PHONY: all deps deps-test build run test check clean keyperms bench \
-        sanitize-build check-sanitize
+        sanitize-build check-sanitize fuzz-long
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -48,6 +48,10 @@ test: deps-test keyperms
 check-sanitize: deps-test keyperms
 	@$(MAKE) --no-print-directory build
 	@bash tests/e2e/sanitize.sh
+
+# libFuzzer targets, longer than the 10 s each of `make test`.
+fuzz-long: deps-test
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} bash tests/e2e/fuzz.sh
 
 # Speed, memory and scale (bench/run.sh; not part of `make test`).
 bench: deps keyperms

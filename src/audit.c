@@ -192,21 +192,21 @@ void pl_audit_file_error(pl_audit_rec *a, const char *list, const char *path,
 }
 
 void pl_key_fingerprint(const uint8_t *key, size_t n,
-                        uint8_t fpr[PL_FPR_BYTES])
+                        uint8_t fpr[PL_KEY_FPR_BYTES])
 {
     uint8_t mac[32];
     unsigned int len = sizeof mac;
     HMAC(EVP_sha256(), key, (int)n, (const uint8_t *)FPR_LABEL,
          strlen(FPR_LABEL), mac, &len);
-    memcpy(fpr, mac, PL_FPR_BYTES);
+    memcpy(fpr, mac, PL_KEY_FPR_BYTES);
     OPENSSL_cleanse(mac, sizeof mac);
 }
 
 void pl_audit_key(pl_audit_rec *a, const char *role, const uint8_t *key,
                   size_t n)
 {
-    uint8_t fpr[PL_FPR_BYTES];
-    char hex[2 * PL_FPR_BYTES + 1];
+    uint8_t fpr[PL_KEY_FPR_BYTES];
+    char hex[2 * PL_KEY_FPR_BYTES + 1];
     pl_key_fingerprint(key, n, fpr);
     pl_hex(fpr, sizeof fpr, hex);
     field_str(&a->keys, role, hex);

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PL_FPR_BYTES 16
+#define PL_KEY_FPR_BYTES 16
 
 typedef struct pl_audit_rec pl_audit_rec;
 
@@ -58,9 +58,9 @@ void pl_audit_key(pl_audit_rec *a, const char *role, const uint8_t *key,
 /* A raw JSON value (an object or array the caller built and escaped). */
 void pl_audit_raw(pl_audit_rec *a, const char *key, const char *json);
 
-/* Fingerprint of a key (see above) into fpr[PL_FPR_BYTES]. */
+/* Fingerprint of a key (see above) into fpr[PL_KEY_FPR_BYTES]. */
 void pl_key_fingerprint(const uint8_t *key, size_t n,
-                        uint8_t fpr[PL_FPR_BYTES]);
+                        uint8_t fpr[PL_KEY_FPR_BYTES]);
 
 /* Check, before doing any work, that the log can be appended to: it can be
  * created/opened for append and its last line is complete. 0 or -1 with a

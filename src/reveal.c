@@ -1,6 +1,7 @@
 /* reveal.c — see reveal.h. The only place where p1 is printed: to the
  * custodians who jointly asked, after the audit record is written. */
 #include "reveal.h"
+#include "audit.h"
 #include "corrfile.h"
 #include "custody.h"
 #include "log.h"
@@ -77,45 +78,44 @@ static char *default_audit(const char *corr)
 /* One JSON line per event, appended in a single write(2) so concurrent
  * appends do not interleave. Who: the custodians whose keys served. This
  * is the one function to redirect to the hash-chained audit log. */
+/* One line in the run's hash-chained audit log (src/audit.h): who opened
+ * which table, with which custodians, how many pids — never a p1. */
 static int audit_append(const char *path, const char *event,
                         const pl_corr_file *cf, const int *used,
-                        const char *extra)
+                        const char *k1, uint64_t v1, const char *k2,
+                        uint64_t v2)
 {
-    char *line = NULL;
+    char *json = NULL;
     size_t len = 0;
-    FILE *m = open_memstream(&line, &len);
-    char ts[32], host[256] = "";
-    time_t now = time(NULL);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    gethostname(host, sizeof host - 1);
-    fprintf(m, "{\"time\":\"%s\",\"event\":\"%s\",\"file\":", ts, event);
-    json_str(m, cf->path);
-    fprintf(m, ",\"run_id\":\"%s\",\"uid\":%u,\"host\":", cf->run_id,
-            (unsigned)getuid());
-    json_str(m, host);
-    fprintf(m, ",\"custodians\":[");
+    FILE *m = open_memstream(&json, &len);
+    fputc('[', m);
     for (size_t i = 0, k = 0; i < cf->cm.n; i++) {
         if (!used[i])
             continue;
         char fpr[72];
         pl_fpr_hex(cf->cm.fpr[i], fpr);
-        fprintf(m, "%s{\"name\":\"%s\",\"role\":\"%s\",\"fingerprint\":"
-                "\"%s\"}", k++ ? "," : "", cf->cm.name[i], cf->cm.role[i], fpr);
+        fprintf(m, "%s{\"name\":", k++ ? "," : "");
+        json_str(m, cf->cm.name[i]);
+        fprintf(m, ",\"role\":");
+        json_str(m, cf->cm.role[i]);
+        fprintf(m, ",\"fingerprint\":\"%s\"}", fpr);
     }
-    fprintf(m, "]%s}\n", extra);
+    fputc(']', m);
     fclose(m);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    ssize_t w = fd < 0 ? -1 : write(fd, line, len);
-    int ok = w == (ssize_t)len && fsync(fd) == 0;
-    if (fd >= 0)
-        ok = close(fd) == 0 && ok;
-    free(line);
-    if (!ok) {
-        pl_err("%s: cannot append to the audit log: %s (refusing to go on "
-               "without an audit record)", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    pl_audit_rec *a = pl_audit_begin(event);
+    pl_audit_str(a, "event", event);
+    pl_audit_str(a, "file", cf->path);
+    pl_audit_str(a, "run_id", cf->run_id);
+    pl_audit_raw(a, "custodians", json);
+    pl_audit_u64(a, k1, v1);
+    pl_audit_u64(a, k2, v2);
+    int rc = pl_audit_append(path, a, 1, NULL);
+    pl_audit_free(a);
+    free(json);
+    if (rc != 0)
+        pl_err("%s: cannot append to the audit log (refusing to go on "
+               "without an audit record)", path);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -247,11 +247,9 @@ static int reveal(cli *c, pl_corr_file *cf)
         goto out;
     for (int j = 0; j < n; j++)
         nfound += found[j];
-    char extra[96];
-    snprintf(extra, sizeof extra, ",\"pids_requested\":%d,\"pids_found\":%d",
-             n, nfound);
     char *audit = c->audit ? pl_xstrdup(c->audit) : default_audit(c->corr);
-    rc = audit_append(audit, "reveal", cf, used, extra);
+    rc = audit_append(audit, "reveal", cf, used, "pids_requested",
+                      (uint64_t)n, "pids_found", (uint64_t)nfound);
     free(audit);
     if (rc == 0) {
         print_found(c, cf, p1, found);
@@ -354,11 +352,9 @@ static int rewrap(cli *c, pl_corr_file *cf)
     }
     if (rc == 0) {
         /* Audit first: a rewrap that cannot be recorded does not happen. */
-        char extra[64];
-        snprintf(extra, sizeof extra, ",\"new_custodians\":%zu,"
-                 "\"new_threshold\":%u", cc.n, cc.threshold);
         char *audit = c->audit ? pl_xstrdup(c->audit) : default_audit(c->corr);
-        rc = audit_append(audit, "rewrap", cf, used, extra);
+        rc = audit_append(audit, "rewrap", cf, used, "new_custodians", cc.n,
+                          "new_threshold", cc.threshold);
         free(audit);
     }
     if (rc == 0)

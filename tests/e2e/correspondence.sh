@@ -66,6 +66,8 @@ grep '"event":"reveal"' "$TMP/audit.jsonl" | tail -1 | grep -q '"name":"carol","
 check "audit log has one record per successful reveal, naming the custodians ($n)" test $? -eq 0 -a "$n" -eq 10
 ! grep -q "$P1" "$TMP/audit.jsonl"
 check "audit log holds no p1" test $? -eq 0
+"$PL" verify --audit "$TMP/audit.jsonl" >"$TMP/v" 2>&1
+check "reveal lines form a valid hash chain (pseudolink verify)" test $? -eq 0
 reveal "$C" $(key alice) $(key carol) 0123456789abcdef0123456789abcdef >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "unknown pid: non-zero exit, named" grep -q "0123456789abcdef0123456789abcdef is not in" "$TMP/e"
 

@@ -34,30 +34,6 @@ typedef const pl_yaml_node node_t;
 /* ------------------------------------------------------------------------ */
 /* Values */
 
-/* A non-empty path-like string (store, output, key files), copied. */
-static int get_path(doc_t *d, node_t *map, const char *path, const char *key,
-                    int required, char **out)
-{
-    node_t *v;
-    const char *s;
-    char sub[PL_YAML_PATH_MAX];
-    pl_yaml_path(sub, path, key);
-    if ((required ? pl_yaml_require : pl_yaml_optional)(
-            d, map, path, key, PL_YAML_SCALAR, &v))
-        return -1;
-    if (!v)
-        return 0;
-    if (pl_yaml_string(d, v, sub, &s))
-        return -1;
-    if (!s[0]) {
-        pl_yaml_error(d, v->line, v->col, sub,
-                      "expected a non-empty path, got an empty string");
-        return -1;
-    }
-    *out = pl_xstrdup(s);
-    return 0;
-}
-
 /* A column name in the store: non-empty, < PL_NAME_MAX, no '/' (it would
  * name an HDF5 group path, not a dataset). */
 static int get_column(doc_t *d, node_t *v, const char *path,
@@ -261,8 +237,10 @@ static int parse_keys(doc_t *d, node_t *root, pl_job *job, node_t **keys)
 {
     return pl_yaml_require(d, root, "", "keys", PL_YAML_MAPPING, keys) ||
            pl_yaml_check_keys(d, *keys, "keys", keys_keys) ||
-           get_path(d, *keys, "keys", "producer", 0, &job->producer_key) ||
-           get_path(d, *keys, "keys", "platform", 0, &job->platform_key)
+           pl_yaml_path_str(d, *keys, "keys", "producer", 0,
+                            &job->producer_key) ||
+           pl_yaml_path_str(d, *keys, "keys", "platform", 0,
+                            &job->platform_key)
                ? -1 : 0;
 }
 
@@ -364,9 +342,9 @@ static int parse_job(doc_t *d, pl_job *job)
         return -1;
     }
     if (pl_yaml_check_keys(d, root, "", top_keys) ||
-        get_path(d, root, "", "store", 1, &job->store) ||
-        get_path(d, root, "", "output", 1, &job->output) ||
-        get_path(d, root, "", "audit_log", 0, &job->audit_log) ||
+        pl_yaml_path_str(d, root, "", "store", 1, &job->store) ||
+        pl_yaml_path_str(d, root, "", "output", 1, &job->output) ||
+        pl_yaml_path_str(d, root, "", "audit_log", 0, &job->audit_log) ||
         pl_yaml_require(d, root, "", "mode", PL_YAML_SCALAR, &v) ||
         pl_yaml_enum(d, v, "mode", mode_names, &mode))
         return -1;

@@ -42,25 +42,6 @@ static int get_word(doc_t *d, node_t *map, const char *path, const char *key,
     return 0;
 }
 
-static int get_path(doc_t *d, node_t *map, const char *path, const char *key,
-                    char **out)
-{
-    node_t *v;
-    const char *s;
-    char sub[PL_YAML_PATH_MAX];
-    pl_yaml_path(sub, path, key);
-    if (pl_yaml_require(d, map, path, key, PL_YAML_SCALAR, &v) ||
-        pl_yaml_string(d, v, sub, &s))
-        return -1;
-    if (!s[0]) {
-        pl_yaml_error(d, v->line, v->col, sub,
-                      "expected a non-empty path, got an empty string");
-        return -1;
-    }
-    *out = pl_xstrdup(s);
-    return 0;
-}
-
 static int parse_custodian(doc_t *d, node_t *v, const char *path,
                            pl_custody_cfg *cc)
 {
@@ -69,7 +50,7 @@ static int parse_custodian(doc_t *d, node_t *v, const char *path,
         pl_yaml_check_keys(d, v, path, custodian_keys) ||
         get_word(d, v, path, "name", c->name) ||
         get_word(d, v, path, "role", c->role) ||
-        get_path(d, v, path, "public_key", &c->public_key))
+        pl_yaml_path_str(d, v, path, "public_key", 1, &c->public_key))
         return -1;
     cc->n++;
     for (size_t j = 0; j + 1 < cc->n; j++) {
@@ -136,7 +117,7 @@ int pl_custody_cfg_parse(doc_t *d, node_t *root, pl_custody_cfg *cc)
     if (!m)
         return 0;
     if (pl_yaml_check_keys(d, m, "previous", previous_keys) ||
-        get_path(d, m, "previous", "correspondence", &cc->previous))
+        pl_yaml_path_str(d, m, "previous", "correspondence", 1, &cc->previous))
         return -1;
     if (!cc->given) {
         pl_yaml_error(d, m->line, m->col, "previous", "an incremental run "

@@ -619,3 +619,27 @@ int pl_yaml_name(const pl_yaml_doc *doc, const pl_yaml_node *key,
                   maxlen - 1);
     return -1;
 }
+
+int pl_yaml_path_str(const pl_yaml_doc *doc, const pl_yaml_node *map,
+                     const char *path, const char *key, int required,
+                     char **out)
+{
+    const pl_yaml_node *v;
+    const char *s;
+    char sub[PL_YAML_PATH_MAX];
+    pl_yaml_path(sub, path, key);
+    if ((required ? pl_yaml_require : pl_yaml_optional)(
+            doc, map, path, key, PL_YAML_SCALAR, &v))
+        return -1;
+    if (!v)
+        return 0;
+    if (pl_yaml_string(doc, v, sub, &s))
+        return -1;
+    if (!s[0]) {
+        pl_yaml_error(doc, v->line, v->col, sub,
+                      "expected a non-empty path, got an empty string");
+        return -1;
+    }
+    *out = pl_xstrdup(s);
+    return 0;
+}

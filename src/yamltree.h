@@ -110,6 +110,12 @@ int pl_yaml_strings(const pl_yaml_doc *doc, const pl_yaml_node *node,
                     const char *path, char ***out, size_t *n);
 void pl_yaml_strings_free(char **v, size_t n);
 
+/* A non-empty path-like string under `key` of `map` (store, output, key
+ * files), copied to *out; absent and not required leaves *out alone. */
+int pl_yaml_path_str(const pl_yaml_doc *doc, const pl_yaml_node *map,
+                     const char *path, const char *key, int required,
+                     char **out);
+
 /* A name that is also safe as a file or HDF5 object name: letters, digits
  * and '_', 1..maxlen-1 characters; `what` names it in the message
  * ("source", "column", ...). */

@@ -20,6 +20,7 @@
 #include "extract_config.h"
 #include "generalise.h"
 #include "keyfile.h"
+#include "linksort.h"
 #include "log.h"
 #include "pseudonym.h"
 #include "risk.h"
@@ -213,11 +214,6 @@ int pl_extracts_prepare(pl_run *r)
 /* ------------------------------------------------------------------------ */
 /* Selection and pseudonyms */
 
-static uint64_t batch_count(uint64_t count, uint64_t lo, uint64_t B)
-{
-    return lo < count ? (count - lo < B ? count - lo : B) : 0;
-}
-
 static size_t max_size(const pl_source *s)
 {
     size_t m = 32;
@@ -239,7 +235,7 @@ static int select_rows(pl_run *r, xsrc *x)
     uint8_t *in = pl_xmalloc((s->count < B ? s->count + 1 : B) * max_size(s));
     int ok = 1;
     for (uint64_t k = 0; k < nb && ok; k++) {
-        uint64_t lo = k * B, cnt = batch_count(s->count, lo, B);
+        uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
         int rok = 1;
         for (size_t f = 0; f < x->cfg->n_filters; f++) {
             const pl_column *col = &s->payload[x->fcol[f]];
@@ -437,7 +433,7 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
     stage_init(&st, p, x, bsz);
     uint64_t nb = pl_batches(r->comm, s->count, B), done = 0;
     for (uint64_t k = 0; k < nb && ok; k++) {
-        uint64_t lo = k * B, cnt = batch_count(s->count, lo, B);
+        uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
         int wok = write_batch(r, p, x, d, str32, lo, cnt, done, in, out, &st);
         for (uint64_t i = 0; i < cnt; i++)
             done += x->sel[lo + i];
@@ -458,19 +454,6 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
 /* ------------------------------------------------------------------------ */
 /* Links and persons of the extract, keyed by the project pseudonym. */
 
-static void put_be(uint8_t *b, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--) {
-        b[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static int cmp_link(const void *a, const void *b)
-{
-    return memcmp(a, b, PL_LINK_KEY);
-}
-
 static int build_links(pl_run *r, xproj *p)
 {
     uint64_t n = 0, k = 0;
@@ -480,17 +463,19 @@ static int build_links(pl_run *r, xproj *p)
     for (size_t s = 0; s < p->n_src; s++)
         for (uint64_t i = 0; i < p->src[s].n; i++) {
             uint8_t *rec = recs + k++ * PL_LINK_BYTES;
-            memcpy(rec, p->src[s].pseudo + i * PL_PID_BYTES, PL_PID_BYTES);
-            put_be(rec + 16, s, 2);
-            put_be(rec + 18, p->src[s].off + i, 8);
+            pl_link_pack(rec, p->src[s].pseudo + i * PL_PID_BYTES,
+                         (unsigned)s, p->src[s].off + i);
         }
     int rc = pl_route_to_owner(r->comm, recs, n, PL_LINK_BYTES, r->cap,
                                &p->links, &p->n_links, NULL);
     free(recs);
     if (rc != 0)
         return -1;
-    if (p->n_links > 1)
-        qsort(p->links, p->n_links, PL_LINK_BYTES, cmp_link);
+    if (p->n_links > 1) {
+        uint8_t *tmp = pl_xmalloc(p->n_links * PL_LINK_BYTES);
+        pl_radix_sort_links(p->links, tmp, p->n_links);
+        free(tmp);
+    }
     pl_exscan(r->comm, p->n_links, &p->links_off, &p->links_total);
     return 0;
 }
@@ -505,15 +490,7 @@ static int write_links(pl_run *r, xproj *p, const char *const *names)
     char *hex = pl_xmalloc((n ? n : 1) * 32);
     uint16_t *src = pl_xmalloc((n ? n : 1) * 2);
     uint64_t *row = pl_xmalloc((n ? n : 1) * 8);
-    for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *rec = p->links + i * PL_LINK_BYTES;
-        pl_pid_hex(rec, hex + 32 * i);
-        src[i] = (uint16_t)(rec[16] << 8 | rec[17]);
-        uint64_t v = 0;
-        for (int b = 0; b < 8; b++)
-            v = v << 8 | rec[18 + b];
-        row[i] = v;
-    }
+    pl_link_split(p->links, n, hex, src, row);
     hid_t str32 = pl_str_type(32);
     int rc = pl_write_full(r, &p->f, g, "pid", str32, p->links_total,
                         p->links_off, n, hex);
@@ -545,7 +522,7 @@ static int write_persons(pl_run *r, xproj *p)
         const uint8_t *rec = p->links + i * PL_LINK_BYTES;
         if (i == 0 || memcmp(rec - PL_LINK_BYTES, rec, PL_PID_BYTES) != 0)
             pl_pid_hex(rec, hex + 32 * q++);
-        cnt[(q - 1) * ns + ((size_t)rec[16] << 8 | rec[17])]++;
+        cnt[(q - 1) * ns + pl_link_source(rec)]++;
     }
     pl_exscan(r->comm, np, &off, &p->persons_total);
     hid_t g = pl_out_group(&p->f, "/persons");

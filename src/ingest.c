@@ -159,8 +159,7 @@ static int ingest_source(pl_run *r, size_t si)
     int ok = 1;
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B;
-        uint64_t cnt = lo < s->count ? (s->count - lo < B ? s->count - lo : B)
-                                     : 0;
+        uint64_t cnt = pl_batch_count(s->count, lo, B);
         double t0 = MPI_Wtime();
         ok = read_identity(r, s, lo, cnt, &b) == 0;
         r->t[PL_T_READ] += MPI_Wtime() - t0;

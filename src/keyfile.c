@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int hexval(int c)
+int pl_hexval(int c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -56,8 +56,8 @@ int pl_key_load(const char *path, const char *what, uint8_t key[PL_KEY_BYTES],
     } else {
         rc = 0;
         for (int i = 0; i < PL_KEY_BYTES && rc == 0; i++) {
-            int hi = hexval((unsigned char)buf[2 * i]);
-            int lo = hexval((unsigned char)buf[2 * i + 1]);
+            int hi = pl_hexval((unsigned char)buf[2 * i]);
+            int lo = pl_hexval((unsigned char)buf[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 KEY_ERR("%s: %s contains a character that is not a hex "
                         "digit (at offset %d)", path, what,

@@ -17,6 +17,9 @@
 int pl_key_load(const char *path, const char *what, uint8_t key[PL_KEY_BYTES],
                 int quiet);
 
+/* Value of one hex digit (either case), -1 for any other character. */
+int pl_hexval(int c);
+
 /* Write a fresh random key to `path` (must not exist), mode 0600. */
 int pl_key_generate(const char *path);
 

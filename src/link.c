@@ -22,14 +22,6 @@ static int collect(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
     return pl_linksort_add(ctx, recv, n);
 }
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
 /* Where the next link record of this rank comes from (source, row). */
 typedef struct {
     size_t si;
@@ -47,10 +39,8 @@ static uint64_t next_links(pl_run *r, cursor *c, uint8_t *recs, uint64_t max)
             if (ss->reason[c->i])
                 continue;
             uint8_t *rec = recs + k++ * PL_LINK_BYTES;
-            memcpy(rec, ss->pid + c->i * PL_PID_BYTES, PL_PID_BYTES);
-            put_be(rec + 16, c->si, 2);
-            put_be(rec + 18, s->first + c->i, 8);
-            memset(rec + PL_LINK_KEY, 0, PL_LINK_BYTES - PL_LINK_KEY);
+            pl_link_pack(rec, ss->pid + c->i * PL_PID_BYTES, (unsigned)c->si,
+                         s->first + c->i);
         }
         if (c->i == s->count) {
             c->si++;
@@ -91,7 +81,7 @@ static int build_persons(pl_run *r)
                 memcpy(last, rec, PL_PID_BYTES);
                 v.n++;
             }
-            v.counts[(v.n - 1) * ns + ((size_t)rec[16] << 8 | rec[17])]++;
+            v.counts[(v.n - 1) * ns + pl_link_source(rec)]++;
         }
     }
     ok = ok && !it.err;

@@ -61,8 +61,7 @@ static int write_source(pl_run *r, pl_outfile *f, size_t si)
     uint64_t nb = pl_batches(r->comm, s->count, B), done = 0;
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B;
-        uint64_t cnt = lo < s->count ? (s->count - lo < B ? s->count - lo : B)
-                                     : 0;
+        uint64_t cnt = pl_batch_count(s->count, lo, B);
         const uint8_t *why = ss->reason + lo;
         uint64_t nk = 0;
         uint64_t *rows = (uint64_t *)out;
@@ -134,13 +133,13 @@ static int write_rejects(pl_run *r, pl_outfile *f, size_t si, hid_t g)
 }
 
 /* One chunk of sorted link records -> the three /links columns. */
-static void split_links(const uint8_t *recs, uint64_t n, char *hex,
-                        uint16_t *src, uint64_t *row)
+void pl_link_split(const uint8_t *recs, uint64_t n, char *hex, uint16_t *src,
+                   uint64_t *row)
 {
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *rec = recs + i * PL_LINK_BYTES;
         pl_pid_hex(rec, hex + 32 * i);
-        src[i] = (uint16_t)(rec[16] << 8 | rec[17]);
+        src[i] = (uint16_t)pl_link_source(rec);
         uint64_t v = 0;
         for (int b = 0; b < 8; b++)
             v = v << 8 | rec[18 + b];
@@ -173,7 +172,7 @@ static int write_links(pl_run *r, pl_outfile *f, const char *const *names)
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t n = iok ? pl_linkiter_next(&it, recs, C) : 0;
         iok = iok && !it.err;
-        split_links(recs, n, hex, src, row);
+        pl_link_split(recs, n, hex, src, row);
         int wok = iok;
         wok &= pl_out_write(f, d[0], "pid", str32, off, n, hex, r->dxpl) == 0;
         wok &= pl_out_write(f, d[1], "source", H5T_NATIVE_UINT16, off, n, src,

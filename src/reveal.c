@@ -4,6 +4,7 @@
 #include "audit.h"
 #include "corrfile.h"
 #include "custody.h"
+#include "keyfile.h"
 #include "log.h"
 #include "output.h"
 #include "pseudonym.h"
@@ -49,21 +50,6 @@ int pl_custody_keygen_main(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* Audit */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static char *default_audit(const char *corr)
 {
     char *d = pl_xstrdup(corr);
@@ -94,11 +80,12 @@ static int audit_append(const char *path, const char *event,
             continue;
         char fpr[72];
         pl_fpr_hex(cf->cm.fpr[i], fpr);
-        fprintf(m, "%s{\"name\":", k++ ? "," : "");
-        json_str(m, cf->cm.name[i]);
-        fprintf(m, ",\"role\":");
-        json_str(m, cf->cm.role[i]);
-        fprintf(m, ",\"fingerprint\":\"%s\"}", fpr);
+        char *name = pl_json_escape(cf->cm.name[i]);
+        char *role = pl_json_escape(cf->cm.role[i]);
+        fprintf(m, "%s{\"name\":\"%s\",\"role\":\"%s\",\"fingerprint\":"
+                "\"%s\"}", k++ ? "," : "", name, role, fpr);
+        free(name);
+        free(role);
     }
     fputc(']', m);
     fclose(m);
@@ -164,20 +151,12 @@ static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
 /* ------------------------------------------------------------------------ */
 /* reveal */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_pid(const char *s, uint8_t pid[PL_PID_BYTES])
 {
     if (strlen(s) != 2 * PL_PID_BYTES)
         return -1;
     for (int i = 0; i < PL_PID_BYTES; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = pl_hexval(s[2 * i]), lo = pl_hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         pid[i] = (uint8_t)(hi << 4 | lo);

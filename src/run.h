@@ -11,6 +11,7 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 #include "hmac.h"
@@ -33,6 +34,32 @@ typedef struct {
  * so that memcmp over PL_LINK_KEY bytes is the (pid, source, row) order. */
 #define PL_LINK_BYTES 32
 #define PL_LINK_KEY   26
+
+static inline void pl_link_pack(uint8_t *rec, const uint8_t *pid,
+                                unsigned source, uint64_t row)
+{
+    memcpy(rec, pid, 16);
+    rec[16] = (uint8_t)(source >> 8);
+    rec[17] = (uint8_t)source;
+    for (int b = 7; b >= 0; b--, row >>= 8)
+        rec[18 + b] = (uint8_t)row;
+    memset(rec + PL_LINK_KEY, 0, PL_LINK_BYTES - PL_LINK_KEY);
+}
+
+static inline unsigned pl_link_source(const uint8_t *rec)
+{
+    return (unsigned)rec[16] << 8 | rec[17];
+}
+
+/* Sorted link records -> the three /links columns (linked.c). */
+void pl_link_split(const uint8_t *recs, uint64_t n, char *hex, uint16_t *src,
+                   uint64_t *row);
+
+/* Rows of batch [lo, lo+B) that exist in a block of `count` rows. */
+static inline uint64_t pl_batch_count(uint64_t count, uint64_t lo, uint64_t B)
+{
+    return lo < count ? (count - lo < B ? count - lo : B) : 0;
+}
 
 typedef struct {
     MPI_Comm  comm;

@@ -81,7 +81,7 @@ static int preload_shards(pl_run *r, pl_corr_file *cf, const uint8_t *key)
         size_t k = (size_t)cf->nrec[i];
         all = pl_xrealloc(all, (n + k) * PL_CORR_REC + 1);
         memcpy(all + n * PL_CORR_REC, pt, k * PL_CORR_REC);
-        OPENSSL_cleanse(pt, k * PL_CORR_REC);
+        pl_wipe(pt, k * PL_CORR_REC);
         free(pt);
         n += k;
     }
@@ -94,7 +94,7 @@ static int preload_shards(pl_run *r, pl_corr_file *cf, const uint8_t *key)
         preload_ctx c = {&r->owner, cf->path, 0};
         rc = pl_route(r->comm, grouped, counts, PL_CORR_REC, r->cap,
                       serve_preload, &c, 0, NULL, NULL);
-        OPENSSL_cleanse(grouped, n * PL_CORR_REC);
+        pl_wipe(grouped, n * PL_CORR_REC);
         free(grouped);
         free(counts);
         uint64_t total = 0;
@@ -111,7 +111,7 @@ static int preload_shards(pl_run *r, pl_corr_file *cf, const uint8_t *key)
                     (unsigned long long)total, cf->path);
     }
     if (all)
-        OPENSSL_cleanse(all, n * PL_CORR_REC);
+        pl_wipe(all, n * PL_CORR_REC);
     free(all);
     return rc;
 }
@@ -209,7 +209,7 @@ static int encrypt_shard(pl_run *r, const char *tag, uint8_t **ct,
     int ok = RAND_bytes(row->nonce, PL_CORR_NONCE) == 1 &&
              pl_gcm_encrypt(r->corr->key, row->nonce, aad, sizeof aad, pt,
                             len, *ct, row->tag) == 0;
-    OPENSSL_cleanse(pt, len);
+    pl_wipe(pt, len);
     free(pt);
     if (!ok)
         pl_err("cannot encrypt the correspondence shard (OpenSSL)");

@@ -33,6 +33,9 @@ int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
              size_t recsize, uint64_t cap, pl_serve_fn serve, void *ctx,
              size_t reply_size, uint8_t *reply, pl_route_stats *stats);
 
+/* pl_route keeps its receive buffers between calls; this frees them. */
+void pl_route_release(void);
+
 /* Owner rank of a key from its first 8 bytes, read big-endian: a range
  * partition, so concatenating ranks in order keeps keys sorted. Keys are
  * HMAC outputs or random, hence uniform: ranges are balanced. */

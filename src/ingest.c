@@ -45,9 +45,9 @@ static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size,
 
 static void bufs_free(batch_bufs *b)
 {
-    OPENSSL_cleanse(b->nir, b->batch * b->nir_size);
-    OPENSSL_cleanse(b->p1, b->batch * PL_P1_BYTES);
-    OPENSSL_cleanse(b->grouped, b->batch * PL_P1_BYTES);
+    pl_wipe(b->nir, b->batch * b->nir_size);
+    pl_wipe(b->p1, b->batch * PL_P1_BYTES);
+    pl_wipe(b->grouped, b->batch * PL_P1_BYTES);
     free(b->nir); free(b->birth_date); free(b->sex); free(b->birth_rank);
     free(b->p1); free(b->grouped); free(b->pids);
     free(b->idx); free(b->perm); free(b->counts);
@@ -121,7 +121,7 @@ static size_t validate_and_hash(pl_run *r, const pl_source *s,
     }
     pl_hmac_batch(&r->producer, b->grouped, mlen, PL_P1_BYTES, nv, b->p1,
                   PL_P1_BYTES, PL_P1_BYTES);
-    OPENSSL_cleanse(b->grouped, nv * PL_P1_BYTES);
+    pl_wipe(b->grouped, nv * PL_P1_BYTES);
     r->t[PL_T_VALIDATE] += t1 - t0;
     r->t[PL_T_STAGE1] += MPI_Wtime() - t1;
     return nv;
@@ -169,7 +169,7 @@ static int ingest_source(pl_run *r, size_t si)
         if (!ok)
             break;
         size_t nv = validate_and_hash(r, s, ss, lo, cnt, &b);
-        OPENSSL_cleanse(b.nir, b.batch * b.nir_size);
+        pl_wipe(b.nir, cnt * b.nir_size);
         t0 = MPI_Wtime();
         ok = exchange(r, ss, lo, nv, &b) == 0;
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;

@@ -1,4 +1,5 @@
 /* log.c — see log.h. */
+#define _DEFAULT_SOURCE 1      /* explicit_bzero */
 #include "log.h"
 
 #include <hdf5.h>
@@ -162,4 +163,10 @@ char *pl_xstrdup(const char *s)
     char *p = pl_xmalloc(n);
     memcpy(p, s, n);
     return p;
+}
+
+void pl_wipe(void *p, size_t n)
+{
+    if (p && n)
+        explicit_bzero(p, n);
 }

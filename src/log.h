@@ -49,4 +49,9 @@ void *pl_xcalloc(size_t n, size_t size);
 void *pl_xrealloc(void *p, size_t n);
 char *pl_xstrdup(const char *s);
 
+/* Wipe a buffer that held identifiers (p1, NIR) before it is reused or
+ * freed: explicit_bzero runs at memset speed, which matters for the
+ * multi-megabyte batch buffers; OPENSSL_cleanse stays for key material. */
+void pl_wipe(void *p, size_t n);
+
 #endif

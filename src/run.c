@@ -8,6 +8,7 @@
 #include "run.h"
 #include "budget.h"
 #include "correspondence.h"
+#include "exchange.h"
 #include "extract.h"
 #include "keyfile.h"
 #include "log.h"
@@ -212,6 +213,7 @@ static void run_free(pl_run *r)
     free(r->person_pid);
     free(r->person_counts);
     pl_owner_free(&r->owner);
+    pl_route_release();
     pl_corr_end(r);
     pl_hmac_key_wipe(&r->producer);
     pl_hmac_key_wipe(&r->platform);

@@ -148,6 +148,18 @@ static void test_p1_message(void)
     uint8_t z[16] = {0x01, 0xab, 0xff};
     pl_pid_hex(z, h);
     CHECK(memcmp(h, "01abff00000000000000000000000000", 32) == 0, "pid hex is lowercase");
+    int all = 1;
+    for (int b = 0; b < 256; b++) {
+        uint8_t q[16];
+        char want[40];
+        for (int i = 0; i < 16; i++)
+            q[i] = (uint8_t)(b + 17 * i);
+        for (int i = 0; i < 16; i++)
+            snprintf(want + 2 * i, 3, "%02x", q[i]);
+        pl_pid_hex(q, h);
+        all &= memcmp(h, want, 32) == 0;
+    }
+    CHECK(all, "pid hex matches printf %%02x for every byte value in every position");
     pl_hmac_key_wipe(&k);
 }
 

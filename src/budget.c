@@ -64,8 +64,7 @@ void pl_budget_report(pl_run *r)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     uint64_t mine[4] = {(uint64_t)ru.ru_maxrss, 0, 0, 0}, max[4];
-    for (size_t i = 0; i < r->store.n_src; i++)
-        mine[1] += r->store.src[i].count * (PL_PID_BYTES + 1);
+    mine[1] = r->n_persons * (PL_PID_BYTES + 4 * r->store.n_src);
     mine[2] = pl_owner_count(&r->owner) * PL_DICT_ENTRY;
     mine[3] = r->links_spilled;
     PL_MPI_CHECK(MPI_Reduce(mine, max, 4, MPI_UINT64_T, MPI_MAX, 0, r->comm));
@@ -78,7 +77,7 @@ void pl_budget_report(pl_run *r)
             (unsigned long long)r->job->batch_rows,
             (unsigned long long)r->link_run);
     pl_info("peak RSS per rank (max) %.1f MiB; growth terms (max rank): "
-            "per-row state %.1f MiB, pid dictionary %.1f MiB, links spilled "
+            "persons table %.1f MiB, pid dictionary %.1f MiB, links spilled "
             "%llu bytes", max[0] / 1024.0, max[1] / 1048576.0,
             max[2] / 1048576.0, (unsigned long long)max[3]);
 }

@@ -10,9 +10,8 @@
  *        + radix scatter buffer), spilled to the output dir when exceeded;
  *   1/8  read buffers of the k-way merge when the links spilled.
  * Not bounded by it (they grow with the data and are reported in the run
- * summary): the per-row pid/reason arrays (17 bytes per row of the rank's
- * block), the owner's p1 -> pid dictionary and the persons table (per
- * person owned by the rank). Plus the fixed overhead of MPI, HDF5 and the
+ * summary): the owner's p1 -> pid dictionary and the persons table (per
+ * person owned by the rank). Nothing is kept per input row. Plus the fixed overhead of MPI, HDF5 and the
  * binary (measured by `make bench`, documented in docs/SCALING.md).
  */
 #ifndef PL_BUDGET_H

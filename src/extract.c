@@ -1,8 +1,10 @@
 /* extract.c — project extracts; see extract.h and docs/EXTRACTS.md.
  *
- * Per project, after pl_link, every rank:
- *   1. selects its kept rows that pass the project's filters (reading only
- *      the filter columns, batch by batch, in lockstep for collective I/O);
+ * Per project, after linked.h5 is written (not yet published), every rank:
+ *   1. reads back its kept rows and their pids from linked.h5 (the run
+ *      keeps no per-row state), then selects those that pass the project's
+ *      filters (reading only the filter columns, batch by batch, in
+ *      lockstep for collective I/O);
  *   2. maps each selected row's pid to the project pseudonym
  *      HMAC-SHA256(project key, pid)[:16] (precomputed HMAC state);
  *   3. streams the granted payload columns in batches, generalises them and
@@ -223,13 +225,62 @@ static size_t max_size(const pl_source *s)
     return m;
 }
 
-static int select_rows(pl_run *r, xsrc *x)
+/* This rank's kept rows of the source and their pids, from the slice it
+ * wrote to linked.h5: x->sel marks them, x->rowpid holds their pids. */
+static int load_kept(pl_run *r, hid_t lf, const char *lpath, xsrc *x)
 {
     const pl_source *s = x->s;
     const pl_src_state *ss = &r->ss[x->si];
-    x->sel = pl_xmalloc(s->count ? s->count : 1);
-    for (uint64_t i = 0; i < s->count; i++)
-        x->sel[i] = ss->reason[i] == 0;
+    x->sel = pl_xcalloc(s->count ? s->count : 1, 1);
+    x->rowpid = pl_xcalloc(s->count ? s->count : 1, PL_PID_BYTES);
+    char rpath[PL_NAME_MAX + 32], ppath[PL_NAME_MAX + 32];
+    snprintf(rpath, sizeof rpath, "/linked/%s/row", s->cfg->name);
+    snprintf(ppath, sizeof ppath, "/linked/%s/pid", s->cfg->name);
+    hid_t dr = H5Dopen2(lf, rpath, H5P_DEFAULT);
+    hid_t dp = H5Dopen2(lf, ppath, H5P_DEFAULT);
+    hid_t str32 = pl_str_type(32);
+    pl_store lk = {.path = (char *)lpath};
+    uint64_t B = r->job->batch_rows;
+    uint64_t nb = pl_batches(r->comm, ss->kept, B);
+    uint64_t *rows = pl_xmalloc((ss->kept < B ? ss->kept + 1 : B) * 8);
+    char *hex = pl_xmalloc((ss->kept < B ? ss->kept + 1 : B) * 32);
+    int ok = pl_all_ok(r->comm, dr >= 0 && dp >= 0);
+    for (uint64_t k = 0; k < nb && ok; k++) {
+        uint64_t lo = k * B, cnt = pl_batch_count(ss->kept, lo, B);
+        int rok = pl_store_read(&lk, dr, rpath, H5T_NATIVE_UINT64,
+                                ss->kept_off + lo, cnt, 0, rows, r->dxpl) == 0;
+        rok &= pl_store_read(&lk, dp, ppath, str32, ss->kept_off + lo, cnt, 0,
+                             hex, r->dxpl) == 0;
+        for (uint64_t i = 0; rok && i < cnt; i++) {
+            uint64_t at = rows[i] - s->first;
+            rok = rows[i] >= s->first && at < s->count;
+            for (int b = 0; rok && b < PL_PID_BYTES; b++) {
+                int hi = pl_hexval(hex[32 * i + 2 * b]);
+                int lo4 = pl_hexval(hex[32 * i + 2 * b + 1]);
+                rok = hi >= 0 && lo4 >= 0;
+                x->rowpid[at * PL_PID_BYTES + b] = (uint8_t)(hi << 4 | lo4);
+            }
+            if (rok)
+                x->sel[at] = 1;
+        }
+        ok = pl_all_ok(r->comm, rok);
+    }
+    free(rows);
+    free(hex);
+    H5Tclose(str32);
+    if (dr >= 0)
+        H5Dclose(dr);
+    if (dp >= 0)
+        H5Dclose(dp);
+    if (!ok)
+        pl_err0("%s: /linked/%s: cannot read back the kept rows for the "
+                "extracts", lpath, s->cfg->name);
+    return ok ? 0 : -1;
+}
+
+static int select_rows(pl_run *r, xsrc *x)
+{
+    const pl_source *s = x->s;
     uint64_t B = r->job->batch_rows;
     uint64_t nb = x->cfg->n_filters ? pl_batches(r->comm, s->count, B) : 0;
     uint8_t *in = pl_xmalloc((s->count < B ? s->count + 1 : B) * max_size(s));
@@ -262,15 +313,14 @@ static int select_rows(pl_run *r, xsrc *x)
     return 0;
 }
 
-static void make_pseudonyms(pl_run *r, const xproj *p, xsrc *x)
+static void make_pseudonyms(const xproj *p, xsrc *x)
 {
-    const pl_src_state *ss = &r->ss[x->si];
     x->pseudo = pl_xmalloc((x->n ? x->n : 1) * PL_PID_BYTES);
     uint64_t k = 0;
     uint8_t mac[32];
     for (uint64_t i = 0; i < x->s->count; i++)
         if (x->sel[i]) {
-            pl_hmac(&p->key, ss->pid + i * PL_PID_BYTES, PL_PID_BYTES, mac);
+            pl_hmac(&p->key, x->rowpid + i * PL_PID_BYTES, PL_PID_BYTES, mac);
             memcpy(x->pseudo + k++ * PL_PID_BYTES, mac, PL_PID_BYTES);
         }
     OPENSSL_cleanse(mac, sizeof mac);
@@ -609,12 +659,16 @@ static int write_body(pl_run *r, xproj *p)
     return rc;
 }
 
-static int write_one(pl_run *r, xproj *p, const char *tag)
+static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath,
+                     const char *tag)
 {
     for (size_t s = 0; s < p->n_src; s++) {
-        if (select_rows(r, &p->src[s]) != 0)
+        xsrc *x = &p->src[s];
+        if (load_kept(r, lf, lpath, x) != 0 || select_rows(r, x) != 0)
             return -1;
-        make_pseudonyms(r, p, &p->src[s]);
+        make_pseudonyms(p, x);
+        free(x->rowpid);
+        x->rowpid = NULL;
     }
     char name[PL_NAME_MAX + 8];
     snprintf(name, sizeof name, "%s.h5", p->cfg->name);
@@ -630,12 +684,23 @@ static int write_one(pl_run *r, xproj *p, const char *tag)
     return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
 
-int pl_extracts_write(pl_run *r, const char *tag)
+int pl_extracts_write(pl_run *r, const char *linked, const char *tag)
 {
     struct pl_extract_set *xs = r->extracts;
-    int rc = 0;
-    for (size_t i = 0; xs && i < xs->n && rc == 0; i++)
-        rc = write_one(r, &xs->p[i], tag);
+    if (!xs)
+        return 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, r->comm, MPI_INFO_NULL);
+    hid_t lf = H5Fopen(linked, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    int rc = pl_all_ok(r->comm, lf >= 0) ? 0 : -1;
+    if (rc != 0)
+        pl_err0("%s: cannot open the linked output for the extracts: %s",
+                linked, pl_h5_reason());
+    for (size_t i = 0; i < xs->n && rc == 0; i++)
+        rc = write_one(r, &xs->p[i], lf, linked, tag);
+    if (lf >= 0)
+        H5Fclose(lf);
     if (rc != 0)
         pl_extracts_discard(r);
     return rc;
@@ -709,6 +774,7 @@ void pl_extracts_release(pl_run *r)
             free(x->fcol);
             free(x->fkind);
             free(x->sel);
+            free(x->rowpid);
             free(x->pseudo);
             free(x->qi);
             free(x->rrec);

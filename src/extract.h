@@ -14,13 +14,14 @@
 
 #include "run.h"
 
-/* After pl_store_open, before pl_ingest: check each extract against the
+/* After pl_store_open, before pl_ingest_count: check each extract against the
  * store (sources, columns, types, rules) and load the project keys.
  * Collective; returns 0 or -1 on every rank. */
 int  pl_extracts_prepare(pl_run *r);
-/* After pl_link: write every extract to its temporary and evaluate its
- * risk. Collective; on -1 every temporary is already removed. */
-int  pl_extracts_write(pl_run *r, const char *tag);
+/* After linked.h5 is written and closed (`linked` is its temporary path,
+ * whose pids the extracts read back): write every extract to its temporary
+ * and evaluate its risk. Collective; on -1 every temporary is removed. */
+int  pl_extracts_write(pl_run *r, const char *linked, const char *tag);
 /* Publish the extracts that passed; remove refused ones' temporaries. */
 int  pl_extracts_publish(pl_run *r);
 void pl_extracts_discard(pl_run *r);

@@ -22,6 +22,8 @@ typedef struct {
     pl_vkind   *fkind;
     uint8_t    *sel;            /* [s->count]: row is in the extract */
     uint8_t    *pseudo;         /* [n][16], selected rows in row order */
+    uint8_t    *rowpid;         /* [count][16] pid of kept rows, read back
+                                 * from linked.h5; freed once mapped */
     uint64_t    n, off, total;
     int         risk;           /* holds every quasi-identifier */
     size_t     *qi;             /* quasi-identifier -> granted index */

@@ -1,5 +1,14 @@
 /* ingest.c — read, validate, stage 1 and the pid exchange, batch by batch.
  *
+ * Two passes over the identity columns. The count pass only validates: it
+ * gives each rank its kept/rejected counts and prefix offsets, so that the
+ * output datasets can be created with their final length before any pid
+ * exists. The main pass then hashes, exchanges and hands each batch's pids
+ * to the writer (linked.c) and the links sort (link.c) at once: nothing is
+ * kept per input row. Re-reading and re-validating the identity columns
+ * costs a few percent of the run (docs/SCALING.md); keeping a byte per row
+ * would make memory grow with the store.
+ *
  * Records stay on the rank that read them; only p1 values travel to their
  * owner and pids come back. Buffers that held NIRs or p1 are wiped before
  * they are reused for another purpose or freed.
@@ -19,6 +28,8 @@ typedef struct {
     int32_t  *birth_date;
     int      *sex, *birth_rank;
     uint8_t  *p1, *grouped, *pids;
+    uint8_t  *why;              /* [batch] reject reason, 0 = valid */
+    uint8_t  *vpids;            /* [valid][16] pids in row order */
     size_t   *idx, *perm;
     uint64_t *counts;
     uint64_t  batch;
@@ -38,6 +49,8 @@ static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size,
     b->p1 = pl_xmalloc(batch * PL_P1_BYTES);
     b->grouped = pl_xmalloc(batch * PL_P1_BYTES);
     b->pids = pl_xmalloc(batch * PL_PID_BYTES);
+    b->why = pl_xmalloc(batch);
+    b->vpids = pl_xmalloc(batch * PL_PID_BYTES);
     b->idx = pl_xmalloc(batch * sizeof *b->idx);
     b->perm = pl_xmalloc(batch * sizeof *b->perm);
     b->counts = pl_xcalloc((size_t)size, sizeof *b->counts);
@@ -50,6 +63,7 @@ static void bufs_free(batch_bufs *b)
     pl_wipe(b->grouped, b->batch * PL_P1_BYTES);
     free(b->nir); free(b->birth_date); free(b->sex); free(b->birth_rank);
     free(b->p1); free(b->grouped); free(b->pids);
+    free(b->why); free(b->vpids);
     free(b->idx); free(b->perm); free(b->counts);
 }
 
@@ -86,14 +100,15 @@ static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
     return rc ? -1 : 0;
 }
 
-/* Validate and hash one batch; returns the number of valid rows, whose
- * p1 go to b->p1 (compacted) and batch positions to b->idx. */
-static size_t validate_and_hash(pl_run *r, const pl_source *s,
-                                pl_src_state *ss, uint64_t lo, uint64_t cnt,
-                                batch_bufs *b)
+/* Validate one batch: reasons to b->why, batch positions of the valid
+ * rows to b->idx; returns their number. p1 sources carry no identity to
+ * check. */
+static size_t check_batch(pl_run *r, const pl_source *s, uint64_t cnt,
+                          batch_bufs *b)
 {
     size_t nv = 0;
     if (s->p1 >= 0) {
+        memset(b->why, 0, cnt);
         for (uint64_t i = 0; i < cnt; i++)
             b->idx[nv++] = i;
         return nv;
@@ -105,11 +120,22 @@ static size_t validate_and_hash(pl_run *r, const pl_source *s,
         int why = pl_identity_check(b->nir + i * b->nir_size,
                                     (int)b->nir_size, b->birth_date[i],
                                     b->sex[i], br);
-        ss->reason[lo + i] = (uint8_t)why;
+        b->why[i] = (uint8_t)why;
         if (why == PL_OK)
             b->idx[nv++] = i;
     }
-    double t1 = MPI_Wtime();
+    r->t[PL_T_VALIDATE] += MPI_Wtime() - t0;
+    return nv;
+}
+
+/* Stage 1 for the valid rows of a nir source: p1 (compacted) to b->p1. */
+static void hash_batch(pl_run *r, const pl_source *s, size_t nv,
+                       batch_bufs *b)
+{
+    if (s->p1 >= 0)
+        return;
+    double t0 = MPI_Wtime();
+    int has_rank = s->birth_rank >= 0;
     /* Messages first (in b->grouped, wiped after), then one batch call:
      * the HMAC padding is laid out once per batch, not per record. */
     size_t mlen = 0;
@@ -122,14 +148,11 @@ static size_t validate_and_hash(pl_run *r, const pl_source *s,
     pl_hmac_batch(&r->producer, b->grouped, mlen, PL_P1_BYTES, nv, b->p1,
                   PL_P1_BYTES, PL_P1_BYTES);
     pl_wipe(b->grouped, nv * PL_P1_BYTES);
-    r->t[PL_T_VALIDATE] += t1 - t0;
-    r->t[PL_T_STAGE1] += MPI_Wtime() - t1;
-    return nv;
+    r->t[PL_T_STAGE1] += MPI_Wtime() - t0;
 }
 
-/* p1 -> owner -> pid, written into the rows' pid slots. */
-static int exchange(pl_run *r, pl_src_state *ss, uint64_t lo, size_t nv,
-                    batch_bufs *b)
+/* p1 -> owner -> pid; b->vpids gets the pids in row order. */
+static int exchange(pl_run *r, size_t nv, batch_bufs *b)
 {
     pl_group_by_owner(b->p1, nv, PL_P1_BYTES, r->size, b->counts, b->grouped,
                       b->perm);
@@ -140,49 +163,100 @@ static int exchange(pl_run *r, pl_src_state *ss, uint64_t lo, size_t nv,
     if (rc != 0)
         return -1;
     for (size_t k = 0; k < nv; k++)
-        memcpy(ss->pid + (lo + b->idx[k]) * PL_PID_BYTES,
-               b->pids + b->perm[k] * PL_PID_BYTES, PL_PID_BYTES);
+        memcpy(b->vpids + k * PL_PID_BYTES, b->pids + b->perm[k] * PL_PID_BYTES,
+               PL_PID_BYTES);
+    return 0;
+}
+
+static void bufs_for(batch_bufs *b, const pl_run *r, const pl_source *s)
+{
+    uint64_t B = r->job->batch_rows;
+    bufs_alloc(b, s->count < B ? (s->count ? s->count : 1) : B, s->nir_size,
+               r->size);
+}
+
+/* Read one batch's identity on every rank; the verdict is shared, or the
+ * ranks that carry on would wait forever in the next collective. */
+static int read_batch(pl_run *r, const pl_source *s, uint64_t lo,
+                      uint64_t cnt, batch_bufs *b)
+{
+    double t0 = MPI_Wtime();
+    int ok = read_identity(r, s, lo, cnt, b) == 0;
+    r->t[PL_T_READ] += MPI_Wtime() - t0;
+    return pl_all_ok(r->comm, ok && !*r->stop);
+}
+
+static int count_source(pl_run *r, size_t si)
+{
+    const pl_source *s = &r->store.src[si];
+    pl_src_state *ss = &r->ss[si];
+    ss->rejected = 0;
+    if (s->p1 < 0) {
+        uint64_t B = r->job->batch_rows;
+        uint64_t nb = pl_batches(r->comm, s->count, B);
+        batch_bufs b;
+        bufs_for(&b, r, s);
+        int ok = 1;
+        for (uint64_t k = 0; k < nb && ok; k++) {
+            uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
+            ok = read_batch(r, s, lo, cnt, &b);
+            if (ok)
+                ss->rejected += cnt - check_batch(r, s, cnt, &b);
+            pl_wipe(b.nir, cnt * b.nir_size);
+        }
+        bufs_free(&b);
+        if (!ok)
+            return -1;
+    }
+    ss->kept = s->count - ss->rejected;
+    pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
+    pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
+    return 0;
+}
+
+int pl_ingest_count(pl_run *r)
+{
+    for (size_t si = 0; si < r->store.n_src; si++)
+        if (count_source(r, si) != 0)
+            return -1;
     return 0;
 }
 
 static int ingest_source(pl_run *r, size_t si)
 {
     const pl_source *s = &r->store.src[si];
-    pl_src_state *ss = &r->ss[si];
-    uint64_t B = r->job->batch_rows;
-    ss->reason = pl_xcalloc(s->count, 1);
-    ss->pid = pl_xcalloc(s->count, PL_PID_BYTES);
+    uint64_t B = r->job->batch_rows, rejected = 0;
     batch_bufs b;
-    bufs_alloc(&b, s->count < B ? (s->count ? s->count : 1) : B, s->nir_size,
-               r->size);
+    bufs_for(&b, r, s);
     uint64_t nb = pl_batches(r->comm, s->count, B);
     int ok = 1;
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B;
         uint64_t cnt = pl_batch_count(s->count, lo, B);
+        if (!(ok = read_batch(r, s, lo, cnt, &b)))
+            break;
+        size_t nv = check_batch(r, s, cnt, &b);
+        rejected += cnt - nv;
+        hash_batch(r, s, nv, &b);
+        pl_wipe(b.nir, cnt * b.nir_size);
         double t0 = MPI_Wtime();
-        ok = read_identity(r, s, lo, cnt, &b) == 0;
-        r->t[PL_T_READ] += MPI_Wtime() - t0;
-        /* Every rank must leave the loop with the same verdict, or the
-         * ranks that carry on would wait forever in the next collective. */
-        ok = pl_all_ok(r->comm, ok && !*r->stop);
+        ok = exchange(r, nv, &b) == 0;
+        r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
         if (!ok)
             break;
-        size_t nv = validate_and_hash(r, s, ss, lo, cnt, &b);
-        pl_wipe(b.nir, cnt * b.nir_size);
-        t0 = MPI_Wtime();
-        ok = exchange(r, ss, lo, nv, &b) == 0;
-        r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
+        int wok = pl_linked_batch(r, si, lo, cnt, b.why, b.vpids) == 0;
+        ok = pl_link_batch(r, si, lo, cnt, b.why, b.vpids) == 0;
+        ok = pl_all_ok(r->comm, ok && wok);
     }
     bufs_free(&b);
-    if (!ok)
-        return -1;
-    for (uint64_t i = 0; i < s->count; i++)
-        ss->rejected += ss->reason[i] != 0;
-    ss->kept = s->count - ss->rejected;
-    pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
-    pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
-    return 0;
+    if (ok && rejected != r->ss[si].rejected) {
+        pl_err("%s: /sources/%s: the identity columns changed during the "
+               "run (%llu rows rejected, %llu in the count pass)",
+               r->job->store, s->cfg->name, (unsigned long long)rejected,
+               (unsigned long long)r->ss[si].rejected);
+        ok = 0;
+    }
+    return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
 
 int pl_ingest(pl_run *r)

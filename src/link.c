@@ -5,6 +5,8 @@
  * order, the ranks' runs form one globally sorted index, so this is the
  * only global sort of the job and it needs a single exchange. All links of
  * one pid land on one rank, so persons are a local group-by on top.
+ * Records are routed batch by batch as the ingest produces pids, so the
+ * only link state is the bounded sort itself.
  */
 #include "exchange.h"
 #include "linksort.h"
@@ -20,34 +22,6 @@ static int collect(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     (void)reply;
     return pl_linksort_add(ctx, recv, n);
-}
-
-/* Where the next link record of this rank comes from (source, row). */
-typedef struct {
-    size_t si;
-    uint64_t i;
-} cursor;
-
-/* Up to max link records of this rank, in source then row order. */
-static uint64_t next_links(pl_run *r, cursor *c, uint8_t *recs, uint64_t max)
-{
-    uint64_t k = 0;
-    while (k < max && c->si < r->store.n_src) {
-        const pl_source *s = &r->store.src[c->si];
-        const pl_src_state *ss = &r->ss[c->si];
-        for (; c->i < s->count && k < max; c->i++) {
-            if (ss->reason[c->i])
-                continue;
-            uint8_t *rec = recs + k++ * PL_LINK_BYTES;
-            pl_link_pack(rec, ss->pid + c->i * PL_PID_BYTES, (unsigned)c->si,
-                         s->first + c->i);
-        }
-        if (c->i == s->count) {
-            c->si++;
-            c->i = 0;
-        }
-    }
-    return k;
 }
 
 typedef struct {
@@ -104,55 +78,64 @@ static int build_persons(pl_run *r)
     return 0;
 }
 
-/* Batch by batch: this rank's link records go to the owner of their pid,
- * which feeds them to the bounded sort (spilling sorted runs if needed). */
-static int route_links(pl_run *r)
-{
-    uint64_t n = 0, B = r->job->batch_rows;
-    for (size_t si = 0; si < r->store.n_src; si++)
-        n += r->ss[si].kept;
-    uint64_t bsz = n < B ? (n ? n : 1) : B;
-    uint8_t *recs = pl_xmalloc(bsz * PL_LINK_BYTES);
-    uint8_t *grouped = pl_xmalloc(bsz * PL_LINK_BYTES);
-    uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
-    uint64_t nb = pl_batches(r->comm, n, B);
-    cursor c = {0, 0};
-    int rc = 0;
-    for (uint64_t k = 0; k < nb && rc == 0; k++) {
-        uint64_t m = next_links(r, &c, recs, bsz);
-        pl_group_by_owner(recs, m, PL_LINK_BYTES, r->size, counts, grouped,
-                          NULL);
-        pl_route_stats st = {0};
-        rc = pl_route(r->comm, grouped, counts, PL_LINK_BYTES, r->cap, collect,
-                      r->lsort, 0, NULL, &st);
-        r->exchange_rounds += st.rounds;
-    }
-    free(recs);
-    free(grouped);
-    free(counts);
-    return rc;
-}
-
-int pl_link(pl_run *r)
+void pl_link_begin(pl_run *r)
 {
     r->lsort = pl_xmalloc(sizeof *r->lsort);
     pl_linksort_init(r->lsort, r->link_run ? r->link_run : 1u << 20,
                      r->merge_bytes ? r->merge_bytes : 64u << 20,
                      r->job->output);
-    if (route_links(r) != 0)
-        return -1;
+    uint64_t B = r->job->batch_rows ? r->job->batch_rows : 1;
+    r->link_recs = pl_xmalloc(B * PL_LINK_BYTES);
+    r->link_grouped = pl_xmalloc(B * PL_LINK_BYTES);
+}
+
+/* One batch: this rank's link records go to the owner of their pid, which
+ * feeds them to the bounded sort (spilling sorted runs if needed).
+ * Collective (pl_route); the status is shared by every rank. */
+int pl_link_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                  const uint8_t *why, const uint8_t *pids)
+{
+    double t0 = MPI_Wtime();
+    const pl_source *s = &r->store.src[si];
+    uint8_t *recs = r->link_recs, *grouped = r->link_grouped;
+    uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (!why[i]) {
+            pl_link_pack(recs + m * PL_LINK_BYTES, pids + m * PL_PID_BYTES,
+                         (unsigned)si, s->first + lo + i);
+            m++;
+        }
+    pl_group_by_owner(recs, m, PL_LINK_BYTES, r->size, counts, grouped, NULL);
+    pl_route_stats st = {0};
+    int rc = pl_route(r->comm, grouped, counts, PL_LINK_BYTES, r->cap, collect,
+                      r->lsort, 0, NULL, &st);
+    r->exchange_rounds += st.rounds;
+    free(counts);
+    r->t[PL_T_LINK] += MPI_Wtime() - t0;
+    return rc;
+}
+
+int pl_link_finish(pl_run *r)
+{
+    double t0 = MPI_Wtime();
     if (!pl_all_ok(r->comm, pl_linksort_finish(r->lsort) == 0))
         return -1;
     r->links = NULL;
     r->n_links = r->lsort->total;
     r->links_spilled = r->lsort->spilled_bytes;
     pl_exscan(r->comm, r->n_links, &r->links_off, &r->links_total);
-    return build_persons(r);
+    int rc = build_persons(r);
+    r->t[PL_T_LINK] += MPI_Wtime() - t0;
+    return rc;
 }
 
 /* Frees the links sort (run_free hook). */
 void pl_link_free(pl_run *r)
 {
+    free(r->link_recs);
+    free(r->link_grouped);
+    r->link_recs = r->link_grouped = NULL;
     if (r->lsort) {
         pl_linksort_free(r->lsort);
         free(r->lsort);

@@ -24,112 +24,192 @@ static void pid_hex_rows(const uint8_t *pids, uint64_t n, char *out)
         pl_pid_hex(pids + i * PL_PID_BYTES, out + i * 32);
 }
 
-/* Kept rows of one source: pid, row and the payload columns, streamed in
- * batches (payload columns are read here, not kept in memory). */
-static int write_source(pl_run *r, pl_outfile *f, size_t si)
+/* Open datasets of one source while the batches stream in. */
+typedef struct {
+    hid_t   *d;                 /* pid, row, payload...; -1 when not made */
+    size_t   nd;
+    hid_t    rej_row, rej_why;  /* /rejects/<source>/{row,reason} */
+    uint64_t done, rej_done;    /* rows written so far by this rank */
+} src_writer;
+
+struct pl_linked_writer {
+    src_writer *w;              /* per source */
+    uint8_t    *in, *out;       /* payload batch buffers */
+    hid_t       str32;
+};
+
+static size_t row_width(const pl_run *r)
+{
+    size_t m = 32;              /* pid hex; also holds a u64 row */
+    for (size_t si = 0; si < r->store.n_src; si++)
+        for (size_t c = 0; c < r->store.src[si].n_payload; c++)
+            if (r->store.src[si].payload[c].size > m)
+                m = r->store.src[si].payload[c].size;
+    return m;
+}
+
+/* /linked/<source>: the group, its counts and every column, sized from
+ * the count pass (pl_ingest_count). */
+static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
 {
     const pl_source *s = &r->store.src[si];
     const pl_src_state *ss = &r->ss[si];
     char path[PL_NAME_MAX + 16];
     snprintf(path, sizeof path, "/linked/%s", s->cfg->name);
-    hid_t g = pl_out_group(f, path);
+    w->nd = 2 + s->n_payload;
+    w->d = pl_xmalloc(w->nd * sizeof *w->d);
+    for (size_t c = 0; c < w->nd; c++)
+        w->d[c] = -1;
+    w->rej_row = w->rej_why = -1;
+    hid_t g = pl_out_group(&r->linked, path);
     if (!pl_all_ok(r->comm, g >= 0))
         return -1;
     pl_attr_u64(g, "rows_read", s->nrows);
     pl_attr_u64(g, "rows_rejected", ss->rej_total);
     pl_attr_u64(g, "rows_linked", ss->kept_total);
-
-    size_t nd = 2 + s->n_payload;
-    hid_t *d = pl_xcalloc(nd, sizeof *d);
-    hid_t str32 = pl_str_type(32);
-    int ok = (d[0] = pl_out_dataset(f, g, "pid", str32, ss->kept_total)) >= 0;
-    ok = ok && (d[1] = pl_out_dataset(f, g, "row", H5T_NATIVE_UINT64,
-                                      ss->kept_total)) >= 0;
+    int ok = (w->d[0] = pl_out_dataset(&r->linked, g, "pid", str32,
+                                       ss->kept_total)) >= 0;
+    ok = ok && (w->d[1] = pl_out_dataset(&r->linked, g, "row",
+                                         H5T_NATIVE_UINT64,
+                                         ss->kept_total)) >= 0;
     for (size_t c = 0; c < s->n_payload && ok; c++)
-        ok = (d[2 + c] = pl_out_dataset(f, g, s->payload[c].name,
-                                        s->payload[c].mem_type,
-                                        ss->kept_total)) >= 0;
-    ok = pl_all_ok(r->comm, ok);
-
-    uint64_t B = r->job->batch_rows;
-    size_t maxsz = 32;
-    for (size_t c = 0; c < s->n_payload; c++)
-        if (s->payload[c].size > maxsz)
-            maxsz = s->payload[c].size;
-    uint64_t bsz = s->count < B ? (s->count ? s->count : 1) : B;
-    uint8_t *in = pl_xmalloc(bsz * maxsz), *out = pl_xmalloc(bsz * maxsz);
-    uint64_t nb = pl_batches(r->comm, s->count, B), done = 0;
-    for (uint64_t k = 0; k < nb && ok; k++) {
-        uint64_t lo = k * B;
-        uint64_t cnt = pl_batch_count(s->count, lo, B);
-        const uint8_t *why = ss->reason + lo;
-        uint64_t nk = 0;
-        uint64_t *rows = (uint64_t *)out;
-        for (uint64_t i = 0; i < cnt; i++)
-            if (!why[i])
-                rows[nk++] = s->first + lo + i;
-        uint64_t off = ss->kept_off + done;
-        int wok = pl_out_write(f, d[1], "row", H5T_NATIVE_UINT64, off, nk,
-                               rows, r->dxpl) == 0;
-        char *hex = (char *)out;
-        nk = 0;
-        for (uint64_t i = 0; i < cnt; i++)
-            if (!why[i])
-                pl_pid_hex(ss->pid + (lo + i) * PL_PID_BYTES, hex + 32 * nk++);
-        wok &= pl_out_write(f, d[0], "pid", str32, off, nk, hex, r->dxpl) == 0;
-        for (size_t c = 0; c < s->n_payload; c++) {
-            const pl_column *col = &s->payload[c];
-            char what[PL_NAME_MAX * 2 + 16];
-            snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
-                     col->name);
-            wok &= pl_store_read(&r->store, col->dset, what, col->mem_type,
-                                 s->first + lo, cnt, 0, in, r->dxpl) == 0;
-            uint64_t m = 0;
-            for (uint64_t i = 0; i < cnt; i++)
-                if (!why[i])
-                    memcpy(out + m++ * col->size, in + i * col->size,
-                           col->size);
-            wok &= pl_out_write(f, d[2 + c], col->name, col->mem_type, off, m,
-                                out, r->dxpl) == 0;
-        }
-        done += nk;
-        ok = pl_all_ok(r->comm, wok && !*r->stop);
-    }
-    free(in);
-    free(out);
-    for (size_t c = 0; c < nd; c++)
-        if (d[c] > 0)
-            H5Dclose(d[c]);
-    free(d);
-    H5Tclose(str32);
+        ok = (w->d[2 + c] = pl_out_dataset(&r->linked, g, s->payload[c].name,
+                                           s->payload[c].mem_type,
+                                           ss->kept_total)) >= 0;
     H5Gclose(g);
+    return pl_all_ok(r->comm, ok) ? 0 : -1;
+}
+
+static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
+{
+    hid_t rg = pl_out_group(&r->linked, "/rejects");
+    if (!pl_all_ok(r->comm, rg >= 0))
+        return -1;
+    const char *codes[PL_R_COUNT];
+    char buf[PL_R_COUNT][40];
+    for (int c = 0; c < PL_R_COUNT; c++) {
+        snprintf(buf[c], sizeof buf[c], "%d=%s", c, pl_reason_name(c));
+        codes[c] = buf[c];
+    }
+    pl_attr_strlist(rg, "reason_codes", codes, PL_R_COUNT);
+    int ok = 1;
+    for (size_t si = 0; si < r->store.n_src && ok; si++) {
+        src_writer *w = &lw->w[si];
+        uint64_t n = r->ss[si].rej_total;
+        hid_t sg = H5Gcreate2(rg, r->store.src[si].cfg->name, H5P_DEFAULT,
+                              H5P_DEFAULT, H5P_DEFAULT);
+        ok = sg >= 0;
+        ok = ok && (w->rej_row = pl_out_dataset(&r->linked, sg, "row",
+                                                H5T_NATIVE_UINT64, n)) >= 0;
+        ok = ok && (w->rej_why = pl_out_dataset(&r->linked, sg, "reason",
+                                                H5T_NATIVE_UINT8, n)) >= 0;
+        if (sg >= 0)
+            H5Gclose(sg);
+        ok = pl_all_ok(r->comm, ok);
+    }
+    H5Gclose(rg);
     return ok ? 0 : -1;
 }
 
-static int write_rejects(pl_run *r, pl_outfile *f, size_t si, hid_t g)
+int pl_linked_begin(pl_run *r, const char *tag)
 {
+    struct pl_linked_writer *lw = pl_xcalloc(1, sizeof *lw);
+    r->lw = lw;
+    lw->w = pl_xcalloc(r->store.n_src, sizeof *lw->w);
+    for (size_t si = 0; si < r->store.n_src; si++)
+        lw->w[si].rej_row = lw->w[si].rej_why = -1;
+    lw->str32 = pl_str_type(32);
+    uint64_t B = r->job->batch_rows;
+    lw->in = pl_xmalloc(B * row_width(r));
+    lw->out = pl_xmalloc(B * row_width(r));
+    if (pl_out_create(&r->linked, r->job->output, "linked.h5", tag,
+                      r->comm) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t si = 0; si < r->store.n_src && rc == 0; si++)
+        rc = create_source(r, si, &lw->w[si], lw->str32);
+    return rc == 0 ? create_rejects(r, lw) : -1;
+}
+
+/* One batch of one source: rows [lo, lo+cnt) of this rank's block, with
+ * their reject reasons and the pids of the valid ones (in row order).
+ * Collective: every rank calls it for every batch, maybe with cnt = 0. */
+int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                    const uint8_t *why, const uint8_t *pids)
+{
+    double t0 = MPI_Wtime();
+    struct pl_linked_writer *lw = r->lw;
+    src_writer *w = &lw->w[si];
     const pl_source *s = &r->store.src[si];
     const pl_src_state *ss = &r->ss[si];
-    hid_t sg = H5Gcreate2(g, s->cfg->name, H5P_DEFAULT, H5P_DEFAULT,
-                          H5P_DEFAULT);
-    if (!pl_all_ok(r->comm, sg >= 0))
-        return -1;
-    uint64_t *rows = pl_xmalloc((ss->rejected ? ss->rejected : 1) * 8);
-    uint8_t *why = pl_xmalloc(ss->rejected ? ss->rejected : 1);
-    uint64_t k = 0;
-    for (uint64_t i = 0; i < s->count; i++)
-        if (ss->reason[i]) {
-            rows[k] = s->first + i;
-            why[k++] = ss->reason[i];
+    uint8_t *in = lw->in, *out = lw->out;
+    uint64_t nk = 0, nr = 0;
+    uint64_t *rows = (uint64_t *)out;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (!why[i])
+            rows[nk++] = s->first + lo + i;
+    uint64_t off = ss->kept_off + w->done;
+    int ok = pl_out_write(&r->linked, w->d[1], "row", H5T_NATIVE_UINT64, off,
+                          nk, rows, r->dxpl) == 0;
+    pid_hex_rows(pids, nk, (char *)out);
+    ok &= pl_out_write(&r->linked, w->d[0], "pid", lw->str32, off, nk, out,
+                       r->dxpl) == 0;
+    for (size_t c = 0; c < s->n_payload; c++) {
+        const pl_column *col = &s->payload[c];
+        char what[PL_NAME_MAX * 2 + 16];
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, col->name);
+        ok &= pl_store_read(&r->store, col->dset, what, col->mem_type,
+                            s->first + lo, cnt, 0, in, r->dxpl) == 0;
+        uint64_t m = 0;
+        for (uint64_t i = 0; i < cnt; i++)
+            if (!why[i])
+                memcpy(out + m++ * col->size, in + i * col->size, col->size);
+        ok &= pl_out_write(&r->linked, w->d[2 + c], col->name, col->mem_type,
+                           off, m, out, r->dxpl) == 0;
+    }
+    /* Rejects: row numbers, then the reason codes (uint8) after them. */
+    uint64_t *rrow = (uint64_t *)in;
+    uint8_t *rwhy = out;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (why[i]) {
+            rrow[nr] = s->first + lo + i;
+            rwhy[nr++] = why[i];
         }
-    int rc = pl_write_full(r, f, sg, "row", H5T_NATIVE_UINT64, ss->rej_total,
-                        ss->rej_off, k, rows);
-    rc |= pl_write_full(r, f, sg, "reason", H5T_NATIVE_UINT8, ss->rej_total,
-                     ss->rej_off, k, why);
-    free(rows);
-    free(why);
-    H5Gclose(sg);
-    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
+    ok &= pl_out_write(&r->linked, w->rej_row, "rejects row",
+                       H5T_NATIVE_UINT64, ss->rej_off + w->rej_done, nr, rrow,
+                       r->dxpl) == 0;
+    ok &= pl_out_write(&r->linked, w->rej_why, "rejects reason",
+                       H5T_NATIVE_UINT8, ss->rej_off + w->rej_done, nr, rwhy,
+                       r->dxpl) == 0;
+    w->done += nk;
+    w->rej_done += nr;
+    r->t[PL_T_WRITE] += MPI_Wtime() - t0;
+    return ok ? 0 : -1;
+}
+
+static void writer_free(pl_run *r)
+{
+    struct pl_linked_writer *lw = r->lw;
+    if (!lw)
+        return;
+    for (size_t si = 0; lw->w && si < r->store.n_src; si++) {
+        src_writer *w = &lw->w[si];
+        for (size_t c = 0; w->d && c < w->nd; c++)
+            if (w->d[c] >= 0)
+                H5Dclose(w->d[c]);
+        if (w->rej_row >= 0)
+            H5Dclose(w->rej_row);
+        if (w->rej_why >= 0)
+            H5Dclose(w->rej_why);
+        free(w->d);
+    }
+    free(lw->w);
+    free(lw->in);
+    free(lw->out);
+    if (lw->str32 >= 0)
+        H5Tclose(lw->str32);
+    free(lw);
+    r->lw = NULL;
 }
 
 /* One chunk of sorted link records -> the three /links columns. */
@@ -255,54 +335,38 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
     return rc;
 }
 
-static int write_all(pl_run *r, pl_outfile *f)
+/* After the last batch: every rank wrote all its rows. Then the links,
+ * persons and the root attributes; the file is closed, not published. */
+int pl_linked_end(pl_run *r)
 {
     size_t ns = r->store.n_src;
+    int ok = 1;
+    for (size_t si = 0; si < ns; si++)
+        ok &= r->lw->w[si].done == r->ss[si].kept &&
+              r->lw->w[si].rej_done == r->ss[si].rejected;
+    writer_free(r);
+    if (!pl_all_ok(r->comm, ok)) {
+        pl_err0("%s: internal error: rows written differ from the rows "
+                "counted", r->linked.tmp);
+        return -1;
+    }
     const char **names = pl_xmalloc(ns * sizeof *names);
     for (size_t si = 0; si < ns; si++)
         names[si] = r->store.src[si].cfg->name;
-    int rc = 0;
-    for (size_t si = 0; si < ns && rc == 0; si++)
-        rc = write_source(r, f, si);
-    hid_t rg = rc == 0 ? pl_out_group(f, "/rejects") : -1;
-    if (rc == 0 && !pl_all_ok(r->comm, rg >= 0))
-        rc = -1;
-    if (rc == 0) {
-        const char *codes[PL_R_COUNT];
-        char buf[PL_R_COUNT][40];
-        for (int c = 0; c < PL_R_COUNT; c++) {
-            snprintf(buf[c], sizeof buf[c], "%d=%s", c, pl_reason_name(c));
-            codes[c] = buf[c];
-        }
-        pl_attr_strlist(rg, "reason_codes", codes, PL_R_COUNT);
-    }
-    for (size_t si = 0; si < ns && rc == 0; si++)
-        rc = write_rejects(r, f, si, rg);
-    if (rg >= 0)
-        H5Gclose(rg);
+    int rc = write_links(r, &r->linked, names);
     if (rc == 0)
-        rc = write_links(r, f, names);
+        rc = write_persons(r, &r->linked);
     if (rc == 0)
-        rc = write_persons(r, f);
-    if (rc == 0)
-        rc = write_root_attrs(r, f, names);
+        rc = write_root_attrs(r, &r->linked, names);
     free(names);
-    return rc;
+    if (pl_out_close(&r->linked) != 0)
+        rc = -1;
+    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
 
-int pl_write_linked(pl_run *r, pl_outfile *f, const char *dir,
-                    const char *tag)
+void pl_linked_abort(pl_run *r)
 {
-    if (pl_out_create(f, dir, "linked.h5", tag, r->comm) != 0) {
-        pl_out_discard(f, r->comm);
-        return -1;
-    }
-    int rc = write_all(r, f);
-    if (pl_out_close(f) != 0)
-        rc = -1;
-    if (!pl_all_ok(r->comm, rc == 0)) {
-        pl_out_discard(f, r->comm);
-        return -1;
-    }
-    return 0;
+    writer_free(r);
+    if (r->linked.tmp)
+        pl_out_discard(&r->linked, r->comm);
 }

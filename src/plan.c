@@ -51,13 +51,11 @@ void pl_plan_memory(uint64_t rows_per_rank, uint64_t persons_per_rank,
     uint64_t slots = 1024;      /* owner.c starts at 1024 and doubles */
     while (slots < 2 * persons_per_rank)
         slots *= 2;
-    m->resident = 17 * rows_per_rank;
     m->dict = slots * 49 * 3 / 2;
     m->ingest = 220 * batch_rows;
     m->link = 144 * rows_per_rank;
     m->base = base_bytes;
-    m->total = m->base + m->resident + m->dict +
-               (m->ingest > m->link ? m->ingest : m->link);
+    m->total = m->base + m->dict + m->ingest + m->link;
 }
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -367,11 +365,9 @@ static void comments(sbuf *c, const sizing *z, const store_rows *sr,
            (unsigned long long)z->batch);
     sb_add(c, "# Memory per rank (estimate, upper bound; formula in "
            "src/plan.h):\n");
-    sb_add(c, "#   base %llu MB + resident 17 B/row %llu MB + owner "
-           "dictionary %llu MB\n#   + max(ingest 220 B x batch %llu MB, "
-           "link 144 B/row %llu MB) = %llu MB\n",
+    sb_add(c, "#   base %llu MB + owner dictionary %llu MB\n#   + ingest "
+           "220 B x batch %llu MB + link 144 B/row %llu MB = %llu MB\n",
            (unsigned long long)(z->mem.base / MB),
-           (unsigned long long)(z->mem.resident / MB),
            (unsigned long long)(z->mem.dict / MB),
            (unsigned long long)(z->mem.ingest / MB),
            (unsigned long long)(z->mem.link / MB),

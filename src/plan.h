@@ -11,8 +11,6 @@
 #include <stdint.h>
 
 /* Memory one rank needs, in bytes, from the code's data structures:
- *   resident  17 B per row of the rank's block (pid 16 B + reason 1 B),
- *             kept from ingest to the end;
  *   dict      owner dictionary: 49 B per slot (p1 32 B + pid 16 B + used
  *             flag 1 B), slots = next power of two >= 2 x persons owned
  *             (load factor <= 0.5), x 1.5 while it grows (old + new table);
@@ -21,11 +19,14 @@
  *             the exchange staging (32 B out, 32 B in, 2 x 16 B replies);
  *   link      144 B per kept row: link records 32 B, grouped copy, send
  *             staging, receive buffer, and the sorted vector grown by 1.5x
- *             (4.5 x 32 B) — the peak of the run for large blocks;
+ *             (4.5 x 32 B) — fed batch by batch during the ingest, so it
+ *             adds to the ingest buffers; past memory_per_rank / 2 it
+ *             spills to disk, so this is the no-spill upper bound;
  *   base      resident size of an idle rank (MPI, HDF5, libraries).
- * total = base + resident + dict + max(ingest, link). */
+ * Nothing is kept per input row (run.h).
+ * total = base + dict + ingest + link. */
 typedef struct {
-    uint64_t resident, dict, ingest, link, base, total;
+    uint64_t dict, ingest, link, base, total;
 } pl_mem_estimate;
 
 void pl_plan_memory(uint64_t rows_per_rank, uint64_t persons_per_rank,

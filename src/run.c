@@ -202,10 +202,6 @@ static void summary(pl_run *r, double total_s, const char *published)
 
 static void run_free(pl_run *r)
 {
-    for (size_t i = 0; r->ss && i < r->store.n_src; i++) {
-        free(r->ss[i].pid);
-        free(r->ss[i].reason);
-    }
     free(r->ss);
     pl_extracts_release(r);
     free(r->links);
@@ -244,24 +240,34 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform);
     if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
-        pl_ingest(r) != 0)
+        pl_ingest_count(r) != 0)
         return -1;
-    double t0 = MPI_Wtime();
-    if (!pl_all_ok(r->comm, !*r->stop) || pl_link(r) != 0)
-        return -1;
-    r->t[PL_T_LINK] = MPI_Wtime() - t0;
     char tag[17];
     make_tag(r, tag);
-    pl_outfile linked;
-    t0 = MPI_Wtime();
-    if (pl_write_linked(r, &linked, r->job->output, tag) != 0)
+    if (pl_linked_begin(r, tag) != 0) {
+        pl_linked_abort(r);
         return -1;
+    }
+    pl_link_begin(r);
+    if (pl_ingest(r) != 0 || !pl_all_ok(r->comm, !*r->stop) ||
+        pl_link_finish(r) != 0) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    double t0 = MPI_Wtime();
+    if (pl_linked_end(r) != 0) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    pl_outfile linked = r->linked;     /* closed; published below */
+    memset(&r->linked, 0, sizeof r->linked);
+    r->linked.file = -1;
     pl_outfile corr;
     if (pl_corr_write(r, &corr, r->job->output, tag) != 0) {
         pl_out_discard(&linked, r->comm);
         return -1;
     }
-    if (pl_extracts_write(r, tag) != 0) {
+    if (pl_extracts_write(r, linked.tmp, tag) != 0) {
         pl_out_discard(&linked, r->comm);
         pl_out_discard(&corr, r->comm);
         return -1;
@@ -283,7 +289,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     }
     if (pl_out_publish(&linked, r->comm) != 0 || pl_extracts_publish(r) != 0)
         return -1;
-    r->t[PL_T_WRITE] = MPI_Wtime() - t0;
+    r->t[PL_T_WRITE] += MPI_Wtime() - t0;
     return 0;
 }
 
@@ -301,6 +307,7 @@ int pl_run_main(int argc, char **argv)
     r.stop = &stop_flag;
     r.dxpl = -1;
     r.store.file = -1;
+    r.linked.file = -1;
     MPI_Comm_rank(r.comm, &r.rank);
     MPI_Comm_size(r.comm, &r.size);
     pl_log_init(r.rank, r.size);

@@ -1,8 +1,12 @@
 /* run.h — state of one `pseudolink run`, shared by its stages:
- *   ingest.c  read, validate, stage 1, exchange -> pid per row
+ *   ingest.c  count pass (rows kept/rejected per rank), then batch by batch:
+ *             read, validate, stage 1, exchange -> pids of the batch, which
+ *             go straight to linked.c (rows) and link.c (link records)
  *   link.c    cross-link index (global sort by pid) and persons
- *   linked.c  write <out>/linked.h5
+ *   linked.c  <out>/linked.h5, written as the batches stream in
  *   run.c     the driver: command line, set-up, publish, summary
+ * Nothing is kept per input row: memory is the batch buffers, the owner's
+ * dictionary (persons) and the bounded links sort (docs/SCALING.md).
  */
 #ifndef PL_RUN_H
 #define PL_RUN_H
@@ -23,9 +27,7 @@ enum pl_stage { PL_T_READ, PL_T_VALIDATE, PL_T_STAGE1, PL_T_EXCHANGE,
                 PL_T_LINK, PL_T_WRITE, PL_T_COUNT };
 
 typedef struct {
-    uint8_t  *pid;              /* [count][16]; rows of this rank's block */
-    uint8_t  *reason;           /* [count]; 0 = valid */
-    uint64_t  kept, rejected;   /* local */
+    uint64_t  kept, rejected;   /* local, from the count pass */
     uint64_t  kept_off, rej_off;        /* exclusive prefix over ranks */
     uint64_t  kept_total, rej_total;    /* global */
 } pl_src_state;
@@ -82,11 +84,14 @@ typedef struct {
      * are read back with pl_linkiter on `lsort` (r->links stays NULL). */
     struct pl_linksort *lsort;
     uint64_t  link_run, merge_bytes, links_spilled;
+    uint8_t  *link_recs, *link_grouped;        /* [batch_rows] scratch */
 
     double    t[PL_T_COUNT];    /* seconds, this rank */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT/SIGUSR1 */
     struct pl_corr_state *corr;        /* correspondence.c */
     struct pl_extract_set *extracts;   /* extract.c; NULL when none */
+    pl_outfile linked;                 /* <out>/linked.h5 (temporary) */
+    struct pl_linked_writer *lw;       /* linked.c, while batches stream */
 } pl_run;
 
 /* Collective: 1 if `ok` holds on every rank. */
@@ -104,13 +109,28 @@ static inline int pl_write_full(pl_run *r, pl_outfile *f, hid_t loc,
 /* Batches every rank iterates (lockstep for collective I/O). */
 uint64_t pl_batches(MPI_Comm comm, uint64_t local, uint64_t batch);
 
-int pl_ingest(pl_run *r);       /* ingest.c */
-int pl_link(pl_run *r);         /* link.c */
-void pl_link_free(pl_run *r);   /* link.c: the links sort */
-/* linked.c: writes the closed, unpublished temporary; discards it (and
- * returns -1 on every rank) on failure. */
-int pl_write_linked(pl_run *r, pl_outfile *f, const char *dir,
-                    const char *tag);
+/* ingest.c: the count pass (kept/rejected rows, prefix sums), then the
+ * batch loop that feeds pl_linked_batch and pl_link_batch. */
+int pl_ingest_count(pl_run *r);
+int pl_ingest(pl_run *r);
+
+/* link.c: the links sort is fed batch by batch (pids of the valid rows
+ * of rows [lo, lo+cnt) of source si, in row order), then sorted and
+ * grouped into persons. */
+void pl_link_begin(pl_run *r);
+int pl_link_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                  const uint8_t *why, const uint8_t *pids);
+int pl_link_finish(pl_run *r);
+void pl_link_free(pl_run *r);   /* the links sort */
+
+/* linked.c: create r->linked with every dataset sized from the count pass,
+ * write each batch, then links/persons/attributes and close (unpublished).
+ * All collective; -1 on every rank together. pl_linked_abort discards. */
+int pl_linked_begin(pl_run *r, const char *tag);
+int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                    const uint8_t *why, const uint8_t *pids);
+int pl_linked_end(pl_run *r);
+void pl_linked_abort(pl_run *r);
 
 /* run.c: `pseudolink run` (initialises and finalises MPI). */
 int pl_run_main(int argc, char **argv);

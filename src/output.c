@@ -77,6 +77,24 @@ static char *path_printf(const char *fmt, ...)
     return p;
 }
 
+/* Every dataset of 1 MiB or more starts on a multiple of the file
+ * system's preferred I/O size (st_blksize: the stripe size on Lustre,
+ * 4 KiB on ext4), so that no two ranks' writes share a stripe through a
+ * misaligned start. Rank 0 decides so that every rank (and every rank
+ * count) lays the file out identically. */
+static hsize_t out_alignment(const char *dir, MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    uint64_t a = 4096;
+    struct stat st;
+    if (rank == 0 && stat(dir, &st) == 0 && st.st_blksize >= 4096 &&
+        st.st_blksize <= (64 << 20))
+        a = (uint64_t)st.st_blksize;
+    PL_MPI_CHECK(MPI_Bcast(&a, 1, MPI_UINT64_T, 0, comm));
+    return (hsize_t)a;
+}
+
 int pl_out_create(pl_outfile *f, const char *dir, const char *name,
                   const char *tag, MPI_Comm comm)
 {
@@ -89,6 +107,7 @@ int pl_out_create(pl_outfile *f, const char *dir, const char *name,
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     H5Pset_coll_metadata_write(fapl, 1);
     H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_alignment(fapl, PL_ALIGN_THRESHOLD, out_alignment(dir, comm));
     /* Files are created 0640 (research outputs are not world-readable):
      * the umask decides for MPI-IO, so set it for the creation. */
     mode_t old = umask(027);

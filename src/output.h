@@ -13,6 +13,9 @@
 #include <mpi.h>
 #include <stdint.h>
 
+/* Datasets of at least this size are aligned (see output.c). */
+#define PL_ALIGN_THRESHOLD (1u << 20)
+
 typedef struct {
     char *tmp, *final;
     hid_t file;

@@ -9,7 +9,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#define ROW_BYTES 256           /* per batch row, all ingest buffers */
+/* Bytes per batch row of every buffer sized by batch_rows: identity
+ * columns, p1, grouped p1, pids, index/permutation, reasons, row pids
+ * (141), link records and their grouped copy (64), payload in/out (2 x the
+ * widest column, >= 64), exchange receive buffers (p1/link records and
+ * replies, ~96 with the uneven-destination margin). */
+#define ROW_BYTES 384
 #define MIN_BATCH 256
 #define MAX_BATCH (16u << 20)
 #define MIN_RUN   256
@@ -65,7 +70,7 @@ void pl_budget_report(pl_run *r)
     getrusage(RUSAGE_SELF, &ru);
     uint64_t mine[4] = {(uint64_t)ru.ru_maxrss, 0, 0, 0}, max[4];
     mine[1] = r->n_persons * (PL_PID_BYTES + 4 * r->store.n_src);
-    mine[2] = pl_owner_count(&r->owner) * PL_DICT_ENTRY;
+    mine[2] = r->owner.cap * (PL_DICT_ENTRY + 1);    /* allocated */
     mine[3] = r->links_spilled;
     PL_MPI_CHECK(MPI_Reduce(mine, max, 4, MPI_UINT64_T, MPI_MAX, 0, r->comm));
     if (r->rank != 0)

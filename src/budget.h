@@ -3,8 +3,9 @@
  * options.memory_per_rank (bytes, or with a K/M/G/T suffix, optionally
  * "iB"/"B": 512MiB, 2G, 1073741824) bounds the buffers whose size the job
  * chooses; default PL_DEFAULT_MEMORY. The plan (docs/SCALING.md):
- *   1/4  read/validate/hash/exchange batch: batch_rows = M/4 / 256 bytes
- *        per row (identity columns, p1, grouping, exchange staging), unless
+ *   1/4  read/validate/hash/exchange/write batch: batch_rows = M/4 / 384
+ *        bytes per row (identity columns, p1, grouping, link records,
+ *        payload buffers, exchange receive buffers), unless
  *        options.batch_rows is given;
  *   1/2  links sort: one in-memory run of M/2 / 64 records (32-byte record
  *        + radix scatter buffer), spilled to the output dir when exceeded;

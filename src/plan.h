@@ -14,9 +14,9 @@
  *   dict      owner dictionary: 49 B per slot (p1 32 B + pid 16 B + used
  *             flag 1 B), slots = next power of two >= 2 x persons owned
  *             (load factor <= 0.5), x 1.5 while it grows (old + new table);
- *   ingest    220 B per row of a batch: identity columns 28 B, p1 32 B,
- *             grouped p1 32 B, pids 16 B, index and permutation 16 B, plus
- *             the exchange staging (32 B out, 32 B in, 2 x 16 B replies);
+ *   ingest    384 B per row of a batch: every buffer sized by the batch
+ *             (identity, p1, pids, link records, payload, exchange
+ *             receive buffers; the breakdown is in src/budget.c);
  *   link      144 B per kept row: link records 32 B, grouped copy, send
  *             staging, receive buffer, and the sorted vector grown by 1.5x
  *             (4.5 x 32 B) — fed batch by batch during the ingest, so it

@@ -39,6 +39,13 @@ void pl_pid_keyed(const pl_hmac_key *platform, const uint8_t p1[PL_P1_BYTES],
     OPENSSL_cleanse(full, sizeof full);
 }
 
+void pl_pid_keyed_batch(const pl_hmac_key *platform, const uint8_t *p1s,
+                        size_t n, uint8_t *pids)
+{
+    pl_hmac_batch(platform, p1s, PL_P1_BYTES, PL_P1_BYTES, n, pids,
+                  PL_PID_BYTES, PL_PID_BYTES);
+}
+
 void pl_pid_hex(const uint8_t pid[PL_PID_BYTES], char out[32])
 {
     static const char hex[] = "0123456789abcdef";

@@ -313,17 +313,29 @@ static int select_rows(pl_run *r, xsrc *x)
     return 0;
 }
 
+/* Project pseudonym of each selected row: the first 16 bytes of
+ * HMAC(project key, pid). The selected pids are gathered in chunks for
+ * pl_hmac_batch (multi-buffer SHA-256). */
 static void make_pseudonyms(const xproj *p, xsrc *x)
 {
+    enum { CHUNK = 1024 };
     x->pseudo = pl_xmalloc((x->n ? x->n : 1) * PL_PID_BYTES);
+    uint8_t in[CHUNK * PL_PID_BYTES];
     uint64_t k = 0;
-    uint8_t mac[32];
-    for (uint64_t i = 0; i < x->s->count; i++)
-        if (x->sel[i]) {
-            pl_hmac(&p->key, x->rowpid + i * PL_PID_BYTES, PL_PID_BYTES, mac);
-            memcpy(x->pseudo + k++ * PL_PID_BYTES, mac, PL_PID_BYTES);
+    size_t m = 0;
+    for (uint64_t i = 0; i <= x->s->count; i++) {
+        if (m == CHUNK || (i == x->s->count && m > 0)) {
+            pl_hmac_batch(&p->key, in, PL_PID_BYTES, PL_PID_BYTES, m,
+                          x->pseudo + k * PL_PID_BYTES, PL_PID_BYTES,
+                          PL_PID_BYTES);
+            k += m;
+            m = 0;
         }
-    OPENSSL_cleanse(mac, sizeof mac);
+        if (i < x->s->count && x->sel[i])
+            memcpy(in + m++ * PL_PID_BYTES, x->rowpid + i * PL_PID_BYTES,
+                   PL_PID_BYTES);
+    }
+    OPENSSL_cleanse(in, sizeof in);
 }
 
 /* ------------------------------------------------------------------------ */

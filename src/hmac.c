@@ -10,6 +10,7 @@
  * test_crypto.c checks both paths against RFC 4231 and OpenSSL's HMAC.
  */
 #include "hmac.h"
+#include "sha256mb.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -101,21 +102,13 @@ void pl_hmac(const pl_hmac_key *k, const uint8_t *msg, size_t len,
     OPENSSL_cleanse(ob, 32);
 }
 
-void pl_hmac_batch(const pl_hmac_key *k, const uint8_t *msgs, size_t len,
-                   size_t stride, size_t n, uint8_t *out, size_t outlen,
-                   size_t ostride)
+/* The scalar batch: two SHA256_Transform per record. */
+static void batch_scalar(const pl_hmac_key *k, const uint8_t *msgs,
+                         size_t len, size_t stride, size_t n, uint8_t *out,
+                         size_t outlen, size_t ostride)
 {
-    uint8_t full[32];
-    if (len > FAST_MAX) {
-        for (size_t i = 0; i < n; i++) {
-            hmac_slow(k, msgs + i * stride, len, full);
-            memcpy(out + i * ostride, full, outlen);
-        }
-        OPENSSL_cleanse(full, sizeof full);
-        return;
-    }
     /* Padding laid out once: per record only the message bytes change. */
-    uint8_t in[64], ob[64];
+    uint8_t in[64], ob[64], full[32];
     memset(in, 0, sizeof in);
     pad_block(in, len);
     pad_block(ob, 32);
@@ -132,4 +125,30 @@ void pl_hmac_batch(const pl_hmac_key *k, const uint8_t *msgs, size_t len,
     OPENSSL_cleanse(in, sizeof in);
     OPENSSL_cleanse(ob, 32);
     OPENSSL_cleanse(full, sizeof full);
+}
+
+void pl_hmac_batch(const pl_hmac_key *k, const uint8_t *msgs, size_t len,
+                   size_t stride, size_t n, uint8_t *out, size_t outlen,
+                   size_t ostride)
+{
+    if (len > FAST_MAX) {
+        uint8_t full[32];
+        for (size_t i = 0; i < n; i++) {
+            hmac_slow(k, msgs + i * stride, len, full);
+            memcpy(out + i * ostride, full, outlen);
+        }
+        OPENSSL_cleanse(full, sizeof full);
+        return;
+    }
+    /* Whole lane groups through the multi-buffer kernel, the rest (fewer
+     * than `lanes` records) through the scalar loop. */
+    const pl_sha256mb *mb = pl_sha256mb_active();
+    size_t done = 0;
+    if (mb->hmac && n >= mb->lanes) {
+        done = n - n % mb->lanes;
+        mb->hmac(k->inner.h, k->outer.h, msgs, len, stride, done, out, outlen,
+                 ostride);
+    }
+    batch_scalar(k, msgs + done * stride, len, stride, n - done,
+                 out + done * ostride, outlen, ostride);
 }

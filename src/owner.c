@@ -49,7 +49,7 @@ static void grow(pl_owner *o)
         while (nu[j])
             j = (j + 1) & (ncap - 1);
         memcpy(ns + j * PL_DICT_ENTRY, e, PL_DICT_ENTRY);
-        nu[j] = 1;
+        nu[j] = o->used[i];             /* pending stays pending */
     }
     OPENSSL_cleanse(o->slots, o->cap * PL_DICT_ENTRY);
     free(o->slots);
@@ -72,49 +72,56 @@ static int random_pid(pl_owner *o, uint8_t pid[PL_PID_BYTES])
     return 0;
 }
 
-/* Find p1, or insert it with a new pid. */
-static int lookup(pl_owner *o, const uint8_t *p1, uint8_t *pid)
+/* Slot states: a pending entry holds its p1 and waits for its pid (new in
+ * the batch being served; the pids of a batch are computed together). */
+enum { SLOT_EMPTY = 0, SLOT_PID = 1, SLOT_PENDING = 2 };
+
+/* Slot holding p1, or the empty slot where it goes. */
+static size_t find(const pl_owner *o, const uint8_t *p1)
 {
-    if (2 * (o->n + 1) > o->cap)
-        grow(o);
     size_t j = slot_of(p1, o->cap);
-    while (o->used[j]) {
-        uint8_t *e = o->slots + j * PL_DICT_ENTRY;
-        if (memcmp(e, p1, PL_P1_BYTES) == 0) {
-            memcpy(pid, e + PL_P1_BYTES, PL_PID_BYTES);
-            return 0;
-        }
+    while (o->used[j] &&
+           memcmp(o->slots + j * PL_DICT_ENTRY, p1, PL_P1_BYTES) != 0)
         j = (j + 1) & (o->cap - 1);
-    }
-    uint8_t *e = o->slots + j * PL_DICT_ENTRY;
-    memcpy(e, p1, PL_P1_BYTES);
-    if (o->mode == PL_MODE_KEYED) {
-        pl_pid_keyed(o->platform, p1, e + PL_P1_BYTES);
-    } else if (random_pid(o, e + PL_P1_BYTES) != 0) {
-        return -1;
-    }
-    o->used[j] = 1;
-    o->n++;
-    memcpy(pid, e + PL_P1_BYTES, PL_PID_BYTES);
-    return 0;
+    return j;
 }
 
 int pl_owner_preload(pl_owner *o, const uint8_t *p1, const uint8_t *pid)
 {
     if (2 * (o->n + 1) > o->cap)
         grow(o);
-    size_t j = slot_of(p1, o->cap);
-    while (o->used[j]) {
-        const uint8_t *e = o->slots + j * PL_DICT_ENTRY;
-        if (memcmp(e, p1, PL_P1_BYTES) == 0)
-            return memcmp(e + PL_P1_BYTES, pid, PL_PID_BYTES) == 0 ? 0 : -1;
-        j = (j + 1) & (o->cap - 1);
-    }
-    memcpy(o->slots + j * PL_DICT_ENTRY, p1, PL_P1_BYTES);
-    memcpy(o->slots + j * PL_DICT_ENTRY + PL_P1_BYTES, pid, PL_PID_BYTES);
-    o->used[j] = 1;
+    size_t j = find(o, p1);
+    uint8_t *e = o->slots + j * PL_DICT_ENTRY;
+    if (o->used[j])
+        return memcmp(e + PL_P1_BYTES, pid, PL_PID_BYTES) == 0 ? 0 : -1;
+    memcpy(e, p1, PL_P1_BYTES);
+    memcpy(e + PL_P1_BYTES, pid, PL_PID_BYTES);
+    o->used[j] = SLOT_PID;
     o->n++;
     return 0;
+}
+
+/* Pids of the m new p1 in `fresh` (keyed: one batch HMAC; random: CSPRNG
+ * draws in arrival order), stored in their pending slots. */
+static int assign(pl_owner *o, const uint8_t *fresh, size_t m)
+{
+    uint8_t *pids = pl_xmalloc(m * PL_PID_BYTES + 1);
+    int rc = 0;
+    if (o->mode == PL_MODE_KEYED) {
+        pl_pid_keyed_batch(o->platform, fresh, m, pids);
+    } else {
+        for (size_t k = 0; k < m && rc == 0; k++)
+            rc = random_pid(o, pids + k * PL_PID_BYTES);
+    }
+    for (size_t k = 0; k < m && rc == 0; k++) {
+        size_t j = find(o, fresh + k * PL_P1_BYTES);
+        memcpy(o->slots + j * PL_DICT_ENTRY + PL_P1_BYTES,
+               pids + k * PL_PID_BYTES, PL_PID_BYTES);
+        o->used[j] = SLOT_PID;
+    }
+    OPENSSL_cleanse(pids, m * PL_PID_BYTES);
+    free(pids);
+    return rc;
 }
 
 static int cmp_p1(const void *a, const void *b)
@@ -132,17 +139,48 @@ void pl_owner_export(const pl_owner *o, uint8_t *out)
     qsort(out, k, PL_DICT_ENTRY, cmp_p1);
 }
 
+/* Known p1 are answered at once; new ones are inserted pending, get their
+ * pids together (assign), and are answered in a second pass, as are later
+ * copies of a new p1 in the same batch. */
 int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     pl_owner *o = ctx;
+    uint8_t *fresh = pl_xmalloc(n * PL_P1_BYTES + 1);
+    uint8_t *late = pl_xcalloc(n + 1, 1);
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (lookup(o, recv + i * PL_P1_BYTES, reply + i * PL_PID_BYTES) != 0) {
-            pl_err("OpenSSL's random generator failed while assigning "
-                   "platform pseudonyms");
-            return -1;
+        const uint8_t *p1 = recv + i * PL_P1_BYTES;
+        if (2 * (o->n + 1) > o->cap)
+            grow(o);
+        size_t j = find(o, p1);
+        uint8_t *e = o->slots + j * PL_DICT_ENTRY;
+        if (o->used[j] == SLOT_PID) {
+            memcpy(reply + i * PL_PID_BYTES, e + PL_P1_BYTES, PL_PID_BYTES);
+            continue;
+        }
+        late[i] = 1;
+        if (o->used[j] == SLOT_EMPTY) {
+            memcpy(e, p1, PL_P1_BYTES);
+            memset(e + PL_P1_BYTES, 0, PL_PID_BYTES);
+            o->used[j] = SLOT_PENDING;
+            o->n++;
+            memcpy(fresh + m++ * PL_P1_BYTES, p1, PL_P1_BYTES);
         }
     }
-    return 0;
+    int rc = assign(o, fresh, m);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (late[i]) {
+            size_t j = find(o, recv + i * PL_P1_BYTES);
+            memcpy(reply + i * PL_PID_BYTES,
+                   o->slots + j * PL_DICT_ENTRY + PL_P1_BYTES, PL_PID_BYTES);
+        }
+    OPENSSL_cleanse(fresh, m * PL_P1_BYTES);
+    free(fresh);
+    free(late);
+    if (rc != 0)
+        pl_err("OpenSSL's random generator failed while assigning "
+               "platform pseudonyms");
+    return rc;
 }
 
 typedef struct {

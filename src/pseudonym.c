@@ -42,6 +42,13 @@ void pl_pid_keyed(const pl_hmac_key *platform, const uint8_t p1[PL_P1_BYTES],
     OPENSSL_cleanse(full, sizeof full);
 }
 
+void pl_pid_keyed_batch(const pl_hmac_key *platform, const uint8_t *p1s,
+                        size_t n, uint8_t *pids)
+{
+    pl_hmac_batch(platform, p1s, PL_P1_BYTES, PL_P1_BYTES, n, pids,
+                  PL_PID_BYTES, PL_PID_BYTES);
+}
+
 /* 16 bytes -> 32 lower-case hex digits. Every output row of the job goes
  * through here (tens of millions per run), so on x86-64 it is 16 lanes of
  * SSE2 (baseline on every x86-64): nibbles interleaved high-then-low, then

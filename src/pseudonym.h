@@ -33,6 +33,11 @@ void pl_p1_compute(const pl_hmac_key *producer, const char *nir,
 void pl_pid_keyed(const pl_hmac_key *platform, const uint8_t p1[PL_P1_BYTES],
                   uint8_t pid[PL_PID_BYTES]);
 
+/* Keyed pids of n p1 (contiguous, PL_P1_BYTES each) to pids (contiguous,
+ * PL_PID_BYTES each): the same values as pl_pid_keyed, at batch speed. */
+void pl_pid_keyed_batch(const pl_hmac_key *platform, const uint8_t *p1s,
+                        size_t n, uint8_t *pids);
+
 /* Lowercase hex of a pid (32 chars, no NUL written). */
 void pl_pid_hex(const uint8_t pid[PL_PID_BYTES], char out[32]);
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "output.h"
 #include "runaudit.h"
+#include "sha256mb.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -170,6 +171,8 @@ static void summary(pl_run *r, double total_s, const char *published)
     pl_info("pseudolink run: job %s, store %s, %d rank%s, mode %s", j->path,
             j->store, r->size, r->size > 1 ? "s" : "",
             j->mode == PL_MODE_KEYED ? "keyed" : "random");
+    pl_info("sha256 kernel %s (%zu lanes)", pl_sha256mb_active()->name,
+            pl_sha256mb_active()->lanes);
     pl_info("%-24s %14s %12s %14s", "source", "rows", "rejected", "linked");
     for (size_t i = 0; i < r->store.n_src; i++) {
         const pl_source *s = &r->store.src[i];

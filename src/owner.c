@@ -51,12 +51,13 @@ static void grow(pl_owner *o)
         memcpy(ns + j * PL_DICT_ENTRY, e, PL_DICT_ENTRY);
         nu[j] = o->used[i];             /* pending stays pending */
     }
-    OPENSSL_cleanse(o->slots, o->cap * PL_DICT_ENTRY);
+    pl_wipe(o->slots, o->cap * PL_DICT_ENTRY);
     free(o->slots);
     free(o->used);
     o->slots = ns;
     o->used = nu;
     o->cap = ncap;
+    o->grows++;
 }
 
 static int random_pid(pl_owner *o, uint8_t pid[PL_PID_BYTES])
@@ -102,8 +103,10 @@ int pl_owner_preload(pl_owner *o, const uint8_t *p1, const uint8_t *pid)
 }
 
 /* Pids of the m new p1 in `fresh` (keyed: one batch HMAC; random: CSPRNG
- * draws in arrival order), stored in their pending slots. */
-static int assign(pl_owner *o, const uint8_t *fresh, size_t m)
+ * draws in arrival order), stored in their pending slots: at[k], or found
+ * again when the table grew since (at == NULL). */
+static int assign(pl_owner *o, const uint8_t *fresh, const size_t *at,
+                  size_t m)
 {
     uint8_t *pids = pl_xmalloc(m * PL_PID_BYTES + 1);
     int rc = 0;
@@ -114,7 +117,7 @@ static int assign(pl_owner *o, const uint8_t *fresh, size_t m)
             rc = random_pid(o, pids + k * PL_PID_BYTES);
     }
     for (size_t k = 0; k < m && rc == 0; k++) {
-        size_t j = find(o, fresh + k * PL_P1_BYTES);
+        size_t j = at ? at[k] : find(o, fresh + k * PL_P1_BYTES);
         memcpy(o->slots + j * PL_DICT_ENTRY + PL_P1_BYTES,
                pids + k * PL_PID_BYTES, PL_PID_BYTES);
         o->used[j] = SLOT_PID;
@@ -139,44 +142,66 @@ void pl_owner_export(const pl_owner *o, uint8_t *out)
     qsort(out, k, PL_DICT_ENTRY, cmp_p1);
 }
 
+/* How far ahead the serve loop prefetches slots: a dictionary of millions
+ * of persons is far larger than the caches, and every lookup is a miss
+ * unless it was requested earlier. */
+#define PREFETCH_AHEAD 16
+
+static inline void prefetch_slot(const pl_owner *o, const uint8_t *p1)
+{
+    size_t j = slot_of(p1, o->cap);
+    __builtin_prefetch(o->slots + j * PL_DICT_ENTRY);
+    __builtin_prefetch(o->used + j);
+}
+
 /* Known p1 are answered at once; new ones are inserted pending, get their
  * pids together (assign), and are answered in a second pass, as are later
- * copies of a new p1 in the same batch. */
+ * copies of a new p1 in the same batch. Slots found in the first pass are
+ * remembered for the others unless the table grew meanwhile. */
 int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     pl_owner *o = ctx;
     uint8_t *fresh = pl_xmalloc(n * PL_P1_BYTES + 1);
-    uint8_t *late = pl_xcalloc(n + 1, 1);
+    size_t *fresh_at = pl_xmalloc((n + 1) * sizeof *fresh_at);
+    size_t *late_at = pl_xmalloc((n + 1) * sizeof *late_at);
+    const size_t none = (size_t)-1;
+    uint64_t grows = o->grows;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p1 = recv + i * PL_P1_BYTES;
+        if (i + PREFETCH_AHEAD < n)
+            prefetch_slot(o, p1 + PREFETCH_AHEAD * PL_P1_BYTES);
         if (2 * (o->n + 1) > o->cap)
             grow(o);
         size_t j = find(o, p1);
         uint8_t *e = o->slots + j * PL_DICT_ENTRY;
+        late_at[i] = none;
         if (o->used[j] == SLOT_PID) {
             memcpy(reply + i * PL_PID_BYTES, e + PL_P1_BYTES, PL_PID_BYTES);
             continue;
         }
-        late[i] = 1;
+        late_at[i] = j;
         if (o->used[j] == SLOT_EMPTY) {
             memcpy(e, p1, PL_P1_BYTES);
             memset(e + PL_P1_BYTES, 0, PL_PID_BYTES);
             o->used[j] = SLOT_PENDING;
             o->n++;
+            fresh_at[m] = j;
             memcpy(fresh + m++ * PL_P1_BYTES, p1, PL_P1_BYTES);
         }
     }
-    int rc = assign(o, fresh, m);
+    int moved = o->grows != grows;
+    int rc = assign(o, fresh, moved ? NULL : fresh_at, m);
     for (size_t i = 0; i < n && rc == 0; i++)
-        if (late[i]) {
-            size_t j = find(o, recv + i * PL_P1_BYTES);
+        if (late_at[i] != none) {
+            size_t j = moved ? find(o, recv + i * PL_P1_BYTES) : late_at[i];
             memcpy(reply + i * PL_PID_BYTES,
                    o->slots + j * PL_DICT_ENTRY + PL_P1_BYTES, PL_PID_BYTES);
         }
-    OPENSSL_cleanse(fresh, m * PL_P1_BYTES);
+    pl_wipe(fresh, m * PL_P1_BYTES);
     free(fresh);
-    free(late);
+    free(fresh_at);
+    free(late_at);
     if (rc != 0)
         pl_err("OpenSSL's random generator failed while assigning "
                "platform pseudonyms");

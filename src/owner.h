@@ -25,6 +25,7 @@ typedef struct {
     uint8_t *slots;                 /* cap entries: p1 || pid */
     uint8_t *used;
     size_t   cap, n;
+    uint64_t grows;                 /* table doublings so far */
     uint8_t  rnd[4096];             /* CSPRNG pool for random pids */
     size_t   rnd_left;
     int      failed;                /* CSPRNG failure */

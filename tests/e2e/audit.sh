@@ -65,6 +65,18 @@ d = open(sys.argv[1], "rb").read(); L = 4096
 lv = b"".join(hashlib.sha256(d[i:i+L]).digest() for i in range(0, len(d), L))
 print(hashlib.sha256(len(d).to_bytes(8, "big") + L.to_bytes(8, "big") + lv).hexdigest())' "$out/linked.h5")
 check "digest: matches the documented construction" test "$d1" = "$d3"
+# Every SHA-256 kernel (multi-buffer leaves 16/8 at a time, or one by one)
+# gives the same root, for leaves of 4 KiB and of 64 KiB + a short last one.
+for kern in scalar avx2 avx512; do
+  if ! grep -qw "$( [ $kern = avx512 ] && echo avx512f || echo ${kern/scalar/fpu})" /proc/cpuinfo; then
+    ok "digest: $kern kernel # skip: CPU lacks it"; continue
+  fi
+  d4=$(PSEUDOLINK_SHA256=$kern "$PL" digest --leaf 4096 "$out/linked.h5" 2>/dev/null | cut -d' ' -f1)
+  d5=$(PSEUDOLINK_SHA256=$kern mpirun -np 2 "$PL" digest --leaf 65536 "$out/linked.h5" 2>/dev/null | cut -d' ' -f1)
+  d6=$("$PL" digest --leaf 65536 "$out/linked.h5" | cut -d' ' -f1)
+  check "digest: $kern kernel gives the documented root (4 KiB and 64 KiB leaves)" \
+    test "$d4" = "$d3" -a -n "$d5" -a "$d5" = "$d6"
+done
 
 # Tampering: change line 2 -> verify names line 3.
 cp "$log" "$TMP/t1.log"

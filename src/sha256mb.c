@@ -32,7 +32,7 @@ static void scalar_compress(uint32_t *state, const uint8_t *blocks,
 
 static const pl_sha256mb scalar = {"scalar", 1, scalar_compress, NULL};
 
-#if defined(__x86_64__)
+#if PL_MB_X86
 extern const pl_sha256mb pl_sha256mb_avx512, pl_sha256mb_avx2;
 
 static int runnable(const pl_sha256mb *m)
@@ -73,7 +73,7 @@ static int known(const char *name)
            strcmp(name, "avx512") == 0;
 }
 
-#if defined(__x86_64__)
+#if PL_MB_X86
 #include <cpuid.h>
 /* SHA extensions (CPUID leaf 7, EBX bit 29), which OpenSSL's compression
  * uses when present. */

@@ -24,6 +24,14 @@
 
 #define PL_MB_LANES_MAX 16
 
+/* SIMD kernels on x86-64 (-DPL_NO_SIMD builds the scalar one only, as on
+ * other architectures). */
+#if defined(__x86_64__) && !defined(PL_NO_SIMD)
+#define PL_MB_X86 1
+#else
+#define PL_MB_X86 0
+#endif
+
 typedef struct {
     const char *name;           /* "scalar", "avx2", "avx512" */
     size_t lanes;

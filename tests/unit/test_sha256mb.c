@@ -224,7 +224,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 3; i++) {
         const pl_sha256mb *m = pl_sha256mb_find(PATHS[i]);
         if (!m) {
-            printf("ok - %s kernel # skip: not supported by this CPU\n",
+            printf("ok - %s kernel # skip: not runnable here (CPU or build)\n",
                    PATHS[i]);
             continue;
         }

@@ -10,6 +10,8 @@
 #   HMAC floor  SHA-256 compressions the job cannot avoid (2 per stage-1
 #               record of a nir source + 2 per distinct p1 for the pid),
 #               at this CPU's single-block rate (bench/bin/hmac_rate), /NP;
+#               column hmacmb: the same HMACs at the multi-buffer batch rate
+#               of the kernel the run uses (pl_hmac_batch_32, sha256mb.h);
 #   I/O floor   a plain sequential read of the store file and write of the
 #               output's bytes (dd), same sizes.
 # The table is also written to bench/out/bench-<UTC time>.txt (and
@@ -75,6 +77,8 @@ stage() { awk -v s="$1" '$1 == s { print $2; exit }' "$2"; }
 hmac_rate=$(bench/bin/hmac_rate)
 echo "$hmac_rate" | sed 's/^/# hmac_rate: /'
 block=$(echo "$hmac_rate" | awk '$1 == "sha256_block" { print $2 }')
+kernel=$(echo "$hmac_rate" | awk '$1 == "sha256_kernel" { print $2 }')
+mbrate=$(echo "$hmac_rate" | awk -v k="$kernel" '$1 == k ".pl_hmac_batch_32" { print $2 }')
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 table=$OUT/bench-$stamp.txt
@@ -82,9 +86,10 @@ table=$OUT/bench-$stamp.txt
   echo "# pseudolink bench $stamp, $(git rev-parse --short HEAD 2>/dev/null), -np $NP, memory_per_rank $MEM"
   echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; sha_ni: $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)"
   echo "$hmac_rate" | sed 's/^/# /'
-  printf '%-6s %10s %7s %7s %7s %7s %7s %7s %7s %8s %12s %9s %8s %8s %8s\n' \
+  echo "# sha256 kernel $kernel: $mbrate HMAC/s/core on 32-byte messages (single-block floor $(awk -v b="$block" 'BEGIN { printf "%.0f", b / 2 }'))"
+  printf '%-6s %10s %7s %7s %7s %7s %7s %7s %7s %8s %12s %9s %8s %8s %8s %8s\n' \
     records rows read valid stage1 exch link write total spillMB \
-    "rec/s/core" rssMiB hmacflr ioflr "x_floor"
+    "rec/s/core" rssMiB hmacflr hmacmb ioflr "x_floor"
 } | tee "$table"
 
 for size in $SIZES; do
@@ -104,6 +109,8 @@ for size in $SIZES; do
   # Floors: HMAC compressions over NP cores; sequential read + write.
   hf=$(awk -v a="$nir_rows" -v p="$persons" -v b="$block" -v n="$NP" \
         'BEGIN { printf "%.2f", 2 * (a + p) / b / n }')
+  hmb=$(awk -v a="$nir_rows" -v p="$persons" -v m="$mbrate" -v n="$NP" \
+        'BEGIN { printf "%.2f", (m > 0) ? (a + p) / m / n : 0 }')
   inb=$(stat -c %s "$store")
   outb=$(stat -c %s "$out/linked.h5")
   t0=$(date +%s.%N)
@@ -112,18 +119,19 @@ for size in $SIZES; do
   t1=$(date +%s.%N)
   rm -f "$DATA/ioflr.tmp"
   iof=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-  printf '%-6s %10s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %8.1f %12.0f %9s %8s %8s %8.2f\n' \
+  printf '%-6s %10s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %8.1f %12.0f %9s %8s %8s %8s %8.2f\n' \
     "$size" "$rows" "$(stage read "$log")" "$(stage validate "$log")" \
     "$(stage stage1 "$log")" "$(stage exchange "$log")" "$(stage link "$log")" \
     "$(stage write "$log")" "$total" "$(awk -v s="$spill" 'BEGIN{print s/1048576}')" \
     "$(awk -v r="$rows" -v t="$total" -v n="$NP" 'BEGIN { print r / t / n }')" \
-    "$rss" "$hf" "$iof" \
+    "$rss" "$hf" "$hmb" "$iof" \
     "$(awk -v t="$total" -v h="$hf" -v i="$iof" 'BEGIN { print t / (h + i) }')" | tee -a "$table"
   rm -rf "$out"
 done
 {
   echo "# columns: stage seconds are the slowest rank's; rec/s/core = rows / total / NP;"
-  echo "# hmacflr = seconds of unavoidable SHA-256 compressions at this CPU's rate over NP cores;"
+  echo "# hmacflr = seconds of unavoidable SHA-256 compressions at this CPU's single-block rate over NP cores;"
+  echo "# hmacmb = the same HMACs at the multi-buffer pl_hmac_batch rate of kernel $kernel over NP cores;"
   echo "# ioflr = seconds of dd reading the store + writing the output's bytes; x_floor = total / (hmacflr + ioflr)"
 } | tee -a "$table"
 cp "$table" "$OUT/latest.txt"

@@ -1,13 +1,17 @@
 /* hmac.c — see hmac.h.
  *
  * Messages up to 55 bytes (every message of this job: 24/25-byte stage-1
- * messages, 32-byte p1) fit one padded SHA-256 block after the keyed inner
- * state. For them we skip SHA256_Update/Final and their bookkeeping: the
- * padded inner block and the padded outer block (inner digest || padding)
- * are laid out by hand and handed to the compression function
- * (SHA256_Transform), i.e. exactly two compressions per HMAC. Longer
+ * messages, 32-byte p1, 16-byte pids of the extracts) fit one padded
+ * SHA-256 block after the keyed inner state. For them we skip
+ * SHA256_Update/Final and their bookkeeping: the padded inner block and the
+ * padded outer block (inner digest || padding) are laid out by hand and
+ * handed to the compression function, i.e. exactly two compressions per
+ * HMAC. pl_hmac_batch runs them for 16 (AVX-512) or 8 (AVX2) records at
+ * once with the multi-buffer kernels of sha256mb.h, and the remainder
+ * (fewer than a lane group) one at a time with SHA256_Transform. Longer
  * messages take the general SHA256_Update/Final path. tests/unit/
- * test_crypto.c checks both paths against RFC 4231 and OpenSSL's HMAC.
+ * test_crypto.c and test_sha256mb.c check every path against RFC 4231 and
+ * OpenSSL's HMAC.
  */
 #include "hmac.h"
 #include "sha256mb.h"

@@ -28,7 +28,9 @@ void pl_hmac(const pl_hmac_key *k, const uint8_t *msg, size_t len,
              uint8_t out[32]);
 
 /* Batch form: n messages of `len` bytes each, `stride` bytes apart;
- * outputs of `outlen` (<= 32) bytes each, `ostride` bytes apart. */
+ * outputs of `outlen` (<= 32) bytes each, `ostride` bytes apart (not
+ * overlapping the messages). Up to 55 bytes, 16 or 8 messages are hashed at
+ * once (multi-buffer SHA-256, sha256mb.h): give it whole batches. */
 void pl_hmac_batch(const pl_hmac_key *k, const uint8_t *msgs, size_t len,
                    size_t stride, size_t n, uint8_t *out, size_t outlen,
                    size_t ostride);

@@ -4,7 +4,9 @@
  * owner keeps p1 -> pid for every p1 it has seen (persons, not records) and
  * answers pid requests: the same p1 always gets the same pid within a run,
  * whichever source or rank asked. The dictionary is the correspondence
- * shard of this rank (kept in memory, wiped on free).
+ * shard of this rank (kept in memory, wiped on free). The p1 new in a
+ * received round get their keyed pids from one batch HMAC (multi-buffer
+ * SHA-256), then every request of the round is answered.
  */
 #ifndef PL_OWNER_H
 #define PL_OWNER_H

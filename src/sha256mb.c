@@ -32,7 +32,7 @@ static void scalar_compress(uint32_t *state, const uint8_t *blocks,
 
 static const pl_sha256mb scalar = {"scalar", 1, scalar_compress, NULL};
 
-#if defined(__x86_64__)
+#if PL_MB_X86
 extern const pl_sha256mb pl_sha256mb_avx512, pl_sha256mb_avx2;
 
 static int runnable(const pl_sha256mb *m)
@@ -73,6 +73,23 @@ static int known(const char *name)
            strcmp(name, "avx512") == 0;
 }
 
+#if PL_MB_X86
+#include <cpuid.h>
+/* SHA extensions (CPUID leaf 7, EBX bit 29), which OpenSSL's compression
+ * uses when present. */
+static int has_sha_ni(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+}
+#else
+static int has_sha_ni(void) { return 0; }
+#endif
+
+/* Default: AVX-512 if runnable (16 lanes: ~23 ns/block measured at
+ * 2.5 GHz, about twice one SHA-NI stream); else, with SHA-NI, OpenSSL's
+ * one-stream compression (~45 ns/block), which beats 8 AVX2 lanes
+ * (~60 ns/block measured); else AVX2; else scalar. */
 static const pl_sha256mb *choose(void)
 {
     const pl_sha256mb *best = &scalar;
@@ -81,6 +98,8 @@ static const pl_sha256mb *choose(void)
             best = kernels[i];
             break;
         }
+    if (best->lanes == 8 && has_sha_ni())
+        best = &scalar;
     const char *env = getenv("PSEUDOLINK_SHA256");
     if (!env || !*env)
         return best;

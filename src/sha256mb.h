@@ -10,10 +10,11 @@
  * Kernels: "avx512" (16 lanes; needs AVX-512 F, BW and VL), "avx2" (8 lanes)
  * and "scalar" (1 lane, OpenSSL's SHA256_Transform). They are compiled with
  * function-level target attributes, so the binary runs on any x86-64 (and
- * builds elsewhere with the scalar kernel only); the best one the CPU runs
- * is chosen on first use. PSEUDOLINK_SHA256=scalar|avx2|avx512 overrides
- * the choice (tests exercise every path, the bench shows each); a value the
- * CPU cannot run falls back to the best with a warning.
+ * builds elsewhere with the scalar kernel only); the fastest one the CPU
+ * runs is chosen on first use (pl_sha256mb_active).
+ * PSEUDOLINK_SHA256=scalar|avx2|avx512 overrides the choice (tests exercise
+ * every path, the bench shows each); a value the CPU cannot run falls back
+ * to the default with a warning.
  */
 #ifndef PL_SHA256MB_H
 #define PL_SHA256MB_H
@@ -22,6 +23,14 @@
 #include <stdint.h>
 
 #define PL_MB_LANES_MAX 16
+
+/* SIMD kernels on x86-64 (-DPL_NO_SIMD builds the scalar one only, as on
+ * other architectures). */
+#if defined(__x86_64__) && !defined(PL_NO_SIMD)
+#define PL_MB_X86 1
+#else
+#define PL_MB_X86 0
+#endif
 
 typedef struct {
     const char *name;           /* "scalar", "avx2", "avx512" */
@@ -41,7 +50,9 @@ typedef struct {
                  uint8_t *out, size_t outlen, size_t ostride);
 } pl_sha256mb;
 
-/* Kernel in use: chosen on the first call (CPU, then PSEUDOLINK_SHA256). */
+/* Kernel in use, chosen on the first call: PSEUDOLINK_SHA256 if set and
+ * runnable, else avx512, else scalar on CPUs with SHA-NI (OpenSSL uses it),
+ * else avx2, else scalar. */
 const pl_sha256mb *pl_sha256mb_active(void);
 /* Kernel by name, or NULL if unknown or not runnable on this CPU. */
 const pl_sha256mb *pl_sha256mb_find(const char *name);

@@ -8,7 +8,7 @@
  */
 #include "sha256mb.h"
 
-#if defined(__x86_64__)
+#if PL_MB_X86
 #include <immintrin.h>
 #include <openssl/crypto.h>
 #include <string.h>

@@ -13,7 +13,7 @@
  */
 #include "sha256mb.h"
 
-#if defined(__x86_64__)
+#if PL_MB_X86
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl")))

@@ -160,7 +160,7 @@ static int hmac_case(const uint8_t *key, size_t klen, size_t len,
             size_t n = SIZES[si];
             for (size_t oi = 0; oi < sizeof OUTS / sizeof *OUTS; oi++) {
                 size_t outlen = OUTS[oi][0], ostride = OUTS[oi][1];
-                memset(out, 0xa5, sizeof out);
+                memset(out, 0xa5, n * ostride + 64);
                 pl_hmac_batch(&k, g.msgs, len, stride, n, out, outlen,
                               ostride);
                 for (size_t i = 0; i < n; i++) {
@@ -168,8 +168,9 @@ static int hmac_case(const uint8_t *key, size_t klen, size_t len,
                     for (size_t b = outlen; b < ostride; b++)
                         same &= out[i * ostride + b] == 0xa5;
                 }
-                for (size_t b = n ? (n - 1) * ostride + outlen : 0;
-                     b < sizeof out; b++)
+                /* After the last tag (a 32-byte store would show here). */
+                size_t end = n ? (n - 1) * ostride + outlen : 0;
+                for (size_t b = end; b < end + 64; b++)
                     same &= out[b] == 0xa5;
             }
         }
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 3; i++) {
         const pl_sha256mb *m = pl_sha256mb_find(PATHS[i]);
         if (!m) {
-            printf("ok - %s kernel # skip: not supported by this CPU\n",
+            printf("ok - %s kernel # skip: not runnable here (CPU or build)\n",
                    PATHS[i]);
             continue;
         }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -129,7 +130,14 @@ static int sort_run(pl_linksort *s)
         insertion_sort(s->run, s->n);
         return 0;
     }
-    uint8_t *tmp = malloc(s->n * PL_LINK_BYTES);
+    uint8_t *tmp = NULL;
+    size_t bytes = s->n * PL_LINK_BYTES;
+    /* Huge pages when large: the radix scatter writes to 256 places. */
+    if (bytes >= (8u << 20) && posix_memalign((void **)&tmp, 2u << 20,
+                                              bytes) == 0)
+        (void)madvise(tmp, bytes, MADV_HUGEPAGE);
+    else if (bytes < (8u << 20))
+        tmp = malloc(bytes);
     if (!tmp) {
         /* No room for the scatter buffer: comparison sort in place. */
         qsort(s->run, s->n, PL_LINK_BYTES, cmp_link);
@@ -170,7 +178,7 @@ int pl_linksort_add(pl_linksort *s, const uint8_t *recs, size_t n)
 {
     while (n > 0) {
         if (!s->run)
-            s->run = pl_xmalloc(s->cap * PL_LINK_BYTES);
+            s->run = pl_xmalloc_huge(s->cap * PL_LINK_BYTES);
         if (s->n == s->cap && spill(s) != 0)
             return -1;
         uint64_t k = s->cap - s->n < n ? s->cap - s->n : n;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static int log_rank = 0, log_size = 1;
 static char first_error[1024];  /* for the audit record (audit.h) */
@@ -169,4 +170,26 @@ void pl_wipe(void *p, size_t n)
 {
     if (p && n)
         explicit_bzero(p, n);
+}
+
+#define HUGE_MIN   (8u << 20)
+#define HUGE_ALIGN (2u << 20)
+
+void *pl_xmalloc_huge(size_t n)
+{
+    if (n < HUGE_MIN)
+        return pl_xmalloc(n);
+    size_t m = (n + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_ALIGN, m) != 0 || !p)
+        oom(n);
+    (void)madvise(p, m, MADV_HUGEPAGE);  /* advice only: fine if refused */
+    return p;
+}
+
+void *pl_xcalloc_huge(size_t n)
+{
+    void *p = pl_xmalloc_huge(n);
+    memset(p, 0, n ? n : 1);
+    return p;
 }

@@ -49,6 +49,13 @@ void *pl_xcalloc(size_t n, size_t size);
 void *pl_xrealloc(void *p, size_t n);
 char *pl_xstrdup(const char *s);
 
+/* Large tables accessed at random (the owner's dictionary, the links
+ * sort): 2 MiB-aligned and marked for transparent huge pages, so that a
+ * lookup is one cache miss rather than a cache miss plus a page walk.
+ * Small sizes fall back to pl_xmalloc. Freed with free(). */
+void *pl_xmalloc_huge(size_t n);
+void *pl_xcalloc_huge(size_t n);
+
 /* Wipe a buffer that held identifiers (p1, NIR) before it is reused or
  * freed: explicit_bzero runs at memset speed, which matters for the
  * multi-megabyte batch buffers; OPENSSL_cleanse stays for key material. */

@@ -39,8 +39,8 @@ static size_t slot_of(const uint8_t *p1, size_t cap)
 static void grow(pl_owner *o)
 {
     size_t ncap = o->cap * 2;
-    uint8_t *ns = pl_xmalloc(ncap * PL_DICT_ENTRY);
-    uint8_t *nu = pl_xcalloc(ncap, 1);
+    uint8_t *ns = pl_xmalloc_huge(ncap * PL_DICT_ENTRY);
+    uint8_t *nu = pl_xcalloc_huge(ncap);
     for (size_t i = 0; i < o->cap; i++) {
         if (!o->used[i])
             continue;

@@ -289,7 +289,7 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
     int io;
     job->batch_rows = DEFAULT_BATCH_ROWS;
     job->exchange_cap = 0;
-    job->io = PL_IO_COLLECTIVE;
+    job->io = PL_IO_INDEPENDENT;   /* measured faster: docs/SCALING.md */
     if (pl_yaml_optional(d, root, "", "options", PL_YAML_MAPPING, &o))
         return -1;
     if (!o)

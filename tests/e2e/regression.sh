@@ -24,6 +24,19 @@ for np in 2 3 4; do
     h5diff "$TMP/np1/linked.h5" "$TMP/np$np/linked.h5"
 done
 
+# Collective MPI-IO transfers (the default is independent): same bytes.
+sed 's/^options:/options:\n  io: collective/' "$job" >"$TMP/coll.yaml"
+if plrun 3 run "$TMP/coll.yaml" --out "$TMP/coll" >"$TMP/coll.log" 2>&1; then
+  same=1
+  for g in /linked /links /persons /rejects; do
+    h5diff "$TMP/np1/linked.h5" "$TMP/coll/linked.h5" "$g" "$g" >/dev/null || same=0
+  done
+  check "io: collective at -np 3 gives the same datasets and attributes" test $same -eq 1
+else
+  notok "io: collective at -np 3 gives the same datasets and attributes"
+  cat "$TMP/coll.log"
+fi
+
 # Random mode: still links correctly, but pids are fresh draws.
 regression_job "$TMP/random.yaml" random
 if plrun 3 run "$TMP/random.yaml" --out "$TMP/random" >"$TMP/random.log" 2>&1; then

@@ -87,8 +87,8 @@ table=$OUT/bench-$stamp.txt
   echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; sha_ni: $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)"
   echo "$hmac_rate" | sed 's/^/# /'
   echo "# sha256 kernel $kernel: $mbrate HMAC/s/core on 32-byte messages (single-block floor $(awk -v b="$block" 'BEGIN { printf "%.0f", b / 2 }'))"
-  printf '%-6s %10s %7s %7s %7s %7s %7s %7s %7s %8s %12s %9s %8s %8s %8s %8s\n' \
-    records rows read valid stage1 exch link write total spillMB \
+  printf '%-6s %10s %7s %7s %7s %7s %7s %7s %7s %7s %8s %12s %9s %8s %8s %8s %8s\n' \
+    records rows read valid stage1 exch link write total wall spillMB \
     "rec/s/core" rssMiB hmacflr hmacmb ioflr "x_floor"
 } | tee "$table"
 
@@ -98,8 +98,11 @@ for size in $SIZES; do
   rm -rf "$out"
   job=$(job_for "$store" "$out")
   log=$OUT/run-$size.log
+  w0=$(date +%s.%N)
   mpirun -np "$NP" ./pseudolink run "$job" >"$log" 2>&1 || {
     echo "$size: run failed, see $log"; continue; }
+  w1=$(date +%s.%N)
+  wall=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", b - a }')
   rows=$(awk '$1 == "total" && NF == 4 { print $2; exit }' "$log")
   persons=$(sed -n 's/^persons \([0-9]*\),.*/\1/p' "$log")
   nir_rows=$(awk '($1 == "hospital_stays" || $1 == "deaths") && NF == 4 { s += $4 } END { print s }' "$log")
@@ -119,10 +122,10 @@ for size in $SIZES; do
   t1=$(date +%s.%N)
   rm -f "$DATA/ioflr.tmp"
   iof=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-  printf '%-6s %10s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %8.1f %12.0f %9s %8s %8s %8s %8.2f\n' \
+  printf '%-6s %10s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %8.1f %12.0f %9s %8s %8s %8s %8.2f\n' \
     "$size" "$rows" "$(stage read "$log")" "$(stage validate "$log")" \
     "$(stage stage1 "$log")" "$(stage exchange "$log")" "$(stage link "$log")" \
-    "$(stage write "$log")" "$total" "$(awk -v s="$spill" 'BEGIN{print s/1048576}')" \
+    "$(stage write "$log")" "$total" "$wall" "$(awk -v s="$spill" 'BEGIN{print s/1048576}')" \
     "$(awk -v r="$rows" -v t="$total" -v n="$NP" 'BEGIN { print r / t / n }')" \
     "$rss" "$hf" "$hmb" "$iof" \
     "$(awk -v t="$total" -v h="$hf" -v i="$iof" 'BEGIN { print t / (h + i) }')" | tee -a "$table"
@@ -130,6 +133,7 @@ for size in $SIZES; do
 done
 {
   echo "# columns: stage seconds are the slowest rank's; rec/s/core = rows / total / NP;"
+  echo "# wall = the whole mpirun (MPI start-up, store and output digests for the audit log, finalize);"
   echo "# hmacflr = seconds of unavoidable SHA-256 compressions at this CPU's single-block rate over NP cores;"
   echo "# hmacmb = the same HMACs at the multi-buffer pl_hmac_batch rate of kernel $kernel over NP cores;"
   echo "# ioflr = seconds of dd reading the store + writing the output's bytes; x_floor = total / (hmacflr + ioflr)"

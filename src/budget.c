@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /* Bytes per batch row of every buffer sized by batch_rows: identity
  * columns, p1, grouped p1, pids, index/permutation, reasons, row pids
@@ -62,6 +63,43 @@ void pl_budget_apply(pl_run *r)
     if (r->link_run < MIN_RUN)
         r->link_run = MIN_RUN;
     r->merge_bytes = m / 8;
+}
+
+static double gib(uint64_t b) { return (double)b / (1ull << 30); }
+
+/* A budget the node cannot hold would end in the kernel's OOM killer half
+ * way through a run; refuse it before anything is read. The default budget
+ * is shrunk instead (a laptop running several ranks), with a note. */
+int pl_budget_check(pl_run *r)
+{
+    MPI_Comm node;
+    int local = 1, lrank = 0;
+    PL_MPI_CHECK(MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, 0,
+                                     MPI_INFO_NULL, &node));
+    MPI_Comm_size(node, &local);
+    MPI_Comm_rank(node, &lrank);
+    MPI_Comm_free(&node);
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+    pl_job *j = r->job;
+    uint64_t m = j->memory_per_rank ? j->memory_per_rank : PL_DEFAULT_MEMORY;
+    int fits = phys == 0 || m <= phys / (uint64_t)local;
+    if (!fits && j->memory_per_rank == 0) {
+        uint64_t cap = phys / (uint64_t)local / 2;
+        if (r->rank == 0)
+            pl_info("memory per rank: default budget %.1f GiB lowered to "
+                    "%.2f GiB (%d ranks share %.1f GiB on this node)",
+                    gib(m), gib(cap), local, gib(phys));
+        j->memory_per_rank = cap ? cap : 1;
+        return 0;
+    }
+    int ok = pl_all_ok(r->comm, fits);
+    if (!fits && lrank == 0)
+        pl_err("%s: options.memory_per_rank: %.1f GiB per rank x %d ranks "
+               "on this node is more than its %.1f GiB of memory; lower it "
+               "or run fewer ranks per node", j->path, gib(m), local,
+               gib(phys));
+    return ok ? 0 : -1;
 }
 
 void pl_budget_report(pl_run *r)

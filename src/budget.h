@@ -35,6 +35,11 @@ int pl_parse_size(const char *s, uint64_t *out);
  * exchange_cap is automatic) and the links sort sizes from the budget. */
 void pl_budget_apply(pl_run *r);
 
+/* Collective, before pl_budget_apply: refuses a memory_per_rank that the
+ * node's physical memory cannot give each of its ranks (error names the
+ * job file and the key); a default budget is lowered instead. */
+int pl_budget_check(pl_run *r);
+
 /* Collective: peak RSS (max over ranks) and the growth terms, printed by
  * rank 0 as part of the run summary. */
 void pl_budget_report(pl_run *r);

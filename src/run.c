@@ -229,6 +229,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     if (load_job(r, a) != 0 || load_keys(r) != 0)
         return -1;
     r->cap = r->job->exchange_cap;
+    if (pl_budget_check(r) != 0)
+        return -1;
     pl_budget_apply(r);
     r->dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(r->dxpl, r->job->io == PL_IO_COLLECTIVE

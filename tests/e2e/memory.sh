@@ -81,3 +81,13 @@ for g in /linked /links /persons /rejects; do
   h5diff "$TMP/out-big/linked.h5" "$TMP/out-mem/linked.h5" "$g" "$g" >/dev/null || same=0
 done
 check "spilled -np 1 and in-memory -np 2 outputs are identical (h5diff)" test $same -eq 1
+
+# A budget the node cannot give every rank is refused before anything is
+# read, naming the job file and the key; nothing is published.
+job "$TMP/small.h5" "$TMP/out-huge" 100TiB "$TMP/huge.yaml"
+plrun 2 run "$TMP/huge.yaml" >"$TMP/huge.log" 2>&1
+rc=$?
+grep -Eq "huge.yaml: options.memory_per_rank: .* per rank x 2 ranks on this node is more than its .* GiB of memory" "$TMP/huge.log"
+check "memory_per_rank 100TiB: refused (exit $rc), names the file, the key and the node's memory" \
+  test $? -eq 0 -a "$rc" -ne 0
+check "memory_per_rank 100TiB: nothing published" test ! -e "$TMP/out-huge/linked.h5"

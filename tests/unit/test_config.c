@@ -154,7 +154,7 @@ static void test_defaults(void)
     CHECK(!job.producer_key && !job.platform_key, "no keys given");
     CHECK(job.batch_rows == 1048576, "default batch_rows");
     CHECK(job.exchange_cap == 0, "default exchange_cap");
-    CHECK(job.io == PL_IO_COLLECTIVE, "default io");
+    CHECK(job.io == PL_IO_INDEPENDENT, "default io");
     CHECK(!job.sources[0].keep_given && !job.sources[0].keep &&
           !job.sources[0].drop, "no keep/drop");
     pl_job_free(&job);

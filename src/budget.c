@@ -93,7 +93,8 @@ int pl_budget_check(pl_run *r)
         j->memory_per_rank = cap ? cap : 1;
         return 0;
     }
-    int ok = pl_all_ok(r->comm, fits);
+    int ok = 0;                 /* pl_all_ok, without run.c (fuzz builds) */
+    PL_MPI_CHECK(MPI_Allreduce(&fits, &ok, 1, MPI_INT, MPI_MIN, r->comm));
     if (!fits && lrank == 0)
         pl_err("%s: options.memory_per_rank: %.1f GiB per rank x %d ranks "
                "on this node is more than its %.1f GiB of memory; lower it "

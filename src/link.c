@@ -121,7 +121,6 @@ int pl_link_finish(pl_run *r)
     double t0 = MPI_Wtime();
     if (!pl_all_ok(r->comm, pl_linksort_finish(r->lsort) == 0))
         return -1;
-    r->links = NULL;
     r->n_links = r->lsort->total;
     r->links_spilled = r->lsort->spilled_bytes;
     pl_exscan(r->comm, r->n_links, &r->links_off, &r->links_total);

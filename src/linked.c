@@ -60,7 +60,6 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     w->d = pl_xmalloc(w->nd * sizeof *w->d);
     for (size_t c = 0; c < w->nd; c++)
         w->d[c] = -1;
-    w->rej_row = w->rej_why = -1;
     hid_t g = pl_out_group(&r->linked, path);
     if (!pl_all_ok(r->comm, g >= 0))
         return -1;

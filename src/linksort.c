@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -130,14 +129,8 @@ static int sort_run(pl_linksort *s)
         insertion_sort(s->run, s->n);
         return 0;
     }
-    uint8_t *tmp = NULL;
-    size_t bytes = s->n * PL_LINK_BYTES;
     /* Huge pages when large: the radix scatter writes to 256 places. */
-    if (bytes >= (8u << 20) && posix_memalign((void **)&tmp, 2u << 20,
-                                              bytes) == 0)
-        (void)madvise(tmp, bytes, MADV_HUGEPAGE);
-    else if (bytes < (8u << 20))
-        tmp = malloc(bytes);
+    uint8_t *tmp = pl_malloc_huge(s->n * PL_LINK_BYTES);
     if (!tmp) {
         /* No room for the scatter buffer: comparison sort in place. */
         qsort(s->run, s->n, PL_LINK_BYTES, cmp_link);

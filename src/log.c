@@ -175,15 +175,23 @@ void pl_wipe(void *p, size_t n)
 #define HUGE_MIN   (8u << 20)
 #define HUGE_ALIGN (2u << 20)
 
-void *pl_xmalloc_huge(size_t n)
+void *pl_malloc_huge(size_t n)
 {
     if (n < HUGE_MIN)
-        return pl_xmalloc(n);
+        return malloc(n ? n : 1);
     size_t m = (n + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
     void *p = NULL;
-    if (posix_memalign(&p, HUGE_ALIGN, m) != 0 || !p)
-        oom(n);
+    if (posix_memalign(&p, HUGE_ALIGN, m) != 0)
+        return NULL;
     (void)madvise(p, m, MADV_HUGEPAGE);  /* advice only: fine if refused */
+    return p;
+}
+
+void *pl_xmalloc_huge(size_t n)
+{
+    void *p = pl_malloc_huge(n);
+    if (!p)
+        oom(n);
     return p;
 }
 

@@ -54,6 +54,7 @@ char *pl_xstrdup(const char *s);
  * lookup is one cache miss rather than a cache miss plus a page walk.
  * Small sizes fall back to pl_xmalloc. Freed with free(). */
 void *pl_xmalloc_huge(size_t n);
+void *pl_malloc_huge(size_t n);         /* NULL when out of memory */
 void *pl_xcalloc_huge(size_t n);
 
 /* Wipe a buffer that held identifiers (p1, NIR) before it is reused or

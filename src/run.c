@@ -207,7 +207,6 @@ static void run_free(pl_run *r)
 {
     free(r->ss);
     pl_extracts_release(r);
-    free(r->links);
     pl_link_free(r);
     free(r->person_pid);
     free(r->person_counts);

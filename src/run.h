@@ -74,14 +74,13 @@ typedef struct {
     pl_owner  owner;
     uint64_t  cap;              /* exchange cap per destination */
 
-    uint8_t  *links;            /* sorted, this rank's pid range */
-    uint64_t  n_links, links_off, links_total;
+    uint64_t  n_links, links_off, links_total;  /* this rank's pid range */
     uint8_t  *person_pid;       /* [n_persons][16] */
     uint32_t *person_counts;    /* [n_persons][n_sources] */
     uint64_t  n_persons, persons_off, persons_total, persons_multi;
     uint64_t  exchange_rounds;
     /* budget.c / linksort.c: links sort in bounded memory. The sorted links
-     * are read back with pl_linkiter on `lsort` (r->links stays NULL). */
+     * are read back with pl_linkiter on `lsort`. */
     struct pl_linksort *lsort;
     uint64_t  link_run, merge_bytes, links_spilled;
     uint8_t  *link_recs, *link_grouped;        /* [batch_rows] scratch */

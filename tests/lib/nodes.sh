@@ -33,8 +33,8 @@ NODES_SKIP=
 nodes_check() {
   NODES_SKIP=
   local c
-  for c in ip nsenter unshare mount hostname; do
-    command -v "$c" >/dev/null || { NODES_SKIP="command $c (packages iproute2, util-linux)"; return 1; }
+  for c in ip nsenter unshare mount hostname sysctl; do
+    command -v "$c" >/dev/null || { NODES_SKIP="command $c (packages iproute2, util-linux, procps)"; return 1; }
   done
   [ "$(id -u)" -eq 0 ] || { NODES_SKIP="root (network namespaces need CAP_SYS_ADMIN)"; return 1; }
   local t=${NODES_PFX}-probe
@@ -75,6 +75,11 @@ nodes_up() {
     ip -n "$NODES_PFX-br" link set "v$i" master br0 up
     ip -n "$ns" addr add "$NODES_NET.$i/24" dev eth0
     ip -n "$ns" link set eth0 up
+    # A peer that stops answering is given up after ~6 s of retransmissions
+    # (tcp_retries2 4) instead of the default ~15 min (15): how long a run
+    # waits for a node whose link is gone. Per network namespace: the
+    # host's own setting is untouched.
+    nsenter --net=/run/netns/"$ns" sysctl -q -w net.ipv4.tcp_retries2="${NODES_TCP_RETRIES2:-4}"
     printf '%s.%d node%d\n' "$NODES_NET" "$i" "$i" >>"$NODES_DIR/hosts"
   done
   # The launcher Open MPI calls instead of ssh: rsh NODE COMMAND-LINE...

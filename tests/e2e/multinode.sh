@@ -214,3 +214,37 @@ else
   n2 tc qdisc del dev eth0 root
   nsenter --net=/run/netns/"$NODES_PFX-br" tc qdisc del dev v2 root
 fi
+
+# ---- a real two-node Slurm: the planned sbatch script, srun with PMIx -------
+if ! slurm_start_nodes node1 node2; then
+  if [ -n "$SLURM_SKIP" ]; then missing "two-node Slurm: $SLURM_SKIP"
+  else notok "two-node Slurm starts (slurmctld on node1, a slurmd on node1 and node2): $SLURM_FAIL"; fi
+  exit 0
+fi
+ok "two-node Slurm up (slurmctld on node1, slurmd on node1 and node2, private munged)"
+mkdir -p "$TMP/work"
+sed -e "s#^output: .*#output: $TMP/slurm-out#" -e "s#inputs/custodians/#$ROOT/inputs/custodians/#g" \
+  "$TMP/reg.yaml" >"$TMP/slurm.yaml"
+# Its own one-rank reference: the job file's hash is part of the outputs.
+plrun 1 run "$TMP/slurm.yaml" --out "$TMP/ref-slurm" >"$TMP/ref-slurm.log" 2>&1 ||
+  { notok "reference: the Slurm job file at -np 1"; tail "$TMP/ref-slurm.log"; }
+(cd "$TMP/work" && "$PL" plan --profile local --nodes 2 --tasks-per-node 2 --launcher srun \
+  "$TMP/slurm.yaml" -o "$TMP/slurm.sbatch" >/dev/null) || notok "plan --profile local --nodes 2"
+check "the planned script asks for 2 nodes x 2 tasks and srun --mpi=pmix" \
+  grep -q "^#SBATCH --nodes=2$" "$TMP/slurm.sbatch"
+j=$(slurm_cmd timeout 20 sbatch --parsable "$TMP/slurm.sbatch")
+if [ -z "$j" ]; then
+  notok "sbatch accepts the planned script on the two-node cluster"
+else
+  slurm_wait "$j" 90 || { echo "# job $j still queued after 90 s"; slurm_cmd scancel "$j"; }
+  st=$(slurm_job_field "$j" JobState) ec=$(slurm_job_field "$j" ExitCode)
+  nl=$(slurm_job_field "$j" NodeList)
+  log=$TMP/work/pseudolink-slurm-$j.out
+  check "sbatch job $j on nodes $nl: COMPLETED, exit 0:0 (got $st, $ec)" test "$st" = COMPLETED -a "$ec" = 0:0
+  [ "$st" = COMPLETED ] || tail -n 20 "$log" 2>/dev/null
+  check "the job ran on both nodes (NodeList $nl)" test "$nl" = "node[1-2]"
+  grep -q "on 2 node(s), 4 ranks, launcher srun" "$log"
+  check "the job's log says 2 nodes, 4 ranks, srun" test $? -eq 0
+  check "Slurm two-node run: linked.h5 identical to one rank on one node (h5diff)" \
+    same "$TMP/ref-slurm" "$TMP/slurm-out" linked.h5
+fi

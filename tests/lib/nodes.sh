@@ -97,6 +97,9 @@ EOF
   chmod 755 "$NODES_DIR/rsh"
 }
 
+# node_addr NODE: its address (nodeN -> $NODES_NET.N).
+node_addr() { echo "$NODES_NET.${1#node}"; }
+
 # node_exec NODE CMD...: CMD runs on NODE (exec'd: a background node_exec's
 # $! is the command's own pid).
 node_exec() {

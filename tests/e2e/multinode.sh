@@ -26,11 +26,6 @@ cleanup() { slurm_stop; nodes_down; rm -rf "$TMP"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# missing WHAT: what this machine cannot give. A failure under CI, a
-# counted skip elsewhere.
-missing() {
-  if [ "${CI:-}" = true ]; then notok "$* (CI=true: required)"; else echo "skip - $*"; fi
-}
 
 bash "$ROOT/tests/lib/deps.sh" iproute2 util-linux nftables procps >"$TMP/deps.log" 2>&1 ||
   { cat "$TMP/deps.log"; missing "packages iproute2 util-linux nftables procps: not installable"; exit 0; }

@@ -22,7 +22,11 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$ROOT/tests/lib/nodes.sh"
 source "$ROOT/tests/lib/slurm.sh"
 KEEP=0; [ "${1:-}" = --keep ] && KEEP=1
-cleanup() { slurm_stop; nodes_down; rm -rf "$TMP"; }
+KEEP_SLEEP=
+cleanup() {
+  [ -n "$KEEP_SLEEP" ] && kill "$KEEP_SLEEP" 2>/dev/null
+  slurm_stop; nodes_down; rm -rf "$TMP"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -38,19 +42,30 @@ hf31=$(nodes_hostfile 1 node1 node2 node3)
 hf21=$(nodes_hostfile 1 node1 node2)
 
 if [ "$KEEP" = 1 ]; then
+  chmod 600 "$ROOT"/inputs/keys/*.key
   slurm_start_nodes node1 node2 || echo "# Slurm not started: ${SLURM_SKIP:-}${SLURM_FAIL:-}"
   cat <<EOF
-# Nodes up: ${NODES[*]} (addresses $NODES_NET.1-${#NODES[@]}), files in $NODES_DIR
-# A shell on node2:   nsenter --net=/run/netns/$NODES_PFX-node2 unshare --uts --mount \\
-#                       sh -c 'mount --bind $NODES_DIR/hosts /etc/hosts; hostname node2; exec bash'
-# mpirun from node1 across two nodes (2 ranks each), MPI over TCP:
-#   $NODES_DIR/rsh node1 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \\
-#     mpirun --hostfile $hf22 -np 4 $(nodes_mca) $PL run $ROOT/jobs/regression.yaml --out /tmp/mn-out"
-#   (run it from $ROOT: the job's paths are relative; chmod 600 inputs/keys/*.key)
+# Simulated nodes up: ${NODES[*]} ($NODES_NET.1-${#NODES[@]}); helper scripts in $NODES_DIR
+#   a shell on node2:       $NODES_DIR/on node2
+#   one command on node3:   $NODES_DIR/on node3 hostname
+#   the regression job from node1 on 2 nodes x 2 ranks, MPI over TCP:
+#     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # as root
+#     cd $ROOT && $NODES_DIR/on node1 mpirun --hostfile $hf22 -np 4 \\
+#       $(nodes_mca) -x PATH \\
+#       ./pseudolink run jobs/regression.yaml --out /tmp/mn-out
+#   take node2 away:        ip -n $NODES_PFX-node2 link set eth0 down   (up again: ... up)
+#   slow it down:           ip netns exec $NODES_PFX-node2 tc qdisc add dev eth0 root tbf rate 10mbit burst 16kb latency 200ms
 EOF
-  [ -n "${SLURM_CONF:-}" ] && echo "# Slurm (2 nodes): $NODES_DIR/rsh node1 \"SLURM_CONF=$SLURM_CONF sinfo\""
-  echo "# Press Enter to stop everything and remove the namespaces."
-  read -r _ </dev/tty
+  [ -n "${SLURM_CONF:-}" ] &&
+    echo "#   Slurm on node1+node2:   $NODES_DIR/on node1 env SLURM_CONF=$SLURM_CONF sinfo   (sbatch, srun --mpi=pmix -N 2 ...)"
+  if [ -t 0 ]; then
+    echo "# Press Enter to stop everything and remove the namespaces."
+    read -r _
+  else
+    echo "# kill -INT $$ (or -TERM) to stop everything and remove the namespaces."
+    sleep infinity & KEEP_SLEEP=$!
+    wait "$KEEP_SLEEP"
+  fi
   exit 0
 fi
 

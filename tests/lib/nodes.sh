@@ -94,7 +94,17 @@ exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
   unshare --uts --mount sh -c 'mount --bind "\$0" /etc/hosts && hostname "\$1" && exec sh -c "\$2"' \\
   "$NODES_DIR/hosts" "\$node" "\$*"
 EOF
-  chmod 755 "$NODES_DIR/rsh"
+  # For a person (multinode.sh --keep): on NODE [CMD...], a shell by default.
+  cat >"$NODES_DIR/on" <<EOF
+#!/bin/sh
+# on NODE [CMD...]: run CMD (default: bash) on a simulated node, keeping
+# the caller's environment.
+node=\$1; shift; [ \$# -eq 0 ] && set -- bash
+exec nsenter --net=/run/netns/$NODES_PFX-\$node \\
+  unshare --uts --mount sh -c 'mount --bind "\$0" /etc/hosts && hostname "\$1" && shift && exec "\$@"' \\
+  "$NODES_DIR/hosts" "\$node" "\$@"
+EOF
+  chmod 755 "$NODES_DIR/rsh" "$NODES_DIR/on"
 }
 
 # node_addr NODE: its address (nodeN -> $NODES_NET.N).

@@ -114,10 +114,10 @@ slurm_start() {
   export SLURM_CONF=$d/slurm.conf
   slurmctld -f "$SLURM_CONF" ||
     { SLURM_FAIL="slurmctld did not start: $(tail -n 3 "$d/log/slurmctld.log" 2>/dev/null)"; return 1; }
-  slurm_wait_pid "$d/slurmctld.pid"
+  slurm_wait_pid "$d/slurmctld.pid" || return 1
   slurmd -N "$host" -f "$SLURM_CONF" ||
     { SLURM_FAIL="slurmd did not start: $(tail -n 3 "$d/log/slurmd-$host.log" 2>/dev/null)"; return 1; }
-  slurm_wait_pid "$d/slurmd-$host.pid"
+  slurm_wait_pid "$d/slurmd-$host.pid" || return 1
   slurm_wait_idle 1
 }
 
@@ -151,13 +151,13 @@ slurm_start_nodes() {
   export SLURM_CONF=$d/etc-$1/slurm.conf
   node_exec "$1" slurmctld -f "$SLURM_CONF" ||
     { SLURM_FAIL="slurmctld did not start on $1: $(tail -n 3 "$d/log/slurmctld.log" 2>/dev/null)"; return 1; }
-  slurm_wait_pid "$d/slurmctld.pid"
+  slurm_wait_pid "$d/slurmctld.pid" || return 1
   # node_exec enters the network namespace with nsenter, not `ip netns
   # exec`: that one remounts /sys and slurmd then misreads the cgroups.
   for n in "$@"; do
     node_exec "$n" slurmd -N "$n" -f "$d/etc-$n/slurm.conf" ||
       { SLURM_FAIL="slurmd did not start on $n: $(tail -n 3 "$d/log/slurmd-$n.log" 2>/dev/null)"; return 1; }
-    slurm_wait_pid "$d/slurmd-$n.pid"
+    slurm_wait_pid "$d/slurmd-$n.pid" || return 1
   done
   slurm_wait_idle $#
 }
@@ -183,12 +183,24 @@ slurm_wait_idle() {
   return 1
 }
 
+# slurm_wait_pid PIDFILE: until the daemon wrote it; then the daemon must
+# still be alive 0.5 s later (one that cannot bind its port writes its
+# pid file first and exits), else SLURM_FAIL quotes its log.
 slurm_wait_pid() {
-  local i
+  local i p log
   for i in $(seq 40); do
-    if [ -s "$1" ]; then SLURM_PIDS+=("$(cat "$1")"); return 0; fi
+    if [ -s "$1" ]; then
+      p=$(cat "$1"); SLURM_PIDS+=("$p")
+      sleep 0.5
+      kill -0 "$p" 2>/dev/null && return 0
+      log=$SLURM_DIR/log/$(basename "$1" .pid).log
+      SLURM_FAIL="$(basename "$1" .pid) exited at start: $(grep -E 'error|fatal' "$log" 2>/dev/null | tail -n 3 | tr '\n' ' ')"
+      return 1
+    fi
     sleep 0.25
   done
+  SLURM_FAIL="$(basename "$1" .pid) wrote no pid file in 10 s"
+  return 1
 }
 
 slurm_stop() {

@@ -173,7 +173,7 @@ if [ "$TCP_SIZE" != none ]; then
         tcp2) hf=$(nodes_hostfile 1 node1 node2); btl=tcp,self; what="2 nodes x 1 rank, TCP over a bridge" ;;
       esac
       w0=$(date +%s.%N)
-      if ! NODES_TIMEOUT=600 node_mpirun node1 "$hf" 2 --mca btl "$btl" ./pseudolink run "$job" >"$log" 2>&1; then
+      if ! NODES_BTL=$btl NODES_TIMEOUT=600 node_mpirun node1 "$hf" 2 ./pseudolink run "$job" >"$log" 2>&1; then
         echo "$how: run failed, see $log" | tee -a "$table"; continue
       fi
       w1=$(date +%s.%N)

@@ -89,6 +89,13 @@ same() {
 }
 
 # ---- mpirun across nodes -----------------------------------------------
+# node2 counts the TCP bytes it receives from node1 (nftables counter):
+# the MPI traffic between nodes must show there.
+nsenter --net=/run/netns/"$NODES_PFX-node2" nft -f - <<EOF
+table inet plcount {
+  chain in { type filter hook input priority 0; policy accept; ip saddr $NODES_NET.1 meta l4proto tcp counter; }
+}
+EOF
 for layout in "2x2 $hf22 4" "3x1 $hf31 3"; do
   set -- $layout; name=$1 hf=$2 np=$3
   t0=$SECONDS
@@ -99,6 +106,13 @@ for layout in "2x2 $hf22 4" "3x1 $hf31 3"; do
     ok "regression job on $name nodes x ranks under mpirun (TCP) ($((SECONDS - t0)) s)"
     check "regression $name: linked.h5 identical to one rank on one node (h5diff)" \
       same "$TMP/ref-reg" "$TMP/reg-$name" linked.h5
+    if [ "$name" = 2x2 ]; then
+      bytes=$(nsenter --net=/run/netns/"$NODES_PFX-node2" nft list table inet plcount |
+        sed -n 's/.*counter packets [0-9]* bytes \([0-9]*\).*/\1/p')
+      check "regression 2x2: the ranks talked over TCP between the nodes (node2 received ${bytes:-0} bytes from node1)" \
+        test "${bytes:-0}" -gt 50000
+      nsenter --net=/run/netns/"$NODES_PFX-node2" nft delete table inet plcount
+    fi
   else
     notok "regression job on $name nodes x ranks under mpirun: status $rc"; tail -n 20 "$TMP/reg-$name.log"
   fi
@@ -111,11 +125,15 @@ for layout in "2x2 $hf22 4" "3x1 $hf31 3"; do
 done
 # The ranks on distinct nodes really talk through the network: with shared
 # memory only (btl vader,self), the same layout cannot connect them.
-NODES_TIMEOUT=60 node_mpirun node1 "$hf21" 2 --mca btl vader,self "$PL" run "$TMP/reg.yaml" \
+NODES_BTL=vader,self NODES_TIMEOUT=60 node_mpirun node1 "$hf21" 2 "$PL" run "$TMP/reg.yaml" \
   --out "$TMP/noshm" >"$TMP/noshm.log" 2>&1
 rc=$?
-check "the nodes share no memory transport: btl vader,self alone fails across 2 nodes (status $rc)" \
-  test $rc -ne 0 -a $rc -ne 124 -a ! -e "$TMP/noshm/linked.h5"
+# (Open MPI 4.1.4 garbles its own "unable to reach each other" help text
+# here: ORTE_ERROR_LOG ... show_help.c; the status is what counts.)
+[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ ! -e "$TMP/noshm/linked.h5" ] &&
+  ! grep -q "can only be listed once" "$TMP/noshm.log"
+check "the nodes share no memory transport: with btl vader,self alone the run across 2 nodes fails (status $rc)" \
+  test $? -eq 0
 
 # ---- a node lost mid-run ---------------------------------------------------
 # Earlier outputs in $out (2 nodes x 1 rank), then a slow run on the same

@@ -128,10 +128,11 @@ nodes_hostfile() {
   echo "$f"
 }
 
-# The MCA settings of a run across the nodes (also used by bench/run.sh).
+# The MCA settings of a run across the nodes (also used by bench/run.sh);
+# NODES_BTL overrides the transports (default tcp,vader,self).
 nodes_mca() {
   echo --mca plm_rsh_agent "$NODES_DIR/rsh" \
-    --mca btl tcp,vader,self \
+    --mca btl "${NODES_BTL:-tcp,vader,self}" \
     --mca btl_tcp_if_include "$NODES_NET.0/24" --mca oob_tcp_if_include "$NODES_NET.0/24" \
     --mca mpi_yield_when_idle 1
 }

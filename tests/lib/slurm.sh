@@ -39,6 +39,13 @@ slurm_preconditions() {
     SLURM_FAIL="precondition: /sys/fs/cgroup is not mounted (slurmd reads the cgroup file system at start: mount -t cgroup2 none /sys/fs/cgroup)"
     return 1
   fi
+  # The configuration uses addresses, not names; a host name that does not
+  # resolve (or whose lookup hangs on an unreachable DNS server) is only
+  # reported, so that a slow start can be traced to it.
+  local t0=$SECONDS h
+  h=$(hostname)
+  timeout 5 getent hosts "$h" >/dev/null 2>&1 ||
+    echo "# note: host name $h does not resolve ($((SECONDS - t0)) s; not in /etc/hosts?): Slurm here uses 127.0.0.1 / node addresses and does not need it"
   if ! id munge >/dev/null 2>&1; then
     SLURM_FAIL="precondition: no munge user (package munge not installed properly)"; return 1
   fi

@@ -11,7 +11,8 @@
 #  - a slow and lossy node (tc netem, else tbf + nftables random drop)
 #    still gives identical outputs;
 #  - the planned sbatch script runs on a real two-node Slurm (one slurmd per
-#    node, srun --mpi=pmix) with identical outputs.
+#    node; srun --mpi=pmix, and mpirun inside the allocation) with identical
+#    outputs.
 #
 # Usage: bash tests/e2e/multinode.sh          (the test, part of make test)
 #        bash tests/e2e/multinode.sh --keep   (bring 3 nodes and the Slurm
@@ -299,23 +300,26 @@ sed -e "s#^output: .*#output: $TMP/slurm-out#" -e "s#inputs/custodians/#$ROOT/in
 # Its own one-rank reference: the job file's hash is part of the outputs.
 plrun 1 run "$TMP/slurm.yaml" --out "$TMP/ref-slurm" >"$TMP/ref-slurm.log" 2>&1 ||
   { notok "reference: the Slurm job file at -np 1"; tail "$TMP/ref-slurm.log"; }
-(cd "$TMP/work" && "$PL" plan --profile local --nodes 2 --tasks-per-node 2 --launcher srun \
-  "$TMP/slurm.yaml" -o "$TMP/slurm.sbatch" >/dev/null) || notok "plan --profile local --nodes 2"
-check "the planned script asks for 2 nodes x 2 tasks and srun --mpi=pmix" \
-  grep -q "^#SBATCH --nodes=2$" "$TMP/slurm.sbatch"
-j=$(slurm_cmd timeout 20 sbatch --parsable "$TMP/slurm.sbatch")
-if [ -z "$j" ]; then
-  notok "sbatch accepts the planned script on the two-node cluster"
-else
+# Each launcher; mpirun inside the allocation starts its daemons with srun
+# and is told the nodes' subnet through the environment sbatch passes on.
+export OMPI_MCA_btl_tcp_if_include=$NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$NODES_NET.0/24 \
+  OMPI_MCA_mpi_yield_when_idle=1
+for L in srun mpirun; do
+  (cd "$TMP/work" && "$PL" plan --profile local --nodes 2 --tasks-per-node 2 --launcher $L \
+    "$TMP/slurm.yaml" -o "$TMP/slurm-$L.sbatch" >/dev/null) || { notok "$L: plan --profile local --nodes 2"; continue; }
+  check "$L: the planned script asks for 2 nodes x 2 tasks" grep -q "^#SBATCH --nodes=2$" "$TMP/slurm-$L.sbatch"
+  rm -rf "$TMP/slurm-out"
+  j=$(slurm_cmd timeout 20 sbatch --parsable "$TMP/slurm-$L.sbatch")
+  if [ -z "$j" ]; then notok "$L: sbatch accepts the planned script on the two-node cluster"; continue; fi
   slurm_wait "$j" 90 || { echo "# job $j still queued after 90 s"; slurm_cmd scancel "$j"; }
   st=$(slurm_job_field "$j" JobState) ec=$(slurm_job_field "$j" ExitCode)
   nl=$(slurm_job_field "$j" NodeList)
   log=$TMP/work/pseudolink-slurm-$j.out
-  check "sbatch job $j on nodes $nl: COMPLETED, exit 0:0 (got $st, $ec)" test "$st" = COMPLETED -a "$ec" = 0:0
+  check "$L: sbatch job $j on nodes $nl: COMPLETED, exit 0:0 (got $st, $ec)" test "$st" = COMPLETED -a "$ec" = 0:0
   [ "$st" = COMPLETED ] || tail -n 20 "$log" 2>/dev/null
-  check "the job ran on both nodes (NodeList $nl)" test "$nl" = "node[1-2]"
-  grep -q "on 2 node(s), 4 ranks, launcher srun" "$log"
-  check "the job's log says 2 nodes, 4 ranks, srun" test $? -eq 0
-  check "Slurm two-node run: linked.h5 identical to one rank on one node (h5diff)" \
+  check "$L: the job ran on both nodes (NodeList $nl)" test "$nl" = "node[1-2]"
+  grep -q "on 2 node(s), 4 ranks, launcher $L" "$log"
+  check "$L: the job's log says 2 nodes, 4 ranks, launcher $L" test $? -eq 0
+  check "$L: Slurm two-node run: linked.h5 identical to one rank on one node (h5diff)" \
     same "$TMP/ref-slurm" "$TMP/slurm-out" linked.h5
-fi
+done

@@ -1,32 +1,14 @@
 /* main.c — pseudolink: parse the subcommand and dispatch. */
-#include "crypto/keyfile.h"
+#include "cmd/keygen.h"
 #include "base/log.h"
 #include "cmd/reveal.h"
 #include "cmd/plan.h"
-#include "stage/run.h"
+#include "cmd/run.h"
 #include "cmd/synth.h"
 #include "cmd/verify.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int keygen_main(int argc, char **argv)
-{
-    if (argc >= 2 && strcmp(argv[1], "--custodian") == 0)
-        return pl_custody_keygen_main(argc, argv);
-    const char *audit = NULL;
-    if (argc == 4 && strcmp(argv[2], "--audit") == 0)
-        audit = argv[3];
-    if ((argc != 2 && !audit) || argv[1][0] == '-') {
-        fprintf(stderr, "usage: pseudolink keygen FILE [--audit LOG] | keygen "
-                "--custodian NAME [--dir DIR] [--passphrase-file FILE]\n");
-        return 2;
-    }
-    int ok = pl_key_generate(argv[1]) == 0;
-    if (audit && pl_keygen_audit(audit, argv[1], ok) != 0)
-        ok = 0;
-    return ok ? 0 : 1;
-}
 
 static void help(FILE *f)
 {
@@ -71,7 +53,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "digest") == 0)
         return pl_digest_main(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
-        return keygen_main(argc - 1, argv + 1);
+        return pl_keygen_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "-h") == 0) {
         help(stdout);

@@ -27,33 +27,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
-/* keygen --custodian */
-
-int pl_custody_keygen_main(int argc, char **argv)
-{
-    const char *name = NULL, *dir = ".", *pass = NULL;
-    int bits = PL_RSA_MIN_BITS;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && strcmp(argv[i], "--custodian") == 0) name = argv[++i];
-        else if (v && strcmp(argv[i], "--dir") == 0) dir = argv[++i];
-        else if (v && strcmp(argv[i], "--passphrase-file") == 0)
-            pass = argv[++i];
-        else if (v && strcmp(argv[i], "--bits") == 0) bits = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: pseudolink keygen --custodian NAME "
-                    "[--dir DIR] [--passphrase-file FILE] [--bits N]\n");
-            return 2;
-        }
-    }
-    if (!name || !name[0] || strchr(name, '/')) {
-        pl_err("keygen: --custodian NAME is required (no '/')");
-        return 2;
-    }
-    return pl_custody_keygen(name, dir, pass, bits) == 0 ? 0 : 1;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Audit */
 
 static char *default_audit(const char *corr)

@@ -1,7 +1,5 @@
 /* reveal.h — custodians' subcommands (no MPI):
  *
- *   keygen --custodian NAME [--dir DIR] [--passphrase-file FILE] [--bits N]
- *       RSA key pair: DIR/NAME.key.pem (encrypted, 0600), DIR/NAME.pub.pem
  *   reveal --corr FILE --key PEM [--key PEM]... [--passphrase-file FILE]...
  *          [--audit FILE] PID...
  *       prints "PID P1HEX" per pid found, once the keys cover `threshold`
@@ -17,7 +15,6 @@
 #ifndef PL_REVEAL_H
 #define PL_REVEAL_H
 
-int pl_custody_keygen_main(int argc, char **argv);
 int pl_reveal_main(int argc, char **argv);
 int pl_rewrap_main(int argc, char **argv);
 

@@ -5,7 +5,11 @@
  * same point, MPI is finalised, nothing is published and the exit status is
  * non-zero. Only rank 0 speaks for errors every rank sees alike.
  */
+#include "cmd/run.h"
 #include "stage/run.h"
+#include "stage/linked.h"
+#include "stage/link.h"
+#include "stage/ingest.h"
 #include "base/hex.h"
 #include "stage/budget.h"
 #include "stage/correspondence.h"
@@ -86,7 +90,7 @@ static int load_job(pl_run *r, const run_args *a)
     int ok = 1;
     if (r->rank == 0)
         ok = pl_job_load(r->job, a->job, 0) == 0;
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm));
+    ok = pl_root_ok(r->comm, ok);
     if (!ok)
         return -1;
     if (r->rank != 0)
@@ -166,10 +170,11 @@ static void summary(pl_run *r, double total_s, const char *published)
     }
     pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
             (unsigned long long)rej, (unsigned long long)kept);
+    const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
-            (unsigned long long)r->persons_total,
-            (unsigned long long)r->persons_multi,
-            (unsigned long long)r->links_total);
+            (unsigned long long)lc->persons_total,
+            (unsigned long long)lc->persons_multi,
+            (unsigned long long)lc->links_total);
     static const char *names[PL_T_COUNT] = {"read", "validate", "stage1",
                                             "exchange", "link", "write"};
     pl_info("%-24s %10s %16s", "stage (slowest rank)", "seconds",
@@ -187,9 +192,8 @@ static void run_free(pl_run *r)
 {
     free(r->ss);
     pl_extracts_release(r);
+    pl_linked_abort(r);
     pl_link_free(r);
-    free(r->person_pid);
-    free(r->person_counts);
     pl_owner_free(&r->owner);
     pl_route_release();
     pl_corr_end(r);
@@ -233,19 +237,21 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     }
     pl_link_begin(r);
-    if (pl_ingest(r) != 0 || !pl_all_ok(r->comm, !*r->stop) ||
+    /* Each batch's pids go to the linked.h5 writer and the links index. */
+    static const pl_batch_sink sinks[] = {{"linked.h5", pl_linked_batch},
+                                          {"links", pl_link_batch}};
+    if (pl_ingest(r, sinks, sizeof sinks / sizeof *sinks) != 0 ||
+        !pl_all_ok(r->comm, !*r->stop) ||
         pl_link_finish(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }
     double t0 = MPI_Wtime();
-    if (pl_linked_end(r) != 0) {
+    pl_outfile linked;                 /* closed; published below */
+    if (pl_linked_end(r, &linked) != 0) {
         pl_linked_abort(r);
         return -1;
     }
-    pl_outfile linked = r->linked;     /* closed; published below */
-    memset(&r->linked, 0, sizeof r->linked);
-    r->linked.file = -1;
     pl_outfile corr;
     if (pl_corr_write(r, &corr, r->job->output, tag) != 0) {
         pl_out_discard(&linked, r->comm);
@@ -291,10 +297,9 @@ int pl_run_main(int argc, char **argv)
     r.stop = &stop_flag;
     r.dxpl = -1;
     r.store.file = -1;
-    r.linked.file = -1;
     MPI_Comm_rank(r.comm, &r.rank);
     MPI_Comm_size(r.comm, &r.size);
-    pl_log_init(r.rank, r.size);
+    pl_mpi_setup(r.comm);
     pl_h5_quiet();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

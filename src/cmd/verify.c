@@ -7,6 +7,7 @@
 #include "crypto/keyfile.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "par/mpi.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -277,10 +278,8 @@ int pl_digest_main(int argc, char **argv)
           getenv("PMIX_RANK");
     if (mpi) {
         MPI_Init(&argc, &argv);
-        int size;
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &size);
-        pl_log_init(rank, size);
+        pl_mpi_setup(MPI_COMM_WORLD);
+        rank = pl_log_rank();
     } else {
         rank = 0;
     }
@@ -305,16 +304,3 @@ int pl_digest_main(int argc, char **argv)
     return rc;
 }
 
-int pl_keygen_audit(const char *log, const char *path, int success)
-{
-    pl_audit_rec *a = pl_audit_begin("keygen");
-    uint8_t key[PL_KEY_BYTES];
-    pl_audit_str(a, "key_file", path);
-    if (success && pl_key_load(path, "new key", key, 1) == 0)
-        pl_audit_key(a, "new", key, sizeof key);
-    OPENSSL_cleanse(key, sizeof key);
-    int rc = pl_audit_append(log, a, success,
-                             success ? NULL : pl_log_first_error());
-    pl_audit_free(a);
-    return rc;
-}

@@ -9,15 +9,11 @@
  *   pseudolink digest [--leaf BYTES] FILE...
  *       prints the Merkle digest (digest.h) of each file; parallel under
  *       mpirun.
- *   keygen's audit line: pl_keygen_audit().
  */
 #ifndef PL_VERIFY_H
 #define PL_VERIFY_H
 
 int pl_verify_main(int argc, char **argv);
 int pl_digest_main(int argc, char **argv);
-/* Append the keygen audit line for `path` (its fingerprint if it was
- * written). Returns 0 or -1. */
-int pl_keygen_audit(const char *log, const char *path, int success);
 
 #endif

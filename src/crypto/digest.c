@@ -201,7 +201,7 @@ int pl_digest_file_mpi(const char *path, uint64_t leaf, MPI_Comm comm,
     int fd = -1;
     if (rank == 0 && ok)
         ok = (fd = open_regular(path, &sz, quiet)) >= 0;
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    ok = pl_root_ok(comm, ok);
     PL_MPI_CHECK(MPI_Bcast(&sz, 1, MPI_UINT64_T, 0, comm));
     if (!ok)
         return -1;
@@ -215,9 +215,7 @@ int pl_digest_file_mpi(const char *path, uint64_t leaf, MPI_Comm comm,
         ok = hash_leaves(fd, path, sz, leaf, first, last, mine, quiet) == 0;
     if (fd >= 0)
         close(fd);
-    int all_ok = 0;
-    PL_MPI_CHECK(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
-    ok = all_ok;
+    ok = pl_all_ok(comm, ok);
     uint8_t *all = NULL;
     int *counts = NULL, *displs = NULL;
     /* Gatherv counts are int: 32 bytes per 4 MiB leaf keeps them small

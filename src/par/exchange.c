@@ -205,3 +205,97 @@ int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
     free(sent);
     return status;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Route to owners */
+
+static void *grow(void *p, size_t *have, size_t need)
+{
+    if (need <= *have)
+        return p;
+    free(p);
+    *have = need;
+    return pl_xmalloc(need);
+}
+
+void pl_route_bufs_free(pl_route_bufs *b)
+{
+    pl_wipe(b->grouped, b->grouped_bytes);
+    free(b->grouped);
+    free(b->replies);
+    free(b->perm);
+    free(b->counts);
+    memset(b, 0, sizeof *b);
+}
+
+int pl_route_owned(MPI_Comm comm, const uint8_t *recs, size_t n,
+                   size_t recsize, uint64_t cap, pl_serve_fn serve, void *ctx,
+                   size_t reply_size, uint8_t *replies, pl_route_bufs *bufs,
+                   pl_route_stats *stats)
+{
+    pl_route_bufs tmp;
+    memset(&tmp, 0, sizeof tmp);
+    pl_route_bufs *b = bufs ? bufs : &tmp;
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (b->size != size) {
+        free(b->counts);
+        b->counts = pl_xcalloc((size_t)size, sizeof *b->counts);
+        b->size = size;
+    }
+    b->grouped = grow(b->grouped, &b->grouped_bytes, (n ? n : 1) * recsize);
+    if (reply_size) {
+        b->replies = grow(b->replies, &b->replies_bytes,
+                          (n ? n : 1) * reply_size);
+        size_t pn = b->perm_n * sizeof *b->perm;
+        b->perm = grow(b->perm, &pn, (n ? n : 1) * sizeof *b->perm);
+        b->perm_n = pn / sizeof *b->perm;
+    }
+    pl_group_by_owner(recs, n, recsize, size, b->counts, b->grouped,
+                      reply_size ? b->perm : NULL);
+    int rc = pl_route(comm, b->grouped, b->counts, recsize, cap, serve, ctx,
+                      reply_size, reply_size ? b->replies : NULL, stats);
+    pl_wipe(b->grouped, n * recsize);
+    if (rc == 0 && reply_size)
+        for (size_t i = 0; i < n; i++)
+            memcpy(replies + i * reply_size,
+                   b->replies + b->perm[i] * reply_size, reply_size);
+    if (b == &tmp)
+        pl_route_bufs_free(&tmp);
+    return rc;
+}
+
+typedef struct {
+    uint8_t *buf;
+    uint64_t n, cap;
+    size_t   recsize;
+} gather_vec;
+
+static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+{
+    (void)reply;
+    gather_vec *v = ctx;
+    if (v->n + n > v->cap) {
+        v->cap = (v->n + n) + (v->n + n) / 2;
+        v->buf = pl_xrealloc(v->buf, (v->cap ? v->cap : 1) * v->recsize);
+    }
+    memcpy(v->buf + v->n * v->recsize, recv, n * v->recsize);
+    v->n += n;
+    return 0;
+}
+
+int pl_route_gather(MPI_Comm comm, const uint8_t *recs, uint64_t n,
+                    size_t recsize, uint64_t cap, uint8_t **out,
+                    uint64_t *nout, pl_route_stats *stats)
+{
+    gather_vec v = {NULL, 0, 0, recsize};
+    int rc = pl_route_owned(comm, recs, n, recsize, cap, gather, &v, 0, NULL,
+                            NULL, stats);
+    if (rc != 0) {
+        free(v.buf);
+        return -1;
+    }
+    *out = v.buf ? v.buf : pl_xmalloc(recsize);
+    *nout = v.n;
+    return 0;
+}

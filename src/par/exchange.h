@@ -54,4 +54,41 @@ void pl_group_by_owner(const uint8_t *in, size_t n, size_t recsize,
                        int size, uint64_t *counts, uint8_t *out,
                        size_t *perm);
 
+/* ------------------------------------------------------------------------
+ * Route to owners: the one way records reach the rank that owns their key.
+ * Every caller (stage-2 pids, link records, risk classes, duplicate pids,
+ * an incremental run's known persons) goes through pl_route_owned. */
+
+/* Buffers pl_route_owned keeps between calls (a batch loop routes dozens of
+ * batches of the same size): zero-initialise, free with
+ * pl_route_bufs_free. Memory: n * (recsize + 8 + reply_size) bytes for the
+ * largest n routed, plus one count per rank. */
+typedef struct {
+    uint8_t  *grouped, *replies;
+    size_t   *perm;
+    uint64_t *counts;
+    size_t    grouped_bytes, replies_bytes, perm_n;
+    int       size;
+} pl_route_bufs;
+
+void pl_route_bufs_free(pl_route_bufs *b);
+
+/* Collective: send n records of recsize bytes (keyed by their first 8
+ * bytes, pl_owner_of) to their owner rank, where serve() receives them.
+ * When reply_size > 0, replies + i * reply_size receives the answer to
+ * record i, in input order. bufs may be NULL (buffers for this call only).
+ * The grouped copy of the records is wiped after the call: they may be
+ * identifiers. Returns 0, or -1 on every rank when serve() failed on any. */
+int pl_route_owned(MPI_Comm comm, const uint8_t *recs, size_t n,
+                   size_t recsize, uint64_t cap, pl_serve_fn serve, void *ctx,
+                   size_t reply_size, uint8_t *replies, pl_route_bufs *bufs,
+                   pl_route_stats *stats);
+
+/* Collective: route n records to their owners and collect what this rank
+ * receives into *out (malloc'd, *nout records, unsorted; free()).
+ * Returns 0 or -1 on every rank. */
+int pl_route_gather(MPI_Comm comm, const uint8_t *recs, uint64_t n,
+                    size_t recsize, uint64_t cap, uint8_t **out,
+                    uint64_t *nout, pl_route_stats *stats);
+
 #endif

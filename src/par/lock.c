@@ -155,7 +155,7 @@ int pl_out_lock(const char *dir, MPI_Comm comm)
     MPI_Comm_rank(comm, &rank);
     if (rank == 0)
         ok = pl_lock_take(dir) == 0;
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    ok = pl_root_ok(comm, ok);
     return ok ? 0 : -1;
 }
 

@@ -1,5 +1,6 @@
 /* budget.c — see budget.h. */
 #include "stage/budget.h"
+#include "stage/link.h"
 #include "stage/linksort.h"
 #include "base/log.h"
 #include "par/mpi.h"
@@ -67,8 +68,7 @@ int pl_budget_check(pl_run *r)
         j->memory_per_rank = cap ? cap : 1;
         return 0;
     }
-    int ok = 0;                 /* pl_all_ok, without run.c (fuzz builds) */
-    PL_MPI_CHECK(MPI_Allreduce(&fits, &ok, 1, MPI_INT, MPI_MIN, r->comm));
+    int ok = pl_all_ok(r->comm, fits);
     if (!fits && lrank == 0)
         pl_err("%s: options.memory_per_rank: %.1f GiB per rank x %d ranks "
                "on this node is more than its %.1f GiB of memory; lower it "
@@ -82,9 +82,10 @@ void pl_budget_report(pl_run *r)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     uint64_t mine[4] = {(uint64_t)ru.ru_maxrss, 0, 0, 0}, max[4];
-    mine[1] = r->n_persons * (PL_PID_BYTES + 4 * r->store.n_src);
+    const pl_links_counts *lc = pl_links_count(pl_link_index(r));
+    mine[1] = lc->n_persons * (PL_PID_BYTES + 4 * r->store.n_src);
     mine[2] = r->owner.cap * (PL_DICT_ENTRY + 1);    /* allocated */
-    mine[3] = r->links_spilled;
+    mine[3] = lc->spilled;
     PL_MPI_CHECK(MPI_Reduce(mine, max, 4, MPI_UINT64_T, MPI_MAX, 0, r->comm));
     if (r->rank != 0)
         return;

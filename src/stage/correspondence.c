@@ -32,14 +32,14 @@ static int check_public_keys(pl_run *r)
         ok = k != NULL;
         EVP_PKEY_free(k);
     }
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm));
+    ok = pl_root_ok(r->comm, ok);
     return ok ? 0 : -1;
 }
 
 /* Rank 0 draws (or opens) a key; every rank gets it. */
 static int share_key(pl_run *r, int ok, uint8_t key[PL_CORR_KEY])
 {
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm));
+    ok = pl_root_ok(r->comm, ok);
     if (!ok)
         return -1;
     PL_MPI_CHECK(MPI_Bcast(key, PL_CORR_KEY, MPI_BYTE, 0, r->comm));
@@ -92,16 +92,9 @@ static int preload_shards(pl_run *r, pl_corr_file *cf, const uint8_t *key)
     }
     int rc = -1;
     if (pl_all_ok(r->comm, ok)) {
-        uint8_t *grouped = pl_xmalloc(n * PL_CORR_REC + 1);
-        uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
-        pl_group_by_owner(all, n, PL_CORR_REC, r->size, counts, grouped,
-                          NULL);
         preload_ctx c = {&r->owner, cf->path, 0};
-        rc = pl_route(r->comm, grouped, counts, PL_CORR_REC, r->cap,
-                      serve_preload, &c, 0, NULL, NULL);
-        pl_wipe(grouped, n * PL_CORR_REC);
-        free(grouped);
-        free(counts);
+        rc = pl_route_owned(r->comm, all, n, PL_CORR_REC, r->cap,
+                            serve_preload, &c, 0, NULL, NULL, NULL);
         uint64_t total = 0;
         PL_MPI_CHECK(MPI_Allreduce(&c.n, &total, 1, MPI_UINT64_T, MPI_SUM,
                                    r->comm));
@@ -236,7 +229,7 @@ static int custody_meta(pl_run *r, const char *tag, pl_custody_meta *cm)
         shape[2] = cm->n;
         shape[3] = cm->wtotal;
     }
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm));
+    ok = pl_root_ok(r->comm, ok);
     PL_MPI_CHECK(MPI_Bcast(shape, 4, MPI_UINT64_T, 0, r->comm));
     if (ok && r->rank != 0)
         pl_custody_meta_shape(cm, (unsigned)shape[0], shape[1], shape[2],

@@ -26,6 +26,7 @@
 #include "stage/linksort.h"
 #include "base/log.h"
 #include "stage/pseudonym.h"
+#include "stage/linked.h"
 #include "stage/risk.h"
 #include "stage/runaudit.h"
 
@@ -244,7 +245,6 @@ static int load_kept(pl_run *r, hid_t lf, const char *lpath, xsrc *x)
     hid_t dr = H5Dopen2(lf, rpath, H5P_DEFAULT);
     hid_t dp = H5Dopen2(lf, ppath, H5P_DEFAULT);
     hid_t str32 = pl_str_type(32);
-    pl_store lk = {.path = (char *)lpath};
     uint64_t B = r->job->batch_rows;
     uint64_t nb = pl_batches(r->comm, ss->kept, B);
     uint64_t *rows = pl_xmalloc((ss->kept < B ? ss->kept + 1 : B) * 8);
@@ -252,10 +252,11 @@ static int load_kept(pl_run *r, hid_t lf, const char *lpath, xsrc *x)
     int ok = pl_all_ok(r->comm, dr >= 0 && dp >= 0);
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B, cnt = pl_batch_count(ss->kept, lo, B);
-        int rok = pl_store_read(&lk, dr, rpath, H5T_NATIVE_UINT64,
-                                ss->kept_off + lo, cnt, 0, rows, r->dxpl) == 0;
-        rok &= pl_store_read(&lk, dp, ppath, str32, ss->kept_off + lo, cnt, 0,
-                             hex, r->dxpl) == 0;
+        int rok = pl_h5_read_rows(lpath, dr, rpath, H5T_NATIVE_UINT64,
+                                  ss->kept_off + lo, cnt, 0, rows,
+                                  r->dxpl) == 0;
+        rok &= pl_h5_read_rows(lpath, dp, ppath, str32, ss->kept_off + lo,
+                               cnt, 0, hex, r->dxpl) == 0;
         for (uint64_t i = 0; rok && i < cnt; i++) {
             uint64_t at = rows[i] - s->first;
             rok = rows[i] >= s->first && at < s->count;
@@ -439,7 +440,8 @@ static int create_columns(pl_run *r, xproj *p, xsrc *x, hid_t g, hid_t *d,
     return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
 
-/* Selected rows of one batch: pid hex and generalised granted columns. */
+/* Selected rows of one batch: pid hex and generalised granted columns.
+ * 0, or -1 when this rank failed (the caller agrees with the others). */
 static int write_batch(pl_run *r, xproj *p, xsrc *x, hid_t *d, hid_t str32,
                        uint64_t lo, uint64_t cnt, uint64_t done,
                        uint8_t *in, uint8_t *out, risk_stage *st)
@@ -471,7 +473,7 @@ static int write_batch(pl_run *r, xproj *p, xsrc *x, hid_t *d, hid_t str32,
                            off, m, out, r->dxpl) == 0;
     }
     stage_flush(st, x, done, nk);
-    return ok;
+    return ok ? 0 : -1;
 }
 
 static int write_source(pl_run *r, xproj *p, xsrc *x)
@@ -497,7 +499,8 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
     uint64_t nb = pl_batches(r->comm, s->count, B), done = 0;
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
-        int wok = write_batch(r, p, x, d, str32, lo, cnt, done, in, out, &st);
+        int wok = write_batch(r, p, x, d, str32, lo, cnt, done, in, out,
+                              &st) == 0;
         for (uint64_t i = 0; i < cnt; i++)
             done += x->sel[lo + i];
         ok = pl_all_ok(r->comm, wok && !*r->stop);
@@ -517,99 +520,30 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
 /* ------------------------------------------------------------------------ */
 /* Links and persons of the extract, keyed by the project pseudonym. */
 
+/* The extract's own index, keyed by the project pseudonym: (pseudonym,
+ * source in the extract, extract row), fed batch by batch like the run's. */
 static int build_links(pl_run *r, xproj *p)
 {
-    uint64_t n = 0, k = 0;
-    for (size_t s = 0; s < p->n_src; s++)
-        n += p->src[s].n;
-    uint8_t *recs = pl_xcalloc(n ? n : 1, PL_LINK_BYTES);
-    for (size_t s = 0; s < p->n_src; s++)
-        for (uint64_t i = 0; i < p->src[s].n; i++) {
-            uint8_t *rec = recs + k++ * PL_LINK_BYTES;
-            pl_link_pack(rec, p->src[s].pseudo + i * PL_PID_BYTES,
-                         (unsigned)s, p->src[s].off + i);
+    uint64_t B = r->job->batch_rows ? r->job->batch_rows : 1;
+    p->links = pl_links_new(p->n_src, r->link_run, r->merge_bytes,
+                            r->job->output, B);
+    uint8_t *recs = pl_xmalloc(B * PL_LINK_BYTES);
+    int ok = 1;
+    for (size_t s = 0; s < p->n_src && ok; s++) {
+        const xsrc *x = &p->src[s];
+        uint64_t nb = pl_batches(r->comm, x->n, B);
+        for (uint64_t k = 0; k < nb && ok; k++) {
+            uint64_t lo = k * B, cnt = pl_batch_count(x->n, lo, B);
+            for (uint64_t i = 0; i < cnt; i++)
+                pl_link_pack(recs + i * PL_LINK_BYTES,
+                             x->pseudo + (lo + i) * PL_PID_BYTES,
+                             (unsigned)s, x->off + lo + i);
+            ok = pl_links_add(p->links, r->comm, recs, cnt, r->cap,
+                              NULL) == 0;
         }
-    int rc = pl_route_to_owner(r->comm, recs, n, PL_LINK_BYTES, r->cap,
-                               &p->links, &p->n_links, NULL);
+    }
     free(recs);
-    if (rc != 0)
-        return -1;
-    if (p->n_links > 1) {
-        uint8_t *tmp = pl_xmalloc(p->n_links * PL_LINK_BYTES);
-        pl_radix_sort_links(p->links, tmp, p->n_links);
-        free(tmp);
-    }
-    pl_exscan(r->comm, p->n_links, &p->links_off, &p->links_total);
-    return 0;
-}
-
-static int write_links(pl_run *r, xproj *p, const char *const *names)
-{
-    hid_t g = pl_out_group(&p->f, "/links");
-    if (!pl_all_ok(r->comm, g >= 0))
-        return -1;
-    pl_attr_strlist(g, "sources", names, p->n_src);
-    uint64_t n = p->n_links;
-    char *hex = pl_xmalloc((n ? n : 1) * 32);
-    uint16_t *src = pl_xmalloc((n ? n : 1) * 2);
-    uint64_t *row = pl_xmalloc((n ? n : 1) * 8);
-    pl_link_split(p->links, n, hex, src, row);
-    hid_t str32 = pl_str_type(32);
-    int rc = pl_write_full(r, &p->f, g, "pid", str32, p->links_total,
-                        p->links_off, n, hex);
-    rc |= pl_write_full(r, &p->f, g, "source", H5T_NATIVE_UINT16,
-                     p->links_total, p->links_off, n, src);
-    rc |= pl_write_full(r, &p->f, g, "row", H5T_NATIVE_UINT64, p->links_total,
-                     p->links_off, n, row);
-    H5Tclose(str32);
-    free(hex);
-    free(src);
-    free(row);
-    H5Gclose(g);
-    return rc == 0 ? 0 : -1;
-}
-
-/* One row per pseudonym (all its links are on this rank), per-source
- * record counts. */
-static int write_persons(pl_run *r, xproj *p)
-{
-    size_t ns = p->n_src;
-    uint64_t np = 0, off;
-    for (uint64_t i = 0; i < p->n_links; i++)
-        np += i == 0 || memcmp(p->links + (i - 1) * PL_LINK_BYTES,
-                               p->links + i * PL_LINK_BYTES, PL_PID_BYTES);
-    char *hex = pl_xmalloc((np ? np : 1) * 32);
-    uint32_t *cnt = pl_xcalloc((np ? np : 1) * ns, sizeof *cnt);
-    uint64_t q = 0;
-    for (uint64_t i = 0; i < p->n_links; i++) {
-        const uint8_t *rec = p->links + i * PL_LINK_BYTES;
-        if (i == 0 || memcmp(rec - PL_LINK_BYTES, rec, PL_PID_BYTES) != 0)
-            pl_hex16(rec, hex + 32 * q++);
-        cnt[(q - 1) * ns + pl_link_source(rec)]++;
-    }
-    pl_exscan(r->comm, np, &off, &p->persons_total);
-    hid_t g = pl_out_group(&p->f, "/persons");
-    if (!pl_all_ok(r->comm, g >= 0)) {
-        free(hex);
-        free(cnt);
-        return -1;
-    }
-    hid_t str32 = pl_str_type(32);
-    int rc = pl_write_full(r, &p->f, g, "pid", str32, p->persons_total, off, np,
-                        hex);
-    H5Tclose(str32);
-    uint32_t *col = pl_xmalloc((np ? np : 1) * sizeof *col);
-    for (size_t s = 0; s < ns && rc == 0; s++) {
-        for (uint64_t i = 0; i < np; i++)
-            col[i] = cnt[i * ns + s];
-        rc = pl_write_full(r, &p->f, g, p->src[s].s->cfg->name,
-                        H5T_NATIVE_UINT32, p->persons_total, off, np, col);
-    }
-    free(col);
-    free(hex);
-    free(cnt);
-    H5Gclose(g);
-    return rc;
+    return ok && pl_links_finish(p->links, r->comm) == 0 ? 0 : -1;
 }
 
 static int write_root(pl_run *r, xproj *p, const char *const *names)
@@ -631,11 +565,10 @@ static int write_root(pl_run *r, xproj *p, const char *const *names)
     rc |= pl_attr_str(root, "pseudonym",
                       "HMAC-SHA256(project key, platform pid), first 16 "
                       "bytes, hex");
-    rc |= pl_attr_str(root, "mode", r->job->mode == PL_MODE_KEYED
-                                        ? "keyed" : "random");
     rc |= pl_attr_u64(root, "records", recs);
-    rc |= pl_attr_u64(root, "persons", p->persons_total);
-    rc |= pl_attr_strlist(root, "sources", names, p->n_src);
+    rc |= pl_linked_write_root(root, r->job->mode,
+                               pl_links_count(p->links)->persons_total,
+                               names, p->n_src);
     rc |= pl_attr_strlist(root, "generalisation", (const char *const *)gen,
                           e->n_gen);
     H5Gclose(root);
@@ -659,9 +592,8 @@ static int write_body(pl_run *r, xproj *p)
     if (rc == 0)
         rc = build_links(r, p);
     if (rc == 0)
-        rc = write_links(r, p, names);
-    if (rc == 0)
-        rc = write_persons(r, p);
+        rc = pl_linked_write_index(&p->f, r->comm, r->dxpl, p->links, names,
+                                   p->n_src, r->job->batch_rows, r->stop);
     if (rc == 0)
         rc = pl_xrisk_eval(r, p);
     if (rc == 0)
@@ -793,10 +725,45 @@ void pl_extracts_release(pl_run *r)
             free(x->rrec);
         }
         free(p->src);
-        free(p->links);
+        pl_links_free(p->links);
     }
     free(xs->p);
     free(xs->dir);
     free(xs);
     r->extracts = NULL;
 }
+
+void pl_extracts_summary(pl_run *r)
+{
+    struct pl_extract_set *xs = r->extracts;
+    if (!xs || r->rank != 0)
+        return;
+    static const char *status[] = {"published", "published (risk warning)",
+                                   "REFUSED (not published)"};
+    for (size_t i = 0; i < xs->n; i++) {
+        const xproj *p = &xs->p[i];
+        uint64_t recs = 0;
+        for (size_t s = 0; s < p->n_src; s++)
+            recs += p->src[s].total;
+        pl_info("extract %s: %llu records, %llu persons: %s", p->cfg->name,
+                (unsigned long long)recs,
+                (unsigned long long)(p->links ? pl_links_count(p->links)->persons_total : 0), status[p->status]);
+        for (size_t s = 0; s < p->n_src; s++) {
+            const xsrc *x = &p->src[s];
+            if (!x->risk)
+                continue;
+            const pl_risk_stats *st = &x->st;
+            pl_info("  risk %s: %llu classes, smallest %llu, below k=%llu: "
+                    "%llu classes, %llu records, %llu persons; l-diversity "
+                    "%llu", x->s->cfg->name,
+                    (unsigned long long)st->classes,
+                    (unsigned long long)st->smallest,
+                    (unsigned long long)p->cfg->k,
+                    (unsigned long long)st->small_classes,
+                    (unsigned long long)st->records_small,
+                    (unsigned long long)st->persons_small,
+                    (unsigned long long)st->l_min);
+        }
+    }
+}
+

@@ -5,7 +5,9 @@
 
 #include "stage/extract.h"
 #include "job/extract_config.h"
+#include "par/output.h"
 #include "stage/generalise.h"
+#include "stage/link.h"
 #include "stage/risk.h"
 
 #define XP_OK      0
@@ -37,9 +39,7 @@ typedef struct {
     pl_hmac_key key;
     xsrc      *src;
     size_t     n_src;
-    uint8_t   *links;           /* PL_LINK_BYTES records, sorted */
-    uint64_t   n_links, links_off, links_total;
-    uint64_t   persons_total;
+    pl_links  *links;           /* keyed by the project pseudonym */
     pl_outfile f;
     int        status;          /* XP_* */
     int        open;            /* temporary exists */

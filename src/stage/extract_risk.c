@@ -1,6 +1,6 @@
 /* extract_risk.c — the risk part of project extracts: evaluation through
  * risk.c, the refusal/warning message (counts only, never a value of a
- * small class), the /risk group and the summary lines. */
+ * small class) and the /risk group. */
 #include "stage/extract_int.h"
 #include "base/log.h"
 #include "par/mpi.h"
@@ -117,38 +117,3 @@ int pl_xrisk_write(pl_run *r, xproj *p)
     H5Gclose(g);
     return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
-
-void pl_extracts_summary(pl_run *r)
-{
-    struct pl_extract_set *xs = r->extracts;
-    if (!xs || r->rank != 0)
-        return;
-    static const char *status[] = {"published", "published (risk warning)",
-                                   "REFUSED (not published)"};
-    for (size_t i = 0; i < xs->n; i++) {
-        const xproj *p = &xs->p[i];
-        uint64_t recs = 0;
-        for (size_t s = 0; s < p->n_src; s++)
-            recs += p->src[s].total;
-        pl_info("extract %s: %llu records, %llu persons: %s", p->cfg->name,
-                (unsigned long long)recs,
-                (unsigned long long)p->persons_total, status[p->status]);
-        for (size_t s = 0; s < p->n_src; s++) {
-            const xsrc *x = &p->src[s];
-            if (!x->risk)
-                continue;
-            const pl_risk_stats *st = &x->st;
-            pl_info("  risk %s: %llu classes, smallest %llu, below k=%llu: "
-                    "%llu classes, %llu records, %llu persons; l-diversity "
-                    "%llu", x->s->cfg->name,
-                    (unsigned long long)st->classes,
-                    (unsigned long long)st->smallest,
-                    (unsigned long long)p->cfg->k,
-                    (unsigned long long)st->small_classes,
-                    (unsigned long long)st->records_small,
-                    (unsigned long long)st->persons_small,
-                    (unsigned long long)st->l_min);
-        }
-    }
-}
-

@@ -1,4 +1,4 @@
-/* ingest.c — read, validate, stage 1 and the pid exchange, batch by batch.
+/* ingest.c — see ingest.h.
  *
  * Two passes over the identity columns. The count pass only validates: it
  * gives each rank its kept/rejected counts and prefix offsets, so that the
@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "stage/nir.h"
 #include "stage/pseudonym.h"
-#include "stage/run.h"
+#include "stage/ingest.h"
 #include "base/mem.h"
 #include "par/mpi.h"
 
@@ -25,21 +25,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Stage-1 messages are built and hashed this many at a time (a small
+ * buffer, wiped after each chunk): the multi-buffer kernels only need 16. */
+#define MSG_CHUNK 4096
+
 typedef struct {
     char     *nir;
     int32_t  *birth_date;
     int      *sex, *birth_rank;
-    uint8_t  *p1, *grouped, *pids;
+    uint8_t  *p1;               /* [valid][32], compacted */
     uint8_t  *why;              /* [batch] reject reason, 0 = valid */
     uint8_t  *vpids;            /* [valid][16] pids in row order */
-    size_t   *idx, *perm;
-    uint64_t *counts;
+    uint8_t  *msg;              /* [MSG_CHUNK][32] stage-1 messages */
+    size_t   *idx;
+    pl_route_bufs route;        /* grouped p1, permutation, replies */
     uint64_t  batch;
     size_t    nir_size;
 } batch_bufs;
 
-static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size,
-                       int size)
+static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size)
 {
     memset(b, 0, sizeof *b);
     b->batch = batch;
@@ -49,24 +53,19 @@ static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size,
     b->sex = pl_xmalloc(batch * sizeof *b->sex);
     b->birth_rank = pl_xmalloc(batch * sizeof *b->birth_rank);
     b->p1 = pl_xmalloc(batch * PL_P1_BYTES);
-    b->grouped = pl_xmalloc(batch * PL_P1_BYTES);
-    b->pids = pl_xmalloc(batch * PL_PID_BYTES);
     b->why = pl_xmalloc(batch);
     b->vpids = pl_xmalloc(batch * PL_PID_BYTES);
+    b->msg = pl_xmalloc(MSG_CHUNK * PL_P1_BYTES);
     b->idx = pl_xmalloc(batch * sizeof *b->idx);
-    b->perm = pl_xmalloc(batch * sizeof *b->perm);
-    b->counts = pl_xcalloc((size_t)size, sizeof *b->counts);
 }
 
 static void bufs_free(batch_bufs *b)
 {
     pl_wipe(b->nir, b->batch * b->nir_size);
     pl_wipe(b->p1, b->batch * PL_P1_BYTES);
-    pl_wipe(b->grouped, b->batch * PL_P1_BYTES);
     free(b->nir); free(b->birth_date); free(b->sex); free(b->birth_rank);
-    free(b->p1); free(b->grouped); free(b->pids);
-    free(b->why); free(b->vpids);
-    free(b->idx); free(b->perm); free(b->counts);
+    free(b->p1); free(b->why); free(b->vpids); free(b->msg); free(b->idx);
+    pl_route_bufs_free(&b->route);
 }
 
 /* Read one batch of identity columns; p1 sources read p1 straight in. */
@@ -138,43 +137,38 @@ static void hash_batch(pl_run *r, const pl_source *s, size_t nv,
         return;
     double t0 = MPI_Wtime();
     int has_rank = s->birth_rank >= 0;
-    /* Messages first (in b->grouped, wiped after), then one batch call:
-     * the HMAC padding is laid out once per batch, not per record. */
-    size_t mlen = 0;
-    for (size_t k = 0; k < nv; k++) {
-        size_t i = b->idx[k];
-        mlen = pl_p1_message(b->grouped + k * PL_P1_BYTES,
-                             b->nir + i * b->nir_size, b->birth_date[i],
-                             b->sex[i], has_rank ? b->birth_rank[i] : -1);
+    /* Messages first (in b->msg, wiped after), then one batch call per
+     * chunk: the HMAC padding is laid out once per call, not per record. */
+    for (size_t k0 = 0; k0 < nv; k0 += MSG_CHUNK) {
+        size_t m = nv - k0 < MSG_CHUNK ? nv - k0 : MSG_CHUNK, mlen = 0;
+        for (size_t k = 0; k < m; k++) {
+            size_t i = b->idx[k0 + k];
+            mlen = pl_p1_message(b->msg + k * PL_P1_BYTES,
+                                 b->nir + i * b->nir_size, b->birth_date[i],
+                                 b->sex[i], has_rank ? b->birth_rank[i] : -1);
+        }
+        pl_hmac_batch(&r->producer, b->msg, mlen, PL_P1_BYTES, m,
+                      b->p1 + k0 * PL_P1_BYTES, PL_P1_BYTES, PL_P1_BYTES);
+        pl_wipe(b->msg, m * PL_P1_BYTES);
     }
-    pl_hmac_batch(&r->producer, b->grouped, mlen, PL_P1_BYTES, nv, b->p1,
-                  PL_P1_BYTES, PL_P1_BYTES);
-    pl_wipe(b->grouped, nv * PL_P1_BYTES);
     r->t[PL_T_STAGE1] += MPI_Wtime() - t0;
 }
 
 /* p1 -> owner -> pid; b->vpids gets the pids in row order. */
 static int exchange(pl_run *r, size_t nv, batch_bufs *b)
 {
-    pl_group_by_owner(b->p1, nv, PL_P1_BYTES, r->size, b->counts, b->grouped,
-                      b->perm);
     pl_route_stats st = {0};
-    int rc = pl_route(r->comm, b->grouped, b->counts, PL_P1_BYTES, r->cap,
-                      pl_owner_serve, &r->owner, PL_PID_BYTES, b->pids, &st);
+    int rc = pl_route_owned(r->comm, b->p1, nv, PL_P1_BYTES, r->cap,
+                            pl_owner_serve, &r->owner, PL_PID_BYTES, b->vpids,
+                            &b->route, &st);
     r->exchange_rounds += st.rounds;
-    if (rc != 0)
-        return -1;
-    for (size_t k = 0; k < nv; k++)
-        memcpy(b->vpids + k * PL_PID_BYTES, b->pids + b->perm[k] * PL_PID_BYTES,
-               PL_PID_BYTES);
-    return 0;
+    return rc;
 }
 
 static void bufs_for(batch_bufs *b, const pl_run *r, const pl_source *s)
 {
     uint64_t B = r->job->batch_rows;
-    bufs_alloc(b, s->count < B ? (s->count ? s->count : 1) : B, s->nir_size,
-               r->size);
+    bufs_alloc(b, s->count < B ? (s->count ? s->count : 1) : B, s->nir_size);
 }
 
 /* Read one batch's identity on every rank; the verdict is shared, or the
@@ -224,7 +218,8 @@ int pl_ingest_count(pl_run *r)
     return 0;
 }
 
-static int ingest_source(pl_run *r, size_t si)
+static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
+                         size_t n_sinks)
 {
     const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows, rejected = 0;
@@ -246,9 +241,12 @@ static int ingest_source(pl_run *r, size_t si)
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
         if (!ok)
             break;
-        int wok = pl_linked_batch(r, si, lo, cnt, b.why, b.vpids) == 0;
-        ok = pl_link_batch(r, si, lo, cnt, b.why, b.vpids) == 0;
-        ok = pl_all_ok(r->comm, ok && wok);
+        /* Every sink sees every batch (some are collective), whatever
+         * the others said; then the ranks agree. */
+        int sok = 1;
+        for (size_t k = 0; k < n_sinks; k++)
+            sok &= sinks[k].batch(r, si, lo, cnt, b.why, b.vpids) == 0;
+        ok = pl_all_ok(r->comm, sok);
     }
     bufs_free(&b);
     if (ok && rejected != r->ss[si].rejected) {
@@ -261,10 +259,10 @@ static int ingest_source(pl_run *r, size_t si)
     return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
 
-int pl_ingest(pl_run *r)
+int pl_ingest(pl_run *r, const pl_batch_sink *sinks, size_t n_sinks)
 {
     for (size_t si = 0; si < r->store.n_src; si++)
-        if (ingest_source(r, si) != 0)
+        if (ingest_source(r, si, sinks, n_sinks) != 0)
             return -1;
     if (r->job->mode == PL_MODE_RANDOM) {
         int64_t dups = pl_owner_duplicates(&r->owner, r->comm);

@@ -1,11 +1,5 @@
-/* linked.c — write <out>/linked.h5: linked sources, links, persons, rejects
- * and the run's attributes (docs/FORMATS.md is the reader's reference).
- *
- * Every dataset is created collectively with its global length; each rank
- * writes its slice at its prefix-sum offset, so row order (input order for
- * sources, pid order for links and persons) never depends on the number of
- * ranks and keyed-mode outputs are identical for any rank count.
- */
+/* linked.c — see linked.h. */
+#include "stage/linked.h"
 #include "stage/linksort.h"
 #include "base/hex.h"
 #include "base/log.h"
@@ -37,6 +31,8 @@ typedef struct {
 } src_writer;
 
 struct pl_linked_writer {
+    pl_outfile  f;              /* <out>/linked.h5, temporary until run.c
+                                 * publishes it */
     src_writer *w;              /* per source */
     uint8_t    *in, *out;       /* payload batch buffers */
     hid_t       str32;
@@ -64,19 +60,19 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     w->d = pl_xmalloc(w->nd * sizeof *w->d);
     for (size_t c = 0; c < w->nd; c++)
         w->d[c] = -1;
-    hid_t g = pl_out_group(&r->linked, path);
+    hid_t g = pl_out_group(&r->lw->f, path);
     if (!pl_all_ok(r->comm, g >= 0))
         return -1;
     pl_attr_u64(g, "rows_read", s->nrows);
     pl_attr_u64(g, "rows_rejected", ss->rej_total);
     pl_attr_u64(g, "rows_linked", ss->kept_total);
-    int ok = (w->d[0] = pl_out_dataset(&r->linked, g, "pid", str32,
+    int ok = (w->d[0] = pl_out_dataset(&r->lw->f, g, "pid", str32,
                                        ss->kept_total)) >= 0;
-    ok = ok && (w->d[1] = pl_out_dataset(&r->linked, g, "row",
+    ok = ok && (w->d[1] = pl_out_dataset(&r->lw->f, g, "row",
                                          H5T_NATIVE_UINT64,
                                          ss->kept_total)) >= 0;
     for (size_t c = 0; c < s->n_payload && ok; c++)
-        ok = (w->d[2 + c] = pl_out_dataset(&r->linked, g, s->payload[c].name,
+        ok = (w->d[2 + c] = pl_out_dataset(&r->lw->f, g, s->payload[c].name,
                                            s->payload[c].mem_type,
                                            ss->kept_total)) >= 0;
     H5Gclose(g);
@@ -85,7 +81,7 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
 
 static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
 {
-    hid_t rg = pl_out_group(&r->linked, "/rejects");
+    hid_t rg = pl_out_group(&r->lw->f, "/rejects");
     if (!pl_all_ok(r->comm, rg >= 0))
         return -1;
     const char *codes[PL_R_COUNT];
@@ -102,9 +98,9 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
         hid_t sg = H5Gcreate2(rg, r->store.src[si].cfg->name, H5P_DEFAULT,
                               H5P_DEFAULT, H5P_DEFAULT);
         ok = sg >= 0;
-        ok = ok && (w->rej_row = pl_out_dataset(&r->linked, sg, "row",
+        ok = ok && (w->rej_row = pl_out_dataset(&r->lw->f, sg, "row",
                                                 H5T_NATIVE_UINT64, n)) >= 0;
-        ok = ok && (w->rej_why = pl_out_dataset(&r->linked, sg, "reason",
+        ok = ok && (w->rej_why = pl_out_dataset(&r->lw->f, sg, "reason",
                                                 H5T_NATIVE_UINT8, n)) >= 0;
         if (sg >= 0)
             H5Gclose(sg);
@@ -125,7 +121,7 @@ int pl_linked_begin(pl_run *r, const char *tag)
     uint64_t B = r->job->batch_rows;
     lw->in = pl_xmalloc(B * row_width(r));
     lw->out = pl_xmalloc(B * row_width(r));
-    if (pl_out_create(&r->linked, r->job->output, "linked.h5", tag,
+    if (pl_out_create(&r->lw->f, r->job->output, "linked.h5", tag,
                       r->comm) != 0)
         return -1;
     int rc = 0;
@@ -152,10 +148,10 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
         if (!why[i])
             rows[nk++] = s->first + lo + i;
     uint64_t off = ss->kept_off + w->done;
-    int ok = pl_out_write(&r->linked, w->d[1], "row", H5T_NATIVE_UINT64, off,
+    int ok = pl_out_write(&r->lw->f, w->d[1], "row", H5T_NATIVE_UINT64, off,
                           nk, rows, r->dxpl) == 0;
     pid_hex_rows(pids, nk, (char *)out);
-    ok &= pl_out_write(&r->linked, w->d[0], "pid", lw->str32, off, nk, out,
+    ok &= pl_out_write(&r->lw->f, w->d[0], "pid", lw->str32, off, nk, out,
                        r->dxpl) == 0;
     for (size_t c = 0; c < s->n_payload; c++) {
         const pl_column *col = &s->payload[c];
@@ -167,7 +163,7 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
         for (uint64_t i = 0; i < cnt; i++)
             if (!why[i])
                 memcpy(out + m++ * col->size, in + i * col->size, col->size);
-        ok &= pl_out_write(&r->linked, w->d[2 + c], col->name, col->mem_type,
+        ok &= pl_out_write(&r->lw->f, w->d[2 + c], col->name, col->mem_type,
                            off, m, out, r->dxpl) == 0;
     }
     /* Rejects: row numbers, then the reason codes (uint8) after them. */
@@ -178,10 +174,10 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
             rrow[nr] = s->first + lo + i;
             rwhy[nr++] = why[i];
         }
-    ok &= pl_out_write(&r->linked, w->rej_row, "rejects row",
+    ok &= pl_out_write(&r->lw->f, w->rej_row, "rejects row",
                        H5T_NATIVE_UINT64, ss->rej_off + w->rej_done, nr, rrow,
                        r->dxpl) == 0;
-    ok &= pl_out_write(&r->linked, w->rej_why, "rejects reason",
+    ok &= pl_out_write(&r->lw->f, w->rej_why, "rejects reason",
                        H5T_NATIVE_UINT8, ss->rej_off + w->rej_done, nr, rwhy,
                        r->dxpl) == 0;
     w->done += nk;
@@ -190,11 +186,10 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     return ok ? 0 : -1;
 }
 
-static void writer_free(pl_run *r)
+/* Close the per-source datasets and free the batch buffers. */
+static void close_datasets(pl_run *r)
 {
     struct pl_linked_writer *lw = r->lw;
-    if (!lw)
-        return;
     for (size_t si = 0; lw->w && si < r->store.n_src; si++) {
         src_writer *w = &lw->w[si];
         for (size_t c = 0; w->d && c < w->nd; c++)
@@ -207,65 +202,71 @@ static void writer_free(pl_run *r)
         free(w->d);
     }
     free(lw->w);
+    lw->w = NULL;
     free(lw->in);
     free(lw->out);
+    lw->in = lw->out = NULL;
     if (lw->str32 >= 0)
         H5Tclose(lw->str32);
-    free(lw);
+    lw->str32 = -1;
+}
+
+static void writer_free(pl_run *r)
+{
+    free(r->lw);
     r->lw = NULL;
 }
 
 /* One chunk of sorted link records -> the three /links columns. */
-void pl_link_split(const uint8_t *recs, uint64_t n, char *hex, uint16_t *src,
-                   uint64_t *row)
+static void link_split(const uint8_t *recs, uint64_t n, char *hex,
+                       uint16_t *src, uint64_t *row)
 {
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *rec = recs + i * PL_LINK_BYTES;
         pl_hex16(rec, hex + 32 * i);
         src[i] = (uint16_t)pl_link_source(rec);
-        uint64_t v = 0;
-        for (int b = 0; b < 8; b++)
-            v = v << 8 | rec[18 + b];
-        row[i] = v;
+        row[i] = pl_link_row(rec);
     }
 }
 
-/* /links, streamed in chunks of batch_rows from the links sort (memory or
- * k-way merge of spilled runs): same bytes whichever path. */
-static int write_links(pl_run *r, pl_outfile *f, const char *const *names)
+/* /links, streamed in chunks from the index's sort (memory or k-way merge
+ * of spilled runs): same bytes whichever path. */
+static int write_links(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
+                       pl_links *l, const char *const *names, size_t ns,
+                       uint64_t C, volatile sig_atomic_t *stop)
 {
+    const pl_links_counts *lc = pl_links_count(l);
     hid_t g = pl_out_group(f, "/links");
-    if (!pl_all_ok(r->comm, g >= 0))
+    if (!pl_all_ok(comm, g >= 0))
         return -1;
-    pl_attr_strlist(g, "sources", names, r->store.n_src);
+    pl_attr_strlist(g, "sources", names, ns);
     hid_t str32 = pl_str_type(32);
     hid_t d[3];
-    d[0] = pl_out_dataset(f, g, "pid", str32, r->links_total);
-    d[1] = pl_out_dataset(f, g, "source", H5T_NATIVE_UINT16, r->links_total);
-    d[2] = pl_out_dataset(f, g, "row", H5T_NATIVE_UINT64, r->links_total);
-    int ok = pl_all_ok(r->comm, d[0] >= 0 && d[1] >= 0 && d[2] >= 0);
-    uint64_t C = r->job->batch_rows;
-    uint64_t nb = pl_batches(r->comm, r->n_links, C), off = r->links_off;
+    d[0] = pl_out_dataset(f, g, "pid", str32, lc->links_total);
+    d[1] = pl_out_dataset(f, g, "source", H5T_NATIVE_UINT16, lc->links_total);
+    d[2] = pl_out_dataset(f, g, "row", H5T_NATIVE_UINT64, lc->links_total);
+    int ok = pl_all_ok(comm, d[0] >= 0 && d[1] >= 0 && d[2] >= 0);
+    uint64_t nb = pl_batches(comm, lc->n_links, C), off = lc->links_off;
     uint8_t *recs = pl_xmalloc(C * PL_LINK_BYTES);
     char *hex = pl_xmalloc(C * 32);
     uint16_t *src = pl_xmalloc(C * 2);
     uint64_t *row = pl_xmalloc(C * 8);
     pl_linkiter it;
-    int iok = pl_linkiter_open(&it, r->lsort) == 0;
+    int iok = pl_links_iter(l, &it) == 0;
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t n = iok ? pl_linkiter_next(&it, recs, C) : 0;
         iok = iok && !it.err;
-        pl_link_split(recs, n, hex, src, row);
+        link_split(recs, n, hex, src, row);
         int wok = iok;
-        wok &= pl_out_write(f, d[0], "pid", str32, off, n, hex, r->dxpl) == 0;
+        wok &= pl_out_write(f, d[0], "pid", str32, off, n, hex, dxpl) == 0;
         wok &= pl_out_write(f, d[1], "source", H5T_NATIVE_UINT16, off, n, src,
-                            r->dxpl) == 0;
+                            dxpl) == 0;
         wok &= pl_out_write(f, d[2], "row", H5T_NATIVE_UINT64, off, n, row,
-                            r->dxpl) == 0;
+                            dxpl) == 0;
         off += n;
-        ok = pl_all_ok(r->comm, wok && !*r->stop);
+        ok = pl_all_ok(comm, wok && !(stop && *stop));
     }
-    ok = pl_all_ok(r->comm, ok && off == r->links_off + r->n_links);
+    ok = pl_all_ok(comm, ok && off == lc->links_off + lc->n_links);
     pl_linkiter_close(&it);
     free(recs); free(hex); free(src); free(row);
     for (int c = 0; c < 3; c++)
@@ -276,30 +277,53 @@ static int write_links(pl_run *r, pl_outfile *f, const char *const *names)
     return ok ? 0 : -1;
 }
 
-static int write_persons(pl_run *r, pl_outfile *f)
+static int write_persons(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
+                         const pl_links *l, const char *const *names,
+                         size_t ns)
 {
+    const pl_links_counts *lc = pl_links_count(l);
     hid_t g = pl_out_group(f, "/persons");
-    if (!pl_all_ok(r->comm, g >= 0))
+    if (!pl_all_ok(comm, g >= 0))
         return -1;
-    uint64_t n = r->n_persons;
-    size_t ns = r->store.n_src;
+    uint64_t n = lc->n_persons;
+    const uint8_t *key = pl_links_person_keys(l);
+    const uint32_t *cnt = pl_links_person_counts(l);
     char *hex = pl_xmalloc((n ? n : 1) * 32);
-    pid_hex_rows(r->person_pid, n, hex);
+    pid_hex_rows(key, n, hex);
     hid_t str32 = pl_str_type(32);
-    int rc = pl_write_full(r, f, g, "pid", str32, r->persons_total, r->persons_off,
-                        n, hex);
+    int rc = pl_out_write_full(f, comm, dxpl, g, "pid", str32,
+                               lc->persons_total, lc->persons_off, n, hex);
     H5Tclose(str32);
     free(hex);
     uint32_t *col = pl_xmalloc((n ? n : 1) * sizeof *col);
     for (size_t si = 0; si < ns; si++) {
         for (uint64_t i = 0; i < n; i++)
-            col[i] = r->person_counts[i * ns + si];
-        rc |= pl_write_full(r, f, g, r->store.src[si].cfg->name, H5T_NATIVE_UINT32,
-                         r->persons_total, r->persons_off, n, col);
+            col[i] = cnt[i * ns + si];
+        rc |= pl_out_write_full(f, comm, dxpl, g, names[si],
+                                H5T_NATIVE_UINT32, lc->persons_total,
+                                lc->persons_off, n, col);
     }
     free(col);
     H5Gclose(g);
-    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
+    return pl_all_ok(comm, rc == 0) ? 0 : -1;
+}
+
+int pl_linked_write_index(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
+                          pl_links *l, const char *const *names, size_t ns,
+                          uint64_t chunk, volatile sig_atomic_t *stop)
+{
+    if (write_links(f, comm, dxpl, l, names, ns, chunk, stop) != 0)
+        return -1;
+    return write_persons(f, comm, dxpl, l, names, ns);
+}
+
+int pl_linked_write_root(hid_t root, pl_mode mode, uint64_t persons,
+                         const char *const *names, size_t ns)
+{
+    int rc = pl_attr_u64(root, "persons", persons);
+    rc |= pl_attr_str(root, "mode", mode == PL_MODE_KEYED ? "keyed" : "random");
+    rc |= pl_attr_strlist(root, "sources", names, ns);
+    return rc;
 }
 
 static int write_root_attrs(pl_run *r, pl_outfile *f,
@@ -311,55 +335,63 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
         rej += r->ss[si].rej_total;
         kept += r->ss[si].kept_total;
     }
+    const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     hid_t root = H5Gopen2(f->file, "/", H5P_DEFAULT);
     char sha[65];
     pl_hex(r->job->sha256, 32, sha);
     int rc = pl_attr_u64(root, "records_read", read);
     rc |= pl_attr_u64(root, "records_rejected", rej);
     rc |= pl_attr_u64(root, "records_linked", kept);
-    rc |= pl_attr_u64(root, "persons", r->persons_total);
-    rc |= pl_attr_u64(root, "persons_multi_source", r->persons_multi);
-    rc |= pl_attr_str(root, "mode",
-                      r->job->mode == PL_MODE_KEYED ? "keyed" : "random");
+    rc |= pl_attr_u64(root, "persons_multi_source", lc->persons_multi);
     rc |= pl_attr_str(root, "tool_version", "pseudolink " PL_VERSION_STR);
     rc |= pl_attr_str(root, "job_sha256", sha);
-    rc |= pl_attr_strlist(root, "sources", names, r->store.n_src);
+    rc |= pl_linked_write_root(root, r->job->mode, lc->persons_total, names,
+                               r->store.n_src);
     H5Gclose(root);
     return rc;
 }
 
 /* After the last batch: every rank wrote all its rows. Then the links,
  * persons and the root attributes; the file is closed, not published. */
-int pl_linked_end(pl_run *r)
+int pl_linked_end(pl_run *r, pl_outfile *out)
 {
     size_t ns = r->store.n_src;
     int ok = 1;
     for (size_t si = 0; si < ns; si++)
         ok &= r->lw->w[si].done == r->ss[si].kept &&
               r->lw->w[si].rej_done == r->ss[si].rejected;
-    writer_free(r);
+    close_datasets(r);
+    pl_outfile *f = &r->lw->f;
     if (!pl_all_ok(r->comm, ok)) {
         pl_err0("%s: internal error: rows written differ from the rows "
-                "counted", r->linked.tmp);
+                "counted", f->tmp);
         return -1;
     }
     const char **names = pl_xmalloc(ns * sizeof *names);
     for (size_t si = 0; si < ns; si++)
         names[si] = r->store.src[si].cfg->name;
-    int rc = write_links(r, &r->linked, names);
+    int rc = pl_linked_write_index(f, r->comm, r->dxpl, pl_link_index(r),
+                                   names, ns, r->job->batch_rows, r->stop);
     if (rc == 0)
-        rc = write_persons(r, &r->linked);
-    if (rc == 0)
-        rc = write_root_attrs(r, &r->linked, names);
+        rc = write_root_attrs(r, f, names);
     free(names);
-    if (pl_out_close(&r->linked) != 0)
+    if (pl_out_close(f) != 0)
         rc = -1;
-    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
+    if (!pl_all_ok(r->comm, rc == 0))
+        return -1;
+    *out = *f;                  /* the caller publishes or discards it */
+    memset(f, 0, sizeof *f);
+    f->file = -1;
+    writer_free(r);
+    return 0;
 }
 
 void pl_linked_abort(pl_run *r)
 {
+    if (!r->lw)
+        return;
+    close_datasets(r);
+    if (r->lw->f.tmp)
+        pl_out_discard(&r->lw->f, r->comm);
     writer_free(r);
-    if (r->linked.tmp)
-        pl_out_discard(&r->linked, r->comm);
 }

@@ -15,9 +15,37 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+/* A link record: key (pid or project pseudonym, 16 bytes), source
+ * (big-endian u16), row (big-endian u64), zero padding to 32 bytes, so
+ * that memcmp over PL_LINK_KEY bytes is the (key, source, row) order. */
 #define PL_LINK_BYTES 32
 #define PL_LINK_KEY   26
+
+static inline void pl_link_pack(uint8_t *rec, const uint8_t *key,
+                                unsigned source, uint64_t row)
+{
+    memcpy(rec, key, 16);
+    rec[16] = (uint8_t)(source >> 8);
+    rec[17] = (uint8_t)source;
+    for (int b = 7; b >= 0; b--, row >>= 8)
+        rec[18 + b] = (uint8_t)row;
+    memset(rec + PL_LINK_KEY, 0, PL_LINK_BYTES - PL_LINK_KEY);
+}
+
+static inline unsigned pl_link_source(const uint8_t *rec)
+{
+    return (unsigned)rec[16] << 8 | rec[17];
+}
+
+static inline uint64_t pl_link_row(const uint8_t *rec)
+{
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++)
+        v = v << 8 | rec[18 + b];
+    return v;
+}
 
 typedef struct pl_linksort {
     uint8_t  *run;              /* current run, cap records */

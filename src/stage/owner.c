@@ -210,24 +210,6 @@ int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
     return rc;
 }
 
-typedef struct {
-    uint8_t *buf;
-    size_t n, cap;
-} vec_t;
-
-static int collect(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
-{
-    (void)reply;
-    vec_t *v = ctx;
-    if (v->n + n > v->cap) {
-        v->cap = (v->n + n) * 2;
-        v->buf = pl_xrealloc(v->buf, v->cap * PL_PID_BYTES);
-    }
-    memcpy(v->buf + v->n * PL_PID_BYTES, recv, n * PL_PID_BYTES);
-    v->n += n;
-    return 0;
-}
-
 static int cmp_pid(const void *a, const void *b)
 {
     return memcmp(a, b, PL_PID_BYTES);
@@ -235,8 +217,6 @@ static int cmp_pid(const void *a, const void *b)
 
 int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm)
 {
-    int size;
-    MPI_Comm_size(comm, &size);
     /* Each pid goes to the rank owning its range; equal pids meet there. */
     uint8_t *pids = pl_xmalloc(o->n * PL_PID_BYTES + 1);
     size_t k = 0;
@@ -244,23 +224,19 @@ int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm)
         if (o->used[i])
             memcpy(pids + k++ * PL_PID_BYTES,
                    o->slots + i * PL_DICT_ENTRY + PL_P1_BYTES, PL_PID_BYTES);
-    uint8_t *grouped = pl_xmalloc(o->n * PL_PID_BYTES + 1);
-    uint64_t *counts = pl_xcalloc((size_t)size, sizeof *counts);
-    pl_group_by_owner(pids, o->n, PL_PID_BYTES, size, counts, grouped, NULL);
-    vec_t v = {0};
-    int rc = pl_route(comm, grouped, counts, PL_PID_BYTES, 0, collect, &v, 0,
-                      NULL, NULL);
+    uint8_t *mine = NULL;
+    uint64_t m = 0;
+    int rc = pl_route_gather(comm, pids, o->n, PL_PID_BYTES, 0, &mine, &m,
+                             NULL);
     int64_t dups = 0;
-    if (v.n > 1)
-        qsort(v.buf, v.n, PL_PID_BYTES, cmp_pid);
-    for (size_t i = 1; i < v.n; i++)
-        dups += memcmp(v.buf + (i - 1) * PL_PID_BYTES,
-                       v.buf + i * PL_PID_BYTES, PL_PID_BYTES) == 0;
+    if (rc == 0 && m > 1)
+        qsort(mine, m, PL_PID_BYTES, cmp_pid);
+    for (uint64_t i = 1; rc == 0 && i < m; i++)
+        dups += memcmp(mine + (i - 1) * PL_PID_BYTES,
+                       mine + i * PL_PID_BYTES, PL_PID_BYTES) == 0;
     int64_t all = 0;
     PL_MPI_CHECK(MPI_Allreduce(&dups, &all, 1, MPI_INT64_T, MPI_SUM, comm));
     free(pids);
-    free(grouped);
-    free(counts);
-    free(v.buf);
+    free(mine);
     return rc != 0 ? -1 : all;
 }

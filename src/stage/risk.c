@@ -9,51 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    uint8_t *buf;
-    uint64_t n, cap;
-    size_t   recsize;
-} rec_vec;
-
-static int collect(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
-{
-    (void)reply;
-    rec_vec *v = ctx;
-    if (v->n + n > v->cap) {
-        v->cap = (v->n + n) + (v->n + n) / 2;
-        v->buf = pl_xrealloc(v->buf, (v->cap ? v->cap : 1) * v->recsize);
-    }
-    memcpy(v->buf + v->n * v->recsize, recv, n * v->recsize);
-    v->n += n;
-    return 0;
-}
-
-int pl_route_to_owner(MPI_Comm comm, const uint8_t *recs, uint64_t n,
-                      size_t recsize, uint64_t cap, uint8_t **out,
-                      uint64_t *nout, uint64_t *rounds)
-{
-    int size;
-    MPI_Comm_size(comm, &size);
-    uint8_t *grouped = pl_xmalloc((n ? n : 1) * recsize);
-    uint64_t *counts = pl_xcalloc((size_t)size, sizeof *counts);
-    pl_group_by_owner(recs, n, recsize, size, counts, grouped, NULL);
-    rec_vec v = {NULL, 0, 0, recsize};
-    pl_route_stats st = {0};
-    int rc = pl_route(comm, grouped, counts, recsize, cap, collect, &v, 0,
-                      NULL, &st);
-    free(grouped);
-    free(counts);
-    if (rounds)
-        *rounds += st.rounds;
-    if (rc != 0) {
-        free(v.buf);
-        return -1;
-    }
-    *out = v.buf ? v.buf : pl_xmalloc(recsize);
-    *nout = v.n;
-    return 0;
-}
-
 static int cmp_class_person(const void *a, const void *b)
 {
     return memcmp(a, b, PL_RISK_CLASS + 16);
@@ -115,7 +70,7 @@ static int count_small_persons(MPI_Comm comm, const uint8_t *small,
 {
     uint8_t *mine;
     uint64_t m, uniq = 0;
-    if (pl_route_to_owner(comm, small, n, 16, cap, &mine, &m, NULL) != 0)
+    if (pl_route_gather(comm, small, n, 16, cap, &mine, &m, NULL) != 0)
         return -1;
     if (m > 1)
         qsort(mine, m, 16, cmp_pid);
@@ -133,8 +88,8 @@ int pl_risk_eval(MPI_Comm comm, const uint8_t *recs, uint64_t n, uint64_t k,
     memset(out, 0, sizeof *out);
     uint8_t *mine;
     uint64_t m;
-    if (pl_route_to_owner(comm, recs, n, PL_RISK_REC, cap, &mine, &m,
-                          NULL) != 0)
+    if (pl_route_gather(comm, recs, n, PL_RISK_REC, cap, &mine, &m,
+                        NULL) != 0)
         return -1;
     if (m > 1)
         qsort(mine, m, PL_RISK_REC, cmp_class_person);

@@ -38,11 +38,4 @@ int pl_risk_eval(MPI_Comm comm, const uint8_t *recs, uint64_t n, uint64_t k,
                  uint64_t l, uint64_t cap, int has_sensitive,
                  pl_risk_stats *out);
 
-/* Collective: send n records of recsize bytes to the owner rank of their
- * first 8 bytes (pl_owner_of); *out receives this rank's records (free()),
- * unsorted. cap as in pl_route. Returns 0 or -1 on every rank. */
-int pl_route_to_owner(MPI_Comm comm, const uint8_t *recs, uint64_t n,
-                      size_t recsize, uint64_t cap, uint8_t **out,
-                      uint64_t *nout, uint64_t *rounds);
-
 #endif

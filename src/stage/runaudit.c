@@ -1,5 +1,6 @@
 /* runaudit.c — see runaudit.h. */
 #include "stage/runaudit.h"
+#include "stage/link.h"
 #include "crypto/audit.h"
 #include "crypto/digest.h"
 #include "crypto/keyfile.h"
@@ -48,7 +49,7 @@ int pl_run_guard(pl_run *r, const char *audit_opt)
         ok = pl_audit_check(log) == 0;
         free(log);
     }
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm));
+    ok = pl_root_ok(r->comm, ok);
     return ok ? 0 : -1;
 }
 
@@ -121,9 +122,10 @@ static void record_counts(pl_run *r, pl_audit_rec *a)
     pl_audit_u64(a, "rows", read);
     pl_audit_u64(a, "rejected", rej);
     pl_audit_u64(a, "linked", kept);
-    pl_audit_u64(a, "persons", r->persons_total);
-    pl_audit_u64(a, "persons_multi", r->persons_multi);
-    pl_audit_u64(a, "cross_links", r->links_total);
+    const pl_links_counts *lc = pl_links_count(pl_link_index(r));
+    pl_audit_u64(a, "persons", lc->persons_total);
+    pl_audit_u64(a, "persons_multi", lc->persons_multi);
+    pl_audit_u64(a, "cross_links", lc->links_total);
 }
 
 static pl_audit_rec *build(pl_run *r, const char *job_path, int success)
@@ -149,9 +151,7 @@ int pl_run_finish(pl_run *r, const char *job_path, const char *audit_opt,
     char *log = audit_path(r, audit_opt);
     int ok = 1;
     /* Every rank knows the same log path and job state: agree anyway. */
-    int have = log != NULL, all = 0;
-    PL_MPI_CHECK(MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_MIN, r->comm));
-    if (all) {
+    if (pl_all_ok(r->comm, log != NULL)) {
         pl_audit_rec *a = r->rank == 0 ? build(r, job_path, success) : NULL;
         if (r->job && r->job->store)
             record_file(r, a, "inputs", r->job->store);
@@ -168,7 +168,7 @@ int pl_run_finish(pl_run *r, const char *job_path, const char *audit_opt,
             ok = pl_audit_append(log, a, success, why) == 0;
             pl_audit_free(a);
         }
-        PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm));
+        ok = pl_root_ok(r->comm, ok);
     }
     free(log);
     for (size_t i = 0; i < n_outputs; i++)

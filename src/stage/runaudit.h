@@ -16,6 +16,7 @@
 #ifndef PL_RUNAUDIT_H
 #define PL_RUNAUDIT_H
 
+#include "par/output.h"
 #include "stage/run.h"
 
 /* Collective; status agreed by every rank. */

@@ -336,7 +336,7 @@ static int precheck(const char *path, MPI_Comm comm)
             ok = 0;
         }
     }
-    PL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    ok = pl_root_ok(comm, ok);
     return ok ? 0 : -1;
 }
 

@@ -44,7 +44,7 @@ check "plan --debug picks the debug QoS (mn5-gpp: gp_debug)" test $? -eq 0
 "$PL" plan --profile mn5-gpp --account ehpc123 "$TMP/job.yaml" | grep -q '^#SBATCH --account=ehpc123$'
 check "plan --account fills the account" test $? -eq 0
 
-# The numbers, recomputed here from the formula documented in src/plan.h.
+# The numbers, recomputed here from the formula documented in src/cmd/plan.h.
 "$PL" plan --profile lumi-c --tasks-per-node 4 --persons 100000 "$TMP/job.yaml" >"$TMP/n.sbatch"
 LARGEST=$(h5ls -r "$TMP/store.h5" | sed -n 's#^/sources/[^/]*/nir *Dataset {\([0-9]*\)}#\1#p' | sort -n | tail -n 1)
 want=$(python3 - "$ROWS" "$LARGEST" <<'EOF'

@@ -1,4 +1,4 @@
-/* test_nir.c — NIR / identity validation (src/nir.c). */
+/* test_nir.c — NIR / identity validation (src/stage/nir.c). */
 #include "stage/nir.h"
 #include "unit.h"
 

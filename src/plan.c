@@ -402,12 +402,13 @@ static int choose_nodes(sizing *z, const store_rows *sr, const pl_job *job,
         max = m > max ? m : max;
     }
     uint64_t lo = a->nodes ? a->nodes : 1, hi = a->nodes ? a->nodes : max;
-    int mem_ok_somewhere = 0;
+    uint64_t first_ok = 0;              /* fewest nodes the memory fits */
     for (uint64_t n = lo; n <= hi; n++) {
         size_for(z, sr, job, t, persons, n);
         if (!mem_fits(z))
             continue;
-        mem_ok_somewhere = 1;
+        if (!first_ok)
+            first_ok = n;
         uint64_t w = forced_wall ? forced_wall : 2 * z->est_s + SIGNAL_S;
         z->q = pick_queue(qs, z, p, w, forced_wall != 0);
         if (z->q)
@@ -415,7 +416,11 @@ static int choose_nodes(sizing *z, const store_rows *sr, const pl_job *job,
         if (a->nodes || (forced_wall && n >= max))
             break;
     }
-    if (mem_ok_somewhere) {
+    if (first_ok) {
+        /* Name the limits at the size that fits the memory: more nodes
+         * change nothing when a forced walltime is the obstacle. */
+        if (!a->nodes && forced_wall)
+            size_for(z, sr, job, t, persons, first_ok);
         uint64_t w = forced_wall ? forced_wall : 2 * z->est_s + SIGNAL_S;
         refuse_queues(qs, z, job, p, w, forced_wall != 0,
                       a->nodes ? "choose --nodes within a queue's limits"
@@ -639,22 +644,21 @@ static void mem_line(sbuf *m, const sizing *z, const pl_queue *q)
     switch (q->memory) {
     case PL_MEM_ALL:
         sb_add(m, "#SBATCH --mem=0   # the whole node's memory (%s allocates "
-               "whole nodes: %s)", q->partition, q->source);
+               "whole nodes; source: Queue below)", q->partition);
         break;
     case PL_MEM_NONE:
         sb_add(m, "# (no --mem: %s allocates whole nodes, a memory request "
-               "means nothing there: %s)", q->partition, q->source);
+               "means nothing there; source: Queue below)", q->partition);
         break;
     case PL_MEM_PER_CPU: {
         /* One rank per CPU (--cpus-per-task=1): per CPU = per rank. */
         uint64_t need = ceil_div(z->mem.total * 3 / 2, MB);
         uint64_t v = need > q->mem_per_cpu_mb ? need : q->mem_per_cpu_mb;
         sb_add(m, "#SBATCH --mem-per-cpu=%lluM   # per-core allocation: the "
-               "site suggests %llu MB per core%s (%s)", (unsigned long long)v,
-               (unsigned long long)q->mem_per_cpu_mb,
+               "site suggests %llu MB per core%s (source: Queue below)",
+               (unsigned long long)v, (unsigned long long)q->mem_per_cpu_mb,
                v > q->mem_per_cpu_mb ? "; 1.5 x the estimate per rank is "
-                                       "more (billing may count memory)" : "",
-               q->source);
+                                       "more (billing may count memory)" : "");
         break;
     }
     default:

@@ -19,9 +19,13 @@ static const char *const tp_keys[] = {"records_per_rank_second",
                                       "base_rank_mb", NULL};
 static const char *const prof_keys[] = {
     "description", "cores_per_node", "memory_per_node_gb", "usable_memory_gb",
-    "partition", "debug_partition", "qos", "debug_qos", "max_walltime",
-    "debug_max_walltime", "max_nodes", "account", "account_form", "launcher",
-    "srun_mpi", "smt", "modules", NULL};
+    "account", "account_form", "account_source", "launcher", "srun_mpi",
+    "mpi_module", "smt", "cpu_bind", "scratch", "lustre_osts", "run_as_root",
+    "modules", "queues", NULL};
+static const char *const queue_keys[] = {
+    "name", "partition", "qos", "use", "allocation", "memory",
+    "mem_per_cpu_mb", "min_nodes", "max_nodes", "max_walltime", "source",
+    NULL};
 
 static int read_file(const char *path, char **buf, size_t *len)
 {
@@ -105,6 +109,17 @@ static int get_figure(doc_t *d, node_t *map, const char *path,
     return 0;
 }
 
+/* An optional figure: absent -> `dflt`. */
+static int get_opt_figure(doc_t *d, node_t *map, const char *path,
+                          const char *key, uint64_t dflt, uint64_t *out)
+{
+    if (!pl_yaml_get(map, key)) {
+        *out = dflt;
+        return 0;
+    }
+    return get_figure(d, map, path, key, out, NULL);
+}
+
 static int get_walltime(doc_t *d, node_t *map, const char *path,
                         const char *key, uint64_t *out)
 {
@@ -184,12 +199,85 @@ static int parse_modules(doc_t *d, node_t *map, const char *path,
     return 0;
 }
 
+static int parse_queue(doc_t *d, node_t *m, const char *path, pl_queue *q)
+{
+    static const char *const uses[] = {"production", "debug", NULL};
+    static const char *const allocs[] = {"whole-node", "per-core", "unknown",
+                                         NULL};
+    static const char *const mems[] = {"per-node", "all", "per-cpu", "none",
+                                       NULL};
+    if (pl_yaml_expect(d, m, path, PL_YAML_MAPPING) ||
+        pl_yaml_check_keys(d, m, path, queue_keys) ||
+        get_str(d, m, path, "name", q->name, sizeof q->name) ||
+        get_opt_name(d, m, path, "partition", q->partition,
+                     sizeof q->partition) ||
+        get_opt_name(d, m, path, "qos", q->qos, sizeof q->qos) ||
+        get_choice(d, m, path, "use", uses, &q->debug) ||
+        get_choice(d, m, path, "allocation", allocs, &q->allocation) ||
+        get_choice(d, m, path, "memory", mems, &q->memory) ||
+        get_opt_figure(d, m, path, "mem_per_cpu_mb", 0, &q->mem_per_cpu_mb) ||
+        get_opt_figure(d, m, path, "min_nodes", 1, &q->min_nodes) ||
+        get_figure(d, m, path, "max_nodes", &q->max_nodes, NULL) ||
+        get_walltime(d, m, path, "max_walltime", &q->max_walltime_s) ||
+        get_str(d, m, path, "source", q->source, sizeof q->source))
+        return -1;
+    snprintf(q->where, sizeof q->where, "%s", path);
+    if (q->memory == PL_MEM_PER_CPU && q->mem_per_cpu_mb == 0) {
+        pl_yaml_error(d, m->line, m->col, path, "memory: per-cpu needs "
+                      "mem_per_cpu_mb (the site's figure, in MB)");
+        return -1;
+    }
+    if (q->max_nodes && q->min_nodes > q->max_nodes) {
+        pl_yaml_error(d, m->line, m->col, path, "min_nodes %llu is above "
+                      "max_nodes %llu", (unsigned long long)q->min_nodes,
+                      (unsigned long long)q->max_nodes);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_queues(doc_t *d, node_t *map, const char *path,
+                        pl_profile *p)
+{
+    node_t *v;
+    char sub[PL_YAML_PATH_MAX];
+    pl_yaml_path(sub, path, "queues");
+    if (pl_yaml_require(d, map, path, "queues", PL_YAML_SEQUENCE, &v))
+        return -1;
+    if (v->n_items == 0 || v->n_items > PL_PROF_MAX_QUEUES) {
+        pl_yaml_error(d, v->line, v->col, sub, "expected 1 to %d queues, "
+                      "got %zu", PL_PROF_MAX_QUEUES, v->n_items);
+        return -1;
+    }
+    int have_prod = 0;
+    for (size_t i = 0; i < v->n_items; i++) {
+        char qp[PL_YAML_PATH_MAX];
+        pl_yaml_path_index(qp, sub, i);
+        if (parse_queue(d, v->items[i], qp, &p->queues[i]))
+            return -1;
+        have_prod |= !p->queues[i].debug;
+    }
+    p->n_queues = v->n_items;
+    if (!have_prod) {
+        pl_yaml_error(d, v->line, v->col, sub, "no queue with `use: "
+                      "production`");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_profile(doc_t *d, node_t *m, const char *path, pl_profile *p)
 {
-    static const char *const accounts[] = {"required", "optional", NULL};
+    static const char *const accounts[] = {"optional", "required", "unknown",
+                                           NULL};
     static const char *const launchers[] = {"srun", "mpirun", NULL};
-    static const char *const onoff[] = {"off", "on", NULL};
-    int cores_auto = 0, usable_auto = 0, acc = 0, la = 0;
+    static const char *const tri[] = {"off", "on", "unknown", NULL};
+    static const char *const binds[] = {"none", "cores", "unknown", NULL};
+    static const char *const fss[] = {"unknown", "lustre", "gpfs", "local",
+                                      NULL};
+    static const char *const roots[] = {"no", "allowed", NULL};
+    int cores_auto = 0, usable_auto = 0, la = 0;
+    char mpi[32];
     if (pl_yaml_expect(d, m, path, PL_YAML_MAPPING) ||
         pl_yaml_check_keys(d, m, path, prof_keys) ||
         get_str(d, m, path, "description", p->description,
@@ -200,24 +288,21 @@ static int parse_profile(doc_t *d, node_t *m, const char *path, pl_profile *p)
                    &p->memory_auto) ||
         get_figure(d, m, path, "usable_memory_gb", &p->usable_gb,
                    &usable_auto) ||
-        get_str(d, m, path, "partition", p->partition, sizeof p->partition) ||
-        get_opt_name(d, m, path, "debug_partition", p->debug_partition,
-                     sizeof p->debug_partition) ||
-        get_opt_name(d, m, path, "qos", p->qos, sizeof p->qos) ||
-        get_opt_name(d, m, path, "debug_qos", p->debug_qos,
-                     sizeof p->debug_qos) ||
-        get_walltime(d, m, path, "max_walltime", &p->max_walltime_s) ||
-        get_walltime(d, m, path, "debug_max_walltime",
-                     &p->debug_max_walltime_s) ||
-        get_figure(d, m, path, "max_nodes", &p->max_nodes, NULL) ||
-        get_choice(d, m, path, "account", accounts, &acc) ||
+        get_choice(d, m, path, "account", accounts, &p->account) ||
         get_str(d, m, path, "account_form", p->account_form,
                 sizeof p->account_form) ||
+        get_str(d, m, path, "account_source", p->account_source,
+                sizeof p->account_source) ||
         get_choice(d, m, path, "launcher", launchers, &la) ||
-        get_opt_name(d, m, path, "srun_mpi", p->srun_mpi,
-                     sizeof p->srun_mpi) ||
-        get_choice(d, m, path, "smt", onoff, &p->smt) ||
-        parse_modules(d, m, path, p))
+        get_str(d, m, path, "srun_mpi", mpi, sizeof mpi) ||
+        get_str(d, m, path, "mpi_module", p->mpi_module,
+                sizeof p->mpi_module) ||
+        get_choice(d, m, path, "smt", tri, &p->smt) ||
+        get_choice(d, m, path, "cpu_bind", binds, &p->cpu_bind) ||
+        get_choice(d, m, path, "scratch", fss, &p->scratch) ||
+        get_figure(d, m, path, "lustre_osts", &p->lustre_osts, NULL) ||
+        get_choice(d, m, path, "run_as_root", roots, &p->run_as_root) ||
+        parse_modules(d, m, path, p) || parse_queues(d, m, path, p))
         return -1;
     if (usable_auto != p->memory_auto) {
         pl_yaml_error(d, m->line, m->col, path, "memory_per_node_gb and "
@@ -229,7 +314,11 @@ static int parse_profile(doc_t *d, node_t *m, const char *path, pl_profile *p)
                       "`unknown`: the planner needs it");
         return -1;
     }
-    p->account_required = acc == 0;
+    /* srun --mpi: a plugin name, `none` (plain srun, no flag) or
+     * `unknown` (not documented: no flag, the site's MpiDefault). */
+    p->srun_mpi_known = strcmp(mpi, "unknown") != 0;
+    snprintf(p->srun_mpi, sizeof p->srun_mpi, "%s",
+             strcmp(mpi, "none") == 0 || !p->srun_mpi_known ? "" : mpi);
     snprintf(p->launcher, sizeof p->launcher, "%s", launchers[la]);
     fill_auto(p, cores_auto);
     return 0;
@@ -326,6 +415,7 @@ int pl_profile_load(const char *path, const char *name, pl_profile *p,
         char sub[PL_YAML_PATH_MAX];
         pl_yaml_path(sub, "profiles", name);
         snprintf(p->name, sizeof p->name, "%s", name);
+        snprintf(p->path, sizeof p->path, "%s", path);
         rc = parse_profile(&doc, m, sub, p);
     }
     pl_yaml_free(&doc);

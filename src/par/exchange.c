@@ -275,6 +275,8 @@ static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     (void)reply;
     gather_vec *v = ctx;
+    if (n == 0)                 /* v->buf may still be NULL */
+        return 0;
     if (v->n + n > v->cap) {
         v->cap = (v->n + n) + (v->n + n) / 2;
         v->buf = pl_xrealloc(v->buf, (v->cap ? v->cap : 1) * v->recsize);

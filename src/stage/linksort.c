@@ -302,7 +302,8 @@ size_t pl_linkiter_next(pl_linkiter *it, uint8_t *out, size_t max)
     pl_linksort *s = it->s;
     if (s->fd < 0 || s->n_runs == 0) {
         uint64_t k = s->n - it->pos < max ? s->n - it->pos : max;
-        memcpy(out, s->run + it->pos * PL_LINK_BYTES, k * PL_LINK_BYTES);
+        if (k)                  /* an empty sort has no run buffer */
+            memcpy(out, s->run + it->pos * PL_LINK_BYTES, k * PL_LINK_BYTES);
         it->pos += k;
         return k;
     }

@@ -16,7 +16,16 @@
 #               output's bytes (dd), same sizes.
 # The table is also written to bench/out/bench-<UTC time>.txt (and
 # bench/out/latest.txt) to compare versions.
-# Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank).
+# Then the same job on one store (TCP_SIZE, default the first of SIZES)
+# with 2 ranks, three ways, to measure what a network costs the exchange:
+#   shm    one simulated node, ranks over shared memory (btl vader,self)
+#   tcp1   one simulated node, ranks over TCP (btl tcp,self)
+#   tcp2   two simulated nodes, one rank each, TCP across the private
+#          bridge (tests/lib/nodes.sh; needs root and network namespaces)
+# all three with mpi_yield_when_idle 1 (what two nodes sharing 2 cores
+# need), TCP_REPS (3) rounds interleaved, the fastest of each printed.
+# Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank),
+#      TCP_SIZE (store of the TCP runs; "none" to leave them out).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -138,5 +147,62 @@ done
   echo "# hmacmb = the same HMACs at the multi-buffer pl_hmac_batch rate of kernel $kernel over NP cores;"
   echo "# ioflr = seconds of dd reading the store + writing the output's bytes; x_floor = total / (hmacflr + ioflr)"
 } | tee -a "$table"
+
+# ---- shared memory vs TCP between two simulated nodes ----------------------
+TCP_SIZE=${TCP_SIZE:-${SIZES%% *}}
+if [ "$TCP_SIZE" != none ]; then
+  source "$ROOT/tests/lib/nodes.sh"
+  if ! nodes_check; then
+    echo "# tcp: not measured, simulated nodes need $NODES_SKIP" | tee -a "$table"
+  else
+    trap 'nodes_down' EXIT
+    nodes_up 2 >/dev/null
+    store=$(store_for "$TCP_SIZE")
+    {
+      echo "# $TCP_SIZE store, 2 ranks, mpi_yield_when_idle 1, fastest of ${TCP_REPS:-3} interleaved runs; stage seconds (slowest rank), wall = whole mpirun"
+      printf '%-6s %-36s %7s %7s %7s %7s %7s %8s\n' run transport exch link write total wall exch/shm
+    } | tee -a "$table"
+    # TCP_REPS rounds, the three ways interleaved (this VM's speed drifts);
+    # the fastest of each is printed.
+    declare -A best
+    for rep in $(seq "${TCP_REPS:-3}"); do
+      for how in shm tcp1 tcp2; do
+        out=$DATA/out-tcp-$how
+        rm -rf "$out"
+        job=$(job_for "$store" "$out")
+        log=$OUT/run-$TCP_SIZE-$how.log
+        case $how in
+          shm)  hf=$(nodes_hostfile 2 node1); btl=vader,self ;;
+          tcp1) hf=$(nodes_hostfile 2 node1); btl=tcp,self ;;
+          tcp2) hf=$(nodes_hostfile 1 node1 node2); btl=tcp,self ;;
+        esac
+        w0=$(date +%s.%N)
+        if ! NODES_BTL=$btl NODES_TIMEOUT=600 node_mpirun node1 "$hf" 2 ./pseudolink run "$job" >"$log" 2>&1; then
+          echo "$how: run failed, see $log" | tee -a "$table"; continue
+        fi
+        w1=$(date +%s.%N)
+        row="$(stage exchange "$log") $(stage link "$log") $(stage write "$log") $(awk '$1 == "total" && NF == 3 { print $2 }' "$log") $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", b - a }')"
+        # keep the run with the smallest total
+        if [ -z "${best[$how]:-}" ] || awk -v a="$(echo "$row" | cut -d' ' -f4)" -v b="$(echo "${best[$how]}" | cut -d' ' -f4)" 'BEGIN { exit !(a < b) }'; then
+          best[$how]=$row
+        fi
+        rm -rf "$out"
+      done
+    done
+    shm_exch=$(echo "${best[shm]:-0}" | cut -d' ' -f1)
+    for how in shm tcp1 tcp2; do
+      [ -n "${best[$how]:-}" ] || continue
+      case $how in
+        shm) what="1 node, shared memory" ;; tcp1) what="1 node, TCP" ;;
+        tcp2) what="2 nodes x 1 rank, TCP over a bridge" ;;
+      esac
+      set -- ${best[$how]}
+      printf '%-6s %-36s %7.2f %7.2f %7.2f %7.2f %7.2f %8s\n' "$how" "$what" "$1" "$2" "$3" "$4" "$5" \
+        "$(awk -v e="$1" -v s="$shm_exch" 'BEGIN { if (s > 0) printf "%.2f", e / s; else print "-" }')" | tee -a "$table"
+    done
+    nodes_down
+    trap - EXIT
+  fi
+fi
 cp "$table" "$OUT/latest.txt"
 echo "table written to $table"

@@ -27,5 +27,5 @@ check "no identity column is carried into the output" test $? -ne 0
 if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
   /usr/bin/python3 tests/e2e/read_outputs.py "$ROOT/inputs/regression.h5" "$F"
 else
-  echo "# skip: h5py not installed (python3-h5py)"
+  missing "h5py (package python3-h5py): outputs not read back"
 fi

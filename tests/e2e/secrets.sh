@@ -61,5 +61,5 @@ for o in outs:
 print("ok - searched for %d identifier/key patterns" % len(set(needles)))
 PY
 else
-  echo "# skip: h5py not installed"
+  missing "h5py (package python3-h5py): outputs not searched for identifiers"
 fi

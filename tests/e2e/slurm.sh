@@ -6,9 +6,10 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$ROOT/tests/lib/slurm.sh"
 trap 'slurm_stop; rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM   # so that the EXIT trap runs on a signal too
 
 if ! slurm_start; then
-  if [ -n "$SLURM_SKIP" ]; then echo "# skip: $SLURM_SKIP"; exit 0; fi
+  if [ -n "$SLURM_SKIP" ]; then missing "Slurm: $SLURM_SKIP"; exit 0; fi
   notok "single-host Slurm cluster starts: $SLURM_FAIL"; exit 1
 fi
 ok "single-host Slurm cluster starts (slurmctld, slurmd, private munged)"

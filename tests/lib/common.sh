@@ -11,6 +11,12 @@ trap 'rm -rf "$TMP"' EXIT
 
 ok()    { echo "ok - $*"; }
 notok() { echo "not ok - $*"; }
+# missing WHAT: this machine lacks WHAT, a component the test needs. Under
+# CI=true that is a failure naming it; elsewhere a "skip - WHAT" line that
+# tests/run.sh counts (never a silent pass).
+missing() {
+  if [ "${CI:-}" = true ]; then echo "not ok - missing: $* (CI=true)"; else echo "skip - $*"; fi
+}
 # check NAME CMD...: ok when CMD succeeds.
 check() { local n=$1; shift; if "$@"; then ok "$n"; else notok "$n"; fi; }
 

@@ -74,10 +74,14 @@ endif
 
 CC      := mpicc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(PKG_CFLAGS)
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
-SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+# src/<layer>/<file>.c; includes name the layer ("base/log.h"), and a file
+# includes only its own layer or lower ones (tests/e2e/layers.sh checks it).
+LAYERS := base par crypto job stage cmd
+SRCS := $(filter-out src/cmd/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
+HDRS := $(wildcard src/*/*.h)
 OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,tests/bin/%,$(UNIT_SRCS))
@@ -86,21 +90,19 @@ TOOL_BINS := $(patsubst tests/tools/%.c,tests/bin/%,$(TOOL_SRCS))
 
 build: pseudolink $(UNIT_BINS) $(TOOL_BINS)
 
-build/%.o: src/%.c $(wildcard src/*.h) | build/
+build/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
-
-build/:
-	@mkdir -p build
 
 build/libpseudolink.a: $(OBJS)
 	ar rcs $@ $^
 
-pseudolink: build/main.o build/libpseudolink.a
+pseudolink: build/cmd/main.o build/libpseudolink.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 tests/bin/%: tests/unit/%.c build/libpseudolink.a tests/unit/unit.h
 	@mkdir -p tests/bin
-	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libpseudolink.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< build/libpseudolink.a $(LDLIBS)
 
 tests/bin/%: tests/tools/%.c
 	@mkdir -p tests/bin
@@ -108,7 +110,7 @@ tests/bin/%: tests/tools/%.c
 
 bench/bin/%: bench/%.c build/libpseudolink.a
 	@mkdir -p bench/bin
-	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libpseudolink.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< build/libpseudolink.a $(LDLIBS)
 
 check: build
 	@bash tests/run.sh
@@ -123,16 +125,16 @@ SAN_UNITS := $(patsubst tests/unit/%.c,build-san/tests/%,$(UNIT_SRCS))
 
 sanitize-build: build-san/pseudolink $(SAN_UNITS)
 
-build-san/%.o: src/%.c $(wildcard src/*.h)
-	@mkdir -p build-san
+build-san/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 build-san/libpseudolink.a: $(SAN_OBJS)
 	ar rcs $@ $^
 
-build-san/pseudolink: build-san/main.o build-san/libpseudolink.a
+build-san/pseudolink: build-san/cmd/main.o build-san/libpseudolink.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 build-san/tests/%: tests/unit/%.c build-san/libpseudolink.a tests/unit/unit.h
 	@mkdir -p build-san/tests
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< build-san/libpseudolink.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< build-san/libpseudolink.a $(LDLIBS)

@@ -19,8 +19,8 @@
  * Each figure is the best of 3 timed runs of about 0.3 s.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
-#include "hmac.h"
-#include "sha256mb.h"
+#include "crypto/hmac.h"
+#include "crypto/sha256mb.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>

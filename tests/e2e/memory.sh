@@ -87,7 +87,31 @@ check "spilled -np 1 and in-memory -np 2 outputs are identical (h5diff)" test $s
 job "$TMP/small.h5" "$TMP/out-huge" 100TiB "$TMP/huge.yaml"
 plrun 2 run "$TMP/huge.yaml" >"$TMP/huge.log" 2>&1
 rc=$?
-grep -Eq "huge.yaml: options.memory_per_rank: .* per rank x 2 ranks on this node is more than its .* GiB of memory" "$TMP/huge.log"
+grep -Eq "huge.yaml: options.memory_per_rank: .* per rank x 2 ranks on this node is more than the .* GiB this job may use here \(this node's memory\)" "$TMP/huge.log"
 check "memory_per_rank 100TiB: refused (exit $rc), names the file, the key and the node's memory" \
   test $? -eq 0 -a "$rc" -ne 0
 check "memory_per_rank 100TiB: nothing published" test ! -e "$TMP/out-huge/linked.h5"
+
+# Inside a Slurm job the check honours the job's own limit, not the node's
+# RAM: 1 GiB per rank x 2 ranks is refused under SLURM_MEM_PER_NODE=1024
+# (MB) and under SLURM_MEM_PER_CPU=512 x 2 CPUs, the limit named.
+job "$TMP/small.h5" "$TMP/out-slurm" 1GiB "$TMP/slurm.yaml"
+sed "s#out-slurm#out-slurm-default#" "$TMP/slurm.yaml" >"$TMP/slurm-d.yaml"
+SLURM_MEM_PER_NODE=1024 plrun 2 run "$TMP/slurm.yaml" >"$TMP/slurm1.log" 2>&1
+rc=$?
+grep -q "slurm.yaml: options.memory_per_rank: 1.0 GiB per rank x 2 ranks on this node is more than the 1.0 GiB this job may use here (the Slurm job limit SLURM_MEM_PER_NODE=1024 MB)" "$TMP/slurm1.log"
+check "SLURM_MEM_PER_NODE=1024: 2 x 1 GiB refused (exit $rc), the Slurm limit named" \
+  test $? -eq 0 -a "$rc" -ne 0
+SLURM_MEM_PER_CPU=512 SLURM_CPUS_ON_NODE=2 plrun 2 run "$TMP/slurm.yaml" >"$TMP/slurm2.log" 2>&1
+rc=$?
+grep -q "more than the 1.0 GiB this job may use here (the Slurm job limit SLURM_MEM_PER_CPU=512 MB x 2 CPUs)" "$TMP/slurm2.log"
+check "SLURM_MEM_PER_CPU=512 x 2 CPUs: refused (exit $rc), the Slurm limit named" \
+  test $? -eq 0 -a "$rc" -ne 0
+check "refused under a Slurm limit: nothing published" test ! -e "$TMP/out-slurm/linked.h5"
+# The default budget (no memory_per_rank) is lowered to fit the job's limit.
+sed -e '/memory_per_rank/d' -e '/^options:$/d' "$TMP/slurm-d.yaml" >"$TMP/slurm-default.yaml"
+SLURM_MEM_PER_NODE=2048 plrun 2 run "$TMP/slurm-default.yaml" >"$TMP/slurm3.log" 2>&1
+rc=$?
+grep -q "default budget .* lowered to 0.50 GiB (2 ranks share 2.0 GiB on this node: the Slurm job limit SLURM_MEM_PER_NODE=2048 MB)" "$TMP/slurm3.log"
+check "SLURM_MEM_PER_NODE=2048: the default budget is lowered to the job's limit and the run succeeds (exit $rc)" \
+  test $? -eq 0 -a "$rc" -eq 0

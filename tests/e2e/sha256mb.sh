@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Multi-buffer SHA-256 kernels (src/sha256mb.h) in real runs:
+# Multi-buffer SHA-256 kernels (src/crypto/sha256mb.h) in real runs:
 #   - PSEUDOLINK_SHA256 selects each kernel this CPU runs; an unknown value
 #     falls back to the best one with a warning;
 #   - the regression job (keyed, -np 2) gives h5diff-identical linked.h5

@@ -138,7 +138,7 @@ for p in $profiles; do
   # what one node here can hold.
   "$PL" plan --profile "$p" --partition debug --qos none --account none \
     --tasks-per-node "$(nproc)" "$TMP/t.yaml" -o "$TMP/t-$p.sbatch" >/dev/null &&
-  sed -i 's/^#SBATCH --mem=.*/#SBATCH --mem=1G/' "$TMP/t-$p.sbatch" &&
+  sed -i -e 's/^#SBATCH --mem=.*/#SBATCH --mem=1G/' -e 's/^#SBATCH --mem-per-cpu=.*/#SBATCH --mem=1G/' "$TMP/t-$p.sbatch" &&
   sbatch --test-only "$TMP/t-$p.sbatch" >"$TMP/t-$p.log" 2>&1
   check "profile $p: planned script accepted by sbatch --test-only" test $? -eq 0
 done

@@ -128,13 +128,18 @@ nodes_hostfile() {
   echo "$f"
 }
 
-# The MCA settings of a run across the nodes (also used by bench/run.sh);
+# The MCA settings of a run across the nodes (also used by bench/run.sh).
+# The oob keepalive settings make mpirun notice a node that went silent
+# (link down) in ~25 s; Open MPI's default is 300 s + 9 x 20 s
+# (docs/SCALING.md says what an operator should set);
 # NODES_BTL overrides the transports (default tcp,vader,self).
 nodes_mca() {
   echo --mca plm_rsh_agent "$NODES_DIR/rsh" \
     --mca btl "${NODES_BTL:-tcp,vader,self}" \
     --mca btl_tcp_if_include "$NODES_NET.0/24" --mca oob_tcp_if_include "$NODES_NET.0/24" \
-    --mca mpi_yield_when_idle 1
+    --mca mpi_yield_when_idle 1 \
+    --mca oob_tcp_keepalive_time 10 --mca oob_tcp_keepalive_intvl 5 \
+    --mca oob_tcp_keepalive_probes 3
 }
 
 # node_mpirun NODE HOSTFILE NP ARGS...: mpirun started on NODE, under

@@ -1,10 +1,10 @@
 /* test_config.c — job file parsing (config.c) and the YAML tree (yamltree.c).
  * Only creates files under /tmp (mkstemp / tmpfile). CHECK evaluates its
  * condition twice, so calls with side effects are made before it. */
-#include "config.h"
-#include "log.h"
+#include "job/config.h"
+#include "base/log.h"
 #include "unit.h"
-#include "yamltree.h"
+#include "base/yamltree.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

@@ -1,11 +1,13 @@
 /* test_crypto.c — HMAC-SHA256 (RFC 4231 vectors, and against OpenSSL's own
  * HMAC on random inputs), the stage-1 message layout, keyed pids, the
  * owner partition and the row blocks. */
-#include "exchange.h"
-#include "hmac.h"
-#include "pseudonym.h"
-#include "store.h"
+#include "par/exchange.h"
+#include "crypto/hmac.h"
+#include "stage/pseudonym.h"
+#include "stage/store.h"
 #include "unit.h"
+#include "par/mpi.h"
+#include "base/hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -146,7 +148,7 @@ static void test_p1_message(void)
     CHECK(memcmp(pid, ref, 16) == 0, "keyed pid = first 16 bytes of HMAC(platform key, p1)");
     char h[32];
     uint8_t z[16] = {0x01, 0xab, 0xff};
-    pl_pid_hex(z, h);
+    pl_hex16(z, h);
     CHECK(memcmp(h, "01abff00000000000000000000000000", 32) == 0, "pid hex is lowercase");
     int all = 1;
     for (int b = 0; b < 256; b++) {
@@ -156,7 +158,7 @@ static void test_p1_message(void)
             q[i] = (uint8_t)(b + 17 * i);
         for (int i = 0; i < 16; i++)
             snprintf(want + 2 * i, 3, "%02x", q[i]);
-        pl_pid_hex(q, h);
+        pl_hex16(q, h);
         all &= memcmp(h, want, 32) == 0;
     }
     CHECK(all, "pid hex matches printf %%02x for every byte value in every position");

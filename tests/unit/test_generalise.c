@@ -1,10 +1,11 @@
 /* test_generalise.c — generalisation rules, filters and the extracts
  * section of the job file. */
-#include "config.h"
-#include "extract_config.h"
-#include "generalise.h"
-#include "log.h"
+#include "job/config.h"
+#include "job/extract_config.h"
+#include "stage/generalise.h"
+#include "base/log.h"
 #include "unit.h"
+#include "par/h5.h"
 
 #include <string.h>
 

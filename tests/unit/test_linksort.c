@@ -2,7 +2,7 @@
  * (including many equal pids and equal 4-byte prefixes), and the spilled
  * path (sorted runs in a scratch file, k-way merge) yields exactly the
  * in-memory result, in whatever chunk sizes it is read. */
-#include "linksort.h"
+#include "stage/linksort.h"
 #include "unit.h"
 
 #include <dirent.h>

@@ -1,5 +1,5 @@
-/* test_nir.c — NIR / identity validation (src/nir.c). */
-#include "nir.h"
+/* test_nir.c — NIR / identity validation (src/stage/nir.c). */
+#include "stage/nir.h"
 #include "unit.h"
 
 #include <stdint.h>

@@ -13,8 +13,8 @@
  * checks the PSEUDOLINK_SHA256 override with it).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
-#include "hmac.h"
-#include "sha256mb.h"
+#include "crypto/hmac.h"
+#include "crypto/sha256mb.h"
 #include "unit.h"
 
 #include <openssl/evp.h>

@@ -1,5 +1,5 @@
 /* test_shamir.c — GF(2^8) arithmetic and Shamir split/combine. */
-#include "shamir.h"
+#include "crypto/shamir.h"
 #include "unit.h"
 
 #include <string.h>

@@ -1,0 +1,30 @@
+/* log.h — messages: errors, warnings and the run summary.
+ *
+ * Rule for every message in this program: it names the file, the object and
+ * what was expected, and it never contains an identifier (NIR, p1) or key
+ * bytes. Errors go to stderr prefixed "pseudolink: error:"; under MPI with
+ * more than one rank, errors that only one rank sees carry "[rank N]".
+ * Summaries go to stdout from rank 0 only.
+ */
+#ifndef PL_BASE_LOG_H
+#define PL_BASE_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+void pl_log_init(int rank, int size);
+int  pl_log_rank(void);
+int  pl_log_size(void);
+
+/* Error seen by this rank only (prefixed with the rank when size > 1). */
+void pl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Error every rank reaches identically: printed once, by rank 0. */
+void pl_err0(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* First error message this process printed ("" if none): the audit
+ * record's "error" field. */
+const char *pl_log_first_error(void);
+/* Informational line on stdout, rank 0 only. */
+void pl_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,98 @@
+/* mem.c — see mem.h. */
+#define _DEFAULT_SOURCE 1      /* explicit_bzero */
+#include "base/mem.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static void default_oom(size_t n)
+{
+    fprintf(stderr, "pseudolink: [rank %d] fatal: out of memory (%zu bytes)\n",
+            pl_log_rank(), n);
+    exit(2);
+}
+
+static pl_oom_fn oom_hook = default_oom;
+
+void pl_mem_set_oom(pl_oom_fn fn)
+{
+    oom_hook = fn ? fn : default_oom;
+}
+
+static void oom(size_t n) __attribute__((noreturn));
+static void oom(size_t n)
+{
+    oom_hook(n);
+    exit(2);                    /* a hook must not return; be sure */
+}
+
+void *pl_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *pl_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *pl_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *pl_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = pl_xmalloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+void pl_wipe(void *p, size_t n)
+{
+    if (p && n)
+        explicit_bzero(p, n);
+}
+
+#define HUGE_MIN   (8u << 20)
+#define HUGE_ALIGN (2u << 20)
+
+void *pl_malloc_huge(size_t n)
+{
+    if (n < HUGE_MIN)
+        return malloc(n ? n : 1);
+    size_t m = (n + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_ALIGN, m) != 0)
+        return NULL;
+    (void)madvise(p, m, MADV_HUGEPAGE);  /* advice only: fine if refused */
+    return p;
+}
+
+void *pl_xmalloc_huge(size_t n)
+{
+    void *p = pl_malloc_huge(n);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *pl_xcalloc_huge(size_t n)
+{
+    void *p = pl_xmalloc_huge(n);
+    memset(p, 0, n ? n : 1);
+    return p;
+}

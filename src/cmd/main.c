@@ -1,0 +1,65 @@
+/* main.c — pseudolink: parse the subcommand and dispatch. */
+#include "cmd/keygen.h"
+#include "base/log.h"
+#include "cmd/reveal.h"
+#include "cmd/plan.h"
+#include "cmd/run.h"
+#include "cmd/synth.h"
+#include "cmd/verify.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: pseudolink COMMAND [ARGS]\n"
+            "\n"
+            "  run JOB.yaml [--store FILE] [--out DIR]   the MPI job (under mpirun/srun)\n"
+            "  synth --persons N --sources K --seed S [--invalid F]\n"
+            "        [--producer-key FILE] -o FILE       write a synthetic store\n"
+            "  plan --profile NAME [-o FILE] JOB.yaml    size a Slurm job, write its sbatch script\n"
+            "  keygen FILE [--audit LOG]                 write a new 32-byte key (mode 0600)\n"
+            "  keygen --custodian NAME [--dir DIR] [--passphrase-file F]\n"
+            "                                            custodian RSA key pair\n"
+            "  reveal --corr FILE --key PEM... PID...    p1 of pids (threshold roles)\n"
+            "  rewrap --corr FILE --key PEM... --custody NEW.yaml [--out FILE]\n"
+            "                                            re-wrap the correspondence key\n"
+            "  verify --audit LOG [OUTDIR]               check the audit chain and outputs\n"
+            "  digest [--leaf BYTES] FILE...             Merkle digest (parallel under mpirun)\n"
+            "\n"
+            "See README.md and docs/FORMATS.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return pl_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "synth") == 0)
+        return pl_synth_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "reveal") == 0)
+        return pl_reveal_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "rewrap") == 0)
+        return pl_rewrap_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0)
+        return pl_plan_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return pl_verify_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "digest") == 0)
+        return pl_digest_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "keygen") == 0)
+        return pl_keygen_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        help(stdout);
+        return 0;
+    }
+    fprintf(stderr, "pseudolink: unknown command '%s'\n", cmd);
+    help(stderr);
+    return 2;
+}

@@ -1,0 +1,344 @@
+/* reveal.c — see reveal.h. The only place where p1 is printed: to the
+ * custodians who jointly asked, after the audit record is written. */
+#include "cmd/reveal.h"
+#include "base/hex.h"
+#include "crypto/audit.h"
+#include "crypto/corrfile.h"
+#include "job/custody_cfg.h"
+#include "crypto/custody.h"
+#include "crypto/keyfile.h"
+#include "base/log.h"
+#include "par/output.h"
+#include "stage/pseudonym.h"
+#include "base/mem.h"
+#include "par/h5.h"
+#include "base/json.h"
+#include "crypto/keyset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Audit */
+
+static char *default_audit(const char *corr)
+{
+    char *d = pl_xstrdup(corr);
+    const char *dir = dirname(d);
+    size_t n = strlen(dir) + 16;
+    char *p = pl_xmalloc(n);
+    snprintf(p, n, "%s/audit.jsonl", dir);
+    free(d);
+    return p;
+}
+
+/* One JSON line per event, appended in a single write(2) so concurrent
+ * appends do not interleave. Who: the custodians whose keys served. This
+ * is the one function to redirect to the hash-chained audit log. */
+/* One line in the run's hash-chained audit log (src/audit.h): who opened
+ * which table, with which custodians, how many pids — never a p1. */
+static int audit_append(const char *path, const char *event,
+                        const pl_corr_file *cf, const int *used,
+                        const char *k1, uint64_t v1, const char *k2,
+                        uint64_t v2)
+{
+    char *json = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&json, &len);
+    fputc('[', m);
+    for (size_t i = 0, k = 0; i < cf->cm.n; i++) {
+        if (!used[i])
+            continue;
+        char fpr[72];
+        pl_fpr_hex(cf->cm.fpr[i], fpr);
+        char *name = pl_json_escape(cf->cm.name[i]);
+        char *role = pl_json_escape(cf->cm.role[i]);
+        fprintf(m, "%s{\"name\":\"%s\",\"role\":\"%s\",\"fingerprint\":"
+                "\"%s\"}", k++ ? "," : "", name, role, fpr);
+        free(name);
+        free(role);
+    }
+    fputc(']', m);
+    fclose(m);
+    pl_audit_rec *a = pl_audit_begin(event);
+    pl_audit_str(a, "event", event);
+    pl_audit_str(a, "file", cf->path);
+    pl_audit_str(a, "run_id", cf->run_id);
+    pl_audit_raw(a, "custodians", json);
+    pl_audit_u64(a, k1, v1);
+    pl_audit_u64(a, k2, v2);
+    int rc = pl_audit_append(path, a, 1, NULL);
+    pl_audit_free(a);
+    free(json);
+    if (rc != 0)
+        pl_err("%s: cannot append to the audit log (refusing to go on "
+               "without an audit record)", path);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Common options */
+
+typedef struct {
+    const char *corr, *audit, *custody, *out;
+    pl_keyset ks;
+    char **pos;
+    int n_pos;
+} cli;
+
+static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
+                     const char *usage)
+{
+    memset(c, 0, sizeof *c);
+    c->pos = pl_xcalloc((size_t)argc, sizeof *c->pos);
+    for (int i = 1; i < argc; i++) {
+        int k = pl_keyset_arg(&c->ks, "--key", "--passphrase-file", argc, argv,
+                              &i);
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            continue;
+        if (v && strcmp(argv[i], "--corr") == 0) c->corr = argv[++i];
+        else if (v && strcmp(argv[i], "--audit") == 0) c->audit = argv[++i];
+        else if (v && strcmp(argv[i], "--custody") == 0)
+            c->custody = argv[++i];
+        else if (v && strcmp(argv[i], "--out") == 0) c->out = argv[++i];
+        else if (allow_pos && argv[i][0] != '-') c->pos[c->n_pos++] = argv[i];
+        else {
+            pl_err("unexpected argument '%s'", argv[i]);
+            fprintf(stderr, "%s\n", usage);
+            return -1;
+        }
+    }
+    if (!c->corr) {
+        pl_err("missing --corr FILE (the correspondence file)");
+        fprintf(stderr, "%s\n", usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* reveal */
+
+static int parse_pid(const char *s, uint8_t pid[PL_PID_BYTES])
+{
+    if (strlen(s) != 2 * PL_PID_BYTES)
+        return -1;
+    return pl_unhex(s, PL_PID_BYTES, pid, NULL);
+}
+
+/* Scan every shard for the wanted pids; p1 of pid j goes to p1 + j*32. */
+static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
+                     int n, uint8_t *p1, int *found)
+{
+    for (size_t s = 0; s < cf->n_shards; s++) {
+        uint8_t *pt;
+        if (pl_corr_shard(cf, s, key, &pt) != 0)
+            return -1;
+        for (uint64_t i = 0; i < cf->nrec[s]; i++) {
+            const uint8_t *e = pt + i * PL_CORR_REC;
+            for (int j = 0; j < n; j++)
+                if (memcmp(e + PL_P1_BYTES, pids + j * PL_PID_BYTES,
+                           PL_PID_BYTES) == 0) {
+                    memcpy(p1 + j * PL_P1_BYTES, e, PL_P1_BYTES);
+                    found[j] = 1;
+                }
+        }
+        OPENSSL_cleanse(pt, cf->nrec[s] * PL_CORR_REC);
+        free(pt);
+    }
+    return 0;
+}
+
+static void print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
+                        const int *found)
+{
+    for (int j = 0; j < c->n_pos; j++) {
+        if (!found[j]) {
+            pl_err("%s: pid %s is not in this correspondence file", cf->path,
+                   c->pos[j]);
+            continue;
+        }
+        char hex[2 * PL_P1_BYTES + 1];
+        pl_hex(p1 + j * PL_P1_BYTES, PL_P1_BYTES, hex);
+        printf("%s %s\n", c->pos[j], hex);
+        OPENSSL_cleanse(hex, sizeof hex);
+    }
+    fflush(stdout);
+}
+
+static int reveal(cli *c, pl_corr_file *cf)
+{
+    int n = c->n_pos, rc = -1, nfound = 0;
+    uint8_t *pids = pl_xcalloc((size_t)n, PL_PID_BYTES);
+    uint8_t *p1 = pl_xcalloc((size_t)n, PL_P1_BYTES);
+    int *found = pl_xcalloc((size_t)n, sizeof *found);
+    int *used = pl_xcalloc(cf->cm.n, sizeof *used);
+    uint8_t key[PL_CORR_KEY];
+    for (int j = 0; j < n; j++)
+        if (parse_pid(c->pos[j], pids + j * PL_PID_BYTES) != 0) {
+            pl_err("'%s' is not a pid (expected 32 hex digits)", c->pos[j]);
+            goto out;
+        }
+    if (pl_corr_unlock(cf, &c->ks, key, used) != 0)
+        goto out;
+    rc = find_pids(cf, key, pids, n, p1, found);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc != 0)
+        goto out;
+    for (int j = 0; j < n; j++)
+        nfound += found[j];
+    char *audit = c->audit ? pl_xstrdup(c->audit) : default_audit(c->corr);
+    rc = audit_append(audit, "reveal", cf, used, "pids_requested",
+                      (uint64_t)n, "pids_found", (uint64_t)nfound);
+    free(audit);
+    if (rc == 0) {
+        print_found(c, cf, p1, found);
+        rc = nfound == n ? 0 : -1;
+    }
+out:
+    OPENSSL_cleanse(p1, (size_t)n * PL_P1_BYTES);
+    free(pids);
+    free(p1);
+    free(found);
+    free(used);
+    return rc;
+}
+
+int pl_reveal_main(int argc, char **argv)
+{
+    static const char *usage =
+        "usage: pseudolink reveal --corr FILE --key PEM [--key PEM]... "
+        "[--passphrase-file FILE]... [--audit FILE] PID...";
+    cli c;
+    pl_h5_quiet();
+    if (parse_cli(argc, argv, &c, 1, usage) != 0) {
+        free(c.pos);
+        return 2;
+    }
+    int rc = 2;
+    pl_corr_file cf;
+    if (c.n_pos == 0)
+        pl_err("reveal: no pid given");
+    else if (pl_corr_open(&cf, c.corr) == 0) {
+        rc = reveal(&c, &cf) == 0 ? 0 : 1;
+        pl_corr_close(&cf);
+    } else {
+        rc = 1;
+    }
+    free(c.pos);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* rewrap */
+
+static int copy_root_attrs(const pl_corr_file *cf, hid_t out, const char *tmp)
+{
+    int rc = pl_attr_str(out, "format", PL_CORR_FORMAT) ||
+             pl_attr_u64(out, "version", 1) ||
+             pl_attr_str(out, "run_id", cf->run_id) ||
+             pl_attr_u64(out, "records", cf->records);
+    /* The shards are copied as they are: ciphertext, nonces and tags. */
+    if (rc == 0 && H5Ocopy(cf->file, "shards", out, "shards", H5P_DEFAULT,
+                           H5P_DEFAULT) < 0)
+        rc = -1;
+    if (rc != 0)
+        pl_err("%s: cannot copy the shards: %s", tmp, pl_h5_reason());
+    return rc ? -1 : 0;
+}
+
+static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
+                           const char *final)
+{
+    size_t n = strlen(final) + 32;
+    char *tmp = pl_xmalloc(n);
+    snprintf(tmp, n, "%s.tmp-%ld", final, (long)getpid());
+    mode_t old = umask(027);
+    hid_t out = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    umask(old);
+    int rc = -1;
+    if (out < 0) {
+        pl_err("%s: cannot create: %s", tmp, pl_h5_reason());
+    } else {
+        rc = copy_root_attrs(cf, out, tmp);
+        rc = rc ? rc : pl_custody_meta_write(out, tmp, cm, 1, H5P_DEFAULT);
+        if (H5Fclose(out) < 0)
+            rc = -1;
+        if (rc == 0 && rename(tmp, final) != 0) {
+            pl_err("%s: cannot publish (rename from %s): %s", final, tmp,
+                   strerror(errno));
+            rc = -1;
+        }
+        if (rc != 0)
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+static int rewrap(cli *c, pl_corr_file *cf)
+{
+    pl_custody_cfg cc;
+    pl_custody_meta cm;
+    memset(&cm, 0, sizeof cm);
+    if (pl_custody_cfg_load(c->custody, &cc) != 0)
+        return -1;
+    int *used = pl_xcalloc(cf->cm.n, sizeof *used);
+    uint8_t key[PL_CORR_KEY];
+    int rc = pl_corr_unlock(cf, &c->ks, key, used);
+    if (rc == 0) {
+        rc = pl_custody_meta_build(&cm, &cc, key, cf->run_id);
+        OPENSSL_cleanse(key, sizeof key);
+    }
+    if (rc == 0) {
+        /* Audit first: a rewrap that cannot be recorded does not happen. */
+        char *audit = c->audit ? pl_xstrdup(c->audit) : default_audit(c->corr);
+        rc = audit_append(audit, "rewrap", cf, used, "new_custodians", cc.n,
+                          "new_threshold", cc.threshold);
+        free(audit);
+    }
+    if (rc == 0)
+        rc = write_rewrapped(cf, &cm, c->out ? c->out : c->corr);
+    if (rc == 0)
+        printf("rewrapped %s to %zu custodians (threshold %u): %s\n",
+               cf->path, cc.n, cc.threshold, c->out ? c->out : c->corr);
+    pl_custody_meta_free(&cm);
+    pl_custody_cfg_free(&cc);
+    free(used);
+    return rc;
+}
+
+int pl_rewrap_main(int argc, char **argv)
+{
+    static const char *usage =
+        "usage: pseudolink rewrap --corr FILE --key PEM [--key PEM]... "
+        "[--passphrase-file FILE]... --custody NEW.yaml [--out FILE] "
+        "[--audit FILE]";
+    cli c;
+    pl_h5_quiet();
+    if (parse_cli(argc, argv, &c, 0, usage) != 0 || !c.custody) {
+        if (c.corr && !c.custody)
+            pl_err("rewrap: missing --custody NEW.yaml (the new custodians)");
+        free(c.pos);
+        return 2;
+    }
+    pl_corr_file cf;
+    int rc = 1;
+    if (pl_corr_open(&cf, c.corr) == 0) {
+        rc = rewrap(&c, &cf) == 0 ? 0 : 1;
+        pl_corr_close(&cf);
+    }
+    free(c.pos);
+    return rc;
+}

@@ -1,0 +1,334 @@
+/* run.c — `pseudolink run JOB.yaml [--store FILE] [--out DIR]`.
+ *
+ * The driver: every step is collective and returns a status that all ranks
+ * agree on (pl_all_ok), so a failure on any rank stops every rank at the
+ * same point, MPI is finalised, nothing is published and the exit status is
+ * non-zero. Only rank 0 speaks for errors every rank sees alike.
+ */
+#include "cmd/run.h"
+#include "stage/run.h"
+#include "stage/linked.h"
+#include "stage/link.h"
+#include "stage/ingest.h"
+#include "base/hex.h"
+#include "stage/budget.h"
+#include "stage/correspondence.h"
+#include "par/exchange.h"
+#include "stage/extract.h"
+#include "crypto/keyfile.h"
+#include "base/log.h"
+#include "par/output.h"
+#include "stage/runaudit.h"
+#include "crypto/sha256mb.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+#include "par/h5.h"
+#include "crypto/keyset.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal = 0;
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+    stop_flag = 1;
+}
+
+static int usage(void)
+{
+    pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR] "
+            "[--prev-key PEM [--prev-passphrase-file FILE]]... [--audit FILE]");
+    return 2;
+}
+
+typedef struct {
+    const char *job, *store, *out, *audit;
+    pl_keyset prev;             /* incremental: custodians' private keys */
+} run_args;
+
+static int parse_args(int argc, char **argv, run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        int k = pl_keyset_arg(&a->prev, "--prev-key", "--prev-passphrase-file",
+                              argc, argv, &i);
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            continue;
+        if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+            a->store = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            a->out = argv[++i];
+        else if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
+            a->audit = argv[++i];
+        else if (argv[i][0] == '-' || a->job) {
+            pl_err0("run: unexpected argument '%s'", argv[i]);
+            return -1;
+        } else
+            a->job = argv[i];
+    }
+    if (!a->job) {
+        pl_err0("run: missing the job file");
+        return -1;
+    }
+    return 0;
+}
+
+/* Rank 0 parses and reports; the others parse silently once it is known
+ * to be valid (the file is the same on every node). */
+static int load_job(pl_run *r, const run_args *a)
+{
+    int ok = 1;
+    if (r->rank == 0)
+        ok = pl_job_load(r->job, a->job, 0) == 0;
+    ok = pl_root_ok(r->comm, ok);
+    if (!ok)
+        return -1;
+    if (r->rank != 0)
+        ok = pl_job_load(r->job, a->job, 1) == 0;
+    if (!pl_all_ok(r->comm, ok)) {
+        pl_err0("%s: the job file differs between nodes", a->job);
+        return -1;
+    }
+    if (a->store) {
+        free(r->job->store);
+        r->job->store = pl_xstrdup(a->store);
+    }
+    if (a->out) {
+        free(r->job->output);
+        r->job->output = pl_xstrdup(a->out);
+    }
+    for (size_t i = 0; i < r->job->n_sources; i++)
+        if (strcmp(r->job->sources[i].name, "pid") == 0) {
+            pl_err0("%s: sources.pid: a source cannot be named 'pid' (the "
+                    "persons table has a 'pid' column)", a->job);
+            return -1;
+        }
+    return 0;
+}
+
+static int load_keys(pl_run *r)
+{
+    uint8_t key[PL_KEY_BYTES];
+    int quiet = r->rank != 0, ok = 1;
+    if (r->job->producer_key) {
+        ok = pl_key_load(r->job->producer_key, "producer key", key, quiet) == 0;
+        if (ok)
+            pl_hmac_init(&r->producer, key, sizeof key);
+    }
+    if (ok && r->job->platform_key && r->job->mode == PL_MODE_KEYED) {
+        ok = pl_key_load(r->job->platform_key, "platform key", key, quiet) == 0;
+        if (ok)
+            pl_hmac_init(&r->platform, key, sizeof key);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    return pl_all_ok(r->comm, ok) ? 0 : -1;
+}
+
+static void make_tag(pl_run *r, char tag[17])
+{
+    uint8_t b[8] = {0};
+    if (r->rank == 0 && RAND_bytes(b, sizeof b) != 1)
+        memcpy(b, &(uint64_t){(uint64_t)getpid()}, sizeof b);
+    PL_MPI_CHECK(MPI_Bcast(b, sizeof b, MPI_BYTE, 0, r->comm));
+    pl_hex(b, sizeof b, tag);
+}
+
+static void summary(pl_run *r, double total_s, const char *published)
+{
+    double t[PL_T_COUNT];
+    PL_MPI_CHECK(MPI_Reduce(r->t, t, PL_T_COUNT, MPI_DOUBLE, MPI_MAX, 0,
+                            r->comm));
+    if (r->rank != 0)
+        return;
+    const pl_job *j = r->job;
+    uint64_t read = 0, rej = 0, kept = 0;
+    pl_info("pseudolink run: job %s, store %s, %d rank%s, mode %s", j->path,
+            j->store, r->size, r->size > 1 ? "s" : "",
+            j->mode == PL_MODE_KEYED ? "keyed" : "random");
+    pl_info("sha256 kernel %s (%zu lanes)", pl_sha256mb_active()->name,
+            pl_sha256mb_active()->lanes);
+    pl_info("%-24s %14s %12s %14s", "source", "rows", "rejected", "linked");
+    for (size_t i = 0; i < r->store.n_src; i++) {
+        const pl_source *s = &r->store.src[i];
+        pl_info("%-24s %14llu %12llu %14llu", s->cfg->name,
+                (unsigned long long)s->nrows,
+                (unsigned long long)r->ss[i].rej_total,
+                (unsigned long long)r->ss[i].kept_total);
+        read += s->nrows;
+        rej += r->ss[i].rej_total;
+        kept += r->ss[i].kept_total;
+    }
+    pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
+            (unsigned long long)rej, (unsigned long long)kept);
+    const pl_links_counts *lc = pl_links_count(pl_link_index(r));
+    pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
+            (unsigned long long)lc->persons_total,
+            (unsigned long long)lc->persons_multi,
+            (unsigned long long)lc->links_total);
+    static const char *names[PL_T_COUNT] = {"read", "validate", "stage1",
+                                            "exchange", "link", "write"};
+    pl_info("%-24s %10s %16s", "stage (slowest rank)", "seconds",
+            "records/s");
+    for (int i = 0; i < PL_T_COUNT; i++)
+        pl_info("%-24s %10.3f %16.0f", names[i], t[i],
+                t[i] > 0 ? (double)read / t[i] : 0.0);
+    pl_info("%-24s %10.3f %16.0f", "total", total_s,
+            total_s > 0 ? (double)read / total_s : 0.0);
+    pl_info("published: %s", published);
+    pl_extracts_summary(r);
+}
+
+static void run_free(pl_run *r)
+{
+    free(r->ss);
+    pl_extracts_release(r);
+    pl_linked_abort(r);
+    pl_link_free(r);
+    pl_owner_free(&r->owner);
+    pl_route_release();
+    pl_corr_end(r);
+    pl_hmac_key_wipe(&r->producer);
+    pl_hmac_key_wipe(&r->platform);
+    pl_store_close(&r->store);
+    if (r->dxpl > 0)
+        H5Pclose(r->dxpl);
+    pl_job_free(r->job);
+}
+
+/* The stages, in order; each returns a status every rank agrees on. */
+static int run_job(pl_run *r, const run_args *a, char *published,
+                   size_t plen)
+{
+    if (load_job(r, a) != 0 || load_keys(r) != 0)
+        return -1;
+    r->cap = r->job->exchange_cap;
+    if (pl_budget_check(r) != 0)
+        return -1;
+    pl_budget_apply(r);
+    r->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(r->dxpl, r->job->io == PL_IO_COLLECTIVE
+                                  ? H5FD_MPIO_COLLECTIVE
+                                  : H5FD_MPIO_INDEPENDENT);
+    if (pl_out_dir(r->job->output, r->comm) != 0 ||
+        pl_run_guard(r, a->audit) != 0)
+        return -1;
+    if (!pl_all_ok(r->comm, pl_store_open(&r->store, r->job->store, r->job,
+                                          r->comm) == 0))
+        return -1;
+    r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
+    pl_owner_init(&r->owner, r->job->mode, &r->platform);
+    if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
+        pl_ingest_count(r) != 0)
+        return -1;
+    char tag[17];
+    make_tag(r, tag);
+    if (pl_linked_begin(r, tag) != 0) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    pl_link_begin(r);
+    /* Each batch's pids go to the linked.h5 writer and the links index. */
+    static const pl_batch_sink sinks[] = {{"linked.h5", pl_linked_batch},
+                                          {"links", pl_link_batch}};
+    if (pl_ingest(r, sinks, sizeof sinks / sizeof *sinks) != 0 ||
+        !pl_all_ok(r->comm, !*r->stop) ||
+        pl_link_finish(r) != 0) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    double t0 = MPI_Wtime();
+    pl_outfile linked;                 /* closed; published below */
+    if (pl_linked_end(r, &linked) != 0) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    pl_outfile corr;
+    if (pl_corr_write(r, &corr, r->job->output, tag) != 0) {
+        pl_out_discard(&linked, r->comm);
+        return -1;
+    }
+    if (pl_extracts_write(r, linked.tmp, tag) != 0) {
+        pl_out_discard(&linked, r->comm);
+        pl_out_discard(&corr, r->comm);
+        return -1;
+    }
+    /* Last chance to stop: after this point the run is published. */
+    if (!pl_all_ok(r->comm, !*r->stop)) {
+        pl_out_discard(&linked, r->comm);
+        pl_out_discard(&corr, r->comm);
+        pl_extracts_discard(r);
+        return -1;
+    }
+    snprintf(published, plen, "%s%s%s", linked.final, corr.tmp ? ", " : "",
+             corr.tmp ? corr.final : "");
+    /* The correspondence first: linked.h5 is what marks a finished run. */
+    if (corr.tmp && pl_run_publish(r, &corr) != 0) {
+        pl_out_discard(&linked, r->comm);
+        pl_extracts_discard(r);
+        return -1;
+    }
+    if (pl_run_publish(r, &linked) != 0 || pl_extracts_publish(r) != 0)
+        return -1;
+    r->t[PL_T_WRITE] += MPI_Wtime() - t0;
+    return 0;
+}
+
+int pl_run_main(int argc, char **argv)
+{
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit: EFBIG, not death */
+    MPI_Init(&argc, &argv);
+    double t_start = MPI_Wtime();
+    pl_run r;
+    pl_job job;
+    memset(&r, 0, sizeof r);
+    memset(&job, 0, sizeof job);
+    r.comm = MPI_COMM_WORLD;
+    r.job = &job;
+    r.stop = &stop_flag;
+    r.dxpl = -1;
+    r.store.file = -1;
+    MPI_Comm_rank(r.comm, &r.rank);
+    MPI_Comm_size(r.comm, &r.size);
+    pl_mpi_setup(r.comm);
+    pl_h5_quiet();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    run_args a;
+    char published[4096] = "";
+    int rc;
+    if (parse_args(argc, argv, &a) != 0) {
+        usage();
+        rc = 2;
+    } else if (run_job(&r, &a, published, sizeof published) != 0) {
+        if (stop_signal)
+            pl_err0("stopped by signal %d (%s): nothing was published",
+                    (int)stop_signal, strsignal(stop_signal));
+        else
+            pl_err0("run failed: nothing was published");
+        rc = 1;
+    } else {
+        summary(&r, MPI_Wtime() - t_start, published);
+        pl_budget_report(&r);
+        rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
+    }
+    if (a.job && pl_run_finish(&r, a.job, a.audit, rc == 0, stop_signal) != 0)
+        rc = 1;
+    run_free(&r);
+    MPI_Finalize();
+    return rc;
+}

@@ -1,0 +1,306 @@
+/* verify.c — see verify.h. */
+#include "cmd/verify.h"
+#include "base/hex.h"
+#include "crypto/audit.h"
+#include "crypto/digest.h"
+#include "base/json.h"
+#include "crypto/keyfile.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <mpi.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    char *name, *path, *digest;
+    uint64_t size, leaf;
+    long line;
+} rec_file;
+
+typedef struct {
+    rec_file *f;
+    size_t n;
+} files_t;
+
+static int same_dir(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return a && b && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* Record (or replace: later lines win) one output entry. */
+static void note(files_t *fs, const pl_jnode *o, long line, int by_name)
+{
+    const char *name = pl_json_str(o, "name"), *path = pl_json_str(o, "path");
+    const char *dg = pl_json_str(o, "merkle_sha256");
+    const pl_jnode *sz = pl_json_get(o, "size"), *lf = pl_json_get(o, "leaf");
+    if (!name || !path || !dg || !sz || !lf || sz->kind != PL_J_NUM ||
+        lf->kind != PL_J_NUM)
+        return;
+    const char *key = by_name ? name : path;
+    size_t i = 0;
+    while (i < fs->n && strcmp(by_name ? fs->f[i].name : fs->f[i].path, key))
+        i++;
+    if (i == fs->n) {
+        fs->f = pl_xrealloc(fs->f, (fs->n + 1) * sizeof *fs->f);
+        memset(&fs->f[fs->n++], 0, sizeof *fs->f);
+    }
+    rec_file *r = &fs->f[i];
+    free(r->name);
+    free(r->path);
+    free(r->digest);
+    r->name = pl_xstrdup(name);
+    r->path = pl_xstrdup(path);
+    r->digest = pl_xstrdup(dg);
+    r->size = strtoull(sz->str, NULL, 10);
+    r->leaf = strtoull(lf->str, NULL, 10);
+    r->line = line;
+}
+
+/* Collect the outputs of successful lines (restricted to OUTDIR's runs
+ * when some line names it as its output_dir). */
+static void collect(const pl_jnode *j, long line, const char *outdir,
+                    int only_matching, files_t *fs)
+{
+    const char *outcome = pl_json_str(j, "outcome");
+    if (!outcome || strcmp(outcome, "success") != 0)
+        return;
+    if (only_matching && !same_dir(pl_json_str(j, "output_dir"), outdir))
+        return;
+    const pl_jnode *outs = pl_json_get(j, "outputs");
+    for (size_t i = 0; outs && outs->kind == PL_J_ARR && i < outs->n; i++)
+        note(fs, outs->items[i], line, outdir != NULL);
+}
+
+/* Pass 1 over the log: the chain. Pass 2 (same read): outputs. Returns
+ * the number of lines, or -1 after naming the first broken line. */
+static long check_chain(const char *log, const char *outdir, int pass,
+                        int *matching, files_t *fs)
+{
+    FILE *f = fopen(log, "rb");
+    if (!f) {
+        pl_err("%s: cannot read the audit log: %s", log, strerror(errno));
+        return -1;
+    }
+    char *line = NULL, prev[65], err[128];
+    size_t cap = 0;
+    ssize_t len;
+    long n = 0, rc = 0;
+    memset(prev, '0', 64);
+    prev[64] = '\0';
+    while ((len = getline(&line, &cap, f)) > 0) {
+        n++;
+        if (line[len - 1] != '\n') {
+            pl_err("%s:%ld: incomplete last line (torn write or edit)", log,
+                   n);
+            rc = -1;
+            break;
+        }
+        pl_jnode *j = pl_json_parse(line, (size_t)len - 1, err, sizeof err);
+        const char *p = j ? pl_json_str(j, "prev") : NULL;
+        if (!j || j->kind != PL_J_OBJ) {
+            pl_err("%s:%ld: broken line: not a JSON object (%s)", log, n,
+                   j ? "another JSON value" : err);
+            rc = -1;
+        } else if (!p || strcmp(p, prev) != 0) {
+            pl_err("%s:%ld: broken chain: \"prev\" is not the SHA-256 of "
+                   "line %ld (a line was changed, removed or inserted)",
+                   log, n, n - 1);
+            rc = -1;
+        } else if (pass == 1 && outdir &&
+                   same_dir(pl_json_str(j, "output_dir"), outdir)) {
+            *matching = 1;
+        } else if (pass == 2) {
+            collect(j, n, outdir, *matching, fs);
+        }
+        pl_json_free(j);
+        if (rc)
+            break;
+        uint8_t md[32];
+        EVP_Digest(line, (size_t)len - 1, md, NULL, EVP_sha256(), NULL);
+        pl_hex(md, 32, prev);
+    }
+    free(line);
+    fclose(f);
+    return rc ? -1 : n;
+}
+
+static int check_file(const rec_file *r, const char *outdir)
+{
+    char path[PATH_MAX], hex[65];
+    uint8_t root[32];
+    uint64_t size;
+    if (outdir)
+        snprintf(path, sizeof path, "%s/%s", outdir, r->name);
+    else
+        snprintf(path, sizeof path, "%s", r->path);
+    if (access(path, F_OK) != 0) {
+        pl_err("%s: missing (recorded on audit line %ld)", path, r->line);
+        return -1;
+    }
+    if (pl_digest_file(path, r->leaf ? r->leaf : PL_DIGEST_LEAF, root,
+                       &size) != 0)
+        return -1;
+    pl_hex(root, 32, hex);
+    if (size != r->size || strcmp(hex, r->digest) != 0) {
+        pl_err("%s: changed since audit line %ld (recorded %" PRIu64
+               " bytes, Merkle SHA-256 %.16s..., now %" PRIu64
+               " bytes, %.16s...)", path, r->line, r->size, r->digest, size,
+               hex);
+        return -1;
+    }
+    printf("ok: %s matches audit line %ld\n", path, r->line);
+    return 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev
+           && sa.st_ino == sb.st_ino;
+}
+
+/* Files in OUTDIR that no successful line records (a dropped-in file). */
+static int unrecorded(const char *outdir, const char *log, const files_t *fs)
+{
+    DIR *d = opendir(outdir);
+    if (!d) {
+        pl_err("%s: cannot list the output directory: %s", outdir,
+               strerror(errno));
+        return -1;
+    }
+    int bad = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[PATH_MAX];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", outdir, e->d_name);
+        if (e->d_name[0] == '.' || stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)
+            || same_file(p, log))
+            continue;
+        size_t i = 0;
+        while (i < fs->n && strcmp(fs->f[i].name, e->d_name) != 0)
+            i++;
+        if (i == fs->n) {
+            pl_err("%s: not recorded by any successful run in the audit log",
+                   p);
+            bad = 1;
+        }
+    }
+    closedir(d);
+    return bad ? -1 : 0;
+}
+
+static void files_free(files_t *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        free(fs->f[i].name);
+        free(fs->f[i].path);
+        free(fs->f[i].digest);
+    }
+    free(fs->f);
+}
+
+int pl_verify_main(int argc, char **argv)
+{
+    const char *log = NULL, *outdir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
+            log = argv[++i];
+        else if (argv[i][0] != '-' && !outdir)
+            outdir = argv[i];
+        else {
+            pl_err("verify: unexpected argument '%s'", argv[i]);
+            log = NULL;
+            break;
+        }
+    }
+    if (!log) {
+        fprintf(stderr, "usage: pseudolink verify --audit LOG [OUTDIR]\n");
+        return 2;
+    }
+    int matching = 0, bad = 0;
+    files_t fs = {0};
+    long n = check_chain(log, outdir, 1, &matching, &fs);
+    if (n < 0)
+        return 1;
+    printf("ok: %s: %ld line%s, hash chain intact\n", log, n,
+           n == 1 ? "" : "s");
+    check_chain(log, outdir, 2, &matching, &fs);
+    for (size_t i = 0; i < fs.n; i++)
+        bad |= check_file(&fs.f[i], outdir) != 0;
+    if (outdir)
+        bad |= unrecorded(outdir, log, &fs) != 0;
+    if (outdir && fs.n == 0) {
+        pl_err("%s: no successful run in %s recorded an output here", outdir,
+               log);
+        bad = 1;
+    }
+    files_free(&fs);
+    if (bad)
+        return 1;
+    printf("ok: %zu output file%s match their recorded digests\n", fs.n,
+           fs.n == 1 ? "" : "s");
+    return 0;
+}
+
+int pl_digest_main(int argc, char **argv)
+{
+    uint64_t leaf = PL_DIGEST_LEAF;
+    int first = 1, rc = 0, rank, mpi = 0;
+    if (argc > 2 && strcmp(argv[1], "--leaf") == 0) {
+        char *end;
+        errno = 0;
+        leaf = strtoull(argv[2], &end, 10);
+        if (errno || *end || leaf == 0 || argv[2][0] == '-') {
+            pl_err("digest: --leaf expects a positive number of bytes");
+            return 2;
+        }
+        first = 3;
+    }
+    if (first >= argc) {
+        fprintf(stderr, "usage: pseudolink digest [--leaf BYTES] FILE...\n");
+        return 2;
+    }
+    /* Under mpirun/srun every rank shares the work; alone it is serial. */
+    mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") ||
+          getenv("PMIX_RANK");
+    if (mpi) {
+        MPI_Init(&argc, &argv);
+        pl_mpi_setup(MPI_COMM_WORLD);
+        rank = pl_log_rank();
+    } else {
+        rank = 0;
+    }
+    for (int i = first; i < argc; i++) {
+        uint8_t root[32];
+        uint64_t size;
+        char hex[65];
+        int r = mpi ? pl_digest_file_mpi(argv[i], leaf, MPI_COMM_WORLD, root,
+                                         &size, 0)
+                    : pl_digest_file(argv[i], leaf, root, &size);
+        if (r != 0) {
+            rc = 1;
+            continue;
+        }
+        pl_hex(root, 32, hex);
+        if (rank == 0)
+            printf("%s  %" PRIu64 "  %" PRIu64 "  %s\n", hex, size, leaf,
+                   argv[i]);
+    }
+    if (mpi)
+        MPI_Finalize();
+    return rc;
+}
+

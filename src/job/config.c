@@ -1,0 +1,439 @@
+/* config.c — the job file; see config.h. Structure and type checks come
+ * from yamltree; this file knows the schema and the rules between keys. */
+#include "job/config.h"
+#include "base/parse.h"
+
+#include "job/extract_config.h"
+#include "base/log.h"
+#include "base/yamltree.h"
+#include "base/mem.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BATCH_ROWS 1048576u
+
+static const char *const top_keys[] = {
+    "store", "output", "mode", "keys", "sources", "options",
+    "custody", "previous", "extracts", "audit_log", NULL};
+static const char *const keys_keys[] = {"producer", "platform", NULL};
+static const char *const source_keys[] = {"identity", "keep", "drop", NULL};
+static const char *const identity_keys[] = {
+    "nir", "birth_date", "sex", "birth_rank", "p1", NULL};
+static const char *const option_keys[] = {
+    "batch_rows", "exchange_cap", "io", "memory_per_rank", NULL};
+/* Indexed by pl_mode and pl_io_mode. */
+static const char *const mode_names[] = {"keyed", "random", NULL};
+static const char *const io_names[] = {"collective", "independent", NULL};
+
+typedef const pl_yaml_doc doc_t;
+typedef const pl_yaml_node node_t;
+
+/* ------------------------------------------------------------------------ */
+/* Values */
+
+/* A column name in the store: non-empty, < PL_NAME_MAX, no '/' (it would
+ * name an HDF5 group path, not a dataset). */
+static int get_column(doc_t *d, node_t *v, const char *path,
+                      char out[PL_NAME_MAX])
+{
+    const char *s;
+    char shown[PL_YAML_SHOW_MAX];
+    if (pl_yaml_string(d, v, path, &s))
+        return -1;
+    const char *bad = NULL;
+    if (!s[0])
+        bad = "expected a column name, got an empty string";
+    else if (strlen(s) >= PL_NAME_MAX)
+        bad = "is too long";
+    else if (strchr(s, '/'))
+        bad = "must not contain '/'";
+    if (!bad) {
+        memcpy(out, s, strlen(s) + 1);
+        return 0;
+    }
+    if (!s[0])
+        pl_yaml_error(d, v->line, v->col, path, "%s", bad);
+    else
+        pl_yaml_error(d, v->line, v->col, path,
+                      "column name '%s' %s (at most %d characters, no '/')",
+                      pl_yaml_show(s, v->len, shown), bad, PL_NAME_MAX - 1);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sources */
+
+/* Identity column fields of a source, in identity_keys order. */
+static char *identity_field(pl_source_cfg *s, size_t i)
+{
+    char *f[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1};
+    return f[i];
+}
+
+/* The identity key of `s` that uses column `col`, or NULL. */
+static const char *identity_use(pl_source_cfg *s, const char *col)
+{
+    for (size_t i = 0; identity_keys[i]; i++)
+        if (strcmp(identity_field(s, i), col) == 0)
+            return identity_keys[i];
+    return NULL;
+}
+
+static int parse_identity_p1(doc_t *d, node_t *id, const char *path,
+                             pl_source_cfg *s)
+{
+    for (size_t i = 0; i < id->n_pairs; i++) {
+        node_t *k = id->pairs[i].key;
+        char shown[PL_YAML_SHOW_MAX];
+        if (strcmp(k->str, "p1") != 0) {
+            pl_yaml_error(d, k->line, k->col, path,
+                          "'p1' cannot be combined with '%s' (give either "
+                          "p1 alone, or nir, birth_date, sex and optionally "
+                          "birth_rank)", pl_yaml_show(k->str, k->len, shown));
+            return -1;
+        }
+    }
+    char sub[PL_YAML_PATH_MAX];
+    pl_yaml_path(sub, path, "p1");
+    s->has_p1 = 1;
+    return get_column(d, pl_yaml_get(id, "p1"), sub, s->p1);
+}
+
+static int parse_identity(doc_t *d, node_t *src, const char *path,
+                          pl_source_cfg *s)
+{
+    node_t *id;
+    char ipath[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
+    pl_yaml_path(ipath, path, "identity");
+    if (pl_yaml_require(d, src, path, "identity", PL_YAML_MAPPING, &id) ||
+        pl_yaml_check_keys(d, id, ipath, identity_keys))
+        return -1;
+    if (pl_yaml_get(id, "p1"))
+        return parse_identity_p1(d, id, ipath, s);
+    if (!pl_yaml_get(id, "nir")) {
+        pl_yaml_error(d, id->line, id->col, ipath, "missing required key "
+                      "'nir' (or 'p1' for a source that holds first "
+                      "pseudonyms)");
+        return -1;
+    }
+    for (size_t i = 0; i < 4; i++) {            /* nir .. birth_rank */
+        node_t *v;
+        const char *key = identity_keys[i];
+        pl_yaml_path(sub, ipath, key);
+        if ((i < 3 ? pl_yaml_require : pl_yaml_optional)(
+                d, id, ipath, key, PL_YAML_SCALAR, &v))
+            return -1;
+        if (!v)
+            continue;
+        char col[PL_NAME_MAX];
+        if (get_column(d, v, sub, col))
+            return -1;
+        const char *other = identity_use(s, col);
+        if (other) {
+            pl_yaml_error(d, v->line, v->col, sub, "column '%s' is already "
+                          "used for '%s'", col, other);
+            return -1;
+        }
+        memcpy(identity_field(s, i), col, sizeof col);
+    }
+    return 0;
+}
+
+/* keep or drop: a list of distinct payload columns. Entries are added to
+ * the job as they are read, so pl_job_free releases them on error. */
+static int parse_columns(doc_t *d, node_t *seq, const char *path,
+                         pl_source_cfg *s, char ***list, size_t *n)
+{
+    char sub[PL_YAML_PATH_MAX], col[PL_NAME_MAX];
+    if (pl_yaml_expect(d, seq, path, PL_YAML_SEQUENCE))
+        return -1;
+    *list = pl_xcalloc(seq->n_items, sizeof **list);
+    for (size_t i = 0; i < seq->n_items; i++) {
+        node_t *v = seq->items[i];
+        pl_yaml_path_index(sub, path, i);
+        if (get_column(d, v, sub, col))
+            return -1;
+        const char *id = identity_use(s, col);
+        if (id) {
+            pl_yaml_error(d, v->line, v->col, sub, "column '%s' is the "
+                          "identity column '%s' of this source; identity "
+                          "columns are never carried as payload", col, id);
+            return -1;
+        }
+        for (size_t j = 0; j < *n; j++) {
+            if (strcmp((*list)[j], col) == 0) {
+                pl_yaml_error(d, v->line, v->col, sub, "duplicate column "
+                              "'%s' (also at index %zu)", col, j);
+                return -1;
+            }
+        }
+        (*list)[(*n)++] = pl_xstrdup(col);
+    }
+    return 0;
+}
+
+static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
+{
+    char path[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
+    memcpy(s->name, p->key->str, p->key->len + 1);
+    s->line = p->key->line;
+    s->col = p->key->col;
+    pl_yaml_path(path, "sources", s->name);
+    if (pl_yaml_expect(d, p->value, path, PL_YAML_MAPPING) ||
+        pl_yaml_check_keys(d, p->value, path, source_keys) ||
+        parse_identity(d, p->value, path, s))
+        return -1;
+    const pl_yaml_pair *keep = pl_yaml_find(p->value, "keep");
+    const pl_yaml_pair *drop = pl_yaml_find(p->value, "drop");
+    if (keep && drop) {
+        const pl_yaml_pair *later = keep->key->line > drop->key->line ||
+            (keep->key->line == drop->key->line &&
+             keep->key->col > drop->key->col) ? keep : drop;
+        pl_yaml_error(d, later->key->line, later->key->col, path,
+                      "'keep' and 'drop' cannot both be given (keep lists "
+                      "the payload columns to carry, drop those to leave "
+                      "out)");
+        return -1;
+    }
+    if (keep) {
+        s->keep_given = 1;
+        pl_yaml_path(sub, path, "keep");
+        return parse_columns(d, keep->value, sub, s, &s->keep, &s->n_keep);
+    }
+    if (drop) {
+        pl_yaml_path(sub, path, "drop");
+        return parse_columns(d, drop->value, sub, s, &s->drop, &s->n_drop);
+    }
+    return 0;
+}
+
+static int parse_sources(doc_t *d, node_t *root, pl_job *job)
+{
+    node_t *m;
+    if (pl_yaml_require(d, root, "", "sources", PL_YAML_MAPPING, &m))
+        return -1;
+    if (m->n_pairs == 0) {
+        pl_yaml_error(d, m->line, m->col, "sources",
+                      "expected at least one source");
+        return -1;
+    }
+    job->sources = pl_xcalloc(m->n_pairs, sizeof *job->sources);
+    for (size_t i = 0; i < m->n_pairs; i++) {
+        if (pl_yaml_name(d, m->pairs[i].key, "sources", "source", PL_NAME_MAX))
+            return -1;
+        if (parse_source(d, &m->pairs[i], &job->sources[job->n_sources++]))
+            return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* keys, options */
+
+static int parse_keys(doc_t *d, node_t *root, pl_job *job, node_t **keys)
+{
+    return pl_yaml_require(d, root, "", "keys", PL_YAML_MAPPING, keys) ||
+           pl_yaml_check_keys(d, *keys, "keys", keys_keys) ||
+           pl_yaml_path_str(d, *keys, "keys", "producer", 0,
+                            &job->producer_key) ||
+           pl_yaml_path_str(d, *keys, "keys", "platform", 0,
+                            &job->platform_key)
+               ? -1 : 0;
+}
+
+/* Which keys are needed depends on the mode and on the sources. */
+static int check_keys_needed(doc_t *d, node_t *keys, const pl_job *job)
+{
+    for (size_t i = 0; i < job->n_sources && !job->producer_key; i++) {
+        if (job->sources[i].has_p1)
+            continue;
+        pl_yaml_error(d, keys->line, keys->col, "keys", "missing required "
+                      "key 'producer' (source '%s' has a nir identity, "
+                      "hashed with the producer key)", job->sources[i].name);
+        return -1;
+    }
+    if (job->mode == PL_MODE_KEYED && !job->platform_key) {
+        pl_yaml_error(d, keys->line, keys->col, "keys", "missing required "
+                      "key 'platform' (required in keyed mode)");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_memory(doc_t *d, node_t *v, pl_job *job)
+{
+    const char *txt;
+    if (pl_yaml_string(d, v, "options.memory_per_rank", &txt))
+        return -1;
+    if (pl_parse_size(txt, &job->memory_per_rank) != 0) {
+        pl_yaml_error(d, v->line, v->col, "options.memory_per_rank",
+                      "expected a size > 0 in bytes, optionally with a "
+                      "K/M/G/T suffix (e.g. 512MiB, 2G), got '%s'", txt);
+        return -1;
+    }
+    if (job->memory_per_rank > PL_MAX_MEMORY) {  /* buffer sizes derive from it */
+        pl_yaml_error(d, v->line, v->col, "options.memory_per_rank",
+                      "expected at most %lluT, got '%s'",
+                      (unsigned long long)(PL_MAX_MEMORY >> 40), txt);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_options(doc_t *d, node_t *root, pl_job *job)
+{
+    node_t *o, *v;
+    int io;
+    job->batch_rows = DEFAULT_BATCH_ROWS;
+    job->exchange_cap = 0;
+    job->io = PL_IO_INDEPENDENT;   /* measured faster: docs/SCALING.md */
+    if (pl_yaml_optional(d, root, "", "options", PL_YAML_MAPPING, &o))
+        return -1;
+    if (!o)
+        return 0;
+    if (pl_yaml_check_keys(d, o, "options", option_keys))
+        return -1;
+    if ((v = pl_yaml_get(o, "batch_rows"))) {
+        if (pl_yaml_u64(d, v, "options.batch_rows", &job->batch_rows))
+            return -1;
+        /* Bounded so that batch_rows * bytes-per-row cannot overflow. */
+        if (job->batch_rows == 0 || job->batch_rows > PL_MAX_BATCH_ROWS) {
+            pl_yaml_error(d, v->line, v->col, "options.batch_rows",
+                          "expected an integer from 1 to %llu, got %llu",
+                          (unsigned long long)PL_MAX_BATCH_ROWS,
+                          (unsigned long long)job->batch_rows);
+            return -1;
+        }
+        job->batch_rows_given = 1;
+    }
+    if ((v = pl_yaml_get(o, "memory_per_rank")) &&
+        parse_memory(d, v, job) != 0)
+        return -1;
+    if ((v = pl_yaml_get(o, "exchange_cap")) &&
+        pl_yaml_u64(d, v, "options.exchange_cap", &job->exchange_cap))
+        return -1;
+    if ((v = pl_yaml_get(o, "io"))) {
+        if (pl_yaml_enum(d, v, "options.io", io_names, &io))
+            return -1;
+        job->io = (pl_io_mode)io;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Whole job */
+
+static int parse_job(doc_t *d, pl_job *job)
+{
+    node_t *root = d->root, *v, *keys;
+    int mode;
+    if (!root || (root->kind == PL_YAML_SCALAR && root->is_null)) {
+        pl_yaml_error(d, 0, 0, "", "job file is empty (expected a mapping "
+                      "with store, output, mode, keys and sources)");
+        return -1;
+    }
+    if (root->kind != PL_YAML_MAPPING) {
+        pl_yaml_error(d, root->line, root->col, "", "the top level must be "
+                      "a mapping (store, output, mode, keys, sources), got %s",
+                      pl_yaml_describe(root));
+        return -1;
+    }
+    if (pl_yaml_check_keys(d, root, "", top_keys) ||
+        pl_yaml_path_str(d, root, "", "store", 1, &job->store) ||
+        pl_yaml_path_str(d, root, "", "output", 1, &job->output) ||
+        pl_yaml_path_str(d, root, "", "audit_log", 0, &job->audit_log) ||
+        pl_yaml_require(d, root, "", "mode", PL_YAML_SCALAR, &v) ||
+        pl_yaml_enum(d, v, "mode", mode_names, &mode))
+        return -1;
+    job->mode = (pl_mode)mode;
+    if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
+        parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
+        pl_custody_cfg_parse(d, root, &job->custody) ||
+        pl_extracts_parse(d, root, job))
+        return -1;
+    return 0;
+}
+
+void pl_job_free(pl_job *job)
+{
+    if (!job)
+        return;
+    free(job->path);
+    free(job->store);
+    free(job->output);
+    free(job->audit_log);
+    free(job->producer_key);
+    free(job->platform_key);
+    for (size_t i = 0; job->sources && i < job->n_sources; i++) {
+        pl_yaml_strings_free(job->sources[i].keep, job->sources[i].n_keep);
+        pl_yaml_strings_free(job->sources[i].drop, job->sources[i].n_drop);
+    }
+    free(job->sources);
+    pl_custody_cfg_free(&job->custody);
+    pl_extracts_free(job);
+    memset(job, 0, sizeof *job);
+}
+
+int pl_job_parse(pl_job *job, const char *path, const char *buf, size_t len,
+                 int quiet)
+{
+    memset(job, 0, sizeof *job);
+    job->path = pl_xstrdup(path);
+    if (!EVP_Digest(buf, len, job->sha256, NULL, EVP_sha256(), NULL)) {
+        if (!quiet)
+            pl_err("%s: cannot compute the SHA-256 of the job file", path);
+        pl_job_free(job);
+        return -1;
+    }
+    pl_yaml_doc doc;
+    int rc = pl_yaml_parse(&doc, job->path, buf, len, quiet);
+    if (rc == 0)
+        rc = parse_job(&doc, job);
+    pl_yaml_free(&doc);
+    if (rc)
+        pl_job_free(job);
+    return rc;
+}
+
+/* Read at most PL_YAML_MAX_BYTES + 1 bytes: the size limit also holds for
+ * pipes and other files whose size stat() cannot tell. */
+static int read_job_file(const char *path, int quiet, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (!quiet)
+            pl_err("%s: cannot read job file: %s", path, strerror(errno));
+        return -1;
+    }
+    *buf = pl_xmalloc((size_t)PL_YAML_MAX_BYTES + 1);
+    *len = fread(*buf, 1, (size_t)PL_YAML_MAX_BYTES + 1, f);
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err || *len > PL_YAML_MAX_BYTES) {
+        if (!quiet && err)
+            pl_err("%s: cannot read job file: %s", path, strerror(err));
+        else if (!quiet)
+            pl_err("%s: job file is too large (limit %d bytes)", path,
+                   PL_YAML_MAX_BYTES);
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int pl_job_load(pl_job *job, const char *path, int quiet)
+{
+    char *buf;
+    size_t len;
+    memset(job, 0, sizeof *job);
+    if (read_job_file(path, quiet, &buf, &len))
+        return -1;
+    int rc = pl_job_parse(job, path, buf, len, quiet);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* config.h — the job file (YAML, parsed strictly with libyaml).
+ *
+ * Unknown keys, wrong types, missing required keys, duplicate keys, YAML
+ * aliases/anchors and nesting deeper than PL_YAML_MAX_DEPTH are errors; each
+ * message names the job file, the key path and its line:column, e.g.
+ *   jobs/x.yaml:7:5: sources.pharmacy.identity: unknown key 'p2' (expected one of: nir, birth_date, sex, birth_rank, p1)
+ *
+ * Relative paths in the job file (store, output, key files) are resolved
+ * against the current working directory, like the command line options.
+ */
+#ifndef PL_CONFIG_H
+#define PL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/custody_cfg.h"
+
+#define PL_YAML_MAX_DEPTH 32
+#define PL_NAME_MAX 64          /* source and column names */
+/* Upper bounds accepted in the job file, so that no buffer size computed
+ * from them (rows * bytes per row) can overflow 64 bits. */
+#define PL_MAX_MEMORY      (1ull << 50)     /* 1024 TiB */
+#define PL_MAX_BATCH_ROWS  (1ull << 32)
+
+struct pl_extract_cfg;          /* extract_config.h */
+
+typedef enum { PL_MODE_KEYED = 0, PL_MODE_RANDOM = 1 } pl_mode;
+typedef enum { PL_IO_COLLECTIVE = 0, PL_IO_INDEPENDENT = 1 } pl_io_mode;
+
+typedef struct {
+    char  name[PL_NAME_MAX];
+    int   has_p1;               /* identity: {p1: ...} */
+    /* Column names in the store; empty string = not configured. */
+    char  nir[PL_NAME_MAX];
+    char  birth_date[PL_NAME_MAX];
+    char  sex[PL_NAME_MAX];
+    char  birth_rank[PL_NAME_MAX];
+    char  p1[PL_NAME_MAX];
+    /* Payload selection: at most one of keep/drop is given.
+     * keep_given: only the listed columns are carried, in this order.
+     * otherwise: every payload column except those in drop, in store order. */
+    int    keep_given;
+    char **keep;  size_t n_keep;
+    char **drop;  size_t n_drop;
+    int    line, col;           /* where the source was declared */
+} pl_source_cfg;
+
+typedef struct {
+    char *path;                 /* the job file itself */
+    char *store;                /* required */
+    char *output;               /* required: output directory */
+    char *audit_log;            /* optional: audit log (docs/AUDIT.md) */
+    pl_mode mode;               /* required: keyed | random */
+    char *producer_key;         /* keys.producer (required if any identity source) */
+    char *platform_key;         /* keys.platform (required in keyed mode) */
+    pl_source_cfg *sources;     /* required, at least one, in file order */
+    size_t n_sources;
+    /* options: (all optional) */
+    uint64_t batch_rows;        /* options.batch_rows, default 1048576, >= 1 */
+    uint64_t exchange_cap;      /* options.exchange_cap: max records per
+                                   destination per all-to-all round;
+                                   0 = automatic (INT_MAX / ranks) */
+    pl_io_mode io;              /* options.io: collective | independent */
+    uint64_t memory_per_rank;   /* options.memory_per_rank, bytes; 0 = default
+                                   (budget.h) */
+    int batch_rows_given;       /* else derived from memory_per_rank */
+    uint8_t sha256[32];         /* SHA-256 of the job file's bytes */
+    pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */
+    struct pl_extract_cfg *extracts;    /* extracts: (extract_config.h) */
+    size_t n_extracts;
+} pl_job;
+
+/* Parse the job file at `path`. On error prints one message (pl_err) that
+ * names the file and line:column, and returns -1; on success 0. When `quiet`
+ * is non-zero, nothing is printed (ranks other than 0 use this). */
+int  pl_job_load(pl_job *job, const char *path, int quiet);
+/* Same, from a buffer already in memory (`path` is used in messages). */
+int  pl_job_parse(pl_job *job, const char *path, const char *buf, size_t len,
+                  int quiet);
+void pl_job_free(pl_job *job);
+
+#endif

@@ -1,0 +1,181 @@
+/* h5.c — see h5.h. */
+#include "par/h5.h"
+#include "base/log.h"
+#include "base/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char h5_reason_buf[256];
+
+static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    (void)data;
+    /* The walk goes inward-out; keep the innermost (first) description. */
+    if (h5_reason_buf[0] == '\0' && e->desc && e->desc[0]) {
+        snprintf(h5_reason_buf, sizeof h5_reason_buf, "%s", e->desc);
+    }
+    return 0;
+}
+
+const char *pl_h5_reason(void)
+{
+    h5_reason_buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk, NULL);
+    H5Eclear2(H5E_DEFAULT);
+    return h5_reason_buf;
+}
+
+void pl_h5_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+hid_t pl_str_type(size_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, n ? n : 1);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_ASCII);
+    return t;
+}
+
+hid_t pl_h5_dataset(const char *fname, hid_t loc, const char *name,
+                    hid_t type, uint64_t d0, uint64_t d1)
+{
+    hsize_t dims[2] = {d0, d1};
+    hid_t sp = H5Screate_simple(d1 ? 2 : 1, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    if (d < 0)
+        pl_err0("%s: cannot create dataset %s: %s", fname, name,
+                pl_h5_reason());
+    return d;
+}
+
+/* Select rows [first, first+count) of width columns in the file space and
+ * a matching memory space; count 0 selects nothing in either. */
+static hid_t select_rows(hid_t fsp, uint64_t first, uint64_t count,
+                         uint64_t width)
+{
+    hsize_t start[2] = {first, 0}, cnt[2] = {count, width};
+    hsize_t mdims[2] = {count ? count : 1, width};
+    hid_t msp = H5Screate_simple(width ? 2 : 1, mdims, NULL);
+    if (count == 0) {
+        H5Sselect_none(fsp);
+        H5Sselect_none(msp);
+    } else {
+        H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    }
+    return msp;
+}
+
+int pl_h5_read_rows(const char *fname, hid_t dset, const char *what,
+                    hid_t type, uint64_t first, uint64_t count,
+                    uint64_t width, void *buf, hid_t dxpl)
+{
+    hid_t fsp = H5Dget_space(dset);
+    hid_t msp = select_rows(fsp, first, count, width);
+    herr_t rc = H5Dread(dset, type, msp, fsp, dxpl, count ? buf : NULL);
+    H5Sclose(msp);
+    H5Sclose(fsp);
+    if (rc < 0) {
+        pl_err("%s: %s: read of rows %llu..%llu failed: %s", fname, what,
+               (unsigned long long)first,
+               (unsigned long long)(first + count), pl_h5_reason());
+        return -1;
+    }
+    return 0;
+}
+
+int pl_h5_write_rows(const char *fname, hid_t dset, const char *what,
+                     hid_t type, uint64_t first, uint64_t count,
+                     uint64_t width, const void *buf, hid_t dxpl)
+{
+    hid_t fsp = H5Dget_space(dset);
+    if (H5Sget_simple_extent_npoints(fsp) == 0) {
+        /* An empty dataset has no storage: nothing to write on any rank
+         * (and a collective write of nothing fails in HDF5 1.10). */
+        H5Sclose(fsp);
+        return 0;
+    }
+    hid_t msp = select_rows(fsp, first, count, width);
+    herr_t rc = H5Dwrite(dset, type, msp, fsp, dxpl, count ? buf : NULL);
+    H5Sclose(msp);
+    H5Sclose(fsp);
+    if (rc < 0) {
+        pl_err("%s: %s: write of %llu elements at %llu failed: %s", fname,
+               what, (unsigned long long)count, (unsigned long long)first,
+               pl_h5_reason());
+        return -1;
+    }
+    return 0;
+}
+
+int pl_h5_put(hid_t loc, const char *fname, const char *name, hid_t type,
+              uint64_t d0, uint64_t d1, const void *buf, int mine,
+              hid_t dxpl)
+{
+    hid_t d = pl_h5_dataset(fname, loc, name, type, d0, d1);
+    if (d < 0)
+        return -1;
+    int rc = pl_h5_write_rows(fname, d, name, type, 0, mine ? d0 : 0, d1,
+                              buf, dxpl);
+    H5Dclose(d);
+    return rc;
+}
+
+static int put_attr(hid_t loc, const char *name, hid_t type, hid_t sp,
+                    const void *v)
+{
+    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    herr_t rc = H5Awrite(a, type, v);
+    H5Aclose(a);
+    return rc < 0 ? -1 : 0;
+}
+
+int pl_attr_u64(hid_t loc, const char *name, uint64_t v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    int rc = put_attr(loc, name, H5T_NATIVE_UINT64, sp, &v);
+    H5Sclose(sp);
+    return rc;
+}
+
+int pl_attr_str(hid_t loc, const char *name, const char *v)
+{
+    hid_t t = pl_str_type(strlen(v));
+    hid_t sp = H5Screate(H5S_SCALAR);
+    int rc = put_attr(loc, name, t, sp, v);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+
+int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
+                    size_t n)
+{
+    size_t w = 1;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(v[i]) > w)
+            w = strlen(v[i]);
+    char *buf = pl_xcalloc(n ? n : 1, w);
+    for (size_t i = 0; i < n; i++)
+        memcpy(buf + i * w, v[i], strlen(v[i]));
+    hsize_t dims[1] = {n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t t = pl_str_type(w);
+    int rc = put_attr(loc, name, t, sp, buf);
+    H5Tclose(t);
+    H5Sclose(sp);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* h5.h — the HDF5 helpers that every file of the job shares: error text,
+ * contiguous datasets, row-range reads and writes (hyperslabs, collective
+ * or independent per the transfer property), whole small datasets and
+ * attributes. No run state: each takes the file's name for its messages.
+ *
+ * Collective use under MPI-IO: dataset and attribute creation are
+ * collective (every rank, same arguments); a rank with nothing to read or
+ * write still calls with count 0.
+ */
+#ifndef PL_PAR_H5_H
+#define PL_PAR_H5_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+/* Innermost HDF5 error description of the current error stack ("" if
+ * none), for appending to our own message. Clears the stack. */
+const char *pl_h5_reason(void);
+/* Silence HDF5's own stack dumps: we report errors ourselves. */
+void pl_h5_quiet(void);
+
+/* Fixed-length string type of n bytes (NULLPAD, ASCII); caller closes. */
+hid_t pl_str_type(size_t n);
+
+/* Contiguous dataset of d0 rows (d1 == 0: 1-D, else d0 x d1), no fill
+ * (every element is written). -1 after a message naming fname. */
+hid_t pl_h5_dataset(const char *fname, hid_t loc, const char *name,
+                    hid_t type, uint64_t d0, uint64_t d1);
+
+/* Rows [first, first+count) of a 1-D dataset (width 0) or of a 2-D one of
+ * `width` columns, from or into buf. count may be 0 (still collective).
+ * -1 after a message naming fname, `what` and the rows (by this rank). */
+int pl_h5_read_rows(const char *fname, hid_t dset, const char *what,
+                    hid_t type, uint64_t first, uint64_t count,
+                    uint64_t width, void *buf, hid_t dxpl);
+int pl_h5_write_rows(const char *fname, hid_t dset, const char *what,
+                     hid_t type, uint64_t first, uint64_t count,
+                     uint64_t width, const void *buf, hid_t dxpl);
+
+/* Create dataset `name` (as pl_h5_dataset) and write all of it from the
+ * rank with mine != 0 (others take part with nothing; a serial file:
+ * mine = 1). -1 after a message. */
+int pl_h5_put(hid_t loc, const char *fname, const char *name, hid_t type,
+              uint64_t d0, uint64_t d1, const void *buf, int mine,
+              hid_t dxpl);
+
+/* Attributes (collective, same value on every rank). 0 or -1. */
+int pl_attr_u64(hid_t loc, const char *name, uint64_t v);
+int pl_attr_str(hid_t loc, const char *name, const char *v);
+int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
+                    size_t n);
+
+#endif

@@ -1,0 +1,167 @@
+/* lock.c — see lock.h. */
+#include "par/lock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOCK_NAME ".pseudolink.lock"
+#define LIVE_WAIT_TENTHS 50
+
+static char *held;              /* path of the lock this process holds */
+
+static char *lock_path(const char *dir)
+{
+    size_t n = strlen(dir) + sizeof LOCK_NAME + 2;
+    char *p = pl_xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, LOCK_NAME);
+    return p;
+}
+
+static int create(const char *path)
+{
+    char host[256] = "", line[400];
+    gethostname(host, sizeof host - 1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int n = snprintf(line, sizeof line, "%s %ld %lld\n", host,
+                     (long)getpid(), (long long)time(NULL));
+    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* 1 stale, 0 live or unknown, 2 live on this host; describes the holder
+ * in who[]. */
+static int is_stale(const char *path, char *who, size_t wlen)
+{
+    char buf[400] = "", host[256] = "", me[256] = "";
+    long pid = 0;
+    long long t = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    if (sscanf(buf, "%255s %ld %lld", host, &pid, &t) != 3 || pid <= 0) {
+        snprintf(who, wlen, "unreadable lock (a run that is starting?)");
+        return 0;
+    }
+    snprintf(who, wlen, "host %s, pid %ld", host, pid);
+    gethostname(me, sizeof me - 1);
+    if (strcmp(host, me) != 0)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? 1 : 2;
+}
+
+/* Remove .<name>.tmp-<tag> files left by dead runs (we hold the lock). */
+static void clean_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] != '.' || !strstr(e->d_name, ".tmp-"))
+            continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = pl_xmalloc(n);
+        struct stat sb;
+        snprintf(p, n, "%s/%s", dir, e->d_name);
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            if (unlink(p) == 0)
+                pl_warn("%s: removed the temporary of an unfinished run", p);
+            else
+                pl_warn("%s: cannot remove the temporary of an unfinished "
+                        "run: %s", p, strerror(errno));
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+int pl_lock_take(const char *dir)
+{
+    char *path = lock_path(dir);
+    char who[400];
+    /* A run that just failed may still be tearing down its ranks for a
+     * moment after mpirun returned: give a live holder on this host
+     * LIVE_WAIT_TENTHS tenths of a second before refusing. */
+    int waited = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (create(path) == 0) {
+            held = path;
+            clean_temporaries(dir);
+            return 0;
+        }
+        if (errno != EEXIST) {
+            pl_err("%s: cannot create the output lock: %s", path,
+                   strerror(errno));
+            break;
+        }
+        int st = is_stale(path, who, sizeof who);
+        if (st == 2 && waited++ < LIVE_WAIT_TENTHS) {
+            usleep(100000);
+            attempt--;
+            continue;
+        }
+        if (st != 1) {
+            pl_err("%s: another run is using the output directory %s (%s); "
+                   "if that run is dead, remove the lock file by hand",
+                   path, dir, who);
+            break;
+        }
+        pl_warn("%s: removing the stale lock of a dead run (%s)", path, who);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            pl_err("%s: cannot remove the stale lock: %s", path,
+                   strerror(errno));
+            break;
+        }
+    }
+    free(path);
+    return -1;
+}
+
+void pl_lock_release(void)
+{
+    if (!held)
+        return;
+    unlink(held);
+    free(held);
+    held = NULL;
+}
+
+int pl_out_lock(const char *dir, MPI_Comm comm)
+{
+    int rank, ok = 1;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0)
+        ok = pl_lock_take(dir) == 0;
+    ok = pl_root_ok(comm, ok);
+    return ok ? 0 : -1;
+}
+
+void pl_out_unlock(MPI_Comm comm)
+{
+    /* Every rank is past its last write to the directory. */
+    MPI_Barrier(comm);
+    pl_lock_release();
+}

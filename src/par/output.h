@@ -1,0 +1,61 @@
+/* output.h — output files written in parallel and published atomically.
+ *
+ * A file is created as <dir>/.<name>.tmp-<tag> (collectively, MPI-IO) and
+ * renamed to <dir>/<name> by rank 0 only after every rank succeeded, so a
+ * failed run never leaves a file that looks finished. Datasets are
+ * contiguous with a known length; each rank writes its slice at the offset
+ * given by an exclusive prefix sum.
+ */
+#ifndef PL_OUTPUT_H
+#define PL_OUTPUT_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdint.h>
+
+#include "par/h5.h"
+
+/* Datasets of at least this size are aligned (see output.c). */
+#define PL_ALIGN_THRESHOLD (1u << 20)
+
+typedef struct {
+    char *tmp, *final;
+    hid_t file;
+} pl_outfile;
+
+/* Create the output directory (rank 0, mkdir -p) and check it is writable.
+ * Collective; errors reported once. */
+int  pl_out_dir(const char *dir, MPI_Comm comm);
+int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
+                   const char *tag, MPI_Comm comm);
+/* Close (collective); returns -1 if HDF5 could not flush the file. */
+int  pl_out_close(pl_outfile *f);
+/* Rank 0 renames tmp -> final; returns status on every rank. Frees the
+ * names either way (the caller records the published path first). */
+int  pl_out_publish(pl_outfile *f, MPI_Comm comm);
+/* Close if open and remove the temporary (rank 0). */
+void pl_out_discard(pl_outfile *f, MPI_Comm comm);
+
+hid_t pl_out_group(pl_outfile *f, const char *path);
+/* 1-D contiguous dataset of n elements, no fill (every element is written). */
+static inline hid_t pl_out_dataset(pl_outfile *f, hid_t loc, const char *name,
+                                   hid_t type, uint64_t n)
+{
+    return pl_h5_dataset(f->tmp, loc, name, type, n, 0);
+}
+/* Write count elements at off (count may be 0; still collective). */
+static inline int pl_out_write(pl_outfile *f, hid_t dset, const char *what,
+                               hid_t type, uint64_t off, uint64_t count,
+                               const void *buf, hid_t dxpl)
+{
+    return pl_h5_write_rows(f->tmp, dset, what, type, off, count, 0, buf,
+                            dxpl);
+}
+
+/* Create a dataset of `total` elements under loc and write this rank's n
+ * elements at off, all collectively; returns a status every rank shares. */
+int   pl_out_write_full(pl_outfile *f, MPI_Comm comm, hid_t dxpl, hid_t loc,
+                        const char *name, hid_t type, uint64_t total,
+                        uint64_t off, uint64_t n, const void *buf);
+
+#endif

@@ -1,0 +1,397 @@
+/* linked.c — see linked.h. */
+#include "stage/linked.h"
+#include "stage/linksort.h"
+#include "base/hex.h"
+#include "base/log.h"
+#include "stage/nir.h"
+#include "par/output.h"
+#include "stage/pseudonym.h"
+#include "stage/run.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+#include "par/h5.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PL_VERSION_STR "0.1.0"
+
+static void pid_hex_rows(const uint8_t *pids, uint64_t n, char *out)
+{
+    for (uint64_t i = 0; i < n; i++)
+        pl_hex16(pids + i * PL_PID_BYTES, out + i * 32);
+}
+
+/* Open datasets of one source while the batches stream in. */
+typedef struct {
+    hid_t   *d;                 /* pid, row, payload...; -1 when not made */
+    size_t   nd;
+    hid_t    rej_row, rej_why;  /* /rejects/<source>/{row,reason} */
+    uint64_t done, rej_done;    /* rows written so far by this rank */
+} src_writer;
+
+struct pl_linked_writer {
+    pl_outfile  f;              /* <out>/linked.h5, temporary until run.c
+                                 * publishes it */
+    src_writer *w;              /* per source */
+    uint8_t    *in, *out;       /* payload batch buffers */
+    hid_t       str32;
+};
+
+static size_t row_width(const pl_run *r)
+{
+    size_t m = 32;              /* pid hex; also holds a u64 row */
+    for (size_t si = 0; si < r->store.n_src; si++)
+        for (size_t c = 0; c < r->store.src[si].n_payload; c++)
+            if (r->store.src[si].payload[c].size > m)
+                m = r->store.src[si].payload[c].size;
+    return m;
+}
+
+/* /linked/<source>: the group, its counts and every column, sized from
+ * the count pass (pl_ingest_count). */
+static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
+{
+    const pl_source *s = &r->store.src[si];
+    const pl_src_state *ss = &r->ss[si];
+    char path[PL_NAME_MAX + 16];
+    snprintf(path, sizeof path, "/linked/%s", s->cfg->name);
+    w->nd = 2 + s->n_payload;
+    w->d = pl_xmalloc(w->nd * sizeof *w->d);
+    for (size_t c = 0; c < w->nd; c++)
+        w->d[c] = -1;
+    hid_t g = pl_out_group(&r->lw->f, path);
+    if (!pl_all_ok(r->comm, g >= 0))
+        return -1;
+    pl_attr_u64(g, "rows_read", s->nrows);
+    pl_attr_u64(g, "rows_rejected", ss->rej_total);
+    pl_attr_u64(g, "rows_linked", ss->kept_total);
+    int ok = (w->d[0] = pl_out_dataset(&r->lw->f, g, "pid", str32,
+                                       ss->kept_total)) >= 0;
+    ok = ok && (w->d[1] = pl_out_dataset(&r->lw->f, g, "row",
+                                         H5T_NATIVE_UINT64,
+                                         ss->kept_total)) >= 0;
+    for (size_t c = 0; c < s->n_payload && ok; c++)
+        ok = (w->d[2 + c] = pl_out_dataset(&r->lw->f, g, s->payload[c].name,
+                                           s->payload[c].mem_type,
+                                           ss->kept_total)) >= 0;
+    H5Gclose(g);
+    return pl_all_ok(r->comm, ok) ? 0 : -1;
+}
+
+static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
+{
+    hid_t rg = pl_out_group(&r->lw->f, "/rejects");
+    if (!pl_all_ok(r->comm, rg >= 0))
+        return -1;
+    const char *codes[PL_R_COUNT];
+    char buf[PL_R_COUNT][40];
+    for (int c = 0; c < PL_R_COUNT; c++) {
+        snprintf(buf[c], sizeof buf[c], "%d=%s", c, pl_reason_name(c));
+        codes[c] = buf[c];
+    }
+    pl_attr_strlist(rg, "reason_codes", codes, PL_R_COUNT);
+    int ok = 1;
+    for (size_t si = 0; si < r->store.n_src && ok; si++) {
+        src_writer *w = &lw->w[si];
+        uint64_t n = r->ss[si].rej_total;
+        hid_t sg = H5Gcreate2(rg, r->store.src[si].cfg->name, H5P_DEFAULT,
+                              H5P_DEFAULT, H5P_DEFAULT);
+        ok = sg >= 0;
+        ok = ok && (w->rej_row = pl_out_dataset(&r->lw->f, sg, "row",
+                                                H5T_NATIVE_UINT64, n)) >= 0;
+        ok = ok && (w->rej_why = pl_out_dataset(&r->lw->f, sg, "reason",
+                                                H5T_NATIVE_UINT8, n)) >= 0;
+        if (sg >= 0)
+            H5Gclose(sg);
+        ok = pl_all_ok(r->comm, ok);
+    }
+    H5Gclose(rg);
+    return ok ? 0 : -1;
+}
+
+int pl_linked_begin(pl_run *r, const char *tag)
+{
+    struct pl_linked_writer *lw = pl_xcalloc(1, sizeof *lw);
+    r->lw = lw;
+    lw->w = pl_xcalloc(r->store.n_src, sizeof *lw->w);
+    for (size_t si = 0; si < r->store.n_src; si++)
+        lw->w[si].rej_row = lw->w[si].rej_why = -1;
+    lw->str32 = pl_str_type(32);
+    uint64_t B = r->job->batch_rows;
+    lw->in = pl_xmalloc(B * row_width(r));
+    lw->out = pl_xmalloc(B * row_width(r));
+    if (pl_out_create(&r->lw->f, r->job->output, "linked.h5", tag,
+                      r->comm) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t si = 0; si < r->store.n_src && rc == 0; si++)
+        rc = create_source(r, si, &lw->w[si], lw->str32);
+    return rc == 0 ? create_rejects(r, lw) : -1;
+}
+
+/* One batch of one source: rows [lo, lo+cnt) of this rank's block, with
+ * their reject reasons and the pids of the valid ones (in row order).
+ * Collective: every rank calls it for every batch, maybe with cnt = 0. */
+int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                    const uint8_t *why, const uint8_t *pids)
+{
+    double t0 = MPI_Wtime();
+    struct pl_linked_writer *lw = r->lw;
+    src_writer *w = &lw->w[si];
+    const pl_source *s = &r->store.src[si];
+    const pl_src_state *ss = &r->ss[si];
+    uint8_t *in = lw->in, *out = lw->out;
+    uint64_t nk = 0, nr = 0;
+    uint64_t *rows = (uint64_t *)out;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (!why[i])
+            rows[nk++] = s->first + lo + i;
+    uint64_t off = ss->kept_off + w->done;
+    int ok = pl_out_write(&r->lw->f, w->d[1], "row", H5T_NATIVE_UINT64, off,
+                          nk, rows, r->dxpl) == 0;
+    pid_hex_rows(pids, nk, (char *)out);
+    ok &= pl_out_write(&r->lw->f, w->d[0], "pid", lw->str32, off, nk, out,
+                       r->dxpl) == 0;
+    for (size_t c = 0; c < s->n_payload; c++) {
+        const pl_column *col = &s->payload[c];
+        char what[PL_NAME_MAX * 2 + 16];
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, col->name);
+        ok &= pl_store_read(&r->store, col->dset, what, col->mem_type,
+                            s->first + lo, cnt, 0, in, r->dxpl) == 0;
+        uint64_t m = 0;
+        for (uint64_t i = 0; i < cnt; i++)
+            if (!why[i])
+                memcpy(out + m++ * col->size, in + i * col->size, col->size);
+        ok &= pl_out_write(&r->lw->f, w->d[2 + c], col->name, col->mem_type,
+                           off, m, out, r->dxpl) == 0;
+    }
+    /* Rejects: row numbers, then the reason codes (uint8) after them. */
+    uint64_t *rrow = (uint64_t *)in;
+    uint8_t *rwhy = out;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (why[i]) {
+            rrow[nr] = s->first + lo + i;
+            rwhy[nr++] = why[i];
+        }
+    ok &= pl_out_write(&r->lw->f, w->rej_row, "rejects row",
+                       H5T_NATIVE_UINT64, ss->rej_off + w->rej_done, nr, rrow,
+                       r->dxpl) == 0;
+    ok &= pl_out_write(&r->lw->f, w->rej_why, "rejects reason",
+                       H5T_NATIVE_UINT8, ss->rej_off + w->rej_done, nr, rwhy,
+                       r->dxpl) == 0;
+    w->done += nk;
+    w->rej_done += nr;
+    r->t[PL_T_WRITE] += MPI_Wtime() - t0;
+    return ok ? 0 : -1;
+}
+
+/* Close the per-source datasets and free the batch buffers. */
+static void close_datasets(pl_run *r)
+{
+    struct pl_linked_writer *lw = r->lw;
+    for (size_t si = 0; lw->w && si < r->store.n_src; si++) {
+        src_writer *w = &lw->w[si];
+        for (size_t c = 0; w->d && c < w->nd; c++)
+            if (w->d[c] >= 0)
+                H5Dclose(w->d[c]);
+        if (w->rej_row >= 0)
+            H5Dclose(w->rej_row);
+        if (w->rej_why >= 0)
+            H5Dclose(w->rej_why);
+        free(w->d);
+    }
+    free(lw->w);
+    lw->w = NULL;
+    free(lw->in);
+    free(lw->out);
+    lw->in = lw->out = NULL;
+    if (lw->str32 >= 0)
+        H5Tclose(lw->str32);
+    lw->str32 = -1;
+}
+
+static void writer_free(pl_run *r)
+{
+    free(r->lw);
+    r->lw = NULL;
+}
+
+/* One chunk of sorted link records -> the three /links columns. */
+static void link_split(const uint8_t *recs, uint64_t n, char *hex,
+                       uint16_t *src, uint64_t *row)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *rec = recs + i * PL_LINK_BYTES;
+        pl_hex16(rec, hex + 32 * i);
+        src[i] = (uint16_t)pl_link_source(rec);
+        row[i] = pl_link_row(rec);
+    }
+}
+
+/* /links, streamed in chunks from the index's sort (memory or k-way merge
+ * of spilled runs): same bytes whichever path. */
+static int write_links(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
+                       pl_links *l, const char *const *names, size_t ns,
+                       uint64_t C, volatile sig_atomic_t *stop)
+{
+    const pl_links_counts *lc = pl_links_count(l);
+    hid_t g = pl_out_group(f, "/links");
+    if (!pl_all_ok(comm, g >= 0))
+        return -1;
+    pl_attr_strlist(g, "sources", names, ns);
+    hid_t str32 = pl_str_type(32);
+    hid_t d[3];
+    d[0] = pl_out_dataset(f, g, "pid", str32, lc->links_total);
+    d[1] = pl_out_dataset(f, g, "source", H5T_NATIVE_UINT16, lc->links_total);
+    d[2] = pl_out_dataset(f, g, "row", H5T_NATIVE_UINT64, lc->links_total);
+    int ok = pl_all_ok(comm, d[0] >= 0 && d[1] >= 0 && d[2] >= 0);
+    uint64_t nb = pl_batches(comm, lc->n_links, C), off = lc->links_off;
+    uint8_t *recs = pl_xmalloc(C * PL_LINK_BYTES);
+    char *hex = pl_xmalloc(C * 32);
+    uint16_t *src = pl_xmalloc(C * 2);
+    uint64_t *row = pl_xmalloc(C * 8);
+    pl_linkiter it;
+    int iok = pl_links_iter(l, &it) == 0;
+    for (uint64_t k = 0; k < nb && ok; k++) {
+        uint64_t n = iok ? pl_linkiter_next(&it, recs, C) : 0;
+        iok = iok && !it.err;
+        link_split(recs, n, hex, src, row);
+        int wok = iok;
+        wok &= pl_out_write(f, d[0], "pid", str32, off, n, hex, dxpl) == 0;
+        wok &= pl_out_write(f, d[1], "source", H5T_NATIVE_UINT16, off, n, src,
+                            dxpl) == 0;
+        wok &= pl_out_write(f, d[2], "row", H5T_NATIVE_UINT64, off, n, row,
+                            dxpl) == 0;
+        off += n;
+        ok = pl_all_ok(comm, wok && !(stop && *stop));
+    }
+    ok = pl_all_ok(comm, ok && off == lc->links_off + lc->n_links);
+    pl_linkiter_close(&it);
+    free(recs); free(hex); free(src); free(row);
+    for (int c = 0; c < 3; c++)
+        if (d[c] >= 0)
+            H5Dclose(d[c]);
+    H5Tclose(str32);
+    H5Gclose(g);
+    return ok ? 0 : -1;
+}
+
+static int write_persons(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
+                         const pl_links *l, const char *const *names,
+                         size_t ns)
+{
+    const pl_links_counts *lc = pl_links_count(l);
+    hid_t g = pl_out_group(f, "/persons");
+    if (!pl_all_ok(comm, g >= 0))
+        return -1;
+    uint64_t n = lc->n_persons;
+    const uint8_t *key = pl_links_person_keys(l);
+    const uint32_t *cnt = pl_links_person_counts(l);
+    char *hex = pl_xmalloc((n ? n : 1) * 32);
+    pid_hex_rows(key, n, hex);
+    hid_t str32 = pl_str_type(32);
+    int rc = pl_out_write_full(f, comm, dxpl, g, "pid", str32,
+                               lc->persons_total, lc->persons_off, n, hex);
+    H5Tclose(str32);
+    free(hex);
+    uint32_t *col = pl_xmalloc((n ? n : 1) * sizeof *col);
+    for (size_t si = 0; si < ns; si++) {
+        for (uint64_t i = 0; i < n; i++)
+            col[i] = cnt[i * ns + si];
+        rc |= pl_out_write_full(f, comm, dxpl, g, names[si],
+                                H5T_NATIVE_UINT32, lc->persons_total,
+                                lc->persons_off, n, col);
+    }
+    free(col);
+    H5Gclose(g);
+    return pl_all_ok(comm, rc == 0) ? 0 : -1;
+}
+
+int pl_linked_write_index(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
+                          pl_links *l, const char *const *names, size_t ns,
+                          uint64_t chunk, volatile sig_atomic_t *stop)
+{
+    if (write_links(f, comm, dxpl, l, names, ns, chunk, stop) != 0)
+        return -1;
+    return write_persons(f, comm, dxpl, l, names, ns);
+}
+
+int pl_linked_write_root(hid_t root, pl_mode mode, uint64_t persons,
+                         const char *const *names, size_t ns)
+{
+    int rc = pl_attr_u64(root, "persons", persons);
+    rc |= pl_attr_str(root, "mode", mode == PL_MODE_KEYED ? "keyed" : "random");
+    rc |= pl_attr_strlist(root, "sources", names, ns);
+    return rc;
+}
+
+static int write_root_attrs(pl_run *r, pl_outfile *f,
+                            const char *const *names)
+{
+    uint64_t read = 0, rej = 0, kept = 0;
+    for (size_t si = 0; si < r->store.n_src; si++) {
+        read += r->store.src[si].nrows;
+        rej += r->ss[si].rej_total;
+        kept += r->ss[si].kept_total;
+    }
+    const pl_links_counts *lc = pl_links_count(pl_link_index(r));
+    hid_t root = H5Gopen2(f->file, "/", H5P_DEFAULT);
+    char sha[65];
+    pl_hex(r->job->sha256, 32, sha);
+    int rc = pl_attr_u64(root, "records_read", read);
+    rc |= pl_attr_u64(root, "records_rejected", rej);
+    rc |= pl_attr_u64(root, "records_linked", kept);
+    rc |= pl_attr_u64(root, "persons_multi_source", lc->persons_multi);
+    rc |= pl_attr_str(root, "tool_version", "pseudolink " PL_VERSION_STR);
+    rc |= pl_attr_str(root, "job_sha256", sha);
+    rc |= pl_linked_write_root(root, r->job->mode, lc->persons_total, names,
+                               r->store.n_src);
+    H5Gclose(root);
+    return rc;
+}
+
+/* After the last batch: every rank wrote all its rows. Then the links,
+ * persons and the root attributes; the file is closed, not published. */
+int pl_linked_end(pl_run *r, pl_outfile *out)
+{
+    size_t ns = r->store.n_src;
+    int ok = 1;
+    for (size_t si = 0; si < ns; si++)
+        ok &= r->lw->w[si].done == r->ss[si].kept &&
+              r->lw->w[si].rej_done == r->ss[si].rejected;
+    close_datasets(r);
+    pl_outfile *f = &r->lw->f;
+    if (!pl_all_ok(r->comm, ok)) {
+        pl_err0("%s: internal error: rows written differ from the rows "
+                "counted", f->tmp);
+        return -1;
+    }
+    const char **names = pl_xmalloc(ns * sizeof *names);
+    for (size_t si = 0; si < ns; si++)
+        names[si] = r->store.src[si].cfg->name;
+    int rc = pl_linked_write_index(f, r->comm, r->dxpl, pl_link_index(r),
+                                   names, ns, r->job->batch_rows, r->stop);
+    if (rc == 0)
+        rc = write_root_attrs(r, f, names);
+    free(names);
+    if (pl_out_close(f) != 0)
+        rc = -1;
+    if (!pl_all_ok(r->comm, rc == 0))
+        return -1;
+    *out = *f;                  /* the caller publishes or discards it */
+    memset(f, 0, sizeof *f);
+    f->file = -1;
+    writer_free(r);
+    return 0;
+}
+
+void pl_linked_abort(pl_run *r)
+{
+    if (!r->lw)
+        return;
+    close_datasets(r);
+    if (r->lw->f.tmp)
+        pl_out_discard(&r->lw->f, r->comm);
+    writer_free(r);
+}

@@ -1,0 +1,205 @@
+/* nir.c — see nir.h.
+ *
+ * Hot path: called once per input row (tens of millions per second are
+ * wanted), so no allocation, no locale (isdigit and friends), no division
+ * other than by constants, and only byte arithmetic.
+ */
+#include "stage/nir.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const char *const reason_names[PL_R_COUNT] = {
+    [PL_OK]              = "ok",
+    [PL_R_NIR_LENGTH]    = "nir_length",
+    [PL_R_NIR_CHARSET]   = "nir_charset",
+    [PL_R_NIR_SEX]       = "nir_sex",
+    [PL_R_NIR_MONTH]     = "nir_month",
+    [PL_R_NIR_PLACE]     = "nir_place",
+    [PL_R_NIR_ORDER]     = "nir_order",
+    [PL_R_NIR_KEY]       = "nir_key",
+    [PL_R_BIRTH_DATE]    = "birth_date",
+    [PL_R_SEX]           = "sex",
+    [PL_R_SEX_MISMATCH]  = "sex_mismatch",
+    [PL_R_DATE_MISMATCH] = "date_mismatch",
+    [PL_R_BIRTH_RANK]    = "birth_rank",
+};
+
+const char *pl_reason_name(int code)
+{
+    if (code < 0 || code >= PL_R_COUNT)
+        return "unknown";
+    return reason_names[code];
+}
+
+static inline unsigned dig(char c) { return (unsigned)(unsigned char)c - '0'; }
+static inline int is_digit(char c) { return dig(c) <= 9; }
+
+/* High bit set in each byte of x that is not an ASCII digit. No carry
+ * crosses bytes: the high bits are cleared before the additions. */
+static inline uint64_t nondigit_bytes(uint64_t x)
+{
+    const uint64_t H = 0x8080808080808080ULL;
+    uint64_t y = x & ~H;
+    uint64_t ge0 = y + 0x5050505050505050ULL;   /* high bit: y >= '0' */
+    uint64_t gt9 = y + 0x4646464646464646ULL;   /* high bit: y >  '9' */
+    return (x | ~ge0 | gt9) & H;
+}
+
+/* The 13-digit number of an NIR whose characters are already known to be
+ * well-formed (digits, 2A/2B at positions 5-6). */
+static inline uint64_t nir_number(const char *s)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < 5; i++)
+        n = n * 10 + dig(s[i]);
+    if (s[6] == 'A')
+        n = n * 100 + 19;               /* 2A counts as 19 */
+    else if (s[6] == 'B')
+        n = n * 100 + 18;               /* 2B counts as 18 */
+    else
+        n = n * 100 + dig(s[5]) * 10 + dig(s[6]);
+    for (int i = 7; i < 13; i++)
+        n = n * 10 + dig(s[i]);
+    return n;
+}
+
+/* Characters 0..len-1 of a 13/15-char NIR: 1 if all are digits except a
+ * Corsican "2A"/"2B" at positions 5-6 (uppercase only). */
+static inline int nir_chars_ok(const char *s, int len)
+{
+    for (int i = 0; i < len; i++) {
+        if (is_digit(s[i]))
+            continue;
+        if (i == 6 && (s[6] == 'A' || s[6] == 'B') && s[5] == '2')
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
+int pl_nir_key(const char nir13[13])
+{
+    if (!nir13 || !nir_chars_ok(nir13, 13))
+        return -1;
+    return (int)(97 - nir_number(nir13) % 97);
+}
+
+static const uint8_t days_in_month[13] = {
+    0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+};
+
+static inline int date_valid(int32_t d)
+{
+    if (d < 18500101 || d > 20991231)
+        return 0;
+    uint32_t u = (uint32_t)d;
+    unsigned y = u / 10000, m = (u / 100) % 100, day = u % 100;
+    if (m < 1 || m > 12 || day < 1)
+        return 0;
+    unsigned dim = days_in_month[m];
+    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        dim = 29;
+    return day <= dim;
+}
+
+int pl_date_valid(int32_t yyyymmdd) { return date_valid(yyyymmdd); }
+
+/* Bit i set = sex digit i is allowed (1,2,3,4,7,8). */
+#define SEX_DIGITS ((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | \
+                    (1u << 7) | (1u << 8))
+
+int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
+                      int sex, int birth_rank)
+{
+    /* 1. length. After stripping trailing padding (NUL or space) there must
+     *    be exactly 15 characters and none of them NUL. Equivalently: bytes
+     *    15.. are all padding, byte 14 is not padding, bytes 0..13 hold no
+     *    NUL. */
+    if (!nir || nir_len < 15)
+        return PL_R_NIR_LENGTH;
+    for (int i = 15; i < nir_len; i++)
+        if (nir[i] != '\0' && nir[i] != ' ')
+            return PL_R_NIR_LENGTH;
+    if (nir[14] == '\0' || nir[14] == ' ')
+        return PL_R_NIR_LENGTH;
+
+    /* 2. charset: digits, or 2A/2B (uppercase) as the department. Fast
+     *    path: two overlapping 8-byte words (bytes 0-7 and 7-14) tested for
+     *    all-digits at once; anything else goes through a byte loop, which
+     *    also catches a NUL inside (a length error, code 1, so it wins). */
+    uint64_t w0, w1;
+    memcpy(&w0, nir, 8);
+    memcpy(&w1, nir + 7, 8);
+    unsigned dept;                      /* as a number, 2A = 19, 2B = 18 */
+    int corsica = 0;
+    if ((nondigit_bytes(w0) | nondigit_bytes(w1)) == 0) {
+        dept = dig(nir[5]) * 10 + dig(nir[6]);
+    } else {
+        for (int i = 0; i < 14; i++)
+            if (nir[i] == '\0')
+                return PL_R_NIR_LENGTH;
+        if (!nir_chars_ok(nir, 15))
+            return PL_R_NIR_CHARSET;
+        corsica = 1;                    /* only 2A/2B can get here */
+        dept = nir[6] == 'A' ? 19 : 18;
+    }
+
+#define D(i) dig(nir[i])
+    /* 3. sex digit. */
+    unsigned s = D(0);
+    if (!((1u << s) & SEX_DIGITS))
+        return PL_R_NIR_SEX;
+
+    /* 4. month: 01-12, or 20-42 / 50-99 (month unknown). */
+    unsigned mm = D(3) * 10 + D(4);
+    if (!((mm >= 1 && mm <= 12) || (mm >= 20 && mm <= 42) || mm >= 50))
+        return PL_R_NIR_MONTH;
+
+    /* 5. place: department 00 does not exist. (A malformed 2A/2B was
+     *    already rejected as a charset error.) */
+    if (dept == 0 && !corsica)
+        return PL_R_NIR_PLACE;
+
+    /* 6. order number 000. */
+    if ((D(10) | D(11) | D(12)) == 0)
+        return PL_R_NIR_ORDER;
+
+    /* 7. control key: 97 - (13-digit number mod 97). */
+    uint64_t hi = (uint64_t)(D(0) * 10000 + D(1) * 1000 + D(2) * 100 +
+                             D(3) * 10 + D(4));
+    uint64_t lo = (uint64_t)(D(7) * 100000 + D(8) * 10000 + D(9) * 1000 +
+                             D(10) * 100 + D(11) * 10 + D(12));
+    uint64_t num = (hi * 100 + dept) * 1000000 + lo;
+    unsigned key = D(13) * 10 + D(14);
+    if (key != 97 - (unsigned)(num % 97))
+        return PL_R_NIR_KEY;
+
+    /* 8. birth date. */
+    if (!date_valid(birth_date))
+        return PL_R_BIRTH_DATE;
+
+    /* 9. sex column. */
+    if (sex != 1 && sex != 2)
+        return PL_R_SEX;
+
+    /* 10. NIR sex digit vs sex column: 1,3,7 male; 2,4,8 female. */
+    int nir_sex = (s == 1 || s == 3 || s == 7) ? 1 : 2;
+    if (nir_sex != sex)
+        return PL_R_SEX_MISMATCH;
+
+    /* 11. NIR year (and month when known) vs birth date. */
+    uint32_t bd = (uint32_t)birth_date;
+    unsigned yy = D(1) * 10 + D(2);
+    if (yy != (bd / 10000) % 100)
+        return PL_R_DATE_MISMATCH;
+    if (mm <= 12 && mm != (bd / 100) % 100)
+        return PL_R_DATE_MISMATCH;
+
+    /* 12. birth rank, when configured. */
+    if (birth_rank == 0)
+        return PL_R_BIRTH_RANK;
+
+#undef D
+    return PL_OK;
+}

@@ -1,0 +1,433 @@
+/* store.c — see store.h. */
+#include "stage/store.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+#include "par/h5.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* "a 32-bit signed integer", "a fixed-length string of 6 bytes", ... */
+static void describe_type(hid_t t, char *out, size_t n)
+{
+    switch (H5Tget_class(t)) {
+    case H5T_INTEGER:
+        snprintf(out, n, "a %zu-bit %s integer", H5Tget_size(t) * 8,
+                 H5Tget_sign(t) == H5T_SGN_NONE ? "unsigned" : "signed");
+        break;
+    case H5T_FLOAT:
+        snprintf(out, n, "a %zu-bit float", H5Tget_size(t) * 8);
+        break;
+    case H5T_STRING:
+        if (H5Tis_variable_str(t) > 0)
+            snprintf(out, n, "a variable-length string");
+        else
+            snprintf(out, n, "a fixed-length string of %zu bytes",
+                     H5Tget_size(t));
+        break;
+    case H5T_COMPOUND: snprintf(out, n, "a compound type"); break;
+    case H5T_ENUM:     snprintf(out, n, "an enum type"); break;
+    case H5T_VLEN:     snprintf(out, n, "a variable-length sequence"); break;
+    case H5T_ARRAY:    snprintf(out, n, "an array type"); break;
+    case H5T_OPAQUE:   snprintf(out, n, "an opaque type"); break;
+    case H5T_REFERENCE: snprintf(out, n, "a reference type"); break;
+    case H5T_BITFIELD: snprintf(out, n, "a bitfield type"); break;
+    default:           snprintf(out, n, "an unsupported type"); break;
+    }
+}
+
+/* Dataset shape: rank and dims (up to 2). Returns rank, -1 on failure. */
+static int dset_shape(hid_t d, hsize_t dims[2])
+{
+    hid_t sp = H5Dget_space(d);
+    if (sp < 0)
+        return -1;
+    int nd = H5Sget_simple_extent_ndims(sp);
+    dims[0] = dims[1] = 0;
+    if (nd >= 1 && nd <= 2)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    return nd;
+}
+
+typedef struct {
+    const char *store;          /* for messages */
+    const char *source;
+} ctx_t;
+
+/* Open /sources/<s>/<col>, or say what is missing. */
+static hid_t open_column(const ctx_t *c, hid_t group, const char *col,
+                         const char *role)
+{
+    htri_t ex = H5Lexists(group, col, H5P_DEFAULT);
+    if (ex <= 0) {
+        pl_err0("%s: /sources/%s/%s: %s column not found (named in the job "
+                "file)", c->store, c->source, col, role);
+        return -1;
+    }
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(group, col, &oi, H5P_DEFAULT) < 0 ||
+        oi.type != H5O_TYPE_DATASET) {
+        pl_err0("%s: /sources/%s/%s: expected a dataset (%s column), found "
+                "another kind of object", c->store, c->source, col, role);
+        return -1;
+    }
+    hid_t d = H5Dopen2(group, col, H5P_DEFAULT);
+    if (d < 0)
+        pl_err0("%s: /sources/%s/%s: cannot open dataset: %s", c->store,
+                c->source, col, pl_h5_reason());
+    return d;
+}
+
+/* Check class/shape of an identity column; returns 0 or -1 (reported). */
+static int check_identity(const ctx_t *c, hid_t d, const char *col,
+                          const char *role, size_t *nir_size)
+{
+    hid_t t = H5Dget_type(d);
+    hsize_t dims[2];
+    int nd = dset_shape(d, dims);
+    char found[96];
+    describe_type(t, found, sizeof found);
+    int ok;
+    const char *expected;
+    if (strcmp(role, "nir") == 0) {
+        expected = "a 1-D fixed-length ASCII string dataset of 15 bytes "
+                   "(NULLPAD or NULLTERM; 16 with a terminator)";
+        size_t sz = H5Tget_size(t);
+        ok = nd == 1 && H5Tget_class(t) == H5T_STRING &&
+             H5Tis_variable_str(t) == 0 && (sz == 15 || sz == 16);
+        if (ok)
+            *nir_size = sz;
+    } else if (strcmp(role, "p1") == 0) {
+        expected = "a 2-D uint8 dataset of shape (N, 32)";
+        ok = nd == 2 && dims[1] == 32 && H5Tget_class(t) == H5T_INTEGER &&
+             H5Tget_size(t) == 1;
+    } else {
+        expected = "a 1-D integer dataset";
+        ok = nd == 1 && H5Tget_class(t) == H5T_INTEGER;
+    }
+    H5Tclose(t);
+    if (!ok) {
+        pl_err0("%s: /sources/%s/%s: %s column: expected %s, found %s "
+                "(%d-D)", c->store, c->source, col, role, expected, found,
+                nd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Payload columns are carried with their native type: integers and floats
+ * of any width, fixed-length strings. */
+static int payload_type(const ctx_t *c, hid_t d, const char *col,
+                        pl_column *out)
+{
+    hid_t t = H5Dget_type(d);
+    hsize_t dims[2];
+    int nd = dset_shape(d, dims);
+    H5T_class_t cl = H5Tget_class(t);
+    int ok = nd == 1 &&
+             (cl == H5T_INTEGER || cl == H5T_FLOAT ||
+              (cl == H5T_STRING && H5Tis_variable_str(t) == 0));
+    if (!ok) {
+        char found[96];
+        describe_type(t, found, sizeof found);
+        pl_err0("%s: /sources/%s/%s: payload column: expected a 1-D dataset "
+                "of integers, floats or fixed-length strings, found %s "
+                "(%d-D); drop it in the job file or convert it", c->store,
+                c->source, col, found, nd);
+        H5Tclose(t);
+        return -1;
+    }
+    out->mem_type = cl == H5T_STRING ? H5Tcopy(t)
+                                     : H5Tget_native_type(t, H5T_DIR_ASCEND);
+    out->size = H5Tget_size(out->mem_type);
+    out->dset = d;
+    snprintf(out->name, sizeof out->name, "%s", col);
+    H5Tclose(t);
+    return 0;
+}
+
+typedef struct {
+    char **names;
+    size_t n;
+} namelist;
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *li,
+                           void *data)
+{
+    (void)li;
+    namelist *nl = data;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0 ||
+        oi.type != H5O_TYPE_DATASET)
+        return 0;               /* subgroups and others are not columns */
+    nl->names = pl_xrealloc(nl->names, (nl->n + 1) * sizeof *nl->names);
+    nl->names[nl->n++] = pl_xstrdup(name);
+    return 0;
+}
+
+static void namelist_free(namelist *nl)
+{
+    for (size_t i = 0; i < nl->n; i++)
+        free(nl->names[i]);
+    free(nl->names);
+}
+
+static int in_list(char **list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_identity(const pl_source_cfg *s, const char *col)
+{
+    return strcmp(col, s->nir) == 0 || strcmp(col, s->birth_date) == 0 ||
+           strcmp(col, s->sex) == 0 || strcmp(col, s->birth_rank) == 0 ||
+           strcmp(col, s->p1) == 0;
+}
+
+/* Every dataset of the source must have the same length: a column shorter
+ * than the others would silently misalign records. */
+static int check_lengths(const ctx_t *c, hid_t g, const namelist *nl,
+                         uint64_t *nrows)
+{
+    const char *first = NULL;
+    for (size_t i = 0; i < nl->n; i++) {
+        hid_t d = H5Dopen2(g, nl->names[i], H5P_DEFAULT);
+        hsize_t dims[2];
+        int nd = d < 0 ? -1 : dset_shape(d, dims);
+        if (d >= 0)
+            H5Dclose(d);
+        if (nd < 1) {
+            pl_err0("%s: /sources/%s/%s: cannot read the dataset's shape "
+                    "(expected a 1-D column)", c->store, c->source,
+                    nl->names[i]);
+            return -1;
+        }
+        if (!first) {
+            first = nl->names[i];
+            *nrows = dims[0];
+        } else if (dims[0] != *nrows) {
+            pl_err0("%s: /sources/%s: columns of unequal length: '%s' has "
+                    "%llu rows, '%s' has %llu; every column of a source must "
+                    "have the same length", c->store, c->source, first,
+                    (unsigned long long)*nrows, nl->names[i],
+                    (unsigned long long)dims[0]);
+            return -1;
+        }
+    }
+    if (!first) {
+        pl_err0("%s: /sources/%s: the group holds no dataset", c->store,
+                c->source);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_identity(const ctx_t *c, pl_source *s)
+{
+    const pl_source_cfg *cfg = s->cfg;
+    struct { const char *col, *role; hid_t *out; } ids[] = {
+        {cfg->nir, "nir", &s->nir},
+        {cfg->birth_date, "birth_date", &s->birth_date},
+        {cfg->sex, "sex", &s->sex},
+        {cfg->birth_rank, "birth_rank", &s->birth_rank},
+        {cfg->p1, "p1", &s->p1},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        if (ids[i].col[0] == '\0')
+            continue;
+        *ids[i].out = open_column(c, s->group, ids[i].col, ids[i].role);
+        if (*ids[i].out < 0 ||
+            check_identity(c, *ids[i].out, ids[i].col, ids[i].role,
+                           &s->nir_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Choose the payload columns: `keep` in its order, or every non-identity
+ * column not in `drop`, in the store's (name) order. */
+static int open_payload(const ctx_t *c, pl_source *s, const namelist *nl)
+{
+    const pl_source_cfg *cfg = s->cfg;
+    for (size_t i = 0; i < cfg->n_drop; i++)
+        if (!in_list(nl->names, nl->n, cfg->drop[i])) {
+            pl_err0("%s: /sources/%s/%s: column named in 'drop' not found",
+                    c->store, c->source, cfg->drop[i]);
+            return -1;
+        }
+    char **want = cfg->keep_given ? cfg->keep : nl->names;
+    size_t nwant = cfg->keep_given ? cfg->n_keep : nl->n;
+    s->payload = pl_xcalloc(nwant, sizeof *s->payload);
+    for (size_t i = 0; i < nwant; i++) {
+        const char *col = want[i];
+        if (!cfg->keep_given &&
+            (is_identity(cfg, col) || in_list(cfg->drop, cfg->n_drop, col)))
+            continue;
+        hid_t d = open_column(c, s->group, col, "kept");
+        if (d < 0)
+            return -1;
+        if (payload_type(c, d, col, &s->payload[s->n_payload]) != 0) {
+            H5Dclose(d);
+            return -1;
+        }
+        s->n_payload++;
+    }
+    return 0;
+}
+
+static int open_source(const pl_store *st, pl_source *s, MPI_Comm comm)
+{
+    ctx_t c = {st->path, s->cfg->name};
+    char gpath[PL_NAME_MAX + 16];
+    snprintf(gpath, sizeof gpath, "/sources/%s", s->cfg->name);
+    if (H5Lexists(st->file, "/sources", H5P_DEFAULT) <= 0 ||
+        H5Lexists(st->file, gpath, H5P_DEFAULT) <= 0) {
+        pl_err0("%s: %s: source group not found (source '%s' of the job "
+                "file; expected a group /sources/<name>)", st->path, gpath,
+                s->cfg->name);
+        return -1;
+    }
+    s->group = H5Gopen2(st->file, gpath, H5P_DEFAULT);
+    if (s->group < 0) {
+        pl_err0("%s: %s: expected a group: %s", st->path, gpath,
+                pl_h5_reason());
+        return -1;
+    }
+    namelist nl = {0};
+    H5Literate(s->group, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_name, &nl);
+    int rc = check_lengths(&c, s->group, &nl, &s->nrows);
+    if (rc == 0)
+        rc = open_identity(&c, s);
+    if (rc == 0)
+        rc = open_payload(&c, s, &nl);
+    namelist_free(&nl);
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    pl_block(s->nrows, rank, size, &s->first, &s->count);
+    return rc;
+}
+
+/* Existence and signature are checked on rank 0 first, so that a missing or
+ * foreign file gets one clear message rather than an MPI-IO error per rank. */
+static int precheck(const char *path, MPI_Comm comm)
+{
+    int rank, ok = 1;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            pl_err0("%s: cannot open store: %s", path, strerror(errno));
+            ok = 0;
+        } else if (!S_ISREG(sb.st_mode)) {
+            pl_err0("%s: cannot open store: not a regular file", path);
+            ok = 0;
+        } else if (H5Fis_hdf5(path) <= 0) {
+            pl_err0("%s: cannot open store: not an HDF5 file (no HDF5 "
+                    "signature found)", path);
+            ok = 0;
+        }
+    }
+    ok = pl_root_ok(comm, ok);
+    return ok ? 0 : -1;
+}
+
+int pl_store_open(pl_store *st, const char *path, const pl_job *job,
+                  MPI_Comm comm)
+{
+    memset(st, 0, sizeof *st);
+    st->file = -1;
+    st->path = pl_xstrdup(path);
+    if (precheck(path, comm) != 0)
+        return -1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    /* Metadata reads once and broadcast, instead of every rank hitting the
+     * file system for every object header. */
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    st->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (st->file < 0) {
+        pl_err0("%s: cannot open store: %s", path, pl_h5_reason());
+        return -1;
+    }
+    st->n_src = job->n_sources;
+    st->src = pl_xcalloc(st->n_src, sizeof *st->src);
+    for (size_t i = 0; i < st->n_src; i++) {
+        pl_source *s = &st->src[i];
+        s->cfg = &job->sources[i];
+        s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
+    }
+    for (size_t i = 0; i < st->n_src; i++)
+        if (open_source(st, &st->src[i], comm) != 0)
+            return -1;
+    return 0;
+}
+
+static void close_id(hid_t id)
+{
+    if (id >= 0)
+        H5Dclose(id);
+}
+
+void pl_store_close(pl_store *st)
+{
+    for (size_t i = 0; i < st->n_src; i++) {
+        pl_source *s = &st->src[i];
+        close_id(s->nir);
+        close_id(s->birth_date);
+        close_id(s->sex);
+        close_id(s->birth_rank);
+        close_id(s->p1);
+        for (size_t j = 0; j < s->n_payload; j++) {
+            H5Dclose(s->payload[j].dset);
+            H5Tclose(s->payload[j].mem_type);
+        }
+        free(s->payload);
+        if (s->group >= 0)
+            H5Gclose(s->group);
+    }
+    free(st->src);
+    if (st->file >= 0)
+        H5Fclose(st->file);
+    free(st->path);
+    memset(st, 0, sizeof *st);
+    st->file = -1;
+}
+
+int pl_store_read(const pl_store *st, hid_t dset, const char *what,
+                  hid_t mem_type, uint64_t first, uint64_t count,
+                  hsize_t width, void *buf, hid_t dxpl)
+{
+    hid_t fsp = H5Dget_space(dset);
+    hsize_t start[2] = {first, 0}, cnt[2] = {count, width};
+    int nd = width ? 2 : 1;
+    hsize_t mdims[2] = {count ? count : 1, width};
+    hid_t msp = H5Screate_simple(nd, mdims, NULL);
+    herr_t rc;
+    if (count == 0) {
+        H5Sselect_none(fsp);
+        H5Sselect_none(msp);
+        rc = H5Dread(dset, mem_type, msp, fsp, dxpl, NULL);
+    } else {
+        H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
+        rc = H5Dread(dset, mem_type, msp, fsp, dxpl, buf);
+    }
+    H5Sclose(msp);
+    H5Sclose(fsp);
+    if (rc < 0) {
+        pl_err("%s: %s: read of rows %llu..%llu failed: %s", st->path, what,
+               (unsigned long long)first,
+               (unsigned long long)(first + count), pl_h5_reason());
+        return -1;
+    }
+    return 0;
+}

@@ -17,8 +17,9 @@
 # Usage: bash tests/e2e/multinode.sh          (the test, part of make test)
 #        bash tests/e2e/multinode.sh --keep   (bring 3 nodes and the Slurm
 #          cluster up, print how to use them, leave them up until Enter)
-# Under CI=true, a missing capability (namespaces, netem, Slurm, munge) is
-# a failure naming it; elsewhere a counted "skip - ..." line.
+# Under CI=true, a missing capability (namespaces, Slurm, munge) is a
+# failure naming it; elsewhere a counted "skip - ..." line. A kernel
+# without sch_netem only loses the netem case (tbf + nftables always run).
 source "$(dirname "$0")/../lib/common.sh"
 source "$ROOT/tests/lib/nodes.sh"
 source "$ROOT/tests/lib/slurm.sh"

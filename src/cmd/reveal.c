@@ -3,6 +3,7 @@
 #include "cmd/reveal.h"
 #include "base/hex.h"
 #include "crypto/audit.h"
+#include "crypto/digest.h"
 #include "crypto/corrfile.h"
 #include "job/custody_cfg.h"
 #include "crypto/custody.h"
@@ -29,32 +30,57 @@
 /* ------------------------------------------------------------------------ */
 /* Audit */
 
-static char *default_audit(const char *corr)
+/* The output directory a correspondence file belongs to: the directory
+ * it is named in, or the parent of a generation directory (current/,
+ * .pseudolink-gen-<tag>/, par/generation.h). */
+static char *output_dir_of(const char *corr)
 {
     char *d = pl_xstrdup(corr);
-    const char *dir = dirname(d);
+    char *dir = pl_xstrdup(dirname(d));
+    free(d);
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    if (strcmp(base, "current") == 0 ||
+        strncmp(base, ".pseudolink-gen-", 16) == 0) {
+        char *e = pl_xstrdup(dir), *up = pl_xstrdup(dirname(e));
+        free(e);
+        free(dir);
+        dir = up;
+    }
+    return dir;
+}
+
+/* By default the output directory's own chain, <dir>/audit.log, where its
+ * runs write: one chain per output directory. */
+static char *default_audit(const char *corr)
+{
+    char *dir = output_dir_of(corr);
     size_t n = strlen(dir) + 16;
     char *p = pl_xmalloc(n);
-    snprintf(p, n, "%s/audit.jsonl", dir);
-    free(d);
+    snprintf(p, n, "%s/audit.log", dir);
+    free(dir);
     return p;
 }
 
-/* One JSON line per event, appended in a single write(2) so concurrent
- * appends do not interleave. Who: the custodians whose keys served. This
- * is the one function to redirect to the hash-chained audit log. */
-/* One line in the run's hash-chained audit log (src/audit.h): who opened
- * which table, with which custodians, how many pids — never a p1. */
-static int audit_append(const char *path, const char *event,
-                        const pl_corr_file *cf, const int *used,
-                        const char *k1, uint64_t v1, const char *k2,
-                        uint64_t v2)
+/* What one custodians' command records: who opened which table, with which
+ * custodians, the pids asked for and found (platform pseudonyms, never a
+ * p1), the reason given, the outcome. Failures and refusals too. */
+typedef struct {
+    const char *event, *corr, *reason;
+    const pl_corr_file *cf;     /* NULL when it could not be opened */
+    const int *used;
+    const char *k1, *k2;
+    uint64_t v1, v2;
+    const char *pids_json, *found_json;    /* reveal: JSON arrays */
+    const char *out_path;       /* rewrap: the new file (digested) */
+} audit_event;
+
+static char *custodians_json(const pl_corr_file *cf, const int *used)
 {
     char *json = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&json, &len);
     fputc('[', m);
-    for (size_t i = 0, k = 0; i < cf->cm.n; i++) {
+    for (size_t i = 0, k = 0; cf && used && i < cf->cm.n; i++) {
         if (!used[i])
             continue;
         char fpr[72];
@@ -68,16 +94,48 @@ static int audit_append(const char *path, const char *event,
     }
     fputc(']', m);
     fclose(m);
-    pl_audit_rec *a = pl_audit_begin(event);
-    pl_audit_str(a, "event", event);
-    pl_audit_str(a, "file", cf->path);
-    pl_audit_str(a, "run_id", cf->run_id);
+    return json;
+}
+
+/* One line in the output directory's hash-chained audit log (crypto/
+ * audit.h), appended and fsynced before anything is printed or written;
+ * prints the chain's new head on stderr. */
+static int audit_event_append(const char *path, const audit_event *ev,
+                              int success, const char *error)
+{
+    char *json = custodians_json(ev->cf, ev->used);
+    char *outdir = output_dir_of(ev->corr);
+    pl_audit_rec *a = pl_audit_begin(ev->event);
+    pl_audit_str(a, "event", ev->event);
+    pl_audit_str(a, "file", ev->cf ? ev->cf->path : ev->corr);
+    pl_audit_str(a, "output_dir", outdir);
+    if (ev->cf)
+        pl_audit_str(a, "run_id", ev->cf->run_id);
+    if (ev->reason)
+        pl_audit_str(a, "reason", ev->reason);
     pl_audit_raw(a, "custodians", json);
-    pl_audit_u64(a, k1, v1);
-    pl_audit_u64(a, k2, v2);
-    int rc = pl_audit_append(path, a, 1, NULL);
+    if (ev->pids_json)
+        pl_audit_raw(a, "pids_requested", ev->pids_json);
+    if (ev->found_json)
+        pl_audit_raw(a, "pids_found", ev->found_json);
+    if (ev->k1)
+        pl_audit_u64(a, ev->k1, ev->v1);
+    if (ev->k2)
+        pl_audit_u64(a, ev->k2, ev->v2);
+    if (ev->out_path) {
+        uint8_t root[32];
+        uint64_t size;
+        if (pl_digest_file(ev->out_path, PL_DIGEST_LEAF, root, &size) == 0)
+            pl_audit_file(a, "outputs", ev->corr, NULL, root, size,
+                          PL_DIGEST_LEAF);
+    }
+    int rc = pl_audit_append(path, a, success, error);
+    if (rc == 0)
+        fprintf(stderr, "pseudolink: audit %s head %s\n", path,
+                pl_audit_head(a));
     pl_audit_free(a);
     free(json);
+    free(outdir);
     if (rc != 0)
         pl_err("%s: cannot append to the audit log (refusing to go on "
                "without an audit record)", path);
@@ -88,7 +146,7 @@ static int audit_append(const char *path, const char *event,
 /* Common options */
 
 typedef struct {
-    const char *corr, *audit, *custody, *out;
+    const char *corr, *audit, *custody, *out, *reason;
     pl_keyset ks;
     char **pos;
     int n_pos;
@@ -112,6 +170,7 @@ static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
         else if (v && strcmp(argv[i], "--custody") == 0)
             c->custody = argv[++i];
         else if (v && strcmp(argv[i], "--out") == 0) c->out = argv[++i];
+        else if (v && strcmp(argv[i], "--reason") == 0) c->reason = argv[++i];
         else if (allow_pos && argv[i][0] != '-') c->pos[c->n_pos++] = argv[i];
         else {
             pl_err("unexpected argument '%s'", argv[i]);
@@ -160,8 +219,8 @@ static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
     return 0;
 }
 
-static void print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
-                        const int *found)
+static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
+                       const int *found)
 {
     for (int j = 0; j < c->n_pos; j++) {
         if (!found[j]) {
@@ -174,10 +233,34 @@ static void print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
         printf("%s %s\n", c->pos[j], hex);
         OPENSSL_cleanse(hex, sizeof hex);
     }
-    fflush(stdout);
+    /* A reveal whose answer could not be written did not succeed. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        pl_err("cannot write the revealed pseudonyms to standard output: %s",
+               strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
-static int reveal(cli *c, pl_corr_file *cf)
+/* ["pid", ...] of the arguments (all of them, or those found). */
+static char *pids_json(const cli *c, const int *found)
+{
+    char *json = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&json, &len);
+    fputc('[', m);
+    for (int j = 0, k = 0; j < c->n_pos; j++)
+        if (!found || found[j]) {
+            char *e = pl_json_escape(c->pos[j]);
+            fprintf(m, "%s\"%s\"", k++ ? "," : "", e);
+            free(e);
+        }
+    fputc(']', m);
+    fclose(m);
+    return json;
+}
+
+static int reveal(cli *c, pl_corr_file *cf, const char *audit)
 {
     int n = c->n_pos, rc = -1, nfound = 0;
     uint8_t *pids = pl_xcalloc((size_t)n, PL_PID_BYTES);
@@ -185,26 +268,40 @@ static int reveal(cli *c, pl_corr_file *cf)
     int *found = pl_xcalloc((size_t)n, sizeof *found);
     int *used = pl_xcalloc(cf->cm.n, sizeof *used);
     uint8_t key[PL_CORR_KEY];
+    audit_event ev = {"reveal", c->corr, c->reason, cf, used, "pids_requested",
+                      "pids_found", (uint64_t)n, 0, NULL, NULL, NULL};
     for (int j = 0; j < n; j++)
         if (parse_pid(c->pos[j], pids + j * PL_PID_BYTES) != 0) {
-            pl_err("'%s' is not a pid (expected 32 hex digits)", c->pos[j]);
+            pl_err("argument %d is not a pid (expected 32 hex digits)",
+                   j + 1);
+            audit_event_append(audit, &ev, 0, pl_log_first_error());
             goto out;
         }
-    if (pl_corr_unlock(cf, &c->ks, key, used) != 0)
+    char *req = pids_json(c, NULL);
+    ev.pids_json = req;
+    if (pl_corr_unlock(cf, &c->ks, key, used) != 0 ||
+        find_pids(cf, key, pids, n, p1, found) != 0) {
+        OPENSSL_cleanse(key, sizeof key);
+        /* A refusal (keys of too few roles, a wrong key) is recorded. */
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+        free(req);
         goto out;
-    rc = find_pids(cf, key, pids, n, p1, found);
+    }
     OPENSSL_cleanse(key, sizeof key);
-    if (rc != 0)
-        goto out;
     for (int j = 0; j < n; j++)
         nfound += found[j];
-    char *audit = c->audit ? pl_xstrdup(c->audit) : default_audit(c->corr);
-    rc = audit_append(audit, "reveal", cf, used, "pids_requested",
-                      (uint64_t)n, "pids_found", (uint64_t)nfound);
-    free(audit);
+    char *fnd = pids_json(c, found), why[96];
+    ev.found_json = fnd;
+    ev.v2 = (uint64_t)nfound;
+    snprintf(why, sizeof why, "%d of %d pids are not in this table",
+             n - nfound, n);
+    rc = audit_event_append(audit, &ev, nfound == n, nfound == n ? NULL : why);
+    free(req);
+    free(fnd);
     if (rc == 0) {
-        print_found(c, cf, p1, found);
-        rc = nfound == n ? 0 : -1;
+        rc = print_found(c, cf, p1, found);
+        if (nfound != n)
+            rc = -1;
     }
 out:
     OPENSSL_cleanse(p1, (size_t)n * PL_P1_BYTES);
@@ -219,23 +316,29 @@ int pl_reveal_main(int argc, char **argv)
 {
     static const char *usage =
         "usage: pseudolink reveal --corr FILE --key PEM [--key PEM]... "
-        "[--passphrase-file FILE]... [--audit FILE] PID...";
+        "[--passphrase-file FILE]... [--audit FILE] [--reason TEXT] PID...";
     cli c;
     pl_h5_quiet();
     if (parse_cli(argc, argv, &c, 1, usage) != 0) {
         free(c.pos);
         return 2;
     }
+    /* The log first: every attempt from here on is recorded. */
+    char *audit = c.audit ? pl_xstrdup(c.audit) : default_audit(c.corr);
     int rc = 2;
     pl_corr_file cf;
-    if (c.n_pos == 0)
+    audit_event ev = {"reveal", c.corr, c.reason, NULL, NULL, "pids_requested",
+                      NULL, (uint64_t)c.n_pos, 0, NULL, NULL, NULL};
+    if (c.n_pos == 0) {
         pl_err("reveal: no pid given");
-    else if (pl_corr_open(&cf, c.corr) == 0) {
-        rc = reveal(&c, &cf) == 0 ? 0 : 1;
+    } else if (pl_corr_open(&cf, c.corr) == 0) {
+        rc = reveal(&c, &cf, audit) == 0 ? 0 : 1;
         pl_corr_close(&cf);
     } else {
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
         rc = 1;
     }
+    free(audit);
     free(c.pos);
     return rc;
 }
@@ -258,25 +361,39 @@ static int copy_root_attrs(const pl_corr_file *cf, hid_t out, const char *tmp)
     return rc ? -1 : 0;
 }
 
+/* The rewrapped file is written next to the one it replaces (through a
+ * stable symlink of an output directory: into its generation, so the
+ * link stays a link), then audited, then renamed into place. */
 static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
-                           const char *final)
+                           const char *final, const char *audit,
+                           audit_event *ev)
 {
-    size_t n = strlen(final) + 32;
+    char *real = realpath(final, NULL);
+    struct stat sb;
+    const char *target = real && lstat(final, &sb) == 0 && S_ISLNK(sb.st_mode)
+                             ? real : final;
+    size_t n = strlen(target) + 32;
     char *tmp = pl_xmalloc(n);
-    snprintf(tmp, n, "%s.tmp-%ld", final, (long)getpid());
+    snprintf(tmp, n, "%s.tmp-%ld", target, (long)getpid());
     mode_t old = umask(027);
     hid_t out = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     umask(old);
     int rc = -1;
     if (out < 0) {
         pl_err("%s: cannot create: %s", tmp, pl_h5_reason());
+        audit_event_append(audit, ev, 0, pl_log_first_error());
     } else {
         rc = copy_root_attrs(cf, out, tmp);
         rc = rc ? rc : pl_custody_meta_write(out, tmp, cm, 1, H5P_DEFAULT);
         if (H5Fclose(out) < 0)
             rc = -1;
-        if (rc == 0 && rename(tmp, final) != 0) {
-            pl_err("%s: cannot publish (rename from %s): %s", final, tmp,
+        /* Audit first: a rewrap that cannot be recorded does not happen. */
+        ev->out_path = tmp;
+        if (audit_event_append(audit, ev, rc == 0,
+                               rc == 0 ? NULL : pl_log_first_error()) != 0)
+            rc = -1;
+        if (rc == 0 && rename(tmp, target) != 0) {
+            pl_err("%s: cannot publish (rename from %s): %s", target, tmp,
                    strerror(errno));
             rc = -1;
         }
@@ -284,32 +401,37 @@ static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
             unlink(tmp);
     }
     free(tmp);
+    free(real);
     return rc;
 }
 
-static int rewrap(cli *c, pl_corr_file *cf)
+static int rewrap(cli *c, pl_corr_file *cf, const char *audit)
 {
     pl_custody_cfg cc;
     pl_custody_meta cm;
     memset(&cm, 0, sizeof cm);
-    if (pl_custody_cfg_load(c->custody, &cc) != 0)
-        return -1;
     int *used = pl_xcalloc(cf->cm.n, sizeof *used);
+    audit_event ev = {"rewrap", c->out ? c->out : c->corr, c->reason, cf, used,
+                      NULL, NULL, 0, 0, NULL, NULL, NULL};
+    if (pl_custody_cfg_load(c->custody, &cc) != 0) {
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+        free(used);
+        return -1;
+    }
+    ev.k1 = "new_custodians";
+    ev.v1 = cc.n;
+    ev.k2 = "new_threshold";
+    ev.v2 = cc.threshold;
     uint8_t key[PL_CORR_KEY];
     int rc = pl_corr_unlock(cf, &c->ks, key, used);
     if (rc == 0) {
         rc = pl_custody_meta_build(&cm, &cc, key, cf->run_id);
         OPENSSL_cleanse(key, sizeof key);
     }
-    if (rc == 0) {
-        /* Audit first: a rewrap that cannot be recorded does not happen. */
-        char *audit = c->audit ? pl_xstrdup(c->audit) : default_audit(c->corr);
-        rc = audit_append(audit, "rewrap", cf, used, "new_custodians", cc.n,
-                          "new_threshold", cc.threshold);
-        free(audit);
-    }
-    if (rc == 0)
-        rc = write_rewrapped(cf, &cm, c->out ? c->out : c->corr);
+    if (rc != 0)
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+    else
+        rc = write_rewrapped(cf, &cm, c->out ? c->out : c->corr, audit, &ev);
     if (rc == 0)
         printf("rewrapped %s to %zu custodians (threshold %u): %s\n",
                cf->path, cc.n, cc.threshold, c->out ? c->out : c->corr);
@@ -324,7 +446,7 @@ int pl_rewrap_main(int argc, char **argv)
     static const char *usage =
         "usage: pseudolink rewrap --corr FILE --key PEM [--key PEM]... "
         "[--passphrase-file FILE]... --custody NEW.yaml [--out FILE] "
-        "[--audit FILE]";
+        "[--audit FILE] [--reason TEXT]";
     cli c;
     pl_h5_quiet();
     if (parse_cli(argc, argv, &c, 0, usage) != 0 || !c.custody) {
@@ -333,12 +455,19 @@ int pl_rewrap_main(int argc, char **argv)
         free(c.pos);
         return 2;
     }
+    char *audit = c.audit ? pl_xstrdup(c.audit)
+                          : default_audit(c.out ? c.out : c.corr);
     pl_corr_file cf;
     int rc = 1;
     if (pl_corr_open(&cf, c.corr) == 0) {
-        rc = rewrap(&c, &cf) == 0 ? 0 : 1;
+        rc = rewrap(&c, &cf, audit) == 0 ? 0 : 1;
         pl_corr_close(&cf);
+    } else {
+        audit_event ev = {"rewrap", c.out ? c.out : c.corr, c.reason, NULL,
+                          NULL, NULL, NULL, 0, 0, NULL, NULL, NULL};
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
     }
+    free(audit);
     free(c.pos);
     return rc;
 }

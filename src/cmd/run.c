@@ -219,8 +219,10 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     H5Pset_dxpl_mpio(r->dxpl, r->job->io == PL_IO_COLLECTIVE
                                   ? H5FD_MPIO_COLLECTIVE
                                   : H5FD_MPIO_INDEPENDENT);
+    char tag[17];
+    make_tag(r, tag);
     if (pl_out_dir(r->job->output, r->comm) != 0 ||
-        pl_run_guard(r, a->audit) != 0)
+        pl_run_guard(r, a->audit, tag) != 0)
         return -1;
     if (!pl_all_ok(r->comm, pl_store_open(&r->store, r->job->store, r->job,
                                           r->comm) == 0))
@@ -230,9 +232,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
         pl_ingest_count(r) != 0)
         return -1;
-    char tag[17];
-    make_tag(r, tag);
-    if (pl_linked_begin(r, tag) != 0) {
+    if (pl_linked_begin(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }
@@ -247,37 +247,30 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     }
     double t0 = MPI_Wtime();
-    pl_outfile linked;                 /* closed; published below */
+    /* Every output is written into the run's own directory (r->gendir);
+     * the whole set becomes current at once, or none of it does. */
+    pl_outfile linked, corr;
     if (pl_linked_end(r, &linked) != 0) {
         pl_linked_abort(r);
         return -1;
     }
-    pl_outfile corr;
-    if (pl_corr_write(r, &corr, r->job->output, tag) != 0) {
-        pl_out_discard(&linked, r->comm);
-        return -1;
-    }
-    if (pl_extracts_write(r, linked.tmp, tag) != 0) {
+    if (pl_corr_write(r, &corr, r->gendir, tag) != 0 ||
+        pl_extracts_write(r, linked.tmp, tag) != 0) {
         pl_out_discard(&linked, r->comm);
         pl_out_discard(&corr, r->comm);
         return -1;
     }
+    pl_run_output("linked.h5");
+    if (corr.tmp)
+        pl_run_output(PL_CORR_NAME);
+    pl_out_free(&linked);
+    pl_out_free(&corr);
+    pl_extracts_seal(r);
     /* Last chance to stop: after this point the run is published. */
-    if (!pl_all_ok(r->comm, !*r->stop)) {
-        pl_out_discard(&linked, r->comm);
-        pl_out_discard(&corr, r->comm);
-        pl_extracts_discard(r);
+    if (!pl_all_ok(r->comm, !*r->stop))
         return -1;
-    }
-    snprintf(published, plen, "%s%s%s", linked.final, corr.tmp ? ", " : "",
-             corr.tmp ? corr.final : "");
-    /* The correspondence first: linked.h5 is what marks a finished run. */
-    if (corr.tmp && pl_run_publish(r, &corr) != 0) {
-        pl_out_discard(&linked, r->comm);
-        pl_extracts_discard(r);
-        return -1;
-    }
-    if (pl_run_publish(r, &linked) != 0 || pl_extracts_publish(r) != 0)
+    if (pl_run_publish_set(r, a->job, a->audit, pl_extracts_refused(r),
+                           published, plen) != 0)
         return -1;
     r->t[PL_T_WRITE] += MPI_Wtime() - t0;
     return 0;
@@ -326,8 +319,11 @@ int pl_run_main(int argc, char **argv)
         pl_budget_report(&r);
         rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
     }
-    if (a.job && pl_run_finish(&r, a.job, a.audit, rc == 0, stop_signal) != 0)
+    if (a.job && pl_run_finish(&r, a.job, a.audit, stop_signal) != 0)
         rc = 1;
+    if (r.rank == 0 && pl_run_audit_head()[0])
+        printf("audit head: %s\n", pl_run_audit_head());
+    fflush(stdout);
     run_free(&r);
     MPI_Finalize();
     return rc;

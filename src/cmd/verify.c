@@ -68,17 +68,49 @@ static void note(files_t *fs, const pl_jnode *o, long line, int by_name)
     r->line = line;
 }
 
-/* Collect the outputs of successful lines (restricted to OUTDIR's runs
- * when some line names it as its output_dir). */
+static void files_free(files_t *fs);
+
+static void files_copy(files_t *dst, const files_t *src)
+{
+    files_free(dst);
+    dst->f = pl_xcalloc(src->n + 1, sizeof *dst->f);
+    dst->n = src->n;
+    for (size_t i = 0; i < src->n; i++) {
+        dst->f[i] = src->f[i];
+        dst->f[i].name = pl_xstrdup(src->f[i].name);
+        dst->f[i].path = pl_xstrdup(src->f[i].path);
+        dst->f[i].digest = pl_xstrdup(src->f[i].digest);
+    }
+}
+
+/* The set of files that should be there now, line by line (restricted to
+ * OUTDIR's lines when some line names it as its output_dir): a successful
+ * run publishes a whole new set (its outputs replace the previous set); a
+ * "publish" failure line of that run takes it back; other commands (rewrap)
+ * replace the files they name. */
 static void collect(const pl_jnode *j, long line, const char *outdir,
-                    int only_matching, files_t *fs)
+                    int only_matching, files_t *fs, files_t *before,
+                    char *last_run, size_t lrlen)
 {
     const char *outcome = pl_json_str(j, "outcome");
-    if (!outcome || strcmp(outcome, "success") != 0)
-        return;
+    const char *cmd = pl_json_str(j, "command");
+    const char *run_id = pl_json_str(j, "run_id");
     if (only_matching && !same_dir(pl_json_str(j, "output_dir"), outdir))
         return;
+    if (cmd && strcmp(cmd, "publish") == 0 && run_id &&
+        strcmp(run_id, last_run) == 0) {
+        files_copy(fs, before);
+        last_run[0] = '\0';
+        return;
+    }
+    if (!outcome || strcmp(outcome, "success") != 0)
+        return;
     const pl_jnode *outs = pl_json_get(j, "outputs");
+    if (cmd && strcmp(cmd, "run") == 0) {
+        files_copy(before, fs);
+        files_free(fs);
+        snprintf(last_run, lrlen, "%s", run_id ? run_id : "");
+    }
     for (size_t i = 0; outs && outs->kind == PL_J_ARR && i < outs->n; i++)
         note(fs, outs->items[i], line, outdir != NULL);
 }
@@ -86,7 +118,7 @@ static void collect(const pl_jnode *j, long line, const char *outdir,
 /* Pass 1 over the log: the chain. Pass 2 (same read): outputs. Returns
  * the number of lines, or -1 after naming the first broken line. */
 static long check_chain(const char *log, const char *outdir, int pass,
-                        int *matching, files_t *fs)
+                        int *matching, files_t *fs, char head[65])
 {
     FILE *f = fopen(log, "rb");
     if (!f) {
@@ -97,6 +129,8 @@ static long check_chain(const char *log, const char *outdir, int pass,
     size_t cap = 0;
     ssize_t len;
     long n = 0, rc = 0;
+    files_t before = {0};
+    char last_run[64] = "";
     memset(prev, '0', 64);
     prev[64] = '\0';
     while ((len = getline(&line, &cap, f)) > 0) {
@@ -122,7 +156,8 @@ static long check_chain(const char *log, const char *outdir, int pass,
                    same_dir(pl_json_str(j, "output_dir"), outdir)) {
             *matching = 1;
         } else if (pass == 2) {
-            collect(j, n, outdir, *matching, fs);
+            collect(j, n, outdir, *matching, fs, &before, last_run,
+                    sizeof last_run);
         }
         pl_json_free(j);
         if (rc)
@@ -133,6 +168,9 @@ static long check_chain(const char *log, const char *outdir, int pass,
     }
     free(line);
     fclose(f);
+    files_free(&before);
+    if (head)
+        memcpy(head, prev, 65);
     return rc ? -1 : n;
 }
 
@@ -171,26 +209,33 @@ static int same_file(const char *a, const char *b)
            && sa.st_ino == sb.st_ino;
 }
 
-/* Files in OUTDIR that no successful line records (a dropped-in file). */
-static int unrecorded(const char *outdir, const char *log, const files_t *fs)
+/* Files in OUTDIR (and its extracts/) that no line of the current set
+ * records (a dropped-in file). `sub` is "" or "extracts/". */
+static int unrecorded(const char *outdir, const char *sub, const char *log,
+                      const files_t *fs)
 {
-    DIR *d = opendir(outdir);
+    char dpath[PATH_MAX];
+    snprintf(dpath, sizeof dpath, "%s/%s", outdir, sub);
+    DIR *d = opendir(dpath);
     if (!d) {
-        pl_err("%s: cannot list the output directory: %s", outdir,
+        if (sub[0] && errno == ENOENT)
+            return 0;
+        pl_err("%s: cannot list the output directory: %s", dpath,
                strerror(errno));
         return -1;
     }
     int bad = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char p[PATH_MAX];
+        char p[2 * PATH_MAX], name[PATH_MAX + 300];
         struct stat sb;
-        snprintf(p, sizeof p, "%s/%s", outdir, e->d_name);
+        snprintf(p, sizeof p, "%s/%s", dpath, e->d_name);
+        snprintf(name, sizeof name, "%s%s", sub, e->d_name);
         if (e->d_name[0] == '.' || stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)
             || same_file(p, log))
             continue;
         size_t i = 0;
-        while (i < fs->n && strcmp(fs->f[i].name, e->d_name) != 0)
+        while (i < fs->n && strcmp(fs->f[i].name, name) != 0)
             i++;
         if (i == fs->n) {
             pl_err("%s: not recorded by any successful run in the audit log",
@@ -210,14 +255,18 @@ static void files_free(files_t *fs)
         free(fs->f[i].digest);
     }
     free(fs->f);
+    fs->f = NULL;
+    fs->n = 0;
 }
 
 int pl_verify_main(int argc, char **argv)
 {
-    const char *log = NULL, *outdir = NULL;
+    const char *log = NULL, *outdir = NULL, *expect = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
             log = argv[++i];
+        else if (strcmp(argv[i], "--expect-head") == 0 && i + 1 < argc)
+            expect = argv[++i];
         else if (argv[i][0] != '-' && !outdir)
             outdir = argv[i];
         else {
@@ -227,21 +276,35 @@ int pl_verify_main(int argc, char **argv)
         }
     }
     if (!log) {
-        fprintf(stderr, "usage: pseudolink verify --audit LOG [OUTDIR]\n");
+        fprintf(stderr, "usage: pseudolink verify --audit LOG "
+                "[--expect-head HASH] [OUTDIR]\n");
         return 2;
     }
     int matching = 0, bad = 0;
     files_t fs = {0};
-    long n = check_chain(log, outdir, 1, &matching, &fs);
+    char head[65];
+    long n = check_chain(log, outdir, 1, &matching, &fs, head);
     if (n < 0)
         return 1;
     printf("ok: %s: %ld line%s, hash chain intact\n", log, n,
            n == 1 ? "" : "s");
-    check_chain(log, outdir, 2, &matching, &fs);
+    if (expect) {
+        /* The head anchored elsewhere: a rewritten or truncated tail
+         * changes it. */
+        if (strcmp(expect, head) != 0) {
+            pl_err("%s: the chain's head is %s, not the expected %s (lines "
+                   "were removed, rewritten or added since)", log, head,
+                   expect);
+            return 1;
+        }
+        printf("ok: %s: head %s as expected\n", log, head);
+    }
+    check_chain(log, outdir, 2, &matching, &fs, NULL);
     for (size_t i = 0; i < fs.n; i++)
         bad |= check_file(&fs.f[i], outdir) != 0;
     if (outdir)
-        bad |= unrecorded(outdir, log, &fs) != 0;
+        bad |= unrecorded(outdir, "", log, &fs) != 0 ||
+               unrecorded(outdir, "extracts/", log, &fs) != 0;
     if (outdir && fs.n == 0) {
         pl_err("%s: no successful run in %s recorded an output here", outdir,
                log);

@@ -31,6 +31,7 @@ typedef struct {
 
 struct pl_audit_rec {
     buf_t top, counts, inputs, outputs, keys;
+    char head[65];              /* SHA-256 of the appended line, hex */
 };
 
 static void put(buf_t *b, const char *s, size_t n)
@@ -143,17 +144,32 @@ static buf_t *list_of(pl_audit_rec *a, const char *list)
 }
 
 void pl_audit_file(pl_audit_rec *a, const char *list, const char *path,
-                   const uint8_t digest[32], uint64_t size, uint64_t leaf)
+                   const char *name, const uint8_t digest[32], uint64_t size,
+                   uint64_t leaf)
 {
     buf_t *b = list_of(a, list), o = {0};
     char hex[65];
-    /* Absolute, so verify finds it from any working directory. */
-    char *abs = realpath(path, NULL);
-    const char *slash = strrchr(path, '/');
+    /* Absolute, so verify finds it from any working directory; only the
+     * directory is resolved (the file may be a stable symlink). */
+    char *dir = pl_xstrdup(path), *slash = strrchr(dir, '/'), *abs = NULL;
+    const char *base = slash ? slash + 1 : path;
+    if (slash) {
+        *slash = '\0';
+        abs = realpath(dir[0] ? dir : "/", NULL);
+    } else {
+        abs = realpath(".", NULL);
+    }
+    char *full = NULL;
+    if (abs) {
+        full = pl_xmalloc(strlen(abs) + strlen(base) + 2);
+        sprintf(full, "%s/%s", strcmp(abs, "/") ? abs : "", base);
+    }
     pl_hex(digest, 32, hex);
-    field_str(&o, "path", abs ? abs : path);
+    field_str(&o, "path", full ? full : path);
+    free(full);
     free(abs);
-    field_str(&o, "name", slash ? slash + 1 : path);
+    field_str(&o, "name", name ? name : base);
+    free(dir);
     putf(&o, ",\"size\":%llu,\"leaf\":%llu", (unsigned long long)size,
          (unsigned long long)leaf);
     field_str(&o, "merkle_sha256", hex);
@@ -331,6 +347,8 @@ static char *close_line(pl_audit_rec *a, int success, const char *error,
     return b.p;
 }
 
+const char *pl_audit_head(const pl_audit_rec *a) { return a->head; }
+
 int pl_audit_append(const char *log, pl_audit_rec *a, int success,
                     const char *error)
 {
@@ -344,6 +362,9 @@ int pl_audit_append(const char *log, pl_audit_rec *a, int success,
     }
     char *line = close_line(a, success, error, prev);
     size_t len = strlen(line);
+    uint8_t md[32];
+    EVP_Digest(line, len - 1, md, NULL, EVP_sha256(), NULL);
+    pl_hex(md, 32, a->head);
     ssize_t w = write(fd, line, len);
     int err = w < 0 ? errno : 0;
     int rc = 0;

@@ -42,9 +42,13 @@ void pl_audit_hex(pl_audit_rec *a, const char *key, const uint8_t *b,
 /* A count, collected under "counts": {...}. */
 void pl_audit_u64(pl_audit_rec *a, const char *name, uint64_t v);
 /* A file under "inputs" or "outputs" (list = the key): {"path","name",
- * "size","leaf","merkle_sha256"}. */
+ * "size","leaf","merkle_sha256"}. path is made absolute by resolving its
+ * directory only (a stable symlink stays itself); name (NULL: the last
+ * component of path) is how verify finds it in an output directory, e.g.
+ * "extracts/diabetes.h5". */
 void pl_audit_file(pl_audit_rec *a, const char *list, const char *path,
-                   const uint8_t digest[32], uint64_t size, uint64_t leaf);
+                   const char *name, const uint8_t digest[32], uint64_t size,
+                   uint64_t leaf);
 /* A file whose digest could not be computed: {"path","error"}. */
 void pl_audit_file_error(pl_audit_rec *a, const char *list, const char *path,
                          const char *why);
@@ -65,5 +69,8 @@ int pl_audit_check(const char *log);
 int pl_audit_append(const char *log, pl_audit_rec *a, int success,
                     const char *error);
 void pl_audit_free(pl_audit_rec *a);
+/* After a successful append: the new head of the chain, the SHA-256 (hex)
+ * of the line just written, which `verify --expect-head` checks. */
+const char *pl_audit_head(const pl_audit_rec *a);
 
 #endif

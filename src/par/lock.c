@@ -28,15 +28,15 @@ static char *lock_path(const char *dir)
     return p;
 }
 
-static int create(const char *path)
+static int create(const char *path, const char *tag)
 {
     char host[256] = "", line[400];
     gethostname(host, sizeof host - 1);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
-    int n = snprintf(line, sizeof line, "%s %ld %lld\n", host,
-                     (long)getpid(), (long long)time(NULL));
+    int n = snprintf(line, sizeof line, "%s %ld %lld %s\n", host,
+                     (long)getpid(), (long long)time(NULL), tag ? tag : "-");
     if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
         int e = errno;
         close(fd);
@@ -49,22 +49,26 @@ static int create(const char *path)
 }
 
 /* 1 stale, 0 live or unknown, 2 live on this host; describes the holder
- * in who[]. */
-static int is_stale(const char *path, char *who, size_t wlen)
+ * in who, and gives the holder's run tag ("" if the lock has none). */
+static int is_stale(const char *path, char *who, size_t wlen, char tag[17])
 {
-    char buf[400] = "", host[256] = "", me[256] = "";
+    char buf[400] = "", host[256] = "", me[256] = "", tg[64] = "";
     long pid = 0;
     long long t = 0;
+    tag[0] = '\0';
     FILE *f = fopen(path, "r");
     if (f) {
         size_t n = fread(buf, 1, sizeof buf - 1, f);
         buf[n] = '\0';
         fclose(f);
     }
-    if (sscanf(buf, "%255s %ld %lld", host, &pid, &t) != 3 || pid <= 0) {
+    if (sscanf(buf, "%255s %ld %lld %63s", host, &pid, &t, tg) < 3 ||
+        pid <= 0) {
         snprintf(who, wlen, "unreadable lock (a run that is starting?)");
         return 0;
     }
+    if (strlen(tg) == 16 && strspn(tg, "0123456789abcdef") == 16)
+        memcpy(tag, tg, 17);
     snprintf(who, wlen, "host %s, pid %ld", host, pid);
     gethostname(me, sizeof me - 1);
     if (strcmp(host, me) != 0)
@@ -72,21 +76,30 @@ static int is_stale(const char *path, char *who, size_t wlen)
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? 1 : 2;
 }
 
-/* Remove .<name>.tmp-<tag> files left by dead runs (we hold the lock). */
-static void clean_temporaries(const char *dir)
+/* Remove the temporaries a dead run named with its tag: <dir>/.*.tmp-<tag>
+ * (files or symlinks; its output directory is par/generation.h's). Only
+ * names carrying the dead run's own tag: a user's file that looks like one
+ * is left alone. */
+static void clean_temporaries(const char *dir, const char *tag)
 {
+    if (!tag[0])
+        return;
     DIR *d = opendir(dir);
     if (!d)
         return;
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp-%s", tag);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] != '.' || !strstr(e->d_name, ".tmp-"))
+        size_t n = strlen(e->d_name), s = strlen(suffix);
+        if (e->d_name[0] != '.' || n <= s ||
+            strcmp(e->d_name + n - s, suffix) != 0)
             continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = pl_xmalloc(n);
+        size_t pn = strlen(dir) + n + 2;
+        char *p = pl_xmalloc(pn);
         struct stat sb;
-        snprintf(p, n, "%s/%s", dir, e->d_name);
-        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        snprintf(p, pn, "%s/%s", dir, e->d_name);
+        if (lstat(p, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode))) {
             if (unlink(p) == 0)
                 pl_warn("%s: removed the temporary of an unfinished run", p);
             else
@@ -98,18 +111,18 @@ static void clean_temporaries(const char *dir)
     closedir(d);
 }
 
-int pl_lock_take(const char *dir)
+int pl_lock_take(const char *dir, const char *tag)
 {
     char *path = lock_path(dir);
-    char who[400];
+    char who[400], dead[17] = "";
     /* A run that just failed may still be tearing down its ranks for a
      * moment after mpirun returned: give a live holder on this host
      * LIVE_WAIT_TENTHS tenths of a second before refusing. */
     int waited = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (create(path) == 0) {
+        if (create(path, tag) == 0) {
             held = path;
-            clean_temporaries(dir);
+            clean_temporaries(dir, dead);
             return 0;
         }
         if (errno != EEXIST) {
@@ -117,7 +130,7 @@ int pl_lock_take(const char *dir)
                    strerror(errno));
             break;
         }
-        int st = is_stale(path, who, sizeof who);
+        int st = is_stale(path, who, sizeof who, dead);
         if (st == 2 && waited++ < LIVE_WAIT_TENTHS) {
             usleep(100000);
             attempt--;
@@ -149,12 +162,12 @@ void pl_lock_release(void)
     held = NULL;
 }
 
-int pl_out_lock(const char *dir, MPI_Comm comm)
+int pl_out_lock(const char *dir, const char *tag, MPI_Comm comm)
 {
     int rank, ok = 1;
     MPI_Comm_rank(comm, &rank);
     if (rank == 0)
-        ok = pl_lock_take(dir) == 0;
+        ok = pl_lock_take(dir, tag) == 0;
     ok = pl_root_ok(comm, ok);
     return ok ? 0 : -1;
 }

@@ -102,8 +102,10 @@ int pl_out_create(pl_outfile *f, const char *dir, const char *name,
     memset(f, 0, sizeof *f);
     f->file = -1;
     f->final = path_printf("%s/%s", dir, name);
-    /* Hidden and tagged: never mistaken for a finished output. */
-    f->tmp = path_printf("%s/.%s.tmp-%s", dir, name, tag);
+    /* Hidden and tagged: never mistaken for a finished output. Without a
+     * tag the directory itself is the run's private one (generation.h). */
+    f->tmp = tag ? path_printf("%s/.%s.tmp-%s", dir, name, tag)
+                 : pl_xstrdup(f->final);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     H5Pset_coll_metadata_write(fapl, 1);
@@ -224,3 +226,9 @@ int pl_out_write_full(pl_outfile *f, MPI_Comm comm, hid_t dxpl, hid_t loc,
     return pl_all_ok(comm, rc == 0) ? 0 : -1;
 }
 
+void pl_out_free(pl_outfile *f)
+{
+    free(f->tmp);
+    free(f->final);
+    f->tmp = f->final = NULL;
+}

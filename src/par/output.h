@@ -26,6 +26,8 @@ typedef struct {
 /* Create the output directory (rank 0, mkdir -p) and check it is writable.
  * Collective; errors reported once. */
 int  pl_out_dir(const char *dir, MPI_Comm comm);
+/* tag NULL: create <dir>/<name> directly (dir is a directory private to
+ * this run, par/generation.h); tmp and final are then the same path. */
 int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
                    const char *tag, MPI_Comm comm);
 /* Close (collective); returns -1 if HDF5 could not flush the file. */
@@ -33,6 +35,9 @@ int  pl_out_close(pl_outfile *f);
 /* Rank 0 renames tmp -> final; returns status on every rank. Frees the
  * names either way (the caller records the published path first). */
 int  pl_out_publish(pl_outfile *f, MPI_Comm comm);
+/* Forget the names of a closed file that stays (its directory is
+ * published as a whole, par/generation.h). Not collective. */
+void pl_out_free(pl_outfile *f);
 /* Close if open and remove the temporary (rank 0). */
 void pl_out_discard(pl_outfile *f, MPI_Comm comm);
 

@@ -206,9 +206,9 @@ int pl_extracts_prepare(pl_run *r)
     r->extracts = xs;
     xs->p = pl_xcalloc(j->n_extracts, sizeof *xs->p);
     xs->n = j->n_extracts;
-    size_t n = strlen(j->output) + 16;
+    size_t n = strlen(r->gendir) + 16;
     xs->dir = pl_xmalloc(n);
-    snprintf(xs->dir, n, "%s/extracts", j->output);
+    snprintf(xs->dir, n, "%s/extracts", r->gendir);
     int ok = 1;
     for (size_t i = 0; i < xs->n && ok; i++)
         ok = prepare_one(r, &j->extracts[i], &xs->p[i]) == 0;
@@ -618,7 +618,8 @@ static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath,
     char name[PL_NAME_MAX + 8];
     snprintf(name, sizeof name, "%s.h5", p->cfg->name);
     struct pl_extract_set *xs = r->extracts;
-    if (pl_out_create(&p->f, xs->dir, name, tag, r->comm) != 0) {
+    (void)tag;
+    if (pl_out_create(&p->f, xs->dir, name, NULL, r->comm) != 0) {
         pl_out_discard(&p->f, r->comm);
         return -1;
     }
@@ -661,36 +662,30 @@ void pl_extracts_discard(pl_run *r)
         }
 }
 
-/* A refused extract is removed, and so is the file an earlier run may have
- * published under its name: the directory reflects this run's decision. */
-static int refuse(pl_run *r, xproj *p)
-{
-    int ok = 1;
-    if (r->rank == 0 && unlink(p->f.final) != 0 && errno != ENOENT) {
-        pl_err("%s: cannot remove the extract of an earlier run: %s",
-               p->f.final, strerror(errno));
-        ok = 0;
-    }
-    pl_out_discard(&p->f, r->comm);
-    p->open = 0;
-    return pl_all_ok(r->comm, ok) ? 0 : -1;
-}
-
-int pl_extracts_publish(pl_run *r)
+/* The set the run publishes: a refused extract's file is removed now, so
+ * that no byte of it is published under any name (and no earlier run's
+ * file of that name can stand in the new set); the others are noted for
+ * the manifest and the audit line. */
+int pl_extracts_seal(pl_run *r)
 {
     struct pl_extract_set *xs = r->extracts;
-    int rc = 0;
     for (size_t i = 0; xs && i < xs->n; i++) {
         xproj *p = &xs->p[i];
         if (!p->open)
             continue;
-        if (p->status == XP_REFUSED)
-            rc |= refuse(r, p);
-        else
-            rc |= pl_run_publish(r, &p->f);
+        if (p->status == XP_REFUSED) {
+            pl_out_discard(&p->f, r->comm);
+        } else {
+            char name[PL_NAME_MAX + 16];
+            snprintf(name, sizeof name, "extracts/%s.h5", p->cfg->name);
+            pl_run_output(name);
+            free(p->f.tmp);
+            free(p->f.final);
+            p->f.tmp = p->f.final = NULL;
+        }
         p->open = 0;
     }
-    return rc ? -1 : 0;
+    return 0;
 }
 
 int pl_extracts_refused(const pl_run *r)

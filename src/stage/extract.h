@@ -22,8 +22,9 @@ int  pl_extracts_prepare(pl_run *r);
  * whose pids the extracts read back): write every extract to its temporary
  * and evaluate its risk. Collective; on -1 every temporary is removed. */
 int  pl_extracts_write(pl_run *r, const char *linked, const char *tag);
-/* Publish the extracts that passed; remove refused ones' temporaries. */
-int  pl_extracts_publish(pl_run *r);
+/* Remove the refused extracts' files; note the others as outputs of the
+ * run's set (stage/runaudit.h). */
+int  pl_extracts_seal(pl_run *r);
 void pl_extracts_discard(pl_run *r);
 /* Rank 0 prints the per-extract lines of the summary. */
 void pl_extracts_summary(pl_run *r);

@@ -110,7 +110,7 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
     return ok ? 0 : -1;
 }
 
-int pl_linked_begin(pl_run *r, const char *tag)
+int pl_linked_begin(pl_run *r)
 {
     struct pl_linked_writer *lw = pl_xcalloc(1, sizeof *lw);
     r->lw = lw;
@@ -121,8 +121,7 @@ int pl_linked_begin(pl_run *r, const char *tag)
     uint64_t B = r->job->batch_rows;
     lw->in = pl_xmalloc(B * row_width(r));
     lw->out = pl_xmalloc(B * row_width(r));
-    if (pl_out_create(&r->lw->f, r->job->output, "linked.h5", tag,
-                      r->comm) != 0)
+    if (pl_out_create(&r->lw->f, r->gendir, "linked.h5", NULL, r->comm) != 0)
         return -1;
     int rc = 0;
     for (size_t si = 0; si < r->store.n_src && rc == 0; si++)

@@ -19,8 +19,8 @@
 #include "stage/link.h"
 #include "stage/run.h"
 
-/* <out>/.linked.h5.tmp-<tag>, every dataset sized from the count pass. */
-int  pl_linked_begin(pl_run *r, const char *tag);
+/* <run dir>/linked.h5, every dataset sized from the count pass. */
+int  pl_linked_begin(pl_run *r);
 /* The ingest's batch sink (stage/ingest.h): rows, pids, payload, rejects. */
 int  pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                      const uint8_t *why, const uint8_t *pids);

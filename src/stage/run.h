@@ -44,6 +44,8 @@ typedef struct {
     pl_job   *job;
     pl_store  store;
     pl_src_state *ss;
+    const char *gendir;         /* this run's own output directory, where
+                                 * every output is written (runaudit.h) */
     hid_t     dxpl;             /* transfer property (collective or not) */
     pl_hmac_key producer, platform;
     pl_owner  owner;

@@ -4,7 +4,9 @@
 #include "crypto/audit.h"
 #include "crypto/digest.h"
 #include "crypto/keyfile.h"
+#include "par/generation.h"
 #include "par/lock.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "par/mpi.h"
@@ -15,12 +17,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
 
-#define MAX_OUTPUTS 32
+#define MAX_OUTPUTS 64
 
-static char *outputs[MAX_OUTPUTS];
+/* The stable names of an output directory (generation.h): links into
+ * current/ made at the first publication. */
+static const char *const stable[] = {"linked.h5", "correspondence.h5",
+                                     "extracts"};
+
+static char *outputs[MAX_OUTPUTS];     /* names relative to the run dir */
 static size_t n_outputs;
-static int locked;
+static int locked, audited;
+static pl_generation gen;
+static char head[65];
 
 static char *audit_path(const pl_run *r, const char *opt)
 {
@@ -37,49 +49,47 @@ static char *audit_path(const pl_run *r, const char *opt)
     return NULL;
 }
 
-int pl_run_guard(pl_run *r, const char *audit_opt)
+int pl_run_guard(pl_run *r, const char *audit_opt, const char *tag)
 {
     signal(SIGXFSZ, SIG_IGN);
-    if (pl_out_lock(r->job->output, r->comm) != 0)
+    if (pl_out_lock(r->job->output, tag, r->comm) != 0)
         return -1;
     locked = 1;
     int ok = 1;
     if (r->rank == 0) {
+        pl_gen_clean(r->job->output);
         char *log = audit_path(r, audit_opt);
         ok = pl_audit_check(log) == 0;
         free(log);
     }
-    ok = pl_root_ok(r->comm, ok);
-    return ok ? 0 : -1;
-}
-
-int pl_run_publish(pl_run *r, pl_outfile *f)
-{
-    char *path = pl_xstrdup(f->final);
-    if (pl_out_publish(f, r->comm) != 0) {
-        free(path);
+    if (!pl_root_ok(r->comm, ok) ||
+        pl_gen_begin(&gen, r->job->output, tag, r->comm) != 0)
         return -1;
-    }
-    if (n_outputs < MAX_OUTPUTS)
-        outputs[n_outputs++] = path;
-    else
-        free(path);
+    r->gendir = gen.dir;
     return 0;
 }
 
-/* Collective: digest `path` (all ranks) and record it under `list`. */
-static void record_file(pl_run *r, pl_audit_rec *a, const char *list,
-                        const char *path)
+void pl_run_output(const char *name)
 {
-    uint8_t root[32];
-    uint64_t size = 0;
-    if (pl_digest_file_mpi(path, PL_DIGEST_LEAF, r->comm, root, &size,
+    if (n_outputs < MAX_OUTPUTS)
+        outputs[n_outputs++] = pl_xstrdup(name);
+}
+
+/* Collective: digest `path` (all ranks) and record it under `list`. */
+static int record_file(pl_run *r, pl_audit_rec *a, const char *list,
+                       const char *path, const char *as, const char *name,
+                       uint8_t root[32], uint64_t *size)
+{
+    if (pl_digest_file_mpi(path, PL_DIGEST_LEAF, r->comm, root, size,
                            r->rank != 0) == 0) {
         if (a)
-            pl_audit_file(a, list, path, root, size, PL_DIGEST_LEAF);
-    } else if (a) {
-        pl_audit_file_error(a, list, path, "cannot read for its digest");
+            pl_audit_file(a, list, as ? as : path, name, root, *size,
+                          PL_DIGEST_LEAF);
+        return 0;
     }
+    if (a)
+        pl_audit_file_error(a, list, path, "cannot read for its digest");
+    return -1;
 }
 
 static void record_key(pl_audit_rec *a, const char *path, const char *role)
@@ -145,32 +155,160 @@ static pl_audit_rec *build(pl_run *r, const char *job_path, int success)
     return a;
 }
 
+static void why_failed(char *why, size_t n, int stop_signal)
+{
+    if (stop_signal)
+        snprintf(why, n, "stopped by signal %d (%s)", stop_signal,
+                 strsignal(stop_signal));
+    else
+        snprintf(why, n, "%s", pl_log_first_error()[0]
+                 ? pl_log_first_error() : "run failed");
+}
+
+/* Rank 0: <run dir>/MANIFEST (docs/AUDIT.md): every file of the set with
+ * its size and Merkle digest. */
+static int write_manifest(const char *dir, const char *tag, char **names,
+                          uint8_t (*roots)[32], const uint64_t *sizes,
+                          size_t n)
+{
+    size_t pn = strlen(dir) + sizeof "/MANIFEST";
+    char *p = pl_xmalloc(pn);
+    snprintf(p, pn, "%s/MANIFEST", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int ok = f != NULL;
+    if (ok) {
+        fprintf(f, "pseudolink-manifest 1\nrun %s\nleaf %llu\n", tag,
+                (unsigned long long)PL_DIGEST_LEAF);
+        for (size_t i = 0; i < n; i++) {
+            char hex[65];
+            pl_hex(roots[i], 32, hex);
+            fprintf(f, "file %s %llu %s\n", hex, (unsigned long long)sizes[i],
+                    names[i]);
+        }
+        ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok &= fclose(f) == 0;
+    }
+    if (!ok)
+        pl_err("%s: cannot write the manifest: %s", p, strerror(errno));
+    free(p);
+    return ok ? 0 : -1;
+}
+
+int pl_run_publish_set(pl_run *r, const char *job_path, const char *audit_opt,
+                       int extracts_refused, char *published, size_t plen)
+{
+    const char *out = r->job->output;
+    char *log = audit_path(r, audit_opt);
+    char *absout = realpath(out, NULL);
+    pl_audit_rec *a = r->rank == 0 ? build(r, job_path, 1) : NULL;
+    uint8_t root[32], (*roots)[32] = pl_xcalloc(n_outputs + 1, 32);
+    uint64_t size, *sizes = pl_xcalloc(n_outputs + 1, sizeof *sizes);
+    int ok = 1;
+    if (a) {
+        pl_audit_str(a, "run_id", gen.tag);
+        pl_audit_u64(a, "extracts_refused", (uint64_t)extracts_refused);
+    }
+    record_file(r, a, "inputs", r->job->store, NULL, NULL, root, &size);
+    /* Digests of the set, from the run's own directory; recorded under
+     * the stable names a reader uses (<out>/linked.h5, ...). */
+    for (size_t i = 0; i < n_outputs && ok; i++) {
+        size_t n1 = strlen(gen.dir) + strlen(outputs[i]) + 2;
+        size_t n2 = strlen(absout ? absout : out) + strlen(outputs[i]) + 2;
+        char *in = pl_xmalloc(n1), *as = pl_xmalloc(n2);
+        snprintf(in, n1, "%s/%s", gen.dir, outputs[i]);
+        snprintf(as, n2, "%s/%s", absout ? absout : out, outputs[i]);
+        ok = record_file(r, a, "outputs", in, as, outputs[i], roots[i],
+                         &sizes[i]) == 0;
+        free(in);
+        free(as);
+    }
+    free(absout);
+    ok = pl_all_ok(r->comm, ok);
+    if (ok && r->rank == 0)
+        ok = write_manifest(gen.dir, gen.tag, outputs, roots, sizes,
+                            n_outputs) == 0;
+    ok = pl_root_ok(r->comm, ok);
+    free(roots);
+    free(sizes);
+    const char **files = pl_xcalloc(n_outputs + 1, sizeof *files);
+    for (size_t i = 0; i < n_outputs; i++)
+        files[i] = outputs[i];
+    files[n_outputs] = "MANIFEST";
+    ok = ok && pl_gen_seal(&gen, files, n_outputs + 1, r->comm) == 0;
+    free(files);
+    /* The audit line is durable before anything is published: without it,
+     * nothing is. */
+    if (ok && a)
+        ok = pl_audit_append(log, a, 1, NULL) == 0;
+    ok = pl_root_ok(r->comm, ok);
+    if (ok) {
+        audited = 1;
+        if (a)
+            snprintf(head, sizeof head, "%s", pl_audit_head(a));
+        if (pl_gen_publish(&gen, stable, sizeof stable / sizeof *stable,
+                           r->comm) != 0) {
+            /* The line says what was produced; this one says it did not
+             * become current. */
+            if (a) {
+                pl_audit_rec *b = pl_audit_begin("publish");
+                pl_audit_str(b, "output_dir", out);
+                pl_audit_str(b, "run_id", gen.tag);
+                if (pl_audit_append(log, b, 0, pl_log_first_error()) == 0)
+                    snprintf(head, sizeof head, "%s", pl_audit_head(b));
+                pl_audit_free(b);
+            }
+            ok = 0;
+        }
+    }
+    if (ok) {
+        size_t o = 0;
+        published[0] = '\0';
+        for (size_t i = 0; i < n_outputs && o < plen; i++)
+            o += (size_t)snprintf(published + o, plen - o, "%s%s/%s",
+                                  i ? ", " : "", out, outputs[i]);
+    }
+    if (a)
+        pl_audit_free(a);
+    free(log);
+    return pl_all_ok(r->comm, ok) ? 0 : -1;
+}
+
+const char *pl_run_audit_head(void) { return head; }
+
 int pl_run_finish(pl_run *r, const char *job_path, const char *audit_opt,
-                  int success, int stop_signal)
+                  int stop_signal)
 {
     char *log = audit_path(r, audit_opt);
     int ok = 1;
-    /* Every rank knows the same log path and job state: agree anyway. */
-    if (pl_all_ok(r->comm, log != NULL)) {
-        pl_audit_rec *a = r->rank == 0 ? build(r, job_path, success) : NULL;
+    /* A run that did not publish: its failure line (the inputs' digest, no
+     * outputs). Every rank knows the same log path: agree anyway. */
+    if (!audited && pl_all_ok(r->comm, log != NULL)) {
+        pl_audit_rec *a = r->rank == 0 ? build(r, job_path, 0) : NULL;
+        uint8_t root[32];
+        uint64_t size;
+        if (a && gen.out)
+            pl_audit_str(a, "run_id", gen.tag);
         if (r->job && r->job->store)
-            record_file(r, a, "inputs", r->job->store);
-        for (size_t i = 0; i < n_outputs; i++)
-            record_file(r, a, "outputs", outputs[i]);
+            record_file(r, a, "inputs", r->job->store, NULL, NULL, root,
+                        &size);
         if (a) {
             char why[1100];
-            if (stop_signal)
-                snprintf(why, sizeof why, "stopped by signal %d (%s)",
-                         stop_signal, strsignal(stop_signal));
-            else
-                snprintf(why, sizeof why, "%s", pl_log_first_error()[0]
-                         ? pl_log_first_error() : "run failed");
-            ok = pl_audit_append(log, a, success, why) == 0;
+            why_failed(why, sizeof why, stop_signal);
+            ok = pl_audit_append(log, a, 0, why) == 0;
+            if (ok)
+                snprintf(head, sizeof head, "%s", pl_audit_head(a));
             pl_audit_free(a);
         }
         ok = pl_root_ok(r->comm, ok);
     }
     free(log);
+    if (gen.out) {
+        if (!gen.published)
+            pl_gen_discard(&gen, r->comm);
+        pl_gen_free(&gen);
+        r->gendir = NULL;
+    }
     for (size_t i = 0; i < n_outputs; i++)
         free(outputs[i]);
     n_outputs = 0;

@@ -104,7 +104,7 @@ snap
 # the first finished before the second started; never a corrupt output).
 # Even slower (batches of 2 rows), waiting only for its lock.
 sed "s#batch_rows: 10#batch_rows: 2#" "$TMP/slow.yaml" >"$TMP/slower.yaml"
-start_slow "$TMP/slower.yaml" '\.pseudolink\.lock' || notok "concurrent: slow run did not start"
+start_slow "$TMP/slower.yaml" '\.pseudolink\.lock' || { notok "concurrent: slow run did not start"; tail -n 5 "$TMP/slow.log"; }
 plrun 2 run "$base" --out "$out" >"$TMP/log2" 2>&1; rc=$?
 check "concurrent run refuses while another holds the directory" test $rc -ne 0
 check "concurrent run: message names the lock" grep -q "pseudolink.lock: another run is using the output directory" "$TMP/log2"

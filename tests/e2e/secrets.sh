@@ -17,7 +17,7 @@ check "two keys differ" test "$(cat "$TMP/k1")" != "$(cat "$TMP/k2")"
 job=$TMP/job.yaml
 regression_job "$job" keyed
 plrun 2 run "$job" --out "$TMP/out" >"$TMP/run.log" 2>&1 || { notok "run"; cat "$TMP/run.log"; }
-check "linked.h5 is mode 0640" test "$(stat -c %a "$TMP/out/linked.h5")" = 640
+check "linked.h5 is mode 0640" test "$(stat -L -c %a "$TMP/out/linked.h5")" = 640
 check "audit.log is mode 0640" test "$(stat -c %a "$TMP/out/audit.log")" = 640
 # Every file the run produced (the encrypted correspondence file, when there
 # is one, is the only exception) and every log line.

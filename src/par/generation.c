@@ -1,0 +1,300 @@
+/* generation.c — see generation.h. */
+#include "par/generation.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_PREFIX ".pseudolink-run.tmp-"
+#define GEN_PREFIX ".pseudolink-gen-"
+#define MARKER     "RUN_ID"
+
+static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *pathf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = pl_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+static int is_rank0(MPI_Comm comm)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    return rank == 0;
+}
+
+/* fsync a file or directory by path; 0 or -1 with errno. */
+static int sync_path(const char *p, int dir)
+{
+    int fd = open(p, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* Our directory: RUN_ID holds exactly the tag of its name. */
+static int ours(const char *out, const char *name, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(name, prefix, pl) != 0 || strlen(name + pl) != 16)
+        return 0;
+    char *m = pathf("%s/%s/%s", out, name, MARKER), buf[32] = "";
+    FILE *f = fopen(m, "r");
+    free(m);
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n == 17 && buf[16] == '\n' && strncmp(buf, name + pl, 16) == 0;
+}
+
+/* rm -r of a directory we made: regular files and our subdirectories. */
+static int remove_tree(const char *p)
+{
+    DIR *d = opendir(p);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *c = pathf("%s/%s", p, e->d_name);
+        struct stat sb;
+        if (lstat(c, &sb) == 0 && S_ISDIR(sb.st_mode))
+            rc |= remove_tree(c);
+        else if (unlink(c) != 0 && errno != ENOENT)
+            rc = -1;
+        free(c);
+    }
+    closedir(d);
+    if (rmdir(p) != 0 && errno != ENOENT)
+        rc = -1;
+    return rc;
+}
+
+int pl_gen_begin(pl_generation *g, const char *out, const char *tag,
+                 MPI_Comm comm)
+{
+    memset(g, 0, sizeof *g);
+    snprintf(g->tag, sizeof g->tag, "%s", tag);
+    g->out = pl_xstrdup(out);
+    g->dir = pathf("%s/" TMP_PREFIX "%s", out, tag);
+    int ok = 1;
+    if (is_rank0(comm)) {
+        char *m = pathf("%s/" MARKER, g->dir);
+        int fd = -1;
+        if (mkdir(g->dir, 0750) != 0 ||
+            (fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 ||
+            dprintf(fd, "%s\n", tag) != 17 || fsync(fd) != 0) {
+            pl_err("%s: cannot create the run's output directory: %s",
+                   g->dir, strerror(errno));
+            ok = 0;
+        }
+        if (fd >= 0)
+            close(fd);
+        free(m);
+    }
+    return pl_root_ok(comm, ok) ? 0 : -1;
+}
+
+int pl_gen_seal(pl_generation *g, const char *const *files, size_t n,
+                MPI_Comm comm)
+{
+    int ok = 1;
+    if (is_rank0(comm)) {
+        /* The data first, then the names: after a crash the set is either
+         * complete under its sealed name or still a temporary. */
+        for (size_t i = 0; i < n && ok; i++) {
+            char *p = pathf("%s/%s", g->dir, files[i]);
+            if (sync_path(p, 0) != 0) {
+                pl_err("%s: cannot flush to disk: %s", p, strerror(errno));
+                ok = 0;
+            }
+            free(p);
+        }
+        char *x = pathf("%s/extracts", g->dir);
+        struct stat sb;
+        if (ok && stat(x, &sb) == 0 && sync_path(x, 1) != 0) {
+            pl_err("%s: cannot flush to disk: %s", x, strerror(errno));
+            ok = 0;
+        }
+        free(x);
+        char *sealed = pathf("%s/" GEN_PREFIX "%s", g->out, g->tag);
+        if (ok && (sync_path(g->dir, 1) != 0 || rename(g->dir, sealed) != 0 ||
+                   sync_path(g->out, 1) != 0)) {
+            pl_err("%s: cannot seal the run's outputs (rename to %s): %s",
+                   g->dir, sealed, strerror(errno));
+            ok = 0;
+        }
+        free(sealed);
+    }
+    if (!pl_root_ok(comm, ok))
+        return -1;
+    free(g->dir);
+    g->dir = pathf("%s/" GEN_PREFIX "%s", g->out, g->tag);
+    g->sealed = 1;
+    return 0;
+}
+
+/* `link` becomes a symlink to `target`, atomically (a temporary symlink
+ * renamed over it). */
+static int swap_link(const char *out, const char *link, const char *target,
+                     const char *tag)
+{
+    char *tmp = pathf("%s/.pseudolink-link.tmp-%s", out, tag);
+    char *dst = pathf("%s/%s", out, link);
+    unlink(tmp);
+    int rc = symlink(target, tmp) == 0 && rename(tmp, dst) == 0 ? 0 : -1;
+    if (rc != 0) {
+        int e = errno;
+        pl_err("%s: cannot point it at %s: %s", dst, target, strerror(e));
+        unlink(tmp);
+        errno = e;
+    }
+    free(tmp);
+    free(dst);
+    return rc;
+}
+
+/* A stable name: already the right symlink, or made one. An extracts
+ * directory of the earlier layout is moved aside, not deleted. */
+static int stable_name(const pl_generation *g, const char *name)
+{
+    char *p = pathf("%s/%s", g->out, name);
+    char *want = pathf(PL_GEN_CURRENT "/%s", name), have[4096];
+    ssize_t n = readlink(p, have, sizeof have - 1);
+    int rc = 0;
+    if (n >= 0) {
+        have[n] = '\0';
+        if (strcmp(have, want) == 0)
+            goto done;
+    }
+    struct stat sb;
+    if (n < 0 && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char *aside = pathf("%s/.pseudolink-old-%s-%s", g->out, name, g->tag);
+        if (rename(p, aside) != 0) {
+            pl_warn("%s: cannot move the earlier directory aside: %s", p,
+                    strerror(errno));
+            rc = -1;
+        } else {
+            pl_warn("%s: earlier layout moved to %s", p, aside);
+        }
+        free(aside);
+    }
+    if (rc == 0)
+        rc = swap_link(g->out, name, want, g->tag);
+done:
+    free(p);
+    free(want);
+    return rc;
+}
+
+int pl_gen_publish(pl_generation *g, const char *const *names, size_t n,
+                   MPI_Comm comm)
+{
+    int ok = 1;
+    if (is_rank0(comm)) {
+        char *old = pl_gen_current(g->out);
+        const char *base = strrchr(g->dir, '/') + 1;
+        ok = swap_link(g->out, PL_GEN_CURRENT, base, g->tag) == 0 &&
+             sync_path(g->out, 1) == 0;
+        if (ok) {
+            for (size_t i = 0; i < n; i++)
+                if (stable_name(g, names[i]) != 0)
+                    pl_warn("%s/%s: the stable name is not a link into %s/ "
+                            "(the set itself is published)", g->out,
+                            names[i], PL_GEN_CURRENT);
+            sync_path(g->out, 1);
+            if (old && strcmp(old, g->dir) != 0 && remove_tree(old) != 0)
+                pl_warn("%s: cannot remove the previous generation: %s "
+                        "(the next run will)", old, strerror(errno));
+        }
+        free(old);
+    }
+    if (!pl_root_ok(comm, ok))
+        return -1;
+    g->published = 1;
+    return 0;
+}
+
+void pl_gen_discard(pl_generation *g, MPI_Comm comm)
+{
+    MPI_Barrier(comm);          /* every rank has closed its files */
+    if (is_rank0(comm) && g->dir && !g->published) {
+        char *cur = pl_gen_current(g->out);
+        if ((!cur || strcmp(cur, g->dir) != 0) && remove_tree(g->dir) != 0)
+            pl_warn("%s: cannot remove this run's unpublished outputs: %s "
+                    "(the next run will)", g->dir, strerror(errno));
+        free(cur);
+    }
+}
+
+void pl_gen_free(pl_generation *g)
+{
+    free(g->out);
+    free(g->dir);
+    memset(g, 0, sizeof *g);
+}
+
+char *pl_gen_current(const char *out)
+{
+    char *p = pathf("%s/" PL_GEN_CURRENT, out), buf[4096];
+    ssize_t n = readlink(p, buf, sizeof buf - 1);
+    free(p);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return pathf("%s/%s", out, buf);
+}
+
+void pl_gen_clean(const char *out)
+{
+    char *cur = pl_gen_current(out);
+    const char *cur_base = cur ? strrchr(cur, '/') + 1 : "";
+    DIR *d = opendir(out);
+    if (!d) {
+        free(cur);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int tmp = ours(out, e->d_name, TMP_PREFIX);
+        int gen = !tmp && ours(out, e->d_name, GEN_PREFIX) &&
+                  strcmp(e->d_name, cur_base) != 0;
+        if (!tmp && !gen)
+            continue;
+        char *p = pathf("%s/%s", out, e->d_name);
+        if (remove_tree(p) == 0)
+            pl_warn("%s: removed the %s", p,
+                    tmp ? "temporary of an unfinished run"
+                        : "superseded outputs of an earlier run");
+        else
+            pl_warn("%s: cannot remove the outputs of an earlier run: %s", p,
+                    strerror(errno));
+        free(p);
+    }
+    closedir(d);
+    free(cur);
+}

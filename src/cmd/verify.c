@@ -310,11 +310,12 @@ int pl_verify_main(int argc, char **argv)
                log);
         bad = 1;
     }
+    size_t nf = fs.n;
     files_free(&fs);
     if (bad)
         return 1;
-    printf("ok: %zu output file%s match their recorded digests\n", fs.n,
-           fs.n == 1 ? "" : "s");
+    printf("ok: %zu output file%s match their recorded digests\n", nf,
+           nf == 1 ? "" : "s");
     return 0;
 }
 

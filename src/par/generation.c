@@ -269,7 +269,8 @@ char *pl_gen_current(const char *out)
     return pathf("%s/%s", out, buf);
 }
 
-void pl_gen_clean(const char *out)
+void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
+                  void *ctx)
 {
     char *cur = pl_gen_current(out);
     const char *cur_base = cur ? strrchr(cur, '/') + 1 : "";
@@ -286,10 +287,13 @@ void pl_gen_clean(const char *out)
         if (!tmp && !gen)
             continue;
         char *p = pathf("%s/%s", out, e->d_name);
-        if (remove_tree(p) == 0)
+        if (remove_tree(p) == 0) {
             pl_warn("%s: removed the %s", p,
                     tmp ? "temporary of an unfinished run"
                         : "superseded outputs of an earlier run");
+            if (tmp && dead)
+                dead(e->d_name + strlen(TMP_PREFIX), ctx);
+        }
         else
             pl_warn("%s: cannot remove the outputs of an earlier run: %s", p,
                     strerror(errno));

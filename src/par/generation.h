@@ -51,8 +51,10 @@ void pl_gen_free(pl_generation *g);
 
 /* Not collective (rank 0, holding the output directory's lock): remove
  * every directory of ours that is not current (a dead or superseded run),
- * each with a warning. */
-void pl_gen_clean(const char *out);
+ * each with a warning; dead(tag, ctx) (may be NULL) is told the tag of each
+ * run that died before sealing its outputs. */
+void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
+                  void *ctx);
 
 /* Not collective: the current generation's directory (malloc'd), or NULL
  * when the output directory has none yet. */

@@ -49,6 +49,21 @@ static char *audit_path(const pl_run *r, const char *opt)
     return NULL;
 }
 
+/* A run that died before it could write its own failure line (killed,
+ * or ended by the close watchdog after a write error): the next run
+ * records it when it removes what the dead run left. */
+static void audit_dead(const char *tag, void *ctx)
+{
+    const char *log = ctx;
+    pl_audit_rec *a = pl_audit_begin("run");
+    pl_audit_str(a, "run_id", tag);
+    pl_audit_str(a, "found_by", "the next run on this output directory");
+    pl_audit_append(log, a, 0, "the run died before finishing (killed, or "
+                    "ended after a write error); its unpublished outputs "
+                    "were removed");
+    pl_audit_free(a);
+}
+
 int pl_run_guard(pl_run *r, const char *audit_opt, const char *tag)
 {
     signal(SIGXFSZ, SIG_IGN);
@@ -57,9 +72,10 @@ int pl_run_guard(pl_run *r, const char *audit_opt, const char *tag)
     locked = 1;
     int ok = 1;
     if (r->rank == 0) {
-        pl_gen_clean(r->job->output);
         char *log = audit_path(r, audit_opt);
         ok = pl_audit_check(log) == 0;
+        if (ok)
+            pl_gen_clean(r->job->output, audit_dead, log);
         free(log);
     }
     if (!pl_root_ok(r->comm, ok) ||
@@ -281,14 +297,24 @@ int pl_run_finish(pl_run *r, const char *job_path, const char *audit_opt,
 {
     char *log = audit_path(r, audit_opt);
     int ok = 1;
+    /* What an unpublished run wrote goes first (on a full file system the
+     * failure line needs the room). */
+    char run_id[17] = "";
+    if (gen.out) {
+        snprintf(run_id, sizeof run_id, "%s", gen.tag);
+        if (!gen.published)
+            pl_gen_discard(&gen, r->comm);
+        pl_gen_free(&gen);
+        r->gendir = NULL;
+    }
     /* A run that did not publish: its failure line (the inputs' digest, no
      * outputs). Every rank knows the same log path: agree anyway. */
     if (!audited && pl_all_ok(r->comm, log != NULL)) {
         pl_audit_rec *a = r->rank == 0 ? build(r, job_path, 0) : NULL;
         uint8_t root[32];
         uint64_t size;
-        if (a && gen.out)
-            pl_audit_str(a, "run_id", gen.tag);
+        if (a && run_id[0])
+            pl_audit_str(a, "run_id", run_id);
         if (r->job && r->job->store)
             record_file(r, a, "inputs", r->job->store, NULL, NULL, root,
                         &size);
@@ -303,12 +329,6 @@ int pl_run_finish(pl_run *r, const char *job_path, const char *audit_opt,
         ok = pl_root_ok(r->comm, ok);
     }
     free(log);
-    if (gen.out) {
-        if (!gen.published)
-            pl_gen_discard(&gen, r->comm);
-        pl_gen_free(&gen);
-        r->gendir = NULL;
-    }
     for (size_t i = 0; i < n_outputs; i++)
         free(outputs[i]);
     n_outputs = 0;

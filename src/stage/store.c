@@ -316,6 +316,76 @@ static int open_source(const pl_store *st, pl_source *s, MPI_Comm comm)
     return rc;
 }
 
+/* The audit line's input digest covers the store file's bytes. HDF5 can
+ * also read bytes from other files: external links, external raw storage
+ * and virtual datasets. Such a store is refused (rank 0, serial open),
+ * naming the object, rather than digesting a file that is not all of the
+ * input. */
+typedef struct {
+    const char *path;
+    int bad;
+} visit_ctx;
+
+static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *info,
+                         void *vctx)
+{
+    visit_ctx *c = vctx;
+    (void)g;
+    if (info->type == H5L_TYPE_EXTERNAL) {
+        pl_err0("%s: /%s is an external link (its data lives in another "
+                "file, which the audit digest would not cover): copy the data "
+                "into the store (h5repack or h5copy) and run again", c->path,
+                name);
+        c->bad = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static herr_t visit_obj(hid_t loc, const char *name, const H5O_info_t *info,
+                        void *vctx)
+{
+    visit_ctx *c = vctx;
+    if (info->type != H5O_TYPE_DATASET)
+        return 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t dcpl = H5Dget_create_plist(d);
+    const char *why = NULL;
+    if (H5Pget_layout(dcpl) == H5D_VIRTUAL)
+        why = "a virtual dataset (it maps data of other files)";
+    else if (H5Pget_external_count(dcpl) > 0)
+        why = "stored in external raw data files";
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    if (why) {
+        pl_err0("%s: /%s is %s, which the audit digest of the store would not "
+                "cover: copy the data into the store (h5repack) and run again",
+                c->path, name, why);
+        c->bad = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int self_contained(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        pl_err0("%s: cannot open store: %s", path, pl_h5_reason());
+        return -1;
+    }
+    visit_ctx c = {path, 0};
+    H5Lvisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &c);
+    if (!c.bad)
+        H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, visit_obj, &c,
+                  H5O_INFO_BASIC);
+    H5Fclose(f);
+    pl_h5_reason();             /* clear what the visits left */
+    return c.bad ? -1 : 0;
+}
+
 /* Existence and signature are checked on rank 0 first, so that a missing or
  * foreign file gets one clear message rather than an MPI-IO error per rank. */
 static int precheck(const char *path, MPI_Comm comm)
@@ -333,6 +403,8 @@ static int precheck(const char *path, MPI_Comm comm)
         } else if (H5Fis_hdf5(path) <= 0) {
             pl_err0("%s: cannot open store: not an HDF5 file (no HDF5 "
                     "signature found)", path);
+            ok = 0;
+        } else if (self_contained(path) != 0) {
             ok = 0;
         }
     }

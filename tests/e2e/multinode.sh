@@ -156,7 +156,9 @@ sed -e "s#^store: .*#store: $TMP/big.h5#" -e "s#batch_rows: 500#batch_rows: 10#"
 # digests: SHA-256 of every published file but the audit log (a failed run
 # appends its failure line there, as it should).
 # Dot files (the dead run's temporary and lock) are the next run's to clean.
-digests() { (cd "$out" && find . -type f ! -name audit.log ! -name '.*' | sort | xargs sha256sum); }
+# The published set, through its stable names (hidden entries are a run's
+# private directories and the lock, not outputs).
+digests() { (cd "$out" && find -L . -path './.*' -prune -o -type f ! -name audit.log -print | sort | xargs sha256sum); }
 
 # loss_case NAME HOW: HOW is a command that takes node2 away.
 loss_case() {

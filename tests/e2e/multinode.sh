@@ -73,7 +73,9 @@ if [ "$KEEP" = 1 ]; then
 #   slow it down:           ip netns exec $NODES_PFX-node2 tc qdisc add dev eth0 root tbf rate 10mbit burst 16kb latency 200ms
 EOF
   [ -n "${SLURM_CONF:-}" ] &&
-    echo "#   Slurm on node1+node2:   $NODES_DIR/on node1 env SLURM_CONF=$SLURM_CONF sinfo   (sbatch, srun --mpi=pmix -N 2 ...)"
+    echo "#   Slurm on node1+node2:   $NODES_DIR/on node1 env SLURM_CONF=$SLURM_CONF sinfo   (sbatch, srun --mpi=pmix -N 2 ...)
+#     MPI jobs under Slurm: export OMPI_MCA_btl_tcp_if_include=$NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$NODES_NET.0/24 \\
+#       OMPI_MCA_btl_vader_backing_directory=$NODES_SHM OMPI_MCA_orte_tmpdir_base=$NODES_DIR/tmp"
   if [ -t 0 ]; then
     echo "# Press Enter to stop everything and remove the namespaces."
     read -r _
@@ -327,8 +329,10 @@ plrun 1 run "$TMP/slurm.yaml" --out "$TMP/ref-slurm" >"$TMP/ref-slurm.log" 2>&1 
   { notok "reference: the Slurm job file at -np 1"; tail "$TMP/ref-slurm.log"; }
 # Each launcher; mpirun inside the allocation starts its daemons with srun
 # and is told the nodes' subnet through the environment sbatch passes on.
+# This harness's own vader and session directories (nodes.sh, NODES_SHM).
 export OMPI_MCA_btl_tcp_if_include=$NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$NODES_NET.0/24 \
-  OMPI_MCA_mpi_yield_when_idle=1
+  OMPI_MCA_mpi_yield_when_idle=1 \
+  OMPI_MCA_btl_vader_backing_directory=$NODES_SHM OMPI_MCA_orte_tmpdir_base=$NODES_DIR/tmp
 for L in srun mpirun; do
   (cd "$TMP/work" && "$PL" plan --profile local --nodes 2 --tasks-per-node 2 --launcher $L \
     "$TMP/slurm.yaml" -o "$TMP/slurm-$L.sbatch" >/dev/null) || { notok "$L: plan --profile local --nodes 2"; continue; }

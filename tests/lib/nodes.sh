@@ -27,6 +27,14 @@
 NODES_PFX=${NODES_PFX:-pl$$}
 NODES_NET=${NODES_NET:-10.77.0}
 NODES_DIR=
+# Open MPI's per-node files (vader segments /dev/shm/vader_segment.HOST.
+# JOBID.RANK, session directories /tmp/ompi.HOST.UID) are named by host
+# name, and every harness's nodes are called node1, node2...: two runs at
+# once (other worktrees) would share them, and under srun the job id is
+# Slurm's (job 1 in both clusters): ranks of the two runs then map each
+# other's segments and crash. Each harness has its own directories for
+# them (nodes_mca; multinode.sh exports them for the Slurm jobs).
+NODES_SHM=
 NODES=()
 NODES_SKIP=
 
@@ -94,8 +102,9 @@ nodes_sweep() {
   done
   for d in /dev/shm/pseudolink-nodes-pl*; do
     [ -d "$d" ] || continue
-    pid=${d#/dev/shm/pseudolink-nodes-pl}
-    nodes_owner_dead "$pid" && rm -rf "$d"
+    pid=${d#/dev/shm/pseudolink-nodes-pl}; pid=${pid%%-*}
+    [[ $pid =~ ^[0-9]+$ ]] || continue
+    nodes_owner_dead "$pid" && { echo "# nodes_sweep: removing $d of dead harness $pid"; rm -rf "$d"; }
   done
   return 0
 }
@@ -106,6 +115,8 @@ nodes_up() {
   NODES_DIR=$(mktemp -d /tmp/pseudolink-nodes.XXXXXX)
   chmod 755 "$NODES_DIR"
   echo $$ >"$NODES_DIR/.owner"
+  NODES_SHM=/dev/shm/pseudolink-nodes-$NODES_PFX
+  mkdir -p "$NODES_SHM" "$NODES_DIR/tmp"
   ip netns add "$NODES_PFX-br" || return 1
   ip -n "$NODES_PFX-br" link set lo up
   ip -n "$NODES_PFX-br" link add br0 type bridge || return 1
@@ -186,7 +197,8 @@ nodes_mca() {
     --mca btl_tcp_if_include "$NODES_NET.0/24" --mca oob_tcp_if_include "$NODES_NET.0/24" \
     --mca mpi_yield_when_idle 1 \
     --mca oob_tcp_keepalive_time 10 --mca oob_tcp_keepalive_intvl 5 \
-    --mca oob_tcp_keepalive_probes 3
+    --mca oob_tcp_keepalive_probes 3 \
+    --mca btl_vader_backing_directory "$NODES_SHM" --mca orte_tmpdir_base "$NODES_DIR/tmp"
 }
 
 # node_mpirun NODE HOSTFILE NP ARGS...: mpirun started on NODE, under
@@ -227,5 +239,6 @@ nodes_down() {
   done
   NODES=()
   [ -n "$NODES_DIR" ] && rm -rf "$NODES_DIR"
-  NODES_DIR=
+  [ -n "$NODES_SHM" ] && rm -rf "$NODES_SHM"
+  NODES_DIR= NODES_SHM=
 }

@@ -81,8 +81,9 @@ EOF
     read -r _
   else
     echo "# kill -INT $$ (or -TERM) to stop everything and remove the namespaces."
-    sleep infinity & KEEP_SLEEP=$!
-    wait "$KEEP_SLEEP"
+    # Short sleeps, not `sleep infinity`: that one outlived a SIGKILLed
+    # harness in the host's namespace, where no sweep finds it.
+    while :; do sleep 2 & KEEP_SLEEP=$!; wait "$KEEP_SLEEP"; done
   fi
   exit 0
 fi

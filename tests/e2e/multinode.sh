@@ -17,6 +17,10 @@
 # Usage: bash tests/e2e/multinode.sh          (the test, part of make test)
 #        bash tests/e2e/multinode.sh --keep   (bring 3 nodes and the Slurm
 #          cluster up, print how to use them, leave them up until Enter)
+#        bash tests/e2e/multinode.sh --sweep  (remove what runs killed with
+#          SIGKILL left: namespaces, processes, /tmp directories; every run
+#          does this first, only for harnesses whose pid is dead)
+# INT, TERM, HUP and QUIT stop the test at once and remove everything.
 # Under CI=true, a missing capability (namespaces, Slurm, munge) is a
 # failure naming it; elsewhere a counted "skip - ..." line. A kernel
 # without sch_netem only loses the netem case (tbf + nftables always run).
@@ -24,18 +28,28 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$ROOT/tests/lib/nodes.sh"
 source "$ROOT/tests/lib/slurm.sh"
 KEEP=0; [ "${1:-}" = --keep ] && KEEP=1
+if [ "${1:-}" = --sweep ]; then rm -rf "$TMP"; slurm_sweep; nodes_sweep; exit 0; fi
+echo $$ >"$TMP/.owner"   # for nodes_sweep, should this run be SIGKILLed
 KEEP_SLEEP=
 cleanup() {
+  # A second Ctrl-C (or a TERM) must not cut the cleanup short.
+  trap '' INT TERM HUP QUIT
   [ -n "$KEEP_SLEEP" ] && kill "$KEEP_SLEEP" 2>/dev/null
   slurm_stop; nodes_down; rm -rf "$TMP"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; trap 'exit 131' QUIT
 
 
 bash "$ROOT/tests/lib/deps.sh" iproute2 util-linux nftables procps >"$TMP/deps.log" 2>&1 ||
   { cat "$TMP/deps.log"; missing "packages iproute2 util-linux nftables procps: not installable"; exit 0; }
 if ! nodes_check; then missing "simulated nodes need $NODES_SKIP"; exit 0; fi
+# nft (the TCP byte counter, the random drops) and tc (the rate limits,
+# netem) serve single cases: without one, those cases are reported missing
+# by name and the others still run.
+HAVE_NFT=1 HAVE_TC=1
+command -v nft >/dev/null || HAVE_NFT=
+command -v tc >/dev/null || HAVE_TC=
 nodes_up 3 || { notok "3 simulated nodes come up"; exit 1; }
 ok "3 simulated nodes up (namespaces $NODES_PFX-node1..3 on a private bridge, $NODES_NET.0/24)"
 
@@ -59,14 +73,17 @@ if [ "$KEEP" = 1 ]; then
 #   slow it down:           ip netns exec $NODES_PFX-node2 tc qdisc add dev eth0 root tbf rate 10mbit burst 16kb latency 200ms
 EOF
   [ -n "${SLURM_CONF:-}" ] &&
-    echo "#   Slurm on node1+node2:   $NODES_DIR/on node1 env SLURM_CONF=$SLURM_CONF sinfo   (sbatch, srun --mpi=pmix -N 2 ...)"
+    echo "#   Slurm on node1+node2:   $NODES_DIR/on node1 env SLURM_CONF=$SLURM_CONF sinfo   (sbatch, srun --mpi=pmix -N 2 ...)
+#     MPI jobs under Slurm: export OMPI_MCA_btl_tcp_if_include=$NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$NODES_NET.0/24 \\
+#       OMPI_MCA_btl_vader_backing_directory=$NODES_SHM OMPI_MCA_orte_tmpdir_base=$NODES_DIR/tmp"
   if [ -t 0 ]; then
     echo "# Press Enter to stop everything and remove the namespaces."
     read -r _
   else
     echo "# kill -INT $$ (or -TERM) to stop everything and remove the namespaces."
-    sleep infinity & KEEP_SLEEP=$!
-    wait "$KEEP_SLEEP"
+    # Short sleeps, not `sleep infinity`: that one outlived a SIGKILLed
+    # harness in the host's namespace, where no sweep finds it.
+    while :; do sleep 2 & KEEP_SLEEP=$!; wait "$KEEP_SLEEP"; done
   fi
   exit 0
 fi
@@ -93,11 +110,15 @@ same() {
 # ---- mpirun across nodes -----------------------------------------------
 # node2 counts the TCP bytes it receives from node1 (nftables counter):
 # the MPI traffic between nodes must show there.
+if [ -n "$HAVE_NFT" ]; then
 nsenter --net=/run/netns/"$NODES_PFX-node2" nft -f - <<EOF
 table inet plcount {
   chain in { type filter hook input priority 0; policy accept; ip saddr $NODES_NET.1 meta l4proto tcp counter; }
 }
 EOF
+else
+  missing "command nft (package nftables): the check that the 2x2 ranks talked over TCP between the nodes (nftables byte counter)"
+fi
 for layout in "2x2 $hf22 4" "3x1 $hf31 3"; do
   set -- $layout; name=$1 hf=$2 np=$3
   t0=$SECONDS
@@ -108,7 +129,7 @@ for layout in "2x2 $hf22 4" "3x1 $hf31 3"; do
     ok "regression job on $name nodes x ranks under mpirun (TCP) ($((SECONDS - t0)) s)"
     check "regression $name: linked.h5 identical to one rank on one node (h5diff)" \
       same "$TMP/ref-reg" "$TMP/reg-$name" linked.h5
-    if [ "$name" = 2x2 ]; then
+    if [ "$name" = 2x2 ] && [ -n "$HAVE_NFT" ]; then
       bytes=$(nsenter --net=/run/netns/"$NODES_PFX-node2" nft list table inet plcount |
         sed -n 's/.*counter packets [0-9]* bytes \([0-9]*\).*/\1/p')
       check "regression 2x2: the ranks talked over TCP between the nodes (node2 received ${bytes:-0} bytes from node1)" \
@@ -253,6 +274,9 @@ fi
 # receives (nftables numgen), inside node2's namespace and on its bridge
 # port, which every kernel with namespaces here has had.
 n2() { nsenter --net=/run/netns/"$NODES_PFX-node2" "$@"; }
+if [ -z "$HAVE_TC" ] || [ -z "$HAVE_NFT" ]; then
+  missing "command$([ -z "$HAVE_TC" ] && echo " tc (package iproute2)")$([ -z "$HAVE_NFT" ] && echo " nft (package nftables)"): the slow and lossy node case (tc netem/tbf, nftables random drop)"
+else
 if n2 tc qdisc add dev eth0 root netem delay 20ms 5ms loss 2% 2>"$TMP/netem.err"; then
   node_mpirun node1 "$hf31" 3 "$PL" run "$TMP/reg.yaml" --out "$TMP/netem" >"$TMP/netem.log" 2>&1
   rc=$?
@@ -291,6 +315,7 @@ else
   n2 tc qdisc del dev eth0 root
   nsenter --net=/run/netns/"$NODES_PFX-br" tc qdisc del dev v2 root
 fi
+fi  # tc and nft
 
 # ---- a real two-node Slurm: the planned sbatch script, srun with PMIx -------
 if ! slurm_start_nodes node1 node2; then
@@ -307,8 +332,10 @@ plrun 1 run "$TMP/slurm.yaml" --out "$TMP/ref-slurm" >"$TMP/ref-slurm.log" 2>&1 
   { notok "reference: the Slurm job file at -np 1"; tail "$TMP/ref-slurm.log"; }
 # Each launcher; mpirun inside the allocation starts its daemons with srun
 # and is told the nodes' subnet through the environment sbatch passes on.
+# This harness's own vader and session directories (nodes.sh, NODES_SHM).
 export OMPI_MCA_btl_tcp_if_include=$NODES_NET.0/24 OMPI_MCA_oob_tcp_if_include=$NODES_NET.0/24 \
-  OMPI_MCA_mpi_yield_when_idle=1
+  OMPI_MCA_mpi_yield_when_idle=1 \
+  OMPI_MCA_btl_vader_backing_directory=$NODES_SHM OMPI_MCA_orte_tmpdir_base=$NODES_DIR/tmp
 for L in srun mpirun; do
   (cd "$TMP/work" && "$PL" plan --profile local --nodes 2 --tasks-per-node 2 --launcher $L \
     "$TMP/slurm.yaml" -o "$TMP/slurm-$L.sbatch" >/dev/null) || { notok "$L: plan --profile local --nodes 2"; continue; }

@@ -16,6 +16,8 @@
 #   node_kill NODE    SIGKILL every process inside NODE's namespace
 #   nodes_down        stop every process in every node (by pid, from
 #                     `ip netns pids`) and delete the namespaces
+#   nodes_sweep       remove what harnesses that died without cleaning up
+#                     (SIGKILL, a crash) left behind; nodes_up runs it
 #
 # Open MPI reaches the other nodes without ssh: plm_rsh_agent names
 # $NODES_DIR/rsh, which runs the orted command line inside the node's
@@ -25,6 +27,14 @@
 NODES_PFX=${NODES_PFX:-pl$$}
 NODES_NET=${NODES_NET:-10.77.0}
 NODES_DIR=
+# Open MPI's per-node files (vader segments /dev/shm/vader_segment.HOST.
+# JOBID.RANK, session directories /tmp/ompi.HOST.UID) are named by host
+# name, and every harness's nodes are called node1, node2...: two runs at
+# once (other worktrees) would share them, and under srun the job id is
+# Slurm's (job 1 in both clusters): ranks of the two runs then map each
+# other's segments and crash. Each harness has its own directories for
+# them (nodes_mca; multinode.sh exports them for the Slurm jobs).
+NODES_SHM=
 NODES=()
 NODES_SKIP=
 
@@ -55,10 +65,58 @@ nodes_check() {
   return 0
 }
 
+# nodes_owner_dead PID: PID is no longer a harness (gone, or reused by a
+# program that is not bash); a live bash counts as alive (safe side).
+nodes_owner_dead() {
+  [ -n "$1" ] && [ "$1" != $$ ] || return 1
+  [ -d "/proc/$1" ] || return 0
+  [ "$(cat "/proc/$1/comm" 2>/dev/null)" = bash ] || return 0
+  return 1
+}
+
+# nodes_sweep: a harness killed with SIGKILL runs no trap: its namespaces
+# (pl<PID>-*, with whatever still runs in them: mpirun, orted, ranks,
+# slurmd, slurmctld) and its /tmp/pseudolink-nodes.* directory stay. Remove
+# those of harnesses whose PID is dead, never those of a live one (another
+# worktree's run). The Slurm side (munged runs in the host's namespace) is
+# slurm_sweep's.
+nodes_sweep() {
+  local ns pid p d
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^pl[0-9]+-(br|probe|node[0-9]+)$'); do
+    pid=${ns#pl}; pid=${pid%%-*}
+    nodes_owner_dead "$pid" || continue
+    echo "# nodes_sweep: removing namespace $ns of dead harness $pid"
+    for _ in 1 2 3; do
+      p=$(ip netns pids "$ns" 2>/dev/null)
+      [ -z "$p" ] && break
+      # shellcheck disable=SC2086
+      kill -9 $p 2>/dev/null; sleep 0.2
+    done
+    ip netns del "$ns" 2>/dev/null
+  done
+  for d in /tmp/pseudolink-nodes.* /tmp/pseudolink-e2e.*; do
+    [ -f "$d/.owner" ] || continue
+    nodes_owner_dead "$(cat "$d/.owner" 2>/dev/null)" || continue
+    echo "# nodes_sweep: removing $d of dead harness $(cat "$d/.owner")"
+    rm -rf "$d"
+  done
+  for d in /dev/shm/pseudolink-nodes-pl*; do
+    [ -d "$d" ] || continue
+    pid=${d#/dev/shm/pseudolink-nodes-pl}; pid=${pid%%-*}
+    [[ $pid =~ ^[0-9]+$ ]] || continue
+    nodes_owner_dead "$pid" && { echo "# nodes_sweep: removing $d of dead harness $pid"; rm -rf "$d"; }
+  done
+  return 0
+}
+
 nodes_up() {
   local n=$1 i ns
+  nodes_sweep
   NODES_DIR=$(mktemp -d /tmp/pseudolink-nodes.XXXXXX)
   chmod 755 "$NODES_DIR"
+  echo $$ >"$NODES_DIR/.owner"
+  NODES_SHM=/dev/shm/pseudolink-nodes-$NODES_PFX
+  mkdir -p "$NODES_SHM" "$NODES_DIR/tmp"
   ip netns add "$NODES_PFX-br" || return 1
   ip -n "$NODES_PFX-br" link set lo up
   ip -n "$NODES_PFX-br" link add br0 type bridge || return 1
@@ -139,16 +197,21 @@ nodes_mca() {
     --mca btl_tcp_if_include "$NODES_NET.0/24" --mca oob_tcp_if_include "$NODES_NET.0/24" \
     --mca mpi_yield_when_idle 1 \
     --mca oob_tcp_keepalive_time 10 --mca oob_tcp_keepalive_intvl 5 \
-    --mca oob_tcp_keepalive_probes 3
+    --mca oob_tcp_keepalive_probes 3 \
+    --mca btl_vader_backing_directory "$NODES_SHM" --mca orte_tmpdir_base "$NODES_DIR/tmp"
 }
 
 # node_mpirun NODE HOSTFILE NP ARGS...: mpirun started on NODE, under
 # `timeout ${NODES_TIMEOUT:-120}` (status 124 when it had to stop it).
 node_mpirun() {
   local node=$1 hf=$2 np=$3; shift 3
+  # In the background and waited for: a harness's INT/TERM trap runs at
+  # once (bash defers traps until a foreground command ends: up to the
+  # timeout here) and its cleanup kills the run by namespace.
   # shellcheck disable=SC2046
   node_exec "$node" timeout -k 10 "${NODES_TIMEOUT:-120}" mpirun --hostfile "$hf" -np "$np" $(nodes_mca) \
-    -x PATH "$@"
+    -x PATH "$@" </dev/null &
+  wait $!
 }
 
 # node_pids NODE: every process in the node's network namespace.
@@ -176,5 +239,6 @@ nodes_down() {
   done
   NODES=()
   [ -n "$NODES_DIR" ] && rm -rf "$NODES_DIR"
-  NODES_DIR=
+  [ -n "$NODES_SHM" ] && rm -rf "$NODES_SHM"
+  NODES_DIR= NODES_SHM=
 }

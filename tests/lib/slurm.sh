@@ -14,6 +14,9 @@
 # and with SLURM_FAIL set, naming what is missing, when a precondition
 # fails or a daemon does not start. DIR is a fresh /tmp/pseudolink-slurm.XXXXXX.
 # slurm_stop: stops the daemons it started, by their pid, and removes DIR.
+# slurm_sweep: what a harness killed by SIGKILL left: the processes of its
+# DIR (munged in the host's namespace, host-mode slurmctld/slurmd, jobs) and
+# DIR itself, for each DIR whose .owner pid is dead; slurm_start* run it.
 SLURM_PKGS="slurmctld slurmd slurm-client munge"
 SLURM_DIR=
 SLURM_PIDS=()
@@ -97,13 +100,42 @@ AccountingStorageType=accounting_storage/none
 EOF
 }
 
+# slurm_owner_dead PID: as nodes_owner_dead (a live bash counts as alive).
+slurm_owner_dead() {
+  [ -n "$1" ] && [ "$1" != $$ ] || return 1
+  [ -d "/proc/$1" ] || return 0
+  [ "$(cat "/proc/$1/comm" 2>/dev/null)" = bash ] || return 0
+  return 1
+}
+
+slurm_sweep() {
+  local d o e p hit
+  for d in /tmp/pseudolink-slurm.*; do
+    [ -d "$d" ] && [ -f "$d/.owner" ] || continue
+    o=$(cat "$d/.owner" 2>/dev/null)
+    slurm_owner_dead "$o" || continue
+    echo "# slurm_sweep: removing $d of dead harness $o and its processes"
+    # A daemon names DIR on its command line (munged --socket=DIR/...,
+    # slurmd -f DIR/...), a job step in its environment (SLURM_CONF).
+    for e in /proc/[0-9]*; do
+      p=${e#/proc/}
+      hit=$(tr '\0' '\n' 2>/dev/null <"$e/cmdline"; tr '\0' '\n' 2>/dev/null <"$e/environ" | grep '^SLURM_CONF=')
+      grep -qF "$d/" <<<"$hit" && kill -9 "$p" 2>/dev/null
+    done
+    rm -rf "$d"
+  done
+  return 0
+}
+
 slurm_start() {
   SLURM_SKIP= SLURM_FAIL=
   slurm_install || return 1
   slurm_preconditions || return 1
+  slurm_sweep
   # Its own directory, traversable: munged runs as the munge user.
   SLURM_DIR=$(mktemp -d /tmp/pseudolink-slurm.XXXXXX)
   chmod 755 "$SLURM_DIR"
+  echo $$ >"$SLURM_DIR/.owner"
   local d=$SLURM_DIR host mem port
   host=$(hostname -s)
   slurm_munged || return 1
@@ -132,8 +164,10 @@ slurm_start_nodes() {
   SLURM_SKIP= SLURM_FAIL=
   slurm_install || return 1
   slurm_preconditions || return 1
+  slurm_sweep
   SLURM_DIR=$(mktemp -d /tmp/pseudolink-slurm.XXXXXX)
   chmod 755 "$SLURM_DIR"
+  echo $$ >"$SLURM_DIR/.owner"
   local d=$SLURM_DIR mem port n
   slurm_munged || return 1
   mem=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)

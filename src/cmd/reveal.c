@@ -160,8 +160,22 @@ static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
     return 0;
 }
 
-static void print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
-                        const int *found)
+/* Standard output written and flushed? A reveal whose answer was lost
+ * (a full disk, a closed pipe, /dev/full) must not exit 0. */
+static int stdout_ok(const char *cmd)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        pl_err("%s: cannot write to standard output: %s", cmd,
+               errno ? strerror(errno) : "write error");
+        clearerr(stdout);
+        return 0;
+    }
+    return 1;
+}
+
+static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
+                       const int *found)
 {
     for (int j = 0; j < c->n_pos; j++) {
         if (!found[j]) {
@@ -174,7 +188,7 @@ static void print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
         printf("%s %s\n", c->pos[j], hex);
         OPENSSL_cleanse(hex, sizeof hex);
     }
-    fflush(stdout);
+    return stdout_ok("reveal") ? 0 : -1;
 }
 
 static int reveal(cli *c, pl_corr_file *cf)
@@ -203,8 +217,8 @@ static int reveal(cli *c, pl_corr_file *cf)
                       (uint64_t)n, "pids_found", (uint64_t)nfound);
     free(audit);
     if (rc == 0) {
-        print_found(c, cf, p1, found);
-        rc = nfound == n ? 0 : -1;
+        rc = print_found(c, cf, p1, found);
+        rc = rc == 0 && nfound == n ? 0 : -1;
     }
 out:
     OPENSSL_cleanse(p1, (size_t)n * PL_P1_BYTES);
@@ -340,5 +354,7 @@ int pl_rewrap_main(int argc, char **argv)
         pl_corr_close(&cf);
     }
     free(c.pos);
+    if (!stdout_ok("rewrap"))
+        rc = 1;
     return rc;
 }

@@ -114,7 +114,7 @@ static int check_paths(const pl_run *r, const char *audit_opt,
                        "path that is no input (symlinks and hard links "
                        "count)", j->path, out.v[a].what, out.v[a].path,
                        in.v[b].what, in.v[b].path);
-                bad = 1;
+                bad |= 1;
             }
     list_free(&in);
     list_free(&out);

@@ -263,6 +263,12 @@ static int copy_root_attrs(const pl_corr_file *cf, hid_t out, const char *tmp)
              pl_attr_u64(out, "version", 1) ||
              pl_attr_str(out, "run_id", cf->run_id) ||
              pl_attr_u64(out, "records", cf->records);
+    /* The platform key a keyed run used travels with the file (an
+     * incremental run compares it; docs/CORRESPONDENCE.md). */
+    char fpr[2 * PL_CORR_FPR_HEX + 1];
+    int has = rc == 0 ? pl_corr_platform_fpr(cf, fpr) : 0;
+    if (has < 0 || (has > 0 && pl_attr_str(out, "platform_key_fpr", fpr)))
+        rc = -1;
     /* The shards are copied as they are: ciphertext, nonces and tags. */
     if (rc == 0 && H5Ocopy(cf->file, "shards", out, "shards", H5P_DEFAULT,
                            H5P_DEFAULT) < 0)

@@ -62,7 +62,7 @@ void pl_corr_close(pl_corr_file *cf);
  * fingerprint of the platform key of a keyed run, crypto/keyfile.h): 1 and
  * hex filled, 0 when the file has none (random mode, or written before the
  * attribute existed), -1 after a message. */
-int pl_corr_platform_fpr(pl_corr_file *cf, char hex[2 * PL_CORR_FPR_HEX + 1]);
+int pl_corr_platform_fpr(const pl_corr_file *cf, char hex[2 * PL_CORR_FPR_HEX + 1]);
 
 /* Open the data key with the presented private keys: they must cover
  * `threshold` distinct roles of the file's custodians. used[] (n entries,

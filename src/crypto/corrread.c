@@ -115,8 +115,9 @@ static int read_header(pl_corr_file *cf)
     return rc;
 }
 
-int pl_corr_platform_fpr(pl_corr_file *cf, char hex[2 * PL_CORR_FPR_HEX + 1])
+int pl_corr_platform_fpr(const pl_corr_file *ccf, char hex[2 * PL_CORR_FPR_HEX + 1])
 {
+    pl_corr_file *cf = (pl_corr_file *)ccf;     /* attr_read reads only */
     htri_t e = H5Aexists_by_name(cf->file, "/", "platform_key_fpr",
                                  H5P_DEFAULT);
     if (e < 0) {

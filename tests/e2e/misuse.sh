@@ -266,6 +266,9 @@ refused "previous.platform_key_rotate (a typo) is an error with file:line:col" "
 inc nobool "$TMP/newplat.key" "platform_key_rotated: yes"
 refused "previous.platform_key_rotated: yes (not true/false) is an error" "$TMP/inc-nobool.log" \
   "inc-nobool.yaml:[0-9]+:[0-9]+: previous.platform_key_rotated: expected 'false' or 'true'"
+runlog rewrap "$PL" rewrap --corr "$C1" $(pkey alice) $(pkey carol) --custody "$base" --out "$TMP/rewrapped.h5" --audit "$TMP/rev.jsonl"
+check "rewrap keeps platform_key_fpr (an incremental run after a rewrap still compares keys)" \
+  test "$rc" -eq 0 -a "$(h5dump -a /platform_key_fpr "$TMP/rewrapped.h5" 2>/dev/null | grep '(0)')" = "$(h5dump -a /platform_key_fpr "$C1" | grep '(0)')"
 # The output-is-input check covers the previous correspondence file too.
 inc over "$TMP/keys/platform.key"
 mkdir -p "$TMP/o-inc-over2"; ln -s "$C1" "$TMP/o-inc-over2/correspondence.h5"

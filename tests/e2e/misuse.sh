@@ -142,10 +142,13 @@ ln -s "$TMP/o-sym" "$TMP/o-dirlink"
 collide "output directory a symlink to a directory whose linked.h5 is the store" "$TMP/o-dirlink" "o-dirlink/linked.h5. resolves to an input"
 mkdir -p "$TMP/o-aud"
 collide "audit log (--audit) is the store" "$TMP/o-aud" "the audit log \(--audit\) .* resolves to an input, the store" --audit "$TMP/in/store.h5"
-ksum=$(sha256sum <"$TMP/keys/platform.key")
-runlog audkey plrun 2 run "$base" --out "$TMP/o-audkey" --audit "$TMP/keys/platform.key"
+# (a copy of the platform key: were it written to, later cases keep theirs)
+mkdir -p "$TMP/ak"; cp -p "$TMP/keys/platform.key" "$TMP/ak/platform.key"
+jobwith "$TMP/audkey.yaml" -e "s#^  platform: .*#  platform: $TMP/ak/platform.key#"
+ksum=$(sha256sum <"$TMP/ak/platform.key")
+runlog audkey plrun 2 run "$TMP/audkey.yaml" --out "$TMP/o-audkey" --audit "$TMP/ak/platform.key"
 refused "audit log (--audit) is the platform key: refused" "$TMP/audkey.log" "resolves to an input, keys.platform"
-check "audit log is the platform key: the key is unchanged" test "$(sha256sum <"$TMP/keys/platform.key")" = "$ksum"
+check "audit log is the platform key: the key is unchanged" test "$(sha256sum <"$TMP/ak/platform.key")" = "$ksum"
 jobwith "$TMP/jobout.yaml" -e "s#^store: .*#store: $TMP/in/store.h5#"
 mkdir -p "$TMP/o-job"; ln -s "$TMP/jobout.yaml" "$TMP/o-job/audit.log"; jsum=$(sha256sum <"$TMP/jobout.yaml")
 runlog jobaudit plrun 2 run "$TMP/jobout.yaml" --out "$TMP/o-job"

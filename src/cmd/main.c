@@ -1,6 +1,7 @@
 /* main.c — pseudolink: parse the subcommand and dispatch. */
 #include "cmd/keygen.h"
 #include "base/log.h"
+#include "base/secure.h"
 #include "cmd/reveal.h"
 #include "cmd/plan.h"
 #include "cmd/run.h"
@@ -8,6 +9,7 @@
 #include "cmd/verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void help(FILE *f)
@@ -38,6 +40,17 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    /* Every command may read a key or a record: no core dumps, before
+     * anything is read (base/secure.h, docs/RELIABILITY.md). A process that
+     * is not dumpable cannot be read by its MPI peers through CMA
+     * (process_vm_readv needs ptrace rights), so Open MPI's shared-memory
+     * transport must copy through its buffers instead. */
+    if (strcmp(cmd, "help") != 0 && strcmp(cmd, "--help") != 0 &&
+        strcmp(cmd, "-h") != 0) {
+        if (pl_no_core_dumps(cmd) < 0)
+            return 1;
+        setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
+    }
     if (strcmp(cmd, "run") == 0)
         return pl_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0)

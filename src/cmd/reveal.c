@@ -219,6 +219,20 @@ static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
     return 0;
 }
 
+/* Standard output written and flushed? A reveal whose answer was lost
+ * (a full disk, a closed pipe, /dev/full) must not exit 0. */
+static int stdout_ok(const char *cmd)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        pl_err("%s: cannot write to standard output: %s", cmd,
+               errno ? strerror(errno) : "write error");
+        clearerr(stdout);
+        return 0;
+    }
+    return 1;
+}
+
 static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
                        const int *found)
 {
@@ -233,13 +247,7 @@ static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
         printf("%s %s\n", c->pos[j], hex);
         OPENSSL_cleanse(hex, sizeof hex);
     }
-    /* A reveal whose answer could not be written did not succeed. */
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        pl_err("cannot write the revealed pseudonyms to standard output: %s",
-               strerror(errno));
-        return -1;
-    }
-    return 0;
+    return stdout_ok("reveal") ? 0 : -1;
 }
 
 /* ["pid", ...] of the arguments (all of them, or those found). */
@@ -300,8 +308,7 @@ static int reveal(cli *c, pl_corr_file *cf, const char *audit)
     free(fnd);
     if (rc == 0) {
         rc = print_found(c, cf, p1, found);
-        if (nfound != n)
-            rc = -1;
+        rc = rc == 0 && nfound == n ? 0 : -1;
     }
 out:
     OPENSSL_cleanse(p1, (size_t)n * PL_P1_BYTES);
@@ -352,6 +359,12 @@ static int copy_root_attrs(const pl_corr_file *cf, hid_t out, const char *tmp)
              pl_attr_u64(out, "version", 1) ||
              pl_attr_str(out, "run_id", cf->run_id) ||
              pl_attr_u64(out, "records", cf->records);
+    /* The platform key a keyed run used travels with the file (an
+     * incremental run compares it; docs/CORRESPONDENCE.md). */
+    char fpr[2 * PL_CORR_FPR_HEX + 1];
+    int has = rc == 0 ? pl_corr_platform_fpr(cf, fpr) : 0;
+    if (has < 0 || (has > 0 && pl_attr_str(out, "platform_key_fpr", fpr)))
+        rc = -1;
     /* The shards are copied as they are: ciphertext, nonces and tags. */
     if (rc == 0 && H5Ocopy(cf->file, "shards", out, "shards", H5P_DEFAULT,
                            H5P_DEFAULT) < 0)
@@ -469,5 +482,7 @@ int pl_rewrap_main(int argc, char **argv)
     }
     free(audit);
     free(c.pos);
+    if (!stdout_ok("rewrap"))
+        rc = 1;
     return rc;
 }

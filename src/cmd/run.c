@@ -24,6 +24,7 @@
 #include "par/mpi.h"
 #include "par/h5.h"
 #include "crypto/keyset.h"
+#include "stage/misuse.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -35,6 +36,7 @@
 
 static volatile sig_atomic_t stop_signal = 0;
 static volatile sig_atomic_t stop_flag = 0;
+static int audit_is_input;      /* stage/misuse.h: never append to an input */
 
 static void on_signal(int sig)
 {
@@ -209,7 +211,12 @@ static void run_free(pl_run *r)
 static int run_job(pl_run *r, const run_args *a, char *published,
                    size_t plen)
 {
-    if (load_job(r, a) != 0 || load_keys(r) != 0)
+    if (load_job(r, a) != 0)
+        return -1;
+    int m = pl_misuse_check(r, a->audit, &a->prev);    /* stage/misuse.h */
+    if (m == -2)
+        audit_is_input = 1;
+    if (m != 0 || load_keys(r) != 0)
         return -1;
     r->cap = r->job->exchange_cap;
     if (pl_budget_check(r) != 0)
@@ -319,7 +326,8 @@ int pl_run_main(int argc, char **argv)
         pl_budget_report(&r);
         rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
     }
-    if (a.job && pl_run_finish(&r, a.job, a.audit, stop_signal) != 0)
+    if (a.job && !audit_is_input &&
+        pl_run_finish(&r, a.job, a.audit, stop_signal) != 0)
         rc = 1;
     if (r.rank == 0 && pl_run_audit_head()[0])
         printf("audit head: %s\n", pl_run_audit_head());

@@ -52,9 +52,17 @@ typedef struct {
     pl_custody_meta cm;
 } pl_corr_file;
 
+#define PL_CORR_FPR_HEX 16     /* bytes of the platform key fingerprint */
+
 /* Serial open (one process) and read of everything but the ciphertext. */
 int  pl_corr_open(pl_corr_file *cf, const char *path);
 void pl_corr_close(pl_corr_file *cf);
+
+/* The root attribute `platform_key_fpr` (32 lowercase hex characters: the
+ * fingerprint of the platform key of a keyed run, crypto/keyfile.h): 1 and
+ * hex filled, 0 when the file has none (random mode, or written before the
+ * attribute existed), -1 after a message. */
+int pl_corr_platform_fpr(const pl_corr_file *cf, char hex[2 * PL_CORR_FPR_HEX + 1]);
 
 /* Open the data key with the presented private keys: they must cover
  * `threshold` distinct roles of the file's custodians. used[] (n entries,

@@ -115,6 +115,31 @@ static int read_header(pl_corr_file *cf)
     return rc;
 }
 
+int pl_corr_platform_fpr(const pl_corr_file *ccf, char hex[2 * PL_CORR_FPR_HEX + 1])
+{
+    pl_corr_file *cf = (pl_corr_file *)ccf;     /* attr_read reads only */
+    htri_t e = H5Aexists_by_name(cf->file, "/", "platform_key_fpr",
+                                 H5P_DEFAULT);
+    if (e < 0) {
+        pl_err("%s: /: cannot look up attribute 'platform_key_fpr': %s",
+               cf->path, pl_h5_reason());
+        return -1;
+    }
+    if (e == 0)
+        return 0;
+    memset(hex, 0, 2 * PL_CORR_FPR_HEX + 1);
+    hid_t t = pl_str_type(2 * PL_CORR_FPR_HEX);
+    int rc = attr_read(cf, "/", "platform_key_fpr", t, hex);
+    H5Tclose(t);
+    hex[2 * PL_CORR_FPR_HEX] = '\0';
+    if (rc == 0 && strspn(hex, "0123456789abcdef") != 2 * PL_CORR_FPR_HEX) {
+        pl_err("%s: attribute 'platform_key_fpr' is not 32 lowercase hex "
+               "characters", cf->path);
+        rc = -1;
+    }
+    return rc == 0 ? 1 : -1;
+}
+
 static int read_index(pl_corr_file *cf)
 {
     int64_t s = ds_len(cf, "/shards/rank", 1, 0);

@@ -1,5 +1,6 @@
 /* custody.c — see custody.h. */
 #include "crypto/custody.h"
+#include "base/secure.h"
 #include "base/hex.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -23,15 +24,14 @@
 
 static int passfile_read(const char *path, char buf[PL_PASS_MAX])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0) {
-        pl_err("%s: cannot open passphrase file: %s", path, strerror(errno));
+    int fd = pl_open_regular(path, "passphrase file", &st, 0);
+    if (fd < 0)
         return -1;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        pl_err("%s: passphrase file must be a regular file of mode 0600 "
-               "(chmod 600 %s)", path, path);
+    if (st.st_mode & 077) {
+        pl_err("%s: passphrase file must be a regular file of mode 0600, "
+               "not accessible by group or others (mode %04o; chmod 600 %s)", path,
+               (unsigned)(st.st_mode & 07777), path);
         close(fd);
         return -1;
     }
@@ -177,10 +177,14 @@ static int check_rsa(EVP_PKEY *k, const char *path, int quiet)
 
 EVP_PKEY *pl_custody_load_public(const char *path, int quiet)
 {
-    FILE *f = fopen(path, "r");
+    int fd = pl_open_regular(path, "custodian public key", NULL, quiet);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "r");
     if (!f) {
         if (!quiet)
-            pl_err("%s: cannot open public key: %s", path, strerror(errno));
+            pl_err("%s: cannot read public key: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
@@ -202,21 +206,20 @@ EVP_PKEY *pl_custody_load_public(const char *path, int quiet)
 
 EVP_PKEY *pl_custody_load_private(const char *path, const char *passfile)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0) {
-        pl_err("%s: cannot open private key: %s", path, strerror(errno));
+    int fd = pl_open_regular(path, "custodian private key", &st, 0);
+    if (fd < 0)
         return NULL;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        pl_err("%s: private key must be a regular file of mode 0600 "
-               "(mode %04o; chmod 600 %s)", path,
+    if (st.st_mode & 077) {
+        pl_err("%s: private key must be a regular file of mode 0600, not "
+               "accessible by group or others (mode %04o; chmod 600 %s)", path,
                (unsigned)(st.st_mode & 07777), path);
         close(fd);
         return NULL;
     }
     FILE *f = fdopen(fd, "r");
     if (!f) {
+        pl_err("%s: cannot read private key: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }

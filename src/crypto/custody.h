@@ -40,6 +40,7 @@ typedef struct {
     pl_custodian *c;
     size_t n;
     char *previous;             /* previous.correspondence, or NULL */
+    int platform_key_rotated;   /* previous.platform_key_rotated: true */
 } pl_custody_cfg;
 
 /* Distinct roles, in order of first appearance: roles[i] points into cc;

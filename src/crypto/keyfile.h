@@ -2,8 +2,13 @@
  *
  * A key file must be a regular file of mode 0600 or stricter (like ssh, we
  * refuse a key readable by group or others), containing exactly 64 hex
- * digits and an optional trailing newline. Key bytes never appear in a
- * message.
+ * digits and an optional trailing newline. It is opened without blocking
+ * and checked with fstat before any read (a FIFO, device or socket is
+ * refused at once; a symlink to a regular file is followed). A degenerate
+ * key — fewer than PL_KEY_MIN_DISTINCT distinct byte values among its 32
+ * bytes (all zero, all equal, a short repeated pattern) — is refused; a
+ * random key has fewer than 8 distinct values with probability below 2^-120.
+ * Key bytes never appear in a message.
  */
 #ifndef PL_KEYFILE_H
 #define PL_KEYFILE_H
@@ -13,6 +18,10 @@
 
 #define PL_KEY_BYTES 32
 #define PL_KEY_FPR_BYTES 16
+#define PL_KEY_MIN_DISTINCT 8
+
+/* 1 when key has fewer than PL_KEY_MIN_DISTINCT distinct byte values. */
+int pl_key_degenerate(const uint8_t key[PL_KEY_BYTES]);
 
 /* Read `path` into key[32]. `what` names the role in messages
  * ("producer key"). Returns 0, or -1 after printing a message (unless quiet). */

@@ -14,7 +14,9 @@ typedef const pl_yaml_node node_t;
 static const char *const custody_keys[] = {"threshold", "custodians", NULL};
 static const char *const custodian_keys[] = {"name", "role", "public_key",
                                              NULL};
-static const char *const previous_keys[] = {"correspondence", NULL};
+static const char *const previous_keys[] = {"correspondence",
+                                            "platform_key_rotated", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 
 static int get_word(doc_t *d, node_t *map, const char *path, const char *key,
                     char out[PL_CUST_NAME_MAX])
@@ -120,6 +122,14 @@ int pl_custody_cfg_parse(doc_t *d, node_t *root, pl_custody_cfg *cc)
     if (pl_yaml_check_keys(d, m, "previous", previous_keys) ||
         pl_yaml_path_str(d, m, "previous", "correspondence", 1, &cc->previous))
         return -1;
+    node_t *rot;
+    int yes = 0;
+    if (pl_yaml_optional(d, m, "previous", "platform_key_rotated",
+                         PL_YAML_SCALAR, &rot) ||
+        (rot && pl_yaml_enum(d, rot, "previous.platform_key_rotated",
+                             bool_names, &yes)))
+        return -1;
+    cc->platform_key_rotated = yes;
     if (!cc->given) {
         pl_yaml_error(d, m->line, m->col, "previous", "an incremental run "
                       "needs a 'custody' section (the new correspondence "

@@ -7,6 +7,8 @@
  *       - ...
  *   previous:
  *     correspondence: out/run1/correspondence.h5
+ *     platform_key_rotated: true  # optional: keys.platform differs from the
+ *                                 # previous run's on purpose (keyed mode)
  *
  * Names and roles: letters, digits, '_', '-', '.', at most 63 characters;
  * names are unique. Private keys are never named in a job file: they are

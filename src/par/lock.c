@@ -1,6 +1,7 @@
 /* lock.c — see lock.h. */
 #include "par/lock.h"
 #include "base/log.h"
+#include "base/secure.h"
 #include "base/mem.h"
 #include "par/mpi.h"
 
@@ -56,12 +57,28 @@ static int is_stale(const char *path, char *who, size_t wlen, char tag[17])
     long pid = 0;
     long long t = 0;
     tag[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f) {
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
+    /* Without blocking and without following a symlink: a FIFO planted as
+     * the lock must not hang the run. */
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(who, wlen, "unreadable lock: %s", strerror(errno));
+        return 0;
     }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(who, wlen, "the lock is %s; expected a regular file",
+                 pl_file_kind(sb.st_mode));
+        close(fd);
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        snprintf(who, wlen, "unreadable lock: %s", strerror(e));
+        return 0;
+    }
+    buf[n] = '\0';
     if (sscanf(buf, "%255s %ld %lld %63s", host, &pid, &t, tg) < 3 ||
         pid <= 0) {
         snprintf(who, wlen, "unreadable lock (a run that is starting?)");

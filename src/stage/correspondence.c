@@ -9,6 +9,8 @@
 #include "par/h5.h"
 #include "crypto/keyset.h"
 #include "crypto/gcm.h"
+#include "crypto/keyfile.h"
+#include "base/hex.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -17,6 +19,7 @@
 
 struct pl_corr_state {
     int active;
+    char platform_fpr[2 * PL_CORR_FPR_HEX + 1];   /* "" unless keyed */
     uint8_t key[PL_CORR_KEY];
 };
 
@@ -114,6 +117,38 @@ static int preload_shards(pl_run *r, pl_corr_file *cf, const uint8_t *key)
     return rc;
 }
 
+/* Rank 0: a keyed incremental run must use the previous run's platform
+ * key, unless the job says it was rotated on purpose: otherwise known and
+ * new persons would get pseudonyms under two different keys. */
+static int check_platform_key(pl_run *r, pl_corr_file *cf)
+{
+    const pl_job *j = r->job;
+    if (j->mode != PL_MODE_KEYED || j->custody.platform_key_rotated)
+        return 0;
+    char prev[2 * PL_CORR_FPR_HEX + 1];
+    int has = pl_corr_platform_fpr(cf, prev);
+    if (has < 0)
+        return -1;
+    if (has == 0) {
+        pl_err("%s: previous.correspondence %s does not record the platform "
+               "key it was made with (attribute 'platform_key_fpr': a "
+               "random-mode run, or an older pseudolink); expected the same "
+               "keys.platform as the previous run: if the key changed on "
+               "purpose, say so with previous.platform_key_rotated: true",
+               j->path, cf->path);
+        return -1;
+    }
+    if (strcmp(prev, r->corr->platform_fpr) != 0) {
+        pl_err("%s: keys.platform (%s) is not the platform key of the "
+               "previous run (%s records another key's fingerprint); "
+               "expected the same key: if it was rotated on purpose, say so "
+               "with previous.platform_key_rotated: true", j->path,
+               j->platform_key, cf->path);
+        return -1;
+    }
+    return 0;
+}
+
 static int preload(pl_run *r, const pl_keyset *ks)
 {
     const char *prev = r->job->custody.previous;
@@ -129,7 +164,11 @@ static int preload(pl_run *r, const pl_keyset *ks)
     int ok = 1;
     if (r->rank == 0) {
         ok = pl_corr_open(&cf, prev) == 0;
+        int opened = ok;
+        ok = ok && check_platform_key(r, &cf) == 0;
         ok = ok && pl_corr_unlock(&cf, ks, key, NULL) == 0;
+        if (opened && !ok)
+            pl_corr_close(&cf);
         if (ok)
             pl_corr_close(&cf);
     }
@@ -168,6 +207,19 @@ int pl_corr_begin(pl_run *r, const pl_keyset *ks)
     }
     if (check_public_keys(r) != 0)
         return -1;
+    if (r->job->mode == PL_MODE_KEYED && r->job->platform_key) {
+        uint8_t k[PL_KEY_BYTES], fpr[PL_KEY_FPR_BYTES];
+        int kok = pl_key_load(r->job->platform_key, "platform key", k,
+                              r->rank != 0) == 0;
+        if (kok) {
+            pl_key_fingerprint(k, sizeof k, fpr);
+            pl_hex(fpr, sizeof fpr, st->platform_fpr);
+            st->platform_fpr[2 * PL_CORR_FPR_HEX] = '\0';
+        }
+        OPENSSL_cleanse(k, sizeof k);
+        if (!pl_all_ok(r->comm, kok))
+            return -1;
+    }
     int ok = r->rank != 0 || RAND_bytes(st->key, sizeof st->key) == 1;
     if (!ok)
         pl_err("OpenSSL's random generator failed (correspondence key)");
@@ -283,6 +335,8 @@ static int write_file(pl_run *r, pl_outfile *f, const char *tag,
              pl_attr_u64(root, "version", 1) == 0 &&
              pl_attr_str(root, "run_id", tag) == 0 &&
              pl_attr_u64(root, "records", records) == 0;
+    if (ok && r->corr->platform_fpr[0])
+        ok = pl_attr_str(root, "platform_key_fpr", r->corr->platform_fpr) == 0;
     hid_t g = pl_out_group(f, "/shards");
     if (!pl_all_ok(r->comm, ok && g >= 0)) {
         if (g >= 0)

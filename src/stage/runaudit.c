@@ -7,6 +7,7 @@
 #include "par/generation.h"
 #include "par/lock.h"
 #include "base/hex.h"
+#include "base/secure.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "par/mpi.h"
@@ -158,6 +159,8 @@ static pl_audit_rec *build(pl_run *r, const char *job_path, int success)
 {
     pl_audit_rec *a = pl_audit_begin("run");
     record_job(a, job_path);
+    if (pl_core_dumps_allowed())
+        pl_audit_str(a, "core_dumps", "allowed (PSEUDOLINK_ALLOW_CORE_DUMPS)");
     if (r->job && r->job->output) {
         pl_audit_str(a, "mode", r->job->mode == PL_MODE_KEYED ? "keyed"
                                                               : "random");

@@ -258,6 +258,9 @@ void pl_gen_free(pl_generation *g)
     memset(g, 0, sizeof *g);
 }
 
+/* Only a link to one of our generation directories in <out> itself counts:
+ * a `current` planted to point elsewhere (../x, /etc) is never followed,
+ * so nothing outside the output directory is ever removed. */
 char *pl_gen_current(const char *out)
 {
     char *p = pathf("%s/" PL_GEN_CURRENT, out), buf[4096];
@@ -266,6 +269,8 @@ char *pl_gen_current(const char *out)
     if (n <= 0)
         return NULL;
     buf[n] = '\0';
+    if (strchr(buf, '/') || !ours(out, buf, GEN_PREFIX))
+        return NULL;
     return pathf("%s/%s", out, buf);
 }
 

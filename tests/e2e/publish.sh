@@ -202,3 +202,12 @@ check "verify still fails after real tampering (a byte of linked.h5)" test $? -n
 head -n -1 "$out/audit.log" >"$TMP/cut.log"
 "$PL" verify --audit "$TMP/cut.log" --expect-head "$h" >"$TMP/v" 2>&1
 check "verify --expect-head fails on a truncated tail" test $? -ne 0 -a -n "$(grep 'not the expected' "$TMP/v")"
+
+# --- A planted `current` pointing outside is never followed ---------------
+mkdir -p "$TMP/victim/.pseudolink-gen-00000000000000bb"
+echo 00000000000000bb >"$TMP/victim/.pseudolink-gen-00000000000000bb/RUN_ID"
+echo precious >"$TMP/victim/.pseudolink-gen-00000000000000bb/data"
+rm -f "$out/current" && ln -s "../victim/.pseudolink-gen-00000000000000bb" "$out/current"
+plrun 2 run "$job" --out "$out" >"$TMP/r7.log" 2>&1
+check "planted current: the run publishes its own set" test $? -eq 0 -a "$(readlink "$out/current" | cut -c1-16)" = .pseudolink-gen-
+check "planted current: nothing outside the output directory removed" test -f "$TMP/victim/.pseudolink-gen-00000000000000bb/data"

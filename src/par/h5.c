@@ -3,28 +3,50 @@
 #include "base/log.h"
 #include "base/mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char h5_reason_buf[256];
+static char h5_reason_buf[512];
 
+#define H5_REASON_DEPTH 3       /* innermost entries kept */
+
+typedef struct {
+    const char *desc[H5_REASON_DEPTH];
+    size_t n;
+} reason_walk;
+
+/* Upward: innermost (where the error was detected, often the system call
+ * or MPI-IO error string) first, the API call last. */
 static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data)
 {
     (void)n;
-    (void)data;
-    /* The walk goes inward-out; keep the innermost (first) description. */
-    if (h5_reason_buf[0] == '\0' && e->desc && e->desc[0]) {
-        snprintf(h5_reason_buf, sizeof h5_reason_buf, "%s", e->desc);
-    }
+    reason_walk *w = data;
+    if (w->n < H5_REASON_DEPTH && e->desc && e->desc[0] &&
+        (w->n == 0 || strcmp(w->desc[w->n - 1], e->desc) != 0))
+        w->desc[w->n++] = e->desc;
     return 0;
 }
 
 const char *pl_h5_reason(void)
 {
+    int saved = errno;
+    reason_walk w = {{0}, 0};
     h5_reason_buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk, NULL);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &w);
+    /* Outer to inner: "can't write data: file write failed: ...". */
+    size_t o = 0;
+    for (size_t i = w.n; i-- > 0 && o < sizeof h5_reason_buf;)
+        o += (size_t)snprintf(h5_reason_buf + o, sizeof h5_reason_buf - o,
+                              "%s%s", o ? ": " : "", w.desc[i]);
     H5Eclear2(H5E_DEFAULT);
+    /* Never an empty reason: a failure outside HDF5's stack (a file system
+     * error seen by MPI-IO only) still has the system's word. */
+    if (h5_reason_buf[0] == '\0')
+        snprintf(h5_reason_buf, sizeof h5_reason_buf, "%s",
+                 saved ? strerror(saved)
+                       : "HDF5 gave no reason (empty error stack)");
     return h5_reason_buf;
 }
 

@@ -13,8 +13,10 @@
 #include <hdf5.h>
 #include <stdint.h>
 
-/* Innermost HDF5 error description of the current error stack ("" if
- * none), for appending to our own message. Clears the stack. */
+/* The current HDF5 error stack as text, outer to inner (its innermost
+ * entries, which carry the system's or MPI-IO's reason), for appending to
+ * our own message; never "": with an empty stack, errno's text or "HDF5
+ * gave no reason". Clears the stack. */
 const char *pl_h5_reason(void);
 /* Silence HDF5's own stack dumps: we report errors ourselves. */
 void pl_h5_quiet(void);

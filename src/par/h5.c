@@ -8,45 +8,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char h5_reason_buf[512];
+static char h5_reason_buf[PL_H5_REASON_MAX];
 
-#define H5_REASON_DEPTH 3       /* innermost entries kept */
+#define H5_REASON_DEPTH 2       /* innermost entries kept (+ the API's) */
 
 typedef struct {
     const char *desc[H5_REASON_DEPTH];
     size_t n;
+    const char *api;            /* outermost description */
+    hid_t inner_maj;            /* major class of the innermost entry */
 } reason_walk;
 
-/* Upward: innermost (where the error was detected, often the system call
- * or MPI-IO error string) first, the API call last. */
+/* Upward: innermost (where the error was detected) first, the API call
+ * last. */
 static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data)
 {
-    (void)n;
     reason_walk *w = data;
-    if (w->n < H5_REASON_DEPTH && e->desc && e->desc[0] &&
+    if (n == 0)
+        w->inner_maj = e->maj_num;
+    if (!e->desc || !e->desc[0])
+        return 0;
+    if (w->n < H5_REASON_DEPTH &&
         (w->n == 0 || strcmp(w->desc[w->n - 1], e->desc) != 0))
         w->desc[w->n++] = e->desc;
+    w->api = e->desc;
     return 0;
 }
 
 const char *pl_h5_reason(void)
 {
-    int saved = errno;
-    reason_walk w = {{0}, 0};
+    int saved = errno;          /* as the failed call left it */
+    reason_walk w = {{0}, 0, NULL, -1};
+    size_t o = 0, n = sizeof h5_reason_buf;
     h5_reason_buf[0] = '\0';
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &w);
-    /* Outer to inner: "can't write data: file write failed: ...". */
-    size_t o = 0;
-    for (size_t i = w.n; i-- > 0 && o < sizeof h5_reason_buf;)
-        o += (size_t)snprintf(h5_reason_buf + o, sizeof h5_reason_buf - o,
-                              "%s%s", o ? ": " : "", w.desc[i]);
+    /* "can't write data: driver write request failed: file write failed" */
+    if (w.api && w.n && w.api != w.desc[w.n - 1] &&
+        strcmp(w.api, w.desc[w.n - 1]) != 0)
+        o += (size_t)snprintf(h5_reason_buf, n, "%s: ", w.api);
+    for (size_t i = w.n; i-- > 0 && o < n;)
+        o += (size_t)snprintf(h5_reason_buf + o, n - o, "%s%s", w.desc[i],
+                              i ? ": " : "");
     H5Eclear2(H5E_DEFAULT);
-    /* Never an empty reason: a failure outside HDF5's stack (a file system
-     * error seen by MPI-IO only) still has the system's word. */
-    if (h5_reason_buf[0] == '\0')
-        snprintf(h5_reason_buf, sizeof h5_reason_buf, "%s",
-                 saved ? strerror(saved)
-                       : "HDF5 gave no reason (empty error stack)");
+    /* HDF5's I/O layers (MPI-IO above all) do not put the system's reason
+     * on the stack: errno, as the failed call left it, has it. */
+    int io = w.inner_maj == H5E_IO || w.inner_maj == H5E_VFL ||
+             w.inner_maj == H5E_FILE;
+    if (o && o < n && io && saved)
+        snprintf(h5_reason_buf + o, n - o, " (%s)", strerror(saved));
+    else if (o == 0)        /* never an empty reason */
+        snprintf(h5_reason_buf, n, "%s", saved ? strerror(saved)
+                 : "HDF5 gave no reason (empty error stack)");
     return h5_reason_buf;
 }
 
@@ -104,13 +116,18 @@ int pl_h5_read_rows(const char *fname, hid_t dset, const char *what,
 {
     hid_t fsp = H5Dget_space(dset);
     hid_t msp = select_rows(fsp, first, count, width);
+    errno = 0;
     herr_t rc = H5Dread(dset, type, msp, fsp, dxpl, count ? buf : NULL);
+    /* The reason now: the next API call (H5Sclose) clears the stack. */
+    char why[PL_H5_REASON_MAX];
+    if (rc < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Sclose(msp);
     H5Sclose(fsp);
     if (rc < 0) {
         pl_err("%s: %s: read of rows %llu..%llu failed: %s", fname, what,
                (unsigned long long)first,
-               (unsigned long long)(first + count), pl_h5_reason());
+               (unsigned long long)(first + count), why);
         return -1;
     }
     return 0;
@@ -128,13 +145,17 @@ int pl_h5_write_rows(const char *fname, hid_t dset, const char *what,
         return 0;
     }
     hid_t msp = select_rows(fsp, first, count, width);
+    errno = 0;
     herr_t rc = H5Dwrite(dset, type, msp, fsp, dxpl, count ? buf : NULL);
+    char why[PL_H5_REASON_MAX];         /* before H5Sclose clears it */
+    if (rc < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Sclose(msp);
     H5Sclose(fsp);
     if (rc < 0) {
         pl_err("%s: %s: write of %llu elements at %llu failed: %s", fname,
                what, (unsigned long long)count, (unsigned long long)first,
-               pl_h5_reason());
+               why);
         return -1;
     }
     return 0;

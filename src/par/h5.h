@@ -17,6 +17,7 @@
  * entries, which carry the system's or MPI-IO's reason), for appending to
  * our own message; never "": with an empty stack, errno's text or "HDF5
  * gave no reason". Clears the stack. */
+#define PL_H5_REASON_MAX 512
 const char *pl_h5_reason(void);
 /* Silence HDF5's own stack dumps: we report errors ourselves. */
 void pl_h5_quiet(void);

@@ -416,17 +416,20 @@ int pl_store_read(const pl_store *st, hid_t dset, const char *what,
     if (count == 0) {
         H5Sselect_none(fsp);
         H5Sselect_none(msp);
-        rc = H5Dread(dset, mem_type, msp, fsp, dxpl, NULL);
     } else {
         H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
-        rc = H5Dread(dset, mem_type, msp, fsp, dxpl, buf);
     }
+    errno = 0;
+    rc = H5Dread(dset, mem_type, msp, fsp, dxpl, count ? buf : NULL);
+    char why[PL_H5_REASON_MAX];         /* before H5Sclose clears it */
+    if (rc < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Sclose(msp);
     H5Sclose(fsp);
     if (rc < 0) {
         pl_err("%s: %s: read of rows %llu..%llu failed: %s", st->path, what,
                (unsigned long long)first,
-               (unsigned long long)(first + count), pl_h5_reason());
+               (unsigned long long)(first + count), why);
         return -1;
     }
     return 0;

@@ -31,8 +31,10 @@
 
 typedef struct {
     char     *nir;
-    int32_t  *birth_date;
-    int      *sex, *birth_rank;
+    /* Integer identity columns are read as int64 whatever their width in
+     * the store and range-checked here (check_batch): nothing is narrowed
+     * before it is checked, so 256 cannot become a birth rank of 0. */
+    int64_t  *birth_date, *sex, *birth_rank;
     uint8_t  *p1;               /* [valid][32], compacted */
     uint8_t  *why;              /* [batch] reject reason, 0 = valid */
     uint8_t  *vpids;            /* [valid][16] pids in row order */
@@ -87,15 +89,15 @@ static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
     H5Tclose(nir_t);
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
              s->cfg->birth_date);
-    rc |= pl_store_read(st, s->birth_date, what, H5T_NATIVE_INT32, first, cnt,
+    rc |= pl_store_read(st, s->birth_date, what, H5T_NATIVE_INT64, first, cnt,
                         0, b->birth_date, r->dxpl);
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->sex);
-    rc |= pl_store_read(st, s->sex, what, H5T_NATIVE_INT, first, cnt, 0,
+    rc |= pl_store_read(st, s->sex, what, H5T_NATIVE_INT64, first, cnt, 0,
                         b->sex, r->dxpl);
     if (s->birth_rank >= 0) {
         snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
                  s->cfg->birth_rank);
-        rc |= pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT, first,
+        rc |= pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT64, first,
                             cnt, 0, b->birth_rank, r->dxpl);
     }
     return rc ? -1 : 0;
@@ -117,10 +119,20 @@ static size_t check_batch(pl_run *r, const pl_source *s, uint64_t cnt,
     double t0 = MPI_Wtime();
     int has_rank = s->birth_rank >= 0;
     for (uint64_t i = 0; i < cnt; i++) {
-        int br = has_rank ? b->birth_rank[i] : -1;
-        int why = pl_identity_check(b->nir + i * b->nir_size,
-                                    (int)b->nir_size, b->birth_date[i],
-                                    b->sex[i], br);
+        /* Out-of-range values become ones that fail their own check, in
+         * the order of the codes: a date outside int32 -> 0 (birth_date),
+         * a sex other than 1/2 -> 0 (sex), a rank outside 1..255 -> 0
+         * (birth_rank). A uint64 above INT64_MAX was clipped by HDF5 to
+         * INT64_MAX on the way in: still out of range. */
+        int64_t bd = b->birth_date[i], sx = b->sex[i];
+        int br = -1;
+        if (has_rank)
+            br = b->birth_rank[i] >= 1 && b->birth_rank[i] <= 255
+                     ? (int)b->birth_rank[i] : 0;
+        int why = pl_identity_check(
+            b->nir + i * b->nir_size, (int)b->nir_size,
+            bd >= INT32_MIN && bd <= INT32_MAX ? (int32_t)bd : 0,
+            sx == 1 || sx == 2 ? (int)sx : 0, br);
         b->why[i] = (uint8_t)why;
         if (why == PL_OK)
             b->idx[nv++] = i;
@@ -143,9 +155,11 @@ static void hash_batch(pl_run *r, const pl_source *s, size_t nv,
         size_t m = nv - k0 < MSG_CHUNK ? nv - k0 : MSG_CHUNK, mlen = 0;
         for (size_t k = 0; k < m; k++) {
             size_t i = b->idx[k0 + k];
+            /* Valid rows only: every value passed its range check. */
             mlen = pl_p1_message(b->msg + k * PL_P1_BYTES,
-                                 b->nir + i * b->nir_size, b->birth_date[i],
-                                 b->sex[i], has_rank ? b->birth_rank[i] : -1);
+                                 b->nir + i * b->nir_size,
+                                 (int32_t)b->birth_date[i], (int)b->sex[i],
+                                 has_rank ? (int)b->birth_rank[i] : -1);
         }
         pl_hmac_batch(&r->producer, b->msg, mlen, PL_P1_BYTES, m,
                       b->p1 + k0 * PL_P1_BYTES, PL_P1_BYTES, PL_P1_BYTES);

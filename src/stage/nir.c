@@ -196,8 +196,9 @@ int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
     if (mm <= 12 && mm != (bd / 100) % 100)
         return PL_R_DATE_MISMATCH;
 
-    /* 12. birth rank, when configured. */
-    if (birth_rank == 0)
+    /* 12. birth rank, when configured: 1..255 (it is hashed as one byte;
+     *     256 must not become 0). */
+    if (birth_rank == 0 || birth_rank > 255)
         return PL_R_BIRTH_RANK;
 
 #undef D

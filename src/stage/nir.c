@@ -7,6 +7,7 @@
 #include "stage/nir.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const reason_names[PL_R_COUNT] = {
@@ -203,4 +204,40 @@ int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
 
 #undef D
     return PL_OK;
+}
+
+int pl_nir_like(const char *v, int len)
+{
+    char buf[15];
+    int n = len;
+    while (n > 0 && (v[n - 1] == '\0' || v[n - 1] == ' '))
+        n--;
+    if (n == 15) {
+        memcpy(buf, v, 15);
+    } else if (n == 13) {
+        /* A NIR without its key: give it the key it would have, then the
+         * same checks (sex digit, month, department, order number). */
+        int key = pl_nir_key(v);
+        if (key < 0)
+            return 0;
+        memcpy(buf, v, 13);
+        buf[13] = (char)('0' + key / 10);
+        buf[14] = (char)('0' + key % 10);
+    } else {
+        return 0;
+    }
+    /* Codes 1-7 are the NIR's own; date 0 then fails with code 8. */
+    return pl_identity_check(buf, 15, 0, 0, -1) == PL_R_BIRTH_DATE;
+}
+
+int pl_nir_like_u64(uint64_t x)
+{
+    char buf[16];
+    if (x >= 1000000000000ull && x < 10000000000000ull)          /* 13 digits */
+        snprintf(buf, sizeof buf, "%013llu", (unsigned long long)x);
+    else if (x >= 100000000000000ull && x < 1000000000000000ull) /* 15 */
+        snprintf(buf, sizeof buf, "%015llu", (unsigned long long)x);
+    else
+        return 0;
+    return pl_nir_like(buf, (int)strlen(buf));
 }

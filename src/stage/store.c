@@ -57,7 +57,11 @@ static int dset_shape(hid_t d, hsize_t dims[2])
 typedef struct {
     const char *store;          /* for messages */
     const char *source;
+    char *const *allow_nir;     /* allow_nir_like of the job */
+    size_t n_allow_nir;
 } ctx_t;
+
+static int in_list(char *const *list, size_t n, const char *s);
 
 /* Open /sources/<s>/<col>, or say what is missing. */
 static hid_t open_column(const ctx_t *c, hid_t group, const char *col,
@@ -145,6 +149,19 @@ static int payload_type(const ctx_t *c, hid_t d, const char *col,
     out->mem_type = cl == H5T_STRING ? H5Tcopy(t)
                                      : H5Tget_native_type(t, H5T_DIR_ASCEND);
     out->size = H5Tget_size(out->mem_type);
+    /* Wide enough for a NIR: 13-16 byte strings (13 = without its key,
+     * 16 = with a terminator), 64-bit integers, doubles (exact up to 2^53,
+     * past 15 digits). */
+    out->nir_scan = PL_SCAN_NONE;
+    if (cl == H5T_STRING && out->size >= 13 && out->size <= 16)
+        out->nir_scan = PL_SCAN_STR;
+    else if (cl == H5T_INTEGER && out->size == 8)
+        out->nir_scan = H5Tget_sign(t) == H5T_SGN_NONE ? PL_SCAN_U64
+                                                       : PL_SCAN_I64;
+    else if (cl == H5T_FLOAT && out->size == 8)
+        out->nir_scan = PL_SCAN_F64;
+    if (in_list(c->allow_nir, c->n_allow_nir, col))
+        out->nir_scan = PL_SCAN_NONE;   /* the job says it may be carried */
     out->dset = d;
     snprintf(out->name, sizeof out->name, "%s", col);
     H5Tclose(t);
@@ -177,7 +194,7 @@ static void namelist_free(namelist *nl)
     free(nl->names);
 }
 
-static int in_list(char **list, size_t n, const char *s)
+static int in_list(char *const *list, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(list[i], s) == 0)
@@ -283,9 +300,47 @@ static int open_payload(const ctx_t *c, pl_source *s, const namelist *nl)
     return 0;
 }
 
+/* A column of nrows > 0 rows whose storage was never allocated (declared,
+ * never written) reads as its fill value: counted for the run's warnings. */
+static void note_unwritten(pl_source *s, hid_t d, const char *col)
+{
+    H5D_space_status_t st;
+    if (d < 0 || s->nrows == 0 || H5Dget_space_status(d, &st) < 0 ||
+        st == H5D_SPACE_STATUS_ALLOCATED)
+        return;
+    if (s->n_unwritten++ == 0)
+        snprintf(s->unwritten, sizeof s->unwritten, "%s", col);
+}
+
+static void find_unwritten(pl_source *s)
+{
+    const pl_source_cfg *cfg = s->cfg;
+    hid_t ids[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1};
+    const char *cols[] = {cfg->nir, cfg->birth_date, cfg->sex,
+                          cfg->birth_rank, cfg->p1};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        note_unwritten(s, ids[i], cols[i]);
+    for (size_t i = 0; i < s->n_payload; i++)
+        note_unwritten(s, s->payload[i].dset, s->payload[i].name);
+}
+
+/* allow_nir_like names columns of the store (a typo would protect
+ * nothing and allow nothing). */
+static int check_allowed(const ctx_t *c, const namelist *nl)
+{
+    for (size_t i = 0; i < c->n_allow_nir; i++)
+        if (!in_list(nl->names, nl->n, c->allow_nir[i])) {
+            pl_err0("%s: /sources/%s/%s: column named in 'allow_nir_like' "
+                    "not found", c->store, c->source, c->allow_nir[i]);
+            return -1;
+        }
+    return 0;
+}
+
 static int open_source(const pl_store *st, pl_source *s, MPI_Comm comm)
 {
-    ctx_t c = {st->path, s->cfg->name};
+    ctx_t c = {st->path, s->cfg->name, s->cfg->allow_nir,
+               s->cfg->n_allow_nir};
     char gpath[PL_NAME_MAX + 16];
     snprintf(gpath, sizeof gpath, "/sources/%s", s->cfg->name);
     if (H5Lexists(st->file, "/sources", H5P_DEFAULT) <= 0 ||
@@ -307,7 +362,11 @@ static int open_source(const pl_store *st, pl_source *s, MPI_Comm comm)
     if (rc == 0)
         rc = open_identity(&c, s);
     if (rc == 0)
+        rc = check_allowed(&c, &nl);
+    if (rc == 0)
         rc = open_payload(&c, s, &nl);
+    if (rc == 0)
+        find_unwritten(s);
     namelist_free(&nl);
     int rank, size;
     MPI_Comm_rank(comm, &rank);

@@ -52,8 +52,7 @@ const char *pl_h5_reason(void)
     H5Eclear2(H5E_DEFAULT);
     /* HDF5's I/O layers (MPI-IO above all) do not put the system's reason
      * on the stack: errno, as the failed call left it, has it. */
-    int io = w.inner_maj == H5E_IO || w.inner_maj == H5E_VFL ||
-             w.inner_maj == H5E_FILE;
+    int io = w.inner_maj == H5E_IO || w.inner_maj == H5E_VFL;
     if (o && o < n && io && saved)
         snprintf(h5_reason_buf + o, n - o, " (%s)", strerror(saved));
     else if (o == 0)        /* never an empty reason */

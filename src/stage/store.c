@@ -412,10 +412,14 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     /* Metadata reads once and broadcast, instead of every rank hitting the
      * file system for every object header. */
     H5Pset_all_coll_metadata_ops(fapl, 1);
+    errno = 0;
     st->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    char why[PL_H5_REASON_MAX];         /* before H5Pclose clears it */
+    if (st->file < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Pclose(fapl);
     if (st->file < 0) {
-        pl_err0("%s: cannot open store: %s", path, pl_h5_reason());
+        pl_err0("%s: cannot open store: %s", path, why);
         return -1;
     }
     st->n_src = job->n_sources;

@@ -35,35 +35,63 @@ static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-const char *pl_h5_reason(void)
+/* The stack `estack` as text into out; 0 when it is empty. `err` is errno
+ * as the failed call left it. */
+static size_t format_stack(hid_t estack, int err, char *out, size_t n)
 {
-    int saved = errno;          /* as the failed call left it */
     reason_walk w = {{0}, 0, NULL, -1};
-    size_t o = 0, n = sizeof h5_reason_buf;
-    h5_reason_buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &w);
+    size_t o = 0;
+    out[0] = '\0';
+    H5Ewalk2(estack, H5E_WALK_UPWARD, h5_walk, &w);
     /* "can't write data: driver write request failed: file write failed" */
     if (w.api && w.n && w.api != w.desc[w.n - 1] &&
         strcmp(w.api, w.desc[w.n - 1]) != 0)
-        o += (size_t)snprintf(h5_reason_buf, n, "%s: ", w.api);
+        o += (size_t)snprintf(out, n, "%s: ", w.api);
     for (size_t i = w.n; i-- > 0 && o < n;)
-        o += (size_t)snprintf(h5_reason_buf + o, n - o, "%s%s", w.desc[i],
+        o += (size_t)snprintf(out + o, n - o, "%s%s", w.desc[i],
                               i ? ": " : "");
-    H5Eclear2(H5E_DEFAULT);
     /* HDF5's I/O layers (MPI-IO above all) do not put the system's reason
      * on the stack: errno, as the failed call left it, has it. */
     int io = w.inner_maj == H5E_IO || w.inner_maj == H5E_VFL;
-    if (o && o < n && io && saved)
-        snprintf(h5_reason_buf + o, n - o, " (%s)", strerror(saved));
-    else if (o == 0)        /* never an empty reason */
+    if (o && o < n && io && err)
+        o += (size_t)snprintf(out + o, n - o, " (%s)", strerror(err));
+    return o < n ? o : n - 1;
+}
+
+/* The last failed API call's reason, saved when it failed: the next API
+ * call (an H5Sclose or H5Pclose on the way to the message) clears the
+ * stack itself. */
+static char h5_last_buf[PL_H5_REASON_MAX];
+
+static herr_t save_reason(hid_t estack, void *data)
+{
+    (void)data;
+    int err = errno;
+    format_stack(estack, err, h5_last_buf, sizeof h5_last_buf);
+    errno = err;
+    return 0;
+}
+
+const char *pl_h5_reason(void)
+{
+    int saved = errno;          /* as the failed call left it */
+    size_t n = sizeof h5_reason_buf;
+    if (format_stack(H5E_DEFAULT, saved, h5_reason_buf, n) == 0 &&
+        h5_last_buf[0])
+        snprintf(h5_reason_buf, n, "%s", h5_last_buf);
+    H5Eclear2(H5E_DEFAULT);
+    h5_last_buf[0] = '\0';
+    if (h5_reason_buf[0] == '\0')      /* never an empty reason */
         snprintf(h5_reason_buf, n, "%s", saved ? strerror(saved)
                  : "HDF5 gave no reason (empty error stack)");
     return h5_reason_buf;
 }
 
+/* Silence HDF5's own stack dumps (we report errors ourselves), but keep
+ * each failure's text for pl_h5_reason. */
 void pl_h5_quiet(void)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    H5Eset_auto2(H5E_DEFAULT, save_reason, NULL);
 }
 
 hid_t pl_str_type(size_t n)

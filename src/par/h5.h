@@ -19,7 +19,9 @@
  * gave no reason". Clears the stack. */
 #define PL_H5_REASON_MAX 512
 const char *pl_h5_reason(void);
-/* Silence HDF5's own stack dumps: we report errors ourselves. */
+/* Silence HDF5's own stack dumps (we report errors ourselves); each failed
+ * API call's text is kept for pl_h5_reason, even once the next call has
+ * cleared the stack. */
 void pl_h5_quiet(void);
 
 /* Fixed-length string type of n bytes (NULLPAD, ASCII); caller closes. */

@@ -208,19 +208,26 @@ int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
 
 int pl_nir_like(const char *v, int len)
 {
-    char buf[15];
-    int n = len;
-    while (n > 0 && (v[n - 1] == '\0' || v[n - 1] == ' '))
-        n--;
+    /* Separators dropped ("1 84 12 75 123 456 78", "1.84.12..."): up to
+     * 64 bytes, a NIR is what remains. */
+    char c[64], buf[15];
+    int n = 0;
+    for (int i = 0; i < len && i < 64; i++) {
+        if (v[i] == '\0')
+            break;
+        if (v[i] == ' ' || v[i] == '.' || v[i] == '-')
+            continue;
+        c[n++] = v[i];
+    }
     if (n == 15) {
-        memcpy(buf, v, 15);
+        memcpy(buf, c, 15);
     } else if (n == 13) {
         /* A NIR without its key: give it the key it would have, then the
          * same checks (sex digit, month, department, order number). */
-        int key = pl_nir_key(v);
+        int key = pl_nir_key(c);
         if (key < 0)
             return 0;
-        memcpy(buf, v, 13);
+        memcpy(buf, c, 13);
         buf[13] = (char)('0' + key / 10);
         buf[14] = (char)('0' + key % 10);
     } else {

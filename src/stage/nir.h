@@ -50,10 +50,10 @@ int pl_nir_key(const char nir13[13]);
 int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
                       int sex, int birth_rank);
 
-/* True if a payload value looks like a NIR: a fixed-length string whose
- * content (trailing NULs/spaces stripped) is 15 characters passing checks
- * 1-7 (so its key matches), or 13 characters passing checks 2-6 (a NIR
- * without its key). pl_nir_like_u64: the same for a 13- or 15-digit
+/* True if a payload value looks like a NIR: a fixed-length string (up to
+ * the first NUL, at most 64 bytes, spaces, dots and dashes dropped) of 15
+ * characters passing checks 1-7 (so its key matches), or of 13 characters
+ * passing checks 2-6 (a NIR without its key). pl_nir_like_u64: the same for a 13- or 15-digit
  * number. Used to refuse publishing such a column in clear (store.c). */
 int pl_nir_like(const char *v, int len);
 int pl_nir_like_u64(uint64_t x);

@@ -149,11 +149,11 @@ static int payload_type(const ctx_t *c, hid_t d, const char *col,
     out->mem_type = cl == H5T_STRING ? H5Tcopy(t)
                                      : H5Tget_native_type(t, H5T_DIR_ASCEND);
     out->size = H5Tget_size(out->mem_type);
-    /* Wide enough for a NIR: 13-16 byte strings (13 = without its key,
-     * 16 = with a terminator), 64-bit integers, doubles (exact up to 2^53,
-     * past 15 digits). */
+    /* Wide enough for a NIR: strings of 13-64 bytes (13 = without its key;
+     * wider: padded, or written with separators), 64-bit integers, doubles
+     * (exact up to 2^53, past 15 digits). */
     out->nir_scan = PL_SCAN_NONE;
-    if (cl == H5T_STRING && out->size >= 13 && out->size <= 16)
+    if (cl == H5T_STRING && out->size >= 13 && out->size <= 64)
         out->nir_scan = PL_SCAN_STR;
     else if (cl == H5T_INTEGER && out->size == 8)
         out->nir_scan = H5Tget_sign(t) == H5T_SGN_NONE ? PL_SCAN_U64

@@ -95,6 +95,16 @@ jobwith "$TMP/n6.yaml" -e "s#^store: .*#store: $TMP/nir13.h5#"
 irun 2 "$TMP/n6.yaml" "$TMP/o-n6"
 refused "13-character NIR without its key (S13)" "/sources/deaths/parent13: payload column looks like NIRs" "$TMP/o-n6"
 
+# Wider strings: a NIR padded in an S32 column, one written with spaces.
+mkstore "$TMP/nirfmt.h5" '
+g = f["sources/deaths"]; v = g["nir"][:]
+g["parent_wide"] = np.array(v, dtype="S32")
+g["parent_fmt"] = np.array([b" ".join([x[0:1], x[1:3], x[3:5], x[5:7], x[7:10], x[10:13], x[13:15]]) for x in v], dtype="S24")'
+jobwith "$TMP/n6b.yaml" -e "s#^store: .*#store: $TMP/nirfmt.h5#"
+irun 2 "$TMP/n6b.yaml" "$TMP/o-n6b"
+refused "NIR written with spaces (S24)" "/sources/deaths/parent_fmt: payload column looks like NIRs" "$TMP/o-n6b"
+check "NIR padded in a 32-byte string: refused in the same run" grep -q "/sources/deaths/parent_wide: payload column looks like NIRs" "$TMP/err.log"
+
 # Control: random 15-digit numbers (seeded) are not NIRs (~0.5 % pass the
 # key by chance, below the 1 % threshold over 1451 rows).
 mkstore "$TMP/random15.h5" '

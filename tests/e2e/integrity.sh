@@ -269,3 +269,5 @@ printf '\xc2\x9b' >"$TMP/c1b"; csi=$(cat "$TMP/c1b")
 irun 2 "$base" "$TMP/o-c2" --store "$TMP/st${ESC}]0;title${csi}x.h5"
 refused "ESC and C1 CSI in --store" 'st\\x1b\]0;title\\xc2\\x9bx.h5: cannot open store' "$TMP/o-c2"
 check "control bytes in --store: none raw in the messages" eval '! ctl "$TMP/log" && ! LC_ALL=C grep -q $'"'"'\xc2\x9b'"'"' "$TMP/log"'
+"$PL" "frob${ESC}[2Jnicate" >"$TMP/log" 2>&1
+check "ESC in an unknown command name: escaped" grep -qF "unknown command 'frob\x1b[2Jnicate'" "$TMP/log"

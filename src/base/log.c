@@ -6,6 +6,50 @@
 #include <string.h>
 
 static int log_rank = 0, log_size = 1;
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes) that is not a
+ * C1 control character (U+0080..U+009F), or 0. Overlong forms, surrogates
+ * and code points past U+10FFFF are invalid. */
+static size_t utf8_ok(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (len == 0 || c > 0xf4 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if (len == 2 && c == 0xc2 && s[1] < 0xa0)
+        return 0;                       /* C1 controls */
+    if (len == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
+        return 0;                       /* overlong, surrogates */
+    if (len == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
+        return 0;
+    return len;
+}
+
+size_t pl_log_escape(const char *in, char *out, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0, len = strlen(in);
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < len && o + 5 < n;) {
+        size_t u = s[i] >= 0x80 ? utf8_ok(s + i, len - i) : 0;
+        if (u) {
+            memcpy(out + o, s + i, u);
+            o += u;
+            i += u;
+        } else if (s[i] < 0x20 || s[i] >= 0x7f) {
+            o += (size_t)snprintf(out + o, n - o, "\\x%02x", s[i]);
+            i++;
+        } else {
+            out[o++] = (char)s[i++];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
 static char first_error[1024];  /* for the audit record (audit.h) */
 
 static void keep_first(const char *msg)
@@ -25,10 +69,20 @@ void pl_log_init(int rank, int size)
 int pl_log_rank(void) { return log_rank; }
 int pl_log_size(void) { return log_size; }
 
+/* Format, then escape control bytes and invalid UTF-8 (names and paths come
+ * from files and command lines: a raw ESC or newline would let them rewrite
+ * the terminal or forge a line of the log). */
+static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
+{
+    char raw[4096];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    pl_log_escape(raw, buf, n);
+}
+
 static void vemit(FILE *f, const char *kind, const char *fmt, va_list ap)
 {
-    char buf[2048];
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char buf[PL_LOG_LINE];
+    vformat(buf, sizeof buf, fmt, ap);
     if (kind[0] == 'e')
         keep_first(buf);
     if (log_size > 1)
@@ -52,8 +106,8 @@ void pl_err0(const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char buf[2048];
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char buf[PL_LOG_LINE];
+    vformat(buf, sizeof buf, fmt, ap);
     va_end(ap);
     keep_first(buf);
     fprintf(stderr, "pseudolink: error: %s\n", buf);
@@ -74,8 +128,10 @@ void pl_info(const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
+    char buf[PL_LOG_LINE];
+    vformat(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fputs(buf, stdout);
     fputc('\n', stdout);
     fflush(stdout);
 }

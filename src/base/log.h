@@ -12,6 +12,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* Every message and summary line is printed escaped: bytes below 0x20,
+ * 0x7f and bytes that are not valid UTF-8 (or are C1 controls) appear as
+ * the text \xNN, so no name or path read from a file can put a control
+ * character on a terminal or split a line. */
+#define PL_LOG_LINE 16384       /* escaped line: 4 x 4095 bytes + 1 fit */
+size_t pl_log_escape(const char *in, char *out, size_t n);
+
 void pl_log_init(int rank, int size);
 int  pl_log_rank(void);
 int  pl_log_size(void);

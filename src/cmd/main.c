@@ -72,7 +72,9 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
-    fprintf(stderr, "pseudolink: unknown command '%s'\n", cmd);
+    char shown[PL_LOG_LINE];
+    pl_log_escape(cmd, shown, sizeof shown);    /* no raw control bytes */
+    fprintf(stderr, "pseudolink: unknown command '%s'\n", shown);
     help(stderr);
     return 2;
 }

@@ -145,6 +145,12 @@ static void make_tag(pl_run *r, char tag[17])
     pl_hex(b, sizeof b, tag);
 }
 
+static void summary_warning(const char *msg, void *ctx)
+{
+    (void)ctx;
+    pl_info("warning: %s", msg);
+}
+
 static void summary(pl_run *r, double total_s, const char *published)
 {
     double t[PL_T_COUNT];
@@ -172,6 +178,7 @@ static void summary(pl_run *r, double total_s, const char *published)
     }
     pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
             (unsigned long long)rej, (unsigned long long)kept);
+    pl_ingest_warnings(r, summary_warning, NULL);
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
             (unsigned long long)lc->persons_total,

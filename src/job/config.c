@@ -9,6 +9,7 @@
 #include "base/mem.h"
 
 #include <errno.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,13 @@ static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
     "custody", "previous", "extracts", "audit_log", NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
-static const char *const source_keys[] = {"identity", "keep", "drop", NULL};
+static const char *const source_keys[] = {"identity", "keep", "drop",
+                                          "allow_nir_like", NULL};
 static const char *const identity_keys[] = {
     "nir", "birth_date", "sex", "birth_rank", "p1", NULL};
 static const char *const option_keys[] = {
-    "batch_rows", "exchange_cap", "io", "memory_per_rank", NULL};
+    "batch_rows", "exchange_cap", "io", "memory_per_rank",
+    "max_reject_fraction", NULL};
 /* Indexed by pl_mode and pl_io_mode. */
 static const char *const mode_names[] = {"keyed", "random", NULL};
 static const char *const io_names[] = {"collective", "independent", NULL};
@@ -199,6 +202,13 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
                       "out)");
         return -1;
     }
+    const pl_yaml_pair *allow = pl_yaml_find(p->value, "allow_nir_like");
+    if (allow) {
+        pl_yaml_path(sub, path, "allow_nir_like");
+        if (parse_columns(d, allow->value, sub, s, &s->allow_nir,
+                          &s->n_allow_nir))
+            return -1;
+    }
     if (keep) {
         s->keep_given = 1;
         pl_yaml_path(sub, path, "keep");
@@ -284,6 +294,26 @@ static int parse_memory(doc_t *d, node_t *v, pl_job *job)
     return 0;
 }
 
+/* A number from 0 to 1 ("0.05", "1", "0"); not a percentage. */
+static int parse_fraction(doc_t *d, node_t *v, const char *path, double *out)
+{
+    const char *txt;
+    char shown[PL_YAML_SHOW_MAX], *end;
+    if (pl_yaml_string(d, v, path, &txt))
+        return -1;
+    errno = 0;
+    double x = strtod(txt, &end);
+    if (!txt[0] || end == txt || *end || errno || !isfinite(x) || x < 0 ||
+        x > 1) {
+        pl_yaml_error(d, v->line, v->col, path, "expected a fraction from 0 "
+                      "to 1 (e.g. 0.05 for 5 %%), got '%s'",
+                      pl_yaml_show(txt, v->len, shown));
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 static int parse_options(doc_t *d, node_t *root, pl_job *job)
 {
     node_t *o, *v;
@@ -291,6 +321,7 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
     job->batch_rows = DEFAULT_BATCH_ROWS;
     job->exchange_cap = 0;
     job->io = PL_IO_INDEPENDENT;   /* measured faster: docs/SCALING.md */
+    job->max_reject_fraction = 1.0;  /* warn only */
     if (pl_yaml_optional(d, root, "", "options", PL_YAML_MAPPING, &o))
         return -1;
     if (!o)
@@ -315,6 +346,10 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
         return -1;
     if ((v = pl_yaml_get(o, "exchange_cap")) &&
         pl_yaml_u64(d, v, "options.exchange_cap", &job->exchange_cap))
+        return -1;
+    if ((v = pl_yaml_get(o, "max_reject_fraction")) &&
+        parse_fraction(d, v, "options.max_reject_fraction",
+                       &job->max_reject_fraction) != 0)
         return -1;
     if ((v = pl_yaml_get(o, "io"))) {
         if (pl_yaml_enum(d, v, "options.io", io_names, &io))
@@ -371,6 +406,8 @@ void pl_job_free(pl_job *job)
     for (size_t i = 0; job->sources && i < job->n_sources; i++) {
         pl_yaml_strings_free(job->sources[i].keep, job->sources[i].n_keep);
         pl_yaml_strings_free(job->sources[i].drop, job->sources[i].n_drop);
+        pl_yaml_strings_free(job->sources[i].allow_nir,
+                             job->sources[i].n_allow_nir);
     }
     free(job->sources);
     pl_custody_cfg_free(&job->custody);

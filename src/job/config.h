@@ -43,6 +43,9 @@ typedef struct {
     int    keep_given;
     char **keep;  size_t n_keep;
     char **drop;  size_t n_drop;
+    /* Payload columns whose values may look like NIRs and may still be
+     * carried in clear (allow_nir_like); any other is refused (store.c). */
+    char **allow_nir;  size_t n_allow_nir;
     int    line, col;           /* where the source was declared */
 } pl_source_cfg;
 
@@ -64,6 +67,9 @@ typedef struct {
     pl_io_mode io;              /* options.io: collective | independent */
     uint64_t memory_per_rank;   /* options.memory_per_rank, bytes; 0 = default
                                    (budget.h) */
+    double max_reject_fraction; /* options.max_reject_fraction, 0..1; a
+                                   source rejecting more is an error;
+                                   default 1.0 (warn only) */
     int batch_rows_given;       /* else derived from memory_per_rank */
     uint8_t sha256[32];         /* SHA-256 of the job file's bytes */
     pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */

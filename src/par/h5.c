@@ -3,34 +3,95 @@
 #include "base/log.h"
 #include "base/mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char h5_reason_buf[256];
+static char h5_reason_buf[PL_H5_REASON_MAX];
 
+#define H5_REASON_DEPTH 2       /* innermost entries kept (+ the API's) */
+
+typedef struct {
+    const char *desc[H5_REASON_DEPTH];
+    size_t n;
+    const char *api;            /* outermost description */
+    hid_t inner_maj;            /* major class of the innermost entry */
+} reason_walk;
+
+/* Upward: innermost (where the error was detected) first, the API call
+ * last. */
 static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data)
 {
-    (void)n;
+    reason_walk *w = data;
+    if (n == 0)
+        w->inner_maj = e->maj_num;
+    if (!e->desc || !e->desc[0])
+        return 0;
+    if (w->n < H5_REASON_DEPTH &&
+        (w->n == 0 || strcmp(w->desc[w->n - 1], e->desc) != 0))
+        w->desc[w->n++] = e->desc;
+    w->api = e->desc;
+    return 0;
+}
+
+/* The stack `estack` as text into out; 0 when it is empty. `err` is errno
+ * as the failed call left it. */
+static size_t format_stack(hid_t estack, int err, char *out, size_t n)
+{
+    reason_walk w = {{0}, 0, NULL, -1};
+    size_t o = 0;
+    out[0] = '\0';
+    H5Ewalk2(estack, H5E_WALK_UPWARD, h5_walk, &w);
+    /* "can't write data: driver write request failed: file write failed" */
+    if (w.api && w.n && w.api != w.desc[w.n - 1] &&
+        strcmp(w.api, w.desc[w.n - 1]) != 0)
+        o += (size_t)snprintf(out, n, "%s: ", w.api);
+    for (size_t i = w.n; i-- > 0 && o < n;)
+        o += (size_t)snprintf(out + o, n - o, "%s%s", w.desc[i],
+                              i ? ": " : "");
+    /* HDF5's I/O layers (MPI-IO above all) do not put the system's reason
+     * on the stack: errno, as the failed call left it, has it. */
+    int io = w.inner_maj == H5E_IO || w.inner_maj == H5E_VFL;
+    if (o && o < n && io && err)
+        o += (size_t)snprintf(out + o, n - o, " (%s)", strerror(err));
+    return o < n ? o : n - 1;
+}
+
+/* The last failed API call's reason, saved when it failed: the next API
+ * call (an H5Sclose or H5Pclose on the way to the message) clears the
+ * stack itself. */
+static char h5_last_buf[PL_H5_REASON_MAX];
+
+static herr_t save_reason(hid_t estack, void *data)
+{
     (void)data;
-    /* The walk goes inward-out; keep the innermost (first) description. */
-    if (h5_reason_buf[0] == '\0' && e->desc && e->desc[0]) {
-        snprintf(h5_reason_buf, sizeof h5_reason_buf, "%s", e->desc);
-    }
+    int err = errno;
+    format_stack(estack, err, h5_last_buf, sizeof h5_last_buf);
+    errno = err;
     return 0;
 }
 
 const char *pl_h5_reason(void)
 {
-    h5_reason_buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk, NULL);
+    int saved = errno;          /* as the failed call left it */
+    size_t n = sizeof h5_reason_buf;
+    if (format_stack(H5E_DEFAULT, saved, h5_reason_buf, n) == 0 &&
+        h5_last_buf[0])
+        snprintf(h5_reason_buf, n, "%s", h5_last_buf);
     H5Eclear2(H5E_DEFAULT);
+    h5_last_buf[0] = '\0';
+    if (h5_reason_buf[0] == '\0')      /* never an empty reason */
+        snprintf(h5_reason_buf, n, "%s", saved ? strerror(saved)
+                 : "HDF5 gave no reason (empty error stack)");
     return h5_reason_buf;
 }
 
+/* Silence HDF5's own stack dumps (we report errors ourselves), but keep
+ * each failure's text for pl_h5_reason. */
 void pl_h5_quiet(void)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    H5Eset_auto2(H5E_DEFAULT, save_reason, NULL);
 }
 
 hid_t pl_str_type(size_t n)
@@ -82,13 +143,18 @@ int pl_h5_read_rows(const char *fname, hid_t dset, const char *what,
 {
     hid_t fsp = H5Dget_space(dset);
     hid_t msp = select_rows(fsp, first, count, width);
+    errno = 0;
     herr_t rc = H5Dread(dset, type, msp, fsp, dxpl, count ? buf : NULL);
+    /* The reason now: the next API call (H5Sclose) clears the stack. */
+    char why[PL_H5_REASON_MAX];
+    if (rc < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Sclose(msp);
     H5Sclose(fsp);
     if (rc < 0) {
         pl_err("%s: %s: read of rows %llu..%llu failed: %s", fname, what,
                (unsigned long long)first,
-               (unsigned long long)(first + count), pl_h5_reason());
+               (unsigned long long)(first + count), why);
         return -1;
     }
     return 0;
@@ -106,13 +172,17 @@ int pl_h5_write_rows(const char *fname, hid_t dset, const char *what,
         return 0;
     }
     hid_t msp = select_rows(fsp, first, count, width);
+    errno = 0;
     herr_t rc = H5Dwrite(dset, type, msp, fsp, dxpl, count ? buf : NULL);
+    char why[PL_H5_REASON_MAX];         /* before H5Sclose clears it */
+    if (rc < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Sclose(msp);
     H5Sclose(fsp);
     if (rc < 0) {
         pl_err("%s: %s: write of %llu elements at %llu failed: %s", fname,
                what, (unsigned long long)count, (unsigned long long)first,
-               pl_h5_reason());
+               why);
         return -1;
     }
     return 0;

@@ -13,10 +13,15 @@
 #include <hdf5.h>
 #include <stdint.h>
 
-/* Innermost HDF5 error description of the current error stack ("" if
- * none), for appending to our own message. Clears the stack. */
+/* The current HDF5 error stack as text, outer to inner (its innermost
+ * entries, which carry the system's or MPI-IO's reason), for appending to
+ * our own message; never "": with an empty stack, errno's text or "HDF5
+ * gave no reason". Clears the stack. */
+#define PL_H5_REASON_MAX 512
 const char *pl_h5_reason(void);
-/* Silence HDF5's own stack dumps: we report errors ourselves. */
+/* Silence HDF5's own stack dumps (we report errors ourselves); each failed
+ * API call's text is kept for pl_h5_reason, even once the next call has
+ * cleared the stack. */
 void pl_h5_quiet(void);
 
 /* Fixed-length string type of n bytes (NULLPAD, ASCII); caller closes. */

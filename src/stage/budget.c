@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 /* Bytes per batch row of every buffer sized by batch_rows: identity
- * columns, p1, grouped p1, pids, index/permutation, reasons, row pids
- * (141), link records and their grouped copy (64), payload in/out (2 x the
- * widest column, >= 64), exchange receive buffers (p1/link records and
+ * columns (integers as int64), p1, grouped p1, pids, index/permutation,
+ * reasons, row pids (153), link records and their grouped copy (64),
+ * payload in/out (2 x the widest column, >= 64), exchange receive buffers (p1/link records and
  * replies, ~96 with the uneven-destination margin). */
 #define ROW_BYTES 384
 #define MIN_BATCH 256

@@ -21,9 +21,15 @@
 #include "base/mem.h"
 #include "par/mpi.h"
 
+#include "base/json.h"
+
+#include <math.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(PL_R_COUNT <= 16, "pl_src_state.reasons holds every code");
 
 /* Stage-1 messages are built and hashed this many at a time (a small
  * buffer, wiped after each chunk): the multi-buffer kernels only need 16. */
@@ -31,8 +37,10 @@
 
 typedef struct {
     char     *nir;
-    int32_t  *birth_date;
-    int      *sex, *birth_rank;
+    /* Integer identity columns are read as int64 whatever their width in
+     * the store and range-checked here (check_batch): nothing is narrowed
+     * before it is checked, so 256 cannot become a birth rank of 0. */
+    int64_t  *birth_date, *sex, *birth_rank;
     uint8_t  *p1;               /* [valid][32], compacted */
     uint8_t  *why;              /* [batch] reject reason, 0 = valid */
     uint8_t  *vpids;            /* [valid][16] pids in row order */
@@ -87,15 +95,15 @@ static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
     H5Tclose(nir_t);
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
              s->cfg->birth_date);
-    rc |= pl_store_read(st, s->birth_date, what, H5T_NATIVE_INT32, first, cnt,
+    rc |= pl_store_read(st, s->birth_date, what, H5T_NATIVE_INT64, first, cnt,
                         0, b->birth_date, r->dxpl);
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->sex);
-    rc |= pl_store_read(st, s->sex, what, H5T_NATIVE_INT, first, cnt, 0,
+    rc |= pl_store_read(st, s->sex, what, H5T_NATIVE_INT64, first, cnt, 0,
                         b->sex, r->dxpl);
     if (s->birth_rank >= 0) {
         snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
                  s->cfg->birth_rank);
-        rc |= pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT, first,
+        rc |= pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT64, first,
                             cnt, 0, b->birth_rank, r->dxpl);
     }
     return rc ? -1 : 0;
@@ -117,10 +125,20 @@ static size_t check_batch(pl_run *r, const pl_source *s, uint64_t cnt,
     double t0 = MPI_Wtime();
     int has_rank = s->birth_rank >= 0;
     for (uint64_t i = 0; i < cnt; i++) {
-        int br = has_rank ? b->birth_rank[i] : -1;
-        int why = pl_identity_check(b->nir + i * b->nir_size,
-                                    (int)b->nir_size, b->birth_date[i],
-                                    b->sex[i], br);
+        /* Out-of-range values become ones that fail their own check, in
+         * the order of the codes: a date outside int32 -> 0 (birth_date),
+         * a sex other than 1/2 -> 0 (sex), a rank outside 1..255 -> 0
+         * (birth_rank). A uint64 above INT64_MAX was clipped by HDF5 to
+         * INT64_MAX on the way in: still out of range. */
+        int64_t bd = b->birth_date[i], sx = b->sex[i];
+        int br = -1;
+        if (has_rank)
+            br = b->birth_rank[i] >= 1 && b->birth_rank[i] <= 255
+                     ? (int)b->birth_rank[i] : 0;
+        int why = pl_identity_check(
+            b->nir + i * b->nir_size, (int)b->nir_size,
+            bd >= INT32_MIN && bd <= INT32_MAX ? (int32_t)bd : 0,
+            sx == 1 || sx == 2 ? (int)sx : 0, br);
         b->why[i] = (uint8_t)why;
         if (why == PL_OK)
             b->idx[nv++] = i;
@@ -143,9 +161,11 @@ static void hash_batch(pl_run *r, const pl_source *s, size_t nv,
         size_t m = nv - k0 < MSG_CHUNK ? nv - k0 : MSG_CHUNK, mlen = 0;
         for (size_t k = 0; k < m; k++) {
             size_t i = b->idx[k0 + k];
+            /* Valid rows only: every value passed its range check. */
             mlen = pl_p1_message(b->msg + k * PL_P1_BYTES,
-                                 b->nir + i * b->nir_size, b->birth_date[i],
-                                 b->sex[i], has_rank ? b->birth_rank[i] : -1);
+                                 b->nir + i * b->nir_size,
+                                 (int32_t)b->birth_date[i], (int)b->sex[i],
+                                 has_rank ? (int)b->birth_rank[i] : -1);
         }
         pl_hmac_batch(&r->producer, b->msg, mlen, PL_P1_BYTES, m,
                       b->p1 + k0 * PL_P1_BYTES, PL_P1_BYTES, PL_P1_BYTES);
@@ -182,11 +202,137 @@ static int read_batch(pl_run *r, const pl_source *s, uint64_t lo,
     return pl_all_ok(r->comm, ok && !*r->stop);
 }
 
+/* Rows of one batch of a candidate column that look like NIRs / are
+ * non-empty (0, an empty string, NaN are empty). */
+static void scan_values(const pl_column *c, const void *buf, uint64_t cnt,
+                        uint64_t *hits, uint64_t *nonempty)
+{
+    for (uint64_t i = 0; i < cnt; i++) {
+        int like = 0, empty = 0;
+        switch (c->nir_scan) {
+        case PL_SCAN_STR: {
+            const char *v = (const char *)buf + i * c->size;
+            empty = v[0] == '\0';
+            like = pl_nir_like(v, (int)c->size);
+            break;
+        }
+        case PL_SCAN_I64: {
+            int64_t v = ((const int64_t *)buf)[i];
+            empty = v == 0;
+            like = v > 0 && pl_nir_like_u64((uint64_t)v);
+            break;
+        }
+        case PL_SCAN_U64: {
+            uint64_t v = ((const uint64_t *)buf)[i];
+            empty = v == 0;
+            like = pl_nir_like_u64(v);
+            break;
+        }
+        case PL_SCAN_F64: {
+            double v = ((const double *)buf)[i];
+            empty = v == 0 || isnan(v);
+            like = v >= 1e12 && v < 1e15 && v == floor(v) &&
+                   pl_nir_like_u64((uint64_t)v);
+            break;
+        }
+        default:
+            return;
+        }
+        *hits += (uint64_t)like;
+        *nonempty += (uint64_t)!empty;
+    }
+}
+
+/* A payload column that holds NIRs must not be published in clear (a
+ * parent's NIR the job did not name is the common case). Every row is
+ * read: a sample could miss a column where only some rows carry one. The
+ * threshold (1 % of non-empty values) is far above random 15-digit codes
+ * (~0.5 % pass the key by chance, few enough for a large column) and far
+ * below a real NIR column (> 90 %); a false alarm costs one line of
+ * allow_nir_like, a miss publishes identifiers. */
+static int scan_payload(pl_run *r, size_t si)
+{
+    const pl_source *s = &r->store.src[si];
+    uint64_t B = r->job->batch_rows;
+    int refused = 0;
+    for (size_t c = 0; c < s->n_payload; c++) {
+        const pl_column *col = &s->payload[c];
+        if (col->nir_scan == PL_SCAN_NONE)
+            continue;
+        char what[PL_NAME_MAX * 2 + 16];
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
+                 col->name);
+        uint64_t nb = pl_batches(r->comm, s->count, B);
+        uint64_t bsz = s->count < B ? (s->count ? s->count : 1) : B;
+        char *buf = pl_xmalloc(bsz * col->size);
+        uint64_t n[2] = {0, 0};         /* hits, non-empty */
+        int ok = 1;
+        for (uint64_t k = 0; k < nb && ok; k++) {
+            uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
+            double t0 = MPI_Wtime();
+            ok = pl_store_read(&r->store, col->dset, what, col->mem_type,
+                               s->first + lo, cnt, 0, buf, r->dxpl) == 0;
+            r->t[PL_T_READ] += MPI_Wtime() - t0;
+            ok = pl_all_ok(r->comm, ok && !*r->stop);
+            if (ok)
+                scan_values(col, buf, cnt, &n[0], &n[1]);
+        }
+        pl_wipe(buf, bsz * col->size);  /* it may have held NIRs */
+        free(buf);
+        if (!ok)
+            return -1;
+        uint64_t g[2];
+        PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, r->comm));
+        if (g[0] >= 1 && g[0] * 100 >= g[1]) {
+            pl_err0("%s: %s: payload column looks like NIRs (%llu of %llu "
+                    "non-empty values pass the NIR checks): it would be "
+                    "published in clear; name it as an identity, drop it, "
+                    "or list it in sources.%s.allow_nir_like if it may be",
+                    r->store.path, what, (unsigned long long)g[0],
+                    (unsigned long long)g[1], s->cfg->name);
+            refused = 1;
+        }
+    }
+    return refused ? -1 : 0;
+}
+
+/* "nir_length 40, birth_rank 10" */
+static void reasons_text(const pl_src_state *ss, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int c = 1; c < PL_R_COUNT && o < n; c++)
+        if (ss->reasons[c])
+            o += (size_t)snprintf(out + o, n - o, "%s%s %llu", o ? ", " : "",
+                                  pl_reason_name(c),
+                                  (unsigned long long)ss->reasons[c]);
+}
+
+/* options.max_reject_fraction: more rejected rows than that is an error. */
+static int check_rejects(pl_run *r, size_t si)
+{
+    const pl_source *s = &r->store.src[si];
+    const pl_src_state *ss = &r->ss[si];
+    double max = r->job->max_reject_fraction;
+    if (s->nrows == 0 || (double)ss->rej_total <= max * (double)s->nrows)
+        return 0;
+    char why[512];
+    reasons_text(ss, why, sizeof why);
+    pl_err0("%s: /sources/%s: %llu of %llu rows rejected (%s), more than "
+            "options.max_reject_fraction %g of the job allows",
+            r->store.path, s->cfg->name, (unsigned long long)ss->rej_total,
+            (unsigned long long)s->nrows, why, max);
+    return -1;
+}
+
 static int count_source(pl_run *r, size_t si)
 {
     const pl_source *s = &r->store.src[si];
     pl_src_state *ss = &r->ss[si];
+    uint64_t reasons[16] = {0};
     ss->rejected = 0;
+    if (scan_payload(r, si) != 0)
+        return -1;
     if (s->p1 < 0) {
         uint64_t B = r->job->batch_rows;
         uint64_t nb = pl_batches(r->comm, s->count, B);
@@ -196,8 +342,11 @@ static int count_source(pl_run *r, size_t si)
         for (uint64_t k = 0; k < nb && ok; k++) {
             uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
             ok = read_batch(r, s, lo, cnt, &b);
-            if (ok)
+            if (ok) {
                 ss->rejected += cnt - check_batch(r, s, cnt, &b);
+                for (uint64_t i = 0; i < cnt; i++)
+                    reasons[b.why[i]]++;
+            }
             pl_wipe(b.nir, cnt * b.nir_size);
         }
         bufs_free(&b);
@@ -207,7 +356,63 @@ static int count_source(pl_run *r, size_t si)
     ss->kept = s->count - ss->rejected;
     pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
     pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
-    return 0;
+    PL_MPI_CHECK(MPI_Allreduce(reasons, ss->reasons, 16, MPI_UINT64_T,
+                               MPI_SUM, r->comm));
+    return check_rejects(r, si);
+}
+
+size_t pl_ingest_warnings(const pl_run *r,
+                          void (*emit)(const char *msg, void *ctx), void *ctx)
+{
+    size_t n = 0;
+    char msg[1024], why[512];
+    for (size_t si = 0; r->ss && si < r->store.n_src; si++) {
+        const pl_source *s = &r->store.src[si];
+        const pl_src_state *ss = &r->ss[si];
+        if (s->n_unwritten) {
+            snprintf(msg, sizeof msg, "%s: /sources/%s: %zu column%s "
+                     "declared but never written (no storage allocated, "
+                     "read as fill values), first '%s'", r->store.path,
+                     s->cfg->name, s->n_unwritten,
+                     s->n_unwritten > 1 ? "s" : "", s->unwritten);
+            emit(msg, ctx);
+            n++;
+        }
+        if (s->nrows > 0 && ss->rej_total == s->nrows) {
+            reasons_text(ss, why, sizeof why);
+            snprintf(msg, sizeof msg, "%s: /sources/%s: all %llu rows "
+                     "rejected (%s): nothing of this source is linked",
+                     r->store.path, s->cfg->name,
+                     (unsigned long long)s->nrows, why);
+            emit(msg, ctx);
+            n++;
+        }
+    }
+    return n;
+}
+
+typedef struct { char *json; size_t len; } jarray;
+
+static void add_json(const char *msg, void *ctx)
+{
+    jarray *j = ctx;
+    char clean[PL_LOG_LINE];
+    pl_log_escape(msg, clean, sizeof clean);   /* valid UTF-8, no controls */
+    char *e = pl_json_escape(clean);
+    size_t add = strlen(e) + 4;
+    j->json = pl_xrealloc(j->json, j->len + add + 2);
+    j->len += (size_t)snprintf(j->json + j->len, add + 2, "%s\"%s\"",
+                               j->len > 1 ? "," : "", e);
+    free(e);
+}
+
+char *pl_ingest_warnings_json(const pl_run *r)
+{
+    jarray j = {pl_xstrdup("["), 1};
+    pl_ingest_warnings(r, add_json, &j);
+    j.json = pl_xrealloc(j.json, j.len + 2);
+    memcpy(j.json + j.len, "]", 2);
+    return j.json;
 }
 
 int pl_ingest_count(pl_run *r)

@@ -27,7 +27,23 @@ typedef struct {
                  const uint8_t *why, const uint8_t *pids);
 } pl_batch_sink;
 
+/* The count pass also refuses (before anything is written):
+ *   - a carried payload column whose values look like NIRs (>= 1 % of its
+ *     non-empty values, and at least one, pass the NIR checks: nir.h
+ *     pl_nir_like), unless the job lists it in allow_nir_like;
+ *   - a source rejecting more than options.max_reject_fraction of its rows.
+ * Each message names the store, /sources/<source>[/<column>] and counts,
+ * never a value. */
 int pl_ingest_count(pl_run *r);
+
+/* The run's warnings after the count pass (rank 0's view, identical on
+ * every rank): a source whose rows are all rejected (with the count of
+ * each reason), a source with columns declared but never written. Each is
+ * handed to emit; returns their number. */
+size_t pl_ingest_warnings(const pl_run *r,
+                          void (*emit)(const char *msg, void *ctx), void *ctx);
+/* The same as a JSON array of strings (caller frees), for the audit line. */
+char *pl_ingest_warnings_json(const pl_run *r);
 int pl_ingest(pl_run *r, const pl_batch_sink *sinks, size_t n_sinks);
 
 #endif

@@ -7,6 +7,7 @@
 #include "stage/nir.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const reason_names[PL_R_COUNT] = {
@@ -196,10 +197,54 @@ int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
     if (mm <= 12 && mm != (bd / 100) % 100)
         return PL_R_DATE_MISMATCH;
 
-    /* 12. birth rank, when configured. */
-    if (birth_rank == 0)
+    /* 12. birth rank, when configured: 1..255 (it is hashed as one byte;
+     *     256 must not become 0). */
+    if (birth_rank == 0 || birth_rank > 255)
         return PL_R_BIRTH_RANK;
 
 #undef D
     return PL_OK;
+}
+
+int pl_nir_like(const char *v, int len)
+{
+    /* Separators dropped ("1 84 12 75 123 456 78", "1.84.12..."): up to
+     * 64 bytes, a NIR is what remains. */
+    char c[64], buf[15];
+    int n = 0;
+    for (int i = 0; i < len && i < 64; i++) {
+        if (v[i] == '\0')
+            break;
+        if (v[i] == ' ' || v[i] == '.' || v[i] == '-')
+            continue;
+        c[n++] = v[i];
+    }
+    if (n == 15) {
+        memcpy(buf, c, 15);
+    } else if (n == 13) {
+        /* A NIR without its key: give it the key it would have, then the
+         * same checks (sex digit, month, department, order number). */
+        int key = pl_nir_key(c);
+        if (key < 0)
+            return 0;
+        memcpy(buf, c, 13);
+        buf[13] = (char)('0' + key / 10);
+        buf[14] = (char)('0' + key % 10);
+    } else {
+        return 0;
+    }
+    /* Codes 1-7 are the NIR's own; date 0 then fails with code 8. */
+    return pl_identity_check(buf, 15, 0, 0, -1) == PL_R_BIRTH_DATE;
+}
+
+int pl_nir_like_u64(uint64_t x)
+{
+    char buf[16];
+    if (x >= 1000000000000ull && x < 10000000000000ull)          /* 13 digits */
+        snprintf(buf, sizeof buf, "%013llu", (unsigned long long)x);
+    else if (x >= 100000000000000ull && x < 1000000000000000ull) /* 15 */
+        snprintf(buf, sizeof buf, "%015llu", (unsigned long long)x);
+    else
+        return 0;
+    return pl_nir_like(buf, (int)strlen(buf));
 }

@@ -31,7 +31,7 @@ enum pl_reason {
     PL_R_SEX            = 9,  /* sex column not 1 or 2 */
     PL_R_SEX_MISMATCH   = 10, /* NIR sex digit disagrees with the sex column */
     PL_R_DATE_MISMATCH  = 11, /* NIR year/month disagree with birth_date */
-    PL_R_BIRTH_RANK     = 12, /* birth_rank is 0 */
+    PL_R_BIRTH_RANK     = 12, /* birth_rank not 1..255 */
     PL_R_COUNT
 };
 
@@ -44,10 +44,19 @@ int pl_nir_key(const char nir13[13]);
 
 /* Validate one identity. `nir` points at `nir_len` raw bytes from the store
  * (a fixed-length string field; trailing NULs/spaces count as padding).
- * birth_rank < 0 means the column is not configured. Returns PL_OK or the
+ * birth_rank < 0 means the column is not configured; callers map any
+ * other out-of-range value (read as int64) to 0. Returns PL_OK or the
  * first failing reason. Never prints anything. */
 int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
                       int sex, int birth_rank);
+
+/* True if a payload value looks like a NIR: a fixed-length string (up to
+ * the first NUL, at most 64 bytes, spaces, dots and dashes dropped) of 15
+ * characters passing checks 1-7 (so its key matches), or of 13 characters
+ * passing checks 2-6 (a NIR without its key). pl_nir_like_u64: the same for a 13- or 15-digit
+ * number. Used to refuse publishing such a column in clear (store.c). */
+int pl_nir_like(const char *v, int len);
+int pl_nir_like_u64(uint64_t x);
 
 /* True if birth_date (YYYYMMDD) is a real calendar date in 1850..2099. */
 int pl_date_valid(int32_t yyyymmdd);

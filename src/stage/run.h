@@ -36,6 +36,7 @@ typedef struct {
     uint64_t  kept, rejected;   /* local */
     uint64_t  kept_off, rej_off;        /* exclusive prefix over ranks */
     uint64_t  kept_total, rej_total;    /* global */
+    uint64_t  reasons[16];      /* global rows per reject code (nir.h) */
 } pl_src_state;
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* runaudit.c — see runaudit.h. */
 #include "stage/runaudit.h"
 #include "stage/link.h"
+#include "stage/ingest.h"
 #include "crypto/audit.h"
 #include "crypto/digest.h"
 #include "crypto/keyfile.h"
@@ -153,6 +154,9 @@ static void record_counts(pl_run *r, pl_audit_rec *a)
     pl_audit_u64(a, "persons", lc->persons_total);
     pl_audit_u64(a, "persons_multi", lc->persons_multi);
     pl_audit_u64(a, "cross_links", lc->links_total);
+    char *warnings = pl_ingest_warnings_json(r);    /* "[]" when none */
+    pl_audit_raw(a, "warnings", warnings);
+    free(warnings);
 }
 
 static pl_audit_rec *build(pl_run *r, const char *job_path, int success)

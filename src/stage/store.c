@@ -57,7 +57,11 @@ static int dset_shape(hid_t d, hsize_t dims[2])
 typedef struct {
     const char *store;          /* for messages */
     const char *source;
+    char *const *allow_nir;     /* allow_nir_like of the job */
+    size_t n_allow_nir;
 } ctx_t;
+
+static int in_list(char *const *list, size_t n, const char *s);
 
 /* Open /sources/<s>/<col>, or say what is missing. */
 static hid_t open_column(const ctx_t *c, hid_t group, const char *col,
@@ -145,6 +149,19 @@ static int payload_type(const ctx_t *c, hid_t d, const char *col,
     out->mem_type = cl == H5T_STRING ? H5Tcopy(t)
                                      : H5Tget_native_type(t, H5T_DIR_ASCEND);
     out->size = H5Tget_size(out->mem_type);
+    /* Wide enough for a NIR: strings of 13-64 bytes (13 = without its key;
+     * wider: padded, or written with separators), 64-bit integers, doubles
+     * (exact up to 2^53, past 15 digits). */
+    out->nir_scan = PL_SCAN_NONE;
+    if (cl == H5T_STRING && out->size >= 13 && out->size <= 64)
+        out->nir_scan = PL_SCAN_STR;
+    else if (cl == H5T_INTEGER && out->size == 8)
+        out->nir_scan = H5Tget_sign(t) == H5T_SGN_NONE ? PL_SCAN_U64
+                                                       : PL_SCAN_I64;
+    else if (cl == H5T_FLOAT && out->size == 8)
+        out->nir_scan = PL_SCAN_F64;
+    if (in_list(c->allow_nir, c->n_allow_nir, col))
+        out->nir_scan = PL_SCAN_NONE;   /* the job says it may be carried */
     out->dset = d;
     snprintf(out->name, sizeof out->name, "%s", col);
     H5Tclose(t);
@@ -177,7 +194,7 @@ static void namelist_free(namelist *nl)
     free(nl->names);
 }
 
-static int in_list(char **list, size_t n, const char *s)
+static int in_list(char *const *list, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(list[i], s) == 0)
@@ -283,9 +300,47 @@ static int open_payload(const ctx_t *c, pl_source *s, const namelist *nl)
     return 0;
 }
 
+/* A column of nrows > 0 rows whose storage was never allocated (declared,
+ * never written) reads as its fill value: counted for the run's warnings. */
+static void note_unwritten(pl_source *s, hid_t d, const char *col)
+{
+    H5D_space_status_t st;
+    if (d < 0 || s->nrows == 0 || H5Dget_space_status(d, &st) < 0 ||
+        st == H5D_SPACE_STATUS_ALLOCATED)
+        return;
+    if (s->n_unwritten++ == 0)
+        snprintf(s->unwritten, sizeof s->unwritten, "%s", col);
+}
+
+static void find_unwritten(pl_source *s)
+{
+    const pl_source_cfg *cfg = s->cfg;
+    hid_t ids[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1};
+    const char *cols[] = {cfg->nir, cfg->birth_date, cfg->sex,
+                          cfg->birth_rank, cfg->p1};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        note_unwritten(s, ids[i], cols[i]);
+    for (size_t i = 0; i < s->n_payload; i++)
+        note_unwritten(s, s->payload[i].dset, s->payload[i].name);
+}
+
+/* allow_nir_like names columns of the store (a typo would protect
+ * nothing and allow nothing). */
+static int check_allowed(const ctx_t *c, const namelist *nl)
+{
+    for (size_t i = 0; i < c->n_allow_nir; i++)
+        if (!in_list(nl->names, nl->n, c->allow_nir[i])) {
+            pl_err0("%s: /sources/%s/%s: column named in 'allow_nir_like' "
+                    "not found", c->store, c->source, c->allow_nir[i]);
+            return -1;
+        }
+    return 0;
+}
+
 static int open_source(const pl_store *st, pl_source *s, MPI_Comm comm)
 {
-    ctx_t c = {st->path, s->cfg->name};
+    ctx_t c = {st->path, s->cfg->name, s->cfg->allow_nir,
+               s->cfg->n_allow_nir};
     char gpath[PL_NAME_MAX + 16];
     snprintf(gpath, sizeof gpath, "/sources/%s", s->cfg->name);
     if (H5Lexists(st->file, "/sources", H5P_DEFAULT) <= 0 ||
@@ -307,7 +362,11 @@ static int open_source(const pl_store *st, pl_source *s, MPI_Comm comm)
     if (rc == 0)
         rc = open_identity(&c, s);
     if (rc == 0)
+        rc = check_allowed(&c, &nl);
+    if (rc == 0)
         rc = open_payload(&c, s, &nl);
+    if (rc == 0)
+        find_unwritten(s);
     namelist_free(&nl);
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -425,10 +484,14 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     /* Metadata reads once and broadcast, instead of every rank hitting the
      * file system for every object header. */
     H5Pset_all_coll_metadata_ops(fapl, 1);
+    errno = 0;
     st->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    char why[PL_H5_REASON_MAX];         /* before H5Pclose clears it */
+    if (st->file < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Pclose(fapl);
     if (st->file < 0) {
-        pl_err0("%s: cannot open store: %s", path, pl_h5_reason());
+        pl_err0("%s: cannot open store: %s", path, why);
         return -1;
     }
     st->n_src = job->n_sources;
@@ -488,17 +551,20 @@ int pl_store_read(const pl_store *st, hid_t dset, const char *what,
     if (count == 0) {
         H5Sselect_none(fsp);
         H5Sselect_none(msp);
-        rc = H5Dread(dset, mem_type, msp, fsp, dxpl, NULL);
     } else {
         H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
-        rc = H5Dread(dset, mem_type, msp, fsp, dxpl, buf);
     }
+    errno = 0;
+    rc = H5Dread(dset, mem_type, msp, fsp, dxpl, count ? buf : NULL);
+    char why[PL_H5_REASON_MAX];         /* before H5Sclose clears it */
+    if (rc < 0)
+        snprintf(why, sizeof why, "%s", pl_h5_reason());
     H5Sclose(msp);
     H5Sclose(fsp);
     if (rc < 0) {
         pl_err("%s: %s: read of rows %llu..%llu failed: %s", st->path, what,
                (unsigned long long)first,
-               (unsigned long long)(first + count), pl_h5_reason());
+               (unsigned long long)(first + count), why);
         return -1;
     }
     return 0;

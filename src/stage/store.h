@@ -20,6 +20,10 @@ typedef struct {
     hid_t  dset;
     hid_t  mem_type;            /* native type used to read and to write */
     size_t size;                /* bytes per element */
+    /* Could hold a NIR and is not in allow_nir_like: the count pass reads
+     * it and refuses the run if its values look like NIRs (ingest.c). */
+    enum { PL_SCAN_NONE, PL_SCAN_STR, PL_SCAN_I64, PL_SCAN_U64,
+           PL_SCAN_F64 } nir_scan;
 } pl_column;
 
 typedef struct {
@@ -31,6 +35,10 @@ typedef struct {
     size_t   nir_size;          /* 15 or 16 bytes per NIR field */
     pl_column *payload;         /* kept payload columns, in output order */
     size_t   n_payload;
+    /* Identity or kept columns declared with rows but never written (no
+     * storage allocated: they read as fill values): how many, the first. */
+    size_t   n_unwritten;
+    char     unwritten[PL_NAME_MAX];
 } pl_source;
 
 typedef struct {

@@ -164,6 +164,16 @@ static void test_each_reason_more(void)
     CHECK(chk(NIR_ABROAD, 19951001, 2, 0) == PL_R_BIRTH_RANK, "reason 12: birth_rank 0");
     CHECK(chk(NIR_ABROAD, 19951001, 2, 255) == PL_OK, "birth_rank 255 accepted");
     CHECK(chk(NIR_ABROAD, 19951001, 2, -1) == PL_OK, "birth_rank < 0: not configured");
+    CHECK(chk(NIR_ABROAD, 19951001, 2, 256) == PL_R_BIRTH_RANK,
+          "birth_rank 256 rejected (hashed as one byte, never truncated to 0)");
+    CHECK(pl_nir_like(NIR_ABROAD, 15) && pl_nir_like(NIR_2A, 15) &&
+          pl_nir_like(NIR_ABROAD "\0", 16), "pl_nir_like: 15-character NIRs");
+    CHECK(pl_nir_like(NIR_ABROAD, 13), "pl_nir_like: 13 characters, no key");
+    CHECK(!pl_nir_like("295109912611194", 15) && !pl_nir_like("ABCDEFGHIJKLMNO", 15) &&
+          !pl_nir_like("2951099126111", 12), "pl_nir_like: wrong key, letters, short");
+    CHECK(pl_nir_like_u64(295109912611193ull) && pl_nir_like_u64(2951099126111ull) &&
+          !pl_nir_like_u64(295109912611194ull) && !pl_nir_like_u64(29510991261119ull),
+          "pl_nir_like_u64: 15 and 13 digits; wrong key; 14 digits");
 }
 
 static void test_order(void)

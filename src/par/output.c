@@ -136,6 +136,11 @@ static herr_t close_or_exit(hid_t file, unsigned timeout)
     sigaction(SIGALRM, &sa, &old);
     alarm(timeout);
     herr_t rc = H5Fclose(file);
+    /* After a write error (ENOSPC) a failed close can leave the file's ID
+     * registered; HDF5 would close it again at MPI_Finalize and crash in
+     * H5F__close_cb. Drop every remaining reference now. */
+    while (rc < 0 && H5Iis_valid(file) > 0 && H5Idec_ref(file) > 0)
+        ;
     alarm(0);
     sigaction(SIGALRM, &old, NULL);
     return rc;

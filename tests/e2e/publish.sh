@@ -211,3 +211,14 @@ rm -f "$out/current" && ln -s "../victim/.pseudolink-gen-00000000000000bb" "$out
 plrun 2 run "$job" --out "$out" >"$TMP/r7.log" 2>&1
 check "planted current: the run publishes its own set" test $? -eq 0 -a "$(readlink "$out/current" | cut -c1-16)" = .pseudolink-gen-
 check "planted current: nothing outside the output directory removed" test -f "$TMP/victim/.pseudolink-gen-00000000000000bb/data"
+
+# --- A very full file system: a clean failure, never a crash --------------
+if mkdir -p "$TMP/tiny" && mount -t tmpfs -o size=64k tmpfs "$TMP/tiny" 2>/dev/null; then
+  plrun 2 run "$job" --out "$TMP/tiny/o" >"$TMP/t.log" 2>&1; rc=$?
+  check "64 KiB file system: exit status 1, not a crash (status $rc)" test $rc -eq 1
+  check "64 KiB file system: no segmentation fault at shutdown" test -z "$(grep -i 'segmentation fault' "$TMP/t.log")"
+  check "64 KiB file system: nothing published" test ! -e "$TMP/tiny/o/linked.h5"
+  umount "$TMP/tiny"
+else
+  missing "tmpfs mounts (root): very-full-file-system case"
+fi

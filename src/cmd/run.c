@@ -340,6 +340,14 @@ int pl_run_main(int argc, char **argv)
         printf("audit head: %s\n", pl_run_audit_head());
     fflush(stdout);
     run_free(&r);
+    /* A file whose close failed after a write error would crash HDF5's
+     * shutdown inside MPI_Finalize: every rank then leaves together,
+     * everything said and recorded, without it. */
+    if (!pl_all_ok(r.comm, !pl_out_broken())) {
+        fflush(stderr);
+        MPI_Barrier(r.comm);
+        _exit(rc ? rc : 1);
+    }
     MPI_Finalize();
     return rc;
 }

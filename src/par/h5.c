@@ -84,6 +84,12 @@ const char *pl_h5_reason(void)
     if (h5_reason_buf[0] == '\0')      /* never an empty reason */
         snprintf(h5_reason_buf, n, "%s", saved ? strerror(saved)
                  : "HDF5 gave no reason (empty error stack)");
+    /* MPI-IO may report a short write with no errno (a full file system
+     * seen from a rank whose write came up short): say so rather than end
+     * on a bare "failed". */
+    size_t l = strlen(h5_reason_buf);
+    if (l >= 6 && strcmp(h5_reason_buf + l - 6, "failed") == 0 && l + 40 < n)
+        snprintf(h5_reason_buf + l, n - l, " (no system error code)");
     return h5_reason_buf;
 }
 

@@ -125,6 +125,9 @@ int pl_out_create(pl_outfile *f, const char *dir, const char *name,
 }
 
 static void on_discard_timeout(int sig);
+static int broken;
+
+int pl_out_broken(void) { return broken; }
 
 /* H5Fclose, but a collective that stalls after a write error ends the
  * process (see on_discard_timeout) instead of hanging the run. */
@@ -136,11 +139,12 @@ static herr_t close_or_exit(hid_t file, unsigned timeout)
     sigaction(SIGALRM, &sa, &old);
     alarm(timeout);
     herr_t rc = H5Fclose(file);
-    /* After a write error (ENOSPC) a failed close can leave the file's ID
-     * registered; HDF5 would close it again at MPI_Finalize and crash in
-     * H5F__close_cb. Drop every remaining reference now. */
-    while (rc < 0 && H5Iis_valid(file) > 0 && H5Idec_ref(file) > 0)
-        ;
+    /* After a write error (ENOSPC) a failed close leaves a broken file
+     * object that HDF5 closes again when the library shuts down (at
+     * MPI_Finalize) and crashes in H5F__close_cb: remember it, so that the
+     * job ends without that shutdown (pl_out_broken). */
+    if (rc < 0)
+        broken = 1;
     alarm(0);
     sigaction(SIGALRM, &old, NULL);
     return rc;

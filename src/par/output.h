@@ -30,6 +30,10 @@ int  pl_out_dir(const char *dir, MPI_Comm comm);
  * this run, par/generation.h); tmp and final are then the same path. */
 int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
                    const char *tag, MPI_Comm comm);
+/* Not collective: 1 when a close failed after a write error; HDF5's own
+ * shutdown would then crash on the broken file object, so the process must
+ * end without it (cmd/run.c: after the audit line, _exit, no finalize). */
+int  pl_out_broken(void);
 /* Close (collective); returns -1 if HDF5 could not flush the file. */
 int  pl_out_close(pl_outfile *f);
 /* Rank 0 renames tmp -> final; returns status on every rank. Frees the

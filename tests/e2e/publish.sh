@@ -126,6 +126,35 @@ check "a real leftover of ours (marker matches) is removed, with a warning" \
   test ! -e "$out/.pseudolink-run.tmp-00000000000000aa" -a -n "$(grep 'removed the temporary of an unfinished run' "$TMP/r6.log")"
 rm -rf "$out"/.pseudolink-run.tmp-0123456789abcdef "$out"/.pseudolink-gen-fedcba9876543210 "$out/.linked.h5.tmp-0123456789abcdef"
 
+# --- Hostile symlinks: a run never removes anything outside <out> ---------
+# `current` aimed out of the directory, or at the directory itself; a
+# "generation" that is a symlink to another directory's published set; a
+# marked directory owned by another user.
+mkdir -p "$TMP/victim/sub" && echo precious >"$TMP/victim/a" && echo x >"$TMP/victim/sub/b"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h0.log" 2>&1 || notok "hostile: first run"
+ln -sfn ../victim "$TMP/h/cur.new" && mv -T "$TMP/h/cur.new" "$TMP/h/current"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h1.log" 2>&1
+check "current -> ../victim: the run publishes, the victim outside <out> is untouched" \
+  test $? -eq 0 -a -f "$TMP/victim/a" -a -f "$TMP/victim/sub/b" -a "$(readlink "$TMP/h/current")" != ../victim
+ln -sfn . "$TMP/h/cur.new" && mv -T "$TMP/h/cur.new" "$TMP/h/current"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h2.log" 2>&1
+check "current -> .: the run does not wipe its own directory (audit log, new set)" \
+  test $? -eq 0 -a -s "$TMP/h/audit.log" -a -f "$TMP/h/linked.h5"
+"$PL" verify --audit "$TMP/h/audit.log" "$TMP/h" >"$TMP/v" 2>&1
+check "current -> .: verify passes afterwards" test $? -eq 0
+g=$(readlink "$out/current")
+ln -s "$out/$g" "$TMP/h/$g"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h3.log" 2>&1
+check "a planted symlink named like a generation: the set it points at is untouched" \
+  test -f "$out/$g/linked.h5" -a -f "$out/$g/RUN_ID" -a -L "$TMP/h/$g"
+rm -f "$TMP/h/$g"
+mkdir -p "$TMP/h/.pseudolink-gen-00000000000000bb" && echo 00000000000000bb >"$TMP/h/.pseudolink-gen-00000000000000bb/RUN_ID"
+echo theirs >"$TMP/h/.pseudolink-gen-00000000000000bb/data"
+chown -R nobody "$TMP/h/.pseudolink-gen-00000000000000bb"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h4.log" 2>&1
+check "a marked directory owned by another user is not ours: left alone" \
+  test -f "$TMP/h/.pseudolink-gen-00000000000000bb/data"
+
 # --- A refused extract leaves no byte on disk, in any name -----------------
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \
   "$ROOT/jobs/extracts.yaml" >"$TMP/x.yaml"

@@ -318,11 +318,30 @@ char *pl_gen_current(const char *out)
     return pathf("%s/%s", out, buf);
 }
 
-void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
+/* When our directory `name` was begun (its RUN_ID's mtime). */
+static int begun(const char *out, const char *name, struct timespec *t)
+{
+    char *m = pathf("%s/%s/" MARKER, out, name);
+    struct stat sb;
+    int rc = lstat(m, &sb);
+    free(m);
+    if (rc == 0)
+        *t = sb.st_mtim;
+    return rc;
+}
+
+void pl_gen_clean(const char *out,
+                  void (*dead)(const char *tag, int sealed, void *ctx),
                   void *ctx)
 {
     char *cur = pl_gen_current(out);
     const char *cur_base = cur ? strrchr(cur, '/') + 1 : "";
+    /* Runs on a directory are serialised by its lock: a sealed generation
+     * begun after the current one never became current (its run died
+     * between sealing and the swap); one begun before was superseded. */
+    struct timespec ct = {0, 0};
+    int have_ct = cur && ours(out, cur_base, GEN_PREFIX) &&
+                  begun(out, cur_base, &ct) == 0;
     DIR *d = opendir(out);
     if (!d) {
         free(cur);
@@ -335,13 +354,20 @@ void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
                   strcmp(e->d_name, cur_base) != 0;
         if (!tmp && !gen)
             continue;
+        struct timespec t;
+        int never = gen && (!have_ct || (begun(out, e->d_name, &t) == 0 &&
+                    (t.tv_sec > ct.tv_sec || (t.tv_sec == ct.tv_sec &&
+                                              t.tv_nsec > ct.tv_nsec))));
         char *p = pathf("%s/%s", out, e->d_name);
         if (remove_tree(p) == 0) {
             pl_warn("%s: removed the %s", p,
                     tmp ? "temporary of an unfinished run"
-                        : "superseded outputs of an earlier run");
-            if (tmp && dead)
-                dead(e->d_name + strlen(TMP_PREFIX), ctx);
+                    : never ? "sealed outputs of a run that died before "
+                              "publishing them"
+                            : "superseded outputs of an earlier run");
+            if ((tmp || never) && dead)
+                dead(e->d_name + strlen(tmp ? TMP_PREFIX : GEN_PREFIX),
+                     never, ctx);
         }
         else
             pl_warn("%s: cannot remove the outputs of an earlier run: %s", p,

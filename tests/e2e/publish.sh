@@ -155,6 +155,36 @@ plrun 2 run "$job" --out "$TMP/h" >"$TMP/h4.log" 2>&1
 check "a marked directory owned by another user is not ours: left alone" \
   test -f "$TMP/h/.pseudolink-gen-00000000000000bb/data"
 
+# --- Rank 0 killed (SIGKILL, by gdb) at the phase boundaries of publishing -
+# after sealing, before the audit line; after the line, before the swap.
+if command -v gdb >/dev/null; then
+  killed_at() {  # BREAKPOINT OUT: rank 0 dies there
+    timeout 120 mpirun -np 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then
+      exec gdb -q -batch -ex "break $0" -ex run -ex kill --args "$1" run "$2" --out "$3"
+      else exec "$1" run "$2" --out "$3"; fi' "$1" "$PL" "$job" "$2" >"$TMP/kill.log" 2>&1
+  }
+  plrun 2 run "$job" --out "$TMP/k" >"$TMP/k0.log" 2>&1 || notok "kill: first run"
+  for bp in pl_audit_append pl_gen_publish; do
+    s0=$(sha256sum <"$TMP/k/linked.h5")
+    killed_at $bp "$TMP/k"
+    check "killed at $bp: linked.h5 is still the whole previous set" test "$(sha256sum <"$TMP/k/linked.h5")" = "$s0"
+    "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1; rc=$?
+    if [ $bp = pl_gen_publish ]; then
+      check "killed before the swap: verify fails naming the unpublished run, not tampering" \
+        test $rc -ne 0 -a -n "$(grep 'recorded as a success but its set is not current' "$TMP/v")" -a -z "$(grep 'changed since' "$TMP/v")"
+    fi
+    dead=$(ls -A "$TMP/k" | sed -n 's/^\.pseudolink-gen-//p' | grep -vx "$(readlink "$TMP/k/current" | sed 's/^\.pseudolink-gen-//')")
+    plrun 2 run "$job" --out "$TMP/k" >"$TMP/k1.log" 2>&1
+    check "killed at $bp: the next run succeeds" test $? -eq 0
+    check "killed at $bp: the next run audits the dead run's sealed set" \
+      test -n "$dead" -a -n "$(grep "\"command\":\"publish\".*\"run_id\":\"$dead\".*\"found_by\".*\"outcome\":\"failure\"" "$TMP/k/audit.log")"
+    "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1
+    check "killed at $bp: verify passes after the next run" test $? -eq 0
+  done
+else
+  missing "gdb: rank 0 killed while publishing"
+fi
+
 # --- A refused extract leaves no byte on disk, in any name -----------------
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \
   "$ROOT/jobs/extracts.yaml" >"$TMP/x.yaml"

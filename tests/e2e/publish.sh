@@ -181,6 +181,25 @@ if command -v gdb >/dev/null; then
     "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1
     check "killed at $bp: verify passes after the next run" test $? -eq 0
   done
+  # A rewrap while a run stands between its audit line and the swap: it
+  # would write into the generation the run is about to remove (its line a
+  # success, its file gone). It waits for no one: refused, audited.
+  cat >"$TMP/new2.yaml" <<Y
+custody:
+  threshold: 2
+  custodians:
+    - {name: carol, role: data_protection_officer, public_key: $K/carol.pub.pem}
+    - {name: dave, role: research_director, public_key: $K/dave.pub.pem}
+Y
+  RW="$PL rewrap --corr $TMP/k/correspondence.h5 $(key alice) $(key carol) --custody $TMP/new2.yaml"
+  export RW TMP
+  timeout 120 mpirun -np 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then
+    exec gdb -q -batch -ex "break pl_gen_publish" -ex run -ex "shell $RW >$TMP/rwrace.log 2>&1; echo \$? >$TMP/rwrace.rc" -ex continue --args "$1" run "$2" --out "$3"
+    else exec "$1" run "$2" --out "$3"; fi' x "$PL" "$job" "$TMP/k" >"$TMP/kill.log" 2>&1
+  check "rewrap during a run's publication: refused (the output lock)" \
+    test "$(cat "$TMP/rwrace.rc")" != 0 -a -n "$(grep 'another run is using the output directory' "$TMP/rwrace.log")"
+  "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1
+  check "rewrap during a run's publication: verify passes (no lost rewrap recorded as done)" test $? -eq 0
 else
   missing "gdb: rank 0 killed while publishing"
 fi

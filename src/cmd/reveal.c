@@ -10,6 +10,7 @@
 #include "crypto/keyfile.h"
 #include "base/log.h"
 #include "par/output.h"
+#include "par/lock.h"
 #include "stage/pseudonym.h"
 #include "base/mem.h"
 #include "par/h5.h"
@@ -381,8 +382,27 @@ static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
                            const char *final, const char *audit,
                            audit_event *ev)
 {
-    char *real = realpath(final, NULL);
+    /* In an output directory of generations: hold its lock, so that no
+     * run publishes a new set (and removes the generation written into)
+     * between this audit line and the rename. */
     struct stat sb;
+    char *od = output_dir_of(final), *cur = pl_xmalloc(strlen(od) + 16);
+    snprintf(cur, strlen(od) + 16, "%s/current", od);
+    int locked = 0;
+    if (lstat(cur, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        char tag[17];
+        snprintf(tag, sizeof tag, "%016lx", (unsigned long)getpid());
+        if (pl_lock_take(od, tag) != 0) {
+            free(od);
+            free(cur);
+            audit_event_append(audit, ev, 0, pl_log_first_error());
+            return -1;
+        }
+        locked = 1;
+    }
+    free(od);
+    free(cur);
+    char *real = realpath(final, NULL);
     const char *target = real && lstat(final, &sb) == 0 && S_ISLNK(sb.st_mode)
                              ? real : final;
     size_t n = strlen(target) + 32;
@@ -415,6 +435,8 @@ static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
     }
     free(tmp);
     free(real);
+    if (locked)
+        pl_lock_release();
     return rc;
 }
 

@@ -131,6 +131,7 @@ static long check_chain(const char *log, const char *outdir, int pass,
     long n = 0, rc = 0;
     files_t before = {0};
     char last_run[64] = "";
+    long last_run_line = 0;
     memset(prev, '0', 64);
     prev[64] = '\0';
     while ((len = getline(&line, &cap, f)) > 0) {
@@ -156,8 +157,12 @@ static long check_chain(const char *log, const char *outdir, int pass,
                    same_dir(pl_json_str(j, "output_dir"), outdir)) {
             *matching = 1;
         } else if (pass == 2) {
+            char was[64];
+            snprintf(was, sizeof was, "%s", last_run);
             collect(j, n, outdir, *matching, fs, &before, last_run,
                     sizeof last_run);
+            if (strcmp(was, last_run) != 0)
+                last_run_line = n;
         }
         pl_json_free(j);
         if (rc)
@@ -168,6 +173,28 @@ static long check_chain(const char *log, const char *outdir, int pass,
     }
     free(line);
     fclose(f);
+    /* A run whose line was written but whose set never became current
+     * (killed between the audit line and the swap; the next run records
+     * it): OUTDIR/current names another generation. What is published is
+     * the set before it. */
+    char cur[PATH_MAX], cp[PATH_MAX];
+    ssize_t cl;
+    snprintf(cp, sizeof cp, "%s/current", outdir ? outdir : "");
+    if (pass == 2 && rc == 0 && outdir && last_run[0] &&
+        (cl = readlink(cp, cur, sizeof cur - 1)) > 0) {
+        cur[cl] = '\0';
+        const char *t = strncmp(cur, ".pseudolink-gen-", 16) == 0 ? cur + 16
+                                                                  : cur;
+        if (strcmp(t, last_run) != 0) {
+            pl_err("%s:%ld: run %s is recorded as a success but its set is "
+                   "not current (%s/current -> %s): it was never published "
+                   "and no line says so yet (the next run on the directory "
+                   "records it); checking the set before it", log,
+                   last_run_line, last_run, outdir, cur);
+            files_copy(fs, &before);
+            rc = 1;
+        }
+    }
     files_free(&before);
     if (head)
         memcpy(head, prev, 65);
@@ -299,7 +326,7 @@ int pl_verify_main(int argc, char **argv)
         }
         printf("ok: %s: head %s as expected\n", log, head);
     }
-    check_chain(log, outdir, 2, &matching, &fs, NULL);
+    bad |= check_chain(log, outdir, 2, &matching, &fs, NULL) < 0;
     for (size_t i = 0; i < fs.n; i++)
         bad |= check_file(&fs.f[i], outdir) != 0;
     if (outdir)

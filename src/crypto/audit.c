@@ -279,7 +279,17 @@ static int last_line_hash(int fd, const char *log, uint8_t prev[32])
 /* Open (creating 0640) and lock the log exclusively; -1 on error. */
 static int open_locked(const char *log)
 {
-    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    /* Never waited on: a FIFO or device is refused, not opened blocking. */
+    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+                  0640);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+        pl_err("%s: the audit log is not a regular file", log);
+        return -1;
+    }
     if (fd < 0) {
         pl_err("%s: cannot open the audit log for append: %s", log,
                strerror(errno));
@@ -297,7 +307,7 @@ static int open_locked(const char *log)
 
 static int tail_hash(const char *log, uint8_t prev[32])
 {
-    int rfd = open(log, O_RDONLY | O_CLOEXEC);
+    int rfd = open(log, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (rfd < 0) {
         pl_err("%s: cannot read the audit log: %s", log, strerror(errno));
         return -1;

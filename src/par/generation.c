@@ -52,43 +52,87 @@ static int sync_path(const char *p, int dir)
     return rc;
 }
 
-/* Our directory: RUN_ID holds exactly the tag of its name. */
-static int ours(const char *out, const char *name, const char *prefix)
+/* A name of ours: prefix and 16 hex digits, nothing else (no '/'). */
+static int our_name(const char *name, const char *prefix)
 {
     size_t pl = strlen(prefix);
     if (strncmp(name, prefix, pl) != 0 || strlen(name + pl) != 16)
         return 0;
-    char *m = pathf("%s/%s/%s", out, name, MARKER), buf[32] = "";
-    FILE *f = fopen(m, "r");
-    free(m);
-    if (!f)
+    for (const char *c = name + pl; *c; c++)
+        if (!strchr("0123456789abcdef", *c))
+            return 0;
+    return 1;
+}
+
+/* Our directory: a real directory (not a symlink to one elsewhere) in
+ * `out`, owned by us, whose RUN_ID (a regular file, not followed) holds
+ * exactly the tag of its name. */
+static int ours(const char *out, const char *name, const char *prefix)
+{
+    if (!our_name(name, prefix))
         return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    size_t pl = strlen(prefix);
+    char *dp = pathf("%s/%s", out, name), buf[32] = "";
+    struct stat sb;
+    int ok = lstat(dp, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+             sb.st_uid == geteuid();
+    int dfd = ok ? open(dp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                 : -1;
+    free(dp);
+    if (dfd < 0)
+        return 0;
+    int fd = openat(dfd, MARKER, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+                                 O_CLOEXEC);
+    close(dfd);
+    if (fd < 0)
+        return 0;
+    ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                sb.st_uid == geteuid() ? read(fd, buf, sizeof buf - 1) : -1;
+    close(fd);
+    if (n < 0)
+        return 0;
     buf[n] = '\0';
     return n == 17 && buf[16] == '\n' && strncmp(buf, name + pl, 16) == 0;
 }
 
-/* rm -r of a directory we made: regular files and our subdirectories. */
-static int remove_tree(const char *p)
+/* rm -r below an open directory: never follows a symlink (a directory
+ * swapped for one is refused, not descended). Closes dfd. */
+static int remove_at(int dfd)
 {
-    DIR *d = opendir(p);
-    if (!d)
-        return errno == ENOENT ? 0 : -1;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        char *c = pathf("%s/%s", p, e->d_name);
         struct stat sb;
-        if (lstat(c, &sb) == 0 && S_ISDIR(sb.st_mode))
-            rc |= remove_tree(c);
-        else if (unlink(c) != 0 && errno != ENOENT)
+        if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(sb.st_mode)) {
+            int c = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY |
+                                           O_NOFOLLOW | O_CLOEXEC);
+            if (c < 0 || remove_at(c) != 0 ||
+                (unlinkat(dfd, e->d_name, AT_REMOVEDIR) != 0 &&
+                 errno != ENOENT))
+                rc = -1;
+        } else if (unlinkat(dfd, e->d_name, 0) != 0 && errno != ENOENT)
             rc = -1;
-        free(c);
     }
     closedir(d);
+    return rc;
+}
+
+/* rm -r of a directory we made: `p` itself must be a real directory (a
+ * symlink is never followed: it is not ours). */
+static int remove_tree(const char *p)
+{
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = remove_at(fd);
     if (rmdir(p) != 0 && errno != ENOENT)
         rc = -1;
     return rc;
@@ -227,7 +271,9 @@ int pl_gen_publish(pl_generation *g, const char *const *names, size_t n,
                             "(the set itself is published)", g->out,
                             names[i], PL_GEN_CURRENT);
             sync_path(g->out, 1);
-            if (old && strcmp(old, g->dir) != 0 && remove_tree(old) != 0)
+            const char *ob = old ? strrchr(old, '/') + 1 : NULL;
+            if (old && strcmp(old, g->dir) != 0 &&
+                ours(g->out, ob, GEN_PREFIX) && remove_tree(old) != 0)
                 pl_warn("%s: cannot remove the previous generation: %s "
                         "(the next run will)", old, strerror(errno));
         }
@@ -269,16 +315,37 @@ char *pl_gen_current(const char *out)
     if (n <= 0)
         return NULL;
     buf[n] = '\0';
-    if (strchr(buf, '/') || !ours(out, buf, GEN_PREFIX))
+    /* Only a generation of this directory, and one of ours: never "..",
+     * "/", "." nor another user's directory. */
+    if (!our_name(buf, GEN_PREFIX) || !ours(out, buf, GEN_PREFIX))
         return NULL;
     return pathf("%s/%s", out, buf);
 }
 
-void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
+/* When our directory `name` was begun (its RUN_ID's mtime). */
+static int begun(const char *out, const char *name, struct timespec *t)
+{
+    char *m = pathf("%s/%s/" MARKER, out, name);
+    struct stat sb;
+    int rc = lstat(m, &sb);
+    free(m);
+    if (rc == 0)
+        *t = sb.st_mtim;
+    return rc;
+}
+
+void pl_gen_clean(const char *out,
+                  void (*dead)(const char *tag, int sealed, void *ctx),
                   void *ctx)
 {
     char *cur = pl_gen_current(out);
     const char *cur_base = cur ? strrchr(cur, '/') + 1 : "";
+    /* Runs on a directory are serialised by its lock: a sealed generation
+     * begun after the current one never became current (its run died
+     * between sealing and the swap); one begun before was superseded. */
+    struct timespec ct = {0, 0};
+    int have_ct = cur && ours(out, cur_base, GEN_PREFIX) &&
+                  begun(out, cur_base, &ct) == 0;
     DIR *d = opendir(out);
     if (!d) {
         free(cur);
@@ -291,13 +358,20 @@ void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
                   strcmp(e->d_name, cur_base) != 0;
         if (!tmp && !gen)
             continue;
+        struct timespec t;
+        int never = gen && (!have_ct || (begun(out, e->d_name, &t) == 0 &&
+                    (t.tv_sec > ct.tv_sec || (t.tv_sec == ct.tv_sec &&
+                                              t.tv_nsec > ct.tv_nsec))));
         char *p = pathf("%s/%s", out, e->d_name);
         if (remove_tree(p) == 0) {
             pl_warn("%s: removed the %s", p,
                     tmp ? "temporary of an unfinished run"
-                        : "superseded outputs of an earlier run");
-            if (tmp && dead)
-                dead(e->d_name + strlen(TMP_PREFIX), ctx);
+                    : never ? "sealed outputs of a run that died before "
+                              "publishing them"
+                            : "superseded outputs of an earlier run");
+            if ((tmp || never) && dead)
+                dead(e->d_name + strlen(tmp ? TMP_PREFIX : GEN_PREFIX),
+                     never, ctx);
         }
         else
             pl_warn("%s: cannot remove the outputs of an earlier run: %s", p,

@@ -51,9 +51,12 @@ void pl_gen_free(pl_generation *g);
 
 /* Not collective (rank 0, holding the output directory's lock): remove
  * every directory of ours that is not current (a dead or superseded run),
- * each with a warning; dead(tag, ctx) (may be NULL) is told the tag of each
- * run that died before sealing its outputs. */
-void pl_gen_clean(const char *out, void (*dead)(const char *tag, void *ctx),
+ * each with a warning; dead(tag, sealed, ctx) (may be NULL) is told the tag
+ * of each run that died before publishing its outputs: before sealing them
+ * (sealed 0), or sealed but never made current (sealed 1: begun after the
+ * current generation). */
+void pl_gen_clean(const char *out,
+                  void (*dead)(const char *tag, int sealed, void *ctx),
                   void *ctx);
 
 /* Not collective: the current generation's directory (malloc'd), or NULL

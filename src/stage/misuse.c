@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     char *what;                 /* "the store", "keys.producer", ... */
@@ -79,7 +80,8 @@ static int check_paths(const pl_run *r, const char *audit_opt,
         add(&in, prev->pass[i], "--prev-passphrase-file #%zu", i + 1);
 
     const char *o = j->output;
-    char *p;
+    char *p, *odd_log = NULL;
+    int odd_link = 0;
     add(&out, o, "the output directory");
     p = join(o, "linked.h5"); add(&out, p, "linked.h5"); free(p);
     p = join(o, "correspondence.h5"); add(&out, p, "correspondence.h5"); free(p);
@@ -100,7 +102,14 @@ static int check_paths(const pl_run *r, const char *audit_opt,
     else if (j->audit_log)
         add(&out, j->audit_log, "the audit log (audit_log)");
     else {
-        p = join(o, "audit.log"); add(&out, p, "the audit log"); free(p);
+        p = join(o, "audit.log"); add(&out, p, "the audit log");
+        /* The default log is the directory's own file: a symlink planted
+         * there would have a run append wherever it points (an explicit
+         * --audit or audit_log: names a log kept elsewhere). */
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && !S_ISREG(sb.st_mode))
+            odd_log = join(o, "audit.log"), odd_link = S_ISLNK(sb.st_mode);
+        free(p);
     }
 
     int bad = 0;
@@ -118,6 +127,14 @@ static int check_paths(const pl_run *r, const char *audit_opt,
             }
     list_free(&in);
     list_free(&out);
+    if (!bad && odd_log) {
+        pl_err("%s: the audit log is %s, not a regular file: refusing to "
+               "start, nothing was written (name a log kept elsewhere with "
+               "--audit or audit_log:)", odd_log,
+               odd_link ? "a symlink" : "special");
+        bad = 3;
+    }
+    free(odd_log);
     return bad ? (bad & 2 ? -2 : -1) : 0;
 }
 

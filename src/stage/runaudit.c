@@ -54,15 +54,27 @@ static char *audit_path(const pl_run *r, const char *opt)
 /* A run that died before it could write its own failure line (killed,
  * or ended by the close watchdog after a write error): the next run
  * records it when it removes what the dead run left. */
-static void audit_dead(const char *tag, void *ctx)
+typedef struct {
+    const char *log, *out;
+} dead_ctx;
+
+static void audit_dead(const char *tag, int sealed, void *ctx)
 {
-    const char *log = ctx;
-    pl_audit_rec *a = pl_audit_begin("run");
+    const dead_ctx *c = ctx;
+    /* Sealed: its run line may be in the log; a publish failure line of
+     * the same run takes it back (docs/AUDIT.md). */
+    pl_audit_rec *a = pl_audit_begin(sealed ? "publish" : "run");
+    if (sealed)
+        pl_audit_str(a, "output_dir", c->out);
     pl_audit_str(a, "run_id", tag);
     pl_audit_str(a, "found_by", "the next run on this output directory");
-    pl_audit_append(log, a, 0, "the run died before finishing (killed, or "
-                    "ended after a write error); its unpublished outputs "
-                    "were removed");
+    pl_audit_append(c->log, a, 0, sealed
+                    ? "the run died after sealing its outputs, before "
+                      "publishing them; they never became current and were "
+                      "removed"
+                    : "the run died before finishing (killed, or "
+                      "ended after a write error); its unpublished outputs "
+                      "were removed");
     pl_audit_free(a);
 }
 
@@ -76,8 +88,10 @@ int pl_run_guard(pl_run *r, const char *audit_opt, const char *tag)
     if (r->rank == 0) {
         char *log = audit_path(r, audit_opt);
         ok = pl_audit_check(log) == 0;
-        if (ok)
-            pl_gen_clean(r->job->output, audit_dead, log);
+        if (ok) {
+            dead_ctx c = {log, r->job->output};
+            pl_gen_clean(r->job->output, audit_dead, &c);
+        }
         free(log);
     }
     if (!pl_root_ok(r->comm, ok) ||

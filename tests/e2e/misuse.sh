@@ -156,6 +156,17 @@ mkdir -p "$TMP/o-job"; ln -s "$TMP/jobout.yaml" "$TMP/o-job/audit.log"; jsum=$(s
 runlog jobaudit plrun 2 run "$TMP/jobout.yaml" --out "$TMP/o-job"
 refused "out/audit.log a symlink to the job file: refused" "$TMP/jobaudit.log" "the audit log .* resolves to an input, the job file"
 check "out/audit.log a symlink to the job file: the job file is unchanged" test "$(sha256sum <"$TMP/jobout.yaml")" = "$jsum"
+# The default <out>/audit.log a symlink out of the directory: a run would
+# append to wherever it points. A FIFO as the log: never waited on.
+mkdir -p "$TMP/o-alink"; printf 'root:x:0:0:root:/root:/bin/bash\n' >"$TMP/elsewhere"
+ln -s "$TMP/elsewhere" "$TMP/o-alink/audit.log"; esum=$(sha256sum <"$TMP/elsewhere")
+runlog alink plrun 2 run "$base" --store "$TMP/in/store.h5" --out "$TMP/o-alink"
+refused "out/audit.log a symlink out of the directory: refused" "$TMP/alink.log" "audit.log: the audit log is a symlink, not a regular file"
+check "out/audit.log a symlink: the file it points at is unchanged" test "$(sha256sum <"$TMP/elsewhere")" = "$esum"
+mkfifo "$TMP/afifo"
+rc=0; timeout 60 mpirun -np 2 "$PL" run "$base" --store "$TMP/in/store.h5" --out "$TMP/o-afifo" --audit "$TMP/afifo" >"$TMP/afifo.log" 2>&1 || rc=$?
+refused "audit log a FIFO: refused at once, not waited on" "$TMP/afifo.log" "afifo: (the audit log is not a regular file|cannot open the audit log for append: No such device or address)"
+check "audit log a FIFO: not ended by the timeout" test "$rc" -ne 124
 # An extract over a project key.
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/in/store.h5#" \
   "$ROOT/jobs/extracts.yaml" >"$TMP/x.yaml"

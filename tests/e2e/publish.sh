@@ -126,6 +126,84 @@ check "a real leftover of ours (marker matches) is removed, with a warning" \
   test ! -e "$out/.pseudolink-run.tmp-00000000000000aa" -a -n "$(grep 'removed the temporary of an unfinished run' "$TMP/r6.log")"
 rm -rf "$out"/.pseudolink-run.tmp-0123456789abcdef "$out"/.pseudolink-gen-fedcba9876543210 "$out/.linked.h5.tmp-0123456789abcdef"
 
+# --- Hostile symlinks: a run never removes anything outside <out> ---------
+# `current` aimed out of the directory, or at the directory itself; a
+# "generation" that is a symlink to another directory's published set; a
+# marked directory owned by another user.
+mkdir -p "$TMP/victim/sub" && echo precious >"$TMP/victim/a" && echo x >"$TMP/victim/sub/b"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h0.log" 2>&1 || notok "hostile: first run"
+ln -sfn ../victim "$TMP/h/cur.new" && mv -T "$TMP/h/cur.new" "$TMP/h/current"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h1.log" 2>&1
+check "current -> ../victim: the run publishes, the victim outside <out> is untouched" \
+  test $? -eq 0 -a -f "$TMP/victim/a" -a -f "$TMP/victim/sub/b" -a "$(readlink "$TMP/h/current")" != ../victim
+ln -sfn . "$TMP/h/cur.new" && mv -T "$TMP/h/cur.new" "$TMP/h/current"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h2.log" 2>&1
+check "current -> .: the run does not wipe its own directory (audit log, new set)" \
+  test $? -eq 0 -a -s "$TMP/h/audit.log" -a -f "$TMP/h/linked.h5"
+"$PL" verify --audit "$TMP/h/audit.log" "$TMP/h" >"$TMP/v" 2>&1
+check "current -> .: verify passes afterwards" test $? -eq 0
+g=$(readlink "$out/current")
+ln -s "$out/$g" "$TMP/h/$g"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h3.log" 2>&1
+check "a planted symlink named like a generation: the set it points at is untouched" \
+  test -f "$out/$g/linked.h5" -a -f "$out/$g/RUN_ID" -a -L "$TMP/h/$g"
+rm -f "$TMP/h/$g"
+mkdir -p "$TMP/h/.pseudolink-gen-00000000000000bb" && echo 00000000000000bb >"$TMP/h/.pseudolink-gen-00000000000000bb/RUN_ID"
+echo theirs >"$TMP/h/.pseudolink-gen-00000000000000bb/data"
+chown -R nobody "$TMP/h/.pseudolink-gen-00000000000000bb"
+plrun 2 run "$job" --out "$TMP/h" >"$TMP/h4.log" 2>&1
+check "a marked directory owned by another user is not ours: left alone" \
+  test -f "$TMP/h/.pseudolink-gen-00000000000000bb/data"
+
+# --- Rank 0 killed (SIGKILL, by gdb) at the phase boundaries of publishing -
+# after sealing, before the audit line; after the line, before the swap.
+if command -v gdb >/dev/null; then
+  killed_at() {  # BREAKPOINT OUT: rank 0 dies there
+    timeout 120 mpirun -np 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then
+      exec gdb -q -batch -ex "break $0" -ex run -ex kill --args "$1" run "$2" --out "$3"
+      else exec "$1" run "$2" --out "$3"; fi' "$1" "$PL" "$job" "$2" >"$TMP/kill.log" 2>&1
+  }
+  plrun 2 run "$job" --out "$TMP/k" >"$TMP/k0.log" 2>&1 || notok "kill: first run"
+  for bp in pl_audit_append pl_gen_publish; do
+    s0=$(sha256sum <"$TMP/k/linked.h5")
+    killed_at $bp "$TMP/k"
+    check "killed at $bp: linked.h5 is still the whole previous set" test "$(sha256sum <"$TMP/k/linked.h5")" = "$s0"
+    "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1; rc=$?
+    if [ $bp = pl_gen_publish ]; then
+      check "killed before the swap: verify fails naming the unpublished run, not tampering" \
+        test $rc -ne 0 -a -n "$(grep 'recorded as a success but its set is not current' "$TMP/v")" -a -z "$(grep 'changed since' "$TMP/v")"
+    fi
+    dead=$(ls -A "$TMP/k" | sed -n 's/^\.pseudolink-gen-//p' | grep -vx "$(readlink "$TMP/k/current" | sed 's/^\.pseudolink-gen-//')")
+    plrun 2 run "$job" --out "$TMP/k" >"$TMP/k1.log" 2>&1
+    check "killed at $bp: the next run succeeds" test $? -eq 0
+    check "killed at $bp: the next run audits the dead run's sealed set" \
+      test -n "$dead" -a -n "$(grep "\"command\":\"publish\".*\"run_id\":\"$dead\".*\"found_by\".*\"outcome\":\"failure\"" "$TMP/k/audit.log")"
+    "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1
+    check "killed at $bp: verify passes after the next run" test $? -eq 0
+  done
+  # A rewrap while a run stands between its audit line and the swap: it
+  # would write into the generation the run is about to remove (its line a
+  # success, its file gone). It waits for no one: refused, audited.
+  cat >"$TMP/new2.yaml" <<Y
+custody:
+  threshold: 2
+  custodians:
+    - {name: carol, role: data_protection_officer, public_key: $K/carol.pub.pem}
+    - {name: dave, role: research_director, public_key: $K/dave.pub.pem}
+Y
+  RW="$PL rewrap --corr $TMP/k/correspondence.h5 $(key alice) $(key carol) --custody $TMP/new2.yaml"
+  export RW TMP
+  timeout 120 mpirun -np 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then
+    exec gdb -q -batch -ex "break pl_gen_publish" -ex run -ex "shell $RW >$TMP/rwrace.log 2>&1; echo \$? >$TMP/rwrace.rc" -ex continue --args "$1" run "$2" --out "$3"
+    else exec "$1" run "$2" --out "$3"; fi' x "$PL" "$job" "$TMP/k" >"$TMP/kill.log" 2>&1
+  check "rewrap during a run's publication: refused (the output lock)" \
+    test "$(cat "$TMP/rwrace.rc")" != 0 -a -n "$(grep 'another run is using the output directory' "$TMP/rwrace.log")"
+  "$PL" verify --audit "$TMP/k/audit.log" "$TMP/k" >"$TMP/v" 2>&1
+  check "rewrap during a run's publication: verify passes (no lost rewrap recorded as done)" test $? -eq 0
+else
+  missing "gdb: rank 0 killed while publishing"
+fi
+
 # --- A refused extract leaves no byte on disk, in any name -----------------
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \
   "$ROOT/jobs/extracts.yaml" >"$TMP/x.yaml"

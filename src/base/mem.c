@@ -3,6 +3,7 @@
 #include "base/mem.h"
 #include "base/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,19 @@ char *pl_xstrdup(const char *s)
     size_t n = strlen(s) + 1;
     char *p = pl_xmalloc(n);
     memcpy(p, s, n);
+    return p;
+}
+
+char *pl_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = pl_xmalloc((size_t)(n > 0 ? n : 0) + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    va_end(ap);
     return p;
 }
 

@@ -19,6 +19,8 @@ void *pl_xmalloc(size_t n);
 void *pl_xcalloc(size_t n, size_t size);
 void *pl_xrealloc(void *p, size_t n);
 char *pl_xstrdup(const char *s);
+/* printf into a new string (paths built from parts); never NULL. */
+char *pl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Large tables accessed at random (the owner's dictionary, the links
  * sort): 2 MiB-aligned and marked for transparent huge pages, so that a

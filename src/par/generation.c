@@ -18,20 +18,6 @@
 #define GEN_PREFIX ".pseudolink-gen-"
 #define MARKER     "RUN_ID"
 
-static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *pathf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = pl_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
-}
-
 static int is_rank0(MPI_Comm comm)
 {
     int rank;
@@ -72,7 +58,7 @@ static int ours(const char *out, const char *name, const char *prefix)
     if (!our_name(name, prefix))
         return 0;
     size_t pl = strlen(prefix);
-    char *dp = pathf("%s/%s", out, name), buf[32] = "";
+    char *dp = pl_xasprintf("%s/%s", out, name), buf[32] = "";
     struct stat sb;
     int ok = lstat(dp, &sb) == 0 && S_ISDIR(sb.st_mode) &&
              sb.st_uid == geteuid();
@@ -144,10 +130,10 @@ int pl_gen_begin(pl_generation *g, const char *out, const char *tag,
     memset(g, 0, sizeof *g);
     snprintf(g->tag, sizeof g->tag, "%s", tag);
     g->out = pl_xstrdup(out);
-    g->dir = pathf("%s/" TMP_PREFIX "%s", out, tag);
+    g->dir = pl_xasprintf("%s/" TMP_PREFIX "%s", out, tag);
     int ok = 1;
     if (is_rank0(comm)) {
-        char *m = pathf("%s/" MARKER, g->dir);
+        char *m = pl_xasprintf("%s/" MARKER, g->dir);
         int fd = -1;
         if (mkdir(g->dir, 0750) != 0 ||
             (fd = open(m, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 ||
@@ -171,21 +157,21 @@ int pl_gen_seal(pl_generation *g, const char *const *files, size_t n,
         /* The data first, then the names: after a crash the set is either
          * complete under its sealed name or still a temporary. */
         for (size_t i = 0; i < n && ok; i++) {
-            char *p = pathf("%s/%s", g->dir, files[i]);
+            char *p = pl_xasprintf("%s/%s", g->dir, files[i]);
             if (sync_path(p, 0) != 0) {
                 pl_err("%s: cannot flush to disk: %s", p, strerror(errno));
                 ok = 0;
             }
             free(p);
         }
-        char *x = pathf("%s/extracts", g->dir);
+        char *x = pl_xasprintf("%s/extracts", g->dir);
         struct stat sb;
         if (ok && stat(x, &sb) == 0 && sync_path(x, 1) != 0) {
             pl_err("%s: cannot flush to disk: %s", x, strerror(errno));
             ok = 0;
         }
         free(x);
-        char *sealed = pathf("%s/" GEN_PREFIX "%s", g->out, g->tag);
+        char *sealed = pl_xasprintf("%s/" GEN_PREFIX "%s", g->out, g->tag);
         if (ok && (sync_path(g->dir, 1) != 0 || rename(g->dir, sealed) != 0 ||
                    sync_path(g->out, 1) != 0)) {
             pl_err("%s: cannot seal the run's outputs (rename to %s): %s",
@@ -197,7 +183,7 @@ int pl_gen_seal(pl_generation *g, const char *const *files, size_t n,
     if (!pl_root_ok(comm, ok))
         return -1;
     free(g->dir);
-    g->dir = pathf("%s/" GEN_PREFIX "%s", g->out, g->tag);
+    g->dir = pl_xasprintf("%s/" GEN_PREFIX "%s", g->out, g->tag);
     g->sealed = 1;
     return 0;
 }
@@ -207,8 +193,8 @@ int pl_gen_seal(pl_generation *g, const char *const *files, size_t n,
 static int swap_link(const char *out, const char *link, const char *target,
                      const char *tag)
 {
-    char *tmp = pathf("%s/.pseudolink-link.tmp-%s", out, tag);
-    char *dst = pathf("%s/%s", out, link);
+    char *tmp = pl_xasprintf("%s/.pseudolink-link.tmp-%s", out, tag);
+    char *dst = pl_xasprintf("%s/%s", out, link);
     unlink(tmp);
     int rc = symlink(target, tmp) == 0 && rename(tmp, dst) == 0 ? 0 : -1;
     if (rc != 0) {
@@ -226,8 +212,8 @@ static int swap_link(const char *out, const char *link, const char *target,
  * directory of the earlier layout is moved aside, not deleted. */
 static int stable_name(const pl_generation *g, const char *name)
 {
-    char *p = pathf("%s/%s", g->out, name);
-    char *want = pathf(PL_GEN_CURRENT "/%s", name), have[4096];
+    char *p = pl_xasprintf("%s/%s", g->out, name);
+    char *want = pl_xasprintf(PL_GEN_CURRENT "/%s", name), have[4096];
     ssize_t n = readlink(p, have, sizeof have - 1);
     int rc = 0;
     if (n >= 0) {
@@ -237,7 +223,7 @@ static int stable_name(const pl_generation *g, const char *name)
     }
     struct stat sb;
     if (n < 0 && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        char *aside = pathf("%s/.pseudolink-old-%s-%s", g->out, name, g->tag);
+        char *aside = pl_xasprintf("%s/.pseudolink-old-%s-%s", g->out, name, g->tag);
         if (rename(p, aside) != 0) {
             pl_warn("%s: cannot move the earlier directory aside: %s", p,
                     strerror(errno));
@@ -309,7 +295,7 @@ void pl_gen_free(pl_generation *g)
  * so nothing outside the output directory is ever removed. */
 char *pl_gen_current(const char *out)
 {
-    char *p = pathf("%s/" PL_GEN_CURRENT, out), buf[4096];
+    char *p = pl_xasprintf("%s/" PL_GEN_CURRENT, out), buf[4096];
     ssize_t n = readlink(p, buf, sizeof buf - 1);
     free(p);
     if (n <= 0)
@@ -319,13 +305,13 @@ char *pl_gen_current(const char *out)
      * "/", "." nor another user's directory. */
     if (!our_name(buf, GEN_PREFIX) || !ours(out, buf, GEN_PREFIX))
         return NULL;
-    return pathf("%s/%s", out, buf);
+    return pl_xasprintf("%s/%s", out, buf);
 }
 
 /* When our directory `name` was begun (its RUN_ID's mtime). */
 static int begun(const char *out, const char *name, struct timespec *t)
 {
-    char *m = pathf("%s/%s/" MARKER, out, name);
+    char *m = pl_xasprintf("%s/%s/" MARKER, out, name);
     struct stat sb;
     int rc = lstat(m, &sb);
     free(m);
@@ -362,7 +348,7 @@ void pl_gen_clean(const char *out,
         int never = gen && (!have_ct || (begun(out, e->d_name, &t) == 0 &&
                     (t.tv_sec > ct.tv_sec || (t.tv_sec == ct.tv_sec &&
                                               t.tv_nsec > ct.tv_nsec))));
-        char *p = pathf("%s/%s", out, e->d_name);
+        char *p = pl_xasprintf("%s/%s", out, e->d_name);
         if (remove_tree(p) == 0) {
             pl_warn("%s: removed the %s", p,
                     tmp ? "temporary of an unfinished run"

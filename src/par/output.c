@@ -63,21 +63,6 @@ int pl_out_dir(const char *dir, MPI_Comm comm)
     return pl_root_ok(comm, ok) ? 0 : -1;
 }
 
-static char *path_printf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static char *path_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = pl_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
-}
-
 /* Every dataset of 1 MiB or more starts on a multiple of the file
  * system's preferred I/O size (st_blksize: the stripe size on Lustre,
  * 4 KiB on ext4), so that no two ranks' writes share a stripe through a
@@ -101,10 +86,10 @@ int pl_out_create(pl_outfile *f, const char *dir, const char *name,
 {
     memset(f, 0, sizeof *f);
     f->file = -1;
-    f->final = path_printf("%s/%s", dir, name);
+    f->final = pl_xasprintf("%s/%s", dir, name);
     /* Hidden and tagged: never mistaken for a finished output. Without a
      * tag the directory itself is the run's private one (generation.h). */
-    f->tmp = tag ? path_printf("%s/.%s.tmp-%s", dir, name, tag)
+    f->tmp = tag ? pl_xasprintf("%s/.%s.tmp-%s", dir, name, tag)
                  : pl_xstrdup(f->final);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);

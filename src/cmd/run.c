@@ -269,7 +269,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     }
     if (pl_corr_write(r, &corr, r->gendir, tag) != 0 ||
-        pl_extracts_write(r, linked.tmp, tag) != 0) {
+        pl_extracts_write(r, linked.tmp) != 0) {
         pl_out_discard(&linked, r->comm);
         pl_out_discard(&corr, r->comm);
         return -1;

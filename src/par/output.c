@@ -82,15 +82,12 @@ static hsize_t out_alignment(const char *dir, MPI_Comm comm)
 }
 
 int pl_out_create(pl_outfile *f, const char *dir, const char *name,
-                  const char *tag, MPI_Comm comm)
+                  MPI_Comm comm)
 {
     memset(f, 0, sizeof *f);
     f->file = -1;
     f->final = pl_xasprintf("%s/%s", dir, name);
-    /* Hidden and tagged: never mistaken for a finished output. Without a
-     * tag the directory itself is the run's private one (generation.h). */
-    f->tmp = tag ? pl_xasprintf("%s/.%s.tmp-%s", dir, name, tag)
-                 : pl_xstrdup(f->final);
+    f->tmp = pl_xstrdup(f->final);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     H5Pset_coll_metadata_write(fapl, 1);
@@ -147,22 +144,6 @@ int pl_out_close(pl_outfile *f)
         return -1;
     }
     return 0;
-}
-
-int pl_out_publish(pl_outfile *f, MPI_Comm comm)
-{
-    int rank, ok = 1;
-    MPI_Comm_rank(comm, &rank);
-    if (rank == 0 && rename(f->tmp, f->final) != 0) {
-        pl_err("%s: cannot publish (rename from %s): %s", f->final, f->tmp,
-               strerror(errno));
-        ok = 0;
-    }
-    ok = pl_root_ok(comm, ok);
-    free(f->tmp);
-    free(f->final);
-    f->tmp = f->final = NULL;
-    return ok ? 0 : -1;
 }
 
 static void on_discard_timeout(int sig)

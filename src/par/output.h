@@ -1,10 +1,9 @@
-/* output.h — output files written in parallel and published atomically.
+/* output.h — output files written in parallel.
  *
- * A file is created as <dir>/.<name>.tmp-<tag> (collectively, MPI-IO) and
- * renamed to <dir>/<name> by rank 0 only after every rank succeeded, so a
- * failed run never leaves a file that looks finished. Datasets are
- * contiguous with a known length; each rank writes its slice at the offset
- * given by an exclusive prefix sum.
+ * A file is created collectively (MPI-IO) in a directory private to the
+ * run (par/generation.h), whose whole set is published at once; nothing
+ * here renames a file. Datasets are contiguous with a known length; each
+ * rank writes its slice at the offset given by an exclusive prefix sum.
  */
 #ifndef PL_OUTPUT_H
 #define PL_OUTPUT_H
@@ -26,19 +25,16 @@ typedef struct {
 /* Create the output directory (rank 0, mkdir -p) and check it is writable.
  * Collective; errors reported once. */
 int  pl_out_dir(const char *dir, MPI_Comm comm);
-/* tag NULL: create <dir>/<name> directly (dir is a directory private to
- * this run, par/generation.h); tmp and final are then the same path. */
+/* Create <dir>/<name> (dir is private to this run, par/generation.h);
+ * tmp and final are both that path. */
 int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
-                   const char *tag, MPI_Comm comm);
+                   MPI_Comm comm);
 /* Not collective: 1 when a close failed after a write error; HDF5's own
  * shutdown would then crash on the broken file object, so the process must
  * end without it (cmd/run.c: after the audit line, _exit, no finalize). */
 int  pl_out_broken(void);
 /* Close (collective); returns -1 if HDF5 could not flush the file. */
 int  pl_out_close(pl_outfile *f);
-/* Rank 0 renames tmp -> final; returns status on every rank. Frees the
- * names either way (the caller records the published path first). */
-int  pl_out_publish(pl_outfile *f, MPI_Comm comm);
 /* Forget the names of a closed file that stays (its directory is
  * published as a whole, par/generation.h). Not collective. */
 void pl_out_free(pl_outfile *f);

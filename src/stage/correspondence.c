@@ -376,7 +376,7 @@ int pl_corr_write(pl_run *r, pl_outfile *f, const char *dir, const char *tag)
     memset(&cm, 0, sizeof cm);
     int rc = -1;
     if (pl_all_ok(r->comm, ok) && custody_meta(r, tag, &cm) == 0 &&
-        pl_out_create(f, dir, PL_CORR_NAME, NULL, r->comm) == 0) {
+        pl_out_create(f, dir, PL_CORR_NAME, r->comm) == 0) {
         rc = write_file(r, f, tag, ct, &row, rows, ct_total, records, &cm);
         if (!pl_all_ok(r->comm, rc == 0 && pl_out_close(f) == 0))
             rc = -1;

@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include "stage/extract_int.h"
+
+static void extracts_discard(pl_run *r);
 #include "base/mem.h"
 #include "par/mpi.h"
 #include "par/h5.h"
@@ -604,8 +606,7 @@ static int write_body(pl_run *r, xproj *p)
     return rc;
 }
 
-static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath,
-                     const char *tag)
+static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath)
 {
     for (size_t s = 0; s < p->n_src; s++) {
         xsrc *x = &p->src[s];
@@ -618,8 +619,7 @@ static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath,
     char name[PL_NAME_MAX + 8];
     snprintf(name, sizeof name, "%s.h5", p->cfg->name);
     struct pl_extract_set *xs = r->extracts;
-    (void)tag;
-    if (pl_out_create(&p->f, xs->dir, name, NULL, r->comm) != 0) {
+    if (pl_out_create(&p->f, xs->dir, name, r->comm) != 0) {
         pl_out_discard(&p->f, r->comm);
         return -1;
     }
@@ -630,7 +630,7 @@ static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath,
     return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
 
-int pl_extracts_write(pl_run *r, const char *linked, const char *tag)
+int pl_extracts_write(pl_run *r, const char *linked)
 {
     struct pl_extract_set *xs = r->extracts;
     if (!xs)
@@ -644,15 +644,15 @@ int pl_extracts_write(pl_run *r, const char *linked, const char *tag)
         pl_err0("%s: cannot open the linked output for the extracts: %s",
                 linked, pl_h5_reason());
     for (size_t i = 0; i < xs->n && rc == 0; i++)
-        rc = write_one(r, &xs->p[i], lf, linked, tag);
+        rc = write_one(r, &xs->p[i], lf, linked);
     if (lf >= 0)
         H5Fclose(lf);
     if (rc != 0)
-        pl_extracts_discard(r);
+        extracts_discard(r);
     return rc;
 }
 
-void pl_extracts_discard(pl_run *r)
+static void extracts_discard(pl_run *r)
 {
     struct pl_extract_set *xs = r->extracts;
     for (size_t i = 0; xs && i < xs->n; i++)

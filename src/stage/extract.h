@@ -21,11 +21,10 @@ int  pl_extracts_prepare(pl_run *r);
 /* After linked.h5 is written and closed (`linked` is its temporary path,
  * whose pids the extracts read back): write every extract to its temporary
  * and evaluate its risk. Collective; on -1 every temporary is removed. */
-int  pl_extracts_write(pl_run *r, const char *linked, const char *tag);
+int  pl_extracts_write(pl_run *r, const char *linked);
 /* Remove the refused extracts' files; note the others as outputs of the
  * run's set (stage/runaudit.h). */
 int  pl_extracts_seal(pl_run *r);
-void pl_extracts_discard(pl_run *r);
 /* Rank 0 prints the per-extract lines of the summary. */
 void pl_extracts_summary(pl_run *r);
 /* Number of extracts refused by their risk policy. */

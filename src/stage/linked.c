@@ -121,7 +121,7 @@ int pl_linked_begin(pl_run *r)
     uint64_t B = r->job->batch_rows;
     lw->in = pl_xmalloc(B * row_width(r));
     lw->out = pl_xmalloc(B * row_width(r));
-    if (pl_out_create(&r->lw->f, r->gendir, "linked.h5", NULL, r->comm) != 0)
+    if (pl_out_create(&r->lw->f, r->gendir, "linked.h5", r->comm) != 0)
         return -1;
     int rc = 0;
     for (size_t si = 0; si < r->store.n_src && rc == 0; si++)

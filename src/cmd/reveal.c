@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,8 @@ static char *custodians_json(const pl_corr_file *cf, const int *used)
         char *name = pl_json_escape(cf->cm.name[i]);
         char *role = pl_json_escape(cf->cm.role[i]);
         fprintf(m, "%s{\"name\":\"%s\",\"role\":\"%s\",\"fingerprint\":"
-                "\"%s\"}", k++ ? "," : "", name, role, fpr);
+                "\"%s\",\"served\":%s}", k++ ? "," : "", name, role, fpr,
+                used[i] == 1 ? "true" : "false");
         free(name);
         free(role);
     }
@@ -148,6 +150,8 @@ static int audit_event_append(const char *path, const audit_event *ev,
 
 typedef struct {
     const char *corr, *audit, *custody, *out, *reason;
+    const char *pids;           /* reveal --pids FILE ("-": stdin) */
+    int json;                   /* reveal --format json */
     pl_keyset ks;
     char **pos;
     int n_pos;
@@ -172,7 +176,22 @@ static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
             c->custody = argv[++i];
         else if (v && strcmp(argv[i], "--out") == 0) c->out = argv[++i];
         else if (v && strcmp(argv[i], "--reason") == 0) c->reason = argv[++i];
-        else if (allow_pos && argv[i][0] != '-') c->pos[c->n_pos++] = argv[i];
+        else if (allow_pos && v && strcmp(argv[i], "--pids") == 0) {
+            if (c->pids) {
+                pl_err("--pids given twice (one list; pids may also be "
+                       "arguments)");
+                fprintf(stderr, "%s\n", usage);
+                return -1;
+            }
+            c->pids = argv[++i];
+        } else if (allow_pos && v && strcmp(argv[i], "--format") == 0) {
+            if (strcmp(v, "tsv") != 0 && strcmp(v, "json") != 0) {
+                pl_err("--format: expected 'tsv' or 'json'");
+                fprintf(stderr, "%s\n", usage);
+                return -1;
+            }
+            c->json = strcmp(argv[++i], "json") == 0;
+        } else if (allow_pos && argv[i][0] != '-') c->pos[c->n_pos++] = argv[i];
         else {
             pl_err("unexpected argument '%s'", argv[i]);
             fprintf(stderr, "%s\n", usage);
@@ -190,16 +209,190 @@ static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
 /* ------------------------------------------------------------------------ */
 /* reveal */
 
-static int parse_pid(const char *s, uint8_t pid[PL_PID_BYTES])
+/* The pids asked for: distinct, in the order first asked (arguments, then
+ * the --pids list). `by_pid` holds the same pids sorted by value, each with
+ * its place in `pid`: one binary search per record of the table, so a
+ * reveal of n pids from a table of R records costs O((R + n) log n). */
+typedef struct {
+    uint8_t pid[PL_PID_BYTES];
+    size_t idx;
+} pid_ent;
+
+typedef struct {
+    uint8_t (*pid)[PL_PID_BYTES];
+    size_t n, cap;
+    pid_ent *by_pid;
+    size_t bad;                 /* entries that are not pids */
+} pidset;
+
+#define BAD_SHOWN 10            /* bad entries named one by one */
+
+static void pidset_add(pidset *ps, const uint8_t pid[PL_PID_BYTES])
 {
-    if (strlen(s) != 2 * PL_PID_BYTES)
-        return -1;
-    return pl_unhex(s, PL_PID_BYTES, pid, NULL);
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? 2 * ps->cap : 64;
+        ps->pid = pl_xrealloc(ps->pid, ps->cap * sizeof *ps->pid);
+    }
+    memcpy(ps->pid[ps->n++], pid, PL_PID_BYTES);
 }
 
-/* Scan every shard for the wanted pids; p1 of pid j goes to p1 + j*32. */
-static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
-                     int n, uint8_t *p1, int *found)
+static int ent_cmp(const void *a, const void *b)
+{
+    const pid_ent *x = a, *y = b;
+    int c = memcmp(x->pid, y->pid, PL_PID_BYTES);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int ent_find(const void *key, const void *e)
+{
+    return memcmp(key, ((const pid_ent *)e)->pid, PL_PID_BYTES);
+}
+
+/* Drop repeated pids (the first request stays), build by_pid. */
+static void pidset_index(pidset *ps)
+{
+    size_t m = ps->n, n = 0;
+    pid_ent *e = pl_xcalloc(m ? m : 1, sizeof *e);
+    char *keep = pl_xcalloc(m ? m : 1, 1);
+    size_t *to = pl_xcalloc(m ? m : 1, sizeof *to);
+    for (size_t i = 0; i < m; i++) {
+        memcpy(e[i].pid, ps->pid[i], PL_PID_BYTES);
+        e[i].idx = i;
+    }
+    qsort(e, m, sizeof *e, ent_cmp);
+    for (size_t k = 0; k < m; k++)
+        keep[e[k].idx] = k == 0 || memcmp(e[k].pid, e[k - 1].pid,
+                                          PL_PID_BYTES) != 0;
+    for (size_t i = 0; i < m; i++)
+        if (keep[i]) {
+            to[i] = n;
+            memmove(ps->pid[n++], ps->pid[i], PL_PID_BYTES);
+        }
+    size_t w = 0;
+    for (size_t k = 0; k < m; k++)
+        if (keep[e[k].idx]) {
+            e[w] = e[k];
+            e[w++].idx = to[e[k].idx];
+        }
+    ps->n = n;
+    ps->by_pid = e;
+    free(keep);
+    free(to);
+}
+
+static void pidset_free(pidset *ps)
+{
+    free(ps->pid);
+    free(ps->by_pid);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* One entry (an argument, or a line stripped of its comment and blanks)
+ * that should be a pid. Messages never show the entry: what is not a pid
+ * may be an identifier (a p1 or a NIR pasted by mistake). where: "pid
+ * argument 3" or "FILE:LINE". 0, or -1 after a message. */
+static int parse_pid_entry(pidset *ps, const char *s, size_t len,
+                           const char *where, int col)
+{
+    uint8_t pid[PL_PID_BYTES];
+    size_t bad = 0;
+    if (len == 2 * PL_PID_BYTES && memchr(s, '\0', len) == NULL &&
+        pl_unhex(s, PL_PID_BYTES, pid, &bad) == 0) {
+        pidset_add(ps, pid);
+        return 0;
+    }
+    if (++ps->bad > BAD_SHOWN)
+        return -1;
+    if (len != 2 * PL_PID_BYTES)
+        pl_err("%s: expected a pid (%d hex digits%s), found %zu "
+               "characters (not shown)", where, 2 * PL_PID_BYTES,
+               col ? ", one per line" : "", len);
+    else
+        pl_err("%s%s%.0zu: expected a pid (%d hex digits): character %zu "
+               "is not a hex digit (not shown)", where, col ? ":" : "",
+               col ? bad + 1 : 0, 2 * PL_PID_BYTES, bad + 1);
+    return -1;
+}
+
+/* The --pids list: one pid per line; blank lines, and everything from a
+ * '#' to the end of a line, are ignored; "-" is standard input. Every bad
+ * line is counted (the first BAD_SHOWN named, by line number); 0 when the
+ * whole list was read and every line was a pid or nothing. */
+static int read_pid_list(pidset *ps, const char *path)
+{
+    int std = strcmp(path, "-") == 0;
+    const char *name = std ? "standard input" : path;
+    FILE *f = std ? stdin : fopen(path, "r");
+    if (!f) {
+        pl_err("%s: cannot open the pid list: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, bad0 = ps->bad;
+    ssize_t got;
+    errno = 0;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t len = (size_t)got;
+        char *hash = memchr(line, '#', len);
+        if (hash)
+            len = (size_t)(hash - line);
+        size_t b = 0;
+        while (b < len && strchr(" \t\r\n\v\f", line[b]) && line[b])
+            b++;
+        while (len > b && strchr(" \t\r\n\v\f", line[len - 1]) &&
+               line[len - 1])
+            len--;
+        if (len == b)
+            continue;
+        char where[64 + PATH_MAX];
+        snprintf(where, sizeof where, "%s:%zu", name, lineno);
+        parse_pid_entry(ps, line + b, len - b, where, 1);
+    }
+    int rc = 0;
+    if (ferror(f)) {
+        pl_err("%s: cannot read the pid list: %s", name,
+               errno ? strerror(errno) : "read error");
+        rc = -1;
+    }
+    free(line);
+    if (!std)
+        fclose(f);
+    if (ps->bad > bad0) {
+        if (ps->bad - bad0 > BAD_SHOWN)
+            pl_err("%s: %zu more lines are not pids (not shown)", name,
+                   ps->bad - bad0 - BAD_SHOWN);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Arguments first, then the --pids list. -1 after messages. */
+static int collect_pids(const cli *c, pidset *ps)
+{
+    int rc = 0;
+    for (int j = 0; j < c->n_pos; j++) {
+        char where[48];
+        snprintf(where, sizeof where, "pid argument %d", j + 1);
+        if (parse_pid_entry(ps, c->pos[j], strlen(c->pos[j]), where, 0) != 0)
+            rc = -1;
+    }
+    if (ps->bad > BAD_SHOWN)
+        pl_err("%zu more pid arguments are not pids (not shown)",
+               ps->bad - BAD_SHOWN);
+    size_t bad = ps->bad;
+    ps->bad = 0;                /* the list counts its own */
+    if (c->pids && read_pid_list(ps, c->pids) != 0)
+        rc = -1;
+    ps->bad += bad;
+    pidset_index(ps);
+    return rc;
+}
+
+/* Decrypt every shard and look each record's pid up among the wanted:
+ * p1 of pid j goes to p1 + j*32. */
+static int find_pids(pl_corr_file *cf, const uint8_t *key, const pidset *ps,
+                     uint8_t *p1, char *found)
 {
     for (size_t s = 0; s < cf->n_shards; s++) {
         uint8_t *pt;
@@ -207,12 +400,12 @@ static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
             return -1;
         for (uint64_t i = 0; i < cf->nrec[s]; i++) {
             const uint8_t *e = pt + i * PL_CORR_REC;
-            for (int j = 0; j < n; j++)
-                if (memcmp(e + PL_P1_BYTES, pids + j * PL_PID_BYTES,
-                           PL_PID_BYTES) == 0) {
-                    memcpy(p1 + j * PL_P1_BYTES, e, PL_P1_BYTES);
-                    found[j] = 1;
-                }
+            const pid_ent *hit = bsearch(e + PL_P1_BYTES, ps->by_pid, ps->n,
+                                         sizeof *ps->by_pid, ent_find);
+            if (hit) {
+                memcpy(p1 + hit->idx * PL_P1_BYTES, e, PL_P1_BYTES);
+                found[hit->idx] = 1;
+            }
         }
         OPENSSL_cleanse(pt, cf->nrec[s] * PL_CORR_REC);
         free(pt);
@@ -234,89 +427,102 @@ static int stdout_ok(const char *cmd)
     return 1;
 }
 
-static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
-                       const int *found)
+/* The answer on stdout: TSV with a header, or JSON Lines; found pids
+ * only, in the order asked. The pids not found are named on stderr. */
+static int print_found(const cli *c, const pl_corr_file *cf,
+                       const pidset *ps, const uint8_t *p1,
+                       const char *found, size_t nfound)
 {
-    for (int j = 0; j < c->n_pos; j++) {
-        if (!found[j]) {
-            pl_err("%s: pid %s is not in this correspondence file", cf->path,
-                   c->pos[j]);
+    int json = c->json;
+    if (!json)
+        printf("pid\tp1\n");
+    for (size_t j = 0; j < ps->n; j++) {
+        if (!found[j])
             continue;
-        }
-        char hex[2 * PL_P1_BYTES + 1];
+        char pid[2 * PL_PID_BYTES + 1], hex[2 * PL_P1_BYTES + 1];
+        pl_hex(ps->pid[j], PL_PID_BYTES, pid);
         pl_hex(p1 + j * PL_P1_BYTES, PL_P1_BYTES, hex);
-        printf("%s %s\n", c->pos[j], hex);
+        printf(json ? "{\"pid\":\"%s\",\"p1\":\"%s\"}\n" : "%s\t%s\n", pid,
+               hex);
         OPENSSL_cleanse(hex, sizeof hex);
     }
-    return stdout_ok("reveal") ? 0 : -1;
+    int rc = stdout_ok("reveal") ? 0 : -1;
+    if (nfound < ps->n) {
+        pl_err("%s: %zu of %zu pids are not in this correspondence file:",
+               cf->path, ps->n - nfound, ps->n);
+        for (size_t j = 0; j < ps->n; j++)
+            if (!found[j]) {
+                char pid[2 * PL_PID_BYTES + 1];
+                pl_hex(ps->pid[j], PL_PID_BYTES, pid);
+                pl_err("%s: pid %s is not in this correspondence file",
+                       cf->path, pid);
+            }
+    }
+    return rc;
 }
 
-/* ["pid", ...] of the arguments (all of them, or those found). */
-static char *pids_json(const cli *c, const int *found)
+/* ["pid", ...]: every pid asked for, or (found != NULL) those found. */
+static char *pids_json(const pidset *ps, const char *found)
 {
     char *json = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&json, &len);
     fputc('[', m);
-    for (int j = 0, k = 0; j < c->n_pos; j++)
+    for (size_t j = 0, k = 0; j < ps->n; j++)
         if (!found || found[j]) {
-            char *e = pl_json_escape(c->pos[j]);
-            fprintf(m, "%s\"%s\"", k++ ? "," : "", e);
-            free(e);
+            char hex[2 * PL_PID_BYTES + 1];
+            pl_hex(ps->pid[j], PL_PID_BYTES, hex);
+            fprintf(m, "%s\"%s\"", k++ ? "," : "", hex);
         }
     fputc(']', m);
     fclose(m);
     return json;
 }
 
-static int reveal(cli *c, pl_corr_file *cf, const char *audit)
+/* Open the key, look the pids up, audit, print. ev is the caller's
+ * record (pids_requested filled). 0 when every pid was found and
+ * printed. */
+static int reveal(cli *c, pl_corr_file *cf, const pidset *ps,
+                  audit_event *ev, const char *audit)
 {
-    int n = c->n_pos, rc = -1, nfound = 0;
-    uint8_t *pids = pl_xcalloc((size_t)n, PL_PID_BYTES);
-    uint8_t *p1 = pl_xcalloc((size_t)n, PL_P1_BYTES);
-    int *found = pl_xcalloc((size_t)n, sizeof *found);
+    size_t n = ps->n, nfound = 0;
+    int rc = -1;
+    uint8_t *p1 = pl_xcalloc(n, PL_P1_BYTES);
+    char *found = pl_xcalloc(n, 1);
     int *used = pl_xcalloc(cf->cm.n, sizeof *used);
     uint8_t key[PL_CORR_KEY];
-    audit_event ev = {"reveal", c->corr, c->reason, cf, used, "pids_requested",
-                      "pids_found", (uint64_t)n, 0, NULL, NULL, NULL};
-    for (int j = 0; j < n; j++)
-        if (parse_pid(c->pos[j], pids + j * PL_PID_BYTES) != 0) {
-            pl_err("argument %d is not a pid (expected 32 hex digits)",
-                   j + 1);
-            audit_event_append(audit, &ev, 0, pl_log_first_error());
-            goto out;
-        }
-    char *req = pids_json(c, NULL);
-    ev.pids_json = req;
+    ev->cf = cf;
+    ev->used = used;
     if (pl_corr_unlock(cf, &c->ks, key, used) != 0 ||
-        find_pids(cf, key, pids, n, p1, found) != 0) {
+        find_pids(cf, key, ps, p1, found) != 0) {
         OPENSSL_cleanse(key, sizeof key);
         /* A refusal (keys of too few roles, a wrong key) is recorded. */
-        audit_event_append(audit, &ev, 0, pl_log_first_error());
-        free(req);
+        audit_event_append(audit, ev, 0, pl_log_first_error());
         goto out;
     }
     OPENSSL_cleanse(key, sizeof key);
-    for (int j = 0; j < n; j++)
-        nfound += found[j];
-    char *fnd = pids_json(c, found), why[96];
-    ev.found_json = fnd;
-    ev.v2 = (uint64_t)nfound;
-    snprintf(why, sizeof why, "%d of %d pids are not in this table",
+    for (size_t j = 0; j < n; j++)
+        nfound += (size_t)found[j];
+    char *fnd = pids_json(ps, found), why[96];
+    ev->found_json = fnd;
+    ev->v2 = (uint64_t)nfound;
+    snprintf(why, sizeof why, "%zu of %zu pids are not in this table",
              n - nfound, n);
-    rc = audit_event_append(audit, &ev, nfound == n, nfound == n ? NULL : why);
-    free(req);
+    /* Durable (fsynced) before the first p1 is printed. */
+    rc = audit_event_append(audit, ev, nfound == n, nfound == n ? NULL : why);
     free(fnd);
+    ev->found_json = NULL;
     if (rc == 0) {
-        rc = print_found(c, cf, p1, found);
+        rc = print_found(c, cf, ps, p1, found, nfound);
         rc = rc == 0 && nfound == n ? 0 : -1;
     }
 out:
-    OPENSSL_cleanse(p1, (size_t)n * PL_P1_BYTES);
-    free(pids);
+    OPENSSL_cleanse(p1, n * PL_P1_BYTES);
     free(p1);
     free(found);
     free(used);
+    ev->cf = NULL;
+    ev->used = NULL;
     return rc;
 }
 
@@ -324,28 +530,54 @@ int pl_reveal_main(int argc, char **argv)
 {
     static const char *usage =
         "usage: pseudolink reveal --corr FILE --key PEM [--key PEM]... "
-        "[--passphrase-file FILE]... [--audit FILE] [--reason TEXT] PID...";
+        "[--passphrase-file FILE]... --reason TEXT [--pids FILE|-] "
+        "[--format tsv|json] [--audit FILE] [PID...]";
     cli c;
     pl_h5_quiet();
     if (parse_cli(argc, argv, &c, 1, usage) != 0) {
         free(c.pos);
         return 2;
     }
-    /* The log first: every attempt from here on is recorded. */
+    if (c.n_pos == 0 && !c.pids) {
+        pl_err("reveal: no pid given (PID arguments or --pids FILE, '-' for "
+               "standard input)");
+        fprintf(stderr, "%s\n", usage);
+        free(c.pos);
+        return 2;
+    }
+    /* From here on (the table and the pids are named) every attempt is
+     * recorded, refusals included. */
     char *audit = c.audit ? pl_xstrdup(c.audit) : default_audit(c.corr);
-    int rc = 2;
+    int rc = 1;
     pl_corr_file cf;
-    audit_event ev = {"reveal", c.corr, c.reason, NULL, NULL, "pids_requested",
-                      NULL, (uint64_t)c.n_pos, 0, NULL, NULL, NULL};
-    if (c.n_pos == 0) {
-        pl_err("reveal: no pid given");
+    pidset ps;
+    memset(&ps, 0, sizeof ps);
+    audit_event ev = {"reveal", c.corr, c.reason, NULL, NULL,
+                      "pids_requested", "pids_found", 0, 0, NULL, NULL, NULL};
+    int bad = collect_pids(&c, &ps);
+    char *req = pids_json(&ps, NULL);
+    ev.pids_json = req;
+    ev.v1 = (uint64_t)ps.n;
+    if (bad != 0) {
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+    } else if (!c.reason || !c.reason[strspn(c.reason, " \t")]) {
+        pl_err("reveal: --reason TEXT is required (the ticket or request "
+               "this reveal answers; it is recorded in the audit log)");
+        fprintf(stderr, "%s\n", usage);
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+        rc = 2;
+    } else if (ps.n == 0) {
+        pl_err("%s: no pid in the list (only blank lines and comments)",
+               strcmp(c.pids, "-") == 0 ? "standard input" : c.pids);
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
     } else if (pl_corr_open(&cf, c.corr) == 0) {
-        rc = reveal(&c, &cf, audit) == 0 ? 0 : 1;
+        rc = reveal(&c, &cf, &ps, &ev, audit) == 0 ? 0 : 1;
         pl_corr_close(&cf);
     } else {
         audit_event_append(audit, &ev, 0, pl_log_first_error());
-        rc = 1;
     }
+    free(req);
+    pidset_free(&ps);
     free(audit);
     free(c.pos);
     return rc;

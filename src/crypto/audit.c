@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pwd.h>
@@ -305,6 +306,20 @@ static int open_locked(const char *log)
     return fd;
 }
 
+/* fsync the directory holding `path`; 0 or -1 with errno. */
+static int sync_dir_of(const char *path)
+{
+    char *c = pl_xstrdup(path);
+    int fd = open(dirname(c), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(c);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 static int tail_hash(const char *log, uint8_t prev[32])
 {
     int rfd = open(log, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -370,6 +385,8 @@ int pl_audit_append(const char *log, pl_audit_rec *a, int success,
         close(fd);
         return -1;
     }
+    struct stat sb0;
+    int first = fstat(fd, &sb0) == 0 && sb0.st_size == 0;
     char *line = close_line(a, success, error, prev);
     size_t len = strlen(line);
     uint8_t md[32];
@@ -390,6 +407,12 @@ int pl_audit_append(const char *log, pl_audit_rec *a, int success,
         rc = -1;
     } else if (fsync(fd) != 0) {
         pl_err("%s: cannot sync the audit log: %s", log, strerror(errno));
+        rc = -1;
+    } else if (first && sync_dir_of(log) != 0) {
+        /* A new log: its directory entry must be durable too before
+         * anything the line records is printed or published. */
+        pl_err("%s: cannot sync the directory of the new audit log: %s", log,
+               strerror(errno));
         rc = -1;
     }
     free(line);

@@ -65,8 +65,11 @@ void pl_corr_close(pl_corr_file *cf);
 int pl_corr_platform_fpr(const pl_corr_file *cf, char hex[2 * PL_CORR_FPR_HEX + 1]);
 
 /* Open the data key with the presented private keys: they must cover
- * `threshold` distinct roles of the file's custodians. used[] (n entries,
- * may be NULL) marks the custodians whose keys served. */
+ * `threshold` distinct roles of the file's custodians. used[] (cm.n
+ * entries, zeroed by the caller, may be NULL) gets 1 for the custodians
+ * whose shares served, 2 for those whose key was presented and recognised
+ * but whose share did not serve (a refusal, or a second key of a role);
+ * it is filled on failure too, for the audit record. */
 int pl_corr_unlock(pl_corr_file *cf, const pl_keyset *ks,
                    uint8_t key[PL_CORR_KEY], int *used);
 

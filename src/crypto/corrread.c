@@ -322,7 +322,8 @@ static int find_custodian(const pl_custody_meta *cm, EVP_PKEY *k)
     return -1;
 }
 
-static int load_presented(pl_corr_file *cf, const pl_keyset *ks, presented *p)
+static int load_presented(pl_corr_file *cf, const pl_keyset *ks, presented *p,
+                          int *used)
 {
     if (ks->n_pass > 1 && ks->n_pass != ks->n_key) {
         pl_err("%zu passphrase files for %zu keys: give one for every key "
@@ -345,6 +346,8 @@ static int load_presented(pl_corr_file *cf, const pl_keyset *ks, presented *p)
                    hex, cf->path);
             return -1;
         }
+        if (used)
+            used[p->cust[i]] = 2;       /* presented; 1 once it served */
         for (size_t j = 0; j < i; j++)
             if (p->cust[j] == p->cust[i]) {
                 pl_err("%s and %s are the same custodian's key ('%s')",
@@ -458,7 +461,7 @@ int pl_corr_unlock(pl_corr_file *cf, const pl_keyset *ks,
     presented p;
     memset(&p, 0, sizeof p);
     int *by_role = pl_xcalloc(cf->cm.n_roles, sizeof *by_role);
-    int rc = load_presented(cf, ks, &p);
+    int rc = load_presented(cf, ks, &p, used);
     rc = rc ? rc : check_roles(cf, ks, &p, by_role);
     rc = rc ? rc : combine(cf, ks, &p, by_role, key, used);
     for (size_t i = 0; i < ks->n_key; i++)

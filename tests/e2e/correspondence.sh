@@ -12,7 +12,7 @@ mkdir -p "$K"
 cp "$ROOT"/inputs/custodians/*.pem "$ROOT"/inputs/custodians/*.pass "$K/"
 chmod 600 "$K"/*.key.pem "$K"/*.pass
 key() { echo "--key $K/$1.key.pem --passphrase-file $K/$1.pass"; }
-reveal() { local corr=$1; shift; "$PL" reveal --corr "$corr" --audit "$TMP/audit.jsonl" "$@"; }
+reveal() { local corr=$1; shift; "$PL" reveal --corr "$corr" --audit "$TMP/audit.jsonl" --reason "TEST-1" "$@"; }
 
 job=$TMP/job.yaml
 regression_job "$job" keyed
@@ -40,10 +40,13 @@ for np in 1 2 3 4; do
   check "-np $np: one shard per rank" test "$(h5ls "$out/correspondence.h5/shards/rank" | grep -o '{[0-9]*}')" = "{$np}"
   truth "$out/linked.h5" >"$out.truth"
   reveal "$out/correspondence.h5" $(key alice) $(key carol) $(cut -d' ' -f1 "$out.truth") >"$out.rev" 2>"$out.err"
-  check "-np $np: reveal (alice+carol) gives the store's p1 for 40 pharmacy pids" diff -q "$out.truth" "$out.rev"
+  # TSV with a header; each distinct pid once, in the order asked.
+  { printf 'pid\tp1\n'; awk '!seen[$0]++' "$out.truth" | tr ' ' '\t'; } >"$out.want"
+  check "-np $np: reveal (alice+carol) gives the store's p1 for 40 pharmacy pids" diff -q "$out.want" "$out.rev"
 done
 C=$TMP/np2/correspondence.h5
 read -r PID P1 < "$TMP/np2.truth"
+EXP=$(printf 'pid\tp1\n%s\t%s' "$PID" "$P1")
 
 # --- threshold and roles ----------------------------------------------------
 reveal "$C" $(key alice) "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
@@ -57,10 +60,10 @@ check "same-role refusal says so" test $? -eq 0
 for pair in "alice carol" "alice dave" "bob carol" "bob dave" "carol dave"; do
   set -- $pair
   out=$(reveal "$C" $(key $1) $(key $2) "$PID" 2>"$TMP/e")
-  check "distinct roles $1+$2 accepted, p1 correct" test "$out" = "$PID $P1"
+  check "distinct roles $1+$2 accepted, p1 correct" test "$out" = "$EXP"
 done
 out=$(reveal "$C" $(key alice) $(key carol) $(key dave) "$PID" 2>"$TMP/e")
-check "three roles accepted too" test "$out" = "$PID $P1"
+check "three roles accepted too" test "$out" = "$EXP"
 n=$(grep -c '"outcome":"success"' "$TMP/audit.jsonl")
 grep '"event":"reveal"' "$TMP/audit.jsonl" | tail -1 | grep -q '"name":"carol","role":"data_protection_officer"'
 check "audit log has one record per successful reveal, naming the custodians ($n)" test $? -eq 0 -a "$n" -eq 10
@@ -198,7 +201,7 @@ check "rewrap with one role refused" test $rc -ne 0 -a ! -e "$TMP/rw.h5"
 check "rewrap with carol+dave" test -f "$TMP/rw.h5"
 check "rewrap leaves the shards byte-identical" h5diff "$C" "$TMP/rw.h5" /shards /shards
 out=$(reveal "$TMP/rw.h5" $(key eve) $(key carol) "$PID" 2>"$TMP/e")
-check "after rewrap: new custodian eve + carol reveal" test "$out" = "$PID $P1"
+check "after rewrap: new custodian eve + carol reveal" test "$out" = "$EXP"
 reveal "$TMP/rw.h5" $(key bob) $(key carol) "$PID" >"$TMP/o" 2>"$TMP/e"
 check "after rewrap: departed bob refused" grep -q "bob.key.pem: this key .* belongs to no custodian" "$TMP/e"
 grep -q '"event":"rewrap"' "$TMP/audit.jsonl"

@@ -101,7 +101,7 @@ refused "PSEUDOLINK_ALLOW_CORE_DUMPS=yes (not 1/0) refused" "$TMP/badenv.log" "e
 # on a FIFO (HDF5 and digest open their file blocking) and look at them.
 mkfifo "$TMP/hold"
 for c in reveal digest; do
-  if [ $c = reveal ]; then "$PL" reveal --corr "$TMP/hold" $(pkey alice) 00 >/dev/null 2>&1 &
+  if [ $c = reveal ]; then "$PL" reveal --corr "$TMP/hold" --reason T $(pkey alice) 00000000000000000000000000000000 >/dev/null 2>&1 &
   else "$PL" digest "$TMP/hold" >/dev/null 2>&1 & fi
   bgp=$!; sleep 0.3
   lim=$(awk '/^Max core file size/ {print $5 "/" $6}' /proc/$bgp/limits 2>/dev/null)
@@ -243,19 +243,19 @@ runlog c1 plrun 2 run "$base" --out "$TMP/o-c1"
 C1=$TMP/o-c1/correspondence.h5
 check "first keyed run with custody" test "$rc" -eq 0 -a -f "$C1"
 read -r PID < <($PY -c 'import h5py,sys; print(h5py.File(sys.argv[1],"r")["/linked/pharmacy/pid"][0].decode())' "$TMP/o-c1/linked.h5")
-runlog rfifo timeout 10 "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --key "$TMP/fifo.pem" --passphrase-file "$K/alice.pass" $(pkey carol) "$PID"
+runlog rfifo timeout 10 "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --reason T --key "$TMP/fifo.pem" --passphrase-file "$K/alice.pass" $(pkey carol) "$PID"
 check "reveal --key FIFO: refused at once (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 refused "reveal --key FIFO: says so" "$TMP/rfifo.log" "fifo.pem: custodian private key is a FIFO"
-runlog rpfifo timeout 10 "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --key "$K/alice.key.pem" --passphrase-file "$TMP/fifo.pass" $(pkey carol) "$PID"
+runlog rpfifo timeout 10 "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --reason T --key "$K/alice.key.pem" --passphrase-file "$TMP/fifo.pass" $(pkey carol) "$PID"
 check "reveal --passphrase-file FIFO: refused at once (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 refused "reveal --passphrase-file FIFO: says so" "$TMP/rpfifo.log" "fifo.pass: passphrase file is a FIFO"
-runlog rdev timeout 10 "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --key /dev/zero $(pkey carol) "$PID"
+runlog rdev timeout 10 "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --reason T --key /dev/zero $(pkey carol) "$PID"
 refused "reveal --key /dev/zero: refused as a character device" "$TMP/rdev.log" "/dev/zero: custodian private key is a character device"
 jobwith "$TMP/k-pub.yaml" -e "s#public_key: $K/alice.pub.pem#public_key: $TMP/fifo.pem#"
 runlog pubfifo timeout 10 mpirun -np 2 "$PL" run "$TMP/k-pub.yaml" --out "$TMP/o-pub"
 check "custodian public key a FIFO: run refused at once (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 refused "custodian public key a FIFO: says so" "$TMP/pubfifo.log" "fifo.pem: custodian public key is a FIFO"
-runlog revok "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" $(pkey alice) $(pkey carol) "$PID"
+runlog revok "$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --reason T $(pkey alice) $(pkey carol) "$PID"
 check "reveal with regular keys works (control)" test "$rc" -eq 0
 
 # The platform key of an incremental keyed run.
@@ -293,7 +293,7 @@ runlog inc-over2 plrun 2 run "$TMP/inc-over.yaml" --out "$TMP/o-inc-over2" --pre
 refused "new correspondence.h5 over the previous one refused" "$TMP/inc-over2.log" "correspondence.h5 .* resolves to an input, previous.correspondence"
 
 # === 4. reveal whose output cannot be written ================================
-"$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" $(pkey alice) $(pkey carol) "$PID" >/dev/full 2>"$TMP/full.log"; rc=$?
+"$PL" reveal --corr "$C1" --audit "$TMP/rev.jsonl" --reason T $(pkey alice) $(pkey carol) "$PID" >/dev/full 2>"$TMP/full.log"; rc=$?
 LOGS+=("$TMP/full.log")
 refused "reveal > /dev/full exits non-zero, with the system's reason" "$TMP/full.log" "reveal: cannot write to standard output: No space left on device"
 

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# reveal as a custodian uses it: pids from standard input and from a file
+# (comments, blank lines, repeats), TSV and JSON Lines read back by Python
+# against an independent decryption, --reason required, every attempt in the
+# output directory's chain (refusals, partial answers, bad lists, missing
+# reason) with the pids asked for and found and the custodians, no p1 in a
+# message or the log, no answer without an audit line; the offline opening
+# of docs/CORRESPONDENCE.md (docs/shamir_combine.py) from shares unwrapped
+# the documented way and piped, giving the same p1 as reveal.
+source "$(dirname "$0")/../lib/common.sh"
+PY=/usr/bin/python3
+K=$TMP/cust
+mkdir -p "$K"
+cp "$ROOT"/inputs/custodians/*.pem "$ROOT"/inputs/custodians/*.pass "$K/"
+chmod 600 "$K"/*.key.pem "$K"/*.pass
+key() { echo "--key $K/$1.key.pem --passphrase-file $K/$1.pass"; }
+
+job=$TMP/job.yaml
+regression_job "$job" keyed
+out=$TMP/out C=$TMP/out/correspondence.h5 LOG=$TMP/out/audit.log
+if ! plrun 2 run "$job" --out "$out" >"$TMP/run.log" 2>&1; then
+  notok "run with custody"; cat "$TMP/run.log"; exit 1
+fi
+rev() { "$PL" reveal --corr "$C" "$@"; }
+lines() { wc -l <"$LOG"; }
+last() { tail -n 1 "$LOG"; }
+
+# The truth, without pseudolink: every record "pid p1" (bob + dave).
+$PY tests/e2e/corr_decrypt.py "$C" "$K/bob.key.pem" "$K/bob.pass" "$K/dave.key.pem" "$K/dave.pass" >"$TMP/truth" 2>"$TMP/e"
+check "independent decryption of the table (truth)" test -s "$TMP/truth"
+cut -d' ' -f1 "$TMP/truth" | sort -R --random-source="$TMP/truth" >"$TMP/all.pids"
+read -r PID P1 <"$TMP/truth"
+read -r PID2 _ < <(sed -n 2p "$TMP/truth")
+UNK=0123456789abcdef0123456789abcdef
+
+# readback FMT OUT WANT-PIDS: stdout parsed by Python (csv / json) equals
+# the truth for exactly WANT-PIDS, in that order.
+readback() {
+  $PY - "$1" "$2" "$3" "$TMP/truth" <<'PY'
+import csv, json, sys
+fmt, out, want, truth = sys.argv[1:]
+t = dict(l.split() for l in open(truth))
+want = list(dict.fromkeys(l.strip().lower() for l in open(want) if l.strip()))
+if fmt == "tsv":
+    rows = list(csv.reader(open(out, newline=""), delimiter="\t"))
+    ok = rows[0] == ["pid", "p1"] and all(len(r) == 2 for r in rows)
+    got = [tuple(r) for r in rows[1:]]
+else:
+    recs = [json.loads(l) for l in open(out)]
+    ok = all(set(r) == {"pid", "p1"} for r in recs)
+    got = [(r["pid"], r["p1"]) for r in recs]
+sys.exit(0 if ok and got == [(p, t[p]) for p in want] else 1)
+PY
+}
+
+# --- from standard input, TSV -----------------------------------------------
+n=$(wc -l <"$TMP/all.pids")
+{ echo "# ticket REQ-1: every person"; echo; sed -n '1,5p' "$TMP/all.pids"
+  echo "   $(sed -n 6p "$TMP/all.pids" | tr a-f A-F)   # upper case, blanks"
+  printf '%s\r\n' "$(sed -n 7p "$TMP/all.pids")"; sed -n '8,$p' "$TMP/all.pids"
+  sed -n 3p "$TMP/all.pids"; echo "# end"; } >"$TMP/list"
+n0=$(lines)
+rev $(key alice) $(key carol) --reason REQ-1 --pids - <"$TMP/list" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "stdin: all $n pids (comments, blank lines, CRLF, upper case, a repeat): exit 0" test $rc -eq 0
+check "stdin: TSV with header read by Python's csv gives every p1, each pid once, in the order asked" readback tsv "$TMP/o" "$TMP/all.pids"
+$PY - "$(last)" "$n" "$PID" <<'PY'
+import json, sys
+j, n = json.loads(sys.argv[1]), int(sys.argv[2])
+c = {x["name"]: (x["role"], x["served"]) for x in j["custodians"]}
+ok = (j["command"] == "reveal" and j["reason"] == "REQ-1" and j["outcome"] == "success"
+      and len(j["pids_requested"]) == n and j["pids_found"] == j["pids_requested"]
+      and j["counts"] == {"pids_requested": n, "pids_found": n}
+      and c == {"alice": ("security_officer", True), "carol": ("data_protection_officer", True)}
+      and sys.argv[3] in j["pids_requested"])
+print(("ok" if ok else "not ok") + " - stdin reveal audited: reason, %d pids requested and found, custodians and roles" % n)
+PY
+check "one audit line per reveal" test "$(lines)" -eq $((n0 + 1))
+grep -q "audit $LOG head $(tail -n1 "$LOG" | tr -d '\n' | sha256sum | cut -c1-64)" "$TMP/e"
+check "stderr gives the chain's new head" test $? -eq 0
+
+# --- from a file and an argument, JSON Lines --------------------------------
+printf '%s\n' "$PID2" "$PID" >"$TMP/two"
+printf '%s\n' "$PID" >"$TMP/arg"; cat "$TMP/arg" "$TMP/two" >"$TMP/want"
+rev $(key bob) $(key dave) --reason REQ-2 --format json --pids "$TMP/two" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "file + argument, --format json: exit 0" test $rc -eq 0
+check "JSON Lines read by Python: {pid, p1} per distinct pid, arguments first" readback json "$TMP/o" "$TMP/want"
+
+# --- missing --reason: usage error, nothing printed, refusal audited ----------
+n0=$(lines)
+rev $(key alice) $(key carol) "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "no --reason: exit 2, nothing on stdout" test $rc -eq 2 -a ! -s "$TMP/o"
+check "no --reason: says it is required" grep -q -- "--reason TEXT is required" "$TMP/e"
+last | grep -q '"pids_requested":\["'"$PID"'"\].*"outcome":"failure","error":"reveal: --reason TEXT is required'
+check "no --reason: the refusal is audited with the pids asked for" test $? -eq 0 -a "$(lines)" -eq $((n0 + 1))
+rev $(key alice) $(key carol) --reason "  " "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "blank --reason: exit 2, nothing on stdout" test $rc -eq 2 -a ! -s "$TMP/o"
+
+# --- refusal: one role ------------------------------------------------------
+rev $(key alice) --reason REQ-3 --pids - <"$TMP/two" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "one role: refused, exit 1, nothing on stdout" test $rc -eq 1 -a ! -s "$TMP/o"
+last | grep -q '"reason":"REQ-3","custodians":\[{"name":"alice","role":"security_officer","fingerprint":"sha256:[0-9a-f]*","served":false}\],"pids_requested":\["'"$PID2"'","'"$PID"'"\].*"outcome":"failure","error":"[^"]*missing: 1 more of the roles'
+check "one role: audited with the custodian who tried, the pids and the reason" test $? -eq 0
+
+# --- partial answer ---------------------------------------------------------
+printf '%s\n%s\n%s\n' "$PID" "$UNK" "$PID2" | rev $(key alice) $(key carol) --reason REQ-4 --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
+printf '%s\n' "$PID" "$PID2" >"$TMP/want"
+check "partial: exit 1" test $rc -eq 1
+check "partial: the pids found are printed (TSV)" readback tsv "$TMP/o" "$TMP/want"
+check "partial: stderr counts and names the pid not found" \
+  sh -c "grep -q '1 of 3 pids are not in this correspondence file' '$TMP/e' && grep -q 'pid $UNK is not in' '$TMP/e'"
+last | grep -q '"pids_requested":\["'"$PID"'","'"$UNK"'","'"$PID2"'"\],"pids_found":\["'"$PID"'","'"$PID2"'"\],"counts":{"pids_requested":3,"pids_found":2}.*"outcome":"failure","error":"1 of 3 pids are not in this table"'
+check "partial: audited with the pids asked for and found" test $? -eq 0
+
+# --- bad pid lists ----------------------------------------------------------
+{ echo "# bad"; echo "$PID"; echo "$P1"; echo; printf 'zz%s\n' "${PID:2}"; echo "$PID $PID2"; } >"$TMP/bad"
+n0=$(lines)
+rev $(key alice) $(key carol) --reason REQ-5 --pids "$TMP/bad" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "bad list: exit 1, nothing on stdout" test $rc -eq 1 -a ! -s "$TMP/o"
+check "bad list: a p1 on line 3 named by file:line, expected pid" grep -q "$TMP/bad:3: expected a pid (32 hex digits, one per line), found 64 characters" "$TMP/e"
+check "bad list: a non-hex digit named by file:line:column" grep -q "$TMP/bad:5:1: expected a pid" "$TMP/e"
+check "bad list: two pids on one line refused" grep -q "$TMP/bad:6: expected a pid" "$TMP/e"
+check "bad list: the bad entries are never shown" sh -c "! grep -q -e '$P1' -e 'zz${PID:2}' '$TMP/e'"
+last | grep -q '"reason":"REQ-5".*"outcome":"failure","error":"[^"]*bad:3: expected a pid'
+check "bad list: audited" test $? -eq 0 -a "$(lines)" -eq $((n0 + 1))
+printf 'pid\n' | rev $(key alice) $(key carol) --reason REQ-6 --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "bad stdin: named 'standard input:1'" test $rc -eq 1 -a -n "$(grep 'standard input:1: expected a pid' "$TMP/e")"
+rev $(key alice) $(key carol) --reason REQ-7 "${PID:0:31}" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "bad argument: named by its position" test $rc -eq 1 -a -n "$(grep 'pid argument 1: expected a pid (32 hex digits), found 31 characters' "$TMP/e")"
+rev $(key alice) $(key carol) --reason REQ-8 --pids "$TMP/nonexistent" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "missing list file: named, audited" test $rc -eq 1 -a -n "$(grep "nonexistent: cannot open the pid list" "$TMP/e")" -a -n "$(last | grep '"reason":"REQ-8"')"
+rev $(key alice) $(key carol) --reason R --format csv "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "--format csv: usage error (exit 2)" test $rc -eq 2 -a ! -s "$TMP/o"
+
+# --- no audit line, no answer ------------------------------------------------
+printf '{"v":1' >"$TMP/torn.log"
+rev $(key alice) $(key carol) --reason REQ-9 --audit "$TMP/torn.log" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "audit log cannot be appended to: no p1 printed, exit 1" test $rc -eq 1 -a ! -s "$TMP/o"
+
+# --- the log: no p1, a valid chain -------------------------------------------
+$PY - "$LOG" "$TMP/truth" <<'PY'
+import sys
+log = open(sys.argv[1]).read()
+hits = sum(1 for l in open(sys.argv[2]) if l.split()[1] in log)
+print(("ok" if hits == 0 else "not ok") + " - no p1 in the audit log (%d found)" % hits)
+PY
+"$PL" verify --audit "$LOG" "$out" >"$TMP/v" 2>&1
+check "verify passes on the directory's chain after these reveals" test $? -eq 0
+
+# --- offline opening: docs/CORRESPONDENCE.md, appendix ------------------------
+wrapped() {  # the documented one-liner: NAME -> NAME.wrapped
+  $PY -c 'import h5py,sys; c=h5py.File(sys.argv[1],"r")["custody"]; j=[bytes(n).rstrip(b"\0").decode() for n in c["name"][:]].index(sys.argv[2]); o,l=c["wrapped_offset"][j],c["wrapped_length"][j]; sys.stdout.buffer.write(c["wrapped"][o:o+l].tobytes())' "$C" "$1" >"$TMP/$1.wrapped"
+}
+unwrap() {  # share of NAME on stdout, never in a file
+  openssl pkeyutl -decrypt -inkey "$K/$1.key.pem" -passin "file:$K/$1.pass" -in "$TMP/$1.wrapped" \
+    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256
+}
+for c in alice carol dave; do wrapped $c; done
+{ unwrap alice; unwrap carol; } | $PY docs/shamir_combine.py "$C" "$PID" "$PID2" >"$TMP/off" 2>"$TMP/e"; rc=$?
+rev $(key alice) $(key carol) --reason REQ-10 "$PID" "$PID2" >"$TMP/on" 2>/dev/null
+check "shamir_combine.py: shares piped from openssl open the table, same p1 as pseudolink reveal" \
+  test $rc -eq 0 -a -s "$TMP/off" -a -n "$(diff "$TMP/off" "$TMP/on" >/dev/null && echo same)"
+{ unwrap dave; unwrap carol; } | $PY docs/shamir_combine.py "$C" >"$TMP/offall" 2>"$TMP/e"
+printf 'pid\tp1\n' >"$TMP/want"; tr ' ' '\t' <"$TMP/truth" >>"$TMP/want"
+sort "$TMP/offall" >"$TMP/offall.s"; sort "$TMP/want" >"$TMP/want.s"
+check "shamir_combine.py without pids: the whole table (dave + carol), as the independent decryption" diff -q "$TMP/offall.s" "$TMP/want.s"
+{ unwrap alice; unwrap carol; } | $PY -c 'import sys; d=sys.stdin.buffer.read(); print(d[:33].hex()); print(d[33:].hex())' |
+  $PY docs/shamir_combine.py "$C" "$PID" >"$TMP/offhex" 2>"$TMP/e"
+check "shamir_combine.py: shares as hex lines" diff -q "$TMP/offhex" <(head -2 "$TMP/on")
+n0=$(lines)
+unwrap alice | $PY docs/shamir_combine.py "$C" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "shamir_combine.py: one role refused, nothing printed" test $rc -ne 0 -a ! -s "$TMP/o" -a -n "$(grep '1 share(s) of distinct roles, 2 needed' "$TMP/e")"
+{ unwrap alice; unwrap carol | $PY -c 'import sys; d=bytearray(sys.stdin.buffer.read()); d[5]^=1; sys.stdout.buffer.write(d)'; } |
+  $PY docs/shamir_combine.py "$C" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "shamir_combine.py: an altered share fails the key check" test $rc -ne 0 -a ! -s "$TMP/o" -a -n "$(grep 'key check failed' "$TMP/e")"
+check "an offline opening leaves no audit line" test "$(lines)" -eq "$n0"

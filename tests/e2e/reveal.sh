@@ -173,3 +173,11 @@ check "shamir_combine.py: one role refused, nothing printed" test $rc -ne 0 -a !
   $PY docs/shamir_combine.py "$C" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "shamir_combine.py: an altered share fails the key check" test $rc -ne 0 -a ! -s "$TMP/o" -a -n "$(grep 'key check failed' "$TMP/e")"
 check "an offline opening leaves no audit line" test "$(lines)" -eq "$n0"
+$PY - docs/CORRESPONDENCE.md docs/shamir_combine.py <<'PY'
+import sys
+doc, src = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+app = doc[doc.index("## Appendix: offline opening"):]
+code = app[app.index("```python\n") + 10:]
+code = code[:code.index("```")]
+print(("ok" if code == src else "not ok") + " - the script quoted in docs/CORRESPONDENCE.md's appendix is docs/shamir_combine.py")
+PY

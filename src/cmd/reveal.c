@@ -69,7 +69,7 @@ static char *default_audit(const char *corr)
 typedef struct {
     const char *event, *corr, *reason;
     const pl_corr_file *cf;     /* NULL when it could not be opened */
-    const int *used;
+    const int *used;            /* pl_corr_unlock's: 1 served, 2 presented */
     const char *k1, *k2;
     uint64_t v1, v2;
     const char *pids_json, *found_json;    /* reveal: JSON arrays */

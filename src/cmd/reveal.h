@@ -1,16 +1,22 @@
 /* reveal.h — custodians' subcommands (no MPI):
  *
  *   reveal --corr FILE --key PEM [--key PEM]... [--passphrase-file FILE]...
- *          [--audit FILE] PID...
- *       prints "PID P1HEX" per pid found, once the keys cover `threshold`
- *       distinct roles; appends an audit record first
+ *          --reason TEXT [--pids FILE|-] [--format tsv|json] [--audit FILE]
+ *          [PID...]
+ *       prints the p1 of each distinct pid found (TSV "pid\tp1" with a
+ *       header, or JSON Lines), once the keys cover `threshold` distinct
+ *       roles; pids not found are named on stderr (exit 1); appends an
+ *       audit record first (no record, no answer); exit 2 on a usage error
+ *       (no --reason included: that refusal is audited too)
  *   rewrap --corr FILE --key PEM... [--passphrase-file FILE]...
  *          --custody NEW.yaml [--out FILE] [--audit FILE]
  *       re-wraps the data key to the custodians of NEW.yaml (its `custody`
  *       section); the shards are copied unchanged
  *
- * The audit log is JSON Lines, one record per reveal/rewrap; by default
- * <directory of FILE>/audit.jsonl.
+ * The audit log is the output directory's hash-chained log (crypto/
+ * audit.h), by default <output directory of FILE>/audit.log; one record
+ * per attempt, refusals included (docs/CORRESPONDENCE.md, docs/AUDIT.md).
+ * Both return the process exit status.
  */
 #ifndef PL_REVEAL_H
 #define PL_REVEAL_H

@@ -54,10 +54,12 @@ check-sanitize: deps-test keyperms
 fuzz-long: deps-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} bash tests/e2e/fuzz.sh
 
-# Speed, memory and scale (bench/run.sh; not part of `make test`).
+# Speed, memory and scale (bench/run.sh, bench/reveal.sh; not part of
+# `make test`).
 bench: deps keyperms
 	@$(MAKE) --no-print-directory build bench/bin/hmac_rate
 	NP=$(NP) bash bench/run.sh
+	NP=$(NP) bash bench/reveal.sh
 
 clean:
 	rm -rf build pseudolink tests/bin out bench/bin build-san

@@ -133,8 +133,9 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
     for (size_t si = 0; si < r->store.n_src && ok; si++) {
         src_writer *w = &lw->w[si];
         uint64_t n = r->ss[si].rej_total;
-        hid_t sg = H5Gcreate2(rg, r->store.src[si].cfg->name, H5P_DEFAULT,
-                              H5P_DEFAULT, H5P_DEFAULT);
+        char path[PL_NAME_MAX + 16];
+        snprintf(path, sizeof path, "/rejects/%s", r->store.src[si].cfg->name);
+        hid_t sg = pl_out_group(&r->lw->f, path);     /* row, reason order */
         ok = sg >= 0;
         ok = ok && (w->rej_row = pl_out_dataset(&r->lw->f, sg, "row",
                                                 H5T_NATIVE_UINT64, n)) >= 0;

@@ -273,10 +273,13 @@ int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
 
 int pl_attr_text(hid_t loc, const char *name, const char *v)
 {
-    hid_t t = pl_text_type(strlen(v) ? strlen(v) : 1);
+    /* Variable-length: h5py gives str (a fixed-length attribute reads as
+     * bytes whatever its character set). */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t sp = H5Screate(H5S_SCALAR);
-    char one[1] = {0};
-    int rc = put_attr(loc, name, t, sp, strlen(v) ? v : one);
+    int rc = put_attr(loc, name, t, sp, &v);
     H5Sclose(sp);
     H5Tclose(t);
     return rc;

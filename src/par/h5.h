@@ -61,7 +61,8 @@ int pl_attr_u64(hid_t loc, const char *name, uint64_t v);
 int pl_attr_str(hid_t loc, const char *name, const char *v);
 int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
                     size_t n);
-/* Scalar fixed-length UTF-8 string attribute (descriptions, units). */
+/* Scalar variable-length UTF-8 string attribute (descriptions, units):
+ * h5py reads it as str. */
 int pl_attr_text(hid_t loc, const char *name, const char *v);
 
 /* Read string attribute `name` of loc (fixed-length or variable-length,

@@ -69,11 +69,14 @@ with h5py.File(path, "r") as f, open(csv_path, newline="", encoding="utf-8") as 
         if col not in g:
             continue
         want = expected(g[col], g)
-        got = [r[j] for r in body]
+        got = [r[j] if j < len(r) else None for r in body]
         if g[col].dtype.kind == "f":
-            ok = len(got) == len(want) and all(
-                (w != w and gv == "") or (gv != "" and float(gv) == w)
-                for gv, w in zip(got, want))
+            def same(gv, w):
+                try:
+                    return (w != w and gv == "") or (gv != "" and float(gv) == w)
+                except (TypeError, ValueError):
+                    return False
+            ok = len(got) == len(want) and all(same(gv, w) for gv, w in zip(got, want))
         else:
             ok = got == want
         check(ok, f"{col}: every value as h5py reads it"

@@ -201,6 +201,9 @@ static void apply_one(const pl_gen_col *c, const uint8_t *p, uint8_t *o)
                                      : department_len(p, c->in_size);
         if (n > c->out_size)
             n = c->out_size;
+        /* Never cut inside a UTF-8 character: drop its lead bytes too. */
+        while (n > 0 && n < c->in_size && (p[n] & 0xc0) == 0x80)
+            n--;
         memset(o, 0, c->out_size);
         for (size_t i = 0; i < n && p[i]; i++)
             o[i] = p[i];

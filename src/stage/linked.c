@@ -178,6 +178,27 @@ int pl_linked_begin(pl_run *r)
     return rc == 0 ? create_rejects(r, lw) : -1;
 }
 
+/* String payload is written tagged UTF-8: a value that is not (Latin-1
+ * text, binary bytes) would read back wrong, so it stops the run, naming
+ * the column, never the value. */
+static int check_text(pl_run *r, const pl_source *s, const pl_column *col,
+                      const uint8_t *v, uint64_t n)
+{
+    if (H5Tget_class(col->mem_type) != H5T_STRING)
+        return 0;
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *p = (const char *)v + i * col->size;
+        bad += !pl_utf8_valid(p, strnlen(p, col->size));
+    }
+    if (bad)
+        pl_err("%s: /sources/%s/%s: %llu values in this rank's rows are not "
+               "UTF-8 text (the outputs tag strings UTF-8; convert the "
+               "column, e.g. from Latin-1, or drop it)", r->store.path,
+               s->cfg->name, col->name, (unsigned long long)bad);
+    return bad ? -1 : 0;
+}
+
 /* One batch of one source: rows [lo, lo+cnt) of this rank's block, with
  * their reject reasons and the pids of the valid ones (in row order).
  * Collective: every rank calls it for every batch, maybe with cnt = 0. */
@@ -211,6 +232,7 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
         for (uint64_t i = 0; i < cnt; i++)
             if (!why[i])
                 memcpy(out + m++ * col->size, in + i * col->size, col->size);
+        ok &= check_text(r, s, col, out, m) == 0;
         ok &= pl_out_write(&r->lw->f, w->d[2 + c], col->name, w->ot[c],
                            off, m, out, r->dxpl) == 0;
     }

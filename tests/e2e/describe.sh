@@ -116,3 +116,21 @@ check "export of an input store (no /linked): refused, nothing written" \
 check "export without --source: usage error (exit 2)" test "$rc" -eq 2
 "$PL" export --help | grep -q "^usage: pseudolink export FILE.h5 --source NAME"
 check "export --help prints its usage on stdout" test $? -eq 0
+
+# Store data that cannot be described as documented stops the run before
+# anything is published: Latin-1 text in a string column (outputs are
+# tagged UTF-8), a date_format attribute outside the three formats.
+bad_store() { # NAME PYTHON-STATEMENTS
+  cp "$ROOT/inputs/regression.h5" "$TMP/$1.h5"
+  $PY -c "import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], 'r+'); d = f['sources/deaths']; n = len(d['death_date'])
+$2" "$TMP/$1.h5"
+  sed "s#^store: .*#store: $TMP/$1.h5#" "$job" | sed '/^extracts:/,$d' >"$TMP/$1.yaml"
+  plrun 2 run "$TMP/$1.yaml" --out "$TMP/o-$1" >"$TMP/$1.log" 2>&1; rc=$?
+}
+bad_store latin1 'd.create_dataset("town", data=np.array([b"Orl\xe9ans"] * n, dtype="S10"))'
+check "Latin-1 text in a string column: refused, naming the column, nothing published" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-latin1/linked.h5" -a -n "$(grep '/sources/deaths/town: [0-9]* values in this rank.s rows are not UTF-8 text' "$TMP/latin1.log")"
+bad_store datefmt 'd["death_date"].attrs["date_format"] = "DD/MM/YYYY"'
+check "a store date_format outside YYYYMMDD/YYYYMM/YYYY: refused, naming the column" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-datefmt/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'date_format' must be YYYYMMDD, YYYYMM or YYYY" "$TMP/datefmt.log")"

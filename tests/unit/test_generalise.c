@@ -50,6 +50,13 @@ static void test_rules(void)
     pl_gen_rule pre = {.kind = PL_GEN_PREFIX, .prefix = 3};
     apply_str(&pre, "E119", 6, out);
     CHECK(strcmp(out, "E11") == 0, "prefix 3 of E119 is E11");
+    pl_gen_rule pre2 = {.kind = PL_GEN_PREFIX, .prefix = 2};
+    apply_str(&pre2, "E\xc3\xa9" "1", 6, out);
+    CHECK(strcmp(out, "E") == 0, "prefix 2 of 'E\u00e91' does not cut the "
+          "2-byte UTF-8 character (gives 'E')");
+    apply_str(&pre, "E\xc3\xa9" "1", 6, out);
+    CHECK(strcmp(out, "E\xc3\xa9") == 0, "prefix 3 of 'E\u00e91' keeps the "
+          "whole character");
     CHECK(apply_date(PL_GEN_YEAR, 20230415) == 2023, "year of 20230415");
     CHECK(apply_date(PL_GEN_YEAR, 202304) == 2023, "year of 202304");
     CHECK(apply_date(PL_GEN_MONTH, 20230415) == 202304, "month of 20230415");

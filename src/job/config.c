@@ -393,7 +393,9 @@ static int parse_column_meta(doc_t *d, const pl_yaml_pair *p,
                              pl_column_meta *m)
 {
     char path[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
-    memcpy(m->name, p->key->str, p->key->len + 1);
+    /* The rules of keep/drop entries: any store column name. */
+    if (get_column(d, p->key, "columns", m->name))
+        return -1;
     pl_yaml_path(path, "columns", m->name);
     if (pl_yaml_expect(d, p->value, path, PL_YAML_MAPPING) ||
         pl_yaml_check_keys(d, p->value, path, column_meta_keys))
@@ -427,9 +429,6 @@ static int parse_column_dict(doc_t *d, node_t *root, pl_job *job)
     job->columns = pl_xcalloc(m->n_pairs ? m->n_pairs : 1,
                               sizeof *job->columns);
     for (size_t i = 0; i < m->n_pairs; i++) {
-        if (pl_yaml_name(d, m->pairs[i].key, "columns", "column",
-                         PL_NAME_MAX))
-            return -1;
         if (parse_column_meta(d, &m->pairs[i],
                               &job->columns[job->n_columns++]))
             return -1;

@@ -322,7 +322,7 @@ static const err_case cases[] = {
     {"columns: entry not a mapping", B ONE_SRC "columns:\n  x: days\n",
      "t.yaml:10:6: columns.x: expected a mapping, got a string"},
     {"columns: bad column name", B ONE_SRC "columns:\n  a/b: {units: x}\n",
-     "t.yaml:10:3: columns: invalid column name 'a/b'"},
+     "t.yaml:10:3: columns: column name 'a/b' must not contain '/'"},
 };
 
 /* columns: the data dictionary, read into the job. */

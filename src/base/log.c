@@ -28,6 +28,18 @@ static size_t utf8_ok(const unsigned char *s, size_t n)
     return len;
 }
 
+int pl_utf8_valid(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n;) {
+        size_t u = s[i] >= 0x80 ? utf8_ok(s + i, n - i) : 1;
+        if (u == 0)
+            return 0;
+        i += u;
+    }
+    return 1;
+}
+
 size_t pl_log_escape(const char *in, char *out, size_t n)
 {
     const unsigned char *s = (const unsigned char *)in;

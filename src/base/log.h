@@ -18,6 +18,10 @@
  * character on a terminal or split a line. */
 #define PL_LOG_LINE 16384       /* escaped line: 4 x 4095 bytes + 1 fit */
 size_t pl_log_escape(const char *in, char *out, size_t n);
+/* Is s[0..n) valid UTF-8 without C1 controls (the rule pl_log_escape
+ * applies)? 1 or 0. Not for secrets' sake: for text datasets tagged
+ * UTF-8. */
+int pl_utf8_valid(const void *s, size_t n);
 
 void pl_log_init(int rank, int size);
 int  pl_log_rank(void);

@@ -1,5 +1,6 @@
 /* main.c — pseudolink: parse the subcommand and dispatch. */
 #include "cmd/keygen.h"
+#include "cmd/export.h"
 #include "base/log.h"
 #include "base/secure.h"
 #include "cmd/reveal.h"
@@ -30,6 +31,8 @@ static void help(FILE *f)
             "                                            re-wrap the correspondence key\n"
             "  verify --audit LOG [OUTDIR]               check the audit chain and outputs\n"
             "  digest [--leaf BYTES] FILE...             Merkle digest (parallel under mpirun)\n"
+            "  export FILE.h5 --source NAME [--csv OUT|-]\n"
+            "                                            one source of an output as CSV\n"
             "\n"
             "See README.md and docs/FORMATS.md.\n");
 }
@@ -66,6 +69,8 @@ int main(int argc, char **argv)
         return pl_verify_main(argc - 1, argv + 1);
     if (strcmp(cmd, "digest") == 0)
         return pl_digest_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return pl_export_main(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return pl_keygen_main(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -19,7 +19,10 @@
 
 static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
-    "custody", "previous", "extracts", "audit_log", NULL};
+    "custody", "previous", "extracts", "audit_log", "columns", NULL};
+static const char *const column_meta_keys[] = {
+    "description", "units", "code_system", "date_format", NULL};
+const char *const pl_date_formats[] = {"YYYYMMDD", "YYYYMM", "YYYY", NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop",
                                           "allow_nir_like", NULL};
@@ -360,6 +363,88 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
 }
 
 /* ------------------------------------------------------------------------ */
+/* columns: the data dictionary */
+
+/* One text value: non-empty, at most PL_META_TEXT_MAX - 1 bytes, no
+ * control characters (it becomes an HDF5 attribute researchers print). */
+static int meta_text(doc_t *d, node_t *v, const char *path, char **out)
+{
+    const char *s;
+    if (pl_yaml_string(d, v, path, &s))
+        return -1;
+    const char *bad = NULL;
+    if (!s[0])
+        bad = "expected a non-empty text";
+    else if (strlen(s) >= PL_META_TEXT_MAX)
+        bad = "text is too long";
+    for (const unsigned char *c = (const unsigned char *)s; !bad && *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            bad = "control characters are not allowed";
+    if (bad) {
+        pl_yaml_error(d, v->line, v->col, path, "%s (at most %d bytes of "
+                      "UTF-8 text)", bad, PL_META_TEXT_MAX - 1);
+        return -1;
+    }
+    *out = pl_xstrdup(s);
+    return 0;
+}
+
+static int parse_column_meta(doc_t *d, const pl_yaml_pair *p,
+                             pl_column_meta *m)
+{
+    char path[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
+    /* The rules of keep/drop entries: any store column name. */
+    if (get_column(d, p->key, "columns", m->name))
+        return -1;
+    pl_yaml_path(path, "columns", m->name);
+    if (pl_yaml_expect(d, p->value, path, PL_YAML_MAPPING) ||
+        pl_yaml_check_keys(d, p->value, path, column_meta_keys))
+        return -1;
+    char **field[] = {&m->description, &m->units, &m->code_system,
+                      &m->date_format};
+    for (size_t i = 0; column_meta_keys[i]; i++) {
+        node_t *v = pl_yaml_get(p->value, column_meta_keys[i]);
+        if (!v)
+            continue;
+        pl_yaml_path(sub, path, column_meta_keys[i]);
+        int which;
+        if (i == 3) {
+            if (pl_yaml_expect(d, v, sub, PL_YAML_SCALAR) ||
+                pl_yaml_enum(d, v, sub, pl_date_formats, &which))
+                return -1;
+            *field[i] = pl_xstrdup(pl_date_formats[which]);
+        } else if (meta_text(d, v, sub, field[i]))
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_column_dict(doc_t *d, node_t *root, pl_job *job)
+{
+    node_t *m;
+    if (pl_yaml_optional(d, root, "", "columns", PL_YAML_MAPPING, &m))
+        return -1;
+    if (!m)
+        return 0;
+    job->columns = pl_xcalloc(m->n_pairs ? m->n_pairs : 1,
+                              sizeof *job->columns);
+    for (size_t i = 0; i < m->n_pairs; i++) {
+        if (parse_column_meta(d, &m->pairs[i],
+                              &job->columns[job->n_columns++]))
+            return -1;
+    }
+    return 0;
+}
+
+const pl_column_meta *pl_job_column(const pl_job *job, const char *name)
+{
+    for (size_t i = 0; i < job->n_columns; i++)
+        if (strcmp(job->columns[i].name, name) == 0)
+            return &job->columns[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Whole job */
 
 static int parse_job(doc_t *d, pl_job *job)
@@ -388,7 +473,7 @@ static int parse_job(doc_t *d, pl_job *job)
     if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
         pl_custody_cfg_parse(d, root, &job->custody) ||
-        pl_extracts_parse(d, root, job))
+        pl_extracts_parse(d, root, job) || parse_column_dict(d, root, job))
         return -1;
     return 0;
 }
@@ -410,6 +495,13 @@ void pl_job_free(pl_job *job)
                              job->sources[i].n_allow_nir);
     }
     free(job->sources);
+    for (size_t i = 0; job->columns && i < job->n_columns; i++) {
+        free(job->columns[i].description);
+        free(job->columns[i].units);
+        free(job->columns[i].code_system);
+        free(job->columns[i].date_format);
+    }
+    free(job->columns);
     pl_custody_cfg_free(&job->custody);
     pl_extracts_free(job);
     memset(job, 0, sizeof *job);

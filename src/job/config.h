@@ -49,6 +49,17 @@ typedef struct {
     int    line, col;           /* where the source was declared */
 } pl_source_cfg;
 
+/* One entry of the optional `columns:` data dictionary: metadata written
+ * as attributes on every output dataset of that name (a payload column of
+ * any source), unless the store's dataset carries its own. NULL = not
+ * given. */
+#define PL_META_TEXT_MAX 1024   /* bytes of a description (UTF-8) */
+typedef struct {
+    char  name[PL_NAME_MAX];
+    char *description, *units, *code_system;
+    char *date_format;          /* YYYYMMDD | YYYYMM | YYYY */
+} pl_column_meta;
+
 typedef struct {
     char *path;                 /* the job file itself */
     char *store;                /* required */
@@ -75,7 +86,14 @@ typedef struct {
     pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */
     struct pl_extract_cfg *extracts;    /* extracts: (extract_config.h) */
     size_t n_extracts;
+    pl_column_meta *columns;    /* columns: data dictionary, file order */
+    size_t n_columns;
 } pl_job;
+
+/* The data dictionary entry of column `name`, or NULL. */
+const pl_column_meta *pl_job_column(const pl_job *job, const char *name);
+/* Date formats accepted in `date_format` (NULL-terminated). */
+extern const char *const pl_date_formats[];
 
 /* Parse the job file at `path`. On error prints one message (pl_err) that
  * names the file and line:column, and returns -1; on success 0. When `quiet`

@@ -109,6 +109,21 @@ hid_t pl_str_type(size_t n)
     return t;
 }
 
+hid_t pl_text_type(size_t n)
+{
+    hid_t t = pl_str_type(n);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+hid_t pl_text_copy(hid_t type)
+{
+    hid_t t = H5Tcopy(type);
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0)
+        H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
 hid_t pl_h5_dataset(const char *fname, hid_t loc, const char *name,
                     hid_t type, uint64_t d0, uint64_t d1)
 {
@@ -253,5 +268,65 @@ int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
     H5Tclose(t);
     H5Sclose(sp);
     free(buf);
+    return rc;
+}
+
+int pl_attr_text(hid_t loc, const char *name, const char *v)
+{
+    /* Variable-length: h5py gives str (a fixed-length attribute reads as
+     * bytes whatever its character set). */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    int rc = put_attr(loc, name, t, sp, &v);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+
+int pl_attr_read_text(hid_t loc, const char *name, char *out, size_t n)
+{
+    out[0] = '\0';
+    htri_t has = H5Aexists(loc, name);
+    if (has <= 0) {
+        pl_h5_reason();
+        return has < 0 ? -1 : 0;
+    }
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    int rc = -1;
+    if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING ||
+        H5Sget_simple_extent_npoints(sp) != 1)
+        goto done;
+    hid_t m = H5Tcopy(t);
+    if (H5Tis_variable_str(t) > 0) {
+        char *v = NULL;
+        if (H5Aread(a, m, &v) >= 0 && v) {
+            snprintf(out, n, "%s", v);
+            H5free_memory(v);
+            rc = 1;
+        }
+    } else {
+        size_t sz = H5Tget_size(t);
+        char *v = pl_xcalloc(sz + 1, 1);
+        if (H5Aread(a, m, v) >= 0) {
+            snprintf(out, n, "%s", v);
+            rc = 1;
+        }
+        free(v);
+    }
+    H5Tclose(m);
+    for (size_t e = strlen(out); rc == 1 && e > 0 && out[e - 1] == ' '; e--)
+        out[e - 1] = '\0';
+done:
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (t >= 0)
+        H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+    pl_h5_reason();
     return rc;
 }

@@ -26,6 +26,13 @@ void pl_h5_quiet(void);
 
 /* Fixed-length string type of n bytes (NULLPAD, ASCII); caller closes. */
 hid_t pl_str_type(size_t n);
+/* Same, tagged UTF-8 (H5T_CSET_UTF8): text in the outputs that researchers
+ * read (h5py's .asstr() gives str). HDF5 does not convert between ASCII
+ * and UTF-8 strings: read such a dataset with this type. */
+hid_t pl_text_type(size_t n);
+/* A copy of `type`, tagged UTF-8 when it is a fixed-length string (bytes
+ * unchanged), else a plain copy; caller closes. */
+hid_t pl_text_copy(hid_t type);
 
 /* Contiguous dataset of d0 rows (d1 == 0: 1-D, else d0 x d1), no fill
  * (every element is written). -1 after a message naming fname. */
@@ -54,5 +61,15 @@ int pl_attr_u64(hid_t loc, const char *name, uint64_t v);
 int pl_attr_str(hid_t loc, const char *name, const char *v);
 int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
                     size_t n);
+/* Scalar variable-length UTF-8 string attribute (descriptions, units):
+ * h5py reads it as str. */
+int pl_attr_text(hid_t loc, const char *name, const char *v);
+
+/* Read string attribute `name` of loc (fixed-length or variable-length,
+ * ASCII or UTF-8, scalar or one element) into out (NUL-terminated,
+ * trailing NULs/spaces dropped, cut to n - 1 bytes). 1 when read, 0 when
+ * absent, -1 when present but not a string (no message: the caller names
+ * the object). Not collective (a read). */
+int pl_attr_read_text(hid_t loc, const char *name, char *out, size_t n);
 
 #endif

@@ -178,7 +178,14 @@ hid_t pl_out_group(pl_outfile *f, const char *path)
 {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    /* Datasets listed in the order they were written (pid, row, the job's
+     * payload order): what `pseudolink export` and h5py's
+     * track_order readers show. */
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED |
+                                     H5P_CRT_ORDER_INDEXED);
+    hid_t g = H5Gcreate2(f->file, path, lcpl, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
     H5Pclose(lcpl);
     if (g < 0)
         pl_err0("%s: cannot create group %s: %s", f->tmp, path,

@@ -43,6 +43,7 @@ static void extracts_discard(pl_run *r);
 #include "base/mem.h"
 #include "par/mpi.h"
 #include "par/h5.h"
+#include "stage/colmeta.h"
 
 /* ------------------------------------------------------------------------ */
 /* Preparation: check the job's extracts against the opened store. */
@@ -246,7 +247,7 @@ static int load_kept(pl_run *r, hid_t lf, const char *lpath, xsrc *x)
     snprintf(ppath, sizeof ppath, "/linked/%s/pid", s->cfg->name);
     hid_t dr = H5Dopen2(lf, rpath, H5P_DEFAULT);
     hid_t dp = H5Dopen2(lf, ppath, H5P_DEFAULT);
-    hid_t str32 = pl_str_type(32);
+    hid_t str32 = pl_text_type(32);
     uint64_t B = r->job->batch_rows;
     uint64_t nb = pl_batches(r->comm, ss->kept, B);
     uint64_t *rows = pl_xmalloc((ss->kept < B ? ss->kept + 1 : B) * 8);
@@ -426,10 +427,64 @@ static void stage_free(risk_stage *st)
     free(st->buf);
 }
 
+/* The column's metadata (colmeta.h) as generalised: a date cut to the
+ * year says so in its date_format and description. */
+static int describe_column(pl_run *r, const xsrc *x, size_t c, hid_t d)
+{
+    pl_colmeta m;
+    const pl_column *col = &x->s->payload[x->col[c]];
+    if (pl_colmeta_payload(r->job, &r->store, x->s, col, &m) != 0)
+        return -1;
+    const pl_gen_rule *g = x->gen[c].rule;
+    char add[320] = "", cs[PL_META_SHORT];
+    switch (g ? g->kind : PL_GEN_NONE) {
+    case PL_GEN_NONE:
+        break;
+    case PL_GEN_YEAR:
+        snprintf(m.date_format, sizeof m.date_format, "YYYY");
+        snprintf(add, sizeof add, "generalised to the year: an integer "
+                 "YYYY, not a date");
+        break;
+    case PL_GEN_MONTH:
+        snprintf(m.date_format, sizeof m.date_format, "YYYYMM");
+        snprintf(add, sizeof add, "generalised to the month: an integer "
+                 "YYYYMM, not a date");
+        break;
+    case PL_GEN_DEPARTMENT:
+        snprintf(add, sizeof add, "generalised to the department (first "
+                 "2 characters, 3 for overseas 97x/98x)");
+        break;
+    case PL_GEN_PREFIX:
+        snprintf(add, sizeof add, "generalised to its first %zu "
+                 "characters", g->prefix);
+        if (m.code_system[0]) {
+            snprintf(cs, sizeof cs, "%.200s, first %zu characters",
+                     m.code_system, g->prefix);
+            memcpy(m.code_system, cs, sizeof cs);
+        }
+        break;
+    case PL_GEN_BANDS:
+        m.date_format[0] = '\0';
+        snprintf(add, sizeof add, "generalised to bands: HDF5 enum whose "
+                 "values sort in band order, labels \"<a\", \"[a,b)\", "
+                 "\">=b\"%s", m.units[0] ? " (edges in units)" : "");
+        break;
+    }
+    if (add[0]) {
+        size_t n = strlen(m.description);
+        snprintf(m.description + n, sizeof m.description - n, "; %s", add);
+    }
+    return pl_colmeta_write(d, &m);
+}
+
 static int create_columns(pl_run *r, xproj *p, xsrc *x, hid_t g, hid_t *d,
                           hid_t str32)
 {
     int ok = (d[0] = pl_out_dataset(&p->f, g, "pid", str32, x->total)) >= 0;
+    ok = ok && pl_colmeta_put(d[0], "project pseudonym of the person: "
+                              "HMAC-SHA256(project key, platform pid), "
+                              "first 16 bytes, 32 lowercase hex characters",
+                              NULL, NULL) == 0;
     for (size_t c = 0; c < x->cfg->n_columns && ok; c++) {
         d[1 + c] = pl_out_dataset(&p->f, g, x->cfg->columns[c],
                                   x->gen[c].out_type, x->total);
@@ -438,6 +493,7 @@ static int create_columns(pl_run *r, xproj *p, xsrc *x, hid_t g, hid_t *d,
         if (ok)
             ok = pl_attr_str(d[1 + c], "generalisation",
                              rule_name(x->gen[c].rule, buf, sizeof buf)) == 0;
+        ok = ok && describe_column(r, x, c, d[1 + c]) == 0;
     }
     return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
@@ -489,7 +545,7 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
     pl_attr_u64(g, "rows", x->total);
     size_t nd = 1 + x->cfg->n_columns;
     hid_t *d = pl_xcalloc(nd, sizeof *d);
-    hid_t str32 = pl_str_type(32);
+    hid_t str32 = pl_text_type(32);
     int ok = create_columns(r, p, x, g, d, str32) == 0;
     uint64_t B = r->job->batch_rows;
     uint64_t bsz = s->count < B ? s->count + 1 : B;
@@ -596,6 +652,8 @@ static int write_body(pl_run *r, xproj *p)
     if (rc == 0)
         rc = pl_linked_write_index(&p->f, r->comm, r->dxpl, p->links, names,
                                    p->n_src, r->job->batch_rows, r->stop);
+    if (rc == 0)
+        rc = pl_colmeta_index(p->f.file, names, p->n_src, 1);
     if (rc == 0)
         rc = pl_xrisk_eval(r, p);
     if (rc == 0)

@@ -1,5 +1,6 @@
 /* generalise.c — see generalise.h. */
 #include "stage/generalise.h"
+#include "par/h5.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +60,33 @@ static int why_set(char *why, size_t n, const char *msg)
     return -1;
 }
 
+/* Bands: an HDF5 enum whose values are the band indexes in band order
+ * (0 = "<e0", ..., n = ">=e[n-1]", n + 1 = "NaN"), on uint8 when they fit,
+ * else uint16: sorting by value sorts by band. */
+static int band_type(pl_gen_col *c, const pl_gen_rule *rule, char *why,
+                     size_t whylen)
+{
+    size_t nv = rule->n_bands + 2;
+    if (nv > 65536)
+        return why_set(why, whylen, "at most 65534 band edges");
+    c->out_size = nv <= 256 ? 1 : 2;
+    c->out_type = H5Tenum_create(c->out_size == 1 ? H5T_NATIVE_UINT8
+                                                  : H5T_NATIVE_UINT16);
+    for (size_t i = 0; i < nv; i++) {
+        char label[PL_BAND_LABEL + 1] = {0};
+        pl_band_text(rule->bands, rule->n_bands, i, label);
+        uint8_t v8 = (uint8_t)i;
+        uint16_t v16 = (uint16_t)i;
+        if (H5Tenum_insert(c->out_type, label, c->out_size == 1
+                           ? (const void *)&v8 : (const void *)&v16) < 0) {
+            pl_h5_reason();
+            return why_set(why, whylen, "band labels are not distinct at "
+                           "10 significant digits (edges too close)");
+        }
+    }
+    return 0;
+}
+
 int pl_gen_setup(pl_gen_col *c, const pl_gen_rule *rule, hid_t in_type,
                  char *why, size_t whylen)
 {
@@ -71,7 +99,8 @@ int pl_gen_setup(pl_gen_col *c, const pl_gen_rule *rule, hid_t in_type,
     int isnum = c->kind != PL_VK_STR, isint = isnum && c->kind != PL_VK_FLOAT;
     switch (rule ? rule->kind : PL_GEN_NONE) {
     case PL_GEN_NONE:
-        c->out_type = H5Tcopy(in_type);
+        c->out_type = c->kind == PL_VK_STR ? pl_text_copy(in_type)
+                                           : H5Tcopy(in_type);
         c->out_size = c->in_size;
         return 0;
     case PL_GEN_YEAR:
@@ -94,13 +123,9 @@ int pl_gen_setup(pl_gen_col *c, const pl_gen_rule *rule, hid_t in_type,
     case PL_GEN_BANDS:
         if (!isnum)
             return why_set(why, whylen, "'bands' apply to numeric columns");
-        c->out_size = PL_BAND_LABEL;
-        break;
+        return band_type(c, rule, why, whylen);
     }
-    c->out_type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(c->out_type, c->out_size);
-    H5Tset_strpad(c->out_type, H5T_STR_NULLPAD);
-    H5Tset_cset(c->out_type, H5T_CSET_ASCII);
+    c->out_type = pl_text_type(c->out_size);
     return 0;
 }
 
@@ -111,14 +136,21 @@ void pl_gen_close(pl_gen_col *c)
     c->out_type = -1;
 }
 
-void pl_band_label(const double *e, size_t n, double x,
-                   char out[PL_BAND_LABEL])
+size_t pl_band_index(const double *e, size_t n, double x)
 {
-    char buf[64];
+    if (isnan(x))
+        return n + 1;
     size_t i = 0;
     while (i < n && x >= e[i])
         i++;
-    if (isnan(x))
+    return i;
+}
+
+void pl_band_text(const double *e, size_t n, size_t i,
+                  char out[PL_BAND_LABEL])
+{
+    char buf[64];
+    if (i > n)
         snprintf(buf, sizeof buf, "NaN");
     else if (i == 0)
         snprintf(buf, sizeof buf, "<%.10g", e[0]);
@@ -128,6 +160,12 @@ void pl_band_label(const double *e, size_t n, double x,
         snprintf(buf, sizeof buf, "[%.10g,%.10g)", e[i - 1], e[i]);
     memset(out, 0, PL_BAND_LABEL);
     memcpy(out, buf, strnlen(buf, PL_BAND_LABEL));
+}
+
+void pl_band_label(const double *e, size_t n, double x,
+                   char out[PL_BAND_LABEL])
+{
+    pl_band_text(e, n, pl_band_index(e, n, x), out);
 }
 
 /* Department of an INSEE commune code: "75056" -> "75", "2A004" -> "2A",
@@ -163,13 +201,22 @@ static void apply_one(const pl_gen_col *c, const uint8_t *p, uint8_t *o)
                                      : department_len(p, c->in_size);
         if (n > c->out_size)
             n = c->out_size;
+        /* Never cut inside a UTF-8 character: drop its lead bytes too. */
+        while (n > 0 && n < c->in_size && (p[n] & 0xc0) == 0x80)
+            n--;
         memset(o, 0, c->out_size);
         for (size_t i = 0; i < n && p[i]; i++)
             o[i] = p[i];
         return;
     case PL_GEN_BANDS:
-        pl_band_label(g->bands, g->n_bands,
-                      pl_value_f64(c->kind, c->in_size, p), (char *)o);
+        n = pl_band_index(g->bands, g->n_bands,
+                          pl_value_f64(c->kind, c->in_size, p));
+        if (c->out_size == 1)
+            o[0] = (uint8_t)n;
+        else {
+            uint16_t v = (uint16_t)n;
+            memcpy(o, &v, 2);
+        }
         return;
     }
 }

@@ -3,8 +3,9 @@
  *
  * Rules: year / month on integer dates (YYYYMMDD or YYYYMM), department on
  * INSEE commune codes (first 2 characters, 3 for overseas 97x/98x), prefix
- * on strings, bands on numbers (a label "[a,b)", "<a" or ">=b"). A column
- * without a rule is copied unchanged.
+ * on strings, bands on numbers (an HDF5 enum labelled "[a,b)", "<a" or
+ * ">=b", in band order). A column without a rule is copied unchanged;
+ * string outputs are tagged UTF-8.
  */
 #ifndef PL_GENERALISE_H
 #define PL_GENERALISE_H
@@ -50,6 +51,14 @@ int pl_filter_check(const pl_filter *f, pl_vkind kind, char *why,
 int pl_filter_match(const pl_filter *f, pl_vkind kind, size_t size,
                     const uint8_t *p);
 
+/* Bands are written as an HDF5 enum (pl_gen_setup): value = the band's
+ * index, name = its label. Index of x for edges e[0..n-1]: 0 below e[0],
+ * i for [e[i-1], e[i]), n from e[n-1] on, n + 1 for NaN. */
+size_t pl_band_index(const double *e, size_t n, double x);
+/* Label of band index i ("<0", "[0,3)", ">=30", "NaN"), NUL-padded; a
+ * label longer than PL_BAND_LABEL bytes is cut. */
+void pl_band_text(const double *e, size_t n, size_t i,
+                  char out[PL_BAND_LABEL]);
 /* The label of x for band edges e[0..n-1]. */
 void pl_band_label(const double *e, size_t n, double x,
                    char out[PL_BAND_LABEL]);

@@ -10,6 +10,7 @@
 #include "base/mem.h"
 #include "par/mpi.h"
 #include "par/h5.h"
+#include "stage/colmeta.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ static void pid_hex_rows(const uint8_t *pids, uint64_t n, char *out)
 /* Open datasets of one source while the batches stream in. */
 typedef struct {
     hid_t   *d;                 /* pid, row, payload...; -1 when not made */
+    hid_t   *ot;                /* payload output types (strings tagged
+                                 * UTF-8, bytes unchanged) */
     size_t   nd;
     hid_t    rej_row, rej_why;  /* /rejects/<source>/{row,reason} */
     uint64_t done, rej_done;    /* rows written so far by this rank */
@@ -35,8 +38,32 @@ struct pl_linked_writer {
                                  * publishes it */
     src_writer *w;              /* per source */
     uint8_t    *in, *out;       /* payload batch buffers */
-    hid_t       str32;
+    hid_t       str32;          /* pid hex, UTF-8 tagged */
+    hid_t       reason_t;       /* enum of the reject codes (uint8) */
 };
+
+/* The reject codes as an HDF5 enum on uint8: value = code, name = the
+ * code's name (docs/FORMATS.md section 4). Caller closes. */
+static hid_t reason_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_UINT8);
+    for (int c = 0; c < PL_R_COUNT && t >= 0; c++) {
+        uint8_t v = (uint8_t)c;
+        H5Tenum_insert(t, pl_reason_name(c), &v);
+    }
+    return t;
+}
+
+/* description, units, code_system, date_format of a payload column (the
+ * store's attributes, the job's columns:, a generic text). */
+static int describe_payload(pl_run *r, const pl_source *s,
+                            const pl_column *col, hid_t d)
+{
+    pl_colmeta m;
+    if (pl_colmeta_payload(r->job, &r->store, s, col, &m) != 0)
+        return -1;
+    return pl_colmeta_write(d, &m);
+}
 
 static size_t row_width(const pl_run *r)
 {
@@ -58,8 +85,11 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     snprintf(path, sizeof path, "/linked/%s", s->cfg->name);
     w->nd = 2 + s->n_payload;
     w->d = pl_xmalloc(w->nd * sizeof *w->d);
+    w->ot = pl_xmalloc((s->n_payload ? s->n_payload : 1) * sizeof *w->ot);
     for (size_t c = 0; c < w->nd; c++)
         w->d[c] = -1;
+    for (size_t c = 0; c < s->n_payload; c++)
+        w->ot[c] = pl_text_copy(s->payload[c].mem_type);
     hid_t g = pl_out_group(&r->lw->f, path);
     if (!pl_all_ok(r->comm, g >= 0))
         return -1;
@@ -71,10 +101,18 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     ok = ok && (w->d[1] = pl_out_dataset(&r->lw->f, g, "row",
                                          H5T_NATIVE_UINT64,
                                          ss->kept_total)) >= 0;
-    for (size_t c = 0; c < s->n_payload && ok; c++)
+    char desc[PL_NAME_MAX + 96];
+    snprintf(desc, sizeof desc, "row of the record in /sources/%s of the "
+             "input store (0-based)", s->cfg->name);
+    ok = ok && pl_colmeta_put(w->d[0], "pid: the person's platform "
+                              "pseudonym, 16 bytes as 32 lowercase hex "
+                              "characters", NULL, NULL) == 0;
+    ok = ok && pl_colmeta_put(w->d[1], desc, "row index", NULL) == 0;
+    for (size_t c = 0; c < s->n_payload && ok; c++) {
         ok = (w->d[2 + c] = pl_out_dataset(&r->lw->f, g, s->payload[c].name,
-                                           s->payload[c].mem_type,
-                                           ss->kept_total)) >= 0;
+                                           w->ot[c], ss->kept_total)) >= 0;
+        ok = ok && describe_payload(r, s, &s->payload[c], w->d[2 + c]) == 0;
+    }
     H5Gclose(g);
     return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
@@ -95,13 +133,23 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
     for (size_t si = 0; si < r->store.n_src && ok; si++) {
         src_writer *w = &lw->w[si];
         uint64_t n = r->ss[si].rej_total;
-        hid_t sg = H5Gcreate2(rg, r->store.src[si].cfg->name, H5P_DEFAULT,
-                              H5P_DEFAULT, H5P_DEFAULT);
+        char path[PL_NAME_MAX + 16];
+        snprintf(path, sizeof path, "/rejects/%s", r->store.src[si].cfg->name);
+        hid_t sg = pl_out_group(&r->lw->f, path);     /* row, reason order */
         ok = sg >= 0;
         ok = ok && (w->rej_row = pl_out_dataset(&r->lw->f, sg, "row",
                                                 H5T_NATIVE_UINT64, n)) >= 0;
         ok = ok && (w->rej_why = pl_out_dataset(&r->lw->f, sg, "reason",
-                                                H5T_NATIVE_UINT8, n)) >= 0;
+                                                lw->reason_t, n)) >= 0;
+        ok = ok && pl_colmeta_put(w->rej_row, "row of the rejected record "
+                                  "in the store's source (0-based)",
+                                  "row index", NULL) == 0;
+        ok = ok && pl_colmeta_put(w->rej_why, "reason the record was not "
+                                  "linked: the first identity check it "
+                                  "failed (HDF5 enum on uint8; the same "
+                                  "table is in /rejects@reason_codes)", NULL,
+                                  "pseudolink reject codes, docs/FORMATS.md "
+                                  "section 4") == 0;
         if (sg >= 0)
             H5Gclose(sg);
         ok = pl_all_ok(r->comm, ok);
@@ -117,7 +165,8 @@ int pl_linked_begin(pl_run *r)
     lw->w = pl_xcalloc(r->store.n_src, sizeof *lw->w);
     for (size_t si = 0; si < r->store.n_src; si++)
         lw->w[si].rej_row = lw->w[si].rej_why = -1;
-    lw->str32 = pl_str_type(32);
+    lw->str32 = pl_text_type(32);
+    lw->reason_t = reason_type();
     uint64_t B = r->job->batch_rows;
     lw->in = pl_xmalloc(B * row_width(r));
     lw->out = pl_xmalloc(B * row_width(r));
@@ -127,6 +176,27 @@ int pl_linked_begin(pl_run *r)
     for (size_t si = 0; si < r->store.n_src && rc == 0; si++)
         rc = create_source(r, si, &lw->w[si], lw->str32);
     return rc == 0 ? create_rejects(r, lw) : -1;
+}
+
+/* String payload is written tagged UTF-8: a value that is not (Latin-1
+ * text, binary bytes) would read back wrong, so it stops the run, naming
+ * the column, never the value. */
+static int check_text(pl_run *r, const pl_source *s, const pl_column *col,
+                      const uint8_t *v, uint64_t n)
+{
+    if (H5Tget_class(col->mem_type) != H5T_STRING)
+        return 0;
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *p = (const char *)v + i * col->size;
+        bad += !pl_utf8_valid(p, strnlen(p, col->size));
+    }
+    if (bad)
+        pl_err("%s: /sources/%s/%s: %llu values in this rank's rows are not "
+               "UTF-8 text (the outputs tag strings UTF-8; convert the "
+               "column, e.g. from Latin-1, or drop it)", r->store.path,
+               s->cfg->name, col->name, (unsigned long long)bad);
+    return bad ? -1 : 0;
 }
 
 /* One batch of one source: rows [lo, lo+cnt) of this rank's block, with
@@ -162,7 +232,8 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
         for (uint64_t i = 0; i < cnt; i++)
             if (!why[i])
                 memcpy(out + m++ * col->size, in + i * col->size, col->size);
-        ok &= pl_out_write(&r->lw->f, w->d[2 + c], col->name, col->mem_type,
+        ok &= check_text(r, s, col, out, m) == 0;
+        ok &= pl_out_write(&r->lw->f, w->d[2 + c], col->name, w->ot[c],
                            off, m, out, r->dxpl) == 0;
     }
     /* Rejects: row numbers, then the reason codes (uint8) after them. */
@@ -177,7 +248,7 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                        H5T_NATIVE_UINT64, ss->rej_off + w->rej_done, nr, rrow,
                        r->dxpl) == 0;
     ok &= pl_out_write(&r->lw->f, w->rej_why, "rejects reason",
-                       H5T_NATIVE_UINT8, ss->rej_off + w->rej_done, nr, rwhy,
+                       lw->reason_t, ss->rej_off + w->rej_done, nr, rwhy,
                        r->dxpl) == 0;
     w->done += nk;
     w->rej_done += nr;
@@ -198,7 +269,10 @@ static void close_datasets(pl_run *r)
             H5Dclose(w->rej_row);
         if (w->rej_why >= 0)
             H5Dclose(w->rej_why);
+        for (size_t c = 0; w->ot && c + 2 < w->nd; c++)
+            H5Tclose(w->ot[c]);
         free(w->d);
+        free(w->ot);
     }
     free(lw->w);
     lw->w = NULL;
@@ -207,7 +281,9 @@ static void close_datasets(pl_run *r)
     lw->in = lw->out = NULL;
     if (lw->str32 >= 0)
         H5Tclose(lw->str32);
-    lw->str32 = -1;
+    if (lw->reason_t >= 0)
+        H5Tclose(lw->reason_t);
+    lw->str32 = lw->reason_t = -1;
 }
 
 static void writer_free(pl_run *r)
@@ -239,7 +315,7 @@ static int write_links(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
     if (!pl_all_ok(comm, g >= 0))
         return -1;
     pl_attr_strlist(g, "sources", names, ns);
-    hid_t str32 = pl_str_type(32);
+    hid_t str32 = pl_text_type(32);
     hid_t d[3];
     d[0] = pl_out_dataset(f, g, "pid", str32, lc->links_total);
     d[1] = pl_out_dataset(f, g, "source", H5T_NATIVE_UINT16, lc->links_total);
@@ -289,7 +365,7 @@ static int write_persons(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
     const uint32_t *cnt = pl_links_person_counts(l);
     char *hex = pl_xmalloc((n ? n : 1) * 32);
     pid_hex_rows(key, n, hex);
-    hid_t str32 = pl_str_type(32);
+    hid_t str32 = pl_text_type(32);
     int rc = pl_out_write_full(f, comm, dxpl, g, "pid", str32,
                                lc->persons_total, lc->persons_off, n, hex);
     H5Tclose(str32);
@@ -371,6 +447,8 @@ int pl_linked_end(pl_run *r, pl_outfile *out)
         names[si] = r->store.src[si].cfg->name;
     int rc = pl_linked_write_index(f, r->comm, r->dxpl, pl_link_index(r),
                                    names, ns, r->job->batch_rows, r->stop);
+    if (rc == 0)
+        rc = pl_colmeta_index(f->file, names, ns, 0);
     if (rc == 0)
         rc = write_root_attrs(r, f, names);
     free(names);

@@ -86,7 +86,10 @@ for src, cfg in spec["sources"].items():
     all_pseudo.update(xp)
     for col in cfg["columns"]:
         want = [generalise(col, lg[col][i]) for i in sel]
-        got = [s(v) if isinstance(v, bytes) else v.item() for v in xg[col][:]]
+        enum = h5py.check_enum_dtype(xg[col].dtype)  # bands: HDF5 enum
+        label = {v: k for k, v in (enum or {}).items()}
+        got = [label[v.item()] if enum else s(v) if isinstance(v, bytes)
+               else v.item() for v in xg[col][:]]
         check(got == want, "%s/%s generalised as %s" % (
             src, col, spec.get("generalise", {}).get(col, "none")))
 check(not (all_pseudo & platform_pids), "no platform pid appears in the extract")

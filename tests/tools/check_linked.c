@@ -94,6 +94,7 @@ int main(int argc, char **argv)
     hid_t s32 = H5Tcopy(H5T_C_S1);
     H5Tset_size(s32, 32);
     H5Tset_strpad(s32, H5T_STR_NULLPAD);
+    H5Tset_cset(s32, H5T_CSET_UTF8);        /* docs/FORMATS.md: UTF-8 text */
 
     /* person -> pid, checked to be a bijection over every source. */
     uint64_t max_person = 0;
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
         snprintf(p, sizeof p, "/rejects/%s/row", names[s]);
         uint64_t *rrow = read_all(out, p, H5T_NATIVE_UINT64, 8, &nrej);
         snprintf(p, sizeof p, "/rejects/%s/reason", names[s]);
-        uint8_t *rwhy = read_all(out, p, H5T_NATIVE_UINT8, 1, &nrr);
+        /* an HDF5 enum on uint8: read in its own type, one byte a code */
+        uint8_t *rwhy = read_all(out, p, 0, 1, &nrr);
         snprintf(p, sizeof p, "/linked/%s/row", names[s]);
         uint64_t *lrow = read_all(out, p, H5T_NATIVE_UINT64, 8, &nl);
         snprintf(p, sizeof p, "/linked/%s/pid", names[s]);

@@ -306,7 +306,49 @@ static const err_case cases[] = {
      "...' (expected"},
     {"control byte is replaced", "\"a\\x01b\\tc\": 1\n",
      "unknown key 'a?b?c'"},
+    {"columns: unknown attribute", B ONE_SRC "columns:\n  los: {unit: days}\n",
+     "t.yaml:10:9: columns.los: unknown key 'unit' (expected one of: "
+     "description, units, code_system, date_format)"},
+    {"columns: bad date_format", B ONE_SRC "columns:\n  d:\n"
+     "    date_format: DD/MM/YYYY\n",
+     "t.yaml:11:18: columns.d.date_format: expected one of 'YYYYMMDD', "
+     "'YYYYMM', 'YYYY', got 'DD/MM/YYYY'"},
+    {"columns: empty description", B ONE_SRC "columns:\n  x: "
+     "{description: \"\"}\n",
+     "t.yaml:10:20: columns.x.description: expected a non-empty text"},
+    {"columns: control character", B ONE_SRC "columns:\n  x: "
+     "{units: \"a\\nb\"}\n",
+     "columns.x.units: control characters are not allowed"},
+    {"columns: entry not a mapping", B ONE_SRC "columns:\n  x: days\n",
+     "t.yaml:10:6: columns.x: expected a mapping, got a string"},
+    {"columns: bad column name", B ONE_SRC "columns:\n  a/b: {units: x}\n",
+     "t.yaml:10:3: columns: column name 'a/b' must not contain '/'"},
 };
+
+/* columns: the data dictionary, read into the job. */
+static void test_columns(void)
+{
+    const char *y = B ONE_SRC "columns:\n"
+        "  los: {description: \"durée de séjour\", units: days}\n"
+        "  stay_date: {description: first day, date_format: YYYYMMDD}\n"
+        "  diagnosis: {code_system: ICD-10}\n";
+    pl_job job;
+    int rc = parse_capture(&job, y, strlen(y));
+    CHECK(rc == 0, "columns: a valid dictionary parses (%s)", msg);
+    if (rc)
+        return;
+    const pl_column_meta *los = pl_job_column(&job, "los");
+    const pl_column_meta *sd = pl_job_column(&job, "stay_date");
+    const pl_column_meta *dg = pl_job_column(&job, "diagnosis");
+    CHECK(job.n_columns == 3 && los && sd && dg &&
+          strcmp(los->description, "durée de séjour") == 0 &&
+          strcmp(los->units, "days") == 0 && !los->code_system &&
+          strcmp(sd->date_format, "YYYYMMDD") == 0 &&
+          strcmp(dg->code_system, "ICD-10") == 0 && !dg->description &&
+          !pl_job_column(&job, "cost"),
+          "columns: entries and their fields as written (UTF-8 kept)");
+    pl_job_free(&job);
+}
 
 static void test_errors(void)
 {
@@ -502,6 +544,7 @@ int main(void)
     test_valid();
     test_defaults();
     test_errors();
+    test_columns();
     test_limits();
     test_yamltree();
     test_load();

@@ -50,6 +50,13 @@ static void test_rules(void)
     pl_gen_rule pre = {.kind = PL_GEN_PREFIX, .prefix = 3};
     apply_str(&pre, "E119", 6, out);
     CHECK(strcmp(out, "E11") == 0, "prefix 3 of E119 is E11");
+    pl_gen_rule pre2 = {.kind = PL_GEN_PREFIX, .prefix = 2};
+    apply_str(&pre2, "E\xc3\xa9" "1", 6, out);
+    CHECK(strcmp(out, "E") == 0, "prefix 2 of 'E\u00e91' does not cut the "
+          "2-byte UTF-8 character (gives 'E')");
+    apply_str(&pre, "E\xc3\xa9" "1", 6, out);
+    CHECK(strcmp(out, "E\xc3\xa9") == 0, "prefix 3 of 'E\u00e91' keeps the "
+          "whole character");
     CHECK(apply_date(PL_GEN_YEAR, 20230415) == 2023, "year of 20230415");
     CHECK(apply_date(PL_GEN_YEAR, 202304) == 2023, "year of 202304");
     CHECK(apply_date(PL_GEN_MONTH, 20230415) == 202304, "month of 20230415");
@@ -61,6 +68,28 @@ static void test_rules(void)
     CHECK(strcmp(lab, "<0") == 0, "-1 below the first edge");
     pl_band_label(e, 4, 30, lab);
     CHECK(strcmp(lab, ">=30") == 0, "30 in the top band");
+    {   /* bands are an HDF5 enum: value = band index, in band order */
+        pl_gen_rule b = {.kind = PL_GEN_BANDS, .bands = e, .n_bands = 4};
+        pl_gen_col bc;
+        char bwhy[128], name[PL_BAND_LABEL + 1];
+        int ok = pl_gen_setup(&bc, &b, H5T_NATIVE_DOUBLE, bwhy,
+                              sizeof bwhy) == 0 &&
+                 H5Tget_class(bc.out_type) == H5T_ENUM &&
+                 H5Tget_nmembers(bc.out_type) == 6 && bc.out_size == 1;
+        const char *want[] = {"<0", "[0,3)", "[3,7)", "[7,30)", ">=30",
+                              "NaN"};
+        for (uint8_t v = 0; ok && v < 6; v++)
+            ok = H5Tenum_nameof(bc.out_type, &v, name, sizeof name) >= 0 &&
+                 strcmp(name, want[v]) == 0;
+        CHECK(ok, "bands: enum on uint8, labels <0 [0,3) [3,7) [7,30) >=30 "
+              "NaN in value order");
+        double xs[3] = {5, -1, 1e9};
+        uint8_t idx[3] = {9, 9, 9};
+        pl_gen_apply(&bc, (const uint8_t *)xs, 3, idx);
+        CHECK(idx[0] == 2 && idx[1] == 0 && idx[2] == 4,
+              "bands: 5 -> [3,7), -1 -> <0, 1e9 -> >=30 (as enum values)");
+        pl_gen_close(&bc);
+    }
     pl_gen_col c;
     char why[128];
     pl_gen_rule y = {.kind = PL_GEN_YEAR};

@@ -237,7 +237,22 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/full" && mount -t tmpfs -o size=256k tmp
   if grep -E "pseudolink: .*error: .*(failed|cannot [a-z ]+)(: *)?$" "$TMP/err.log" >/dev/null; then
     notok "full file system: no message ends in an empty reason"; grep -E "(failed|cannot [a-z ]+)(: *)?$" "$TMP/err.log" | head -3
   else ok "full file system: no message ends in an empty reason"; fi
-  check "full file system: nothing published" published_nothing "$TMP/full/out"
+  # A close that stalls after ENOSPC ends the ranks after 30 s (par/output.c)
+  # and leaves the run's temporary directory as the evidence of a dead run:
+  # not published, and the next run must record it and remove it.
+  left=$(ls -A "$TMP/full/out" 2>/dev/null | grep -E '^\.pseudolink-run\.tmp-' | head -1)
+  if [ -n "$left" ]; then
+    check "full file system: nothing published (only the dead run's temporary directory)" \
+      eval '! [ -e "$TMP/full/out/linked.h5" ] && ! ls -A "$TMP/full/out" | grep -vqxE "audit.log|\.pseudolink-run\.tmp-.*|\.pseudolink\.lock"'
+    mount -o remount,size=64m "$TMP/full"
+    irun 2 "$base" "$TMP/full/out"
+    dead=${left#.pseudolink-run.tmp-}
+    check "full file system: the next run succeeds" test "$rc" -eq 0
+    check "full file system: the next run records the dead run and removes it" \
+      eval '! [ -e "$TMP/full/out/$left" ] && grep -q "\"command\":\"run\".*\"run_id\":\"$dead\".*\"found_by\".*\"outcome\":\"failure\"" "$TMP/full/out/audit.log"'
+  else
+    check "full file system: nothing published" published_nothing "$TMP/full/out"
+  fi
   umount "$TMP/full"
 else
   missing "tmpfs mount (root) for the full file system case"

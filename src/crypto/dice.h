@@ -66,9 +66,9 @@ void pl_dice_batch(const uint64_t *q, const uint64_t *c, size_t nwords,
  * form the Fellegi-Sunter m/u estimation takes for any comparison. */
 static inline uint8_t pl_dice_level(double dice, const double *t, size_t nt)
 {
-    size_t j = 0;
-    while (j < nt && dice < t[j])
-        j++;
+    unsigned j = 0;                     /* thresholds above dice; no branch */
+    for (size_t i = 0; i < nt; i++)
+        j += dice < t[i];
     return (uint8_t)j;
 }
 

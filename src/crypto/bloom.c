@@ -142,6 +142,22 @@ int pl_bloom_derive(const uint8_t *secret, size_t secretlen,
     return rc;
 }
 
+int pl_bloom_secret_id(const uint8_t *secret, size_t secretlen,
+                       uint8_t out[16])
+{
+    uint8_t full[32];
+    if (secretlen < PL_BLOOM_SECRET_MIN) {
+        pl_err("pprl: linkage secret of %zu bytes, expected at least %d",
+               secretlen, PL_BLOOM_SECRET_MIN);
+        return -1;
+    }
+    if (pl_bloom_derive(secret, secretlen, "secret-id", full))
+        return -1;
+    memcpy(out, full, 16);
+    OPENSSL_cleanse(full, sizeof full);
+    return 0;
+}
+
 int pl_bloom_field_init(pl_bloom_field *f, const uint8_t *secret,
                         size_t secretlen, const char *name, unsigned k,
                         unsigned q, int pad)

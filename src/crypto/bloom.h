@@ -74,6 +74,13 @@ typedef struct {
 int pl_bloom_derive(const uint8_t *secret, size_t secretlen,
                     const char *info, uint8_t out[32]);
 
+/* Identifier of a linkage secret for the manifest: the first 16 bytes of
+ * pl_bloom_derive(secret, "secret-id"). Producers whose identifiers differ
+ * hold different secrets; the identifier reveals nothing of the field keys
+ * (independent HKDF outputs). -1 on error. */
+int pl_bloom_secret_id(const uint8_t *secret, size_t secretlen,
+                       uint8_t out[16]);
+
 /* Field key and parameters; secretlen >= PL_BLOOM_SECRET_MIN. The caller
  * wipes the secret; pl_bloom_field_wipe() wipes the field key. */
 int pl_bloom_field_init(pl_bloom_field *f, const uint8_t *secret,

@@ -15,7 +15,7 @@ check "test_bloom prints its vectors and normalisation table" test $? -eq 0
   "$TMP/vectors" "$TMP/table" || echo "not ok - pprl_vectors.py failed"
 
 # The check can fail: one bit of one C vector changed.
-awk 'NR == 1 { sub(/filter=./, "filter=f") } { print }' "$TMP/vectors" >"$TMP/bad"
+awk '/^vector 0 / { sub(/filter=./, "filter=f") } { print }' "$TMP/vectors" >"$TMP/bad"
 /usr/bin/python3 "$ROOT/tests/e2e/pprl_vectors.py" "$ROOT/docs/PPRL.md" \
   "$TMP/bad" "$TMP/table" >"$TMP/bad.log" 2>&1
 grep -q '^not ok - C encoder = Python from the doc: 0 ' "$TMP/bad.log"

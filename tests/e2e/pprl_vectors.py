@@ -173,6 +173,11 @@ def check(cond, msg):
 def main():
     doc, vec_file, table_file = sys.argv[1:4]
     c_lines = [l.strip() for l in open(vec_file) if l.startswith("vector ")]
+    ids = [l.split() for l in open(vec_file) if l.startswith("secret-id ")]
+    check(len(ids) == 1 and
+          hkdf(bytes.fromhex(ids[0][1].split("=")[1]), b"secret-id")[:16].hex()
+          == ids[0][2].split("=")[1],
+          "secret identifier = first 16 bytes of HKDF(secret, 'secret-id')")
     check(len(c_lines) >= 8, "test_bloom --vectors printed %d vectors" % len(c_lines))
     for line in c_lines:
         d = parse_line(line)

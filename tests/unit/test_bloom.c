@@ -131,6 +131,13 @@ static void test_encode(void)
     CHECK(pl_bloom_add(&f, b, 1024, "x", 1, salt, 33) == -1,
           "a salt over 32 bytes refused");
     pl_bloom_field_wipe(&f);
+    uint8_t id1[16], id2[16];
+    int r1 = pl_bloom_secret_id(SECRET, 32, id1);
+    SECRET[31] ^= 0x80;
+    int r2 = pl_bloom_secret_id(SECRET, 32, id2);
+    SECRET[31] ^= 0x80;
+    CHECK(r1 == 0 && r2 == 0 && memcmp(id1, id2, 16) != 0,
+          "secret identifiers differ for secrets one bit apart");
     /* k > 16: positions from a second HMAC block */
     pl_bloom_field_init(&f, SECRET, 32, "surname", 64, 1, 0);
     memset(b, 0, sizeof b);
@@ -222,6 +229,12 @@ static const vector VECTORS[] = {
 
 static void print_vectors(void)
 {
+    uint8_t id[16];
+    pl_bloom_secret_id(SECRET, sizeof SECRET, id);
+    printf("secret-id");
+    hexprint("secret", SECRET, sizeof SECRET);
+    hexprint("id", id, sizeof id);
+    printf("\n");
     for (size_t v = 0; v < sizeof VECTORS / sizeof *VECTORS; v++) {
         const vector *x = &VECTORS[v];
         uint64_t f[PL_BLOOM_BITS_MAX / 64] = {0}, out[2 * PL_BLOOM_BITS_MAX / 64];

@@ -57,7 +57,7 @@ fuzz-long: deps-test
 # Speed, memory and scale (bench/run.sh, bench/reveal.sh; not part of
 # `make test`).
 bench: deps keyperms
-	@$(MAKE) --no-print-directory build bench/bin/hmac_rate
+	@$(MAKE) --no-print-directory build bench/bin/hmac_rate bench/bin/dice_rate
 	NP=$(NP) bash bench/run.sh
 	NP=$(NP) bash bench/reveal.sh
 

@@ -14,6 +14,8 @@
 #               of the kernel the run uses (pl_hmac_batch_32, sha256mb.h);
 #   I/O floor   a plain sequential read of the store file and write of the
 #               output's bytes (dd), same sizes.
+# Before the table: bench/bin/dice_rate, Dice comparisons of 1024-bit
+# Bloom filters per second per core for each popcount kernel.
 # The table is also written to bench/out/bench-<UTC time>.txt (and
 # bench/out/latest.txt) to compare versions.
 # Then the same job on one store (TCP_SIZE, default the first of SIZES)
@@ -88,6 +90,12 @@ echo "$hmac_rate" | sed 's/^/# hmac_rate: /'
 block=$(echo "$hmac_rate" | awk '$1 == "sha256_block" { print $2 }')
 kernel=$(echo "$hmac_rate" | awk '$1 == "sha256_kernel" { print $2 }')
 mbrate=$(echo "$hmac_rate" | awk -v k="$kernel" '$1 == k ".pl_hmac_batch_32" { print $2 }')
+# Dice comparisons of 1024-bit Bloom filters per second on one core, per
+# popcount kernel (bench/dice_rate.c; target >= 170 M/s/core).
+dice_rate=$(bench/bin/dice_rate)
+echo "$dice_rate" | sed 's/^/# dice_rate: /'
+dkernel=$(echo "$dice_rate" | awk '$1 == "dice_kernel" { print $2 }')
+drate=$(echo "$dice_rate" | awk -v k="$dkernel" '$1 == k ".batch_1024:counts" { print $2 }')
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 table=$OUT/bench-$stamp.txt
@@ -96,6 +104,8 @@ table=$OUT/bench-$stamp.txt
   echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; sha_ni: $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)"
   echo "$hmac_rate" | sed 's/^/# /'
   echo "# sha256 kernel $kernel: $mbrate HMAC/s/core on 32-byte messages (single-block floor $(awk -v b="$block" 'BEGIN { printf "%.0f", b / 2 }'))"
+  echo "$dice_rate" | sed 's/^/# /'
+  echo "# popcount kernel $dkernel: $(awk -v r="$drate" 'BEGIN { printf "%.0f", r / 1e6 }') M Dice comparisons of 1024-bit filters/s/core (target 170 M)"
   printf '%-6s %10s %7s %7s %7s %7s %7s %7s %7s %7s %8s %12s %9s %8s %8s %8s %8s\n' \
     records rows read valid stage1 exch link write total wall spillMB \
     "rec/s/core" rssMiB hmacflr hmacmb ioflr "x_floor"

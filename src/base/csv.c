@@ -15,7 +15,9 @@
 #include <emmintrin.h>
 #endif
 
-#define BUF_INIT (1u << 20)
+static size_t buf_init = 1u << 20;
+
+void pl_csv_set_buffer(size_t bytes) { buf_init = bytes ? bytes : 1u << 20; }
 
 struct pl_csv {
     char *file;
@@ -637,9 +639,13 @@ static void seek_to(pl_csv *c, uint64_t start, uint64_t line, uint64_t end)
     c->end = end;
 }
 
+static void free_header(pl_csv *c);
+
 static int next_record(pl_csv *c, pl_csv_batch *b)
 {
     for (;;) {
+        if (c->in_header)
+            free_header(c);     /* a retried header starts again */
         int r = parse_record(c, b);
         if (r != REC_MORE)
             return r;
@@ -675,7 +681,9 @@ static int try_header(pl_csv *c, char d, uint64_t start)
     seek_to(c, start, 1, UINT64_MAX);
     int quiet = c->quiet;
     c->quiet = 1;
+    c->in_header = 1;
     int r = next_record(c, NULL);
+    c->in_header = 0;
     c->quiet = quiet;
     c->failed = 0;
     c->err[0] = '\0';
@@ -850,7 +858,7 @@ pl_csv *pl_csv_open(const char *path, const pl_csv_spec *spec, int quiet)
         return NULL;
     }
     c->size = (uint64_t)st.st_size;
-    c->cap = BUF_INIT;
+    c->cap = buf_init;
     c->buf = pl_xmalloc(c->cap);
     return open_common(c, spec);
 }

@@ -140,6 +140,9 @@ char     pl_csv_delim(const pl_csv *c);
 uint64_t pl_csv_data_start(const pl_csv *c);
 uint64_t pl_csv_data_line(const pl_csv *c);
 uint64_t pl_csv_size(const pl_csv *c);
+/* Tests: initial read buffer of file readers opened after this call
+ * (default 1 MiB, 0 restores it; it grows for a longer record). */
+void pl_csv_set_buffer(size_t bytes);
 /* Last error text ("" if none). */
 const char *pl_csv_error(const pl_csv *c);
 

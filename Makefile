@@ -56,7 +56,7 @@ fuzz-long: deps-test
 
 # Speed, memory and scale (bench/run.sh; not part of `make test`).
 bench: deps keyperms
-	@$(MAKE) --no-print-directory build bench/bin/hmac_rate
+	@$(MAKE) --no-print-directory build bench/bin/hmac_rate bench/bin/csv_rate
 	NP=$(NP) bash bench/run.sh
 
 clean:

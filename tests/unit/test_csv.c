@@ -5,6 +5,8 @@
  * one pass, with the same line numbers; also through a file read with a
  * tiny buffer (records across refills). Only creates files under /tmp. */
 #include "base/csv.h"
+#include "base/yamltree.h"
+#include "job/csv_cfg.h"
 #include "unit.h"
 
 #include <stdint.h>
@@ -714,8 +716,141 @@ static void split_cases(void)
     pl_csv_close(c);
 }
 
+
+/* ------------------------------------------------------------ job cfg */
+
+static int cfg_parse(const char *yaml, pl_csv_cfg *cfg)
+{
+    FILE *t = tmpfile();
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(t), 2);
+    pl_yaml_doc doc;
+    int rc = pl_yaml_parse(&doc, "p.yaml", yaml, strlen(yaml), 0);
+    if (rc == 0) {
+        const pl_yaml_node *m = pl_yaml_get(doc.root, "csv");
+        rc = pl_csv_cfg_parse(&doc, m, "sources.stays.csv", cfg);
+    }
+    pl_yaml_free(&doc);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(t);
+    size_t n = fread(errbuf, 1, sizeof errbuf - 1, t);
+    errbuf[n] = '\0';
+    if (n && errbuf[n - 1] == '\n')
+        errbuf[n - 1] = '\0';
+    fclose(t);
+    return rc;
+}
+
+static void cfg_cases(void)
+{
+    pl_csv_cfg cfg;
+    const char *good =
+        "csv:\n"
+        "  file: /tmp/x.csv\n"
+        "  delimiter: \";\"\n"
+        "  encoding: latin-1\n"
+        "  columns:\n"
+        "    NIR: {as: nir, type: string, length: 15, invalid: reject}\n"
+        "    DATE NAISS: {as: birth_date, type: date, format: DD/MM/YYYY}\n"
+        "    sexe: {type: uint8}\n"
+        "    NOM: {type: skip}\n";
+    int rc = cfg_parse(good, &cfg);
+    CHECK(rc == 0 && cfg.ncols == 4 && strcmp(cfg.file, "/tmp/x.csv") == 0 &&
+          cfg.spec.delim == ';' && cfg.spec.encoding == PL_CSV_LATIN1 &&
+          strcmp(cfg.cols[0].name, "nir") == 0 &&
+          strcmp(cfg.spec_cols[1].header, "DATE NAISS") == 0 &&
+          cfg.spec_cols[1].type == PL_CSV_DATE &&
+          cfg.spec_cols[1].datefmt == PL_CSV_DMY &&
+          cfg.spec_cols[0].len == 15 && cfg.spec_cols[0].lenient == 1 &&
+          strcmp(cfg.cols[2].name, "sexe") == 0 &&
+          cfg.spec_cols[3].type == PL_CSV_SKIP &&
+          pl_csv_cfg_find(&cfg, "birth_date") == 1 &&
+          pl_csv_cfg_find(&cfg, "NOM") == 3, "job csv section parsed (%s)",
+          errbuf);
+    if (rc == 0) {
+        /* and drives the reader */
+        const char *text = "sexe;NOM;NIR;DATE NAISS\n1;Dupont;"
+                           "185057800608436;12/04/1985\n";
+        pl_csv *c = pl_csv_open_mem("x.csv", text, strlen(text), &cfg.spec,
+                                    1);
+        char *r = c ? render(c, cfg.spec_cols, cfg.ncols, 4) : NULL;
+        CHECK(same(r, "L2:185057800608436|19850412|1|-\n"),
+              "the parsed section drives the reader");
+        free(r);
+        pl_csv_close(c);
+        pl_csv_cfg_free(&cfg);
+    }
+    rc = cfg_parse("csv: {file: x.csv, columns: {a: {type: int32}}}\n", &cfg);
+    CHECK(rc == 0 && cfg.spec.delim == 0 && cfg.spec.encoding == PL_CSV_UTF8,
+          "defaults: delimiter auto, encoding utf-8");
+    if (rc == 0)
+        pl_csv_cfg_free(&cfg);
+    rc = cfg_parse("csv: {file: x.csv, delimiter: tab, columns: {a: {type: int32}}}\n", &cfg);
+    CHECK(rc == 0 && cfg.spec.delim == '\t', "delimiter: tab");
+    if (rc == 0)
+        pl_csv_cfg_free(&cfg);
+    rc = cfg_parse("csv: {file: x.csv, delimiter: \"\\t\", columns: {a: {type: int32}}}\n", &cfg);
+    CHECK(rc == 0 && cfg.spec.delim == '\t', "delimiter: \"\\t\"");
+    if (rc == 0)
+        pl_csv_cfg_free(&cfg);
+    struct { const char *yaml, *want; } bad[] = {
+        {"csv:\n  file: x.csv\n  columns:\n    a: {type: int7}\n",
+         "p.yaml:4:15: sources.stays.csv.columns.a.type: expected one of "
+         "'skip', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', "
+         "'uint32', 'uint64', 'string', 'date', got 'int7'"},
+        {"csv:\n  file: x.csv\n  columns:\n    a: {type: string}\n",
+         "p.yaml:4:8: sources.stays.csv.columns.a: missing required key "
+         "'length'"},
+        {"csv:\n  file: x.csv\n  columns:\n    a: {type: date, format: MM/DD/YYYY}\n",
+         "p.yaml:4:29: sources.stays.csv.columns.a.format: expected one of "
+         "'YYYYMMDD', 'YYYY-MM-DD', 'DD/MM/YYYY', got 'MM/DD/YYYY'"},
+        {"csv:\n  file: x.csv\n  columns:\n    a: {type: int8, length: 3}\n",
+         "p.yaml:4:21: sources.stays.csv.columns.a.length: 'length' is only "
+         "for type string"},
+        {"csv:\n  file: x.csv\n  columns:\n    a b: {type: int8}\n",
+         "p.yaml:4:10: sources.stays.csv.columns.a b: header 'a b' is not a "
+         "column name (letters, digits and '_', at most 63 characters): "
+         "give one with 'as'"},
+        {"csv:\n  file: x.csv\n  columns:\n    a: {type: int8}\n    b: {as: a, type: int8}\n",
+         "p.yaml:5:5: sources.stays.csv.columns.b: column name 'a' also "
+         "given to header at line 4"},
+        {"csv:\n  file: x.csv\n  delimiter: '|'\n  columns:\n    a: {type: int8}\n",
+         "p.yaml:3:14: sources.stays.csv.delimiter: expected one of ',', "
+         "';', 'tab', 'auto', got '|'"},
+        {"csv:\n  file: x.csv\n  encoding: cp1252\n  columns:\n    a: {type: int8}\n",
+         "p.yaml:3:13: sources.stays.csv.encoding: expected 'utf-8' or "
+         "'latin-1', got 'cp1252'"},
+        {"csv:\n  columns:\n    a: {type: int8}\n",
+         "p.yaml:2:3: sources.stays.csv: missing required key 'file'"},
+        {"csv:\n  file: x.csv\n  colums: {}\n",
+         "p.yaml:3:3: sources.stays.csv: unknown key 'colums' (expected one "
+         "of: file, delimiter, encoding, columns)"},
+        {"csv:\n  file: x.csv\n  columns: {}\n",
+         "p.yaml:3:12: sources.stays.csv.columns: expected 1 to 4096 "
+         "columns, got 0"},
+        {"csv:\n  file: x.csv\n  columns:\n    a: {type: skip, invalid: reject}\n",
+         "p.yaml:4:21: sources.stays.csv.columns.a.invalid: 'invalid' is "
+         "not for type skip"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rc = cfg_parse(bad[i].yaml, &cfg);
+        const char *msg = strstr(errbuf, "error: ");
+        msg = msg ? msg + 7 : errbuf;
+        int ok = rc == -1 && strcmp(msg, bad[i].want) == 0;
+        if (!ok)
+            printf("# got:  [%s]\n# want: [%s]\n", msg, bad[i].want);
+        CHECK(ok, "job csv section error %zu: line:column and key path", i);
+        if (rc == 0)
+            pl_csv_cfg_free(&cfg);
+    }
+}
+
 int main(void)
 {
+    cfg_cases();
     rfc_cases();
     error_cases();
     encoding_cases();

@@ -11,7 +11,10 @@
  * columns H1.. as strings of up to 4096 bytes; rank 0 prints one line per
  * record, "LINE<TAB>hex1,hex2,...", in file order (the Python cross-check
  * of tests/e2e/csv.sh compares it with Python's csv module). DELIM is
- * , ; tab or auto; ENC utf-8 or latin-1. Exit 1 on a CSV error. */
+ * , ; tab or auto; ENC utf-8 or latin-1. Exit 1 on a CSV error.
+ * --dump-list LIST: the same for each line "FILE OUT DELIM ENC H1 ..." of
+ * LIST (one MPI start for many files), rank 0 writing to OUT ("FAILED" on
+ * a CSV error). */
 #include "base/csv.h"
 #include "par/csv_split.h"
 #include "par/mpi.h"
@@ -226,7 +229,7 @@ static int self_test(void)
     return unit_done();
 }
 
-static int dump(int argc, char **argv)
+static int dump(int argc, char **argv, FILE *to)
 {
     const char *path = argv[2], *d = argv[3], *e = argv[4];
     size_t ncols = (size_t)(argc - 5);
@@ -238,11 +241,39 @@ static int dump(int argc, char **argv)
         strcmp(e, "latin-1") == 0 ? PL_CSV_LATIN1 : PL_CSV_UTF8, cols, ncols};
     int failed;
     char *all = split_read(path, &spec, 1, &failed);
-    if (rank == 0 && all)
-        fputs(all, stdout);
+    if (rank == 0)
+        fputs(all ? all : to == stdout ? "" : "FAILED\n", to);
     free(all);
     free(cols);
     return failed;
+}
+
+static int dump_list(const char *list)
+{
+    FILE *l = fopen(list, "r");
+    char line[4096];
+    int rc = l ? 0 : 2;
+    while (l && fgets(line, sizeof line, l)) {
+        char *argv[64] = {"", "--dump"};
+        int argc = 2;
+        for (char *t = strtok(line, " \n"); t && argc < 64;
+             t = strtok(NULL, " \n"))
+            argv[argc++] = t;
+        if (argc < 7)
+            continue;
+        char *out = argv[3];
+        memmove(argv + 3, argv + 4, (size_t)(argc - 4) * sizeof *argv);
+        argc--;
+        FILE *o = rank == 0 ? fopen(out, "w") : NULL;
+        if (rank == 0 && !o)
+            return 2;
+        dump(argc, argv, o);
+        if (o)
+            fclose(o);
+    }
+    if (l)
+        fclose(l);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -251,8 +282,11 @@ int main(int argc, char **argv)
     pl_mpi_setup(MPI_COMM_WORLD);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    int rc = argc >= 6 && strcmp(argv[1], "--dump") == 0 ? dump(argc, argv)
-                                                          : self_test();
+    int rc = argc >= 6 && strcmp(argv[1], "--dump") == 0
+                 ? dump(argc, argv, stdout)
+             : argc == 3 && strcmp(argv[1], "--dump-list") == 0
+                 ? dump_list(argv[2])
+                 : self_test();
     MPI_Finalize();
     return rc;
 }

@@ -352,8 +352,16 @@ static int field_done(pl_csv *c, size_t f, const uint8_t *v, size_t len,
                 return fail_at(c, line, ls, at, (long)f, "invalid UTF-8 at "
                                "byte %zu of the field (the file is declared "
                                "UTF-8)", bad + 1);
-        } else if (c->in_header ||
-                   c->cols[c->map[f]].type == PL_CSV_STR) {
+        } else {
+            for (size_t i = 0; i < len; i++)
+                if (v[i] >= 0x80 && v[i] < 0xa0)
+                    return fail_at(c, line, ls, at, (long)f, "byte %zu of "
+                                   "the field is in 0x80-0x9f, a control "
+                                   "character in ISO-8859-1 (is the file "
+                                   "Windows-1252?)", i + 1);
+        }
+        if (c->enc == PL_CSV_LATIN1 &&
+            (c->in_header || c->cols[c->map[f]].type == PL_CSV_STR)) {
             /* ISO-8859-1 -> UTF-8 */
             uint8_t *o = scratch(&c->s2, &c->s2cap, 2 * len + 1);
             size_t k = 0;

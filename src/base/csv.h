@@ -30,7 +30,9 @@
  *    declared column must be in the header (in any order);
  *  - encoding UTF-8 (validated: overlong forms, surrogates, > U+10FFFF
  *    refused) or ISO-8859-1 (each byte is the code point of the same value,
- *    converted to UTF-8); a NUL byte is refused in both.
+ *    converted to UTF-8; bytes 0x80-0x9F, C1 controls there and the usual
+ *    sign of a Windows-1252 file, are refused); a NUL byte is refused in
+ *    both.
  *
  * Column types and what lands in the batch (little-endian native arrays):
  *   PL_CSV_I8..I64, U8..U64  optional '-' (signed only) and decimal digits,

@@ -354,6 +354,11 @@ static void encoding_cases(void)
                "nom,n\n\xe9t\xe9,1\n", nom4, 2, ',', PL_CSV_LATIN1,
                "t.csv:2:1: column 'nom' (field 1): string longer than the "
                "declared length (4 bytes of UTF-8)", NULL);
+    expect_err("Latin-1: C1 bytes refused (Windows-1252 euro sign)",
+               "nom,n\nab\x80,1\n", nom, 2, ',', PL_CSV_LATIN1,
+               "t.csv:2:1: column 'nom' (field 1): byte 3 of the field is in "
+               "0x80-0x9f, a control character in ISO-8859-1 (is the file "
+               "Windows-1252?)", NULL);
     const pl_csv_col hd[] = {S("pr\xc3\xa9nom", 8)};
     expect_ok("Latin-1 header matched as UTF-8", "pr\xe9nom\nx\n", 0, hd, 1,
               ',', PL_CSV_LATIN1, "L2:x\n");

@@ -2,9 +2,9 @@
 #include "base/csv.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/secure.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -856,15 +856,11 @@ pl_csv *pl_csv_open(const char *path, const pl_csv_spec *spec, int quiet)
     pl_csv *c = pl_xcalloc(1, sizeof *c);
     c->file = pl_xstrdup(path);
     c->quiet = quiet;
-    c->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
-    if (c->fd < 0 || fstat(c->fd, &st) != 0) {
-        fail_plain(c, "cannot open: %s", strerror(errno));
-        pl_csv_close(c);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fail_plain(c, "not a regular file");
+    c->fd = pl_open_regular(path, "CSV file", &st, quiet);
+    if (c->fd < 0) {
+        snprintf(c->err, sizeof c->err, "%s: cannot open the CSV file",
+                 path);
         pl_csv_close(c);
         return NULL;
     }

@@ -16,7 +16,7 @@ LIBS="$(pkg-config --libs $HDF5_PC yaml-0.1 libcrypto) $(mpicc --showme:link) -l
 declare -A SRCS=(
   [job]="src/job/config.c src/base/yamltree.c src/base/log.c src/base/mem.c src/base/parse.c src/job/custody_cfg.c src/job/extract_config.c src/crypto/custody.c src/base/hex.c src/base/secure.c"
   [nir]="src/stage/nir.c"
-  [csv]="src/base/csv.c src/base/log.c src/base/mem.c"
+  [csv]="src/base/csv.c src/base/log.c src/base/mem.c src/base/secure.c"
 )
 mkdir -p "$BIN"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"

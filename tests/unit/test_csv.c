@@ -853,8 +853,33 @@ static void cfg_cases(void)
     }
 }
 
+static void open_cases(void)
+{
+    const pl_csv_col ab[] = {S("a", 4), S("b", 4)};
+    pl_csv_spec spec = {',', PL_CSV_UTF8, ab, 2};
+    FILE *t = tmpfile();
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(t), 2);
+    pl_csv *c1 = pl_csv_open("/nonexistent/x.csv", &spec, 0);
+    pl_csv *c2 = pl_csv_open("/tmp", &spec, 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(t);
+    size_t n = fread(errbuf, 1, sizeof errbuf - 1, t);
+    errbuf[n] = '\0';
+    fclose(t);
+    CHECK(!c1 && strstr(errbuf, "/nonexistent/x.csv: cannot open CSV file: "
+                        "No such file or directory"),
+          "a missing file is named with the system's reason");
+    CHECK(!c2 && strstr(errbuf, "/tmp: CSV file is a directory; expected a "
+                        "regular file"), "a directory is refused");
+}
+
 int main(void)
 {
+    open_cases();
     cfg_cases();
     rfc_cases();
     error_cases();

@@ -38,6 +38,9 @@ struct pl_csv {
     uint64_t line, line_start;  /* of pos: line number, file offset */
     uint64_t end;               /* records starting before this */
     uint8_t cls[256];           /* stop bytes of an unquoted field */
+#ifdef __SSE2__
+    __m128i v_delim, v_quote, v_lf, v_cr;
+#endif
     size_t nhdr;
     int *map;                   /* header field -> declared column */
     uint64_t data_start, data_line;
@@ -297,7 +300,8 @@ static int convert(const pl_csv_col *col, size_t width, const uint8_t *v,
             *why = "an integer";
             return 1;
         }
-        if (x > (UINT64_MAX - dgt) / 10) {
+        if (x >= 1844674407370955161ull &&      /* UINT64_MAX / 10 */
+            (x > 1844674407370955161ull || dgt > 5)) {
             *why = "an integer in range";
             return 1;
         }
@@ -389,7 +393,7 @@ static int field_done(pl_csv *c, size_t f, const uint8_t *v, size_t len,
     uint8_t *out = (uint8_t *)b->col[j] + b->n * w;
     const char *why = NULL;
     if (convert(col, w, v, len, out, &why) == 0) {
-        if (b->bad && b->bad[j])
+        if (col->lenient)
             b->bad[j][b->n] = 0;
         return 0;
     }
@@ -510,9 +514,27 @@ static int parse_record(pl_csv *c, pl_csv_batch *b)
             /* unquoted: skip ordinary bytes fast */
             const uint8_t *cls = c->cls;
             for (;;) {
-                while (p + 4 <= n && !(cls[buf[p]] | cls[buf[p + 1]] |
-                                       cls[buf[p + 2]] | cls[buf[p + 3]]))
-                    p += 4;
+#ifdef __SSE2__
+                /* 16 bytes at a time: stop bytes are the delimiter, '"',
+                 * LF, CR, NUL (compares) and non-ASCII (the sign bits) */
+                while (p + 16 <= n) {
+                    __m128i x = _mm_loadu_si128((const __m128i *)(buf + p));
+                    __m128i m = _mm_or_si128(
+                        _mm_or_si128(_mm_cmpeq_epi8(x, c->v_delim),
+                                     _mm_cmpeq_epi8(x, c->v_quote)),
+                        _mm_or_si128(
+                            _mm_or_si128(_mm_cmpeq_epi8(x, c->v_lf),
+                                         _mm_cmpeq_epi8(x, c->v_cr)),
+                            _mm_cmpeq_epi8(x, _mm_setzero_si128())));
+                    unsigned bits = (unsigned)_mm_movemask_epi8(m) |
+                                    (unsigned)_mm_movemask_epi8(x);
+                    if (bits) {
+                        p += (size_t)__builtin_ctz(bits);
+                        break;
+                    }
+                    p += 16;
+                }
+#endif
                 while (p < n && !cls[buf[p]])
                     p++;
                 if (p >= n)
@@ -680,6 +702,12 @@ static void set_delim(pl_csv *c, char d)
     c->cls[0] = 1;
     for (int i = 0x80; i < 256; i++)
         c->cls[i] = 1;
+#ifdef __SSE2__
+    c->v_delim = _mm_set1_epi8(d);
+    c->v_quote = _mm_set1_epi8('"');
+    c->v_lf = _mm_set1_epi8('\n');
+    c->v_cr = _mm_set1_epi8('\r');
+#endif
 }
 
 /* Parse the header with delimiter d from `start`; 0 or -1 (quiet). */

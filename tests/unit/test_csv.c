@@ -877,8 +877,74 @@ static void open_cases(void)
                         "regular file"), "a directory is refused");
 }
 
+/* ------------------------------------------------- no value in messages */
+
+/* Random files whose fields are random lowercase words, one byte corrupted
+ * into a delimiter, quote, CR, LF, NUL, invalid UTF-8 or a letter; every
+ * error message must hold no 6-letter piece of any field. */
+static void leak_cases(void)
+{
+    /* strings long enough for every word: only the corruption fails */
+    const pl_csv_col cols[] = {S("a", 16), S("b", 16),
+                               {"n", PL_CSV_SKIP, 0, 0, 0},
+                               {"s", PL_CSV_SKIP, 0, 0, 0}, S("d", 16)};
+    int errors = 0, leaks = 0;
+    for (int it = 0; it < 400; it++) {
+        sbuf f = {0};
+        char words[64][16];
+        int nw = 0;
+        PUTS(&f, "a,b,n,s,d\n");
+        unsigned nrec = 1 + rnd(8);
+        for (unsigned r = 0; r < nrec; r++) {
+            for (int j = 0; j < 5; j++) {
+                char *w = words[nw < 63 ? nw++ : 63];
+                int l = 6 + (int)rnd(9);
+                for (int k = 0; k < l; k++)
+                    w[k] = (char)('a' + rnd(26));
+                w[l] = '\0';
+                if (rnd(3) == 0) {
+                    PUTS(&f, "\"");
+                    PUTS(&f, w);
+                    PUTS(&f, "\"");
+                } else {
+                    PUTS(&f, w);
+                }
+                PUTS(&f, j < 4 ? "," : "\n");
+            }
+        }
+        static const char bad[] = {'"', '\r', '\n', ',', '\0', '\xff', 'x'};
+        f.s[10 + rnd((unsigned)f.n - 10)] = bad[rnd(7)];
+        pl_csv_spec spec = {',', PL_CSV_UTF8, cols, 5};
+        pl_csv *c = pl_csv_open_mem("t.csv", f.s, f.n, &spec, 1);
+        char *r = c ? render(c, cols, 5, 4) : NULL;
+        const char *msg = c ? pl_csv_error(c) : "";
+        if (!r && c) {
+            errors++;
+            for (int k = 0; k < nw; k++) {
+                size_t l = strlen(words[k]);
+                for (size_t o = 0; o + 6 <= l; o++) {
+                    char piece[7];
+                    memcpy(piece, words[k] + o, 6);
+                    piece[6] = '\0';
+                    if (strstr(msg, piece)) {
+                        leaks++;
+                        printf("# leak: [%s] in [%s]\n", piece, msg);
+                        break;
+                    }
+                }
+            }
+        }
+        free(r);
+        pl_csv_close(c);
+        free(f.s);
+    }
+    CHECK(errors > 150 && leaks == 0, "no field value in any of %d error "
+          "messages on corrupted files (%d leaks)", errors, leaks);
+}
+
 int main(void)
 {
+    leak_cases();
     open_cases();
     cfg_cases();
     rfc_cases();

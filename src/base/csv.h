@@ -8,10 +8,12 @@
  * validity or types, and cannot start in the middle of a file with a known
  * quote parity, which the split needs; it is also LGPL-2.1, which a static
  * pseudolink binary would have to accommodate. What we need is small: one
- * loop over the bytes with a 256-entry class table that stops only on the
- * delimiter, '"', CR, LF, NUL and non-ASCII bytes, fields converted in
- * place straight into the column arrays (no per-field allocation), and the
- * split's counting pass vectorised (SSE2). bench/csv_rate.c measures it.
+ * loop over the bytes that stops only on the delimiter, '"', CR, LF, NUL
+ * and non-ASCII bytes (SSE2, 16 bytes a step, then a 256-entry class
+ * table), fields converted in place straight into the column arrays (no
+ * per-field allocation, no callback), the file read in blocks with pread,
+ * and the split's counting pass vectorised. bench/csv_rate.c measures it
+ * (docs/CSV.md: 8 M rows/s per core on 10 columns).
  *
  * Accepted syntax (RFC 4180, strict):
  *  - records end with LF or CRLF; the last may end at end of file; an
@@ -56,7 +58,8 @@
  * (line and col 1-based, col in bytes of the physical line, lines counted
  * over the whole file even when a rank reads only a part), through pl_err
  * unless quiet; the same text is kept in pl_csv_error(). No message ever
- * holds a field's value or length, nor a header text that is not a
+ * holds a field's value or length (at most the position of a bad byte in
+ * it), nor a header text that is not a
  * declared name (a file without its header would otherwise print its first
  * row): identity fields are secret. After an error the reader only returns
  * -1.
@@ -154,9 +157,11 @@ const char *pl_csv_error(const pl_csv *c);
 int pl_csv_set_range(pl_csv *c, uint64_t start, uint64_t end, uint64_t line);
 
 /* Batches. init allocates for `cap` records of the reader's columns
- * (cap >= 1); read replaces the batch's content with up to b->cap records:
- * returns the number read (b->n), 0 at the end of the range, -1 on error.
- * free wipes. */
+ * (cap >= 1; memory: cap * (8 + the widths + 1 per lenient column)); a
+ * batch is read only from the reader it was made for. read replaces the
+ * batch's content with up to b->cap records: returns the number read
+ * (b->n), 0 at the end of the range, -1 on error (message printed). The
+ * arrays hold identity fields: free wipes them, and so must any copy. */
 void    pl_csv_batch_init(pl_csv_batch *b, const pl_csv *c, size_t cap);
 int64_t pl_csv_read(pl_csv *c, pl_csv_batch *b);
 void    pl_csv_batch_free(pl_csv_batch *b);

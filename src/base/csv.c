@@ -1185,3 +1185,39 @@ int pl_csv_plan(pl_csv *c, int nparts, pl_csv_part *parts)
     parts[nparts - 1].end = sz;
     return 0;
 }
+
+struct recs { int par; uint64_t n, last; };
+
+static int recs_fn(void *arg, const uint8_t *p, size_t n, uint64_t off)
+{
+    struct recs *r = arg;
+    int par = r->par;
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = p[i];
+        if (ch == '"')
+            par ^= 1;
+        else if (ch == '\n' && !par && off + i < r->last)
+            k++;
+    }
+    r->par = par;
+    r->n += k;
+    return 0;
+}
+
+int pl_csv_count_records(pl_csv *c, uint64_t start, uint64_t end,
+                         uint64_t *n)
+{
+    *n = 0;
+    if (end > c->size)
+        end = c->size;
+    if (start >= end)
+        return 0;
+    /* a record starts at `start` and after every LF outside quotes before
+     * end - 1 (the LF at end - 1 ends the part's last record) */
+    struct recs r = {0, 1, end - 1};
+    if (scan_bytes(c, start, end - 1 - start, recs_fn, &r))
+        return -1;
+    *n = r.n;
+    return 0;
+}

@@ -189,6 +189,13 @@ int pl_csv_count(pl_csv *c, uint64_t off, uint64_t len, uint64_t *quotes,
  * LFs in [b, *start). 0 or -1. */
 int pl_csv_find_start(pl_csv *c, uint64_t b, int parity, uint64_t *start,
                       uint64_t *lfs);
+/* Records starting in [start, end) (start a record start, as a part's),
+ * counted from quote parity alone, without parsing: what a parse of a
+ * valid file returns (an invalid one fails its parse anyway). Lets each
+ * rank know its row count, hence (pl_exscan) its first global row, before
+ * it reads a record. 0 or -1. */
+int pl_csv_count_records(pl_csv *c, uint64_t start, uint64_t end,
+                         uint64_t *n);
 /* The whole plan computed in one process (tests; `produce` without MPI):
  * parts[0..nparts). 0 or -1. */
 int pl_csv_plan(pl_csv *c, int nparts, pl_csv_part *parts);

@@ -8,8 +8,10 @@
  *     pl_csv_part part;
  *     if (pl_csv_split(c, comm, &part)) ...              // same verdict on all
  *     while ((n = pl_csv_read(c, &batch)) > 0) ...       // this rank's records
- * Record counts are then known per rank; pl_exscan of them gives each
- * rank's first global row index (records in file order = rank order).
+ * Records in file order are the ranks' records in rank order. A rank's
+ * count before parsing: pl_csv_count_records(c, part.start, part.end, &n)
+ * (quote parity only, one fast pass); pl_exscan of the counts gives each
+ * rank's first global row index (e.g. to write at fixed offsets).
  * Line numbers in errors and in batch.line are those of the whole file.
  */
 #ifndef PL_PAR_CSV_SPLIT_H

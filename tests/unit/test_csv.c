@@ -575,6 +575,8 @@ static void random_file(sbuf *csv, sbuf *want, char delim)
     }
 }
 
+static int count_checks, count_ok;
+
 /* Parse every part of an n-way split and concatenate; NULL if any part
  * failed. `path` non-NULL: through the file, with a tiny buffer. */
 static char *split_parse(const char *text, size_t len, const char *path,
@@ -607,8 +609,18 @@ static char *split_parse(const char *text, size_t len, const char *path,
             pl_csv_close(c);
             continue;
         }
+        uint64_t nrec = 0;
+        int cr = pl_csv_count_records(c, parts[r].start, parts[r].end, &nrec);
         char *s = render(c, cols, ncols, 1 + (size_t)rnd(4));
         pl_csv_close(c);
+        if (s && cr == 0) {
+            uint64_t lines = 0;
+            for (const char *x = s; (x = strstr(x, "\nL")) != NULL; x++)
+                lines++;
+            lines += s[0] == 'L';
+            count_checks++;
+            count_ok += lines == nrec;
+        }
         if (!s) {
             ok = 0;
             (*nfail)++;
@@ -690,6 +702,9 @@ static void split_cases(void)
           checks);
     CHECK(bad_agree == bad_files, "corrupted files: a split fails exactly "
           "when one pass fails (%d/%d)", bad_agree, bad_files);
+    CHECK(count_ok == count_checks && count_checks > 4000,
+          "records counted from quote parity equal records parsed, per part "
+          "(%d/%d)", count_ok, count_checks);
     free(csv.s);
     free(want.s);
 

@@ -6,7 +6,8 @@
  * of 8 bytes, b int16, c a DD/MM/YYYY date. Oracles: no crash or leak
  * (ASan/UBSan), every message starts with "f.csv:", and whenever one pass
  * succeeds, the concatenated parts of the split give the same records and
- * lines; when it fails, some part fails too. */
+ * lines, and pl_csv_count_records gives each part's record count; when it
+ * fails, some part fails too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         uint8_t *o;
         int f;
+        uint64_t nrec;
+        if (pl_csv_count_records(p, parts[r].start, parts[r].end, &nrec))
+            abort();
         size_t n = render(p, &o, &f);
         pl_csv_close(p);
+        if (!fail1 && nrec != n / (8 + 2 + 4 + 8))
+            abort();
         if (f) {
             anyfail = 1;
         } else if (!fail1) {

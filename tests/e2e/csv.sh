@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CSV reader of `produce` (base/csv.c, par/csv_split.c) end to end:
-#  - the MPI split at 3 ranks (tests/bin/test_csv_split under mpirun):
+#  - the MPI split at 3 ranks (tests/bin/csv_split under mpirun):
 #    parts of random tricky files equal one pass, line numbers included;
 #  - a cross-check with Python's csv module: files written by csv.writer
 #    (delimiters , ; tab, given or detected; CRLF or LF; minimal or full
@@ -8,13 +8,13 @@
 #    characters, or Latin-1), read by pseudolink's reader (one rank, and 3
 #    ranks for some), must give exactly Python's records and start lines.
 source "$(dirname "$0")/../lib/common.sh"
-BIN=$ROOT/tests/bin/test_csv_split
-[ -x "$BIN" ] || { notok "tests/bin/test_csv_split is built"; exit 1; }
+BIN=$ROOT/tests/bin/csv_split
+[ -x "$BIN" ] || { notok "tests/bin/csv_split is built"; exit 1; }
 
 mpirun -np 3 "$BIN" >"$TMP/split.log" 2>&1
 rc=$?
 grep -E '^(ok|not ok) - ' "$TMP/split.log"
-[ $rc -eq 0 ] || { notok "mpirun -np 3 test_csv_split exits 0"; tail -n 20 "$TMP/split.log"; }
+[ $rc -eq 0 ] || { notok "mpirun -np 3 csv_split exits 0"; tail -n 20 "$TMP/split.log"; }
 
 PY=/usr/bin/python3
 mkdir -p "$TMP/x"

@@ -1,7 +1,9 @@
-/* test_csv_split.c — the MPI split of a CSV file (par/csv_split.c).
+/* csv_split.c — the MPI split of a CSV file (par/csv_split.c), run by
+ * tests/e2e/csv.sh under mpirun (built by the Makefile as tests/bin/
+ * csv_split; not a test_* unit test, which tests/run.sh and sanitize.sh
+ * would start as a singleton MPI process).
  *
- * Without arguments (a unit test; tests/e2e/csv.sh also runs it under
- * mpirun -np 3): rank 0 writes random files full of quoted delimiters,
+ * Without arguments: rank 0 writes random files full of quoted delimiters,
  * doubled quotes and embedded newlines; every rank reads its part with
  * pl_csv_split, the parts are gathered in rank order and must equal one
  * reader's pass over the whole file, line numbers included; a file with
@@ -166,7 +168,7 @@ static int self_test(void)
     const pl_csv_col cols[] = {{"x", PL_CSV_STR, 512, 0, 0},
                                {"y", PL_CSV_STR, 512, 0, 0}};
     pl_csv_spec spec = {',', PL_CSV_UTF8, cols, 2};
-    char path[64] = "/tmp/test_csv_split.XXXXXX";
+    char path[64] = "/tmp/csv_split.XXXXXX";
     if (rank == 0) {
         int fd = mkstemp(path);
         close(fd);

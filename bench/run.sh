@@ -26,6 +26,7 @@
 #          bridge (tests/lib/nodes.sh; needs root and network namespaces)
 # all three with mpi_yield_when_idle 1 (what two nodes sharing 2 cores
 # need), TCP_REPS (3) rounds interleaved, the fastest of each printed.
+# Last, the CSV reader's rate on one core (bench/bin/csv_rate, CSV_ROWS).
 # Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank),
 #      TCP_SIZE (store of the TCP runs; "none" to leave them out).
 set -u
@@ -214,5 +215,11 @@ if [ "$TCP_SIZE" != none ]; then
     trap - EXIT
   fi
 fi
+# The CSV reader of `produce` (base/csv.h), one core: 10 columns, 1M rows.
+{
+  echo
+  echo "# CSV reader, one core ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1))"
+  bench/bin/csv_rate "${CSV_ROWS:-1000000}" 3 || echo "csv_rate: failed"
+} | tee -a "$table"
 cp "$table" "$OUT/latest.txt"
 echo "table written to $table"

@@ -2,6 +2,7 @@
 # libFuzzer targets (clang -fsanitize=fuzzer,address,undefined):
 #   fuzz_job  pl_job_parse on arbitrary bytes (yamltree + config)
 #   fuzz_nir  pl_identity_check on arbitrary NIR/date/sex/rank
+#   fuzz_csv  the CSV reader on arbitrary bytes, one pass against its split
 # Each replays its seed corpus (tests/fuzz/corpus/<target>/, which also holds
 # the regression inputs) and then fuzzes for FUZZ_SECONDS (default 10) on a
 # scratch copy of the corpus. `make fuzz-long` sets FUZZ_SECONDS=600.
@@ -15,11 +16,12 @@ LIBS="$(pkg-config --libs $HDF5_PC yaml-0.1 libcrypto) $(mpicc --showme:link) -l
 declare -A SRCS=(
   [job]="src/job/config.c src/base/yamltree.c src/base/log.c src/base/mem.c src/base/parse.c src/job/custody_cfg.c src/job/extract_config.c src/crypto/custody.c src/base/hex.c src/base/secure.c"
   [nir]="src/stage/nir.c"
+  [csv]="src/base/csv.c src/base/log.c src/base/mem.c src/base/secure.c"
 )
 mkdir -p "$BIN"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-for t in job nir; do
+for t in job nir csv; do
   # shellcheck disable=SC2086
   if clang $CFLAGS -o "$BIN/fuzz_$t" "tests/fuzz/fuzz_$t.c" ${SRCS[$t]} $LIBS >"$TMP/build_$t.log" 2>&1; then
     ok "fuzz_$t builds"

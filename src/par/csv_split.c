@@ -1,0 +1,37 @@
+/* csv_split.c — see csv_split.h. */
+#include "par/csv_split.h"
+#include "par/mpi.h"
+
+int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    uint64_t ds = pl_csv_data_start(c), sz = pl_csv_size(c);
+    uint64_t b = pl_csv_chunk(ds, sz, size, rank);
+    uint64_t e = pl_csv_chunk(ds, sz, size, rank + 1);
+    uint64_t q = 0, lf = 0;
+    int ok = pl_csv_count(c, b, e - b, &q, &lf) == 0;
+    if (!pl_all_ok(comm, ok))
+        return -1;
+    /* quotes and LFs in [data_start, b) */
+    uint64_t qb, lb, total;
+    pl_exscan(comm, q, &qb, &total);
+    pl_exscan(comm, lf, &lb, &total);
+    uint64_t start = sz, l = 0;
+    ok = pl_csv_find_start(c, b, (int)(qb & 1), &start, &l) == 0;
+    /* my end is the next rank's start */
+    uint64_t next = sz;
+    int up = rank + 1 < size ? rank + 1 : MPI_PROC_NULL;
+    int down = rank > 0 ? rank - 1 : MPI_PROC_NULL;
+    PL_MPI_CHECK(MPI_Sendrecv(&start, 1, MPI_UINT64_T, down, 0, &next, 1,
+                              MPI_UINT64_T, up, 0, comm, MPI_STATUS_IGNORE));
+    if (rank + 1 == size)
+        next = sz;
+    part->start = start;
+    part->end = next < start ? start : next;
+    part->line = pl_csv_data_line(c) + lb + l;
+    if (ok)
+        ok = pl_csv_set_range(c, part->start, part->end, part->line) == 0;
+    return pl_all_ok(comm, ok) ? 0 : -1;
+}

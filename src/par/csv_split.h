@@ -1,0 +1,32 @@
+/* csv_split.h — one CSV file read by every rank of a communicator, each
+ * rank its own whole records (base/csv.h explains the exact, quote-aware
+ * split; this file is only its MPI part).
+ *
+ * Use (every rank):
+ *     pl_csv *c = pl_csv_open(path, &spec, rank != 0);   // header, each rank
+ *     if (!pl_all_ok(comm, c != NULL)) ...               // rank 0 printed why
+ *     pl_csv_part part;
+ *     if (pl_csv_split(c, comm, &part)) ...              // same verdict on all
+ *     while ((n = pl_csv_read(c, &batch)) > 0) ...       // this rank's records
+ * Records in file order are the ranks' records in rank order. A rank's
+ * count before parsing: pl_csv_count_records(c, part.start, part.end, &n)
+ * (quote parity only, one fast pass); pl_exscan of the counts gives each
+ * rank's first global row index (e.g. to write at fixed offsets).
+ * Line numbers in errors and in batch.line are those of the whole file.
+ */
+#ifndef PL_PAR_CSV_SPLIT_H
+#define PL_PAR_CSV_SPLIT_H
+
+#include <mpi.h>
+
+#include "base/csv.h"
+
+/* Collective. Rank r of P gets the records starting in the r-th of P equal
+ * byte chunks of the data (moved to record boundaries using the quote
+ * parity of the chunks before it: one counting pass, then pl_exscan), and
+ * the reader `c` is restricted to them (pl_csv_set_range). *part gets the
+ * range and its first line. Returns 0 on every rank, or -1 on every rank
+ * when a rank could not read its chunk (that rank printed the error). */
+int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part);
+
+#endif

@@ -24,6 +24,7 @@
  * layout. The file is written as FILE.tmp and renamed on success.
  */
 #include "cmd/synth.h"
+#include "cmd/usage.h"
 
 #include "crypto/hmac.h"
 #include "crypto/keyfile.h"
@@ -1004,32 +1005,6 @@ done:
 /* ------------------------------------------------------------------------
  * Command line. */
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pseudolink synth --persons N --sources K --seed S "
-            "[--invalid F]\n"
-            "                        [--producer-key FILE] -o FILE\n"
-            "\n"
-            "Write a synthetic input store with ground truth under /truth.\n"
-            "  --persons N         number of distinct persons (1..%llu)\n"
-            "  --sources K         number of sources, 1..8, taken in order:\n"
-            "                      hospital_stays, pharmacy, deaths, "
-            "consultations,\n"
-            "                      labs, imaging, nursing, transport\n"
-            "  --seed S            seed (unsigned 64-bit); same seed, same "
-            "file\n"
-            "  --invalid F         share of rows with one identity defect "
-            "(0..1,\n"
-            "                      default 0.02)\n"
-            "  --producer-key FILE pharmacy carries p1 (HMAC with this key) "
-            "instead\n"
-            "                      of the identity columns\n"
-            "  -o, --output FILE   the store to write (replaced if it "
-            "exists)\n",
-            (unsigned long long)SYNTH_MAX_PERSONS);
-}
-
 /* Strict unsigned decimal: digits only, no sign, no overflow. */
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -1118,7 +1093,7 @@ int pl_synth_main(int argc, char **argv)
             o.output = optarg;
             break;
         case 'h':
-            usage(stdout);
+            pl_help_print(stdout, "synth");     /* cmd/usage.h */
             return 0;
         case ':':
             pl_err("synth: option '%s' needs a value (see pseudolink synth "

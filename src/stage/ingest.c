@@ -19,6 +19,7 @@
 #include "stage/pseudonym.h"
 #include "stage/ingest.h"
 #include "base/mem.h"
+#include "base/progress.h"
 #include "par/mpi.h"
 
 #include "base/json.h"
@@ -325,7 +326,7 @@ static int check_rejects(pl_run *r, size_t si)
     return -1;
 }
 
-static int count_source(pl_run *r, size_t si)
+static int count_source(pl_run *r, size_t si, uint64_t base)
 {
     const pl_source *s = &r->store.src[si];
     pl_src_state *ss = &r->ss[si];
@@ -348,6 +349,8 @@ static int count_source(pl_run *r, size_t si)
                     reasons[b.why[i]]++;
             }
             pl_wipe(b.nir, cnt * b.nir_size);
+            pl_progress_set(pl_progress_estimate(base, k + 1, B, r->size,
+                                                 s->nrows));
         }
         bufs_free(&b);
         if (!ok)
@@ -415,16 +418,30 @@ char *pl_ingest_warnings_json(const pl_run *r)
     return j.json;
 }
 
+/* Rows of every source (global), for the progress lines. */
+static uint64_t all_rows(const pl_run *r)
+{
+    uint64_t n = 0;
+    for (size_t si = 0; si < r->store.n_src; si++)
+        n += r->store.src[si].nrows;
+    return n;
+}
+
 int pl_ingest_count(pl_run *r)
 {
-    for (size_t si = 0; si < r->store.n_src; si++)
-        if (count_source(r, si) != 0)
+    uint64_t base = 0;
+    pl_progress_stage("check", all_rows(r), "rows");
+    for (size_t si = 0; si < r->store.n_src; si++) {
+        if (count_source(r, si, base) != 0)
             return -1;
+        base += r->store.src[si].nrows;
+        pl_progress_set(base);
+    }
     return 0;
 }
 
 static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
-                         size_t n_sinks)
+                         size_t n_sinks, uint64_t base)
 {
     const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows, rejected = 0;
@@ -452,6 +469,8 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         for (size_t k = 0; k < n_sinks; k++)
             sok &= sinks[k].batch(r, si, lo, cnt, b.why, b.vpids) == 0;
         ok = pl_all_ok(r->comm, sok);
+        pl_progress_set(pl_progress_estimate(base, k + 1, B, r->size,
+                                             s->nrows));
     }
     bufs_free(&b);
     if (ok && rejected != r->ss[si].rejected) {
@@ -466,9 +485,14 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
 
 int pl_ingest(pl_run *r, const pl_batch_sink *sinks, size_t n_sinks)
 {
-    for (size_t si = 0; si < r->store.n_src; si++)
-        if (ingest_source(r, si, sinks, n_sinks) != 0)
+    uint64_t base = 0;
+    pl_progress_stage("ingest", all_rows(r), "rows");
+    for (size_t si = 0; si < r->store.n_src; si++) {
+        if (ingest_source(r, si, sinks, n_sinks, base) != 0)
             return -1;
+        base += r->store.src[si].nrows;
+        pl_progress_set(base);
+    }
     if (r->job->mode == PL_MODE_RANDOM) {
         int64_t dups = pl_owner_duplicates(&r->owner, r->comm);
         if (dups != 0) {

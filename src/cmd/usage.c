@@ -10,6 +10,7 @@
 
 typedef struct {
     const char *name;
+    const char *summary;        /* one line for the overview */
     const char *usage;          /* after "Usage: " (lines after the first
                                  * are indented by the text itself) */
     const char *about;
@@ -18,7 +19,7 @@ typedef struct {
 } cmd_help;
 
 static const cmd_help CMDS[] = {
-    {"run",
+    {"run", "the MPI job: pseudonymise, cross-link, publish (mpirun/srun)",
      "pseudolink run JOB.yaml [--store FILE] [--out DIR] [--audit FILE]\n"
      "         [--prev-key PEM [--prev-passphrase-file FILE]]...\n"
      "         [--progress SECONDS]",
@@ -44,7 +45,7 @@ static const cmd_help CMDS[] = {
      "                        0 turns them off)\n"
      "  -h, --help            this text",
      "mpirun -np 4 pseudolink run jobs/regression.yaml --progress 30"},
-    {"synth",
+    {"synth", "write a synthetic input store (tests, benchmarks)",
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
      "         [--producer-key FILE] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
@@ -61,7 +62,7 @@ static const cmd_help CMDS[] = {
      "  -o, --output FILE     the store to write (replaced if it exists)\n"
      "  -h, --help            this text",
      "pseudolink synth --persons 1000 --sources 3 --seed 1 -o store.h5"},
-    {"plan",
+    {"plan", "size a Slurm job for a machine, write its sbatch script",
      "pseudolink plan --profile NAME [--profiles FILE] [--template FILE]\n"
      "         [--nodes N] [--tasks-per-node N] [--persons N]\n"
      "         [--walltime HH:MM:SS] [--partition P] [--qos Q] [--account A]\n"
@@ -89,7 +90,7 @@ static const cmd_help CMDS[] = {
      "  -h, --help            this text",
      "pseudolink plan --profile lumi-c --account project_465000000 "
      "jobs/x.yaml -o x.sbatch"},
-    {"keygen",
+    {"keygen", "write a new secret key or a custodian key pair",
      "pseudolink keygen FILE [--audit LOG]\n"
      "   or: pseudolink keygen --custodian NAME [--dir DIR]\n"
      "         [--passphrase-file FILE] [--bits N]",
@@ -104,7 +105,7 @@ static const cmd_help CMDS[] = {
      "  --bits N              RSA modulus size (default and minimum 3072)\n"
      "  -h, --help            this text",
      "pseudolink keygen keys/producer.key --audit out/audit.log"},
-    {"reveal",
+    {"reveal", "p1 of pids from the correspondence table (custodians)",
      "pseudolink reveal --corr FILE --key PEM [--key PEM]...\n"
      "         [--passphrase-file FILE]... [--audit FILE] [--reason TEXT]\n"
      "         PID...",
@@ -121,7 +122,7 @@ static const cmd_help CMDS[] = {
      "  -h, --help            this text",
      "pseudolink reveal --corr out/x/correspondence.h5 --key alice.key.pem "
      "--key carol.key.pem 0123456789abcdef0123456789abcdef"},
-    {"rewrap",
+    {"rewrap", "re-wrap the correspondence key for new custodians",
      "pseudolink rewrap --corr FILE --key PEM [--key PEM]...\n"
      "         [--passphrase-file FILE]... --custody NEW.yaml [--out FILE]\n"
      "         [--audit FILE] [--reason TEXT]",
@@ -138,7 +139,7 @@ static const cmd_help CMDS[] = {
      "  -h, --help            this text",
      "pseudolink rewrap --corr out/x/correspondence.h5 --key alice.key.pem "
      "--key carol.key.pem --custody new-custodians.yaml"},
-    {"verify",
+    {"verify", "check the audit chain and the outputs' digests",
      "pseudolink verify --audit LOG [--expect-head HASH] [OUTDIR]",
      "Check the audit log's hash chain and, with OUTDIR, that every output\n"
      "file there matches the digests its run recorded (docs/AUDIT.md).",
@@ -147,7 +148,7 @@ static const cmd_help CMDS[] = {
      "  OUTDIR                the output directory to check\n"
      "  -h, --help            this text",
      "pseudolink verify --audit out/x/audit.log out/x"},
-    {"digest",
+    {"digest", "Merkle digest of files (parallel under mpirun)",
      "pseudolink digest [--leaf BYTES] FILE...",
      "Print the Merkle digest of each file (docs/AUDIT.md); parallel under\n"
      "mpirun or srun, serial alone.",
@@ -203,11 +204,8 @@ static void overview(FILE *f)
           "and an audit chain.\n"
           "\n"
           "Commands:\n", f);
-    for (size_t i = 0; i < N_CMDS; i++) {
-        const char *a = CMDS[i].about, *nl = strchr(a, '\n');
-        fprintf(f, "  %-8s %.*s%s\n", CMDS[i].name,
-                (int)(nl ? nl - a : (long)strlen(a)), a, nl ? "..." : "");
-    }
+    for (size_t i = 0; i < N_CMDS; i++)
+        fprintf(f, "  %-8s %s\n", CMDS[i].name, CMDS[i].summary);
     fputs("\n", f);
     exit_table(f);
     fputs("\nDocumentation: docs/CLI.md, README.md, docs/FORMATS.md.\n", f);
@@ -234,14 +232,28 @@ int pl_help_print(FILE *f, const char *cmd)
     return -1;
 }
 
+/* Each line of text, indented by two more spaces. */
+static void indented(FILE *f, const char *text)
+{
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        fprintf(f, "%s%.*s\n", n ? "  " : "", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
+/* help2man makes "pseudolink CMD:" a subsection and the indented text
+ * under it its paragraphs and option list. */
 void pl_help_all(FILE *f)
 {
     overview(f);
     for (size_t i = 0; i < N_CMDS; i++) {
-        fprintf(f, "\n%s:\n", CMDS[i].name);
-        fprintf(f, "Usage: %s\n\n%s\n\nOptions:\n%s\n\nExample:\n  %s\n",
-                CMDS[i].usage, CMDS[i].about, CMDS[i].options,
-                CMDS[i].example);
+        const cmd_help *h = &CMDS[i];
+        fprintf(f, "\npseudolink %s:\n  Usage: %s\n\n", h->name, h->usage);
+        indented(f, h->about);
+        fputs("\n", f);
+        indented(f, h->options);
+        fprintf(f, "\n  Example: %s\n", h->example);
     }
 }
 

@@ -1046,12 +1046,12 @@ int pl_synth_main(int argc, char **argv)
         case 'n':
             if (parse_u64(optarg, &v) != 0 || v < 1) {
                 pl_err("synth: --persons must be a positive integer");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             if (v > SYNTH_MAX_PERSONS) {
                 pl_err("synth: --persons must be at most %llu",
                        (unsigned long long)SYNTH_MAX_PERSONS);
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.persons = v;
             have_persons = 1;
@@ -1059,7 +1059,7 @@ int pl_synth_main(int argc, char **argv)
         case 'k':
             if (parse_u64(optarg, &v) != 0 || v < 1 || v > 8) {
                 pl_err("synth: --sources must be an integer from 1 to 8");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.sources = (int)v;
             have_sources = 1;
@@ -1068,7 +1068,7 @@ int pl_synth_main(int argc, char **argv)
             if (parse_u64(optarg, &v) != 0) {
                 pl_err("synth: --seed must be an unsigned integer "
                        "(0 to 18446744073709551615)");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.seed = v;
             have_seed = 1;
@@ -1081,7 +1081,7 @@ int pl_synth_main(int argc, char **argv)
                 f < 0.0 || f > 1.0) {
                 pl_err("synth: --invalid must be a number from 0 to 1 (a "
                        "share of rows, e.g. 0.02)");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.invalid = f;
             break;
@@ -1098,34 +1098,34 @@ int pl_synth_main(int argc, char **argv)
         case ':':
             pl_err("synth: option '%s' needs a value (see pseudolink synth "
                    "--help)", argv[optind - 1]);
-            return 1;
+            return PL_EXIT_USAGE;
         default:
             pl_err("synth: unknown option '%s' (see pseudolink synth --help)",
                    argv[optind - 1]);
-            return 1;
+            return PL_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         pl_err("synth: unexpected argument '%s' (see pseudolink synth "
                "--help)", argv[optind]);
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!have_persons) {
         pl_err("synth: --persons N is required (number of persons)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!have_sources) {
         pl_err("synth: --sources K is required (1 to 8)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!have_seed) {
         pl_err("synth: --seed S is required (the file is deterministic for "
                "a seed)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!o.output || !*o.output) {
         pl_err("synth: -o FILE is required (the store to write)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     return pl_synth(&o);
 }

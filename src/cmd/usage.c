@@ -159,13 +159,17 @@ static const cmd_help CMDS[] = {
 };
 #define N_CMDS (sizeof CMDS / sizeof *CMDS)
 
-static const struct { int status; const char *meaning; } EXITS[] = {
-    {PL_EXIT_OK, "success"},
-    {PL_EXIT_ERROR, "error: the message says what and where; run: nothing "
-                    "was published (also a run stopped by a signal)"},
-    {PL_EXIT_USAGE, "usage: a bad or missing argument"},
-    {PL_EXIT_REFUSED, "run: published, but at least one extract was refused "
-                      "by its privacy policy (docs/EXTRACTS.md)"},
+static const struct {
+    int status;
+    const char *meaning, *more;         /* more: a second line, or "" */
+} EXITS[] = {
+    {PL_EXIT_OK, "success", ""},
+    {PL_EXIT_ERROR, "error: the message says what and where; a run "
+                    "published nothing", "(also a run stopped by SIGUSR1, "
+                    "SIGTERM or SIGINT)"},
+    {PL_EXIT_USAGE, "usage: a bad or missing argument", ""},
+    {PL_EXIT_REFUSED, "run: published, but an extract was refused by its "
+                      "privacy policy", "(docs/EXTRACTS.md)"},
 };
 
 const char *pl_exit_meaning(int status)
@@ -187,9 +191,12 @@ int pl_help_asked(int argc, char **argv)
 static void exit_table(FILE *f)
 {
     fputs("Exit status:\n", f);
-    for (size_t i = 0; i < sizeof EXITS / sizeof *EXITS; i++)
-        fprintf(f, "  %d  %s\n", EXITS[i].status, EXITS[i].meaning);
-    fputs("  >128  killed by signal (status - 128), e.g. the scheduler's "
+    for (size_t i = 0; i < sizeof EXITS / sizeof *EXITS; i++) {
+        fprintf(f, "  %-5d %s\n", EXITS[i].status, EXITS[i].meaning);
+        if (EXITS[i].more[0])
+            fprintf(f, "        %s\n", EXITS[i].more);
+    }
+    fputs("  >128  killed by a signal (status - 128), e.g. the scheduler's "
           "SIGKILL\n", f);
 }
 

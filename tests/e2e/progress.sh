@@ -108,7 +108,7 @@ mpirun -q -np 2 "$PL" run "$TMP/x.yaml" --out "$TMP/x" >"$TMP/x.log" 2>&1; rc=$?
 check "exit 3 (extract refused) under mpirun -q: status 3" test "$rc" -eq 3
 check "exit 3 under mpirun -q: no 'non-zero exit code' banner" test -z "$(grep -i "non-zero" "$TMP/x.log")"
 check "exit 3: the last line says what the status means" \
-  grep -Eq "^$TS finished after [0-9.]+ s: exit status 3, run: published, but at least one extract was refused" <(tail -n 1 "$TMP/x.log")
+  grep -Eq "^$TS finished after [0-9.]+ s: exit status 3, run: published, but an extract was refused" <(tail -n 1 "$TMP/x.log")
 mpirun -np 2 "$PL" run "$TMP/x.yaml" --out "$TMP/x2" >"$TMP/x2.log" 2>&1; rc=$?
 check "exit 3 without -q: same status, Open MPI prints its banner (docs/CLI.md says why)" \
   test "$rc" -eq 3 -a -n "$(grep "non-zero exit code" "$TMP/x2.log")"

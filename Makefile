@@ -43,7 +43,7 @@ keyperms:
 
 run: deps keyperms
 	@$(MAKE) --no-print-directory build
-	mpirun -np $(NP) ./pseudolink run $(JOB)
+	mpirun -q -np $(NP) ./pseudolink run $(JOB)
 
 test: deps-test keyperms
 	@$(MAKE) --no-print-directory build

@@ -306,8 +306,6 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         pl_linked_abort(r);
         return -1;
     }
-    if (r->corr)
-        pl_progress_stage("correspondence table", 0, NULL);
     if (pl_corr_write(r, &corr, r->gendir, tag) != 0 ||
         pl_extracts_write(r, linked.tmp) != 0) {
         pl_out_discard(&linked, r->comm);

@@ -244,6 +244,29 @@ static void scan_values(const pl_column *c, const void *buf, uint64_t cnt,
     }
 }
 
+/* The count pass reads a source once per scanned payload column, then its
+ * identity: the progress of pass `pass` of `passes` after `k` batches,
+ * within the source's `nrows` from `base` (base/progress.h). */
+typedef struct { uint64_t base; unsigned pass, passes; } check_pos;
+
+static unsigned check_passes(const pl_source *s)
+{
+    unsigned n = s->p1 < 0;
+    for (size_t c = 0; c < s->n_payload; c++)
+        n += s->payload[c].nir_scan != PL_SCAN_NONE;
+    return n;
+}
+
+static void check_progress(const pl_run *r, const pl_source *s,
+                           const check_pos *cp, uint64_t k)
+{
+    uint64_t d = pl_progress_estimate(0, k, r->job->batch_rows, r->size,
+                                      s->nrows);
+    double in = ((double)cp->pass * (double)s->nrows + (double)d) /
+                (cp->passes ? cp->passes : 1);
+    pl_progress_set(cp->base + (uint64_t)in);
+}
+
 /* A payload column that holds NIRs must not be published in clear (a
  * parent's NIR the job did not name is the common case). Every row is
  * read: a sample could miss a column where only some rows carry one. The
@@ -251,7 +274,7 @@ static void scan_values(const pl_column *c, const void *buf, uint64_t cnt,
  * (~0.5 % pass the key by chance, few enough for a large column) and far
  * below a real NIR column (> 90 %); a false alarm costs one line of
  * allow_nir_like, a miss publishes identifiers. */
-static int scan_payload(pl_run *r, size_t si)
+static int scan_payload(pl_run *r, size_t si, check_pos *cp)
 {
     const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows;
@@ -277,7 +300,9 @@ static int scan_payload(pl_run *r, size_t si)
             ok = pl_all_ok(r->comm, ok && !*r->stop);
             if (ok)
                 scan_values(col, buf, cnt, &n[0], &n[1]);
+            check_progress(r, s, cp, k + 1);
         }
+        cp->pass++;
         pl_wipe(buf, bsz * col->size);  /* it may have held NIRs */
         free(buf);
         if (!ok)
@@ -332,7 +357,8 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
     pl_src_state *ss = &r->ss[si];
     uint64_t reasons[16] = {0};
     ss->rejected = 0;
-    if (scan_payload(r, si) != 0)
+    check_pos cp = {base, 0, check_passes(s)};
+    if (scan_payload(r, si, &cp) != 0)
         return -1;
     if (s->p1 < 0) {
         uint64_t B = r->job->batch_rows;
@@ -349,8 +375,7 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
                     reasons[b.why[i]]++;
             }
             pl_wipe(b.nir, cnt * b.nir_size);
-            pl_progress_set(pl_progress_estimate(base, k + 1, B, r->size,
-                                                 s->nrows));
+            check_progress(r, s, &cp, k + 1);
         }
         bufs_free(&b);
         if (!ok)

@@ -80,7 +80,7 @@ mpirun -np 2 "$PL" run "$base" --store "$TMP/none.h5" --out "$TMP/o2" >"$TMP/e.l
 check "error: exit 1" test "$rc" -eq 1
 check "error: the message starts with the UTC time" grep -Eq "^$TS pseudolink: error: .*none\.h5" "$TMP/e.err"
 check "error: the last stdout line says exit status 1 and that nothing was published" \
-  grep -Eq "^$TS finished after [0-9.]+ s: exit status 1, error: .*nothing was published" "$TMP/e.log"
+  grep -Eq "^$TS finished after [0-9.]+ s: exit status 1, error: .*a run published nothing$" "$TMP/e.log"
 
 # --- 3. A stopped run says where it was -------------------------------------
 # SIGUSR1 to mpirun (what Slurm's --signal=B:USR1@T does through the batch

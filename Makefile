@@ -12,8 +12,9 @@ DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
 # The man page (`make man`, `make install`): help2man, from --help-all.
 DEPS_DOC   := help2man
-DEPS_TEST  := help2man groff-base man-db python3-h5py python3-cryptography clang libclang-rt-14-dev \
-              procps openssl iproute2 nftables gdb
+DEPS_TEST  := python3-h5py python3-cryptography clang libclang-rt-14-dev \
+              procps openssl iproute2 nftables gdb $(DEPS_DOC) groff-base \
+              man-db
 
 # mpirun as root and with more ranks than cores: set here, not on the user.
 export OMPI_ALLOW_RUN_AS_ROOT := 1

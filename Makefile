@@ -10,8 +10,11 @@ JOB   ?= jobs/laptop.yaml
 
 DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
+# The man page (`make man`, `make install`): help2man, from --help-all.
+DEPS_DOC   := help2man
 DEPS_TEST  := python3-h5py python3-cryptography clang libclang-rt-14-dev \
-              procps openssl iproute2 nftables gdb
+              procps openssl iproute2 nftables gdb $(DEPS_DOC) groff-base \
+              man-db
 
 # mpirun as root and with more ranks than cores: set here, not on the user.
 export OMPI_ALLOW_RUN_AS_ROOT := 1
@@ -19,8 +22,8 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_btl_vader_single_copy_mechanism := none
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 
-.PHONY: all deps deps-test build run test check clean keyperms bench \
-        sanitize-build check-sanitize fuzz-long
+.PHONY: all deps deps-test deps-doc build run test check clean keyperms \
+        bench sanitize-build check-sanitize fuzz-long man install
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -31,6 +34,9 @@ deps:
 deps-test: deps
 	@bash tests/lib/deps.sh $(DEPS_TEST)
 
+deps-doc: deps
+	@bash tests/lib/deps.sh $(DEPS_DOC)
+
 # Git does not keep file modes other than +x; the fixture keys must be 0600
 # or `run` refuses them (as it should).
 keyperms:
@@ -38,7 +44,7 @@ keyperms:
 
 run: deps keyperms
 	@$(MAKE) --no-print-directory build
-	mpirun -np $(NP) ./pseudolink run $(JOB)
+	mpirun -q -np $(NP) ./pseudolink run $(JOB)
 
 test: deps-test keyperms
 	@$(MAKE) --no-print-directory build
@@ -65,10 +71,21 @@ bench: deps keyperms
 clean:
 	rm -rf build pseudolink tests/bin out bench/bin build-san
 
+# `make install PREFIX=/usr/local DESTDIR=`: the binary and its man page
+# (built from `pseudolink --help-all` by help2man).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: deps-doc
+	@$(MAKE) --no-print-directory build man
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/share/man/man1"
+	install -m 0755 pseudolink "$(DESTDIR)$(PREFIX)/bin/pseudolink"
+	install -m 0644 build/pseudolink.1 \
+	    "$(DESTDIR)$(PREFIX)/share/man/man1/pseudolink.1"
+
 # ---------------------------------------------------------------------------
 # Everything below runs with the packages installed.
 
-ifneq ($(filter build check tests/bin/% bench/bin/% build/% pseudolink sanitize-build build-san/%,$(MAKECMDGOALS)),)
+ifneq ($(filter build check man tests/bin/% bench/bin/% build/% pseudolink sanitize-build build-san/%,$(MAKECMDGOALS)),)
 HDF5_PC := $(shell pkg-config --exists hdf5-mpi && echo hdf5-mpi || echo hdf5-openmpi)
 PKGS    := $(HDF5_PC) yaml-0.1 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -94,6 +111,31 @@ TOOL_BINS := $(patsubst tests/tools/%.c,tests/bin/%,$(TOOL_SRCS))
 # tests/bin/csv_split: the MPI side of tests/e2e/csv.sh, run under mpirun
 # (not a unit test: a singleton MPI process upsets LeakSanitizer).
 build: pseudolink $(UNIT_BINS) $(TOOL_BINS) tests/bin/csv_split
+
+# `pseudolink --version`: the version and the commit built from ("-dirty"
+# with uncommitted changes; "unknown" outside a git checkout of this tree,
+# e.g. a release tarball). version.o is rebuilt only when they change.
+VERSION := 0.9.0
+GIT_COMMIT := $(shell if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ] && \
+  c=$$(git rev-parse --short=12 HEAD 2>/dev/null); then \
+  git diff --quiet HEAD -- 2>/dev/null || c=$$c-dirty; echo $$c; \
+  else echo unknown; fi)
+VERSION_DEFS := -DPL_VERSION='"$(VERSION)"' -DPL_GIT_COMMIT='"$(or $(GIT_COMMIT),unknown)"'
+
+build/version.stamp: FORCE
+	@mkdir -p build
+	@echo '$(VERSION_DEFS)' | cmp -s - $@ || echo '$(VERSION_DEFS)' > $@
+FORCE:
+build/base/version.o build-san/base/version.o: build/version.stamp
+build/base/version.o build-san/base/version.o: CFLAGS += $(VERSION_DEFS)
+
+# The man page, from the same text as --help (cmd/usage.c).
+man: build/pseudolink.1
+build/pseudolink.1: pseudolink
+	help2man --no-info --no-discard-stderr --help-option=--help-all \
+	    --version-option=--version \
+	    --name="pseudonymise and cross-link health records on an MPI cluster" \
+	    --output=$@ ./pseudolink
 
 build/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)

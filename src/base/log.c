@@ -4,8 +4,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static int log_rank = 0, log_size = 1;
+static int log_rank = 0, log_size = 1, log_stamps = 0;
+
+void pl_log_timestamps(int on) { log_stamps = on; }
+
+void pl_log_time(char out[PL_LOG_TIME])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, PL_LOG_TIME, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "2026-12-01T11:40:03Z " when timestamps are on, else "". */
+static const char *stamp(char buf[PL_LOG_TIME + 1])
+{
+    buf[0] = '\0';
+    if (log_stamps) {
+        pl_log_time(buf);
+        strcat(buf, " ");
+    }
+    return buf;
+}
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes) that is not a
  * C1 control character (U+0080..U+009F), or 0. Overlong forms, surrogates
@@ -97,10 +119,12 @@ static void vemit(FILE *f, const char *kind, const char *fmt, va_list ap)
     vformat(buf, sizeof buf, fmt, ap);
     if (kind[0] == 'e')
         keep_first(buf);
+    char ts[PL_LOG_TIME + 1];
     if (log_size > 1)
-        fprintf(f, "pseudolink: [rank %d] %s%s\n", log_rank, kind, buf);
+        fprintf(f, "%spseudolink: [rank %d] %s%s\n", stamp(ts), log_rank,
+                kind, buf);
     else
-        fprintf(f, "pseudolink: %s%s\n", kind, buf);
+        fprintf(f, "%spseudolink: %s%s\n", stamp(ts), kind, buf);
     fflush(f);
 }
 
@@ -122,7 +146,8 @@ void pl_err0(const char *fmt, ...)
     vformat(buf, sizeof buf, fmt, ap);
     va_end(ap);
     keep_first(buf);
-    fprintf(stderr, "pseudolink: error: %s\n", buf);
+    char ts[PL_LOG_TIME + 1];
+    fprintf(stderr, "%spseudolink: error: %s\n", stamp(ts), buf);
     fflush(stderr);
 }
 

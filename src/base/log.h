@@ -24,6 +24,13 @@ size_t pl_log_escape(const char *in, char *out, size_t n);
 int pl_utf8_valid(const void *s, size_t n);
 
 void pl_log_init(int rank, int size);
+/* From `run` on: every error and warning line starts with the UTC time
+ * (pl_log_time), as the progress lines do (base/progress.h), so stdout and
+ * stderr merged in one log read in order. Off by default. */
+void pl_log_timestamps(int on);
+/* "2026-12-01T11:40:03Z" (20 characters + NUL) for now. */
+#define PL_LOG_TIME 21
+void pl_log_time(char out[PL_LOG_TIME]);
 int  pl_log_rank(void);
 int  pl_log_size(void);
 

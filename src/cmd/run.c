@@ -6,6 +6,7 @@
  * non-zero. Only rank 0 speaks for errors every rank sees alike.
  */
 #include "cmd/run.h"
+#include "cmd/usage.h"
 #include "stage/run.h"
 #include "stage/linked.h"
 #include "stage/link.h"
@@ -17,6 +18,8 @@
 #include "stage/extract.h"
 #include "crypto/keyfile.h"
 #include "base/log.h"
+#include "base/version.h"
+#include "base/progress.h"
 #include "par/output.h"
 #include "stage/runaudit.h"
 #include "crypto/sha256mb.h"
@@ -47,18 +50,35 @@ static void on_signal(int sig)
 static int usage(void)
 {
     pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR] "
-            "[--prev-key PEM [--prev-passphrase-file FILE]]... [--audit FILE]");
+            "[--prev-key PEM [--prev-passphrase-file FILE]]... [--audit FILE] "
+            "[--progress SECONDS]");
     return 2;
 }
 
 typedef struct {
     const char *job, *store, *out, *audit;
+    double progress;            /* s between progress lines, 0 = none */
     pl_keyset prev;             /* incremental: custodians' private keys */
 } run_args;
+
+/* --progress SECONDS: a number >= 0 (0 turns the progress lines off). */
+static int parse_progress(const char *v, double *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= 0) || x > 86400) {
+        pl_err0("run: --progress expects seconds between 0 and 86400 (0 "
+                "turns the progress lines off), got '%s'", v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, run_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->progress = 10;
     for (int i = 1; i < argc; i++) {
         int k = pl_keyset_arg(&a->prev, "--prev-key", "--prev-passphrase-file",
                               argc, argv, &i);
@@ -72,7 +92,10 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->out = argv[++i];
         else if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
             a->audit = argv[++i];
-        else if (argv[i][0] == '-' || a->job) {
+        else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
+            if (parse_progress(argv[++i], &a->progress) != 0)
+                return -1;
+        } else if (argv[i][0] == '-' || a->job) {
             pl_err0("run: unexpected argument '%s'", argv[i]);
             return -1;
         } else
@@ -158,11 +181,7 @@ static void summary(pl_run *r, double total_s, const char *published)
                             r->comm));
     if (r->rank != 0)
         return;
-    const pl_job *j = r->job;
     uint64_t read = 0, rej = 0, kept = 0;
-    pl_info("pseudolink run: job %s, store %s, %d rank%s, mode %s", j->path,
-            j->store, r->size, r->size > 1 ? "s" : "",
-            j->mode == PL_MODE_KEYED ? "keyed" : "random");
     pl_info("sha256 kernel %s (%zu lanes)", pl_sha256mb_active()->name,
             pl_sha256mb_active()->lanes);
     pl_info("%-24s %14s %12s %14s", "source", "rows", "rejected", "linked");
@@ -218,8 +237,19 @@ static void run_free(pl_run *r)
 static int run_job(pl_run *r, const run_args *a, char *published,
                    size_t plen)
 {
+    pl_progress_init(a->progress);
     if (load_job(r, a) != 0)
         return -1;
+    const pl_job *j = r->job;
+    char every[64] = "no progress lines";
+    if (a->progress > 0)
+        snprintf(every, sizeof every, "progress every %g s", a->progress);
+    pl_progress_say("pseudolink %s (%s) run started: job %s, store %s, "
+                    "output %s, %d rank%s, mode %s, %s", pl_version(),
+                    pl_git_commit(), j->path, j->store, j->output, r->size,
+                    r->size > 1 ? "s" : "",
+                    j->mode == PL_MODE_KEYED ? "keyed" : "random", every);
+    pl_progress_stage("prepare", 0, NULL);
     int m = pl_misuse_check(r, a->audit, &a->prev);    /* stage/misuse.h */
     if (m == -2)
         audit_is_input = 1;
@@ -255,8 +285,15 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     static const pl_batch_sink sinks[] = {{"linked.h5", pl_linked_batch},
                                           {"links", pl_link_batch}};
     if (pl_ingest(r, sinks, sizeof sinks / sizeof *sinks) != 0 ||
-        !pl_all_ok(r->comm, !*r->stop) ||
-        pl_link_finish(r) != 0) {
+        !pl_all_ok(r->comm, !*r->stop)) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    uint64_t links = 0;
+    for (size_t i = 0; i < r->store.n_src; i++)
+        links += r->ss[i].kept_total;
+    pl_progress_stage("link (sort, merge, persons)", links, "links");
+    if (pl_link_finish(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }
@@ -264,6 +301,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     /* Every output is written into the run's own directory (r->gendir);
      * the whole set becomes current at once, or none of it does. */
     pl_outfile linked, corr;
+    pl_progress_stage("write linked.h5 (/links, /persons)", links, "links");
     if (pl_linked_end(r, &linked) != 0) {
         pl_linked_abort(r);
         return -1;
@@ -283,6 +321,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     /* Last chance to stop: after this point the run is published. */
     if (!pl_all_ok(r->comm, !*r->stop))
         return -1;
+    pl_progress_stage("publish", 0, NULL);
     if (pl_run_publish_set(r, a->job, a->audit, pl_extracts_refused(r),
                            published, plen) != 0)
         return -1;
@@ -315,6 +354,9 @@ int pl_run_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
+    /* From here on every line of the run's log carries the UTC time
+     * (base/log.h, base/progress.h). */
+    pl_log_timestamps(1);
     run_args a;
     char published[4096] = "";
     int rc;
@@ -322,11 +364,14 @@ int pl_run_main(int argc, char **argv)
         usage();
         rc = 2;
     } else if (run_job(&r, &a, published, sizeof published) != 0) {
+        char where[512];
+        pl_progress_where(where, sizeof where);
         if (stop_signal)
-            pl_err0("stopped by signal %d (%s): nothing was published",
-                    (int)stop_signal, strsignal(stop_signal));
+            pl_err0("stopped by signal %d (%s) in %s, %.0f s after the "
+                    "start: nothing was published", (int)stop_signal,
+                    strsignal(stop_signal), where, MPI_Wtime() - t_start);
         else
-            pl_err0("run failed: nothing was published");
+            pl_err0("run failed in %s: nothing was published", where);
         rc = 1;
     } else {
         summary(&r, MPI_Wtime() - t_start, published);
@@ -338,6 +383,8 @@ int pl_run_main(int argc, char **argv)
         rc = 1;
     if (r.rank == 0 && pl_run_audit_head()[0])
         printf("audit head: %s\n", pl_run_audit_head());
+    pl_progress_say("finished after %.1f s: exit status %d, %s",
+                    MPI_Wtime() - t_start, rc, pl_exit_meaning(rc));
     fflush(stdout);
     run_free(&r);
     /* A file whose close failed after a write error would crash HDF5's

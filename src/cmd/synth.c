@@ -24,6 +24,7 @@
  * layout. The file is written as FILE.tmp and renamed on success.
  */
 #include "cmd/synth.h"
+#include "cmd/usage.h"
 
 #include "crypto/hmac.h"
 #include "crypto/keyfile.h"
@@ -1004,32 +1005,6 @@ done:
 /* ------------------------------------------------------------------------
  * Command line. */
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pseudolink synth --persons N --sources K --seed S "
-            "[--invalid F]\n"
-            "                        [--producer-key FILE] -o FILE\n"
-            "\n"
-            "Write a synthetic input store with ground truth under /truth.\n"
-            "  --persons N         number of distinct persons (1..%llu)\n"
-            "  --sources K         number of sources, 1..8, taken in order:\n"
-            "                      hospital_stays, pharmacy, deaths, "
-            "consultations,\n"
-            "                      labs, imaging, nursing, transport\n"
-            "  --seed S            seed (unsigned 64-bit); same seed, same "
-            "file\n"
-            "  --invalid F         share of rows with one identity defect "
-            "(0..1,\n"
-            "                      default 0.02)\n"
-            "  --producer-key FILE pharmacy carries p1 (HMAC with this key) "
-            "instead\n"
-            "                      of the identity columns\n"
-            "  -o, --output FILE   the store to write (replaced if it "
-            "exists)\n",
-            (unsigned long long)SYNTH_MAX_PERSONS);
-}
-
 /* Strict unsigned decimal: digits only, no sign, no overflow. */
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -1071,12 +1046,12 @@ int pl_synth_main(int argc, char **argv)
         case 'n':
             if (parse_u64(optarg, &v) != 0 || v < 1) {
                 pl_err("synth: --persons must be a positive integer");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             if (v > SYNTH_MAX_PERSONS) {
                 pl_err("synth: --persons must be at most %llu",
                        (unsigned long long)SYNTH_MAX_PERSONS);
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.persons = v;
             have_persons = 1;
@@ -1084,7 +1059,7 @@ int pl_synth_main(int argc, char **argv)
         case 'k':
             if (parse_u64(optarg, &v) != 0 || v < 1 || v > 8) {
                 pl_err("synth: --sources must be an integer from 1 to 8");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.sources = (int)v;
             have_sources = 1;
@@ -1093,7 +1068,7 @@ int pl_synth_main(int argc, char **argv)
             if (parse_u64(optarg, &v) != 0) {
                 pl_err("synth: --seed must be an unsigned integer "
                        "(0 to 18446744073709551615)");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.seed = v;
             have_seed = 1;
@@ -1106,7 +1081,7 @@ int pl_synth_main(int argc, char **argv)
                 f < 0.0 || f > 1.0) {
                 pl_err("synth: --invalid must be a number from 0 to 1 (a "
                        "share of rows, e.g. 0.02)");
-                return 1;
+                return PL_EXIT_USAGE;
             }
             o.invalid = f;
             break;
@@ -1118,39 +1093,39 @@ int pl_synth_main(int argc, char **argv)
             o.output = optarg;
             break;
         case 'h':
-            usage(stdout);
+            pl_help_print(stdout, "synth");     /* cmd/usage.h */
             return 0;
         case ':':
             pl_err("synth: option '%s' needs a value (see pseudolink synth "
                    "--help)", argv[optind - 1]);
-            return 1;
+            return PL_EXIT_USAGE;
         default:
             pl_err("synth: unknown option '%s' (see pseudolink synth --help)",
                    argv[optind - 1]);
-            return 1;
+            return PL_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         pl_err("synth: unexpected argument '%s' (see pseudolink synth "
                "--help)", argv[optind]);
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!have_persons) {
         pl_err("synth: --persons N is required (number of persons)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!have_sources) {
         pl_err("synth: --sources K is required (1 to 8)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!have_seed) {
         pl_err("synth: --seed S is required (the file is deterministic for "
                "a seed)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     if (!o.output || !*o.output) {
         pl_err("synth: -o FILE is required (the store to write)");
-        return 1;
+        return PL_EXIT_USAGE;
     }
     return pl_synth(&o);
 }

@@ -5,6 +5,7 @@
 #include "par/exchange.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/progress.h"
 #include "par/mpi.h"
 #include "par/h5.h"
 #include "crypto/keyset.h"
@@ -361,6 +362,7 @@ int pl_corr_write(pl_run *r, pl_outfile *f, const char *dir, const char *tag)
     f->file = -1;
     if (!r->corr || !r->corr->active)
         return 0;
+    pl_progress_stage("correspondence table", 0, NULL);
     index_row row, *rows = NULL;
     memset(&row, 0, sizeof row);
     uint8_t *ct = NULL;

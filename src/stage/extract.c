@@ -41,6 +41,7 @@
 
 static void extracts_discard(pl_run *r);
 #include "base/mem.h"
+#include "base/progress.h"
 #include "par/mpi.h"
 #include "par/h5.h"
 #include "stage/colmeta.h"
@@ -554,7 +555,9 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
     x->rrec = x->risk ? pl_xmalloc((x->n ? x->n : 1) * PL_RISK_REC) : NULL;
     risk_stage st;
     stage_init(&st, p, x, bsz);
-    uint64_t nb = pl_batches(r->comm, s->count, B), done = 0;
+    uint64_t nb = pl_batches(r->comm, s->count, B), done = 0, base = 0;
+    for (const xsrc *e = p->src; e < x; e++)    /* progress.h */
+        base += e->s->nrows;
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
         int wok = write_batch(r, p, x, d, str32, lo, cnt, done, in, out,
@@ -562,6 +565,8 @@ static int write_source(pl_run *r, xproj *p, xsrc *x)
         for (uint64_t i = 0; i < cnt; i++)
             done += x->sel[lo + i];
         ok = pl_all_ok(r->comm, wok && !*r->stop);
+        pl_progress_set(pl_progress_estimate(base, k + 1, B, r->size,
+                                             s->nrows));
     }
     stage_free(&st);
     free(in);
@@ -649,6 +654,12 @@ static int write_body(pl_run *r, xproj *p)
         rc = write_source(r, p, &p->src[s]);
     if (rc == 0)
         rc = build_links(r, p);
+    if (rc == 0) {
+        char what[PL_NAME_MAX + 32];
+        snprintf(what, sizeof what, "extract %s: links", p->cfg->name);
+        pl_progress_stage(what, pl_links_count(p->links)->links_total,
+                          "links");
+    }
     if (rc == 0)
         rc = pl_linked_write_index(&p->f, r->comm, r->dxpl, p->links, names,
                                    p->n_src, r->job->batch_rows, r->stop);
@@ -666,6 +677,12 @@ static int write_body(pl_run *r, xproj *p)
 
 static int write_one(pl_run *r, xproj *p, hid_t lf, const char *lpath)
 {
+    uint64_t rows = 0;
+    for (size_t s = 0; s < p->n_src; s++)
+        rows += p->src[s].s->nrows;
+    char what[PL_NAME_MAX + 16];
+    snprintf(what, sizeof what, "extract %s", p->cfg->name);
+    pl_progress_stage(what, rows, "rows");
     for (size_t s = 0; s < p->n_src; s++) {
         xsrc *x = &p->src[s];
         if (load_kept(r, lf, lpath, x) != 0 || select_rows(r, x) != 0)

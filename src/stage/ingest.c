@@ -19,6 +19,7 @@
 #include "stage/pseudonym.h"
 #include "stage/ingest.h"
 #include "base/mem.h"
+#include "base/progress.h"
 #include "par/mpi.h"
 
 #include "base/json.h"
@@ -243,6 +244,29 @@ static void scan_values(const pl_column *c, const void *buf, uint64_t cnt,
     }
 }
 
+/* The count pass reads a source once per scanned payload column, then its
+ * identity: the progress of pass `pass` of `passes` after `k` batches,
+ * within the source's `nrows` from `base` (base/progress.h). */
+typedef struct { uint64_t base; unsigned pass, passes; } check_pos;
+
+static unsigned check_passes(const pl_source *s)
+{
+    unsigned n = s->p1 < 0;
+    for (size_t c = 0; c < s->n_payload; c++)
+        n += s->payload[c].nir_scan != PL_SCAN_NONE;
+    return n;
+}
+
+static void check_progress(const pl_run *r, const pl_source *s,
+                           const check_pos *cp, uint64_t k)
+{
+    uint64_t d = pl_progress_estimate(0, k, r->job->batch_rows, r->size,
+                                      s->nrows);
+    double in = ((double)cp->pass * (double)s->nrows + (double)d) /
+                (cp->passes ? cp->passes : 1);
+    pl_progress_set(cp->base + (uint64_t)in);
+}
+
 /* A payload column that holds NIRs must not be published in clear (a
  * parent's NIR the job did not name is the common case). Every row is
  * read: a sample could miss a column where only some rows carry one. The
@@ -250,7 +274,7 @@ static void scan_values(const pl_column *c, const void *buf, uint64_t cnt,
  * (~0.5 % pass the key by chance, few enough for a large column) and far
  * below a real NIR column (> 90 %); a false alarm costs one line of
  * allow_nir_like, a miss publishes identifiers. */
-static int scan_payload(pl_run *r, size_t si)
+static int scan_payload(pl_run *r, size_t si, check_pos *cp)
 {
     const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows;
@@ -276,7 +300,9 @@ static int scan_payload(pl_run *r, size_t si)
             ok = pl_all_ok(r->comm, ok && !*r->stop);
             if (ok)
                 scan_values(col, buf, cnt, &n[0], &n[1]);
+            check_progress(r, s, cp, k + 1);
         }
+        cp->pass++;
         pl_wipe(buf, bsz * col->size);  /* it may have held NIRs */
         free(buf);
         if (!ok)
@@ -325,13 +351,14 @@ static int check_rejects(pl_run *r, size_t si)
     return -1;
 }
 
-static int count_source(pl_run *r, size_t si)
+static int count_source(pl_run *r, size_t si, uint64_t base)
 {
     const pl_source *s = &r->store.src[si];
     pl_src_state *ss = &r->ss[si];
     uint64_t reasons[16] = {0};
     ss->rejected = 0;
-    if (scan_payload(r, si) != 0)
+    check_pos cp = {base, 0, check_passes(s)};
+    if (scan_payload(r, si, &cp) != 0)
         return -1;
     if (s->p1 < 0) {
         uint64_t B = r->job->batch_rows;
@@ -348,6 +375,7 @@ static int count_source(pl_run *r, size_t si)
                     reasons[b.why[i]]++;
             }
             pl_wipe(b.nir, cnt * b.nir_size);
+            check_progress(r, s, &cp, k + 1);
         }
         bufs_free(&b);
         if (!ok)
@@ -415,16 +443,30 @@ char *pl_ingest_warnings_json(const pl_run *r)
     return j.json;
 }
 
+/* Rows of every source (global), for the progress lines. */
+static uint64_t all_rows(const pl_run *r)
+{
+    uint64_t n = 0;
+    for (size_t si = 0; si < r->store.n_src; si++)
+        n += r->store.src[si].nrows;
+    return n;
+}
+
 int pl_ingest_count(pl_run *r)
 {
-    for (size_t si = 0; si < r->store.n_src; si++)
-        if (count_source(r, si) != 0)
+    uint64_t base = 0;
+    pl_progress_stage("check", all_rows(r), "rows");
+    for (size_t si = 0; si < r->store.n_src; si++) {
+        if (count_source(r, si, base) != 0)
             return -1;
+        base += r->store.src[si].nrows;
+        pl_progress_set(base);
+    }
     return 0;
 }
 
 static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
-                         size_t n_sinks)
+                         size_t n_sinks, uint64_t base)
 {
     const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows, rejected = 0;
@@ -452,6 +494,8 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         for (size_t k = 0; k < n_sinks; k++)
             sok &= sinks[k].batch(r, si, lo, cnt, b.why, b.vpids) == 0;
         ok = pl_all_ok(r->comm, sok);
+        pl_progress_set(pl_progress_estimate(base, k + 1, B, r->size,
+                                             s->nrows));
     }
     bufs_free(&b);
     if (ok && rejected != r->ss[si].rejected) {
@@ -466,9 +510,14 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
 
 int pl_ingest(pl_run *r, const pl_batch_sink *sinks, size_t n_sinks)
 {
-    for (size_t si = 0; si < r->store.n_src; si++)
-        if (ingest_source(r, si, sinks, n_sinks) != 0)
+    uint64_t base = 0;
+    pl_progress_stage("ingest", all_rows(r), "rows");
+    for (size_t si = 0; si < r->store.n_src; si++) {
+        if (ingest_source(r, si, sinks, n_sinks, base) != 0)
             return -1;
+        base += r->store.src[si].nrows;
+        pl_progress_set(base);
+    }
     if (r->job->mode == PL_MODE_RANDOM) {
         int64_t dups = pl_owner_duplicates(&r->owner, r->comm);
         if (dups != 0) {

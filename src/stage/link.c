@@ -4,6 +4,7 @@
  * dictionary). */
 #include "stage/link.h"
 #include "base/mem.h"
+#include "base/progress.h"
 #include "par/exchange.h"
 #include "par/mpi.h"
 #include "stage/pseudonym.h"
@@ -64,7 +65,7 @@ static int build_persons(pl_links *l, MPI_Comm comm)
     size_t ns = l->n_sources;
     uint8_t *key = NULL, last[PL_PID_BYTES];
     uint32_t *counts = NULL;
-    uint64_t n = 0, cap = 0, multi = 0, got, chunk = l->chunk;
+    uint64_t n = 0, cap = 0, multi = 0, got, chunk = l->chunk, seen = 0;
     uint8_t *buf = pl_xmalloc(chunk * PL_LINK_BYTES);
     pl_linkiter it;
     int ok = pl_linkiter_open(&it, &l->sort) == 0;
@@ -84,6 +85,11 @@ static int build_persons(pl_links *l, MPI_Comm comm)
             }
             counts[(n - 1) * ns + pl_link_source(rec)]++;
         }
+        /* Rank 0's share of the merge, scaled to every rank's. */
+        seen += got;
+        if (l->c.n_links)
+            pl_progress_set((uint64_t)((double)seen / (double)l->c.n_links *
+                                       (double)l->c.links_total));
     }
     ok = ok && !it.err;
     pl_linkiter_close(&it);

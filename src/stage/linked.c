@@ -8,6 +8,7 @@
 #include "stage/pseudonym.h"
 #include "stage/run.h"
 #include "base/mem.h"
+#include "base/progress.h"
 #include "par/mpi.h"
 #include "par/h5.h"
 #include "stage/colmeta.h"
@@ -340,6 +341,10 @@ static int write_links(pl_outfile *f, MPI_Comm comm, hid_t dxpl,
                             dxpl) == 0;
         off += n;
         ok = pl_all_ok(comm, wok && !(stop && *stop));
+        if (lc->n_links)        /* rank 0's share, scaled (progress.h) */
+            pl_progress_set((uint64_t)((double)(off - lc->links_off) /
+                                       (double)lc->n_links *
+                                       (double)lc->links_total));
     }
     ok = pl_all_ok(comm, ok && off == lc->links_off + lc->n_links);
     pl_linkiter_close(&it);

@@ -194,7 +194,9 @@ static pl_audit_rec *build(pl_run *r, const char *job_path, int success)
 
 static void why_failed(char *why, size_t n, int stop_signal)
 {
-    if (stop_signal)
+    /* cmd/run.c's report of a stop names the stage and how far it got. */
+    if (stop_signal &&
+        strncmp(pl_log_first_error(), "stopped by signal", 17) != 0)
         snprintf(why, n, "stopped by signal %d (%s)", stop_signal,
                  strsignal(stop_signal));
     else

@@ -233,7 +233,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/full" && mount -t tmpfs -o size=256k tmp
   check "full file system: non-zero exit" test "$rc" -ne 0 -a "$rc" -lt 124
   check "full file system: no crash" test "$rc" -lt 128
   # (Open MPI's own "mca_fbtl_posix_pwritev: ..." line does not count.)
-  check "full file system: our message gives the reason (No space left on device)" grep -q "^pseudolink: .*error: .*No space left on device" "$TMP/err.log"
+  check "full file system: our message gives the reason (No space left on device)" grep -Eq "^([0-9TZ:-]+ )?pseudolink: .*error: .*No space left on device" "$TMP/err.log"
   if grep -E "pseudolink: .*error: .*(failed|cannot [a-z ]+)(: *)?$" "$TMP/err.log" >/dev/null; then
     notok "full file system: no message ends in an empty reason"; grep -E "(failed|cannot [a-z ]+)(: *)?$" "$TMP/err.log" | head -3
   else ok "full file system: no message ends in an empty reason"; fi

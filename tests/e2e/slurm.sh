@@ -56,6 +56,11 @@ for L in srun mpirun; do
     grep -q "^published: $TMP/out/linked.h5" "$log"
   check "$L: summary and published path are in the job's log ($(basename "$log"))" test $? -eq 0
   check "$L: the log holds no terminal control characters" log_clean "$log"
+  # docs/CLI.md: the run's timestamped header first, its stages, its end.
+  TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z'
+  grep -Eq "^$TS pseudolink .* run started: job " "$log" && grep -Eq "^$TS stage ingest: [0-9]+ rows" "$log" &&
+    grep -Eq "^$TS finished after [0-9.]+ s: exit status 0, success" "$log"
+  check "$L: the job's log shows the run's header, stages and last line" test $? -eq 0
   tests_ok=$("$ROOT/tests/bin/check_linked" "$TMP/store.h5" "$TMP/out-$L/linked.h5" | grep -c '^not ok')
   check "$L: outputs match the store's ground truth (check_linked)" test "$tests_ok" -eq 0
 done
@@ -116,8 +121,8 @@ stop_case() {
   if [ "$sig" = USR1 ] || [ "$L" = srun ]; then
     # The ranks' own line (with mpirun under SIGTERM, mpirun stops relaying
     # the ranks' output: the script's line above stands for it).
-    grep -q "pseudolink: error: stopped by signal" "$log"
-    check "$name: the ranks report the stop themselves" test $? -eq 0
+    grep -q "pseudolink: error: stopped by signal [0-9]* (.*) in stage [a-z]" "$log"
+    check "$name: the ranks report the stop themselves, with the stage" test $? -eq 0
   fi
   if [ "$sig" = TERM ]; then
     check "$name: job state CANCELLED (got $st)" test "$st" = CANCELLED

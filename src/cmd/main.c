@@ -24,6 +24,8 @@ static void help(FILE *f)
             "  keygen FILE [--audit LOG]                 write a new 32-byte key (mode 0600)\n"
             "  keygen --custodian NAME [--dir DIR] [--passphrase-file F]\n"
             "                                            custodian RSA key pair\n"
+            "  keygen --signing NAME | --transport NAME [--dir DIR] [--passphrase-file F]\n"
+            "                                            producer Ed25519 / platform X25519 pair\n"
             "  reveal --corr FILE --key PEM... PID...    p1 of pids (threshold roles)\n"
             "  rewrap --corr FILE --key PEM... --custody NEW.yaml [--out FILE]\n"
             "                                            re-wrap the correspondence key\n"

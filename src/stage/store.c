@@ -149,17 +149,9 @@ static int payload_type(const ctx_t *c, hid_t d, const char *col,
     out->mem_type = cl == H5T_STRING ? H5Tcopy(t)
                                      : H5Tget_native_type(t, H5T_DIR_ASCEND);
     out->size = H5Tget_size(out->mem_type);
-    /* Wide enough for a NIR: strings of 13-64 bytes (13 = without its key;
-     * wider: padded, or written with separators), 64-bit integers, doubles
-     * (exact up to 2^53, past 15 digits). */
-    out->nir_scan = PL_SCAN_NONE;
-    if (cl == H5T_STRING && out->size >= 13 && out->size <= 64)
-        out->nir_scan = PL_SCAN_STR;
-    else if (cl == H5T_INTEGER && out->size == 8)
-        out->nir_scan = H5Tget_sign(t) == H5T_SGN_NONE ? PL_SCAN_U64
-                                                       : PL_SCAN_I64;
-    else if (cl == H5T_FLOAT && out->size == 8)
-        out->nir_scan = PL_SCAN_F64;
+    out->nir_scan = pl_scan_kind_of(cl == H5T_STRING ? 2
+                                    : cl == H5T_FLOAT ? 1 : 0, out->size,
+                                    H5Tget_sign(t) != H5T_SGN_NONE);
     if (in_list(c->allow_nir, c->n_allow_nir, col))
         out->nir_scan = PL_SCAN_NONE;   /* the job says it may be carried */
     out->dset = d;

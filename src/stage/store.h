@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "job/config.h"
+#include "stage/nir.h"
 
 typedef struct {
     char   name[PL_NAME_MAX];
@@ -22,8 +23,7 @@ typedef struct {
     size_t size;                /* bytes per element */
     /* Could hold a NIR and is not in allow_nir_like: the count pass reads
      * it and refuses the run if its values look like NIRs (ingest.c). */
-    enum { PL_SCAN_NONE, PL_SCAN_STR, PL_SCAN_I64, PL_SCAN_U64,
-           PL_SCAN_F64 } nir_scan;
+    enum pl_scan_kind nir_scan;         /* stage/nir.h */
 } pl_column;
 
 typedef struct {

@@ -34,7 +34,7 @@ deps-test: deps
 # Git does not keep file modes other than +x; the fixture keys must be 0600
 # or `run` refuses them (as it should).
 keyperms:
-	@chmod 600 inputs/keys/*.key 2>/dev/null || true
+	@chmod 600 inputs/keys/*.key inputs/transfer/*.key.pem inputs/transfer/*.pass 2>/dev/null || true
 
 run: deps keyperms
 	@$(MAKE) --no-print-directory build

@@ -4,6 +4,7 @@
 #include "base/secure.h"
 #include "cmd/reveal.h"
 #include "cmd/plan.h"
+#include "cmd/produce.h"
 #include "cmd/run.h"
 #include "cmd/synth.h"
 #include "cmd/verify.h"
@@ -18,6 +19,8 @@ static void help(FILE *f)
             "usage: pseudolink COMMAND [ARGS]\n"
             "\n"
             "  run JOB.yaml [--store FILE] [--out DIR]   the MPI job (under mpirun/srun)\n"
+            "  produce PRODUCER_JOB.yaml --signing-key PEM [--signing-passphrase-file F]\n"
+            "        [--out DIR]                         producer: stage 1, signed encrypted packages\n"
             "  synth --persons N --sources K --seed S [--invalid F]\n"
             "        [--producer-key FILE] -o FILE       write a synthetic store\n"
             "  plan --profile NAME [-o FILE] JOB.yaml    size a Slurm job, write its sbatch script\n"
@@ -55,6 +58,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return pl_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "produce") == 0)
+        return pl_produce_main(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0)
         return pl_synth_main(argc - 1, argv + 1);
     if (strcmp(cmd, "reveal") == 0)

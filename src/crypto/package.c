@@ -422,7 +422,7 @@ int pl_pkg_write(pl_pkg_writer *w, int si, size_t ci, uint64_t lo,
     ok &= pl_h5_write_rows(w->f.tmp, s->data[ci], what, H5T_NATIVE_UINT8,
                            (s->row_off + lo) * col->size, ok ? bytes : 0, 0,
                            w->ct, H5P_DEFAULT) == 0;
-    return pl_all_ok(w->comm, ok) ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 /* Rank 0 gathers n_i * unit bytes from every rank (in rank order). */

@@ -68,9 +68,10 @@ pl_pkg_writer *pl_pkg_create(const char *path, const char *kind,
 int pl_pkg_add_source(pl_pkg_writer *w, const char *name, uint64_t local_rows,
                       const pl_pkg_col *cols, size_t ncols);
 /* Encrypt and write rows [lo, lo+cnt) of this rank's rows of column ci of
- * source si from buf (cnt * size bytes). lo must be a multiple of
- * block_rows; cnt may be 0 (still collective); all columns of a source are
- * written with the same batches. */
+ * source si from buf (cnt * size bytes): whole blocks (lo a multiple of
+ * block_rows, cnt too except for this rank's last rows). Not collective
+ * (independent I/O: ranks write as their rows come); -1 on this rank after
+ * a message, callers agree with pl_all_ok. */
 int pl_pkg_write(pl_pkg_writer *w, int si, size_t ci, uint64_t lo,
                  uint64_t cnt, const void *buf);
 /* Tags, manifest and signature; closes the file. hex_id (33 bytes) gets

@@ -22,7 +22,7 @@ static int h5_open(pl_export *x, const char *path, const pl_job *job,
     H5Pset_dxpl_mpio(h->dxpl, job->io == PL_IO_COLLECTIVE
                                   ? H5FD_MPIO_COLLECTIVE
                                   : H5FD_MPIO_INDEPENDENT);
-    if (pl_store_open(&h->st, path, job, comm) != 0)
+    if (pl_store_open(&h->st, path, job, NULL, comm) != 0)
         return -1;
     x->nsrc = h->st.n_src;
     x->src = pl_xcalloc(x->nsrc, sizeof *x->src);

@@ -78,11 +78,8 @@ static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
     const pl_store *st = &r->store;
     uint64_t first = s->first + lo;
     char what[PL_NAME_MAX * 2 + 16];
-    if (s->p1 >= 0) {
-        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->p1);
-        return pl_store_read(st, s->p1, what, H5T_NATIVE_UINT8, first, cnt,
-                             PL_P1_BYTES, b->p1, r->dxpl);
-    }
+    if (s->p1 >= 0)             /* the store's, or decrypted from a package */
+        return pl_source_read(st, s, NULL, first, cnt, b->p1, r->dxpl);
     hid_t nir_t = H5Dget_type(s->nir);     /* raw bytes, no conversion */
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->nir);
     int rc = pl_store_read(st, s->nir, what, nir_t, first, cnt, 0, b->nir,
@@ -199,8 +196,8 @@ static int scan_payload(pl_run *r, size_t si)
         for (uint64_t k = 0; k < nb && ok; k++) {
             uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
             double t0 = MPI_Wtime();
-            ok = pl_store_read(&r->store, col->dset, what, col->mem_type,
-                               s->first + lo, cnt, 0, buf, r->dxpl) == 0;
+            ok = pl_source_read(&r->store, s, col, s->first + lo, cnt, buf,
+                                r->dxpl) == 0;
             r->t[PL_T_READ] += MPI_Wtime() - t0;
             ok = pl_all_ok(r->comm, ok && !*r->stop);
             if (ok)

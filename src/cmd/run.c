@@ -223,7 +223,7 @@ static void summary(pl_run *r, double total_s, const char *published)
     const pl_job *j = r->job;
     uint64_t read = 0, rej = 0, kept = 0;
     pl_info("pseudolink run: job %s, store %s, %d rank%s, mode %s", j->path,
-            j->store, r->size, r->size > 1 ? "s" : "",
+            j->store[0] ? j->store : "(none: packages only)", r->size, r->size > 1 ? "s" : "",
             j->mode == PL_MODE_KEYED ? "keyed" : "random");
     pl_info("sha256 kernel %s (%zu lanes)", pl_sha256mb_active()->name,
             pl_sha256mb_active()->lanes);
@@ -241,6 +241,19 @@ static void summary(pl_run *r, double total_s, const char *published)
     pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
             (unsigned long long)rej, (unsigned long long)kept);
     pl_ingest_warnings(r, summary_warning, NULL);
+    if (j->n_opposition) {
+        uint64_t opp = 0;
+        for (size_t i = 0; i < r->store.n_src; i++)
+            opp += r->ss[i].opposed_total;
+        pl_info("opposition: %llu persons listed, %llu records left out "
+                "(no pid, no output row, no correspondence entry)",
+                (unsigned long long)r->store.n_opposed,
+                (unsigned long long)opp);
+    }
+    for (size_t i = 0; i < r->store.n_pkgs; i++)
+        pl_info("package %s: id %s, producer %s, verified (%s)",
+                r->store.pkgs[i].path, r->store.pkgs[i].id_hex,
+                r->store.pkgs[i].producer, r->store.pkgs[i].signer);
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
             (unsigned long long)lc->persons_total,

@@ -141,6 +141,30 @@ static void hash_batch(pl_run *r, const pl_source *s, size_t nv,
     r->t[PL_T_STAGE1] += MPI_Wtime() - t0;
 }
 
+/* Opposition (store.h): valid rows whose p1 is on an opposition list get
+ * PL_R_OPPOSED and leave the batch — no pid, no output row, no
+ * correspondence entry. Returns the rows that stay (b->p1 and b->idx
+ * compacted). */
+static size_t drop_opposed(const pl_run *r, size_t nv, batch_bufs *b)
+{
+    if (!r->store.n_opposed)
+        return nv;
+    size_t m = 0;
+    for (size_t k = 0; k < nv; k++) {
+        const uint8_t *p = b->p1 + k * PL_P1_BYTES;
+        if (pl_store_opposed(&r->store, p)) {
+            b->why[b->idx[k]] = PL_R_OPPOSED;
+            continue;
+        }
+        if (m != k) {
+            memcpy(b->p1 + m * PL_P1_BYTES, p, PL_P1_BYTES);
+            b->idx[m] = b->idx[k];
+        }
+        m++;
+    }
+    return m;
+}
+
 /* p1 -> owner -> pid; b->vpids gets the pids in row order. */
 static int exchange(pl_run *r, size_t nv, batch_bufs *b)
 {
@@ -256,10 +280,10 @@ static int count_source(pl_run *r, size_t si)
     const pl_source *s = &r->store.src[si];
     pl_src_state *ss = &r->ss[si];
     uint64_t reasons[16] = {0};
-    ss->rejected = 0;
+    ss->rejected = ss->opposed = 0;
     if (scan_payload(r, si) != 0)
         return -1;
-    if (s->p1 < 0) {
+    if (s->p1 < 0 || r->store.n_opposed) {
         uint64_t B = r->job->batch_rows;
         uint64_t nb = pl_batches(r->comm, s->count, B);
         batch_bufs b;
@@ -269,7 +293,12 @@ static int count_source(pl_run *r, size_t si)
             uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
             ok = read_batch(r, s, lo, cnt, &b);
             if (ok) {
-                ss->rejected += cnt - check_batch(r, s, cnt, &b);
+                size_t nv = check_batch(r, s, cnt, &b);
+                ss->rejected += cnt - nv;
+                if (r->store.n_opposed) {
+                    hash_batch(r, s, nv, &b);
+                    ss->opposed += nv - drop_opposed(r, nv, &b);
+                }
                 for (uint64_t i = 0; i < cnt; i++)
                     reasons[b.why[i]]++;
             }
@@ -279,7 +308,9 @@ static int count_source(pl_run *r, size_t si)
         if (!ok)
             return -1;
     }
-    ss->kept = s->count - ss->rejected;
+    ss->kept = s->count - ss->rejected - ss->opposed;
+    uint64_t ooff;
+    pl_exscan(r->comm, ss->opposed, &ooff, &ss->opposed_total);
     pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
     pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
     PL_MPI_CHECK(MPI_Allreduce(reasons, ss->reasons, 16, MPI_UINT64_T,
@@ -353,7 +384,7 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
                          size_t n_sinks)
 {
     const pl_source *s = &r->store.src[si];
-    uint64_t B = r->job->batch_rows, rejected = 0;
+    uint64_t B = r->job->batch_rows, rejected = 0, opposed = 0;
     batch_bufs b;
     bufs_for(&b, r, s);
     uint64_t nb = pl_batches(r->comm, s->count, B);
@@ -367,6 +398,9 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         rejected += cnt - nv;
         hash_batch(r, s, nv, &b);
         pl_wipe(b.nir, cnt * b.nir_size);
+        size_t nk = drop_opposed(r, nv, &b);
+        opposed += nv - nk;
+        nv = nk;
         double t0 = MPI_Wtime();
         ok = exchange(r, nv, &b) == 0;
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
@@ -380,7 +414,8 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         ok = pl_all_ok(r->comm, sok);
     }
     bufs_free(&b);
-    if (ok && rejected != r->ss[si].rejected) {
+    if (ok && (rejected != r->ss[si].rejected ||
+               opposed != r->ss[si].opposed)) {
         pl_err("%s: /sources/%s: the identity columns changed during the "
                "run (%llu rows rejected, %llu in the count pass)",
                r->job->store, s->cfg->name, (unsigned long long)rejected,

@@ -167,7 +167,7 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     uint64_t *rrow = (uint64_t *)in;
     uint8_t *rwhy = out;
     for (uint64_t i = 0; i < cnt; i++)
-        if (why[i]) {
+        if (why[i] && why[i] != PL_R_OPPOSED) {   /* never listed */
             rrow[nr] = s->first + lo + i;
             rwhy[nr++] = why[i];
         }

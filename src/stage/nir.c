@@ -30,6 +30,8 @@ static const char *const reason_names[PL_R_COUNT] = {
 
 const char *pl_reason_name(int code)
 {
+    if (code == PL_R_OPPOSED)
+        return "opposition";
     if (code < 0 || code >= PL_R_COUNT)
         return "unknown";
     return reason_names[code];

@@ -36,6 +36,11 @@ enum pl_reason {
     PL_R_COUNT
 };
 
+/* Not a reject: a valid row whose person is on an opposition list
+ * (docs/PACKAGE.md). It gets no pid and no output row, and is never listed
+ * in /rejects; only counts say how many. */
+#define PL_R_OPPOSED PL_R_COUNT
+
 /* Short stable name of a reason code ("nir_key", ...), "unknown" otherwise. */
 const char *pl_reason_name(int code);
 

@@ -527,8 +527,7 @@ static void json_add(char **json, const pl_pkg *p, const char *as)
     uint64_t rows = 0;
     for (size_t i = 0; i < p->nsrc; i++)
         rows += p->src[i].rows;
-    char *abs = realpath(p->path, NULL);
-    char *e = pl_json_escape(abs ? abs : p->path);
+    char *e = pl_json_escape(p->path);      /* as the job names it */
     char *item = pl_xasprintf(
         "%s{\"path\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\",\"as\":\"%s\","
         "\"digest\":\"%s\",\"producer\":\"%s\",\"signer\":\"%s\","
@@ -536,7 +535,6 @@ static void json_add(char **json, const pl_pkg *p, const char *as)
         *json ? "," : "", e, p->id_hex, p->kind, as, p->digest, p->producer,
         p->signer, p->created, (unsigned long long)rows);
     free(e);
-    free(abs);
     char *n = pl_xasprintf("%s%s", *json ? *json : "", item);
     free(item);
     free(*json);
@@ -678,7 +676,8 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
         if (st->src[i].cfg->package &&
             open_package_source(st, &st->src[i], keys, comm) != 0)
             return -1;
-    if (open_opposition(st, job, keys, comm) != 0)
+    /* (A producer's job lists opposition sources, not packages.) */
+    if (!job->producer_job && open_opposition(st, job, keys, comm) != 0)
         return -1;
     if (!path[0])               /* every source is a package */
         return 0;

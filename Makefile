@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 NP    ?= 2
-JOB   ?= jobs/laptop.yaml
+JOB   ?= jobs/platform.yaml
 
 DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
@@ -36,9 +36,22 @@ deps-test: deps
 keyperms:
 	@chmod 600 inputs/keys/*.key inputs/transfer/*.key.pem inputs/transfer/*.pass 2>/dev/null || true
 
+# The chain (docs/PRODUCER.md): the producers' `produce` on their exports
+# (HDF5 today; the CSV producer once the CSV reader lands), then the
+# platform's `run` on their packages. Every key is a TEST-ONLY fixture
+# (inputs/transfer/README.md, inputs/keys/README).
+SIGN_CNAM := --signing-key inputs/transfer/cnam_signing.key.pem \
+             --signing-passphrase-file inputs/transfer/cnam_signing.pass
+TRANSPORT := --transport-key inputs/transfer/hdh_transport.key.pem \
+             --transport-passphrase-file inputs/transfer/hdh_transport.pass
 run: deps keyperms
 	@$(MAKE) --no-print-directory build
-	mpirun -np $(NP) ./pseudolink run $(JOB)
+	@echo "== producer cnam, on its own machines: stage 1 on its HDF5 export -> signed, encrypted package"
+	mpirun -np $(NP) ./pseudolink produce jobs/producer_cnam.yaml $(SIGN_CNAM)
+	@echo "== producer cnam: its opposition list (persons who objected) -> opposition package"
+	./pseudolink produce jobs/producer_cnam_opposition.yaml $(SIGN_CNAM)
+	@echo "== platform: verify, decrypt in memory, link (no NIR, no producer key)"
+	mpirun -np $(NP) ./pseudolink run $(JOB) $(TRANSPORT)
 
 test: deps-test keyperms
 	@$(MAKE) --no-print-directory build

@@ -168,13 +168,20 @@ static pl_audit_rec *audit_rec(prod *p, const char *job_path,
     if (pl_digest_file(p->job.store, PL_DIGEST_LEAF, root, &size) == 0)
         pl_audit_file(a, "inputs", p->job.store, NULL, root, size,
                       PL_DIGEST_LEAF);
+    /* Digests from the set's own directory, recorded under the stable
+     * names a reader uses (<output>/<name>), as run does. */
+    char *absout = realpath(p->job.output, NULL);
     for (size_t i = 0; i < n; i++) {
         char *path = pl_xasprintf("%s/%s", p->gen.dir, files[i]);
+        char *as = pl_xasprintf("%s/%s", absout ? absout : p->job.output,
+                                files[i]);
         if (pl_digest_file(path, PL_DIGEST_LEAF, root, &size) == 0)
-            pl_audit_file(a, "outputs", path, files[i], root, size,
+            pl_audit_file(a, "outputs", as, files[i], root, size,
                           PL_DIGEST_LEAF);
         free(path);
+        free(as);
     }
+    free(absout);
     if (p->have_fpr)   /* as "keys" fingerprints are made (audit.h) */
         pl_audit_hex(a, "producer_key_fingerprint", p->producer_fpr,
                      sizeof p->producer_fpr);

@@ -40,6 +40,8 @@ check "produce (2 ranks) from the HDF5 export" test $? -eq 0 -a -f "$PKG"
 check "produce without mpirun: the opposition package" test $? -eq 0 -a -f "$OPP"
 check "produce's audit line is in the producer's output dir" \
   grep -q '"command":"produce".*"outcome":"success"' "$TMP/prod/cnam/audit.log"
+"$PL" verify --audit "$TMP/prod/cnam/audit.log" "$TMP/prod/cnam" >"$TMP/verify.log" 2>&1
+check "verify: produce's audit chain and its outputs' digests" test $? -eq 0
 check "package and reject report are mode 0640" \
   test "$(stat -L -c %a "$PKG")" = 640 -a "$(stat -L -c %a "$TMP/prod/cnam/rejects.csv")" = 640
 

@@ -522,18 +522,25 @@ static int pkg_payload(pl_source *s, const pl_pkg *p, const pl_pkg_src *ps)
     return 0;
 }
 
-static void json_add(char **json, const pl_pkg *p, const char *as)
+/* The audit line's record of a package: path, id, kind, digest, producer,
+ * signer, creation time, its sources and rows. */
+static void json_add(char **json, const pl_pkg *p)
 {
     uint64_t rows = 0;
     for (size_t i = 0; i < p->nsrc; i++)
         rows += p->src[i].rows;
     char *e = pl_json_escape(p->path);      /* as the job names it */
+    char srcs[PL_PKG_NAME_MAX * 8 + 64] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < p->nsrc && o < sizeof srcs - 1; i++)
+        o += (size_t)snprintf(srcs + o, sizeof srcs - o, "%s\"%s\"",
+                              i ? "," : "", p->src[i].name);
     char *item = pl_xasprintf(
-        "%s{\"path\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\",\"as\":\"%s\","
+        "%s{\"path\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\","
         "\"digest\":\"%s\",\"producer\":\"%s\",\"signer\":\"%s\","
-        "\"created\":\"%s\",\"rows\":%llu}",
-        *json ? "," : "", e, p->id_hex, p->kind, as, p->digest, p->producer,
-        p->signer, p->created, (unsigned long long)rows);
+        "\"created\":\"%s\",\"sources\":[%s],\"rows\":%llu}",
+        *json ? "," : "", e, p->id_hex, p->kind, p->digest, p->producer,
+        p->signer, p->created, srcs, (unsigned long long)rows);
     free(e);
     char *n = pl_xasprintf("%s%s", *json ? *json : "", item);
     free(item);
@@ -544,11 +551,19 @@ static void json_add(char **json, const pl_pkg *p, const char *as)
 static int open_package_source(pl_store *st, pl_source *s,
                                const pl_pkg_keys *k, MPI_Comm comm)
 {
-    pl_pkg *p = &st->pkgs[st->n_pkgs];
-    if (pl_pkg_open(p, s->cfg->package, k->trusted, k->ntrusted,
-                    k->transport, comm) != 0)
-        return -1;
-    st->n_pkgs++;
+    /* Sources of one package share it: verified and unwrapped once. */
+    pl_pkg *p = NULL;
+    for (size_t i = 0; i < st->n_pkgs && !p; i++)
+        if (strcmp(st->pkgs[i].path, s->cfg->package) == 0)
+            p = &st->pkgs[i];
+    if (!p) {
+        p = &st->pkgs[st->n_pkgs];
+        if (pl_pkg_open(p, s->cfg->package, k->trusted, k->ntrusted,
+                        k->transport, comm) != 0)
+            return -1;
+        st->n_pkgs++;
+        json_add(&st->packages_json, p);
+    }
     s->pkg = p;
     char names[512];
     if (strcmp(p->kind, "data") != 0) {
@@ -572,7 +587,6 @@ static int open_package_source(pl_store *st, pl_source *s,
     MPI_Comm_size(comm, &size);
     pl_pkg_rank_rows(p, s->pkg_si, rank, size, &s->first, &s->count);
     s->p1 = ps->data[0];        /* owned by the package (not closed here) */
-    json_add(&st->packages_json, p, s->cfg->name);
     return pkg_payload(s, p, ps);
 }
 
@@ -608,7 +622,7 @@ static int open_opposition(pl_store *st, const pl_job *job,
         }
         ok = pl_all_ok(comm, ok);
         if (ok)
-            json_add(&st->packages_json, &p, "opposition");
+            json_add(&st->packages_json, &p);
         pl_pkg_close(&p);
         if (!ok)
             return -1;

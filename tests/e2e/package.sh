@@ -102,7 +102,7 @@ PY
 check "linked output from packages = from the plain store (pids, payload, persons, links)" grep -q '^diff \[\]$' "$TMP/rt.txt"
 check "produce's rejects.csv = the plain run's /rejects (rows and codes)" grep -q '^diff \[\]$' "$TMP/rt.txt"
 check "audit line records the package (id, digest, producer, signer, rows)" \
-  grep -Eq '"packages":\[\{"path":"[^"]*cnam_delivery.pkg.h5","id":"[0-9a-f]{32}","kind":"data","as":"hospital_stays","digest":"sha256:[0-9a-f]{64}","producer":"cnam","signer":"sha256:[0-9a-f]{64}"' "$TMP/plat/audit.log"
+  grep -Eq '"packages":\[\{"path":"[^"]*cnam_delivery.pkg.h5","id":"[0-9a-f]{32}","kind":"data","digest":"sha256:[0-9a-f]{64}","producer":"cnam","signer":"sha256:[0-9a-f]{64}","created":"[^"]*","sources":\["hospital_stays","deaths"\],"rows":7619\}\]' "$TMP/plat/audit.log"
 check "a run from packages says it held no identified data" grep -q '"identified_data":"none' "$TMP/plat/audit.log"
 check "a run that computes stage 1 says it held identified data" grep -q '"identified_data":"held' "$TMP/plain/audit.log"
 

@@ -690,8 +690,9 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
         s->digest = pl_xcalloc(nc * (u2 + 1), 32);
         s->data = pl_xcalloc(nc, sizeof *s->data);
         s->tags = pl_xcalloc(nc, sizeof *s->tags);
-        for (size_t c = 0; c < nc; c++) {
+        for (size_t c = 0; c < nc; c++)
             s->data[c] = s->tags[c] = -1;
+        for (size_t c = 0; c < nc; c++) {
             LINE();
             if (sscanf(line, "column %255s %255s", a, b) != 2 ||
                 !valid_name(a) || strlen(b) >= 8 ||
@@ -925,7 +926,7 @@ int pl_pkg_open(pl_pkg *p, const char *path, const pl_pkg_signer *trusted,
     }
     if (!pl_root_ok(comm, ok)) {
         free(man);
-        OPENSSL_cleanse(p->key, sizeof p->key);
+        pl_pkg_close(p);        /* wipes the key */
         return -1;
     }
     /* The verified manifest and the data key reach every rank (memory). */

@@ -100,7 +100,7 @@ static void h5_close(pl_export *x)
 }
 
 const pl_export_ops pl_export_hdf5 = {
-    "hdf5", h5_open, h5_read_identity, h5_read_column, h5_close,
+    "hdf5", h5_open, h5_read_identity, h5_read_column, NULL, h5_close,
 };
 
 int pl_export_open(pl_export *x, const char *path, const pl_job *job,

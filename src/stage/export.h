@@ -18,6 +18,18 @@
  * collective over the communicator given to open (every rank calls read_*
  * the same number of times; count may be 0) and return 0, or -1 after a
  * message on the rank that saw the problem (callers agree with pl_all_ok).
+ *
+ * Call order (what a streaming reader such as CSV may rely on): produce
+ * makes two passes over each source, in job order (count pass, then
+ * packaging pass); each pass reads batches in increasing lo from 0, and
+ * for each batch calls read_identity(lo, cnt) first, then read_column(c,
+ * lo, cnt) for some columns in increasing c, each at most once. So a
+ * reader can parse a batch of records once, serve the columns from it,
+ * and rewind to its first record when lo goes back to 0.
+ *
+ * row_number (optional, NULL: the source's row index first + i) names a
+ * row in the reject report: a CSV reader gives the line its record starts
+ * on.
  */
 #ifndef PL_STAGE_EXPORT_H
 #define PL_STAGE_EXPORT_H
@@ -57,6 +69,7 @@ typedef struct {
                           int64_t *birth_rank);
     int  (*read_column)(pl_export *x, size_t si, size_t ci, uint64_t lo,
                         uint64_t cnt, void *buf);
+    uint64_t (*row_number)(const pl_export *x, size_t si, uint64_t row);
     void (*close)(pl_export *x);
 } pl_export_ops;
 

@@ -95,34 +95,22 @@ static void text_add(text *t, const char *src, uint64_t row, int code)
     t->n += (size_t)k;
 }
 
-static int scan_column(pl_export *x, size_t si, size_t ci, MPI_Comm comm,
-                       uint64_t B, bufs *b)
+/* The verdict on one scanned column (global counts). */
+static int scan_verdict(const pl_export *x, const pl_export_src *e,
+                        const pl_export_col *c, const uint64_t n[2],
+                        MPI_Comm comm)
 {
-    const pl_export_src *e = &x->src[si];
-    const pl_export_col *c = &e->cols[ci];
-    uint64_t nb = pl_batches(comm, e->count, B), n[2] = {0, 0}, g[2];
-    int ok = 1;
-    for (uint64_t k = 0; k < nb && ok; k++) {
-        uint64_t lo = k * B, cnt = pl_batch_count(e->count, lo, B);
-        ok = pl_all_ok(comm, x->ops->read_column(x, si, ci, lo, cnt,
-                                                 b->rbuf) == 0);
-        if (ok)
-            pl_nir_scan(c->nir_scan, c->size, b->rbuf, cnt, &n[0], &n[1]);
-    }
-    pl_wipe(b->rbuf, b->rcap);
-    if (!ok)
-        return -1;
+    uint64_t g[2];
     PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, comm));
-    if (pl_nir_scan_refused(g[0], g[1])) {
-        pl_err0("%s: /sources/%s/%s: payload column looks like NIRs (%llu "
-                "of %llu non-empty values pass the NIR checks): it would "
-                "travel to the platform; name it as an identity, drop it, or "
-                "list it in sources.%s.allow_nir_like if it may be", x->path,
-                e->cfg->name, c->name, (unsigned long long)g[0],
-                (unsigned long long)g[1], e->cfg->name);
-        return -1;
-    }
-    return 0;
+    if (!pl_nir_scan_refused(g[0], g[1]))
+        return 0;
+    pl_err0("%s: /sources/%s/%s: payload column looks like NIRs (%llu of "
+            "%llu non-empty values pass the NIR checks): it would travel to "
+            "the platform; name it as an identity, drop it, or list it in "
+            "sources.%s.allow_nir_like if it may be", x->path, e->cfg->name,
+            c->name, (unsigned long long)g[0], (unsigned long long)g[1],
+            e->cfg->name);
+    return -1;
 }
 
 /* Count pass: valid rows of this rank, reject report, per-code counts. */
@@ -135,27 +123,46 @@ static int count_source(const pl_job *job, pl_export *x, size_t si,
     bufs b;
     bufs_alloc(&b, e->count < B ? (e->count ? e->count : 1) : B, e);
     /* Every rank iterates the same batches of B rows (lockstep for
-     * collective transfers); its buffers hold min(B, its rows). */
+     * collective transfers); its buffers hold min(B, its rows). Each
+     * batch is read once: identity, then the payload columns that could
+     * hold a NIR (export.h: the order a streaming reader relies on). */
     int ok = 1;
-    for (size_t c = 0; payload && c < e->ncols && ok; c++)
-        if (e->cols[c].nir_scan != PL_SCAN_NONE)
-            ok = scan_column(x, si, c, comm, B, &b) == 0;
-    uint64_t nb = ok ? pl_batches(comm, e->count, B) : 0;
+    uint64_t (*scan)[2] = pl_xcalloc(e->ncols + 1, sizeof *scan);
+    uint64_t nb = pl_batches(comm, e->count, B);
     for (uint64_t k = 0; k < nb && ok; k++) {
         uint64_t lo = k * B, cnt = pl_batch_count(e->count, lo, B);
         long nv = read_check(x, si, lo, cnt, &b);
         pl_wipe(b.nir, cnt * b.nir_size);
-        ok = pl_all_ok(comm, nv >= 0);
+        int rok = nv >= 0;
+        for (size_t c = 0; payload && rok && c < e->ncols; c++) {
+            const pl_export_col *col = &e->cols[c];
+            if (col->nir_scan == PL_SCAN_NONE)
+                continue;
+            rok = x->ops->read_column(x, si, c, lo, cnt, b.rbuf) == 0;
+            if (rok)
+                pl_nir_scan(col->nir_scan, col->size, b.rbuf, cnt,
+                            &scan[c][0], &scan[c][1]);
+            pl_wipe(b.rbuf, cnt * col->size);   /* it may hold NIRs */
+        }
+        ok = pl_all_ok(comm, rok);
         if (!ok)
             break;
         nvalid += (uint64_t)nv;
         for (uint64_t i = 0; i < cnt; i++) {
             reasons[b.why[i]]++;
             if (b.why[i])
-                text_add(rej, e->cfg->name, e->first + lo + i, b.why[i]);
+                text_add(rej, e->cfg->name,
+                         x->ops->row_number
+                             ? x->ops->row_number(x, si, lo + i)
+                             : e->first + lo + i, b.why[i]);
         }
     }
     bufs_free(&b);
+    for (size_t c = 0; payload && ok && c < e->ncols; c++)
+        if (e->cols[c].nir_scan != PL_SCAN_NONE &&
+            scan_verdict(x, e, &e->cols[c], scan[c], comm) != 0)
+            ok = 0;
+    free(scan);
     if (!ok)
         return -1;
     *valid = nvalid;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define WRAP_BYTES (32 + PL_GCM_NONCE + 32 + PL_GCM_TAG)
@@ -767,6 +768,12 @@ static int verify_root(pl_pkg *p, mf_extra *x, uint8_t **man, size_t *mlen,
                        EVP_PKEY *transport)
 {
     const char *path = p->path;
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        pl_err("%s: package: cannot open: %s", path,
+               errno ? strerror(errno) : "not a regular file");
+        return -1;
+    }
     if (H5Fis_hdf5(path) <= 0) {
         pl_err("%s: package: cannot open: not an HDF5 file (%s)", path,
                errno ? strerror(errno) : "no HDF5 signature");
@@ -1037,13 +1044,25 @@ int pl_pkg_read(const pl_pkg *p, int si, size_t ci, uint64_t first,
     }
     uint64_t r0 = b1 > b0 ? s->bfirst[b0] : 0;
     uint64_t nr = b1 > b0 ? s->bfirst[b1 - 1] + s->brows[b1 - 1] - r0 : 0;
+    int inside = !count || (b1 > b0 && first >= r0 &&
+                            first + count <= r0 + nr);
+    if (!inside) {              /* a caller's bug, never the data's */
+        b0 = b1 = 0;
+        r0 = nr = 0;
+    }
     size_t bytes = nr * col->size;
     uint8_t *ct = pl_xmalloc(bytes + 1);
     uint8_t *tags = pl_xmalloc((b1 - b0) * PL_GCM_TAG + 1);
     char what[3 * PL_PKG_NAME_MAX];
     snprintf(what, sizeof what, "/sources/%s/%s", s->name, col->name);
-    int ok = pl_h5_read_rows(p->path, s->data[ci], what, H5T_NATIVE_UINT8,
-                             r0 * col->size, bytes, 0, ct, dxpl) == 0;
+    int ok = inside;
+    if (!inside)
+        pl_err("%s: package: /sources/%s/%s: rows %llu..%llu are outside its "
+               "%llu rows", p->path, s->name, col->name,
+               (unsigned long long)first, (unsigned long long)(first + count),
+               (unsigned long long)s->rows);
+    ok &= pl_h5_read_rows(p->path, s->data[ci], what, H5T_NATIVE_UINT8,
+                          r0 * col->size, bytes, 0, ct, dxpl) == 0;
     snprintf(what, sizeof what, "/tags/%s/%s", s->name, col->name);
     ok &= pl_h5_read_rows(p->path, s->tags[ci], what, H5T_NATIVE_UINT8, b0,
                           b1 - b0, PL_GCM_TAG, tags, dxpl) == 0;

@@ -175,6 +175,8 @@ bad zero; $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['signature']
 tamper "an empty (zero) signature" "zero.pkg.h5: package: unsigned" "$TMP/zero.yaml" $TRANS
 bad trunc; truncate -s $(( $(stat -L -c %s "$PKG") / 2 )) "$TMP/trunc.pkg.h5"
 tamper "a truncated package" "trunc.pkg.h5: package: " "$TMP/trunc.yaml" $TRANS
+mkfifo "$TMP/fifo.pkg.h5"; sed "s#$PKG#$TMP/fifo.pkg.h5#" "$TMP/plat.yaml" >"$TMP/fifo.yaml"
+tamper "a FIFO named as a package (refused at once, never read)" "fifo.pkg.h5: package: cannot open: not a regular file" "$TMP/fifo.yaml" $TRANS
 sed "s#cnam_signing.pub.pem#atih_signing.pub.pem#" "$TMP/plat.yaml" >"$TMP/untrusted.yaml"
 tamper "signed by a producer the job does not list" "cnam_delivery.pkg.h5: package: signed by a key the job does not trust" "$TMP/untrusted.yaml" $TRANS
 sed "s#^  cnam: #  atih: #" "$TMP/plat.yaml" >"$TMP/misnamed.yaml"

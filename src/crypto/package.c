@@ -1003,30 +1003,12 @@ int pl_pkg_source(const pl_pkg *p, const char *name)
 void pl_pkg_rank_rows(const pl_pkg *p, int si, int rank, int size,
                       uint64_t *first, uint64_t *count)
 {
-    const pl_pkg_src *s = &p->src[si];
-    /* Block k goes to the rank whose balanced row range holds its first
-     * row: whole blocks, contiguous, every block to exactly one rank. */
-    uint64_t lo = 0, hi = 0;
-    int got = 0;
-    for (uint64_t k = 0; k < s->nblocks; k++) {
-        uint64_t f, c;
-        int owner = 0;
-        for (int r = size - 1; r >= 0; r--) {
-            pl_block(s->rows, r, size, &f, &c);
-            if (c && s->bfirst[k] >= f) {
-                owner = r;
-                break;
-            }
-        }
-        if (owner == rank) {
-            if (!got)
-                lo = s->bfirst[k];
-            hi = s->bfirst[k] + s->brows[k];
-            got = 1;
-        }
-    }
-    *first = got ? lo : 0;
-    *count = got ? hi - lo : 0;
+    /* Balanced rows, as for a store source: whole blocks would leave a
+     * rank up to a block (65536 rows) ahead of the others, which at a few
+     * blocks per rank is a third of the run. A block that straddles two
+     * ranks is decrypted by both (pl_pkg_read checks and decrypts every
+     * block it touches). */
+    pl_block(p->src[si].rows, rank, size, first, count);
 }
 
 int pl_pkg_read(const pl_pkg *p, int si, size_t ci, uint64_t first,

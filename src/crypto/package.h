@@ -125,8 +125,8 @@ void pl_pkg_close(pl_pkg *p);
 /* Source index by name, -1 when the package has none of that name (not
  * collective, no message). */
 int  pl_pkg_source(const pl_pkg *p, const char *name);
-/* This rank's rows of source si: whole blocks, balanced by rows (not
- * collective). */
+/* This rank's rows of source si: a balanced contiguous range (pl_block;
+ * not collective). */
 void pl_pkg_rank_rows(const pl_pkg *p, int si, int rank, int size,
                       uint64_t *first, uint64_t *count);
 /* Decrypt rows [first, first+count) of column ci of source si into out:

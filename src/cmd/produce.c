@@ -147,8 +147,36 @@ static int guard(prod *p, const char *tag)
 
 /* The audit line (rank 0): the job, the producer, the keys' fingerprints,
  * the export's and every output's digest, the packages and the counts. */
-static pl_audit_rec *audit_rec(prod *p, const char *job_path,
-                               const char *const *files, size_t n)
+/* Collective: Merkle digests of the export and of every output, every
+ * rank hashing its share of the leaves (crypto/digest.h); the record is
+ * rank 0's (a is NULL elsewhere). */
+static void record_digests(prod *p, pl_audit_rec *a, const char *const *files,
+                           size_t n)
+{
+    uint8_t root[32];
+    uint64_t size;
+    if (pl_digest_file_mpi(p->job.store, PL_DIGEST_LEAF, p->comm, root, &size,
+                           p->rank != 0) == 0 && a)
+        pl_audit_file(a, "inputs", p->job.store, NULL, root, size,
+                      PL_DIGEST_LEAF);
+    /* From the set's own directory, recorded under the stable names a
+     * reader uses (<output>/<name>), as run does. */
+    char *absout = realpath(p->job.output, NULL);
+    for (size_t i = 0; i < n; i++) {
+        char *path = pl_xasprintf("%s/%s", p->gen.dir, files[i]);
+        char *as = pl_xasprintf("%s/%s", absout ? absout : p->job.output,
+                                files[i]);
+        if (pl_digest_file_mpi(path, PL_DIGEST_LEAF, p->comm, root, &size,
+                               p->rank != 0) == 0 && a)
+            pl_audit_file(a, "outputs", as, files[i], root, size,
+                          PL_DIGEST_LEAF);
+        free(path);
+        free(as);
+    }
+    free(absout);
+}
+
+static pl_audit_rec *audit_rec(prod *p, const char *job_path)
 {
     pl_audit_rec *a = pl_audit_begin("produce");
     pl_audit_str(a, "job", job_path);
@@ -163,25 +191,6 @@ static pl_audit_rec *audit_rec(prod *p, const char *job_path,
         pl_audit_str(a, "opposition_package_id", p->res.opp_id);
     /* The producer holds identified data: it says so. */
     pl_audit_str(a, "identified_data", "held (stage 1 at the producer)");
-    uint8_t root[32];
-    uint64_t size;
-    if (pl_digest_file(p->job.store, PL_DIGEST_LEAF, root, &size) == 0)
-        pl_audit_file(a, "inputs", p->job.store, NULL, root, size,
-                      PL_DIGEST_LEAF);
-    /* Digests from the set's own directory, recorded under the stable
-     * names a reader uses (<output>/<name>), as run does. */
-    char *absout = realpath(p->job.output, NULL);
-    for (size_t i = 0; i < n; i++) {
-        char *path = pl_xasprintf("%s/%s", p->gen.dir, files[i]);
-        char *as = pl_xasprintf("%s/%s", absout ? absout : p->job.output,
-                                files[i]);
-        if (pl_digest_file(path, PL_DIGEST_LEAF, root, &size) == 0)
-            pl_audit_file(a, "outputs", as, files[i], root, size,
-                          PL_DIGEST_LEAF);
-        free(path);
-        free(as);
-    }
-    free(absout);
     if (p->have_fpr)   /* as "keys" fingerprints are made (audit.h) */
         pl_audit_hex(a, "producer_key_fingerprint", p->producer_fpr,
                      sizeof p->producer_fpr);
@@ -228,9 +237,10 @@ static int produce_job(prod *p, const prod_args *a)
     if (pl_gen_seal(&p->gen, files, n, p->comm) != 0)
         return -1;
     /* The audit line is durable before the set is made current. */
+    pl_audit_rec *r = p->rank == 0 ? audit_rec(p, a->job) : NULL;
+    record_digests(p, r, files, n);
     ok = 1;
-    if (p->rank == 0) {
-        pl_audit_rec *r = audit_rec(p, a->job, files, n);
+    if (r) {
         ok = pl_audit_append(p->log, r, 1, NULL) == 0;
         pl_audit_free(r);
     }

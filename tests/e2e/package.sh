@@ -224,6 +224,16 @@ PY
 check "objectors' pids appear in no linked row, person, link or correspondence entry" grep -Eq '^objectors 25 pids 25 left 0 persons 25 corr [1-9]' "$TMP/oppchk.txt"
 check "opposition counts in the audit line, nothing in /rejects" grep -Eq 'audit 25 [1-9][0-9]* rejects 0$' "$TMP/oppchk.txt"
 check "opposition counts in the summary" grep -Eq '^opposition: 25 persons listed, [1-9][0-9]* records left out' "$TMP/opp.log"
+# The same opposition list on a run that computes stage 1 itself.
+{ cat "$TMP/plain.yaml"; sed -n '/^producers:/,/^  cnam:/p' "$TMP/plat.yaml"; sed -n '/^opposition:/,$p' "$TMP/platopp.yaml"; } >"$TMP/plainopp.yaml"
+"$PL" run "$TMP/plainopp.yaml" $TRANS --out "$TMP/plainopp" >"$TMP/plainopp.log" 2>&1 || notok "stage-1 run with opposition"
+$PY - "$TMP/opp/linked.h5" "$TMP/plainopp/linked.h5" <<'PY' >"$TMP/opp2.txt" 2>&1
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+print("same", all(np.array_equal(a[k][:], b[k][:]) for k in
+      ["persons/pid", "links/pid"] + ["linked/%s/pid" % s for s in ("hospital_stays", "pharmacy", "deaths")]))
+PY
+check "opposition on a stage-1 run (NIRs in the store) removes the same persons" grep -q '^same True$' "$TMP/opp2.txt"
 sed "s#^  - .*#  - $PKG#" "$TMP/platopp.yaml" >"$TMP/dataasopp.yaml"
 tamper "a data package listed under opposition" "a data package, listed under 'opposition'" "$TMP/dataasopp.yaml" $TRANS
 

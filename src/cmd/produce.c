@@ -266,6 +266,14 @@ static void summary(const prod *p)
                 (unsigned long long)c->packaged);
         rows += c->rows;
     }
+    for (size_t i = 0; i < p->job.n_sources; i++) {
+        const pl_produce_count *c = &p->res.src[i];
+        if (c->rows && !c->packaged)
+            pl_info("warning: %s: /sources/%s: all %llu rows rejected "
+                    "(rejects.csv): nothing of this source is delivered",
+                    p->job.store, p->job.sources[i].name,
+                    (unsigned long long)c->rows);
+    }
     if (p->res.has_data)
         pl_info("package %s/%s (id %s)", p->job.output, p->res.data_file,
                 p->res.data_id);

@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 NP    ?= 2
-JOB   ?= jobs/laptop.yaml
+JOB   ?= jobs/platform.yaml
 
 DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
@@ -40,11 +40,24 @@ deps-doc: deps
 # Git does not keep file modes other than +x; the fixture keys must be 0600
 # or `run` refuses them (as it should).
 keyperms:
-	@chmod 600 inputs/keys/*.key 2>/dev/null || true
+	@chmod 600 inputs/keys/*.key inputs/transfer/*.key.pem inputs/transfer/*.pass 2>/dev/null || true
 
+# The chain (docs/PRODUCER.md): the producers' `produce` on their exports
+# (HDF5 today; the CSV producer once the CSV reader lands), then the
+# platform's `run` on their packages. Every key is a TEST-ONLY fixture
+# (inputs/transfer/README.md, inputs/keys/README).
+SIGN_CNAM := --signing-key inputs/transfer/cnam_signing.key.pem \
+             --signing-passphrase-file inputs/transfer/cnam_signing.pass
+TRANSPORT := --transport-key inputs/transfer/hdh_transport.key.pem \
+             --transport-passphrase-file inputs/transfer/hdh_transport.pass
 run: deps keyperms
 	@$(MAKE) --no-print-directory build
-	mpirun -q -np $(NP) ./pseudolink run $(JOB)
+	@echo "== producer cnam, on its own machines: stage 1 on its HDF5 export -> signed, encrypted package"
+	mpirun -q -np $(NP) ./pseudolink produce jobs/producer_cnam.yaml $(SIGN_CNAM)
+	@echo "== producer cnam: its opposition list (persons who objected) -> opposition package"
+	./pseudolink produce jobs/producer_cnam_opposition.yaml $(SIGN_CNAM)
+	@echo "== platform: verify, decrypt in memory, link (no NIR, no producer key)"
+	mpirun -q -np $(NP) ./pseudolink run $(JOB) $(TRANSPORT)
 
 test: deps-test keyperms
 	@$(MAKE) --no-print-directory build

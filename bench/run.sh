@@ -159,6 +159,91 @@ done
   echo "# ioflr = seconds of dd reading the store + writing the output's bytes; x_floor = total / (hmacflr + ioflr)"
 } | tee -a "$table"
 
+# ---- the producer -> platform chain (docs/PRODUCER.md) ---------------------
+# On one store (PKG_SIZE, default the first of SIZES): `produce` of its two
+# nir sources (validation, HMAC, AES-256-GCM, signing, writing: rows/s per
+# core), then the platform's run with those sources from the package
+# (decrypted in memory) against the same run from the plain store (which
+# computes stage 1 itself). Fastest of PKG_REPS (2) interleaved runs.
+PKG_SIZE=${PKG_SIZE:-${SIZES%% *}}
+if [ "$PKG_SIZE" != none ]; then
+  store=$(store_for "$PKG_SIZE")
+  TK=$DATA/transfer
+  mkdir -p "$TK"
+  cp inputs/transfer/cnam_signing.* inputs/transfer/hdh_transport.* "$TK/"
+  chmod 600 "$TK"/*.key.pem "$TK"/*.pass
+  pjob=$DATA/produce-$PKG_SIZE.yaml
+  cat >"$pjob" <<YAML
+producer: cnam
+package: bench
+store: $store
+output: $DATA/prod-$PKG_SIZE
+keys:
+  producer: $DATA/keys/producer.key
+  transport: $TK/hdh_transport.pub.pem
+sources:
+  hospital_stays:
+    identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}
+  deaths:
+    identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}
+options:
+  batch_rows: 1048576
+YAML
+  plat=$DATA/platform-$PKG_SIZE.yaml
+  cat >"$plat" <<YAML
+store: $store
+output: $DATA/out-plat
+mode: keyed
+keys:
+  platform: $DATA/keys/platform.key
+producers:
+  cnam: {signing_key: $TK/cnam_signing.pub.pem}
+sources:
+  hospital_stays:
+    package: $DATA/prod-$PKG_SIZE/bench.pkg.h5
+  pharmacy:
+    identity: {p1: p1}
+  deaths:
+    package: $DATA/prod-$PKG_SIZE/bench.pkg.h5
+options:
+  memory_per_rank: $MEM
+YAML
+  pbest="" sbest="" kbest="" prate=""
+  for rep in $(seq "${PKG_REPS:-2}"); do
+    rm -rf "$DATA/prod-$PKG_SIZE"
+    mpirun -np "$NP" ./pseudolink produce "$pjob" --signing-key "$TK/cnam_signing.key.pem" \
+      --signing-passphrase-file "$TK/cnam_signing.pass" >"$OUT/produce-$PKG_SIZE.log" 2>&1 ||
+      { echo "produce failed, see $OUT/produce-$PKG_SIZE.log" | tee -a "$table"; break; }
+    t=$(awk '/ s, .* rows\/s$/ { print $1 }' "$OUT/produce-$PKG_SIZE.log")
+    if [ -z "$pbest" ] || awk -v a="$t" -v b="$pbest" 'BEGIN { exit !(a < b) }'; then
+      pbest=$t; prate=$(awk '/ s, .* rows\/s$/ { print $3 }' "$OUT/produce-$PKG_SIZE.log"); fi
+    rm -rf "$DATA/out-plat"
+    mpirun -np "$NP" ./pseudolink run "$plat" --transport-key "$TK/hdh_transport.key.pem" \
+      --transport-passphrase-file "$TK/hdh_transport.pass" >"$OUT/run-pkg-$PKG_SIZE.log" 2>&1 ||
+      { echo "run from packages failed, see $OUT/run-pkg-$PKG_SIZE.log" | tee -a "$table"; break; }
+    t=$(awk '$1 == "total" && NF == 3 { print $2 }' "$OUT/run-pkg-$PKG_SIZE.log")
+    if [ -z "$kbest" ] || awk -v a="$t" -v b="$kbest" 'BEGIN { exit !(a < b) }'; then kbest=$t; fi
+    rm -rf "$DATA/out-plat"
+    sjob=$(job_for "$store" "$DATA/out-plat")
+    mpirun -np "$NP" ./pseudolink run "$sjob" >"$OUT/run-store-$PKG_SIZE.log" 2>&1 ||
+      { echo "run from the store failed" | tee -a "$table"; break; }
+    t=$(awk '$1 == "total" && NF == 3 { print $2 }' "$OUT/run-store-$PKG_SIZE.log")
+    if [ -z "$sbest" ] || awk -v a="$t" -v b="$sbest" 'BEGIN { exit !(a < b) }'; then sbest=$t; fi
+    rm -rf "$DATA/out-plat"
+  done
+  if [ -n "$pbest" ] && [ -n "$kbest" ] && [ -n "$sbest" ]; then
+    {
+      echo "# producer -> platform, $PKG_SIZE store, -np $NP, fastest of ${PKG_REPS:-2}"
+      printf '%-34s %9s %14s\n' step seconds "rows/s/core"
+      printf '%-34s %9.3f %14.0f\n' "produce (2 nir sources)" "$pbest" "$(awk -v r="$prate" -v n="$NP" 'BEGIN { print r / n }')"
+      printf '%-34s %9.3f %14s\n' "run from packages (+ pharmacy)" "$kbest" "-"
+      printf '%-34s %9.3f %14s\n' "run from the plain store" "$sbest" "-"
+      echo "# packages / store = $(awk -v a="$kbest" -v b="$sbest" 'BEGIN { printf "%.3f", a / b }') (target <= 1.10)"
+    } | tee -a "$table"
+  fi
+  rm -rf "$DATA/prod-$PKG_SIZE"
+fi
+
 # ---- shared memory vs TCP between two simulated nodes ----------------------
 TCP_SIZE=${TCP_SIZE:-${SIZES%% *}}
 if [ "$TCP_SIZE" != none ]; then

@@ -49,16 +49,46 @@ static int custodian_keygen(int argc, char **argv)
     return pl_custody_keygen(name, dir, pass, bits) == 0 ? 0 : 1;
 }
 
+/* keygen --signing NAME (a producer's Ed25519 pair) or --transport NAME
+ * (the platform's X25519 pair): the same files and passphrase rules as a
+ * custodian's (crypto/custody.h). */
+static int pair_keygen(int argc, char **argv, pl_pkey_kind kind)
+{
+    const char *name = NULL, *dir = ".", *pass = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && i == 1) name = argv[++i];
+        else if (v && strcmp(argv[i], "--dir") == 0) dir = argv[++i];
+        else if (v && strcmp(argv[i], "--passphrase-file") == 0)
+            pass = argv[++i];
+        else {
+            fprintf(stderr, "usage: pseudolink keygen %s NAME [--dir DIR] "
+                    "[--passphrase-file FILE]\n", argv[1]);
+            return 2;
+        }
+    }
+    if (!name || !name[0] || strchr(name, '/')) {
+        pl_err("keygen: %s NAME is required (no '/')", argv[1]);
+        return 2;
+    }
+    return pl_pkey_keygen(kind, name, dir, pass, 0) == 0 ? 0 : 1;
+}
+
 int pl_keygen_main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--custodian") == 0)
         return custodian_keygen(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "--signing") == 0)
+        return pair_keygen(argc, argv, PL_PKEY_ED25519);
+    if (argc >= 2 && strcmp(argv[1], "--transport") == 0)
+        return pair_keygen(argc, argv, PL_PKEY_X25519);
     const char *audit = NULL;
     if (argc == 4 && strcmp(argv[2], "--audit") == 0)
         audit = argv[3];
     if ((argc != 2 && !audit) || argv[1][0] == '-') {
         fprintf(stderr, "usage: pseudolink keygen FILE [--audit LOG] | keygen "
-                "--custodian NAME [--dir DIR] [--passphrase-file FILE]\n");
+                "--custodian|--signing|--transport NAME [--dir DIR] "
+                "[--passphrase-file FILE]\n");
         return 2;
     }
     int ok = pl_key_generate(argv[1]) == 0;

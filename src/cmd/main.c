@@ -5,6 +5,7 @@
 #include "base/secure.h"
 #include "cmd/reveal.h"
 #include "cmd/plan.h"
+#include "cmd/produce.h"
 #include "cmd/run.h"
 #include "cmd/synth.h"
 #include "cmd/usage.h"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
         setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
         if (strcmp(cmd, "run") == 0)
             return pl_run_main(argc - 1, argv + 1);
+        if (strcmp(cmd, "produce") == 0)
+            return pl_produce_main(argc - 1, argv + 1);
         if (strcmp(cmd, "synth") == 0)
             return pl_synth_main(argc - 1, argv + 1);
         if (strcmp(cmd, "reveal") == 0)

@@ -16,6 +16,7 @@
 #include "stage/correspondence.h"
 #include "par/exchange.h"
 #include "stage/extract.h"
+#include "crypto/custody.h"
 #include "crypto/keyfile.h"
 #include "base/log.h"
 #include "base/version.h"
@@ -51,13 +52,15 @@ static int usage(void)
 {
     pl_err0("usage: pseudolink run JOB.yaml [--store FILE] [--out DIR] "
             "[--prev-key PEM [--prev-passphrase-file FILE]]... [--audit FILE] "
-            "[--progress SECONDS]");
+            "[--progress SECONDS] "
+            "[--transport-key PEM [--transport-passphrase-file FILE]]");
     return 2;
 }
 
 typedef struct {
     const char *job, *store, *out, *audit;
     double progress;            /* s between progress lines, 0 = none */
+    const char *transport, *transport_pass;     /* packages (PACKAGE.md) */
     pl_keyset prev;             /* incremental: custodians' private keys */
 } run_args;
 
@@ -92,6 +95,11 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->out = argv[++i];
         else if (strcmp(argv[i], "--audit") == 0 && i + 1 < argc)
             a->audit = argv[++i];
+        else if (strcmp(argv[i], "--transport-key") == 0 && i + 1 < argc)
+            a->transport = argv[++i];
+        else if (strcmp(argv[i], "--transport-passphrase-file") == 0 &&
+                 i + 1 < argc)
+            a->transport_pass = argv[++i];
         else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
             if (parse_progress(argv[++i], &a->progress) != 0)
                 return -1;
@@ -159,6 +167,60 @@ static int load_keys(pl_run *r)
     return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
 
+/* A job that reads packages: rank 0 opens the producers' public signing
+ * keys and the platform's transport private key (crypto/package.h); the
+ * data keys they unwrap reach the other ranks in memory only. */
+typedef struct {
+    pl_pkg_signer *signers;
+    size_t n;
+    EVP_PKEY *transport;
+} pkg_keys;
+
+static pkg_keys pkeys;
+
+static void pkg_keys_free(void)
+{
+    for (size_t i = 0; i < pkeys.n; i++)
+        EVP_PKEY_free(pkeys.signers[i].key);
+    free(pkeys.signers);
+    EVP_PKEY_free(pkeys.transport);
+    memset(&pkeys, 0, sizeof pkeys);
+}
+
+static int load_pkg_keys(pl_run *r, const run_args *a, pl_pkg_keys *out)
+{
+    const pl_job *j = r->job;
+    int needed = j->n_opposition > 0;
+    for (size_t i = 0; i < j->n_sources; i++)
+        needed |= j->sources[i].package != NULL;
+    memset(out, 0, sizeof *out);
+    if (!needed)
+        return 0;
+    int ok = 1;
+    pkeys.signers = pl_xcalloc(j->n_producers + 1, sizeof *pkeys.signers);
+    pkeys.n = j->n_producers;
+    for (size_t i = 0; i < j->n_producers; i++)
+        pkeys.signers[i].name = j->producers[i].name;
+    if (r->rank == 0) {
+        if (!a->transport) {
+            pl_err("run: the job reads transfer packages: give the "
+                   "platform's transport private key with --transport-key "
+                   "PEM [--transport-passphrase-file FILE]");
+            ok = 0;
+        }
+        for (size_t i = 0; ok && i < j->n_producers; i++)
+            ok = (pkeys.signers[i].key = pl_pkey_load_public(
+                      PL_PKEY_ED25519, j->producers[i].signing_key, 0)) != NULL;
+        if (ok)
+            ok = (pkeys.transport = pl_pkey_load_private(
+                      PL_PKEY_X25519, a->transport, a->transport_pass)) != NULL;
+    }
+    out->trusted = pkeys.signers;
+    out->ntrusted = pkeys.n;
+    out->transport = pkeys.transport;
+    return pl_root_ok(r->comm, ok) ? 0 : -1;
+}
+
 static void make_tag(pl_run *r, char tag[17])
 {
     uint8_t b[8] = {0};
@@ -198,6 +260,19 @@ static void summary(pl_run *r, double total_s, const char *published)
     pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
             (unsigned long long)rej, (unsigned long long)kept);
     pl_ingest_warnings(r, summary_warning, NULL);
+    if (r->job->n_opposition) {
+        uint64_t opp = 0;
+        for (size_t i = 0; i < r->store.n_src; i++)
+            opp += r->ss[i].opposed_total;
+        pl_info("opposition: %llu persons listed, %llu records left out "
+                "(no pid, no output row, no correspondence entry)",
+                (unsigned long long)r->store.n_opposed,
+                (unsigned long long)opp);
+    }
+    for (size_t i = 0; i < r->store.n_pkgs; i++)
+        pl_info("package %s: id %s, producer %s, verified (%s)",
+                r->store.pkgs[i].path, r->store.pkgs[i].id_hex,
+                r->store.pkgs[i].producer, r->store.pkgs[i].signer);
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
             (unsigned long long)lc->persons_total,
@@ -228,6 +303,7 @@ static void run_free(pl_run *r)
     pl_hmac_key_wipe(&r->producer);
     pl_hmac_key_wipe(&r->platform);
     pl_store_close(&r->store);
+    pkg_keys_free();
     if (r->dxpl > 0)
         H5Pclose(r->dxpl);
     pl_job_free(r->job);
@@ -246,7 +322,9 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         snprintf(every, sizeof every, "progress every %g s", a->progress);
     pl_progress_say("pseudolink %s (%s) run started: job %s, store %s, "
                     "output %s, %d rank%s, mode %s, %s", pl_version(),
-                    pl_git_commit(), j->path, j->store, j->output, r->size,
+                    pl_git_commit(), j->path,
+                    j->store[0] ? j->store : "(none: packages only)",
+                    j->output, r->size,
                     r->size > 1 ? "s" : "",
                     j->mode == PL_MODE_KEYED ? "keyed" : "random", every);
     pl_progress_stage("prepare", 0, NULL);
@@ -268,8 +346,10 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     if (pl_out_dir(r->job->output, r->comm) != 0 ||
         pl_run_guard(r, a->audit, tag) != 0)
         return -1;
-    if (!pl_all_ok(r->comm, pl_store_open(&r->store, r->job->store, r->job,
-                                          r->comm) == 0))
+    pl_pkg_keys keys;
+    if (load_pkg_keys(r, a, &keys) != 0 ||
+        !pl_all_ok(r->comm, pl_store_open(&r->store, r->job->store, r->job,
+                                          &keys, r->comm) == 0))
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform);

@@ -22,7 +22,8 @@ static const cmd_help CMDS[] = {
     {"run", "the MPI job: pseudonymise, cross-link, publish (mpirun/srun)",
      "pseudolink run JOB.yaml [--store FILE] [--out DIR] [--audit FILE]\n"
      "         [--prev-key PEM [--prev-passphrase-file FILE]]...\n"
-     "         [--progress SECONDS]",
+     "         [--progress SECONDS]\n"
+     "         [--transport-key PEM [--transport-passphrase-file FILE]]",
      "The MPI job (start it with mpirun -np N or srun): read the store,\n"
      "pseudonymise, cross-link, write <out>/linked.h5, the correspondence\n"
      "table and the project extracts, all published at once or not at all.\n"
@@ -43,8 +44,32 @@ static const cmd_help CMDS[] = {
      "                        the passphrase of the --prev-key before it\n"
      "  --progress SECONDS    seconds between progress lines (default 10;\n"
      "                        0 turns them off)\n"
+     "  --transport-key PEM   the platform's X25519 private key, to open the\n"
+     "                        job's transfer packages (docs/PACKAGE.md);\n"
+     "                        read on rank 0 only\n"
+     "  --transport-passphrase-file FILE\n"
+     "                        its passphrase\n"
      "  -h, --help            this text",
      "mpirun -np 4 pseudolink run jobs/regression.yaml --progress 30"},
+    {"produce", "producer: stage 1 on its export, signed encrypted package",
+     "pseudolink produce PRODUCER_JOB.yaml --signing-key PEM\n"
+     "         [--signing-passphrase-file FILE] [--out DIR] [--audit FILE]",
+     "Run by a data producer on its own machines (alone or under mpirun):\n"
+     "validate identities (same checks and reject codes as run), compute p1\n"
+     "with the producer key, drop every direct identifier, and write one\n"
+     "transfer package per delivery, encrypted for the platform's transport\n"
+     "key and signed with the producer's Ed25519 key (docs/PRODUCER.md,\n"
+     "docs/PACKAGE.md), plus rejects.csv (row and code, never a value).\n"
+     "All outputs are published at once or not at all; audited.",
+     "  PRODUCER_JOB.yaml     the producer's job file (docs/PRODUCER.md)\n"
+     "  --signing-key PEM     the producer's Ed25519 private key\n"
+     "  --signing-passphrase-file FILE\n"
+     "                        its passphrase\n"
+     "  --out DIR             the output directory (overrides output:)\n"
+     "  --audit FILE          the audit log (default DIR/audit.log)\n"
+     "  -h, --help            this text",
+     "mpirun -np 2 pseudolink produce jobs/producer_cnam.yaml "
+     "--signing-key cnam.key.pem --signing-passphrase-file cnam.pass"},
     {"synth", "write a synthetic input store (tests, benchmarks)",
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
      "         [--producer-key FILE] -o FILE",
@@ -93,13 +118,18 @@ static const cmd_help CMDS[] = {
     {"keygen", "write a new secret key or a custodian key pair",
      "pseudolink keygen FILE [--audit LOG]\n"
      "   or: pseudolink keygen --custodian NAME [--dir DIR]\n"
-     "         [--passphrase-file FILE] [--bits N]",
+     "         [--passphrase-file FILE] [--bits N]\n"
+     "   or: pseudolink keygen --signing NAME | --transport NAME [--dir DIR]\n"
+     "         [--passphrase-file FILE]",
      "Write a new 32-byte secret key (hex, mode 0600; the file must not\n"
-     "exist), or a custodian's RSA key pair NAME.key.pem (0600, encrypted\n"
-     "when a passphrase is given) and NAME.pub.pem.",
+     "exist), or a key pair NAME.key.pem (0600, encrypted when a passphrase\n"
+     "is given) and NAME.pub.pem: a custodian's RSA pair, a producer's\n"
+     "Ed25519 signing pair, or the platform's X25519 transport pair.",
      "  FILE                  the key file to create\n"
      "  --audit LOG           append a keygen line (the key's fingerprint)\n"
      "  --custodian NAME      a custodian key pair instead (no '/')\n"
+     "  --signing NAME        a producer's Ed25519 signing pair\n"
+     "  --transport NAME      the platform's X25519 transport pair\n"
      "  --dir DIR             where the pair is written (default .)\n"
      "  --passphrase-file FILE  encrypt the private key with this passphrase\n"
      "  --bits N              RSA modulus size (default and minimum 3072)\n"

@@ -121,10 +121,16 @@ static char *key_path(const char *dir, const char *name, const char *ext)
     return p;
 }
 
-int pl_custody_keygen(const char *name, const char *dir, const char *passfile,
-                      int bits)
+static const char *kind_name(pl_pkey_kind kind)
 {
-    if (bits < PL_RSA_MIN_BITS) {
+    return kind == PL_PKEY_ED25519 ? "Ed25519 signing"
+         : kind == PL_PKEY_X25519 ? "X25519 transport" : "custodian";
+}
+
+int pl_pkey_keygen(pl_pkey_kind kind, const char *name, const char *dir,
+                   const char *passfile, int bits)
+{
+    if (kind == PL_PKEY_RSA && bits < PL_RSA_MIN_BITS) {
         pl_err("keygen: %d-bit keys are too short (at least %d)", bits,
                PL_RSA_MIN_BITS);
         return -1;
@@ -135,13 +141,17 @@ int pl_custody_keygen(const char *name, const char *dir, const char *passfile,
     int rc = -1;
     EVP_PKEY *k = NULL;
     if (access(priv, F_OK) == 0 || access(pub, F_OK) == 0) {
-        pl_err("%s: key files for custodian '%s' already exist (refusing "
+        pl_err("%s: %s key files '%s' already exist (refusing "
                "to overwrite a key)", access(priv, F_OK) == 0 ? priv : pub,
-               name);
+               kind_name(kind), name);
     } else if (pl_passphrase_get(passfile, priv, 1, pass) == 0) {
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+        k = kind == PL_PKEY_RSA ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+                                                    (size_t)bits)
+          : EVP_PKEY_Q_keygen(NULL, NULL, kind == PL_PKEY_ED25519
+                                              ? "ED25519" : "X25519");
         if (!k)
-            pl_err("keygen: OpenSSL could not generate an RSA key");
+            pl_err("keygen: OpenSSL could not generate an %s key",
+                   kind_name(kind));
         else if (write_pem_file(priv, 0600, k, pass) == 0) {
             rc = write_pem_file(pub, 0644, k, NULL);
             if (rc != 0)
@@ -155,11 +165,29 @@ int pl_custody_keygen(const char *name, const char *dir, const char *passfile,
     return rc;
 }
 
+int pl_custody_keygen(const char *name, const char *dir, const char *passfile,
+                      int bits)
+{
+    return pl_pkey_keygen(PL_PKEY_RSA, name, dir, passfile, bits);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Loading */
 
-static int check_rsa(EVP_PKEY *k, const char *path, int quiet)
+static int check_kind(pl_pkey_kind kind, EVP_PKEY *k, const char *path,
+                      int quiet)
 {
+    if (kind != PL_PKEY_RSA) {
+        int want = kind == PL_PKEY_ED25519 ? EVP_PKEY_ED25519 : EVP_PKEY_X25519;
+        if (EVP_PKEY_get_base_id(k) != want) {
+            if (!quiet)
+                pl_err("%s: not an %s key (pseudolink keygen --%s)", path,
+                       kind == PL_PKEY_ED25519 ? "Ed25519" : "X25519",
+                       kind == PL_PKEY_ED25519 ? "signing" : "transport");
+            return -1;
+        }
+        return 0;
+    }
     if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
         if (!quiet)
             pl_err("%s: not an RSA key (custodian keys are RSA, at least %d "
@@ -177,7 +205,14 @@ static int check_rsa(EVP_PKEY *k, const char *path, int quiet)
 
 EVP_PKEY *pl_custody_load_public(const char *path, int quiet)
 {
-    int fd = pl_open_regular(path, "custodian public key", NULL, quiet);
+    return pl_pkey_load_public(PL_PKEY_RSA, path, quiet);
+}
+
+EVP_PKEY *pl_pkey_load_public(pl_pkey_kind kind, const char *path, int quiet)
+{
+    char what[64];
+    snprintf(what, sizeof what, "%s public key", kind_name(kind));
+    int fd = pl_open_regular(path, what, NULL, quiet);
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, "r");
@@ -194,10 +229,11 @@ EVP_PKEY *pl_custody_load_public(const char *path, int quiet)
         if (!quiet)
             pl_err("%s: not a valid public key PEM (expected \"-----BEGIN "
                    "PUBLIC KEY-----\", as written by pseudolink keygen "
-                   "--custodian)", path);
+                   "--%s)", path, kind == PL_PKEY_RSA ? "custodian"
+                   : kind == PL_PKEY_ED25519 ? "signing" : "transport");
         return NULL;
     }
-    if (check_rsa(k, path, quiet) != 0) {
+    if (check_kind(kind, k, path, quiet) != 0) {
         EVP_PKEY_free(k);
         return NULL;
     }
@@ -206,8 +242,16 @@ EVP_PKEY *pl_custody_load_public(const char *path, int quiet)
 
 EVP_PKEY *pl_custody_load_private(const char *path, const char *passfile)
 {
+    return pl_pkey_load_private(PL_PKEY_RSA, path, passfile);
+}
+
+EVP_PKEY *pl_pkey_load_private(pl_pkey_kind kind, const char *path,
+                               const char *passfile)
+{
     struct stat st;
-    int fd = pl_open_regular(path, "custodian private key", &st, 0);
+    char what[64];
+    snprintf(what, sizeof what, "%s private key", kind_name(kind));
+    int fd = pl_open_regular(path, what, &st, 0);
     if (fd < 0)
         return NULL;
     if (st.st_mode & 077) {
@@ -240,7 +284,7 @@ EVP_PKEY *pl_custody_load_private(const char *path, const char *passfile)
     ERR_clear_error();
     OPENSSL_cleanse(pass, sizeof pass);
     fclose(f);
-    if (k && check_rsa(k, path, 0) != 0) {
+    if (k && check_kind(kind, k, path, 0) != 0) {
         EVP_PKEY_free(k);
         k = NULL;
     }

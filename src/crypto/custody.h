@@ -64,6 +64,18 @@ EVP_PKEY *pl_custody_load_public(const char *path, int quiet);
  * passphrase, corrupted PEM, not RSA, too short). */
 EVP_PKEY *pl_custody_load_private(const char *path, const char *passfile);
 
+/* The same for every key pair pseudolink makes: custodians' RSA, the
+ * producers' Ed25519 signing keys and the platform's X25519 transport key
+ * (keygen --signing / --transport; docs/PACKAGE.md). The same files
+ * (<name>.key.pem encrypted PKCS#8, 0600; <name>.pub.pem), the same
+ * passphrase rules; a loader refuses a key of another kind. */
+typedef enum { PL_PKEY_RSA, PL_PKEY_ED25519, PL_PKEY_X25519 } pl_pkey_kind;
+int pl_pkey_keygen(pl_pkey_kind kind, const char *name, const char *dir,
+                   const char *passfile, int bits);
+EVP_PKEY *pl_pkey_load_public(pl_pkey_kind kind, const char *path, int quiet);
+EVP_PKEY *pl_pkey_load_private(pl_pkey_kind kind, const char *path,
+                               const char *passfile);
+
 int pl_custody_fingerprint(EVP_PKEY *k, uint8_t fpr[PL_FPR_BYTES]);
 /* "sha256:" + 64 hex digits + NUL. */
 void pl_fpr_hex(const uint8_t fpr[PL_FPR_BYTES], char out[72]);

@@ -19,24 +19,36 @@
 
 static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
-    "custody", "previous", "extracts", "audit_log", "columns", NULL};
+    "custody", "previous", "extracts", "audit_log", "columns", "producers",
+    "opposition", NULL};
 static const char *const column_meta_keys[] = {
     "description", "units", "code_system", "date_format", NULL};
 const char *const pl_date_formats[] = {"YYYYMMDD", "YYYYMM", "YYYY", NULL};
+static const char *const prod_top_keys[] = {
+    "producer", "package", "store", "output", "keys", "sources",
+    "opposition", "options", "audit_log", NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
+static const char *const prod_keys_keys[] = {"producer", "transport", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop",
                                           "allow_nir_like", NULL};
+static const char *const pkg_source_keys[] = {"package", "keep", "drop",
+                                              "allow_nir_like", NULL};
 static const char *const identity_keys[] = {
     "nir", "birth_date", "sex", "birth_rank", "p1", NULL};
 static const char *const option_keys[] = {
     "batch_rows", "exchange_cap", "io", "memory_per_rank",
     "max_reject_fraction", NULL};
+static const char *const prod_option_keys[] = {
+    "batch_rows", "block_rows", "io", "max_reject_fraction", NULL};
 /* Indexed by pl_mode and pl_io_mode. */
 static const char *const mode_names[] = {"keyed", "random", NULL};
 static const char *const io_names[] = {"collective", "independent", NULL};
 
 typedef const pl_yaml_doc doc_t;
 typedef const pl_yaml_node node_t;
+
+/* Set while a producer's job file is parsed (one parse at a time). */
+static int prod_job;
 
 /* ------------------------------------------------------------------------ */
 /* Values */
@@ -189,10 +201,25 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
     s->line = p->key->line;
     s->col = p->key->col;
     pl_yaml_path(path, "sources", s->name);
-    if (pl_yaml_expect(d, p->value, path, PL_YAML_MAPPING) ||
-        pl_yaml_check_keys(d, p->value, path, source_keys) ||
-        parse_identity(d, p->value, path, s))
+    if (pl_yaml_expect(d, p->value, path, PL_YAML_MAPPING))
         return -1;
+    if (pl_yaml_get(p->value, "package") && !prod_job) {
+        /* From a transfer package: p1 and the package's columns. */
+        if (pl_yaml_check_keys(d, p->value, path, pkg_source_keys) ||
+            pl_yaml_path_str(d, p->value, path, "package", 1, &s->package))
+            return -1;
+        s->has_p1 = 1;
+        memcpy(s->p1, "p1", 3);
+    } else if (pl_yaml_check_keys(d, p->value, path, source_keys) ||
+               parse_identity(d, p->value, path, s))
+        return -1;
+    if (prod_job && s->has_p1) {
+        pl_yaml_error(d, p->key->line, p->key->col, path, "a producer's "
+                      "source needs a nir identity (nir, birth_date, sex "
+                      "[, birth_rank]), not p1: produce computes p1 from "
+                      "it");
+        return -1;
+    }
     const pl_yaml_pair *keep = pl_yaml_find(p->value, "keep");
     const pl_yaml_pair *drop = pl_yaml_find(p->value, "drop");
     if (keep && drop) {
@@ -249,6 +276,14 @@ static int parse_sources(doc_t *d, node_t *root, pl_job *job)
 
 static int parse_keys(doc_t *d, node_t *root, pl_job *job, node_t **keys)
 {
+    if (prod_job)
+        return pl_yaml_require(d, root, "", "keys", PL_YAML_MAPPING, keys) ||
+               pl_yaml_check_keys(d, *keys, "keys", prod_keys_keys) ||
+               pl_yaml_path_str(d, *keys, "keys", "producer", 1,
+                                &job->producer_key) ||
+               pl_yaml_path_str(d, *keys, "keys", "transport", 1,
+                                &job->transport_key)
+                   ? -1 : 0;
     return pl_yaml_require(d, root, "", "keys", PL_YAML_MAPPING, keys) ||
            pl_yaml_check_keys(d, *keys, "keys", keys_keys) ||
            pl_yaml_path_str(d, *keys, "keys", "producer", 0,
@@ -329,8 +364,19 @@ static int parse_options(doc_t *d, node_t *root, pl_job *job)
         return -1;
     if (!o)
         return 0;
-    if (pl_yaml_check_keys(d, o, "options", option_keys))
+    if (pl_yaml_check_keys(d, o, "options",
+                           prod_job ? prod_option_keys : option_keys))
         return -1;
+    if ((v = pl_yaml_get(o, "block_rows"))) {
+        if (pl_yaml_u64(d, v, "options.block_rows", &job->block_rows))
+            return -1;
+        if (job->block_rows == 0 || job->block_rows > (1u << 24)) {
+            pl_yaml_error(d, v->line, v->col, "options.block_rows",
+                          "expected an integer from 1 to %u, got %llu",
+                          1u << 24, (unsigned long long)job->block_rows);
+            return -1;
+        }
+    }
     if ((v = pl_yaml_get(o, "batch_rows"))) {
         if (pl_yaml_u64(d, v, "options.batch_rows", &job->batch_rows))
             return -1;
@@ -447,8 +493,112 @@ const pl_column_meta *pl_job_column(const pl_job *job, const char *name)
 /* ------------------------------------------------------------------------ */
 /* Whole job */
 
+/* producers: {name: {signing_key: FILE}} (platform job). */
+static int parse_producers(doc_t *d, node_t *root, pl_job *job)
+{
+    static const char *const pk[] = {"signing_key", NULL};
+    node_t *m;
+    if (pl_yaml_optional(d, root, "", "producers", PL_YAML_MAPPING, &m))
+        return -1;
+    if (!m)
+        return 0;
+    job->producers = pl_xcalloc(m->n_pairs + 1, sizeof *job->producers);
+    for (size_t i = 0; i < m->n_pairs; i++) {
+        char path[PL_YAML_PATH_MAX];
+        const pl_yaml_pair *p = &m->pairs[i];
+        if (pl_yaml_name(d, p->key, "producers", "producer", PL_NAME_MAX))
+            return -1;
+        pl_producer_cfg *pc = &job->producers[job->n_producers++];
+        memcpy(pc->name, p->key->str, p->key->len + 1);
+        pl_yaml_path(path, "producers", pc->name);
+        if (pl_yaml_expect(d, p->value, path, PL_YAML_MAPPING) ||
+            pl_yaml_check_keys(d, p->value, path, pk) ||
+            pl_yaml_path_str(d, p->value, path, "signing_key", 1,
+                             &pc->signing_key))
+            return -1;
+    }
+    return 0;
+}
+
+/* opposition: [...] — packages (platform) or export sources (producer). */
+static int parse_opposition(doc_t *d, node_t *root, pl_job *job)
+{
+    node_t *v;
+    if (pl_yaml_optional(d, root, "", "opposition", PL_YAML_SEQUENCE, &v))
+        return -1;
+    if (!v)
+        return 0;
+    if (pl_yaml_strings(d, v, "opposition", &job->opposition,
+                        &job->n_opposition))
+        return -1;
+    for (size_t i = 0; prod_job && i < job->n_opposition; i++) {
+        size_t j = 0;
+        while (j < job->n_sources &&
+               strcmp(job->sources[j].name, job->opposition[i]) != 0)
+            j++;
+        if (j == job->n_sources) {
+            pl_yaml_error(d, v->items[i]->line, v->items[i]->col,
+                          "opposition", "'%s' is not a source of this job "
+                          "(list the sources whose identity rows are "
+                          "persons who objected)",
+                          pl_yaml_show(job->opposition[i],
+                                       strlen(job->opposition[i]),
+                                       (char[PL_YAML_SHOW_MAX]){0}));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int get_name(doc_t *d, node_t *root, const char *key, char *out)
+{
+    node_t *v;
+    const char *s;
+    if (pl_yaml_require(d, root, "", key, PL_YAML_SCALAR, &v) ||
+        pl_yaml_string(d, v, key, &s))
+        return -1;
+    size_t n = strlen(s);
+    int ok = n > 0 && n < PL_NAME_MAX;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '_';
+    if (!ok) {
+        char shown[PL_YAML_SHOW_MAX];
+        pl_yaml_error(d, v->line, v->col, key, "expected a name of letters, "
+                      "digits and '_' (1 to %d characters), got '%s'",
+                      PL_NAME_MAX - 1, pl_yaml_show(s, v->len, shown));
+        return -1;
+    }
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+static int parse_producer_job(doc_t *d, pl_job *job)
+{
+    node_t *root = d->root, *keys;
+    if (!root || root->kind != PL_YAML_MAPPING) {
+        pl_yaml_error(d, root ? root->line : 0, root ? root->col : 0, "",
+                      "the top level must be a mapping (producer, package, "
+                      "store, output, keys, sources)");
+        return -1;
+    }
+    job->mode = PL_MODE_RANDOM;         /* no platform key at a producer */
+    if (pl_yaml_check_keys(d, root, "", prod_top_keys) ||
+        get_name(d, root, "producer", job->producer_name) ||
+        get_name(d, root, "package", job->package_name) ||
+        pl_yaml_path_str(d, root, "", "store", 1, &job->store) ||
+        pl_yaml_path_str(d, root, "", "output", 1, &job->output) ||
+        pl_yaml_path_str(d, root, "", "audit_log", 0, &job->audit_log) ||
+        parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
+        parse_opposition(d, root, job) || parse_options(d, root, job))
+        return -1;
+    return 0;
+}
+
 static int parse_job(doc_t *d, pl_job *job)
 {
+    if (prod_job)
+        return parse_producer_job(d, job);
     node_t *root = d->root, *v, *keys;
     int mode;
     if (!root || (root->kind == PL_YAML_SCALAR && root->is_null)) {
@@ -462,8 +612,12 @@ static int parse_job(doc_t *d, pl_job *job)
                       pl_yaml_describe(root));
         return -1;
     }
+    int all_pkg = 1;
+    if ((v = pl_yaml_get(root, "sources")) && v->kind == PL_YAML_MAPPING)
+        for (size_t i = 0; i < v->n_pairs; i++)
+            all_pkg &= pl_yaml_get(v->pairs[i].value, "package") != NULL;
     if (pl_yaml_check_keys(d, root, "", top_keys) ||
-        pl_yaml_path_str(d, root, "", "store", 1, &job->store) ||
+        pl_yaml_path_str(d, root, "", "store", !all_pkg, &job->store) ||
         pl_yaml_path_str(d, root, "", "output", 1, &job->output) ||
         pl_yaml_path_str(d, root, "", "audit_log", 0, &job->audit_log) ||
         pl_yaml_require(d, root, "", "mode", PL_YAML_SCALAR, &v) ||
@@ -473,8 +627,21 @@ static int parse_job(doc_t *d, pl_job *job)
     if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
         pl_custody_cfg_parse(d, root, &job->custody) ||
-        pl_extracts_parse(d, root, job) || parse_column_dict(d, root, job))
+        pl_extracts_parse(d, root, job) || parse_column_dict(d, root, job) ||
+        parse_producers(d, root, job) || parse_opposition(d, root, job))
         return -1;
+    int pkgs = job->n_opposition > 0;
+    for (size_t i = 0; i < job->n_sources; i++)
+        pkgs |= job->sources[i].package != NULL;
+    if (pkgs && job->n_producers == 0) {
+        pl_yaml_error(d, root->line, root->col, "", "missing required key "
+                      "'producers' (the job reads transfer packages: list "
+                      "the producers it trusts and their public signing "
+                      "keys)");
+        return -1;
+    }
+    if (!job->store)
+        job->store = pl_xstrdup("");
     return 0;
 }
 
@@ -493,6 +660,7 @@ void pl_job_free(pl_job *job)
         pl_yaml_strings_free(job->sources[i].drop, job->sources[i].n_drop);
         pl_yaml_strings_free(job->sources[i].allow_nir,
                              job->sources[i].n_allow_nir);
+        free(job->sources[i].package);
     }
     free(job->sources);
     for (size_t i = 0; job->columns && i < job->n_columns; i++) {
@@ -502,6 +670,11 @@ void pl_job_free(pl_job *job)
         free(job->columns[i].date_format);
     }
     free(job->columns);
+    for (size_t i = 0; i < job->n_producers; i++)
+        free(job->producers[i].signing_key);
+    free(job->producers);
+    pl_yaml_strings_free(job->opposition, job->n_opposition);
+    free(job->transport_key);
     pl_custody_cfg_free(&job->custody);
     pl_extracts_free(job);
     memset(job, 0, sizeof *job);
@@ -553,6 +726,16 @@ static int read_job_file(const char *path, int quiet, char **buf, size_t *len)
         return -1;
     }
     return 0;
+}
+
+int pl_job_load_producer(pl_job *job, const char *path, int quiet)
+{
+    prod_job = 1;
+    int rc = pl_job_load(job, path, quiet);
+    prod_job = 0;
+    if (rc == 0)
+        job->producer_job = 1;
+    return rc;
 }
 
 int pl_job_load(pl_job *job, const char *path, int quiet)

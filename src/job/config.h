@@ -47,6 +47,9 @@ typedef struct {
      * carried in clear (allow_nir_like); any other is refused (store.c). */
     char **allow_nir;  size_t n_allow_nir;
     int    line, col;           /* where the source was declared */
+    /* Platform job: the source comes from this transfer package (its p1
+     * and payload columns, docs/PACKAGE.md) instead of the store. */
+    char  *package;
 } pl_source_cfg;
 
 /* One entry of the optional `columns:` data dictionary: metadata written
@@ -59,6 +62,13 @@ typedef struct {
     char *description, *units, *code_system;
     char *date_format;          /* YYYYMMDD | YYYYMM | YYYY */
 } pl_column_meta;
+
+/* Platform job, producers: a producer it trusts and its public Ed25519
+ * signing key (keygen --signing). */
+typedef struct {
+    char  name[PL_NAME_MAX];
+    char *signing_key;
+} pl_producer_cfg;
 
 typedef struct {
     char *path;                 /* the job file itself */
@@ -88,6 +98,22 @@ typedef struct {
     size_t n_extracts;
     pl_column_meta *columns;    /* columns: data dictionary, file order */
     size_t n_columns;
+    /* Platform job: trusted producers (producers:) and opposition
+     * packages (opposition: [FILE...]). */
+    pl_producer_cfg *producers;
+    size_t n_producers;
+    char **opposition;  size_t n_opposition;
+    /* Producer job (pl_job_load_producer, docs/PRODUCER.md): producer
+     * name, delivery name, the platform's public transport key
+     * (keys.transport), the sources of the export listing persons who
+     * objected (opposition: [source...], their identity only), rows per
+     * encrypted block (options.block_rows). keys.producer is the HMAC key,
+     * sources the sources delivered. */
+    int   producer_job;
+    char  producer_name[PL_NAME_MAX];
+    char  package_name[PL_NAME_MAX];
+    char *transport_key;
+    uint64_t block_rows;
 } pl_job;
 
 /* The data dictionary entry of column `name`, or NULL. */
@@ -102,6 +128,10 @@ int  pl_job_load(pl_job *job, const char *path, int quiet);
 /* Same, from a buffer already in memory (`path` is used in messages). */
 int  pl_job_parse(pl_job *job, const char *path, const char *buf, size_t len,
                   int quiet);
+/* The producer's job file (`pseudolink produce`): producer, package,
+ * store (the export), output, keys {producer, transport}, sources,
+ * opposition, options — same rules and messages. */
+int  pl_job_load_producer(pl_job *job, const char *path, int quiet);
 void pl_job_free(pl_job *job);
 
 #endif

@@ -296,11 +296,8 @@ static int select_rows(pl_run *r, xsrc *x)
         int rok = 1;
         for (size_t f = 0; f < x->cfg->n_filters; f++) {
             const pl_column *col = &s->payload[x->fcol[f]];
-            char what[PL_NAME_MAX * 2 + 16];
-            snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
-                     col->name);
-            rok &= pl_store_read(&r->store, col->dset, what, col->mem_type,
-                                 s->first + lo, cnt, 0, in, r->dxpl) == 0;
+            rok &= pl_source_read(&r->store, s, col, s->first + lo, cnt, in,
+                                  r->dxpl) == 0;
             for (uint64_t i = 0; rok && i < cnt; i++)
                 if (x->sel[lo + i] &&
                     !pl_filter_match(&x->cfg->filters[f], x->fkind[f],
@@ -517,11 +514,8 @@ static int write_batch(pl_run *r, xproj *p, xsrc *x, hid_t *d, hid_t str32,
                           r->dxpl) == 0;
     for (size_t c = 0; c < x->cfg->n_columns; c++) {
         const pl_column *col = &s->payload[x->col[c]];
-        char what[PL_NAME_MAX * 2 + 16];
-        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
-                 col->name);
-        ok &= pl_store_read(&r->store, col->dset, what, col->mem_type,
-                            s->first + lo, cnt, 0, in, r->dxpl) == 0;
+        ok &= pl_source_read(&r->store, s, col, s->first + lo, cnt, in,
+                             r->dxpl) == 0;
         uint64_t m = 0;
         for (uint64_t i = 0; i < cnt; i++)
             if (sel[i])

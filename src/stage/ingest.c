@@ -32,9 +32,6 @@
 
 _Static_assert(PL_R_COUNT <= 16, "pl_src_state.reasons holds every code");
 
-/* Stage-1 messages are built and hashed this many at a time (a small
- * buffer, wiped after each chunk): the multi-buffer kernels only need 16. */
-#define MSG_CHUNK 4096
 
 typedef struct {
     char     *nir;
@@ -45,7 +42,6 @@ typedef struct {
     uint8_t  *p1;               /* [valid][32], compacted */
     uint8_t  *why;              /* [batch] reject reason, 0 = valid */
     uint8_t  *vpids;            /* [valid][16] pids in row order */
-    uint8_t  *msg;              /* [MSG_CHUNK][32] stage-1 messages */
     size_t   *idx;
     pl_route_bufs route;        /* grouped p1, permutation, replies */
     uint64_t  batch;
@@ -64,7 +60,6 @@ static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size)
     b->p1 = pl_xmalloc(batch * PL_P1_BYTES);
     b->why = pl_xmalloc(batch);
     b->vpids = pl_xmalloc(batch * PL_PID_BYTES);
-    b->msg = pl_xmalloc(MSG_CHUNK * PL_P1_BYTES);
     b->idx = pl_xmalloc(batch * sizeof *b->idx);
 }
 
@@ -73,7 +68,7 @@ static void bufs_free(batch_bufs *b)
     pl_wipe(b->nir, b->batch * b->nir_size);
     pl_wipe(b->p1, b->batch * PL_P1_BYTES);
     free(b->nir); free(b->birth_date); free(b->sex); free(b->birth_rank);
-    free(b->p1); free(b->why); free(b->vpids); free(b->msg); free(b->idx);
+    free(b->p1); free(b->why); free(b->vpids); free(b->idx);
     pl_route_bufs_free(&b->route);
 }
 
@@ -84,11 +79,8 @@ static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
     const pl_store *st = &r->store;
     uint64_t first = s->first + lo;
     char what[PL_NAME_MAX * 2 + 16];
-    if (s->p1 >= 0) {
-        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->p1);
-        return pl_store_read(st, s->p1, what, H5T_NATIVE_UINT8, first, cnt,
-                             PL_P1_BYTES, b->p1, r->dxpl);
-    }
+    if (s->p1 >= 0)             /* the store's, or decrypted from a package */
+        return pl_source_read(st, s, NULL, first, cnt, b->p1, r->dxpl);
     hid_t nir_t = H5Dget_type(s->nir);     /* raw bytes, no conversion */
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->nir);
     int rc = pl_store_read(st, s->nir, what, nir_t, first, cnt, 0, b->nir,
@@ -126,20 +118,9 @@ static size_t check_batch(pl_run *r, const pl_source *s, uint64_t cnt,
     double t0 = MPI_Wtime();
     int has_rank = s->birth_rank >= 0;
     for (uint64_t i = 0; i < cnt; i++) {
-        /* Out-of-range values become ones that fail their own check, in
-         * the order of the codes: a date outside int32 -> 0 (birth_date),
-         * a sex other than 1/2 -> 0 (sex), a rank outside 1..255 -> 0
-         * (birth_rank). A uint64 above INT64_MAX was clipped by HDF5 to
-         * INT64_MAX on the way in: still out of range. */
-        int64_t bd = b->birth_date[i], sx = b->sex[i];
-        int br = -1;
-        if (has_rank)
-            br = b->birth_rank[i] >= 1 && b->birth_rank[i] <= 255
-                     ? (int)b->birth_rank[i] : 0;
-        int why = pl_identity_check(
-            b->nir + i * b->nir_size, (int)b->nir_size,
-            bd >= INT32_MIN && bd <= INT32_MAX ? (int32_t)bd : 0,
-            sx == 1 || sx == 2 ? (int)sx : 0, br);
+        int why = pl_identity_check_i64(
+            b->nir + i * b->nir_size, (int)b->nir_size, b->birth_date[i],
+            b->sex[i], has_rank, has_rank ? b->birth_rank[i] : 0);
         b->why[i] = (uint8_t)why;
         if (why == PL_OK)
             b->idx[nv++] = i;
@@ -155,24 +136,34 @@ static void hash_batch(pl_run *r, const pl_source *s, size_t nv,
     if (s->p1 >= 0)
         return;
     double t0 = MPI_Wtime();
-    int has_rank = s->birth_rank >= 0;
-    /* Messages first (in b->msg, wiped after), then one batch call per
-     * chunk: the HMAC padding is laid out once per call, not per record. */
-    for (size_t k0 = 0; k0 < nv; k0 += MSG_CHUNK) {
-        size_t m = nv - k0 < MSG_CHUNK ? nv - k0 : MSG_CHUNK, mlen = 0;
-        for (size_t k = 0; k < m; k++) {
-            size_t i = b->idx[k0 + k];
-            /* Valid rows only: every value passed its range check. */
-            mlen = pl_p1_message(b->msg + k * PL_P1_BYTES,
-                                 b->nir + i * b->nir_size,
-                                 (int32_t)b->birth_date[i], (int)b->sex[i],
-                                 has_rank ? (int)b->birth_rank[i] : -1);
-        }
-        pl_hmac_batch(&r->producer, b->msg, mlen, PL_P1_BYTES, m,
-                      b->p1 + k0 * PL_P1_BYTES, PL_P1_BYTES, PL_P1_BYTES);
-        pl_wipe(b->msg, m * PL_P1_BYTES);
-    }
+    pl_p1_batch(&r->producer, b->nir, b->nir_size, b->birth_date, b->sex,
+                s->birth_rank >= 0 ? b->birth_rank : NULL, b->idx, nv,
+                b->p1);
     r->t[PL_T_STAGE1] += MPI_Wtime() - t0;
+}
+
+/* Opposition (store.h): valid rows whose p1 is on an opposition list get
+ * PL_R_OPPOSED and leave the batch — no pid, no output row, no
+ * correspondence entry. Returns the rows that stay (b->p1 and b->idx
+ * compacted). */
+static size_t drop_opposed(const pl_run *r, size_t nv, batch_bufs *b)
+{
+    if (!r->store.n_opposed)
+        return nv;
+    size_t m = 0;
+    for (size_t k = 0; k < nv; k++) {
+        const uint8_t *p = b->p1 + k * PL_P1_BYTES;
+        if (pl_store_opposed(&r->store, p)) {
+            b->why[b->idx[k]] = PL_R_OPPOSED;
+            continue;
+        }
+        if (m != k) {
+            memcpy(b->p1 + m * PL_P1_BYTES, p, PL_P1_BYTES);
+            b->idx[m] = b->idx[k];
+        }
+        m++;
+    }
+    return m;
 }
 
 /* p1 -> owner -> pid; b->vpids gets the pids in row order. */
@@ -201,47 +192,6 @@ static int read_batch(pl_run *r, const pl_source *s, uint64_t lo,
     int ok = read_identity(r, s, lo, cnt, b) == 0;
     r->t[PL_T_READ] += MPI_Wtime() - t0;
     return pl_all_ok(r->comm, ok && !*r->stop);
-}
-
-/* Rows of one batch of a candidate column that look like NIRs / are
- * non-empty (0, an empty string, NaN are empty). */
-static void scan_values(const pl_column *c, const void *buf, uint64_t cnt,
-                        uint64_t *hits, uint64_t *nonempty)
-{
-    for (uint64_t i = 0; i < cnt; i++) {
-        int like = 0, empty = 0;
-        switch (c->nir_scan) {
-        case PL_SCAN_STR: {
-            const char *v = (const char *)buf + i * c->size;
-            empty = v[0] == '\0';
-            like = pl_nir_like(v, (int)c->size);
-            break;
-        }
-        case PL_SCAN_I64: {
-            int64_t v = ((const int64_t *)buf)[i];
-            empty = v == 0;
-            like = v > 0 && pl_nir_like_u64((uint64_t)v);
-            break;
-        }
-        case PL_SCAN_U64: {
-            uint64_t v = ((const uint64_t *)buf)[i];
-            empty = v == 0;
-            like = pl_nir_like_u64(v);
-            break;
-        }
-        case PL_SCAN_F64: {
-            double v = ((const double *)buf)[i];
-            empty = v == 0 || isnan(v);
-            like = v >= 1e12 && v < 1e15 && v == floor(v) &&
-                   pl_nir_like_u64((uint64_t)v);
-            break;
-        }
-        default:
-            return;
-        }
-        *hits += (uint64_t)like;
-        *nonempty += (uint64_t)!empty;
-    }
 }
 
 /* The count pass reads a source once per scanned payload column, then its
@@ -294,12 +244,12 @@ static int scan_payload(pl_run *r, size_t si, check_pos *cp)
         for (uint64_t k = 0; k < nb && ok; k++) {
             uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
             double t0 = MPI_Wtime();
-            ok = pl_store_read(&r->store, col->dset, what, col->mem_type,
-                               s->first + lo, cnt, 0, buf, r->dxpl) == 0;
+            ok = pl_source_read(&r->store, s, col, s->first + lo, cnt, buf,
+                                r->dxpl) == 0;
             r->t[PL_T_READ] += MPI_Wtime() - t0;
             ok = pl_all_ok(r->comm, ok && !*r->stop);
             if (ok)
-                scan_values(col, buf, cnt, &n[0], &n[1]);
+                pl_nir_scan(col->nir_scan, col->size, buf, cnt, &n[0], &n[1]);
             check_progress(r, s, cp, k + 1);
         }
         cp->pass++;
@@ -309,7 +259,7 @@ static int scan_payload(pl_run *r, size_t si, check_pos *cp)
             return -1;
         uint64_t g[2];
         PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, r->comm));
-        if (g[0] >= 1 && g[0] * 100 >= g[1]) {
+        if (pl_nir_scan_refused(g[0], g[1])) {
             pl_err0("%s: %s: payload column looks like NIRs (%llu of %llu "
                     "non-empty values pass the NIR checks): it would be "
                     "published in clear; name it as an identity, drop it, "
@@ -356,11 +306,11 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
     const pl_source *s = &r->store.src[si];
     pl_src_state *ss = &r->ss[si];
     uint64_t reasons[16] = {0};
-    ss->rejected = 0;
+    ss->rejected = ss->opposed = 0;
     check_pos cp = {base, 0, check_passes(s)};
     if (scan_payload(r, si, &cp) != 0)
         return -1;
-    if (s->p1 < 0) {
+    if (s->p1 < 0 || r->store.n_opposed) {
         uint64_t B = r->job->batch_rows;
         uint64_t nb = pl_batches(r->comm, s->count, B);
         batch_bufs b;
@@ -370,7 +320,12 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
             uint64_t lo = k * B, cnt = pl_batch_count(s->count, lo, B);
             ok = read_batch(r, s, lo, cnt, &b);
             if (ok) {
-                ss->rejected += cnt - check_batch(r, s, cnt, &b);
+                size_t nv = check_batch(r, s, cnt, &b);
+                ss->rejected += cnt - nv;
+                if (r->store.n_opposed) {
+                    hash_batch(r, s, nv, &b);
+                    ss->opposed += nv - drop_opposed(r, nv, &b);
+                }
                 for (uint64_t i = 0; i < cnt; i++)
                     reasons[b.why[i]]++;
             }
@@ -381,7 +336,9 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
         if (!ok)
             return -1;
     }
-    ss->kept = s->count - ss->rejected;
+    ss->kept = s->count - ss->rejected - ss->opposed;
+    uint64_t ooff;
+    pl_exscan(r->comm, ss->opposed, &ooff, &ss->opposed_total);
     pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
     pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
     PL_MPI_CHECK(MPI_Allreduce(reasons, ss->reasons, 16, MPI_UINT64_T,
@@ -469,7 +426,7 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
                          size_t n_sinks, uint64_t base)
 {
     const pl_source *s = &r->store.src[si];
-    uint64_t B = r->job->batch_rows, rejected = 0;
+    uint64_t B = r->job->batch_rows, rejected = 0, opposed = 0;
     batch_bufs b;
     bufs_for(&b, r, s);
     uint64_t nb = pl_batches(r->comm, s->count, B);
@@ -483,6 +440,9 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         rejected += cnt - nv;
         hash_batch(r, s, nv, &b);
         pl_wipe(b.nir, cnt * b.nir_size);
+        size_t nk = drop_opposed(r, nv, &b);
+        opposed += nv - nk;
+        nv = nk;
         double t0 = MPI_Wtime();
         ok = exchange(r, nv, &b) == 0;
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
@@ -498,7 +458,8 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
                                              s->nrows));
     }
     bufs_free(&b);
-    if (ok && rejected != r->ss[si].rejected) {
+    if (ok && (rejected != r->ss[si].rejected ||
+               opposed != r->ss[si].opposed)) {
         pl_err("%s: /sources/%s: the identity columns changed during the "
                "run (%llu rows rejected, %llu in the count pass)",
                r->job->store, s->cfg->name, (unsigned long long)rejected,

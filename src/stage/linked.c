@@ -225,10 +225,8 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                        r->dxpl) == 0;
     for (size_t c = 0; c < s->n_payload; c++) {
         const pl_column *col = &s->payload[c];
-        char what[PL_NAME_MAX * 2 + 16];
-        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, col->name);
-        ok &= pl_store_read(&r->store, col->dset, what, col->mem_type,
-                            s->first + lo, cnt, 0, in, r->dxpl) == 0;
+        ok &= pl_source_read(&r->store, s, col, s->first + lo, cnt, in,
+                             r->dxpl) == 0;
         uint64_t m = 0;
         for (uint64_t i = 0; i < cnt; i++)
             if (!why[i])
@@ -241,7 +239,7 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     uint64_t *rrow = (uint64_t *)in;
     uint8_t *rwhy = out;
     for (uint64_t i = 0; i < cnt; i++)
-        if (why[i]) {
+        if (why[i] && why[i] != PL_R_OPPOSED) {   /* never listed */
             rrow[nr] = s->first + lo + i;
             rwhy[nr++] = why[i];
         }

@@ -6,6 +6,8 @@
  */
 #include "stage/nir.h"
 
+#include <math.h>
+
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,8 @@ static const char *const reason_names[PL_R_COUNT] = {
 
 const char *pl_reason_name(int code)
 {
+    if (code == PL_R_OPPOSED)
+        return "opposition";
     if (code < 0 || code >= PL_R_COUNT)
         return "unknown";
     return reason_names[code];
@@ -247,4 +251,77 @@ int pl_nir_like_u64(uint64_t x)
     else
         return 0;
     return pl_nir_like(buf, (int)strlen(buf));
+}
+
+int pl_identity_check_i64(const char *nir, int nir_len, int64_t birth_date,
+                          int64_t sex, int has_rank, int64_t birth_rank)
+{
+    /* A uint64 above INT64_MAX was clipped by HDF5 to INT64_MAX on the way
+     * in: still out of range. */
+    int br = -1;
+    if (has_rank)
+        br = birth_rank >= 1 && birth_rank <= 255 ? (int)birth_rank : 0;
+    return pl_identity_check(
+        nir, nir_len,
+        birth_date >= INT32_MIN && birth_date <= INT32_MAX
+            ? (int32_t)birth_date : 0,
+        sex == 1 || sex == 2 ? (int)sex : 0, br);
+}
+
+enum pl_scan_kind pl_scan_kind_of(int cls, size_t size, int is_signed)
+{
+    /* Wide enough for a NIR: strings of 13-64 bytes (13 = without its key;
+     * wider: padded, or written with separators), 64-bit integers, doubles
+     * (exact up to 2^53, past 15 digits). */
+    if (cls == 2 && size >= 13 && size <= 64)
+        return PL_SCAN_STR;
+    if (cls == 0 && size == 8)
+        return is_signed ? PL_SCAN_I64 : PL_SCAN_U64;
+    if (cls == 1 && size == 8)
+        return PL_SCAN_F64;
+    return PL_SCAN_NONE;
+}
+
+void pl_nir_scan(enum pl_scan_kind kind, size_t size, const void *buf,
+                 uint64_t cnt, uint64_t *hits, uint64_t *nonempty)
+{
+    for (uint64_t i = 0; i < cnt; i++) {
+        int like = 0, empty = 0;
+        switch (kind) {
+        case PL_SCAN_STR: {
+            const char *v = (const char *)buf + i * size;
+            empty = v[0] == '\0';
+            like = pl_nir_like(v, (int)size);
+            break;
+        }
+        case PL_SCAN_I64: {
+            int64_t v = ((const int64_t *)buf)[i];
+            empty = v == 0;
+            like = v > 0 && pl_nir_like_u64((uint64_t)v);
+            break;
+        }
+        case PL_SCAN_U64: {
+            uint64_t v = ((const uint64_t *)buf)[i];
+            empty = v == 0;
+            like = pl_nir_like_u64(v);
+            break;
+        }
+        case PL_SCAN_F64: {
+            double v = ((const double *)buf)[i];
+            empty = v == 0 || isnan(v);
+            like = v >= 1e12 && v < 1e15 && v == floor(v) &&
+                   pl_nir_like_u64((uint64_t)v);
+            break;
+        }
+        default:
+            return;
+        }
+        *hits += (uint64_t)like;
+        *nonempty += (uint64_t)!empty;
+    }
+}
+
+int pl_nir_scan_refused(uint64_t hits, uint64_t nonempty)
+{
+    return hits >= 1 && hits * 100 >= nonempty;
 }

@@ -16,6 +16,7 @@
 #ifndef PL_NIR_H
 #define PL_NIR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum pl_reason {
@@ -35,6 +36,11 @@ enum pl_reason {
     PL_R_COUNT
 };
 
+/* Not a reject: a valid row whose person is on an opposition list
+ * (docs/PACKAGE.md). It gets no pid and no output row, and is never listed
+ * in /rejects; only counts say how many. */
+#define PL_R_OPPOSED PL_R_COUNT
+
 /* Short stable name of a reason code ("nir_key", ...), "unknown" otherwise. */
 const char *pl_reason_name(int code);
 
@@ -49,6 +55,29 @@ int pl_nir_key(const char nir13[13]);
  * first failing reason. Never prints anything. */
 int pl_identity_check(const char *nir, int nir_len, int32_t birth_date,
                       int sex, int birth_rank);
+
+/* pl_identity_check on values read as int64 whatever their width in the
+ * input (nothing is narrowed before it is checked): a date outside int32,
+ * a sex other than 1/2 and a rank outside 1..255 become values that fail
+ * their own check, in the order of the codes. has_rank = 0: no rank
+ * column. The one mapping `run` (ingest.c) and `produce` share. */
+int pl_identity_check_i64(const char *nir, int nir_len, int64_t birth_date,
+                          int64_t sex, int has_rank, int64_t birth_rank);
+
+/* Payload columns that could hold a NIR (store.c, produce.c): how their
+ * values are scanned, and the verdict. */
+enum pl_scan_kind { PL_SCAN_NONE, PL_SCAN_STR, PL_SCAN_I64, PL_SCAN_U64,
+                    PL_SCAN_F64 };
+/* The scan kind of a column of an HDF5 class (0 integer, 1 float, 2
+ * string), size and signedness. */
+enum pl_scan_kind pl_scan_kind_of(int cls, size_t size, int is_signed);
+/* Count the values of buf (cnt values of `size` bytes) that look like
+ * NIRs and the non-empty ones (0, "", NaN are empty). */
+void pl_nir_scan(enum pl_scan_kind kind, size_t size, const void *buf,
+                 uint64_t cnt, uint64_t *hits, uint64_t *nonempty);
+/* 1 when a column with these global counts must be refused: at least one
+ * value and at least 1 % of the non-empty ones look like NIRs. */
+int pl_nir_scan_refused(uint64_t hits, uint64_t nonempty);
 
 /* True if a payload value looks like a NIR: a fixed-length string (up to
  * the first NUL, at most 64 bytes, spaces, dots and dashes dropped) of 15

@@ -1,7 +1,10 @@
 /* pseudonym.c — see pseudonym.h. */
 #include "stage/pseudonym.h"
 
+#include "base/mem.h"
+
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t pl_p1_message(uint8_t out[PL_P1_MSG_MAX], const char *nir,
@@ -44,4 +47,29 @@ void pl_pid_keyed_batch(const pl_hmac_key *platform, const uint8_t *p1s,
 {
     pl_hmac_batch(platform, p1s, PL_P1_BYTES, PL_P1_BYTES, n, pids,
                   PL_PID_BYTES, PL_PID_BYTES);
+}
+
+/* Messages are built and hashed this many at a time: the multi-buffer
+ * kernels only need 16; the HMAC padding is laid out once per call. */
+#define MSG_CHUNK 4096
+
+void pl_p1_batch(const pl_hmac_key *producer, const char *nir,
+                 size_t nir_stride, const int64_t *birth_date,
+                 const int64_t *sex, const int64_t *birth_rank,
+                 const size_t *idx, size_t n, uint8_t *p1s)
+{
+    uint8_t *msg = pl_xmalloc(MSG_CHUNK * PL_P1_BYTES);
+    for (size_t k0 = 0; k0 < n; k0 += MSG_CHUNK) {
+        size_t m = n - k0 < MSG_CHUNK ? n - k0 : MSG_CHUNK, mlen = 0;
+        for (size_t k = 0; k < m; k++) {
+            size_t i = idx[k0 + k];
+            mlen = pl_p1_message(msg + k * PL_P1_BYTES, nir + i * nir_stride,
+                                 (int32_t)birth_date[i], (int)sex[i],
+                                 birth_rank ? (int)birth_rank[i] : -1);
+        }
+        pl_hmac_batch(producer, msg, mlen, PL_P1_BYTES, m,
+                      p1s + k0 * PL_P1_BYTES, PL_P1_BYTES, PL_P1_BYTES);
+        pl_wipe(msg, m * PL_P1_BYTES);
+    }
+    free(msg);
 }

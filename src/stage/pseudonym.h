@@ -29,6 +29,17 @@ void pl_p1_compute(const pl_hmac_key *producer, const char *nir,
                    int32_t birth_date, int sex, int birth_rank,
                    uint8_t p1[PL_P1_BYTES]);
 
+/* Stage 1 at batch speed for the rows idx[0..n) of a batch: nir at
+ * nir + i * nir_stride (15 significant bytes), birth_date, sex and
+ * birth_rank (NULL: not configured) as read (int64, already validated);
+ * p1 of the k-th listed row to p1s + 32 k. The one stage-1 computation of
+ * `run` (ingest.c) and `produce` (produce.c); its messages are built by
+ * pl_p1_message in a small buffer, wiped after each chunk. */
+void pl_p1_batch(const pl_hmac_key *producer, const char *nir,
+                 size_t nir_stride, const int64_t *birth_date,
+                 const int64_t *sex, const int64_t *birth_rank,
+                 const size_t *idx, size_t n, uint8_t *p1s);
+
 /* Keyed pid of one p1. */
 void pl_pid_keyed(const pl_hmac_key *platform, const uint8_t p1[PL_P1_BYTES],
                   uint8_t pid[PL_PID_BYTES]);

@@ -37,6 +37,8 @@ typedef struct {
     uint64_t  kept_off, rej_off;        /* exclusive prefix over ranks */
     uint64_t  kept_total, rej_total;    /* global */
     uint64_t  reasons[16];      /* global rows per reject code (nir.h) */
+    uint64_t  opposed, opposed_total;   /* rows on an opposition list:
+                                         * neither kept nor rejected */
 } pl_src_state;
 
 typedef struct {

@@ -164,6 +164,13 @@ static void record_counts(pl_run *r, pl_audit_rec *a)
     pl_audit_u64(a, "rows", read);
     pl_audit_u64(a, "rejected", rej);
     pl_audit_u64(a, "linked", kept);
+    if (r->store.n_opposed || r->job->n_opposition) {
+        uint64_t opp = 0;
+        for (size_t i = 0; r->ss && i < r->store.n_src; i++)
+            opp += r->ss[i].opposed_total;
+        pl_audit_u64(a, "opposition_persons", r->store.n_opposed);
+        pl_audit_u64(a, "opposition_records", opp);
+    }
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_audit_u64(a, "persons", lc->persons_total);
     pl_audit_u64(a, "persons_multi", lc->persons_multi);
@@ -186,6 +193,19 @@ static pl_audit_rec *build(pl_run *r, const char *job_path, int success)
         record_key(a, r->job->producer_key, "producer");
         if (r->job->mode == PL_MODE_KEYED)
             record_key(a, r->job->platform_key, "platform");
+        /* A job that computes stage 1 itself held NIRs (DESIGN.md). */
+        int identified = 0;
+        for (size_t i = 0; i < r->job->n_sources; i++)
+            identified |= !r->job->sources[i].has_p1;
+        pl_audit_str(a, "identified_data", identified
+                     ? "held: this run read NIRs and computed stage 1 "
+                       "(the producer's stage, on the platform)"
+                     : "none: every source came pseudonymised (p1)");
+        if (r->store.packages_json) {
+            char *j = pl_xasprintf("[%s]", r->store.packages_json);
+            pl_audit_raw(a, "packages", j);
+            free(j);
+        }
     }
     if (success)
         record_counts(r, a);
@@ -248,7 +268,11 @@ int pl_run_publish_set(pl_run *r, const char *job_path, const char *audit_opt,
         pl_audit_str(a, "run_id", gen.tag);
         pl_audit_u64(a, "extracts_refused", (uint64_t)extracts_refused);
     }
-    record_file(r, a, "inputs", r->job->store, NULL, NULL, root, &size);
+    if (r->job->store[0])
+        record_file(r, a, "inputs", r->job->store, NULL, NULL, root, &size);
+    for (size_t i = 0; i < r->store.n_pkgs; i++)
+        record_file(r, a, "inputs", r->store.pkgs[i].path, NULL, NULL, root,
+                    &size);
     /* Digests of the set, from the run's own directory; recorded under
      * the stable names a reader uses (<out>/linked.h5, ...). */
     for (size_t i = 0; i < n_outputs && ok; i++) {
@@ -338,7 +362,7 @@ int pl_run_finish(pl_run *r, const char *job_path, const char *audit_opt,
         uint64_t size;
         if (a && run_id[0])
             pl_audit_str(a, "run_id", run_id);
-        if (r->job && r->job->store)
+        if (r->job && r->job->store && r->job->store[0])
             record_file(r, a, "inputs", r->job->store, NULL, NULL, root,
                         &size);
         if (a) {

@@ -1,6 +1,7 @@
 /* store.c — see store.h. */
 #include "stage/store.h"
 #include "base/log.h"
+#include "base/json.h"
 #include "base/mem.h"
 #include "par/mpi.h"
 #include "par/h5.h"
@@ -149,17 +150,9 @@ static int payload_type(const ctx_t *c, hid_t d, const char *col,
     out->mem_type = cl == H5T_STRING ? H5Tcopy(t)
                                      : H5Tget_native_type(t, H5T_DIR_ASCEND);
     out->size = H5Tget_size(out->mem_type);
-    /* Wide enough for a NIR: strings of 13-64 bytes (13 = without its key;
-     * wider: padded, or written with separators), 64-bit integers, doubles
-     * (exact up to 2^53, past 15 digits). */
-    out->nir_scan = PL_SCAN_NONE;
-    if (cl == H5T_STRING && out->size >= 13 && out->size <= 64)
-        out->nir_scan = PL_SCAN_STR;
-    else if (cl == H5T_INTEGER && out->size == 8)
-        out->nir_scan = H5Tget_sign(t) == H5T_SGN_NONE ? PL_SCAN_U64
-                                                       : PL_SCAN_I64;
-    else if (cl == H5T_FLOAT && out->size == 8)
-        out->nir_scan = PL_SCAN_F64;
+    out->nir_scan = pl_scan_kind_of(cl == H5T_STRING ? 2
+                                    : cl == H5T_FLOAT ? 1 : 0, out->size,
+                                    H5Tget_sign(t) != H5T_SGN_NONE);
     if (in_list(c->allow_nir, c->n_allow_nir, col))
         out->nir_scan = PL_SCAN_NONE;   /* the job says it may be carried */
     out->dset = d;
@@ -471,12 +464,237 @@ static int precheck(const char *path, MPI_Comm comm)
     return ok ? 0 : -1;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Sources from transfer packages */
+
+static int pkg_col_index(const pl_pkg_src *ps, const char *name)
+{
+    for (size_t c = 1; c < ps->ncols; c++)
+        if (strcmp(ps->cols[c].name, name) == 0)
+            return (int)c;
+    return -1;
+}
+
+static const char *pkg_names(const pl_pkg *p, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < p->nsrc && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s'%s'", i ? ", " : "",
+                              p->src[i].name);
+    return buf;
+}
+
+static int pkg_payload(pl_source *s, const pl_pkg *p, const pl_pkg_src *ps)
+{
+    const pl_source_cfg *cfg = s->cfg;
+    char *const *lists[] = {cfg->keep, cfg->drop, cfg->allow_nir};
+    size_t nl[] = {cfg->n_keep, cfg->n_drop, cfg->n_allow_nir};
+    static const char *const ln[] = {"keep", "drop", "allow_nir_like"};
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < nl[l]; i++)
+            if (pkg_col_index(ps, lists[l][i]) < 0) {
+                pl_err0("%s: package source '%s': column '%s' named in "
+                        "'%s' is not in the package", p->path, s->cfg->name,
+                        lists[l][i], ln[l]);
+                return -1;
+            }
+    s->payload = pl_xcalloc(ps->ncols, sizeof *s->payload);
+    size_t nwant = cfg->keep_given ? cfg->n_keep : ps->ncols - 1;
+    for (size_t i = 0; i < nwant; i++) {
+        int c = cfg->keep_given ? pkg_col_index(ps, cfg->keep[i])
+                                : (int)i + 1;
+        if (!cfg->keep_given &&
+            in_list(cfg->drop, cfg->n_drop, ps->cols[c].name))
+            continue;
+        pl_column *col = &s->payload[s->n_payload++];
+        snprintf(col->name, sizeof col->name, "%s", ps->cols[c].name);
+        col->dset = -1;
+        col->mem_type = pl_pkg_h5type(ps->cols[c].type);
+        col->size = ps->cols[c].size;
+        col->pkg_col = (size_t)c;
+        const char *t = ps->cols[c].type;
+        col->nir_scan = pl_scan_kind_of(t[0] == 's' ? 2 : t[0] == 'f' ? 1 : 0,
+                                        col->size, t[0] == 'i');
+        if (in_list(cfg->allow_nir, cfg->n_allow_nir, col->name))
+            col->nir_scan = PL_SCAN_NONE;
+    }
+    return 0;
+}
+
+/* The audit line's record of a package: path, id, kind, digest, producer,
+ * signer, creation time, its sources and rows. */
+static void json_add(char **json, const pl_pkg *p)
+{
+    uint64_t rows = 0;
+    for (size_t i = 0; i < p->nsrc; i++)
+        rows += p->src[i].rows;
+    char *e = pl_json_escape(p->path);      /* as the job names it */
+    char srcs[PL_PKG_NAME_MAX * 8 + 64] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < p->nsrc && o < sizeof srcs - 1; i++)
+        o += (size_t)snprintf(srcs + o, sizeof srcs - o, "%s\"%s\"",
+                              i ? "," : "", p->src[i].name);
+    char *item = pl_xasprintf(
+        "%s{\"path\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\","
+        "\"digest\":\"%s\",\"producer\":\"%s\",\"signer\":\"%s\","
+        "\"created\":\"%s\",\"sources\":[%s],\"rows\":%llu}",
+        *json ? "," : "", e, p->id_hex, p->kind, p->digest, p->producer,
+        p->signer, p->created, srcs, (unsigned long long)rows);
+    free(e);
+    char *n = pl_xasprintf("%s%s", *json ? *json : "", item);
+    free(item);
+    free(*json);
+    *json = n;
+}
+
+static int open_package_source(pl_store *st, pl_source *s,
+                               const pl_pkg_keys *k, MPI_Comm comm)
+{
+    /* Sources of one package share it: verified and unwrapped once. */
+    pl_pkg *p = NULL;
+    for (size_t i = 0; i < st->n_pkgs && !p; i++)
+        if (strcmp(st->pkgs[i].path, s->cfg->package) == 0)
+            p = &st->pkgs[i];
+    if (!p) {
+        p = &st->pkgs[st->n_pkgs];
+        if (pl_pkg_open(p, s->cfg->package, k->trusted, k->ntrusted,
+                        k->transport, comm) != 0)
+            return -1;
+        st->n_pkgs++;
+        json_add(&st->packages_json, p);
+    }
+    s->pkg = p;
+    char names[512];
+    if (strcmp(p->kind, "data") != 0) {
+        pl_err0("%s: package: an opposition package, named as the data of "
+                "source '%s' (list it under 'opposition')", p->path,
+                s->cfg->name);
+        return -1;
+    }
+    s->pkg_si = pl_pkg_source(p, s->cfg->name);
+    if (s->pkg_si < 0) {
+        pl_err0("%s: package: delivered for source%s %s, not for '%s' "
+                "(sources.%s.package): refused", p->path,
+                p->nsrc == 1 ? "" : "s", pkg_names(p, names, sizeof names),
+                s->cfg->name, s->cfg->name);
+        return -1;
+    }
+    const pl_pkg_src *ps = &p->src[s->pkg_si];
+    s->nrows = ps->rows;
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    pl_pkg_rank_rows(p, s->pkg_si, rank, size, &s->first, &s->count);
+    s->p1 = ps->data[0];        /* owned by the package (not closed here) */
+    return pkg_payload(s, p, ps);
+}
+
+static int cmp_p1(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Every rank reads every opposition p1 (lists are small next to the
+ * data); each is checked like a data package. */
+static int open_opposition(pl_store *st, const pl_job *job,
+                           const pl_pkg_keys *k, MPI_Comm comm)
+{
+    for (size_t i = 0; i < job->n_opposition; i++) {
+        pl_pkg p;
+        if (pl_pkg_open(&p, job->opposition[i], k->trusted, k->ntrusted,
+                        k->transport, comm) != 0)
+            return -1;
+        int ok = 1;
+        if (strcmp(p.kind, "opposition") != 0) {
+            pl_err0("%s: package: a data package, listed under "
+                    "'opposition' (expected an opposition package)", p.path);
+            ok = 0;
+        }
+        for (size_t si = 0; ok && si < p.nsrc; si++) {
+            uint64_t n = p.src[si].rows;
+            st->opposed = pl_xrealloc(st->opposed,
+                                      (st->n_opposed + n + 1) * 32);
+            ok = pl_pkg_read(&p, (int)si, 0, 0, n,
+                             st->opposed + st->n_opposed * 32,
+                             H5P_DEFAULT) == 0;
+            st->n_opposed += n;
+        }
+        ok = pl_all_ok(comm, ok);
+        if (ok)
+            json_add(&st->packages_json, &p);
+        pl_pkg_close(&p);
+        if (!ok)
+            return -1;
+    }
+    if (st->n_opposed) {
+        qsort(st->opposed, st->n_opposed, 32, cmp_p1);
+        uint64_t u = 1;
+        for (uint64_t i = 1; i < st->n_opposed; i++)
+            if (memcmp(st->opposed + i * 32, st->opposed + (u - 1) * 32, 32))
+                memmove(st->opposed + u++ * 32, st->opposed + i * 32, 32);
+        st->n_opposed = u;
+    }
+    return 0;
+}
+
+int pl_store_opposed(const pl_store *st, const uint8_t p1[32])
+{
+    uint64_t lo = 0, hi = st->n_opposed;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(st->opposed + mid * 32, p1, 32);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+int pl_source_read(const pl_store *st, const pl_source *s,
+                   const pl_column *col, uint64_t first, uint64_t count,
+                   void *buf, hid_t dxpl)
+{
+    if (s->pkg)
+        return pl_pkg_read(s->pkg, s->pkg_si, col ? col->pkg_col : 0, first,
+                           count, buf, dxpl);
+    char what[PL_NAME_MAX * 2 + 16];
+    snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
+             col ? col->name : s->cfg->p1);
+    return pl_store_read(st, col ? col->dset : s->p1, what,
+                         col ? col->mem_type : H5T_NATIVE_UINT8, first, count,
+                         col ? 0 : 32, buf, dxpl);
+}
+
 int pl_store_open(pl_store *st, const char *path, const pl_job *job,
-                  MPI_Comm comm)
+                  const pl_pkg_keys *keys, MPI_Comm comm)
 {
     memset(st, 0, sizeof *st);
     st->file = -1;
     st->path = pl_xstrdup(path);
+    st->n_src = job->n_sources;
+    st->src = pl_xcalloc(st->n_src, sizeof *st->src);
+    st->pkgs = pl_xcalloc(job->n_sources + 1, sizeof *st->pkgs);
+    for (size_t i = 0; i < st->n_src; i++) {
+        pl_source *s = &st->src[i];
+        s->cfg = &job->sources[i];
+        s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
+    }
+    pl_pkg_keys none = {NULL, 0, NULL};
+    if (!keys)
+        keys = &none;
+    for (size_t i = 0; i < st->n_src; i++)
+        if (st->src[i].cfg->package &&
+            open_package_source(st, &st->src[i], keys, comm) != 0)
+            return -1;
+    /* (A producer's job lists opposition sources, not packages.) */
+    if (!job->producer_job && open_opposition(st, job, keys, comm) != 0)
+        return -1;
+    if (!path[0])               /* every source is a package */
+        return 0;
     if (precheck(path, comm) != 0)
         return -1;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -494,15 +712,8 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
         pl_err0("%s: cannot open store: %s", path, why);
         return -1;
     }
-    st->n_src = job->n_sources;
-    st->src = pl_xcalloc(st->n_src, sizeof *st->src);
-    for (size_t i = 0; i < st->n_src; i++) {
-        pl_source *s = &st->src[i];
-        s->cfg = &job->sources[i];
-        s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
-    }
     for (size_t i = 0; i < st->n_src; i++)
-        if (open_source(st, &st->src[i], comm) != 0)
+        if (!st->src[i].pkg && open_source(st, &st->src[i], comm) != 0)
             return -1;
     return 0;
 }
@@ -517,20 +728,30 @@ void pl_store_close(pl_store *st)
 {
     for (size_t i = 0; i < st->n_src; i++) {
         pl_source *s = &st->src[i];
+        if (s->pkg)
+            s->p1 = -1;         /* the package's dataset */
         close_id(s->nir);
         close_id(s->birth_date);
         close_id(s->sex);
         close_id(s->birth_rank);
         close_id(s->p1);
         for (size_t j = 0; j < s->n_payload; j++) {
-            H5Dclose(s->payload[j].dset);
-            H5Tclose(s->payload[j].mem_type);
+            close_id(s->payload[j].dset);
+            if (s->payload[j].mem_type >= 0)
+                H5Tclose(s->payload[j].mem_type);
         }
         free(s->payload);
         if (s->group >= 0)
             H5Gclose(s->group);
     }
     free(st->src);
+    for (size_t i = 0; i < st->n_pkgs; i++)
+        pl_pkg_close(&st->pkgs[i]);
+    free(st->pkgs);
+    free(st->packages_json);
+    if (st->opposed)
+        pl_wipe(st->opposed, st->n_opposed * 32);
+    free(st->opposed);
     if (st->file >= 0)
         H5Fclose(st->file);
     free(st->path);

@@ -13,7 +13,9 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "crypto/package.h"
 #include "job/config.h"
+#include "stage/nir.h"
 
 typedef struct {
     char   name[PL_NAME_MAX];
@@ -22,8 +24,8 @@ typedef struct {
     size_t size;                /* bytes per element */
     /* Could hold a NIR and is not in allow_nir_like: the count pass reads
      * it and refuses the run if its values look like NIRs (ingest.c). */
-    enum { PL_SCAN_NONE, PL_SCAN_STR, PL_SCAN_I64, PL_SCAN_U64,
-           PL_SCAN_F64 } nir_scan;
+    enum pl_scan_kind nir_scan;         /* stage/nir.h */
+    size_t pkg_col;             /* package sources: the package's column */
 } pl_column;
 
 typedef struct {
@@ -39,17 +41,44 @@ typedef struct {
      * storage allocated: they read as fill values): how many, the first. */
     size_t   n_unwritten;
     char     unwritten[PL_NAME_MAX];
+    /* A source read from a transfer package (sources.<name>.package):
+     * p1 and payload are decrypted from it (pl_source_read), in memory. */
+    pl_pkg  *pkg;
+    int      pkg_si;
 } pl_source;
 
 typedef struct {
     char      *path;
-    hid_t      file;
+    hid_t      file;            /* -1 when every source is a package */
     pl_source *src;
     size_t     n_src;
+    /* Transfer packages (crypto/package.h): one per package source (open
+     * while the run reads), and what the audit line says of each package
+     * and opposition package (a JSON array, same on every rank). */
+    pl_pkg    *pkgs;
+    size_t     n_pkgs;
+    char      *packages_json;
+    /* Every p1 of the job's opposition packages, sorted, unique, on every
+     * rank (32 bytes each; 1 M persons = 32 MiB). */
+    uint8_t   *opposed;
+    uint64_t   n_opposed;
 } pl_store;
 
+/* What a job that reads packages needs: the producers it trusts and the
+ * platform's transport private key (rank 0 only; NULL elsewhere). */
+typedef struct {
+    const pl_pkg_signer *trusted;
+    size_t ntrusted;
+    EVP_PKEY *transport;
+} pl_pkg_keys;
+
+/* keys may be NULL when the job names no package. A package source is
+ * verified (signature, manifest, sizes: crypto/package.h) before any record
+ * is read; it must be a data package holding a source of the same name,
+ * and keep/drop/allow_nir_like name its columns. Opposition packages are
+ * read whole (their p1) into st->opposed. */
 int  pl_store_open(pl_store *st, const char *path, const pl_job *job,
-                   MPI_Comm comm);
+                   const pl_pkg_keys *keys, MPI_Comm comm);
 void pl_store_close(pl_store *st);
 
 /* Read rows [first, first+count) of a 1-D dataset (or of a 2-D dataset with
@@ -59,5 +88,14 @@ void pl_store_close(pl_store *st);
 int pl_store_read(const pl_store *st, hid_t dset, const char *what,
                   hid_t mem_type, uint64_t first, uint64_t count,
                   hsize_t width, void *buf, hid_t dxpl);
+
+/* Rows [first, first+count) of a source's p1 (col NULL; N x 32 bytes) or
+ * of one of its payload columns, from the store or decrypted from its
+ * package; same calling rules as pl_store_read. */
+int pl_source_read(const pl_store *st, const pl_source *s,
+                   const pl_column *col, uint64_t first, uint64_t count,
+                   void *buf, hid_t dxpl);
+/* 1 when p1 is on an opposition list (binary search; not collective). */
+int pl_store_opposed(const pl_store *st, const uint8_t p1[32]);
 
 #endif

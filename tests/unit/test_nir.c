@@ -86,8 +86,10 @@ static void test_reason_names(void)
             all = 0;
     CHECK(all && PL_R_COUNT == 13, "pl_reason_name gives the stable names");
     CHECK(strcmp(pl_reason_name(-1), "unknown") == 0, "reason -1 is unknown");
-    CHECK(strcmp(pl_reason_name(PL_R_COUNT), "unknown") == 0,
-          "reason PL_R_COUNT is unknown");
+    CHECK(strcmp(pl_reason_name(PL_R_OPPOSED), "opposition") == 0,
+          "PL_R_OPPOSED (opposition lists, not a reject) has its name");
+    CHECK(strcmp(pl_reason_name(PL_R_OPPOSED + 1), "unknown") == 0,
+          "reason PL_R_OPPOSED + 1 is unknown");
 }
 
 static void test_each_reason(void)

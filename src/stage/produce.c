@@ -1,0 +1,406 @@
+/* produce.c — see produce.h.
+ *
+ * Per source, two passes like run's ingest: the count pass validates and
+ * scans the payload columns that could hold a NIR (each rank learns how
+ * many rows it will package, so the package's datasets are created with
+ * their final length); the main pass validates again, hashes the valid
+ * rows, compacts the kept payload columns and hands whole blocks to the
+ * package writer. Buffers that held NIRs or p1 are wiped before reuse.
+ */
+#include "stage/produce.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "par/mpi.h"
+#include "stage/nir.h"
+#include "stage/pseudonym.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    uint64_t B;                 /* rows per input batch */
+    size_t   nir_size;
+    char    *nir;
+    int64_t *bd, *sex, *rank;
+    uint8_t *why;
+    size_t  *idx;
+    uint8_t *rbuf;              /* one payload column's batch */
+    size_t   rcap;
+} bufs;
+
+static void bufs_alloc(bufs *b, uint64_t B, const pl_export_src *e)
+{
+    memset(b, 0, sizeof *b);
+    b->B = B;
+    b->nir_size = e->nir_size ? e->nir_size : 16;
+    b->nir = pl_xmalloc(B * b->nir_size);
+    b->bd = pl_xmalloc(B * sizeof *b->bd);
+    b->sex = pl_xmalloc(B * sizeof *b->sex);
+    b->rank = pl_xcalloc(B, sizeof *b->rank);
+    b->why = pl_xmalloc(B);
+    b->idx = pl_xmalloc(B * sizeof *b->idx);
+    size_t m = 32;
+    for (size_t c = 0; c < e->ncols; c++)
+        if (e->cols[c].size > m)
+            m = e->cols[c].size;
+    b->rcap = B * m;
+    b->rbuf = pl_xmalloc(b->rcap);
+}
+
+static void bufs_free(bufs *b)
+{
+    pl_wipe(b->nir, b->B * b->nir_size);
+    pl_wipe(b->rbuf, b->rcap);
+    free(b->nir); free(b->bd); free(b->sex); free(b->rank); free(b->why);
+    free(b->idx); free(b->rbuf);
+}
+
+/* Read and validate one batch; returns the number of valid rows (their
+ * batch positions in b->idx), or -1 when the read failed on this rank. */
+static long read_check(pl_export *x, size_t si, uint64_t lo, uint64_t cnt,
+                       bufs *b)
+{
+    const pl_export_src *e = &x->src[si];
+    if (x->ops->read_identity(x, si, lo, cnt, b->nir, b->bd, b->sex,
+                              e->has_rank ? b->rank : NULL) != 0)
+        return -1;
+    size_t nv = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        int why = pl_identity_check_i64(b->nir + i * b->nir_size,
+                                        (int)b->nir_size, b->bd[i], b->sex[i],
+                                        e->has_rank, b->rank[i]);
+        b->why[i] = (uint8_t)why;
+        if (why == PL_OK)
+            b->idx[nv++] = i;
+    }
+    return (long)nv;
+}
+
+/* Reject report lines of this rank (rows are the export's, 0-based). */
+typedef struct { char *s; size_t n, cap; } text;
+
+static void text_add(text *t, const char *src, uint64_t row, int code)
+{
+    char line[PL_NAME_MAX + 64];
+    int k = snprintf(line, sizeof line, "%s,%llu,%d,%s\n", src,
+                     (unsigned long long)row, code, pl_reason_name(code));
+    if (t->n + (size_t)k + 1 > t->cap) {
+        t->cap = (t->cap + (size_t)k + 1) * 2;
+        t->s = pl_xrealloc(t->s, t->cap);
+    }
+    memcpy(t->s + t->n, line, (size_t)k);
+    t->n += (size_t)k;
+}
+
+/* The verdict on one scanned column (global counts). */
+static int scan_verdict(const pl_export *x, const pl_export_src *e,
+                        const pl_export_col *c, const uint64_t n[2],
+                        MPI_Comm comm)
+{
+    uint64_t g[2];
+    PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, comm));
+    if (!pl_nir_scan_refused(g[0], g[1]))
+        return 0;
+    pl_err0("%s: /sources/%s/%s: payload column looks like NIRs (%llu of "
+            "%llu non-empty values pass the NIR checks): it would travel to "
+            "the platform; name it as an identity, drop it, or list it in "
+            "sources.%s.allow_nir_like if it may be", x->path, e->cfg->name,
+            c->name, (unsigned long long)g[0], (unsigned long long)g[1],
+            e->cfg->name);
+    return -1;
+}
+
+/* Count pass: valid rows of this rank, reject report, per-code counts. */
+static int count_source(const pl_job *job, pl_export *x, size_t si,
+                        MPI_Comm comm, int payload, uint64_t *valid,
+                        text *rej, pl_produce_count *pc)
+{
+    const pl_export_src *e = &x->src[si];
+    uint64_t B = job->batch_rows, reasons[16] = {0}, nvalid = 0;
+    bufs b;
+    bufs_alloc(&b, e->count < B ? (e->count ? e->count : 1) : B, e);
+    /* Every rank iterates the same batches of B rows (lockstep for
+     * collective transfers); its buffers hold min(B, its rows). Each
+     * batch is read once: identity, then the payload columns that could
+     * hold a NIR (export.h: the order a streaming reader relies on). */
+    int ok = 1;
+    uint64_t (*scan)[2] = pl_xcalloc(e->ncols + 1, sizeof *scan);
+    uint64_t nb = pl_batches(comm, e->count, B);
+    for (uint64_t k = 0; k < nb && ok; k++) {
+        uint64_t lo = k * B, cnt = pl_batch_count(e->count, lo, B);
+        long nv = read_check(x, si, lo, cnt, &b);
+        pl_wipe(b.nir, cnt * b.nir_size);
+        int rok = nv >= 0;
+        for (size_t c = 0; payload && rok && c < e->ncols; c++) {
+            const pl_export_col *col = &e->cols[c];
+            if (col->nir_scan == PL_SCAN_NONE)
+                continue;
+            rok = x->ops->read_column(x, si, c, lo, cnt, b.rbuf) == 0;
+            if (rok)
+                pl_nir_scan(col->nir_scan, col->size, b.rbuf, cnt,
+                            &scan[c][0], &scan[c][1]);
+            pl_wipe(b.rbuf, cnt * col->size);   /* it may hold NIRs */
+        }
+        ok = pl_all_ok(comm, rok);
+        if (!ok)
+            break;
+        nvalid += (uint64_t)nv;
+        for (uint64_t i = 0; i < cnt; i++) {
+            reasons[b.why[i]]++;
+            if (b.why[i])
+                text_add(rej, e->cfg->name,
+                         x->ops->row_number
+                             ? x->ops->row_number(x, si, lo + i)
+                             : e->first + lo + i, b.why[i]);
+        }
+    }
+    bufs_free(&b);
+    for (size_t c = 0; payload && ok && c < e->ncols; c++)
+        if (e->cols[c].nir_scan != PL_SCAN_NONE &&
+            scan_verdict(x, e, &e->cols[c], scan[c], comm) != 0)
+            ok = 0;
+    free(scan);
+    if (!ok)
+        return -1;
+    *valid = nvalid;
+    uint64_t loc[2] = {e->count, nvalid}, glob[2];
+    PL_MPI_CHECK(MPI_Allreduce(loc, glob, 2, MPI_UINT64_T, MPI_SUM, comm));
+    PL_MPI_CHECK(MPI_Allreduce(reasons, pc->reasons, 16, MPI_UINT64_T,
+                               MPI_SUM, comm));
+    pc->rows = glob[0];
+    pc->packaged = glob[1];
+    pc->rejected = glob[0] - glob[1];
+    if (pc->rows && (double)pc->rejected >
+                        job->max_reject_fraction * (double)pc->rows) {
+        pl_err0("%s: /sources/%s: %llu of %llu rows rejected, more than "
+                "options.max_reject_fraction %g of the job allows "
+                "(rejects.csv is not written: nothing is delivered)",
+                x->path, e->cfg->name, (unsigned long long)pc->rejected,
+                (unsigned long long)pc->rows, job->max_reject_fraction);
+        return -1;
+    }
+    return 0;
+}
+
+/* Staging of the package's columns: whole blocks go to the writer after
+ * each batch, the rest (< block_rows rows) waits for the next. */
+typedef struct {
+    uint8_t **col;              /* [ncols] buffers of cap rows */
+    size_t   *size;
+    size_t    ncols;
+    uint64_t  fill, written, cap;
+} staging;
+
+static int stage_flush(pl_pkg_writer *w, int psi, staging *st,
+                       uint64_t block_rows, int last)
+{
+    uint64_t n = last ? st->fill : st->fill / block_rows * block_rows;
+    if (n == 0)
+        return 0;
+    int ok = 1;
+    for (size_t c = 0; c < st->ncols && ok; c++)
+        ok = pl_pkg_write(w, psi, c, st->written, n, st->col[c]) == 0;
+    for (size_t c = 0; c < st->ncols; c++) {
+        memmove(st->col[c], st->col[c] + n * st->size[c],
+                (st->fill - n) * st->size[c]);
+        pl_wipe(st->col[c] + (st->fill - n) * st->size[c],
+                n * st->size[c]);
+    }
+    st->fill -= n;
+    st->written += n;
+    return ok ? 0 : -1;
+}
+
+static int package_source(const pl_job *job, pl_export *x, size_t si,
+                          const pl_hmac_key *producer, pl_pkg_writer *w,
+                          int payload, uint64_t valid, MPI_Comm comm)
+{
+    const pl_export_src *e = &x->src[si];
+    size_t ncols = 1 + (payload ? e->ncols : 0);
+    pl_pkg_col *cols = pl_xcalloc(ncols, sizeof *cols);
+    memcpy(cols[0].name, "p1", 3);
+    memcpy(cols[0].type, "p1", 3);
+    cols[0].size = 32;
+    int ok = 1;
+    for (size_t c = 1; c < ncols; c++) {
+        memcpy(cols[c].name, e->cols[c - 1].name, PL_NAME_MAX);
+        if (strcmp(cols[c].name, "p1") == 0 ||
+            pl_pkg_type_of(e->cols[c - 1].mem_type, cols[c].type,
+                           &cols[c].size) != 0) {
+            pl_err0("%s: /sources/%s/%s: payload column %s", x->path,
+                    e->cfg->name, cols[c].name,
+                    strcmp(cols[c].name, "p1") == 0
+                        ? "cannot be named 'p1' (the package's first "
+                          "pseudonym column): rename it"
+                        : "of a type a package cannot carry");
+            ok = 0;
+        }
+    }
+    int psi = ok ? pl_pkg_add_source(w, e->cfg->name, valid, cols, ncols)
+                 : -1;
+    if (psi < 0) {
+        free(cols);
+        return -1;
+    }
+    bufs b;
+    uint64_t B = job->batch_rows;
+    bufs_alloc(&b, e->count < B ? (e->count ? e->count : 1) : B, e);
+    uint64_t br = job->block_rows ? job->block_rows : PL_PKG_BLOCK_ROWS;
+    staging st = {0};
+    st.ncols = ncols;
+    st.cap = b.B + br;
+    st.col = pl_xcalloc(ncols, sizeof *st.col);
+    st.size = pl_xcalloc(ncols, sizeof *st.size);
+    for (size_t c = 0; c < ncols; c++) {
+        st.size[c] = cols[c].size;
+        st.col[c] = pl_xmalloc(st.cap * cols[c].size);
+    }
+    uint64_t nb = pl_batches(comm, e->count, B), packaged = 0;
+    for (uint64_t k = 0; k < nb && ok; k++) {
+        uint64_t lo = k * B, cnt = pl_batch_count(e->count, lo, B);
+        long nv = read_check(x, si, lo, cnt, &b);
+        int rok = nv >= 0;
+        if (rok)
+            pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex,
+                        e->has_rank ? b.rank : NULL, b.idx, (size_t)nv,
+                        st.col[0] + st.fill * 32);
+        pl_wipe(b.nir, cnt * b.nir_size);
+        for (size_t c = 1; c < ncols; c++) {
+            rok &= x->ops->read_column(x, si, c - 1, lo, cnt, b.rbuf) == 0;
+            size_t sz = st.size[c];
+            for (long i = 0; rok && i < nv; i++)
+                memcpy(st.col[c] + (st.fill + (uint64_t)i) * sz,
+                       b.rbuf + b.idx[i] * sz, sz);
+        }
+        if (rok) {
+            st.fill += (uint64_t)nv;
+            packaged += (uint64_t)nv;
+            rok = stage_flush(w, psi, &st, br, 0) == 0;
+        }
+        ok = pl_all_ok(comm, rok);
+    }
+    if (ok && packaged != valid) {
+        pl_err("%s: /sources/%s: the export changed during the run (%llu "
+               "valid rows, %llu in the count pass)", x->path, e->cfg->name,
+               (unsigned long long)packaged, (unsigned long long)valid);
+        ok = 0;
+    }
+    ok = pl_all_ok(comm, ok && stage_flush(w, psi, &st, br, 1) == 0);
+    for (size_t c = 0; c < ncols; c++) {
+        pl_wipe(st.col[c], st.cap * st.size[c]);
+        free(st.col[c]);
+    }
+    free(st.col);
+    free(st.size);
+    bufs_free(&b);
+    free(cols);
+    return ok ? 0 : -1;
+}
+
+static int is_opposition(const pl_job *job, const char *name)
+{
+    for (size_t i = 0; i < job->n_opposition; i++)
+        if (strcmp(job->opposition[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Rank 0 writes every rank's reject lines, in rank order, as one file. */
+static int write_rejects(const char *dir, text *rej, MPI_Comm comm)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int n = (int)rej->n;
+    int *counts = pl_xcalloc((size_t)size, sizeof *counts);
+    int *displ = pl_xcalloc((size_t)size, sizeof *displ);
+    PL_MPI_CHECK(MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
+    size_t total = 0;
+    for (int r = 0; rank == 0 && r < size; r++) {
+        displ[r] = (int)total;
+        total += (size_t)counts[r];
+    }
+    char *all = rank == 0 ? pl_xmalloc(total + 1) : NULL;
+    PL_MPI_CHECK(MPI_Gatherv(rej->s, n, MPI_CHAR, all, counts, displ,
+                             MPI_CHAR, 0, comm));
+    int ok = 1;
+    if (rank == 0) {
+        char *path = pl_xasprintf("%s/rejects.csv", dir);
+        FILE *f = fopen(path, "wx");
+        if (f)
+            fchmod(fileno(f), 0640);    /* as the packages (output.h) */
+        ok = f && fputs("source,row,code,reason\n", f) >= 0 &&
+             fwrite(all, 1, total, f) == total;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok)
+            pl_err("%s: cannot write the reject report: %s", path,
+                   strerror(errno));
+        free(path);
+    }
+    free(all);
+    free(counts);
+    free(displ);
+    return pl_root_ok(comm, ok) ? 0 : -1;
+}
+
+/* One package: the sources with (opp = 0) or without payload. */
+static int one_package(const pl_job *job, pl_export *x, int opp,
+                       const pl_hmac_key *producer, EVP_PKEY *transport,
+                       EVP_PKEY *signing, const char *dir, MPI_Comm comm,
+                       const uint64_t *valid, char *file, char *id)
+{
+    snprintf(file, PL_NAME_MAX + 32, "%s%s.pkg.h5", job->package_name,
+             opp ? ".opposition" : "");
+    char *path = pl_xasprintf("%s/%s", dir, file);
+    pl_pkg_writer *w = pl_pkg_create(path, opp ? "opposition" : "data",
+                                      job->producer_name, job->block_rows,
+                                      transport, signing, comm);
+    free(path);
+    if (!w)
+        return -1;
+    for (size_t si = 0; si < x->nsrc; si++) {
+        if (is_opposition(job, x->src[si].cfg->name) != opp)
+            continue;
+        if (package_source(job, x, si, producer, w, !opp, valid[si],
+                           comm) != 0) {
+            pl_pkg_abort(w);
+            return -1;
+        }
+    }
+    return pl_pkg_finish(w, id);
+}
+
+int pl_produce(const pl_job *job, pl_export *x, const pl_hmac_key *producer,
+               EVP_PKEY *transport, EVP_PKEY *signing, const char *dir,
+               MPI_Comm comm, pl_produce_result *res)
+{
+    double t0 = MPI_Wtime();
+    res->src = pl_xcalloc(x->nsrc, sizeof *res->src);
+    uint64_t *valid = pl_xcalloc(x->nsrc, sizeof *valid);
+    text rej = {0};
+    int ok = 1;
+    for (size_t si = 0; si < x->nsrc && ok; si++) {
+        int opp = is_opposition(job, x->src[si].cfg->name);
+        ok = count_source(job, x, si, comm, !opp, &valid[si], &rej,
+                          &res->src[si]) == 0;
+        res->has_opp |= opp;
+        res->has_data |= !opp;
+    }
+    ok = ok && write_rejects(dir, &rej, comm) == 0;
+    free(rej.s);
+    if (ok && res->has_data)
+        ok = one_package(job, x, 0, producer, transport, signing, dir, comm,
+                         valid, res->data_file, res->data_id) == 0;
+    if (ok && res->has_opp)
+        ok = one_package(job, x, 1, producer, transport, signing, dir, comm,
+                         valid, res->opp_file, res->opp_id) == 0;
+    free(valid);
+    double t = MPI_Wtime() - t0;
+    PL_MPI_CHECK(MPI_Allreduce(&t, &res->seconds, 1, MPI_DOUBLE, MPI_MAX,
+                               comm));
+    return ok ? 0 : -1;
+}

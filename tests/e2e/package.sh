@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Transfer packages (issue 13; docs/PACKAGE.md, docs/PRODUCER.md): a
+# producer's `produce` -> the platform's `run` gives the same linked output
+# as a run on the plain store; a third party verifies and decrypts a package
+# from the doc alone; every tamper case (a byte of each part, truncation,
+# unsigned, untrusted or mismatched signer, another transport key, another
+# source) is refused with an error naming the package and what failed, and
+# nothing is published; no NIR and no p1 in clear in anything produce
+# writes; persons on an opposition list vanish from every output; a
+# payload column that looks like NIRs is refused at the producer.
+source "$(dirname "$0")/../lib/common.sh"
+PY=/usr/bin/python3
+if ! $PY -c 'import h5py, cryptography' 2>/dev/null; then
+  missing "python3-h5py and python3-cryptography (DEPS_TEST)"; exit 0
+fi
+keys
+K=$TMP/tk
+mkdir -p "$K"
+cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$K/"
+chmod 600 "$K"/*.key.pem "$K"/*.pass
+cp -r "$ROOT/inputs/custodians" "$TMP/cust"; chmod 600 "$TMP"/cust/*.key.pem "$TMP"/cust/*.pass
+fix() { sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#inputs/transfer/#$K/#g" \
+            -e "s#inputs/custodians/#$TMP/cust/#g" -e "s#inputs/\([a-z]*\).h5#$ROOT/inputs/\1.h5#g" \
+            -e "s#out/producer/#$TMP/prod/#g" -e "s#^output: out/#output: $TMP/#" "$@"; }
+fix "$ROOT/jobs/producer_cnam.yaml" >"$TMP/prod.yaml"
+fix "$ROOT/jobs/producer_cnam_opposition.yaml" >"$TMP/prodopp.yaml"
+fix "$ROOT/jobs/platform.yaml" | sed '/^opposition:/,$d' >"$TMP/plat.yaml"
+fix "$ROOT/jobs/platform.yaml" >"$TMP/platopp.yaml"
+fix "$ROOT/jobs/laptop.yaml" >"$TMP/plain.yaml"
+SIGN="--signing-key $K/cnam_signing.key.pem --signing-passphrase-file $K/cnam_signing.pass"
+TRANS="--transport-key $K/hdh_transport.key.pem --transport-passphrase-file $K/hdh_transport.pass"
+PKG=$TMP/prod/cnam/cnam_delivery.pkg.h5
+OPP=$TMP/prod/cnam_opposition/cnam_opposition.opposition.pkg.h5
+
+echo "# t=$SECONDS"
+# === produce ================================================================
+plrun 2 produce "$TMP/prod.yaml" $SIGN >"$TMP/produce.log" 2>&1
+check "produce (2 ranks) from the HDF5 export" test $? -eq 0 -a -f "$PKG"
+"$PL" produce "$TMP/prodopp.yaml" $SIGN >"$TMP/produce_opp.log" 2>&1
+check "produce without mpirun: the opposition package" test $? -eq 0 -a -f "$OPP"
+check "produce's audit line is in the producer's output dir" \
+  grep -q '"command":"produce".*"outcome":"success"' "$TMP/prod/cnam/audit.log"
+"$PL" verify --audit "$TMP/prod/cnam/audit.log" "$TMP/prod/cnam" >"$TMP/verify.log" 2>&1
+check "verify: produce's audit chain and its outputs' digests" test $? -eq 0
+check "package and reject report are mode 0640" \
+  test "$(stat -L -c %a "$PKG")" = 640 -a "$(stat -L -c %a "$TMP/prod/cnam/rejects.csv")" = 640
+
+echo "# t=$SECONDS"
+# === a third party, from docs/PACKAGE.md alone ===============================
+$PY "$ROOT/tests/e2e/pkg_decrypt.py" "$PKG" "$K/cnam_signing.pub.pem" \
+  "$K/hdh_transport.key.pem" "$K/hdh_transport.pass" >"$TMP/dec.txt" 2>"$TMP/dec.err"
+check "pkg_decrypt.py verifies the signature and decrypts every block" test $? -eq 0
+# The decrypted payload is the export's, rows the producer kept, in order.
+$PY - "$ROOT/inputs/laptop.h5" "$TMP/dec.txt" "$TMP/prod/cnam/rejects.csv" <<'PY' >"$TMP/cmp.txt" 2>&1
+import sys, h5py, numpy as np, csv
+f = h5py.File(sys.argv[1], "r"); lines = open(sys.argv[2]).read().split("\n")
+rej = {}
+for r in csv.DictReader(open(sys.argv[3])):
+    rej.setdefault(r["source"], set()).add(int(r["row"]))
+got = {}
+for l in lines:
+    p = l.split(" ")
+    if len(p) >= 4 and p[0] in ("hospital_stays", "deaths"):
+        got.setdefault(p[0], []).append(dict(kv.split("=") for kv in p[3:]))
+bad = 0
+for s, cols in (("hospital_stays", ["stay_date", "diagnosis", "los"]), ("deaths", ["death_date", "cause"])):
+    g = f["sources/" + s]; n = g["nir"].shape[0]
+    keep = [i for i in range(n) if i not in rej.get(s, set())]
+    if len(keep) != len(got[s]): bad += 1; print("rows", s, len(keep), len(got[s]))
+    for c in cols:
+        v = g[c][:]
+        for j, i in enumerate(keep):
+            if v[i].tobytes().hex() != got[s][j][c][:len(v[i].tobytes()) * 2]:
+                bad += 1; break
+print("bad", bad)
+PY
+check "decrypted payload = the export's kept rows, in order" grep -q '^bad 0$' "$TMP/cmp.txt"
+
+echo "# t=$SECONDS"
+# === the round trip ==========================================================
+plrun 2 run "$TMP/plain.yaml" --out "$TMP/plain" >"$TMP/plain.log" 2>&1 || notok "plain run"
+plrun 2 run "$TMP/plat.yaml" $TRANS --out "$TMP/plat" >"$TMP/plat.log" 2>&1
+check "run from packages (2 ranks) succeeds without a producer key" test $? -eq 0
+check "the platform job names no producer key" test -z "$(grep -E '^  producer:|producer\.key' "$TMP/plat.yaml")"
+$PY - "$TMP/plain/linked.h5" "$TMP/plat/linked.h5" "$TMP/prod/cnam/rejects.csv" <<'PY' >"$TMP/rt.txt" 2>&1
+import sys, h5py, numpy as np, csv
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+bad = []
+for s in ("hospital_stays", "pharmacy", "deaths"):
+    for k in a["linked/" + s]:
+        if k != "row" and not np.array_equal(a["linked/%s/%s" % (s, k)][:], b["linked/%s/%s" % (s, k)][:]):
+            bad.append(s + "/" + k)
+for k in ("persons/pid", "links/pid", "links/source"):
+    if not np.array_equal(a[k][:], b[k][:]): bad.append(k)
+# The producer's reject report is the plain run's /rejects (rows, codes).
+mine = sorted((r["source"], int(r["row"]), int(r["code"])) for r in csv.DictReader(open(sys.argv[3])))
+theirs = sorted((s, int(r), int(c)) for s in ("hospital_stays", "deaths")
+                for r, c in zip(a["rejects/%s/row" % s][:], a["rejects/%s/reason" % s][:]))
+if mine != theirs: bad.append("rejects")
+print("diff", bad)
+PY
+check "linked output from packages = from the plain store (pids, payload, persons, links)" grep -q '^diff \[\]$' "$TMP/rt.txt"
+check "produce's rejects.csv = the plain run's /rejects (rows and codes)" grep -q '^diff \[\]$' "$TMP/rt.txt"
+check "audit line records the package (id, digest, producer, signer, rows)" \
+  grep -Eq '"packages":\[\{"path":"[^"]*cnam_delivery.pkg.h5","id":"[0-9a-f]{32}","kind":"data","digest":"sha256:[0-9a-f]{64}","producer":"cnam","signer":"sha256:[0-9a-f]{64}","created":"[^"]*","sources":\["hospital_stays","deaths"\],"rows":7619\}\]' "$TMP/plat/audit.log"
+check "a run from packages says it held no identified data" grep -q '"identified_data":"none' "$TMP/plat/audit.log"
+check "a run that computes stage 1 says it held identified data" grep -q '"identified_data":"held' "$TMP/plain/audit.log"
+
+echo "# t=$SECONDS"
+# === no leak in anything produce wrote =======================================
+files=$(find -L "$TMP/prod" -type f | sort)
+$PY - "$ROOT/inputs/laptop.h5" "$ROOT/inputs/opposition.h5" "$TMP/dec.txt" $files "$TMP/produce.log" "$TMP/produce_opp.log" <<'PY' >"$TMP/leak.txt" 2>&1
+import sys, h5py
+nirs, p1s = set(), set()
+for st in sys.argv[1:3]:
+    f = h5py.File(st, "r")
+    for s in f["sources"]:
+        if "nir" in f["sources"][s]:
+            nirs |= {bytes(x)[:15] for x in f["sources"][s]["nir"][:]}
+for l in open(sys.argv[3]):
+    p = l.split(" ")
+    if len(p) >= 3 and len(p[2]) == 64:
+        p1s.add(bytes.fromhex(p[2])); p1s.add(p[2].encode())
+leaks = 0
+for path in sys.argv[4:]:
+    data = open(path, "rb").read()
+    for w, needles in ((15, nirs), (32, p1s), (64, p1s)):
+        for i in range(len(data) - w + 1):
+            if data[i:i + w] in needles:
+                leaks += 1; print("leak", path, i); break
+print("files", len(sys.argv) - 4, "nirs", len(nirs), "p1", len(p1s) // 2, "leaks", leaks)
+PY
+check "no NIR and no p1 (raw or hex) in any file produce wrote or its output" grep -Eq 'files [0-9]+ nirs [1-9][0-9]* p1 [1-9][0-9]* leaks 0$' "$TMP/leak.txt"
+
+echo "# t=$SECONDS"
+# === tamper cases: refused, named, nothing published =========================
+# tamper NAME PATTERN JOBFILE [RUN ARGS]: the run fails, its message
+# matches PATTERN, and its output directory holds no published set. One
+# process (rank 0 verifies; NP=2 for the block checks every rank makes).
+n=0
+tamper() {
+  local name=$1 pat=$2 job=$3; shift 3
+  n=$((n + 1)); local out=$TMP/t$n
+  if [ "${NP:-1}" = 1 ]; then "$PL" run "$job" "$@" --out "$out"; else plrun "$NP" run "$job" "$@" --out "$out"; fi >"$TMP/t$n.log" 2>&1
+  local rc=$?
+  if [ $rc -ne 0 ] && grep -Eq -- "$pat" "$TMP/t$n.log" && [ ! -e "$out/current" ] && [ ! -e "$out/linked.h5" ]; then
+    ok "$name: refused, named, nothing published"
+  else notok "$name (rc=$rc, expected /$pat/)"; grep error "$TMP/t$n.log" | head -3; fi
+}
+# bad COPY: a copy of the package; JOB using it.
+bad() { cp "$PKG" "$TMP/$1.pkg.h5"; sed "s#$PKG#$TMP/$1.pkg.h5#" "$TMP/plat.yaml" >"$TMP/$1.yaml"; }
+# flip COPY OBJECT [OFFSET]: xor one byte of an HDF5 dataset's raw data.
+flip() { $PY - "$TMP/$1.pkg.h5" "$2" "${3:-0}" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r"); off = f[sys.argv[2]].id.get_offset() + int(sys.argv[3]); f.close()
+with open(sys.argv[1], "r+b") as g:
+    g.seek(off); b = g.read(1); g.seek(off); g.write(bytes([b[0] ^ 1]))
+PY
+}
+bad ct;   flip ct /sources/hospital_stays/stay_date 5000
+NP=2 tamper "a flipped ciphertext byte" "cnam_delivery|ct.pkg.h5: package: /sources/hospital_stays/stay_date block [0-9]+: its digest does not match" "$TMP/ct.yaml" $TRANS
+bad p1;   flip p1 /sources/deaths/p1 7
+tamper "a flipped p1 ciphertext byte" "p1.pkg.h5: package: /sources/deaths/p1 block 0: its digest" "$TMP/p1.yaml" $TRANS
+bad tag;  flip tag /tags/hospital_stays/los 3
+tamper "a flipped tag byte" "tag.pkg.h5: package: /sources/hospital_stays/los block 0: its digest" "$TMP/tag.yaml" $TRANS
+bad man;  flip man /manifest 900
+tamper "a flipped manifest byte" "man.pkg.h5: package: (the signature does not verify|manifest refused)" "$TMP/man.yaml" $TRANS
+bad wrap; flip wrap /manifest 420
+tamper "a flipped byte of the wrapped key (in the manifest)" "wrap.pkg.h5: package: (the signature does not verify|manifest refused)" "$TMP/wrap.yaml" $TRANS
+bad sig;  flip sig /signature 10
+tamper "a flipped signature byte" "sig.pkg.h5: package: the signature does not verify" "$TMP/sig.yaml" $TRANS
+bad uns;  $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['signature']" "$TMP/uns.pkg.h5"
+tamper "an unsigned package" "uns.pkg.h5: package: unsigned" "$TMP/uns.yaml" $TRANS
+bad zero; $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['signature'][:]=0" "$TMP/zero.pkg.h5"
+tamper "an empty (zero) signature" "zero.pkg.h5: package: unsigned" "$TMP/zero.yaml" $TRANS
+bad trunc; truncate -s $(( $(stat -L -c %s "$PKG") / 2 )) "$TMP/trunc.pkg.h5"
+tamper "a truncated package" "trunc.pkg.h5: package: " "$TMP/trunc.yaml" $TRANS
+mkfifo "$TMP/fifo.pkg.h5"; sed "s#$PKG#$TMP/fifo.pkg.h5#" "$TMP/plat.yaml" >"$TMP/fifo.yaml"
+tamper "a FIFO named as a package (refused at once, never read)" "fifo.pkg.h5: package: cannot open: not a regular file" "$TMP/fifo.yaml" $TRANS
+sed "s#cnam_signing.pub.pem#atih_signing.pub.pem#" "$TMP/plat.yaml" >"$TMP/untrusted.yaml"
+tamper "signed by a producer the job does not list" "cnam_delivery.pkg.h5: package: signed by a key the job does not trust" "$TMP/untrusted.yaml" $TRANS
+sed "s#^  cnam: #  atih: #" "$TMP/plat.yaml" >"$TMP/misnamed.yaml"
+tamper "a producer name that is not its key's" "the manifest names producer 'cnam' but its signing key is the one the job trusts for 'atih'" "$TMP/misnamed.yaml" $TRANS
+awk -v p="$PKG" '/^  pharmacy:/{print; getline; print "    package: " p; next} {print}' "$TMP/plat.yaml" >"$TMP/othersrc.yaml"
+tamper "a package delivered for other sources" "cnam_delivery.pkg.h5: package: delivered for sources 'hospital_stays', 'deaths', not for 'pharmacy'" "$TMP/othersrc.yaml" $TRANS
+(cd "$TMP" && printf 'other\n' >o.pass && chmod 600 o.pass && "$PL" keygen --transport other --passphrase-file o.pass >/dev/null 2>&1)
+tamper "another platform's transport key" "package: the data key is wrapped to another transport key" "$TMP/plat.yaml" --transport-key "$TMP/other.key.pem" --transport-passphrase-file "$TMP/o.pass"
+tamper "no transport key given" "give the platform's transport private key with --transport-key" "$TMP/plat.yaml"
+sed "s#$PKG#$OPP#" "$TMP/plat.yaml" >"$TMP/oppassrc.yaml"
+tamper "an opposition package named as a data source" "an opposition package, named as the data of source 'hospital_stays'" "$TMP/oppassrc.yaml" $TRANS
+grep -q '"outcome":"failure".*cnam_delivery\|"outcome":"failure"' "$TMP/t1/audit.log" 2>/dev/null
+check "a refused package run leaves a failure audit line" test $? -eq 0
+
+echo "# t=$SECONDS"
+# === opposition ==============================================================
+plrun 2 run "$TMP/platopp.yaml" $TRANS --out "$TMP/opp" >"$TMP/opp.log" 2>&1
+check "run with an opposition package" test $? -eq 0
+$PY "$ROOT/tests/e2e/corr_decrypt.py" "$TMP/opp/correspondence.h5" "$TMP/cust/alice.key.pem" "$TMP/cust/alice.pass" \
+   "$TMP/cust/carol.key.pem" "$TMP/cust/carol.pass" >"$TMP/corr_opp.txt" 2>/dev/null || notok "corr_decrypt on the opposition run"
+$PY - "$TMP/plain/linked.h5" "$TMP/opp/linked.h5" "$ROOT/inputs/opposition.h5" "$ROOT/inputs/laptop.h5" "$TMP/corr_opp.txt" "$TMP/opp/audit.log" <<'PY' >"$TMP/oppchk.txt" 2>&1
+import sys, h5py, numpy as np, json
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+objectors = set(h5py.File(sys.argv[3], "r")["truth/objectors/person"][:])
+st = h5py.File(sys.argv[4], "r")
+# The objectors' pids, from the plain run (truth person of each linked row).
+gone = set()
+for s in ("hospital_stays", "deaths"):
+    person = st["truth/%s/person" % s][:]
+    for r, p in zip(a["linked/%s/row" % s][:], a["linked/%s/pid" % s][:]):
+        if person[r] in objectors: gone.add(bytes(p))
+left = 0
+for s in ("hospital_stays", "pharmacy", "deaths"):
+    left += len(gone & {bytes(p) for p in b["linked/%s/pid" % s][:]})
+left += len(gone & {bytes(p) for p in b["persons/pid"][:]}) + len(gone & {bytes(p) for p in b["links/pid"][:]})
+corr = {l.split()[0].encode() for l in open(sys.argv[5]) if l.strip()}
+left += len(gone & corr)
+rejrows = sum(len(b["rejects/%s/row" % s]) for s in b["rejects"]) if "rejects" in b else 0
+line = json.loads(open(sys.argv[6]).read().strip().split("\n")[-1])
+c = line["counts"]
+print("objectors", len(objectors), "pids", len(gone), "left", left,
+      "persons", len(a["persons/pid"]) - len(b["persons/pid"]),
+      "corr", len(corr), "audit", c.get("opposition_persons"), c.get("opposition_records"), "rejects", rejrows)
+PY
+check "objectors' pids appear in no linked row, person, link or correspondence entry" grep -Eq '^objectors 25 pids 25 left 0 persons 25 corr [1-9]' "$TMP/oppchk.txt"
+check "opposition counts in the audit line, nothing in /rejects" grep -Eq 'audit 25 [1-9][0-9]* rejects 0$' "$TMP/oppchk.txt"
+check "opposition counts in the summary" grep -Eq '^opposition: 25 persons listed, [1-9][0-9]* records left out' "$TMP/opp.log"
+# The same opposition list on a run that computes stage 1 itself.
+{ cat "$TMP/plain.yaml"; sed -n '/^producers:/,/^  cnam:/p' "$TMP/plat.yaml"; sed -n '/^opposition:/,$p' "$TMP/platopp.yaml"; } >"$TMP/plainopp.yaml"
+"$PL" run "$TMP/plainopp.yaml" $TRANS --out "$TMP/plainopp" >"$TMP/plainopp.log" 2>&1 || notok "stage-1 run with opposition"
+$PY - "$TMP/opp/linked.h5" "$TMP/plainopp/linked.h5" <<'PY' >"$TMP/opp2.txt" 2>&1
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+print("same", all(np.array_equal(a[k][:], b[k][:]) for k in
+      ["persons/pid", "links/pid"] + ["linked/%s/pid" % s for s in ("hospital_stays", "pharmacy", "deaths")]))
+PY
+check "opposition on a stage-1 run (NIRs in the store) removes the same persons" grep -q '^same True$' "$TMP/opp2.txt"
+sed "s#^  - .*#  - $PKG#" "$TMP/platopp.yaml" >"$TMP/dataasopp.yaml"
+tamper "a data package listed under opposition" "a data package, listed under 'opposition'" "$TMP/dataasopp.yaml" $TRANS
+
+echo "# t=$SECONDS"
+# === producer refusals ======================================================
+# A payload column holding NIRs (a parent's, say) is refused unless allowed.
+$PY - "$ROOT/inputs/opposition.h5" "$TMP/nirlike.h5" <<'PY'
+import sys, h5py, shutil
+shutil.copy(sys.argv[1], sys.argv[2])
+f = h5py.File(sys.argv[2], "r+"); g = f["sources/objectors"]
+g.create_dataset("parent_ref", data=g["nir"][:])
+PY
+sed -e "s#$ROOT/inputs/opposition.h5#$TMP/nirlike.h5#" -e "/^opposition:/d" -e "s#^output: .*#output: $TMP/prod/nirlike#" "$TMP/prodopp.yaml" >"$TMP/nirlike.yaml"
+"$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike.log" 2>&1; rc=$?
+check "produce refuses a payload column that looks like NIRs, naming it" \
+  test $rc -ne 0 -a ! -e "$TMP/prod/nirlike/current" && grep -q "/sources/objectors/parent_ref: payload column looks like NIRs" "$TMP/nirlike.log"
+sed -i "s#^    identity: .*#&\n    allow_nir_like: [parent_ref]#" "$TMP/nirlike.yaml"
+"$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike2.log" 2>&1
+check "... and carries it when the job allows it" test $? -eq 0
+"$PL" produce "$TMP/prod.yaml" --signing-key "$K/atih_signing.pub.pem" >"$TMP/badsig.log" 2>&1; rc=$?
+check "produce refuses a public key as signing key" test $rc -ne 0
+"$PL" produce "$TMP/prod.yaml" --signing-key "$K/hdh_transport.key.pem" --signing-passphrase-file "$K/hdh_transport.pass" >"$TMP/badsig2.log" 2>&1; rc=$?
+check "produce refuses a transport key as signing key (not Ed25519)" test $rc -ne 0 && grep -q "not an Ed25519 key" "$TMP/badsig2.log"

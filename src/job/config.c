@@ -4,6 +4,7 @@
 #include "base/parse.h"
 
 #include "job/extract_config.h"
+#include "job/linkage_config.h"
 #include "base/log.h"
 #include "base/yamltree.h"
 #include "base/mem.h"
@@ -19,7 +20,7 @@
 
 static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
-    "custody", "previous", "extracts", "audit_log", NULL};
+    "custody", "previous", "extracts", "audit_log", "linkage", NULL};
 static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop",
                                           "allow_nir_like", NULL};
@@ -388,7 +389,8 @@ static int parse_job(doc_t *d, pl_job *job)
     if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
         pl_custody_cfg_parse(d, root, &job->custody) ||
-        pl_extracts_parse(d, root, job))
+        pl_extracts_parse(d, root, job) ||
+        pl_linkage_parse(d, root, job))
         return -1;
     return 0;
 }
@@ -412,6 +414,7 @@ void pl_job_free(pl_job *job)
     free(job->sources);
     pl_custody_cfg_free(&job->custody);
     pl_extracts_free(job);
+    pl_linkage_free(job);
     memset(job, 0, sizeof *job);
 }
 

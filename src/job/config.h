@@ -24,6 +24,7 @@
 #define PL_MAX_BATCH_ROWS  (1ull << 32)
 
 struct pl_extract_cfg;          /* extract_config.h */
+struct pl_linkage_cfg;          /* linkage_config.h */
 
 typedef enum { PL_MODE_KEYED = 0, PL_MODE_RANDOM = 1 } pl_mode;
 typedef enum { PL_IO_COLLECTIVE = 0, PL_IO_INDEPENDENT = 1 } pl_io_mode;
@@ -75,6 +76,7 @@ typedef struct {
     pl_custody_cfg custody;     /* custody:, previous: (custody_cfg.h) */
     struct pl_extract_cfg *extracts;    /* extracts: (extract_config.h) */
     size_t n_extracts;
+    struct pl_linkage_cfg *linkage;     /* linkage: (linkage_config.h) */
 } pl_job;
 
 /* Parse the job file at `path`. On error prints one message (pl_err) that

@@ -1,0 +1,109 @@
+/* fellegi.h — Fellegi–Sunter record comparison and its model (no MPI: the
+ * callers sum the counts with MPI_Allreduce, so that every rank fits the
+ * same model from the same numbers).
+ *
+ * A linkage record is a fixed-size byte string (routed between ranks as
+ * is): a pl_fs_hdr followed by one pl_fs_val per matching field. Name
+ * values are normalised (base/strsim.h) and cut at PL_FS_STR bytes; their
+ * `tf` is the share of records carrying the same value (term frequency).
+ *
+ * Comparison levels per field (index 0 = strongest agreement, the last
+ * = disagreement; a missing value on either side is neutral: it is the
+ * digit n_levels in the pattern and contributes weight 0):
+ *   name:   exact; one per Jaro–Winkler threshold (the first also reached
+ *           at OSA distance <= damerau_levenshtein); equal phonetic keys
+ *           (if on); else
+ *   date:   exact; day and month swapped (if on); within k days (if k>0);
+ *           same year and month (if on); else
+ *   exact:  equal; else
+ *   number: equal; |a-b| <= within (if > 0); else
+ * A pair's pattern is the mixed-radix number of its levels (field 0 least
+ * significant, radix n_levels+1).
+ */
+#ifndef PL_STAGE_FELLEGI_H
+#define PL_STAGE_FELLEGI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/linkage_config.h"
+
+#define PL_FS_STR 20
+#define PL_FS_MAX_LEV 8
+
+typedef union {
+    struct { char s[PL_FS_STR]; float tf; } str;   /* NUL-padded */
+    int64_t i;
+} pl_fs_val;
+
+typedef struct {
+    uint8_t  key[8];            /* block key, big-endian (pl_owner_of) */
+    uint64_t id;                /* row in its source */
+    uint8_t  pid[16];           /* persons side: the person's pid */
+    uint32_t missing;           /* bit f: field f missing */
+    uint8_t  side;              /* 0 persons, 1 records to link */
+    uint8_t  str_field;         /* reserved */
+    uint8_t  pad[2];
+} pl_fs_hdr;
+
+static inline size_t pl_fs_recsize(const pl_linkage_cfg *c)
+{
+    return sizeof(pl_fs_hdr) + c->n_fields * sizeof(pl_fs_val);
+}
+static inline const pl_fs_val *pl_fs_vals(const uint8_t *rec)
+{
+    return (const pl_fs_val *)(rec + sizeof(pl_fs_hdr));
+}
+
+/* Level of field f for two present values. */
+int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b);
+
+/* Levels of every field into lev[] (n_levels of the field when missing)
+ * and the pattern index. */
+uint32_t pl_fs_compare(const pl_linkage_cfg *c, const uint8_t *a,
+                       const uint8_t *b, uint8_t *lev);
+
+/* Number of patterns: product of (n_levels + 1). */
+uint32_t pl_fs_patterns(const pl_linkage_cfg *c);
+/* Decode pattern g into lev[]. */
+void pl_fs_decode(const pl_linkage_cfg *c, uint32_t g, uint8_t *lev);
+
+typedef struct {
+    size_t nf;
+    int    nl[PL_LK_MAX_FIELDS];
+    double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    double w[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];     /* log2(m/u) */
+    double lambda;              /* prior P(match) over all pairs */
+    double prior_w;             /* log2(lambda / (1 - lambda)) */
+    uint64_t iterations;        /* EM iterations done (largest rule) */
+} pl_fs_model;
+
+/* u from the pattern counts of random pairs (Laplace-smoothed). */
+void pl_fs_u_from_counts(pl_fs_model *mo, const pl_linkage_cfg *c,
+                         const double *counts);
+
+/* EM for m (u fixed) on the pattern counts of one blocking rule's pairs;
+ * fields in `skip` (bit f) are left out (a rule's own fields agree by
+ * construction). Writes m_r[f][l] for the other fields and returns the
+ * rule's λ (share of its pairs that match). Deterministic: the same
+ * counts give the same result on every rank. */
+double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                const double *counts, uint32_t skip, uint64_t iterations,
+                double m_r[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                uint64_t *iters_done);
+
+/* Final weights w = log2(m/u) and prior_w from lambda. */
+void pl_fs_finish(pl_fs_model *mo);
+
+/* Match weight of a pair with levels lev[] (term-frequency adjusted for
+ * exact agreement on a name field with tf on). */
+double pl_fs_weight(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                    const uint8_t *lev, const uint8_t *a);
+
+static inline double pl_fs_prob(double w)
+{
+    return 1.0 / (1.0 + __builtin_exp2(-w));
+}
+
+#endif

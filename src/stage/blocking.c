@@ -19,7 +19,7 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
         size_t f = r->items[i].field;
         if (h->missing >> f & 1)
             return 0;
-        char buf[PL_FS_STR + 8];
+        char buf[sizeof(pl_fs_val) + 8];
         size_t n = 0;
         const pl_fs_val *x = &v[f];
         switch (r->items[i].xform) {
@@ -28,18 +28,16 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
                 n = strnlen(x->str.s, PL_FS_STR);
                 memcpy(buf, x->str.s, n);
             } else {
-                memcpy(buf, x, sizeof *x);  /* tf unused outside names */
+                memcpy(buf, x, sizeof *x);  /* tf, ph: 0 outside names */
                 n = sizeof *x;
             }
             break;
-        case PL_BK_PHONETIC: {
-            char ph[PL_PHON_MAX];
-            n = pl_phonetic_fr(x->str.s, strnlen(x->str.s, PL_FS_STR), ph);
-            if (n == 0)
+        case PL_BK_PHONETIC:
+            if (x->str.ph == 0)
                 return 0;
-            memcpy(buf, ph, n);
+            memcpy(buf, &x->str.ph, 4);
+            n = 4;
             break;
-        }
         case PL_BK_YEAR: {
             int64_t y = x->i / 10000;
             memcpy(buf, &y, 8);

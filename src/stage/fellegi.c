@@ -50,6 +50,15 @@ static size_t slen(const pl_fs_val *v)
     return strnlen(v->str.s, PL_FS_STR);
 }
 
+uint32_t pl_fs_phonetic(const char *s, size_t len)
+{
+    char ph[PL_PHON_MAX];
+    size_t n = pl_phonetic_fr(s, len, ph);
+    if (n == 0)
+        return 0;
+    return (uint32_t)pl_hash64(ph, n, 0x9407) | 1u;
+}
+
 int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b)
 {
     switch (f->kind) {
@@ -74,7 +83,10 @@ int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b)
     for (size_t i = 0; i < f->n_jw; i++, l++) {
         if (jw >= f->jw[i])
             return l;
-        if (i == 0 && f->dl > 0 &&
+        /* the distance is only worth computing for strings already
+         * similar: OSA <= 2 with JW under the lowest threshold only
+         * happens for names of 1 to 3 letters */
+        if (i == 0 && f->dl > 0 && jw >= f->jw[f->n_jw - 1] &&
             (la > lb ? la - lb : lb - la) <= (size_t)f->dl &&
             pl_osa_distance(a->str.s, la, b->str.s, lb) <= f->dl)
             return l;
@@ -85,10 +97,7 @@ int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b)
         l++;
     }
     if (f->phonetic) {
-        char pa[PL_PHON_MAX], pb[PL_PHON_MAX];
-        size_t na = pl_phonetic_fr(a->str.s, la, pa);
-        size_t nb = pl_phonetic_fr(b->str.s, lb, pb);
-        if (na > 0 && na == nb && memcmp(pa, pb, na) == 0)
+        if (a->str.ph && a->str.ph == b->str.ph)
             return l;
         l++;
     }

@@ -5,13 +5,15 @@
  * A linkage record is a fixed-size byte string (routed between ranks as
  * is): a pl_fs_hdr followed by one pl_fs_val per matching field. Name
  * values are normalised (base/strsim.h) and cut at PL_FS_STR bytes; their
- * `tf` is the share of records carrying the same value (term frequency).
+ * `tf` is the share of records carrying the same value (term frequency),
+ * `ph` a hash of their phonetic key (pl_fs_phonetic).
  *
  * Comparison levels per field (index 0 = strongest agreement, the last
  * = disagreement; a missing value on either side is neutral: it is the
  * digit n_levels in the pattern and contributes weight 0):
  *   name:   exact; one per Jaro–Winkler threshold (the first also reached
- *           at OSA distance <= damerau_levenshtein); equal phonetic keys
+ *           at OSA distance <= damerau_levenshtein when JW reaches the lowest
+ *           threshold); equal phonetic keys
  *           (if on); else
  *   date:   exact; day and month swapped (if on); within k days (if k>0);
  *           same year and month (if on); else
@@ -28,11 +30,15 @@
 
 #include "job/linkage_config.h"
 
-#define PL_FS_STR 20
+#define PL_FS_STR 24
 #define PL_FS_MAX_LEV 8
 
 typedef union {
-    struct { char s[PL_FS_STR]; float tf; } str;   /* NUL-padded */
+    struct {
+        char     s[PL_FS_STR];      /* NUL-padded */
+        float    tf;                /* term frequency (share of records) */
+        uint32_t ph;                /* hash of the phonetic key, 0: none */
+    } str;
     int64_t i;
 } pl_fs_val;
 
@@ -54,6 +60,10 @@ static inline const pl_fs_val *pl_fs_vals(const uint8_t *rec)
 {
     return (const pl_fs_val *)(rec + sizeof(pl_fs_hdr));
 }
+
+/* The `ph` of a normalised name: 32-bit hash of its phonetic key, never 0
+ * for a key of at least one letter; 0 without one. */
+uint32_t pl_fs_phonetic(const char *s, size_t len);
 
 /* Level of field f for two present values. */
 int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b);

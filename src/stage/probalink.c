@@ -24,7 +24,7 @@
 #define TF_BITS 20
 #define HIST_LO (-40.0)
 #define HIST_BINS 100           /* 1 unit of weight each */
-#define TRAIN_RECORDS 200000    /* records to link per EM sample */
+#define TRAIN_RECORDS 50000     /* records to link per EM sample */
 #define RANDOM_RECORDS 100000   /* records per side for random pairs */
 #define MAX_REVIEW 3            /* candidates listed per record */
 
@@ -223,6 +223,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                 char tmp[PL_FS_STR + 1];
                 size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
                 memcpy(v->str.s, tmp, l);
+                v->str.ph = pl_fs_phonetic(tmp, l);
                 miss = l == 0;
             } else if (cols[f].is_str) {
                 size_t l = strnlen(s, sz);

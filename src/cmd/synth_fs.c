@@ -368,12 +368,14 @@ static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
     seed(&r, sd, 1);
     table ln, fm, ff;
     uint32_t nln = (uint32_t)fmax(500, fmin(200000, (double)np / 8));
+    /* Zipf exponents give a most common last name of about 1 % and a
+     * most common first name of about 3 % (INSEE's orders of magnitude) */
     make_table(&ln, nln, &r, syl_last, sizeof syl_last / sizeof *syl_last,
-               2, 3, 0.9);
-    make_table(&fm, 600, &r, syl_first_m,
-               sizeof syl_first_m / sizeof *syl_first_m, 1, 2, 1.0);
-    make_table(&ff, 600, &r, syl_first_f,
-               sizeof syl_first_f / sizeof *syl_first_f, 1, 2, 1.0);
+               2, 3, 0.7);
+    make_table(&fm, 3000, &r, syl_first_m,
+               sizeof syl_first_m / sizeof *syl_first_m, 1, 3, 0.7);
+    make_table(&ff, 3000, &r, syl_first_f,
+               sizeof syl_first_f / sizeof *syl_first_f, 1, 3, 0.7);
     uint32_t ncom = 35000;
     cols P, R;
     cols_alloc(&P, np);

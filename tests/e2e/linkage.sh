@@ -45,7 +45,7 @@ bad() {  # NAME EXPECTED-REGEX: run $TMP/bad.yaml and expect the error
     notok "$name: refused with '$want'"; cat "$TMP/bad.log"
   fi
 }
-sed -e 's#last_name:phonetic + birth_date:year#last_name:phonetic + birthdate:year#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+sed -e 's#last_name:phonetic + birth_date:year_month#last_name:phonetic + birthdate:year_month#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "blocking rule naming an unknown field" 'bad.yaml:[0-9]+:[0-9]+: linkage.blocking\[1\]: .*unknown field .birthdate.'
 sed -e 's#thresholds: {lower: 0, upper: 10}#thresholds: {lower: 12, upper: 10}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "thresholds out of order" 'bad.yaml:[0-9]+:[0-9]+: linkage.thresholds: thresholds out of order'

@@ -24,7 +24,10 @@
 #          bridge (tests/lib/nodes.sh; needs root and network namespaces)
 # all three with mpi_yield_when_idle 1 (what two nodes sharing 2 cores
 # need), TCP_REPS (3) rounds interleaved, the fastest of each printed.
+# Then probabilistic linkage, 1M records without NIR to 1M persons
+# (bench/linkage.sh: pairs compared per second per core, true quality).
 # Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank),
+#      LINKAGE_SIZES (linkage bench sizes, default 1M; "none" to skip),
 #      TCP_SIZE (store of the TCP runs; "none" to leave them out).
 set -u
 cd "$(dirname "$0")/.."
@@ -204,5 +207,7 @@ if [ "$TCP_SIZE" != none ]; then
     trap - EXIT
   fi
 fi
+# Probabilistic linkage (bench/linkage.sh; LINKAGE_SIZES="none" to skip).
+[ "${LINKAGE_SIZES:-1M}" != none ] && NP=$NP bash bench/linkage.sh | tee -a "$table"
 cp "$table" "$OUT/latest.txt"
 echo "table written to $table"

@@ -1,6 +1,7 @@
 /* blocking.c — see blocking.h. */
 #include "stage/blocking.h"
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/strsim.h"
 #include "par/exchange.h"
@@ -13,45 +14,45 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
                    const uint8_t *rec)
 {
     const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
-    const pl_fs_val *v = pl_fs_vals(rec);
     uint64_t k = 0x51ed270b27a1c0ffull;
     for (size_t i = 0; i < r->n_items; i++) {
         size_t f = r->items[i].field;
         if (h->missing >> f & 1)
             return 0;
-        char buf[sizeof(pl_fs_val) + 8];
+        char buf[sizeof(pl_fs_name) + 8];
         size_t n = 0;
-        const pl_fs_val *x = &v[f];
+        const uint8_t *v = rec + pl_fs_off(c, f);
+        const pl_fs_name *x = (const pl_fs_name *)v;
         switch (r->items[i].xform) {
         case PL_BK_VALUE:
             if (c->fields[f].kind == PL_CMP_NAME) {
-                n = strnlen(x->str.s, PL_FS_STR);
-                memcpy(buf, x->str.s, n);
+                n = strnlen(x->s, PL_FS_STR);
+                memcpy(buf, x->s, n);
             } else {
-                memcpy(buf, x, sizeof *x);  /* tf, ph: 0 outside names */
-                n = sizeof *x;
+                memcpy(buf, v, PL_FS_SMALL);
+                n = PL_FS_SMALL;
             }
             break;
         case PL_BK_PHONETIC:
-            if (x->str.ph == 0)
+            if (x->ph == 0)
                 return 0;
-            memcpy(buf, &x->str.ph, 4);
+            memcpy(buf, &x->ph, 4);
             n = 4;
             break;
         case PL_BK_YEAR: {
-            int64_t y = x->i / 10000;
+            int64_t y = pl_fs_int(v) / 10000;
             memcpy(buf, &y, 8);
             n = 8;
             break;
         }
         case PL_BK_YEARMONTH: {
-            int64_t y = x->i / 100;
+            int64_t y = pl_fs_int(v) / 100;
             memcpy(buf, &y, 8);
             n = 8;
             break;
         }
         case PL_BK_INITIAL:
-            buf[0] = x->str.s[0];
+            buf[0] = x->s[0];
             n = 1;
             break;
         }
@@ -100,8 +101,8 @@ static uint64_t route_key(const pl_linkage_cfg *c, const pl_bk_params *bp,
 
 typedef struct {
     uint64_t key, id;
+    uint32_t at;                /* record index in the received buffer */
     uint8_t  side;
-    size_t   at;                /* record index in the received buffer */
 } ent;
 
 static int ent_cmp(const void *x, const void *y)
@@ -114,13 +115,103 @@ static int ent_cmp(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/* Buffers kept between calls (grow only): pages are touched once. */
+static struct {
+    uint8_t  *send, *recv;
+    size_t    send_cap, recv_cap, recv_n, rs;
+    ent      *e, *tmp;
+    size_t    e_cap, tmp_cap;
+    uint64_t *keys, *pk;
+    size_t    keys_cap, pk_cap;
+    pl_route_bufs rb;
+} B;
+
+static void *grow(void *p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return p;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    free(p);
+    *cap = n;
+    return pl_xmalloc_huge(n);
+}
+
+static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+{
+    (void)reply;
+    (void)ctx;
+    size_t need = (B.recv_n + n) * B.rs;
+    if (need > B.recv_cap) {
+        size_t c = B.recv_cap ? B.recv_cap : 1 << 20;
+        while (c < need)
+            c *= 2;
+        uint8_t *nb = pl_xmalloc_huge(c);
+        if (B.recv_n)
+            memcpy(nb, B.recv, B.recv_n * B.rs);
+        free(B.recv);
+        B.recv = nb;
+        B.recv_cap = c;
+    }
+    memcpy(B.recv + B.recv_n * B.rs, recv, n * B.rs);
+    B.recv_n += n;
+    return 0;
+}
+
+/* Stable LSD radix sort of n entries by key (4 passes of 16 bits). */
+static void sort_keys(ent *e, ent *tmp, size_t n)
+{
+    if (n < 2048) {
+        qsort(e, n, sizeof *e, ent_cmp);
+        return;
+    }
+    static uint32_t cnt[65536];
+    ent *a = e, *b = tmp;
+    for (int pass = 0; pass < 4; pass++) {
+        int sh = 16 * pass;
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(a[i].key >> sh) & 0xffff]++;
+        uint32_t sum = 0;
+        for (size_t i = 0; i < 65536; i++) {
+            uint32_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[cnt[(a[i].key >> sh) & 0xffff]++] = a[i];
+        ent *t = a;
+        a = b;
+        b = t;
+    }
+    /* 4 passes: the result is back in e */
+}
+
+void pl_bk_release(void)
+{
+    if (B.send)
+        pl_wipe(B.send, B.send_cap);
+    if (B.recv)
+        pl_wipe(B.recv, B.recv_cap);
+    free(B.send);
+    free(B.recv);
+    free(B.e);
+    free(B.tmp);
+    free(B.keys);
+    free(B.pk);
+    pl_route_bufs_free(&B.rb);
+    memset(&B, 0, sizeof B);
+}
+
 int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
               const uint8_t *P, size_t np, const uint8_t *Q, size_t nq,
               pl_bk_pair_fn fn, void *ctx, pl_bk_stats *st)
 {
     size_t rs = pl_fs_recsize(c);
     uint64_t rounds = bp->rounds ? bp->rounds : 1;
-    uint64_t *keys = pl_xmalloc((np + nq + 1) * sizeof *keys);
+    B.keys = grow(B.keys, &B.keys_cap, (np + nq + 1) * sizeof *B.keys);
+    uint64_t *keys = B.keys;
     for (size_t i = 0; i < np + nq; i++)
         keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
     size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
@@ -129,7 +220,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         size_t n = 0;
         for (size_t i = 0; i < np + nq; i++)
             n += keys[i] && (keys[i] >> 40) % rounds == s;
-        uint8_t *send = pl_xmalloc_huge(n * rs + 1);
+        B.send = grow(B.send, &B.send_cap, n * rs + 1);
+        uint8_t *send = B.send;
         size_t k = 0;
         for (size_t i = 0; i < np + nq; i++)
             if (keys[i] && (keys[i] >> 40) % rounds == s) {
@@ -137,29 +229,36 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                 memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
                 put_be(d, keys[i]);
             }
-        uint8_t *recv = NULL;
-        uint64_t nr = 0;
-        int rc = pl_route_gather(comm, send, n, rs, bp->cap, &recv, &nr,
-                                 NULL);
-        pl_wipe(send, n * rs);
-        free(send);
-        if (rc != 0) {
-            free(keys);
+        B.rs = rs;
+        B.recv_n = 0;
+        int rc = pl_route_owned(comm, send, n, rs, bp->cap, gather, NULL, 0,
+                                NULL, &B.rb, NULL);
+        if (rc != 0)
             return -1;          /* every rank */
+        uint64_t nr = B.recv_n;
+        const uint8_t *recv = B.recv;
+        if (nr > UINT32_MAX) {
+            pl_err("linkage: more than 2^32 records in one blocking round "
+                   "on this rank");
+            ok = 0;
+            nr = 0;
         }
-        ent *e = pl_xmalloc_huge((nr + 1) * sizeof *e);
+        B.e = grow(B.e, &B.e_cap, (nr + 1) * sizeof *B.e);
+        B.tmp = grow(B.tmp, &B.tmp_cap, (nr + 1) * sizeof *B.e);
+        ent *e = B.e;
         for (uint64_t i = 0; i < nr; i++) {
             const pl_fs_hdr *h = (const pl_fs_hdr *)(recv + i * rs);
             e[i].key = get_be(h->key);
             e[i].id = h->id;
             e[i].side = h->side;
-            e[i].at = i;
+            e[i].at = (uint32_t)i;
         }
-        qsort(e, nr, sizeof *e, ent_cmp);
+        sort_keys(e, B.tmp, nr);
         /* earlier rules' keys of every received record, for dedup */
         uint64_t *pk = NULL;
         if (nprior) {
-            pk = pl_xmalloc_huge((nr * nprior + 1) * sizeof *pk);
+            B.pk = grow(B.pk, &B.pk_cap, (nr * nprior + 1) * sizeof *B.pk);
+            pk = B.pk;
             for (uint64_t i = 0; i < nr; i++)
                 for (size_t j = 0; j < nprior; j++)
                     pk[i * nprior + j] =
@@ -167,8 +266,10 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         }
         for (uint64_t b = 0; b < nr && ok;) {
             uint64_t e0 = b;
-            while (e0 < nr && e0 - b < (uint64_t)-1 && e[e0].key == e[b].key)
+            while (e0 < nr && e[e0].key == e[b].key)
                 e0++;
+            if (e0 - b > 1)     /* persons first, then by row */
+                qsort(e + b, e0 - b, sizeof *e, ent_cmp);
             uint64_t mid = b;
             while (mid < e0 && e[mid].side == 0)
                 mid++;
@@ -186,11 +287,11 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                 st->capped_pairs += npb * nqb - cp * cq;
             }
             for (uint64_t i = b; i < b + cp && ok; i++) {
-                const uint8_t *pr = recv + e[i].at * rs;
+                const uint8_t *pr = recv + (size_t)e[i].at * rs;
                 for (uint64_t j = mid; j < mid + cq; j++) {
                     if (nprior) {
-                        const uint64_t *ka = pk + e[i].at * nprior,
-                                       *kb = pk + e[j].at * nprior;
+                        const uint64_t *ka = pk + (size_t)e[i].at * nprior,
+                                       *kb = pk + (size_t)e[j].at * nprior;
                         size_t x = 0;
                         while (x < nprior && !(ka[x] && ka[x] == kb[x]))
                             x++;
@@ -200,7 +301,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                         }
                     }
                     st->pairs++;
-                    if (fn(pr, recv + e[j].at * rs, ctx) != 0) {
+                    if (fn(pr, recv + (size_t)e[j].at * rs, ctx) != 0) {
                         ok = 0;
                         break;
                     }
@@ -208,15 +309,10 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             }
             b = e0;
         }
-        free(pk);
-        free(e);
-        pl_wipe(recv, nr * rs);
-        free(recv);
         if (!pl_all_ok(comm, ok)) {
             ok = 0;
             break;
         }
     }
-    free(keys);
     return ok ? 0 : -1;
 }

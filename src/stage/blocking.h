@@ -54,6 +54,9 @@ typedef struct {
 /* Collective. P: np persons records, Q: nq records to link (this rank's),
  * each pl_fs_recsize(c) bytes. Stats are this rank's (callers reduce).
  * Returns 0, or -1 on every rank when any rank failed. */
+/* pl_bk_run keeps its buffers between calls (wiped and freed here). */
+void pl_bk_release(void);
+
 int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
               const uint8_t *P, size_t np, const uint8_t *Q, size_t nq,
               pl_bk_pair_fn fn, void *ctx, pl_bk_stats *st);

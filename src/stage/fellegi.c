@@ -45,11 +45,6 @@ static int date_level(const pl_lk_field *f, int64_t a, int64_t b)
     return l;
 }
 
-static size_t slen(const pl_fs_val *v)
-{
-    return strnlen(v->str.s, PL_FS_STR);
-}
-
 uint32_t pl_fs_phonetic(const char *s, size_t len)
 {
     char ph[PL_PHON_MAX];
@@ -59,27 +54,29 @@ uint32_t pl_fs_phonetic(const char *s, size_t len)
     return (uint32_t)pl_hash64(ph, n, 0x9407) | 1u;
 }
 
-int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b)
+int pl_fs_level(const pl_lk_field *f, const uint8_t *pa, const uint8_t *pb)
 {
     switch (f->kind) {
     case PL_CMP_DATE:
-        return date_level(f, a->i, b->i);
+        return date_level(f, pl_fs_int(pa), pl_fs_int(pb));
     case PL_CMP_EXACT:
-        return memcmp(a, b, sizeof *a) != 0;
+        return memcmp(pa, pb, PL_FS_SMALL) != 0;
     case PL_CMP_NUMBER: {
-        if (a->i == b->i)
+        int64_t x = pl_fs_int(pa), y = pl_fs_int(pb);
+        if (x == y)
             return 0;
-        double d = fabs((double)a->i - (double)b->i);
+        double d = fabs((double)x - (double)y);
         return f->within > 0 ? (d <= f->within ? 1 : 2) : 1;
     }
     case PL_CMP_NAME:
         break;
     }
-    size_t la = slen(a), lb = slen(b);
-    if (la == lb && memcmp(a->str.s, b->str.s, la) == 0)
+    const pl_fs_name *a = (const pl_fs_name *)pa, *b = (const pl_fs_name *)pb;
+    size_t la = strnlen(a->s, PL_FS_STR), lb = strnlen(b->s, PL_FS_STR);
+    if (la == lb && memcmp(a->s, b->s, la) == 0)
         return 0;
     int l = 1;
-    double jw = f->n_jw ? pl_jaro_winkler(a->str.s, la, b->str.s, lb) : 0;
+    double jw = f->n_jw ? pl_jaro_winkler(a->s, la, b->s, lb) : 0;
     for (size_t i = 0; i < f->n_jw; i++, l++) {
         if (jw >= f->jw[i])
             return l;
@@ -88,16 +85,16 @@ int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b)
          * happens for names of 1 to 3 letters */
         if (i == 0 && f->dl > 0 && jw >= f->jw[f->n_jw - 1] &&
             (la > lb ? la - lb : lb - la) <= (size_t)f->dl &&
-            pl_osa_distance(a->str.s, la, b->str.s, lb) <= f->dl)
+            pl_osa_distance(a->s, la, b->s, lb) <= f->dl)
             return l;
     }
     if (f->n_jw == 0 && f->dl > 0) {
-        if (pl_osa_distance(a->str.s, la, b->str.s, lb) <= f->dl)
+        if (pl_osa_distance(a->s, la, b->s, lb) <= f->dl)
             return l;
         l++;
     }
     if (f->phonetic) {
-        if (a->str.ph && a->str.ph == b->str.ph)
+        if (a->ph && a->ph == b->ph)
             return l;
         l++;
     }
@@ -108,12 +105,13 @@ uint32_t pl_fs_compare(const pl_linkage_cfg *c, const uint8_t *a,
                        const uint8_t *b, uint8_t *lev)
 {
     const pl_fs_hdr *ha = (const pl_fs_hdr *)a, *hb = (const pl_fs_hdr *)b;
-    const pl_fs_val *va = pl_fs_vals(a), *vb = pl_fs_vals(b);
     uint32_t miss = ha->missing | hb->missing, g = 0, mul = 1;
+    size_t off = sizeof(pl_fs_hdr);
     for (size_t f = 0; f < c->n_fields; f++) {
         const pl_lk_field *fd = &c->fields[f];
         int l = miss >> f & 1 ? fd->n_levels
-                              : pl_fs_level(fd, &va[f], &vb[f]);
+                              : pl_fs_level(fd, a + off, b + off);
+        off += pl_fs_slot(fd);
         lev[f] = (uint8_t)l;
         g += (uint32_t)l * mul;
         mul *= (uint32_t)fd->n_levels + 1;
@@ -242,14 +240,18 @@ double pl_fs_weight(const pl_fs_model *mo, const pl_linkage_cfg *c,
                     const uint8_t *lev, const uint8_t *a)
 {
     double w = mo->prior_w;
-    const pl_fs_val *va = pl_fs_vals(a);
+    size_t off = sizeof(pl_fs_hdr);
     for (size_t f = 0; f < c->n_fields; f++) {
         int l = lev[f];
+        const pl_lk_field *fd = &c->fields[f];
+        size_t here = off;
+        off += pl_fs_slot(fd);
         if (l >= mo->nl[f])
             continue;
         w += mo->w[f][l];
-        if (l == 0 && c->fields[f].kind == PL_CMP_NAME && c->fields[f].tf) {
-            double tf = va[f].str.tf > 1e-9f ? va[f].str.tf : 1e-9;
+        if (l == 0 && fd->kind == PL_CMP_NAME && fd->tf) {
+            float t = ((const pl_fs_name *)(a + here))->tf;
+            double tf = t > 1e-9f ? t : 1e-9;
             w += log2(mo->u[f][0] / tf);
         }
     }

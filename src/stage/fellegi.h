@@ -3,7 +3,8 @@
  * same model from the same numbers).
  *
  * A linkage record is a fixed-size byte string (routed between ranks as
- * is): a pl_fs_hdr followed by one pl_fs_val per matching field. Name
+ * is): a pl_fs_hdr followed by one value per matching field (pl_fs_slot
+ * bytes: a pl_fs_name for names, 8 bytes otherwise). Name
  * values are normalised (base/strsim.h) and cut at PL_FS_STR bytes; their
  * `tf` is the share of records carrying the same value (term frequency),
  * `ph` a hash of their phonetic key (pl_fs_phonetic).
@@ -33,14 +34,16 @@
 #define PL_FS_STR 24
 #define PL_FS_MAX_LEV 8
 
-typedef union {
-    struct {
-        char     s[PL_FS_STR];      /* NUL-padded */
-        float    tf;                /* term frequency (share of records) */
-        uint32_t ph;                /* hash of the phonetic key, 0: none */
-    } str;
-    int64_t i;
-} pl_fs_val;
+/* A name value (32 bytes). */
+typedef struct {
+    char     s[PL_FS_STR];      /* NUL-padded */
+    float    tf;                /* term frequency (share of records) */
+    uint32_t ph;                /* hash of the phonetic key, 0: none */
+} pl_fs_name;
+
+/* Other values: 8 bytes, an int64 (dates, numbers, integer codes), or an
+ * exact string of at most 8 bytes NUL-padded (longer: its 64-bit hash). */
+#define PL_FS_SMALL 8
 
 typedef struct {
     uint8_t  key[8];            /* block key, big-endian (pl_owner_of) */
@@ -52,21 +55,36 @@ typedef struct {
     uint8_t  pad[2];
 } pl_fs_hdr;
 
+/* Bytes of field f's value in a record. */
+static inline size_t pl_fs_slot(const pl_lk_field *f)
+{
+    return f->kind == PL_CMP_NAME ? sizeof(pl_fs_name) : PL_FS_SMALL;
+}
+/* Offset of field f's value in a record. */
+static inline size_t pl_fs_off(const pl_linkage_cfg *c, size_t f)
+{
+    size_t o = sizeof(pl_fs_hdr);
+    for (size_t g = 0; g < f; g++)
+        o += pl_fs_slot(&c->fields[g]);
+    return o;
+}
 static inline size_t pl_fs_recsize(const pl_linkage_cfg *c)
 {
-    return sizeof(pl_fs_hdr) + c->n_fields * sizeof(pl_fs_val);
+    return pl_fs_off(c, c->n_fields);
 }
-static inline const pl_fs_val *pl_fs_vals(const uint8_t *rec)
+static inline int64_t pl_fs_int(const uint8_t *v)
 {
-    return (const pl_fs_val *)(rec + sizeof(pl_fs_hdr));
+    int64_t x;
+    __builtin_memcpy(&x, v, 8);
+    return x;
 }
 
 /* The `ph` of a normalised name: 32-bit hash of its phonetic key, never 0
  * for a key of at least one letter; 0 without one. */
 uint32_t pl_fs_phonetic(const char *s, size_t len);
 
-/* Level of field f for two present values. */
-int pl_fs_level(const pl_lk_field *f, const pl_fs_val *a, const pl_fs_val *b);
+/* Level of field f for two present values (pointers to the slots). */
+int pl_fs_level(const pl_lk_field *f, const uint8_t *a, const uint8_t *b);
 
 /* Levels of every field into lev[] (n_levels of the field when missing)
  * and the pattern index. */

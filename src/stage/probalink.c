@@ -213,34 +213,35 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         if (mt >= 0)
             H5Tclose(mt);
         size_t sz = cols[f].is_str ? cols[f].size : 8;
+        size_t off = pl_fs_off(c, f);
         for (uint64_t i = 0; i < n && ok; i++) {
             uint8_t *rec = recs + i * rs;
             pl_fs_hdr *h = (pl_fs_hdr *)rec;
-            pl_fs_val *v = (pl_fs_val *)(rec + sizeof *h) + f;
+            uint8_t *v = rec + off;
             const char *s = (const char *)buf + i * sz;
             int miss = 0;
             if (fd->kind == PL_CMP_NAME) {
+                pl_fs_name *nm = (pl_fs_name *)v;
                 char tmp[PL_FS_STR + 1];
                 size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
-                memcpy(v->str.s, tmp, l);
-                v->str.ph = pl_fs_phonetic(tmp, l);
+                memcpy(nm->s, tmp, l);
+                nm->ph = pl_fs_phonetic(tmp, l);
                 miss = l == 0;
             } else if (cols[f].is_str) {
                 size_t l = strnlen(s, sz);
                 while (l > 0 && s[l - 1] == ' ')
                     l--;
-                if (l <= sizeof *v)
+                if (l <= PL_FS_SMALL) {
                     memcpy(v, s, l);
-                else {
-                    memcpy(v, s, 12);
+                } else {
                     uint64_t hh = pl_hash64(s, l, 0);
-                    memcpy((char *)v + 12, &hh, 8);
+                    memcpy(v, &hh, 8);
                 }
                 miss = l == 0;
             } else {
                 int64_t x;
                 memcpy(&x, s, 8);
-                v->i = x;
+                memcpy(v, &x, 8);
                 miss = fd->kind != PL_CMP_NUMBER && x <= 0;
             }
             if (miss)
@@ -277,9 +278,9 @@ static void term_freqs(pl_run *r)
                 const uint8_t *rec = R + i * s->rs;
                 if (((const pl_fs_hdr *)rec)->missing >> f & 1)
                     continue;
-                const pl_fs_val *v = pl_fs_vals(rec) + f;
-                uint64_t hh = pl_hash64(v->str.s,
-                                        strnlen(v->str.s, PL_FS_STR), 7);
+                const pl_fs_name *v =
+                    (const pl_fs_name *)(rec + pl_fs_off(c, f));
+                uint64_t hh = pl_hash64(v->s, strnlen(v->s, PL_FS_STR), 7);
                 cnt[hh & (M - 1)]++;
                 tot++;
             }
@@ -295,10 +296,9 @@ static void term_freqs(pl_run *r)
                 uint8_t *rec = R + i * s->rs;
                 if (((pl_fs_hdr *)rec)->missing >> f & 1)
                     continue;
-                pl_fs_val *v = (pl_fs_val *)(rec + sizeof(pl_fs_hdr)) + f;
-                uint64_t hh = pl_hash64(v->str.s,
-                                        strnlen(v->str.s, PL_FS_STR), 7);
-                v->str.tf = (float)((double)cnt[hh & (M - 1)] /
+                pl_fs_name *v = (pl_fs_name *)(rec + pl_fs_off(c, f));
+                uint64_t hh = pl_hash64(v->s, strnlen(v->s, PL_FS_STR), 7);
+                v->tf = (float)((double)cnt[hh & (M - 1)] /
                                     (double)(all ? all : 1));
             }
         }
@@ -1197,6 +1197,7 @@ void pl_probalink_free(pl_run *r)
     struct pl_probalink_state *s = r->probalink;
     if (!s)
         return;
+    pl_bk_release();
     if (s->P)
         pl_wipe(s->P, s->p_count * s->rs);
     free(s->P);

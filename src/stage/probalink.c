@@ -59,12 +59,14 @@ typedef struct {
     cand     *review;
     uint64_t  n_rev;
     double    seconds;
+    double    t_phase[5];   /* u, em, score, decide, pids (rank 0) */
 } qsrc;
 
 struct pl_probalink_state {
     const pl_linkage_cfg *c;
     size_t    rs, psi;
     uint64_t  p_first, p_count;
+    double    t_prepare;
     uint8_t  *P;                /* p_count records (all rows) */
     uint8_t  *p_ok;             /* row got a pid */
     qsrc     *q;
@@ -313,6 +315,7 @@ int pl_probalink_prepare(pl_run *r)
         return 0;
     struct pl_probalink_state *s = pl_xcalloc(1, sizeof *s);
     r->probalink = s;
+    double t0 = MPI_Wtime();
     s->c = c;
     s->rs = pl_fs_recsize(c);
     s->psi = c->persons_index;
@@ -350,6 +353,7 @@ int pl_probalink_prepare(pl_run *r)
             }
     }
     term_freqs(r);
+    s->t_prepare = MPI_Wtime() - t0;
     return 0;
 }
 
@@ -621,6 +625,8 @@ static int link_one(pl_run *r, qsrc *q)
     sum_stats(r->comm, &st);
     q->random_pairs = st.pairs;
     pl_fs_u_from_counts(&q->mo, c, counts);
+    double tp0 = MPI_Wtime();
+    q->t_phase[0] = tp0 - t0;
     /* 2. m per rule on a sample of blocks; λ from the largest rule */
     double msum[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
     int mn[PL_LK_MAX_FIELDS] = {0};
@@ -671,6 +677,8 @@ static int link_one(pl_run *r, qsrc *q)
     q->mo.lambda = fmin(fmax(matches / (universe > 0 ? universe : 1), 1e-15),
                         0.5);
     pl_fs_finish(&q->mo);
+    double tp1 = MPI_Wtime();
+    q->t_phase[1] = tp1 - tp0;
     /* 3. every candidate pair, scored */
     x.mo = &q->mo;
     pl_bk_stats tot = {0};
@@ -703,6 +711,8 @@ static int link_one(pl_run *r, qsrc *q)
     }
     if (q->est_matches > (double)(NQ < NP ? NQ : NP))
         q->est_matches = (double)(NQ < NP ? NQ : NP);
+    double tp2 = MPI_Wtime();
+    q->t_phase[2] = tp2 - tp1;
     /* 4. candidates to rank 0 (sorted there: the order is the data's) */
     int nb = (int)(x.nc * sizeof(cand));
     if (x.nc * sizeof(cand) > (size_t)INT32_MAX) {
@@ -847,6 +857,8 @@ static int link_one(pl_run *r, qsrc *q)
     q->t_recall = dv[3];
     q->t_f1 = dv[4];
     q->has_truth = (int)dv[5];
+    double tp3 = MPI_Wtime();
+    q->t_phase[3] = tp3 - tp2;
     /* new persons' pids, for this rank's rows */
     uint8_t dom[24];
     {
@@ -871,6 +883,7 @@ static int link_one(pl_run *r, qsrc *q)
         }
     }
     free(counts);
+    q->t_phase[4] = MPI_Wtime() - tp3;
     q->seconds = MPI_Wtime() - t0;
     return 0;
 fail:
@@ -1186,6 +1199,10 @@ void pl_probalink_summary(const pl_run *r)
         pl_info("linkage %s: model lambda %.3g, estimated precision %.4f "
                 "recall %.4f", q->name, q->mo.lambda, q->est_precision,
                 q->est_recall);
+        pl_info("linkage %s: seconds (rank 0): read %.3f, u %.3f, em %.3f, "
+                "score %.3f, decide %.3f, new pids %.3f", q->name,
+                s->t_prepare, q->t_phase[0], q->t_phase[1], q->t_phase[2],
+                q->t_phase[3], q->t_phase[4]);
         if (q->has_truth)
             pl_info("linkage %s: true precision %.4f recall %.4f F1 %.4f",
                     q->name, q->t_precision, q->t_recall, q->t_f1);

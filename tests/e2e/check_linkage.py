@@ -42,6 +42,8 @@ recall = tp / max(1, pos)
 print(f"# tp {tp} fp {fp} positives {pos} precision {precision:.4f} recall {recall:.4f}")
 check(precision >= pmin, f"precision {precision:.4f} >= {pmin}")
 check(recall >= rmin, f"recall {recall:.4f} >= {rmin}")
+lp = pid[linked_rows]
+check(len(set(lp)) == len(lp), "one-to-one: no person linked to two records")
 new_pids = pid[status != 1]
 check(len(set(new_pids)) == len(new_pids) and not (set(new_pids) & set(person_pid.values())),
       "records not linked get new pids of their own")

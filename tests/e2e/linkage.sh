@@ -63,3 +63,20 @@ cp "$TMP/fs.h5" "$TMP/empty.h5"
 import h5py; f=h5py.File('$TMP/empty.h5','r+'); d=f['sources/registry/commune']; d[...]=b''"
 sed -e "s#^store: .*#store: $TMP/empty.h5#" "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "a comparison on an empty column" '/sources/registry/commune: linkage.fields.commune compares an empty column'
+
+# one-to-one: two identical records of one person; one is linked, the other
+# goes to review with that person as its candidate
+cp "$TMP/fs.h5" "$TMP/dup.h5"
+/usr/bin/python3 -c "
+import h5py; f=h5py.File('$TMP/dup.h5','r+'); g=f['sources/registry']
+for c in g: g[c][1] = g[c][0]
+f['truth/registry/person'][1] = f['truth/registry/person'][0]"
+sed -e "s#^store: .*#store: $TMP/dup.h5#" "$TMP/job.yaml" >"$TMP/dup.yaml"
+if plrun 1 run "$TMP/dup.yaml" --out "$TMP/dup" >"$TMP/dup.log" 2>&1; then
+  check "one-to-one: of two identical records, one linked and one to review naming the same person" /usr/bin/python3 -c "
+import h5py,sys; f=h5py.File('$TMP/dup/linked.h5'); g=f['linked/registry']; s=g['match_status'][:2]; p=g['pid'][:2]
+r=f['review/registry']; rows=list(r['row'][:]); 
+sys.exit(0 if sorted(s)==[1,2] and (1 - list(s).index(1)) in rows and r['pid'][rows.index(1 - list(s).index(1))]==p[list(s).index(1)] else 1)"
+else
+  notok "one-to-one run"; tail -5 "$TMP/dup.log"
+fi

@@ -332,7 +332,7 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
     c->max_block = 1000;
     c->seed = 1;
     c->iterations = 100;
-    c->random_pairs = 300000;
+    c->random_pairs = 150000;
     if ((v = pl_yaml_get(lk, "identified_data")) &&
         get_bool(d, v, "linkage.identified_data", &c->identified_data))
         return -1;

@@ -704,13 +704,10 @@ static int link_one(pl_run *r, qsrc *q)
                                MPI_UINT64_T, MPI_SUM, r->comm));
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, q->hist_pq, HIST_BINS,
                                MPI_UINT64_T, MPI_SUM, r->comm));
-    q->est_matches = 0;
-    for (int b = 0; b < HIST_BINS; b++) {
+    for (int b = 0; b < HIST_BINS; b++)
         q->hist_p[b] = (double)q->hist_pq[b] / 4294967296.0;
-        q->est_matches += q->hist_p[b];
-    }
-    if (q->est_matches > (double)(NQ < NP ? NQ : NP))
-        q->est_matches = (double)(NQ < NP ? NQ : NP);
+    /* matches the model expects: λ over all person x record pairs */
+    q->est_matches = q->mo.lambda * universe;
     double tp2 = MPI_Wtime();
     q->t_phase[2] = tp2 - tp1;
     /* 4. candidates to rank 0 (sorted there: the order is the data's) */

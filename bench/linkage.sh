@@ -18,7 +18,7 @@ DATA=bench/data
 mkdir -p "$DATA/keys" bench/out
 cp inputs/keys/*.key "$DATA/keys/" && chmod 600 "$DATA"/keys/*.key
 count() { case $1 in *M) echo $(( ${1%M} * 1000000 )) ;; *k) echo $(( ${1%k} * 1000 )) ;; *) echo "$1" ;; esac; }
-printf '%-6s %8s %8s %8s %12s %14s %9s %9s %9s %8s\n' linkage wall total link pairs "pairs/s/core" precision recall F1 rssMiB
+printf '%-6s %8s %8s %8s %8s %12s %14s %14s %9s %9s %9s %8s\n' linkage wall total link cpu0 pairs "pairs/s/core" "pairs/cpu-s" precision recall F1 rssMiB
 for size in $SIZES; do
   n=$(count "$size")
   store=$DATA/linkage-$size.h5
@@ -40,11 +40,14 @@ for size in $SIZES; do
   pairs=$(sed -n 's/^linkage .* new; \([0-9]*\) pairs compared.*/\1/p' "$log")
   q=$(sed -n 's/^linkage .*: true precision \([0-9.]*\) recall \([0-9.]*\) F1 \([0-9.]*\)/\1 \2 \3/p' "$log")
   rss=$(sed -n 's/^peak RSS per rank (max) \([0-9.]*\) MiB.*/\1/p' "$log")
-  printf '%-6s %8.2f %8.2f %8.2f %12s %14.0f %9s %9s %9s %8s\n' "$size" \
-    "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" "$total" "$link" "$pairs" \
+  cpu=$(sed -n 's/.*cpu seconds (rank 0): read \([0-9.]*\), link \([0-9.]*\)$/\1 \2/p' "$log" | awk '{ print $1 + $2 }')
+  printf '%-6s %8.2f %8.2f %8.2f %8.2f %12s %14.0f %14.0f %9s %9s %9s %8s\n' "$size" \
+    "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" "$total" "$link" "$cpu" "$pairs" \
     "$(awk -v p="$pairs" -v t="$link" -v n="$NP" 'BEGIN { print (t > 0) ? p / t / n : 0 }')" \
+    "$(awk -v p="$pairs" -v c="$cpu" -v n="$NP" 'BEGIN { print (c > 0) ? p / c / n : 0 }')" \
     $q "$rss"
   rm -rf "$out"
 done
 echo "# linkage: wall = whole mpirun; total = the run's own total; link = the linkage stage (slowest rank's view, rank 0);"
+echo "# cpu0 = rank 0's CPU seconds in the linkage (read + link; MPI waits poll, so they count); pairs/cpu-s = pairs / cpu0 / NP;"
 echo "# pairs/s/core = pairs compared / link / NP; precision, recall, F1 = true ones from /truth (synth --linkage, default error rates)"

@@ -62,7 +62,7 @@ size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap)
                     i++;
             continue;
         }
-        size_t rl = strlen(rep);
+        size_t rl = rep == one ? 1 : strlen(rep);
         if (rl == 0)
             continue;
         if (space && o > 0) {

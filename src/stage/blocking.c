@@ -268,8 +268,18 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             uint64_t e0 = b;
             while (e0 < nr && e[e0].key == e[b].key)
                 e0++;
-            if (e0 - b > 1)     /* persons first, then by row */
+            if (e0 - b > 32)    /* persons first, then by row */
                 qsort(e + b, e0 - b, sizeof *e, ent_cmp);
+            else
+                for (uint64_t i = b + 1; i < e0; i++) {
+                    ent t = e[i];
+                    uint64_t j = i;
+                    while (j > b && ent_cmp(&e[j - 1], &t) > 0) {
+                        e[j] = e[j - 1];
+                        j--;
+                    }
+                    e[j] = t;
+                }
             uint64_t mid = b;
             while (mid < e0 && e[mid].side == 0)
                 mid++;

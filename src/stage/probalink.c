@@ -954,16 +954,19 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
     if (ok) {
         char *hex = pl_xmalloc_huge(q->count * 32 + 1);
         uint64_t *rows = pl_xmalloc_huge(q->count * 8 + 8);
+        double *prob = pl_xmalloc_huge(q->count * 8 + 8);
         for (uint64_t i = 0; i < q->count; i++) {
             hexpid(q->pid + 16 * i, hex + 32 * i);
             rows[i] = q->first + i;
+            prob[i] = isnan(q->weight[i]) ? 0.0 : pl_fs_prob(q->weight[i]);
         }
         struct { const char *n; hid_t t, mt; const void *b; } ds[] = {
             {"pid", s32, s32, hex},
             {"row", H5T_STD_U64LE, H5T_NATIVE_UINT64, rows},
             {"match_weight", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, q->weight},
-            {"match_status", H5T_STD_U8LE, H5T_NATIVE_UINT8, q->status}};
-        for (size_t i = 0; i < 4 && ok; i++) {
+            {"match_status", H5T_STD_U8LE, H5T_NATIVE_UINT8, q->status},
+            {"match_probability", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, prob}};
+        for (size_t i = 0; i < 5 && ok; i++) {
             hid_t d = pl_h5_dataset(fname, g, ds[i].n, ds[i].t, q->nrows, 0);
             ok = d >= 0 && pl_h5_write_rows(fname, d, ds[i].n, ds[i].mt,
                                             q->first, q->count, 0, ds[i].b,
@@ -973,6 +976,7 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
         }
         free(hex);
         free(rows);
+        free(prob);
         ok = ok && pl_attr_u64(g, "rows_read", q->nrows) == 0 &&
              pl_attr_u64(g, "rows_linked", q->n_link) == 0 &&
              pl_attr_u64(g, "rows_review", q->n_review) == 0 &&

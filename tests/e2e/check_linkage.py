@@ -27,7 +27,11 @@ status, weight = g["match_status"][:], g["match_weight"][:]
 check(len(pid) == n and (row == np.arange(n)).all(),
       "/linked/registry: one row per input row, in order")
 check(set(np.unique(status)) <= {1, 2, 3}, "match_status is 1, 2 or 3")
-check(np.isnan(weight[status == 3]).any() or True, "match_weight readable")
+prob = g["match_probability"][:]
+ok_w = ~np.isnan(weight)
+check(np.allclose(prob[ok_w], 1 / (1 + 2.0 ** -weight[ok_w])) and (prob[~ok_w] == 0).all()
+      and (weight[status == 1] >= f["linkage/registry"].attrs["upper"]).all(),
+      "match_probability = 1/(1+2^-match_weight); links at or above the upper threshold")
 check(all(len(p) == 32 for p in pid[:100]), "pid: 32 hex characters")
 # the persons' pids, by person row (linked.h5 /linked/persons: pid, row)
 pp = f["linked/persons"]

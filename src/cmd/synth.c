@@ -1027,7 +1027,11 @@ static void usage(FILE *f)
             "instead\n"
             "                      of the identity columns\n"
             "  -o, --output FILE   the store to write (replaced if it "
-            "exists)\n",
+            "exists)\n"
+            "\n"
+            "pseudolink synth --linkage ... writes a store for probabilistic "
+            "linkage\n(sources without NIR): see pseudolink synth --linkage "
+            "--help\n",
             (unsigned long long)SYNTH_MAX_PERSONS);
 }
 

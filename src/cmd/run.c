@@ -254,7 +254,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     }
     pl_link_begin(r);
-    /* Each batch's pids go to the linked.h5 writer and the links index. */
+    /* Each batch's pids go to the linked.h5 writer, the links index and
+     * the linkage (the persons' pids, stage/probalink.h). */
     static const pl_batch_sink sinks[] = {{"linked.h5", pl_linked_batch},
                                           {"links", pl_link_batch},
                                           {"linkage", pl_probalink_batch}};

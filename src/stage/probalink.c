@@ -6,6 +6,7 @@
 #include "base/strsim.h"
 #include "crypto/hmac.h"
 #include "job/linkage_config.h"
+#include "par/exchange.h"
 #include "par/h5.h"
 #include "par/mpi.h"
 #include "stage/blocking.h"
@@ -599,18 +600,7 @@ static int link_one(pl_run *r, qsrc *q)
     const pl_linkage_cfg *c = s->c;
     double t0 = MPI_Wtime(), c0 = cpu_now();
     uint32_t G = pl_fs_patterns(c);
-    /* persons with a pid, compacted */
-    uint64_t np = 0;
-    for (uint64_t i = 0; i < s->p_count; i++)
-        if (s->p_ok[i]) {
-            if (np != i)
-                memcpy(s->P + np * s->rs, s->P + i * s->rs, s->rs);
-            np++;
-        }
-    for (uint64_t i = np; i < s->p_count; i++)
-        pl_wipe(s->P + i * s->rs, s->rs);
-    s->p_count = np;
-    memset(s->p_ok, 1, np);
+    uint64_t np = s->p_count;
     uint64_t NP = 0, NQ = 0;
     PL_MPI_CHECK(MPI_Allreduce(&np, &NP, 1, MPI_UINT64_T, MPI_SUM, r->comm));
     NQ = q->nrows;
@@ -900,11 +890,69 @@ fail:
     return -1;
 }
 
+static int pid_row_cmp(const void *x, const void *y)
+{
+    const pl_fs_hdr *a = x, *b = y;
+    int c = memcmp(a->pid, b->pid, 16);
+    if (c)
+        return c;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Collective: the persons, one record per pid (its first row), held by the
+ * pid's owner rank. A source with several rows per person (stays) then
+ * gives each person one candidate; rejected rows (no pid) are dropped. */
+static int persons_by_pid(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    size_t rs = s->rs;
+    uint64_t np = 0;
+    for (uint64_t i = 0; i < s->p_count; i++)
+        if (s->p_ok[i]) {
+            uint8_t *d = s->P + np * rs;
+            if (np != i)
+                memcpy(d, s->P + i * rs, rs);
+            memcpy(d, ((pl_fs_hdr *)d)->pid, 8);  /* route by pid */
+            np++;
+        }
+    uint8_t *out = NULL;
+    uint64_t nout = 0;
+    int rc = pl_route_gather(r->comm, s->P, np, rs, r->cap, &out, &nout,
+                             NULL);
+    pl_wipe(s->P, s->p_count * rs);
+    free(s->P);
+    s->P = NULL;
+    s->p_count = 0;
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    qsort(out, nout, rs, pid_row_cmp);
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < nout; i++) {
+        const pl_fs_hdr *h = (const pl_fs_hdr *)(out + i * rs);
+        if (k > 0 &&
+            memcmp(((const pl_fs_hdr *)(out + (k - 1) * rs))->pid, h->pid,
+                   16) == 0)
+            continue;
+        if (k != i)
+            memcpy(out + k * rs, out + i * rs, rs);
+        k++;
+    }
+    for (uint64_t i = k; i < nout; i++)
+        pl_wipe(out + i * rs, rs);
+    s->P = out;
+    s->p_count = k;
+    return 0;
+}
+
 int pl_probalink_link(pl_run *r)
 {
     struct pl_probalink_state *s = r->probalink;
     if (!s)
         return 0;
+    if (persons_by_pid(r) != 0)
+        return -1;
     for (size_t k = 0; k < s->nq; k++)
         if (link_one(r, &s->q[k]) != 0)
             return -1;

@@ -80,3 +80,22 @@ sys.exit(0 if sorted(s)==[1,2] and (1 - list(s).index(1)) in rows and r['pid'][r
 else
   notok "one-to-one run"; tail -5 "$TMP/dup.log"
 fi
+
+# a persons source with several rows per person (stays): one candidate per
+# person, quality unchanged
+/usr/bin/python3 -c "
+import h5py, numpy as np
+s=h5py.File('$TMP/fs.h5'); o=h5py.File('$TMP/twice.h5','w')
+for grp in ('sources/persons','truth/persons'):
+    for c in s[grp]:
+        v=s[grp][c][:]; o[grp+'/'+c]=np.concatenate([v, v])
+for grp in ('sources/registry','truth/registry'):
+    for c in s[grp]:
+        o[grp+'/'+c]=s[grp][c][:]"
+sed -e "s#^store: .*#store: $TMP/twice.h5#" "$TMP/job.yaml" >"$TMP/twice.yaml"
+if plrun 2 run "$TMP/twice.yaml" --out "$TMP/twice" >"$TMP/twice.log" 2>&1; then
+  /usr/bin/python3 tests/e2e/check_linkage.py "$TMP/twice.h5" "$TMP/twice/linked.h5" 0.99 0.97 |
+    grep -E "^(not )?ok - (precision|recall|one-to-one)" | sed 's/^\(not \)\{0,1\}ok - /&persons twice: /'
+else
+  notok "persons source with two rows per person"; tail -5 "$TMP/twice.log"
+fi

@@ -27,7 +27,10 @@
 # all three with mpi_yield_when_idle 1 (what two nodes sharing 2 cores
 # need), TCP_REPS (3) rounds interleaved, the fastest of each printed.
 # Last, the CSV reader's rate on one core (bench/bin/csv_rate, CSV_ROWS).
+# Then probabilistic linkage, 1M records without NIR to 1M persons
+# (bench/linkage.sh: pairs compared per second per core, true quality).
 # Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank),
+#      LINKAGE_SIZES (linkage bench sizes, default 1M; "none" to skip),
 #      TCP_SIZE (store of the TCP runs; "none" to leave them out).
 set -u
 cd "$(dirname "$0")/.."
@@ -306,5 +309,8 @@ fi
   echo "# CSV reader, one core ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1))"
   bench/bin/csv_rate "${CSV_ROWS:-1000000}" 3 || echo "csv_rate: failed"
 } | tee -a "$table"
+
+# Probabilistic linkage (bench/linkage.sh; LINKAGE_SIZES="none" to skip).
+[ "${LINKAGE_SIZES:-1M}" != none ] && NP=$NP bash bench/linkage.sh | tee -a "$table"
 cp "$table" "$OUT/latest.txt"
 echo "table written to $table"

@@ -29,6 +29,7 @@
 #include "par/h5.h"
 #include "crypto/keyset.h"
 #include "stage/misuse.h"
+#include "stage/probalink.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -289,12 +290,14 @@ static void summary(pl_run *r, double total_s, const char *published)
             total_s > 0 ? (double)read / total_s : 0.0);
     pl_info("published: %s", published);
     pl_extracts_summary(r);
+    pl_probalink_summary(r);
 }
 
 static void run_free(pl_run *r)
 {
     free(r->ss);
     pl_extracts_release(r);
+    pl_probalink_free(r);
     pl_linked_abort(r);
     pl_link_free(r);
     pl_owner_free(&r->owner);
@@ -354,16 +357,18 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform);
     if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
-        pl_ingest_count(r) != 0)
+        pl_probalink_prepare(r) != 0 || pl_ingest_count(r) != 0)
         return -1;
     if (pl_linked_begin(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }
     pl_link_begin(r);
-    /* Each batch's pids go to the linked.h5 writer and the links index. */
+    /* Each batch's pids go to the linked.h5 writer, the links index and
+     * the linkage (the persons' pids, stage/probalink.h). */
     static const pl_batch_sink sinks[] = {{"linked.h5", pl_linked_batch},
-                                          {"links", pl_link_batch}};
+                                          {"links", pl_link_batch},
+                                          {"linkage", pl_probalink_batch}};
     if (pl_ingest(r, sinks, sizeof sinks / sizeof *sinks) != 0 ||
         !pl_all_ok(r->comm, !*r->stop)) {
         pl_linked_abort(r);
@@ -373,7 +378,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     for (size_t i = 0; i < r->store.n_src; i++)
         links += r->ss[i].kept_total;
     pl_progress_stage("link (sort, merge, persons)", links, "links");
-    if (pl_link_finish(r) != 0) {
+    if (pl_link_finish(r) != 0 || pl_probalink_link(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }
@@ -386,7 +391,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         pl_linked_abort(r);
         return -1;
     }
-    if (pl_corr_write(r, &corr, r->gendir, tag) != 0 ||
+    if (pl_probalink_write(r, linked.tmp) != 0 ||
+        pl_corr_write(r, &corr, r->gendir, tag) != 0 ||
         pl_extracts_write(r, linked.tmp) != 0) {
         pl_out_discard(&linked, r->comm);
         pl_out_discard(&corr, r->comm);

@@ -25,6 +25,7 @@
  */
 #include "cmd/synth.h"
 #include "cmd/usage.h"
+#include "cmd/synth_fs.h"
 
 #include "crypto/hmac.h"
 #include "crypto/keyfile.h"
@@ -1036,6 +1037,8 @@ int pl_synth_main(int argc, char **argv)
     int have_persons = 0, have_sources = 0, have_seed = 0;
     uint64_t v;
 
+    if (argc > 1 && strcmp(argv[1], "--linkage") == 0)  /* cmd/synth_fs.h */
+        return pl_synth_fs_main(argc - 1, argv + 1);
     optind = 1;
     opterr = 0;
     for (;;) {

@@ -72,7 +72,9 @@ static const cmd_help CMDS[] = {
      "--signing-key cnam.key.pem --signing-passphrase-file cnam.pass"},
     {"synth", "write a synthetic input store (tests, benchmarks)",
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
-     "         [--producer-key FILE] -o FILE",
+     "         [--producer-key FILE] -o FILE\n"
+     "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
+     "         [--errors F] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
      "(for tests and benchmarks; no real person is in it).",
      "  --persons N           number of distinct persons (1..1000000000)\n"
@@ -85,6 +87,13 @@ static const cmd_help CMDS[] = {
      "  --producer-key FILE   pharmacy carries p1 (HMAC with this key)\n"
      "                        instead of the identity columns\n"
      "  -o, --output FILE     the store to write (replaced if it exists)\n"
+     "  --linkage             a store for probabilistic linkage instead:\n"
+     "                        /sources/persons (p1 and matching fields) and\n"
+     "                        /sources/registry (no NIR: M noisy copies,\n"
+     "                        10 % new persons), truth in /truth\n"
+     "  --records M           --linkage: registry records\n"
+     "  --errors F            --linkage: multiply the default error rates by\n"
+     "                        F (0..5, default 1)\n"
      "  -h, --help            this text",
      "pseudolink synth --persons 1000 --sources 3 --seed 1 -o store.h5"},
     {"plan", "size a Slurm job for a machine, write its sbatch script",

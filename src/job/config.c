@@ -4,6 +4,7 @@
 #include "base/parse.h"
 
 #include "job/extract_config.h"
+#include "job/linkage_config.h"
 #include "base/log.h"
 #include "base/yamltree.h"
 #include "base/mem.h"
@@ -20,7 +21,7 @@
 static const char *const top_keys[] = {
     "store", "output", "mode", "keys", "sources", "options",
     "custody", "previous", "extracts", "audit_log", "columns", "producers",
-    "opposition", NULL};
+    "opposition", "linkage", NULL};
 static const char *const column_meta_keys[] = {
     "description", "units", "code_system", "date_format", NULL};
 const char *const pl_date_formats[] = {"YYYYMMDD", "YYYYMM", "YYYY", NULL};
@@ -628,7 +629,8 @@ static int parse_job(doc_t *d, pl_job *job)
         parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
         pl_custody_cfg_parse(d, root, &job->custody) ||
         pl_extracts_parse(d, root, job) || parse_column_dict(d, root, job) ||
-        parse_producers(d, root, job) || parse_opposition(d, root, job))
+        parse_producers(d, root, job) || parse_opposition(d, root, job) ||
+        pl_linkage_parse(d, root, job))
         return -1;
     int pkgs = job->n_opposition > 0;
     for (size_t i = 0; i < job->n_sources; i++)
@@ -677,6 +679,7 @@ void pl_job_free(pl_job *job)
     free(job->transport_key);
     pl_custody_cfg_free(&job->custody);
     pl_extracts_free(job);
+    pl_linkage_free(job);
     memset(job, 0, sizeof *job);
 }
 

@@ -24,6 +24,7 @@
 #define PL_MAX_BATCH_ROWS  (1ull << 32)
 
 struct pl_extract_cfg;          /* extract_config.h */
+struct pl_linkage_cfg;          /* linkage_config.h */
 
 typedef enum { PL_MODE_KEYED = 0, PL_MODE_RANDOM = 1 } pl_mode;
 typedef enum { PL_IO_COLLECTIVE = 0, PL_IO_INDEPENDENT = 1 } pl_io_mode;
@@ -114,6 +115,7 @@ typedef struct {
     char  package_name[PL_NAME_MAX];
     char *transport_key;
     uint64_t block_rows;
+    struct pl_linkage_cfg *linkage;     /* linkage: (linkage_config.h) */
 } pl_job;
 
 /* The data dictionary entry of column `name`, or NULL. */

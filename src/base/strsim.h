@@ -1,0 +1,55 @@
+/* strsim.h — string normalisation and similarity for record linkage.
+ *
+ * Pure functions, no allocation, no MPI; none can fail except by the
+ * documented return values. Strings are byte arrays with a length (no NUL
+ * needed); the similarity functions expect the output of pl_name_norm
+ * (upper-case ASCII letters, digits and single spaces).
+ *
+ *  - pl_name_norm: case folded to upper case; UTF-8 Latin letters of
+ *    U+00C0..U+00FF, U+0152/U+0153 (OE), U+0178 folded to ASCII (É -> E,
+ *    Æ -> AE, ß -> SS, Œ -> OE); hyphens, apostrophes (' and U+2019),
+ *    dots, underscores and runs of white space become one space; leading
+ *    and trailing spaces removed; any other byte (other scripts, invalid
+ *    UTF-8, punctuation) is dropped.
+ *  - pl_jaro_winkler: Jaro–Winkler similarity in [0, 1] (prefix scale 0.1,
+ *    prefix of at most 4), e.g. MARTHA/MARHTA 0.961.
+ *  - pl_osa_distance: Damerau–Levenshtein distance in its *optimal string
+ *    alignment* form (restricted edit distance: insert, delete, substitute,
+ *    transpose two adjacent characters; no substring edited twice), so
+ *    CA/ABC is 3 (true DL would give 2).
+ *  - pl_phonetic_fr: a French phonetic key of at most PL_PHON_MAX-1
+ *    characters, in the spirit of Phonex/Soundex-FR (our own rule set,
+ *    documented in docs/LINKAGE.md, not the published Phonex algorithm):
+ *    PH->F, QU/Q/CK/C(hard)->K, C(E,I,Y)->S, GU(E,I)->G, G(E,I)->J,
+ *    SCH/SH->CH, W->V, Y->I, X->KS inside, Z->S, EAU/AU->O, OU->U, AI/EI->E,
+ *    H dropped unless in CH, silent final E/S/T/D/X dropped, then every
+ *    vowel after the first letter dropped and repeated letters collapsed.
+ *    DUPONT, DUPOND and DUPOND T share a key; MARTIN and MARTAIN too.
+ */
+#ifndef PL_STRSIM_H
+#define PL_STRSIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PL_PHON_MAX 12
+
+/* Normalise `in` (inlen bytes, stops at a NUL) into `out` (at most cap-1
+ * bytes, NUL-terminated). Returns the output length; longer results are
+ * truncated at a character boundary. */
+size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap);
+
+double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb);
+
+/* OSA distance; strings longer than 63 bytes are compared on their first
+ * 63 bytes. */
+int pl_osa_distance(const char *a, size_t la, const char *b, size_t lb);
+
+/* Phonetic key of a normalised string into out[PL_PHON_MAX] (NUL-
+ * terminated); returns its length (0 for a string without letters). */
+size_t pl_phonetic_fr(const char *in, size_t len, char out[PL_PHON_MAX]);
+
+/* 64-bit hash of bytes (FNV-1a then a splitmix64 finaliser), seeded. */
+uint64_t pl_hash64(const void *p, size_t n, uint64_t seed);
+
+#endif

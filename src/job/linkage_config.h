@@ -1,0 +1,82 @@
+/* linkage_config.h — the `linkage:` section of the job file: probabilistic
+ * linkage of sources without a NIR to the persons of the run (schema and
+ * rules in docs/LINKAGE.md). Parsed strictly by config.c's parse_job
+ * through pl_linkage_parse; every error names the job file, line:column and
+ * the key path, before anything is read. Column types are checked against
+ * the store in stage/probalink.c, before any record is read.
+ */
+#ifndef PL_LINKAGE_CONFIG_H
+#define PL_LINKAGE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/yamltree.h"
+#include "job/config.h"
+
+typedef enum { PL_CMP_NAME = 0, PL_CMP_DATE, PL_CMP_EXACT,
+               PL_CMP_NUMBER } pl_cmp_kind;
+
+#define PL_LK_MAX_JW 4
+#define PL_LK_MAX_FIELDS 16
+#define PL_LK_MAX_RULES 8
+#define PL_LK_MAX_ITEMS 4
+
+typedef struct {
+    char        name[PL_NAME_MAX];      /* field name (its key) */
+    char        column[PL_NAME_MAX];    /* column in every linked source */
+    pl_cmp_kind kind;
+    /* name: levels exact, then one per Jaro–Winkler threshold (the first
+     * also reached at OSA distance <= dl), phonetic key equal, else. */
+    double      jw[PL_LK_MAX_JW];
+    size_t      n_jw;
+    int         dl;                     /* -1: no distance level */
+    int         phonetic, tf;
+    /* date (YYYYMMDD integers): exact, day/month swapped, within k days,
+     * same year and month, else (each optional level on or off). */
+    int         swap, year_month;
+    uint64_t    within_days;            /* 0: no such level */
+    /* number: exact, within `within`, else */
+    double      within;
+    int         n_levels;               /* levels, 'else' included */
+    int         line, col;
+} pl_lk_field;
+
+typedef enum { PL_BK_VALUE = 0, PL_BK_PHONETIC, PL_BK_YEAR,
+               PL_BK_YEARMONTH, PL_BK_INITIAL } pl_bk_xform;
+
+typedef struct {
+    size_t      field;                  /* index in fields */
+    pl_bk_xform xform;
+} pl_lk_item;
+
+typedef struct {
+    char        text[160];              /* as written, for messages */
+    pl_lk_item  items[PL_LK_MAX_ITEMS];
+    size_t      n_items;
+    int         line, col;
+} pl_lk_rule;
+
+typedef struct pl_linkage_cfg {
+    int          identified_data;       /* the run holds identified data */
+    char         persons[PL_NAME_MAX];  /* a source of the job, with identity */
+    size_t       persons_index;         /* in job->sources */
+    char       **sources;               /* store sources without an identity */
+    size_t       n_sources;
+    pl_lk_field  fields[PL_LK_MAX_FIELDS];
+    size_t       n_fields;
+    pl_lk_rule   rules[PL_LK_MAX_RULES];
+    size_t       n_rules;
+    double       lower, upper;          /* match weight thresholds */
+    uint64_t     max_block;             /* records per side per block */
+    uint64_t     seed, iterations, random_pairs;
+    int          line, col;
+} pl_linkage_cfg;
+
+/* Parse root's optional `linkage:` into job->linkage (NULL when absent).
+ * Returns 0, or -1 after one message. */
+int  pl_linkage_parse(const pl_yaml_doc *d, const pl_yaml_node *root,
+                      pl_job *job);
+void pl_linkage_free(pl_job *job);
+
+#endif

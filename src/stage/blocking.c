@@ -1,0 +1,328 @@
+/* blocking.c — see blocking.h. */
+#include "stage/blocking.h"
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/strsim.h"
+#include "par/exchange.h"
+#include "par/mpi.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
+                   const uint8_t *rec)
+{
+    const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
+    uint64_t k = 0x51ed270b27a1c0ffull;
+    for (size_t i = 0; i < r->n_items; i++) {
+        size_t f = r->items[i].field;
+        if (h->missing >> f & 1)
+            return 0;
+        char buf[sizeof(pl_fs_name) + 8];
+        size_t n = 0;
+        const uint8_t *v = rec + pl_fs_off(c, f);
+        const pl_fs_name *x = (const pl_fs_name *)v;
+        switch (r->items[i].xform) {
+        case PL_BK_VALUE:
+            if (c->fields[f].kind == PL_CMP_NAME) {
+                n = strnlen(x->s, PL_FS_STR);
+                memcpy(buf, x->s, n);
+            } else {
+                memcpy(buf, v, PL_FS_SMALL);
+                n = PL_FS_SMALL;
+            }
+            break;
+        case PL_BK_PHONETIC:
+            if (x->ph == 0)
+                return 0;
+            memcpy(buf, &x->ph, 4);
+            n = 4;
+            break;
+        case PL_BK_YEAR: {
+            int64_t y = pl_fs_int(v) / 10000;
+            memcpy(buf, &y, 8);
+            n = 8;
+            break;
+        }
+        case PL_BK_YEARMONTH: {
+            int64_t y = pl_fs_int(v) / 100;
+            memcpy(buf, &y, 8);
+            n = 8;
+            break;
+        }
+        case PL_BK_INITIAL:
+            buf[0] = x->s[0];
+            n = 1;
+            break;
+        }
+        buf[n++] = (char)(0x80 | i);
+        k = pl_hash64(buf, n, k);
+    }
+    return k ? k : 1;
+}
+
+static void put_be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The key of a record under the run's parameters, 0 = not routed. */
+static uint64_t route_key(const pl_linkage_cfg *c, const pl_bk_params *bp,
+                          const uint8_t *rec)
+{
+    const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
+    if (bp->rule < 0) {
+        uint64_t id[2] = {h->id, h->side};
+        uint64_t s = pl_hash64(id, sizeof id, bp->seed);
+        uint64_t mod = h->side ? bp->mod_q : bp->mod_p;
+        if (mod > 1 && s % mod != 0)
+            return 0;
+        uint64_t b = pl_hash64(id, sizeof id, bp->seed ^ 0xb10c) % bp->nb;
+        uint64_t k = pl_hash64(&b, sizeof b, bp->seed ^ 0x6b6579);
+        return k ? k : 1;
+    }
+    uint64_t k = pl_bk_key(c, &c->rules[bp->rule], rec);
+    if (k && bp->sample_mod > 1 && (k >> 7) % bp->sample_mod != 0)
+        return 0;
+    return k;
+}
+
+typedef struct {
+    uint64_t key, id;
+    uint32_t at;                /* record index in the received buffer */
+    uint8_t  side;
+} ent;
+
+static int ent_cmp(const void *x, const void *y)
+{
+    const ent *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    if (a->side != b->side)
+        return a->side < b->side ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Buffers kept between calls (grow only): pages are touched once. */
+static struct {
+    uint8_t  *send, *recv;
+    size_t    send_cap, recv_cap, recv_n, rs;
+    ent      *e, *tmp;
+    size_t    e_cap, tmp_cap;
+    uint64_t *keys, *pk;
+    size_t    keys_cap, pk_cap;
+    pl_route_bufs rb;
+} B;
+
+static void *grow(void *p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return p;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    free(p);
+    *cap = n;
+    return pl_xmalloc_huge(n);
+}
+
+static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+{
+    (void)reply;
+    (void)ctx;
+    size_t need = (B.recv_n + n) * B.rs;
+    if (need > B.recv_cap) {
+        size_t c = B.recv_cap ? B.recv_cap : 1 << 20;
+        while (c < need)
+            c *= 2;
+        uint8_t *nb = pl_xmalloc_huge(c);
+        if (B.recv_n)
+            memcpy(nb, B.recv, B.recv_n * B.rs);
+        free(B.recv);
+        B.recv = nb;
+        B.recv_cap = c;
+    }
+    memcpy(B.recv + B.recv_n * B.rs, recv, n * B.rs);
+    B.recv_n += n;
+    return 0;
+}
+
+/* Stable LSD radix sort of n entries by key (4 passes of 16 bits). */
+static void sort_keys(ent *e, ent *tmp, size_t n)
+{
+    if (n < 2048) {
+        qsort(e, n, sizeof *e, ent_cmp);
+        return;
+    }
+    static uint32_t cnt[65536];
+    ent *a = e, *b = tmp;
+    for (int pass = 0; pass < 4; pass++) {
+        int sh = 16 * pass;
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(a[i].key >> sh) & 0xffff]++;
+        uint32_t sum = 0;
+        for (size_t i = 0; i < 65536; i++) {
+            uint32_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[cnt[(a[i].key >> sh) & 0xffff]++] = a[i];
+        ent *t = a;
+        a = b;
+        b = t;
+    }
+    /* 4 passes: the result is back in e */
+}
+
+void pl_bk_release(void)
+{
+    if (B.send)
+        pl_wipe(B.send, B.send_cap);
+    if (B.recv)
+        pl_wipe(B.recv, B.recv_cap);
+    free(B.send);
+    free(B.recv);
+    free(B.e);
+    free(B.tmp);
+    free(B.keys);
+    free(B.pk);
+    pl_route_bufs_free(&B.rb);
+    memset(&B, 0, sizeof B);
+}
+
+int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
+              const uint8_t *P, size_t np, const uint8_t *Q, size_t nq,
+              pl_bk_pair_fn fn, void *ctx, pl_bk_stats *st)
+{
+    size_t rs = pl_fs_recsize(c);
+    uint64_t rounds = bp->rounds ? bp->rounds : 1;
+    B.keys = grow(B.keys, &B.keys_cap, (np + nq + 1) * sizeof *B.keys);
+    uint64_t *keys = B.keys;
+    for (size_t i = 0; i < np + nq; i++)
+        keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
+    size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
+    int ok = 1;
+    for (uint64_t s = 0; s < rounds; s++) {
+        size_t n = 0;
+        for (size_t i = 0; i < np + nq; i++)
+            n += keys[i] && (keys[i] >> 40) % rounds == s;
+        B.send = grow(B.send, &B.send_cap, n * rs + 1);
+        uint8_t *send = B.send;
+        size_t k = 0;
+        for (size_t i = 0; i < np + nq; i++)
+            if (keys[i] && (keys[i] >> 40) % rounds == s) {
+                uint8_t *d = send + k++ * rs;
+                memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
+                put_be(d, keys[i]);
+            }
+        B.rs = rs;
+        B.recv_n = 0;
+        int rc = pl_route_owned(comm, send, n, rs, bp->cap, gather, NULL, 0,
+                                NULL, &B.rb, NULL);
+        if (rc != 0)
+            return -1;          /* every rank */
+        uint64_t nr = B.recv_n;
+        const uint8_t *recv = B.recv;
+        if (nr > UINT32_MAX) {
+            pl_err("linkage: more than 2^32 records in one blocking round "
+                   "on this rank");
+            ok = 0;
+            nr = 0;
+        }
+        B.e = grow(B.e, &B.e_cap, (nr + 1) * sizeof *B.e);
+        B.tmp = grow(B.tmp, &B.tmp_cap, (nr + 1) * sizeof *B.e);
+        ent *e = B.e;
+        for (uint64_t i = 0; i < nr; i++) {
+            const pl_fs_hdr *h = (const pl_fs_hdr *)(recv + i * rs);
+            e[i].key = get_be(h->key);
+            e[i].id = h->id;
+            e[i].side = h->side;
+            e[i].at = (uint32_t)i;
+        }
+        sort_keys(e, B.tmp, nr);
+        /* earlier rules' keys of every received record, for dedup */
+        uint64_t *pk = NULL;
+        if (nprior) {
+            B.pk = grow(B.pk, &B.pk_cap, (nr * nprior + 1) * sizeof *B.pk);
+            pk = B.pk;
+            for (uint64_t i = 0; i < nr; i++)
+                for (size_t j = 0; j < nprior; j++)
+                    pk[i * nprior + j] =
+                        pl_bk_key(c, &c->rules[j], recv + i * rs);
+        }
+        for (uint64_t b = 0; b < nr && ok;) {
+            uint64_t e0 = b;
+            while (e0 < nr && e[e0].key == e[b].key)
+                e0++;
+            if (e0 - b > 32)    /* persons first, then by row */
+                qsort(e + b, e0 - b, sizeof *e, ent_cmp);
+            else
+                for (uint64_t i = b + 1; i < e0; i++) {
+                    ent t = e[i];
+                    uint64_t j = i;
+                    while (j > b && ent_cmp(&e[j - 1], &t) > 0) {
+                        e[j] = e[j - 1];
+                        j--;
+                    }
+                    e[j] = t;
+                }
+            uint64_t mid = b;
+            while (mid < e0 && e[mid].side == 0)
+                mid++;
+            uint64_t npb = mid - b, nqb = e0 - mid;
+            uint64_t big = npb > nqb ? npb : nqb;
+            if (big > st->max_block)
+                st->max_block = big;
+            uint64_t cp = npb, cq = nqb;
+            if (cp > c->max_block || cq > c->max_block) {
+                if (cp > c->max_block)
+                    cp = c->max_block;
+                if (cq > c->max_block)
+                    cq = c->max_block;
+                st->capped_blocks++;
+                st->capped_pairs += npb * nqb - cp * cq;
+            }
+            for (uint64_t i = b; i < b + cp && ok; i++) {
+                const uint8_t *pr = recv + (size_t)e[i].at * rs;
+                for (uint64_t j = mid; j < mid + cq; j++) {
+                    if (nprior) {
+                        const uint64_t *ka = pk + (size_t)e[i].at * nprior,
+                                       *kb = pk + (size_t)e[j].at * nprior;
+                        size_t x = 0;
+                        while (x < nprior && !(ka[x] && ka[x] == kb[x]))
+                            x++;
+                        if (x < nprior) {
+                            st->dups++;
+                            continue;
+                        }
+                    }
+                    st->pairs++;
+                    if (fn(pr, recv + (size_t)e[j].at * rs, ctx) != 0) {
+                        ok = 0;
+                        break;
+                    }
+                }
+            }
+            b = e0;
+        }
+        if (!pl_all_ok(comm, ok)) {
+            ok = 0;
+            break;
+        }
+    }
+    return ok ? 0 : -1;
+}

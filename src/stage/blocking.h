@@ -1,0 +1,64 @@
+/* blocking.h — candidate pairs: blocking keys routed to their owner rank,
+ * pairs formed and handed to a callback there.
+ *
+ * A rule's key is a 64-bit hash of its items (a field's value, its
+ * phonetic key, a date's year or year-month, a name's initial); a record
+ * with any of them missing is in no block of that rule. Records travel
+ * whole (pl_fs_hdr + values) to the owner of their key (pl_route_gather,
+ * par/exchange.h), in `rounds` sub-rounds by key (so that a round's memory
+ * is about 1/rounds of the records), are sorted by (key, side, row) and
+ * every (person, record) pair of a block is handed to the callback — the
+ * pair order is a function of the data only, not of the rank count.
+ *
+ * Dedup: a pair whose two records share the key of an earlier rule is
+ * skipped (it was found, and counted, under the first rule generating it).
+ * A block with more than max_block records on a side is capped to the
+ * first max_block of each side (by row); the caller warns with the rule and
+ * the count of capped blocks, never a value.
+ */
+#ifndef PL_STAGE_BLOCKING_H
+#define PL_STAGE_BLOCKING_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage/fellegi.h"
+
+/* Key of `rec` under rule `r`: 0 when an item is missing, else non-zero. */
+uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
+                   const uint8_t *rec);
+
+/* The callback gets a persons-side record p and a record to link q;
+ * returns 0, or -1 to stop (an error on this rank). */
+typedef int (*pl_bk_pair_fn)(const uint8_t *p, const uint8_t *q, void *ctx);
+
+typedef struct {
+    int      rule;              /* index in c->rules; -1: random pairs */
+    int      dedup;             /* skip pairs found by an earlier rule */
+    uint64_t sample_mod;        /* > 1: only blocks with key % mod == 0 */
+    /* rule -1: records sampled with probability 1/mod_p, 1/mod_q, put in
+     * one of nb random blocks (seeded): random pairs for u. */
+    uint64_t seed, mod_p, mod_q, nb;
+    uint64_t rounds;            /* sub-rounds (>= 1) */
+    uint64_t cap;               /* exchange cap (0 = automatic) */
+} pl_bk_params;
+
+typedef struct {
+    uint64_t pairs;             /* handed to the callback */
+    uint64_t dups;              /* skipped: found by an earlier rule */
+    uint64_t capped_blocks, capped_pairs;
+    uint64_t max_block;         /* largest side seen */
+} pl_bk_stats;
+
+/* Collective. P: np persons records, Q: nq records to link (this rank's),
+ * each pl_fs_recsize(c) bytes. Stats are this rank's (callers reduce).
+ * Returns 0, or -1 on every rank when any rank failed. */
+/* pl_bk_run keeps its buffers between calls (wiped and freed here). */
+void pl_bk_release(void);
+
+int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
+              const uint8_t *P, size_t np, const uint8_t *Q, size_t nq,
+              pl_bk_pair_fn fn, void *ctx, pl_bk_stats *st);
+
+#endif

@@ -1,0 +1,259 @@
+/* fellegi.c — see fellegi.h. */
+#include "stage/fellegi.h"
+
+#include "base/strsim.h"
+
+#include <math.h>
+#include <string.h>
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int date_level(const pl_lk_field *f, int64_t a, int64_t b)
+{
+    int l = 0;
+    if (a == b)
+        return 0;
+    int64_t ya = a / 10000, ma = a / 100 % 100, da = a % 100;
+    int64_t yb = b / 10000, mb = b / 100 % 100, db = b % 100;
+    l++;
+    if (f->swap) {
+        if (ya == yb && ma == db && da == mb)
+            return l;
+        l++;
+    }
+    if (f->within_days) {
+        int64_t d = days_from_civil(ya, ma, da) - days_from_civil(yb, mb, db);
+        if (d < 0)
+            d = -d;
+        if ((uint64_t)d <= f->within_days)
+            return l;
+        l++;
+    }
+    if (f->year_month) {
+        if (ya == yb && ma == mb)
+            return l;
+        l++;
+    }
+    return l;
+}
+
+uint32_t pl_fs_phonetic(const char *s, size_t len)
+{
+    char ph[PL_PHON_MAX];
+    size_t n = pl_phonetic_fr(s, len, ph);
+    if (n == 0)
+        return 0;
+    return (uint32_t)pl_hash64(ph, n, 0x9407) | 1u;
+}
+
+int pl_fs_level(const pl_lk_field *f, const uint8_t *pa, const uint8_t *pb)
+{
+    switch (f->kind) {
+    case PL_CMP_DATE:
+        return date_level(f, pl_fs_int(pa), pl_fs_int(pb));
+    case PL_CMP_EXACT:
+        return memcmp(pa, pb, PL_FS_SMALL) != 0;
+    case PL_CMP_NUMBER: {
+        int64_t x = pl_fs_int(pa), y = pl_fs_int(pb);
+        if (x == y)
+            return 0;
+        double d = fabs((double)x - (double)y);
+        return f->within > 0 ? (d <= f->within ? 1 : 2) : 1;
+    }
+    case PL_CMP_NAME:
+        break;
+    }
+    const pl_fs_name *a = (const pl_fs_name *)pa, *b = (const pl_fs_name *)pb;
+    size_t la = strnlen(a->s, PL_FS_STR), lb = strnlen(b->s, PL_FS_STR);
+    if (la == lb && memcmp(a->s, b->s, la) == 0)
+        return 0;
+    int l = 1;
+    double jw = f->n_jw ? pl_jaro_winkler(a->s, la, b->s, lb) : 0;
+    for (size_t i = 0; i < f->n_jw; i++, l++) {
+        if (jw >= f->jw[i])
+            return l;
+        /* the distance is only worth computing for strings already
+         * similar: OSA <= 2 with JW under the lowest threshold only
+         * happens for names of 1 to 3 letters */
+        if (i == 0 && f->dl > 0 && jw >= f->jw[f->n_jw - 1] &&
+            (la > lb ? la - lb : lb - la) <= (size_t)f->dl &&
+            pl_osa_distance(a->s, la, b->s, lb) <= f->dl)
+            return l;
+    }
+    if (f->n_jw == 0 && f->dl > 0) {
+        if (pl_osa_distance(a->s, la, b->s, lb) <= f->dl)
+            return l;
+        l++;
+    }
+    if (f->phonetic) {
+        if (a->ph && a->ph == b->ph)
+            return l;
+        l++;
+    }
+    return l;
+}
+
+uint32_t pl_fs_compare(const pl_linkage_cfg *c, const uint8_t *a,
+                       const uint8_t *b, uint8_t *lev)
+{
+    const pl_fs_hdr *ha = (const pl_fs_hdr *)a, *hb = (const pl_fs_hdr *)b;
+    uint32_t miss = ha->missing | hb->missing, g = 0, mul = 1;
+    size_t off = sizeof(pl_fs_hdr);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        const pl_lk_field *fd = &c->fields[f];
+        int l = miss >> f & 1 ? fd->n_levels
+                              : pl_fs_level(fd, a + off, b + off);
+        off += pl_fs_slot(fd);
+        lev[f] = (uint8_t)l;
+        g += (uint32_t)l * mul;
+        mul *= (uint32_t)fd->n_levels + 1;
+    }
+    return g;
+}
+
+uint32_t pl_fs_patterns(const pl_linkage_cfg *c)
+{
+    uint32_t n = 1;
+    for (size_t f = 0; f < c->n_fields; f++)
+        n *= (uint32_t)c->fields[f].n_levels + 1;
+    return n;
+}
+
+void pl_fs_decode(const pl_linkage_cfg *c, uint32_t g, uint8_t *lev)
+{
+    for (size_t f = 0; f < c->n_fields; f++) {
+        uint32_t r = (uint32_t)c->fields[f].n_levels + 1;
+        lev[f] = (uint8_t)(g % r);
+        g /= r;
+    }
+}
+
+void pl_fs_u_from_counts(pl_fs_model *mo, const pl_linkage_cfg *c,
+                         const double *counts)
+{
+    uint32_t G = pl_fs_patterns(c);
+    double n[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV + 1];
+    memset(n, 0, sizeof n);
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    for (uint32_t g = 0; g < G; g++) {
+        if (counts[g] == 0)
+            continue;
+        pl_fs_decode(c, g, lev);
+        for (size_t f = 0; f < c->n_fields; f++)
+            n[f][lev[f]] += counts[g];
+    }
+    mo->nf = c->n_fields;
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int L = c->fields[f].n_levels;
+        double tot = 0;
+        mo->nl[f] = L;
+        for (int l = 0; l < L; l++)
+            tot += n[f][l];
+        for (int l = 0; l < L; l++)
+            mo->u[f][l] = (n[f][l] + 0.5) / (tot + 0.5 * L);
+    }
+}
+
+double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                const double *counts, uint32_t skip, uint64_t iterations,
+                double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                uint64_t *iters_done)
+{
+    uint32_t G = pl_fs_patterns(c);
+    size_t nf = c->n_fields;
+    /* start: m decreasing from exact agreement */
+    for (size_t f = 0; f < nf; f++) {
+        int L = c->fields[f].n_levels;
+        double rest = 0.1 / (L - 1);
+        m[f][0] = 0.9;
+        for (int l = 1; l < L; l++)
+            m[f][l] = rest;
+    }
+    double lambda = 0.1, total = 0;
+    for (uint32_t g = 0; g < G; g++)
+        total += counts[g];
+    *iters_done = 0;
+    if (total == 0)
+        return 0.0;
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    double num[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    for (uint64_t it = 0; it < iterations; it++) {
+        memset(num, 0, sizeof num);
+        double sp = 0;
+        for (uint32_t g = 0; g < G; g++) {
+            if (counts[g] == 0)
+                continue;
+            pl_fs_decode(c, g, lev);
+            double pm = lambda, pu = 1 - lambda;
+            for (size_t f = 0; f < nf; f++)
+                if (!(skip >> f & 1) && lev[f] < c->fields[f].n_levels) {
+                    pm *= m[f][lev[f]];
+                    pu *= mo->u[f][lev[f]];
+                }
+            double p = pm / (pm + pu), cp = counts[g] * p;
+            sp += cp;
+            for (size_t f = 0; f < nf; f++)
+                if (lev[f] < c->fields[f].n_levels)
+                    num[f][lev[f]] += cp;
+        }
+        double delta = 0;
+        for (size_t f = 0; f < nf; f++) {
+            if (skip >> f & 1)
+                continue;
+            int L = c->fields[f].n_levels;
+            double den = 0;
+            for (int l = 0; l < L; l++)
+                den += num[f][l];
+            for (int l = 0; l < L; l++) {
+                double v = (num[f][l] + 1e-6) / (den + 1e-6 * L);
+                delta = fmax(delta, fabs(v - m[f][l]));
+                m[f][l] = v;
+            }
+        }
+        double nl = sp / total;
+        delta = fmax(delta, fabs(nl - lambda));
+        lambda = fmin(fmax(nl, 1e-12), 1 - 1e-12);
+        *iters_done = it + 1;
+        if (delta < 1e-9)
+            break;
+    }
+    return lambda;
+}
+
+void pl_fs_finish(pl_fs_model *mo)
+{
+    for (size_t f = 0; f < mo->nf; f++)
+        for (int l = 0; l < mo->nl[f]; l++)
+            mo->w[f][l] = log2(mo->m[f][l] / mo->u[f][l]);
+    mo->prior_w = log2(mo->lambda / (1 - mo->lambda));
+}
+
+double pl_fs_weight(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                    const uint8_t *lev, const uint8_t *a)
+{
+    double w = mo->prior_w;
+    size_t off = sizeof(pl_fs_hdr);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int l = lev[f];
+        const pl_lk_field *fd = &c->fields[f];
+        size_t here = off;
+        off += pl_fs_slot(fd);
+        if (l >= mo->nl[f])
+            continue;
+        w += mo->w[f][l];
+        if (l == 0 && fd->kind == PL_CMP_NAME && fd->tf) {
+            float t = ((const pl_fs_name *)(a + here))->tf;
+            double tf = t > 1e-9f ? t : 1e-9;
+            w += log2(mo->u[f][0] / tf);
+        }
+    }
+    return w;
+}

@@ -1,0 +1,137 @@
+/* fellegi.h — Fellegi–Sunter record comparison and its model (no MPI: the
+ * callers sum the counts with MPI_Allreduce, so that every rank fits the
+ * same model from the same numbers).
+ *
+ * A linkage record is a fixed-size byte string (routed between ranks as
+ * is): a pl_fs_hdr followed by one value per matching field (pl_fs_slot
+ * bytes: a pl_fs_name for names, 8 bytes otherwise). Name
+ * values are normalised (base/strsim.h) and cut at PL_FS_STR bytes; their
+ * `tf` is the share of records carrying the same value (term frequency),
+ * `ph` a hash of their phonetic key (pl_fs_phonetic).
+ *
+ * Comparison levels per field (index 0 = strongest agreement, the last
+ * = disagreement; a missing value on either side is neutral: it is the
+ * digit n_levels in the pattern and contributes weight 0):
+ *   name:   exact; one per Jaro–Winkler threshold (the first also reached
+ *           at OSA distance <= damerau_levenshtein when JW reaches the lowest
+ *           threshold); equal phonetic keys
+ *           (if on); else
+ *   date:   exact; day and month swapped (if on); within k days (if k>0);
+ *           same year and month (if on); else
+ *   exact:  equal; else
+ *   number: equal; |a-b| <= within (if > 0); else
+ * A pair's pattern is the mixed-radix number of its levels (field 0 least
+ * significant, radix n_levels+1).
+ */
+#ifndef PL_STAGE_FELLEGI_H
+#define PL_STAGE_FELLEGI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/linkage_config.h"
+
+#define PL_FS_STR 24
+#define PL_FS_MAX_LEV 8
+
+/* A name value (32 bytes). */
+typedef struct {
+    char     s[PL_FS_STR];      /* NUL-padded */
+    float    tf;                /* term frequency (share of records) */
+    uint32_t ph;                /* hash of the phonetic key, 0: none */
+} pl_fs_name;
+
+/* Other values: 8 bytes, an int64 (dates, numbers, integer codes), or an
+ * exact string of at most 8 bytes NUL-padded (longer: its 64-bit hash). */
+#define PL_FS_SMALL 8
+
+typedef struct {
+    uint8_t  key[8];            /* block key, big-endian (pl_owner_of) */
+    uint64_t id;                /* row in its source */
+    uint8_t  pid[16];           /* persons side: the person's pid */
+    uint32_t missing;           /* bit f: field f missing */
+    uint8_t  side;              /* 0 persons, 1 records to link */
+    uint8_t  str_field;         /* reserved */
+    uint8_t  pad[2];
+} pl_fs_hdr;
+
+/* Bytes of field f's value in a record. */
+static inline size_t pl_fs_slot(const pl_lk_field *f)
+{
+    return f->kind == PL_CMP_NAME ? sizeof(pl_fs_name) : PL_FS_SMALL;
+}
+/* Offset of field f's value in a record. */
+static inline size_t pl_fs_off(const pl_linkage_cfg *c, size_t f)
+{
+    size_t o = sizeof(pl_fs_hdr);
+    for (size_t g = 0; g < f; g++)
+        o += pl_fs_slot(&c->fields[g]);
+    return o;
+}
+static inline size_t pl_fs_recsize(const pl_linkage_cfg *c)
+{
+    return pl_fs_off(c, c->n_fields);
+}
+static inline int64_t pl_fs_int(const uint8_t *v)
+{
+    int64_t x;
+    __builtin_memcpy(&x, v, 8);
+    return x;
+}
+
+/* The `ph` of a normalised name: 32-bit hash of its phonetic key, never 0
+ * for a key of at least one letter; 0 without one. */
+uint32_t pl_fs_phonetic(const char *s, size_t len);
+
+/* Level of field f for two present values (pointers to the slots). */
+int pl_fs_level(const pl_lk_field *f, const uint8_t *a, const uint8_t *b);
+
+/* Levels of every field into lev[] (n_levels of the field when missing)
+ * and the pattern index. */
+uint32_t pl_fs_compare(const pl_linkage_cfg *c, const uint8_t *a,
+                       const uint8_t *b, uint8_t *lev);
+
+/* Number of patterns: product of (n_levels + 1). */
+uint32_t pl_fs_patterns(const pl_linkage_cfg *c);
+/* Decode pattern g into lev[]. */
+void pl_fs_decode(const pl_linkage_cfg *c, uint32_t g, uint8_t *lev);
+
+typedef struct {
+    size_t nf;
+    int    nl[PL_LK_MAX_FIELDS];
+    double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    double w[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];     /* log2(m/u) */
+    double lambda;              /* prior P(match) over all pairs */
+    double prior_w;             /* log2(lambda / (1 - lambda)) */
+    uint64_t iterations;        /* EM iterations done (largest rule) */
+} pl_fs_model;
+
+/* u from the pattern counts of random pairs (Laplace-smoothed). */
+void pl_fs_u_from_counts(pl_fs_model *mo, const pl_linkage_cfg *c,
+                         const double *counts);
+
+/* EM for m (u fixed) on the pattern counts of one blocking rule's pairs;
+ * fields in `skip` (bit f) are left out (a rule's own fields agree by
+ * construction). Writes m_r[f][l] for the other fields and returns the
+ * rule's λ (share of its pairs that match). Deterministic: the same
+ * counts give the same result on every rank. */
+double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                const double *counts, uint32_t skip, uint64_t iterations,
+                double m_r[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                uint64_t *iters_done);
+
+/* Final weights w = log2(m/u) and prior_w from lambda. */
+void pl_fs_finish(pl_fs_model *mo);
+
+/* Match weight of a pair with levels lev[] (term-frequency adjusted for
+ * exact agreement on a name field with tf on). */
+double pl_fs_weight(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                    const uint8_t *lev, const uint8_t *a);
+
+static inline double pl_fs_prob(double w)
+{
+    return 1.0 / (1.0 + __builtin_exp2(-w));
+}
+
+#endif

@@ -1,0 +1,1296 @@
+/* probalink.c — see probalink.h. */
+#include "stage/probalink.h"
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/strsim.h"
+#include "crypto/hmac.h"
+#include "job/linkage_config.h"
+#include "par/exchange.h"
+#include "par/h5.h"
+#include "par/mpi.h"
+#include "stage/blocking.h"
+#include "stage/fellegi.h"
+#include "stage/runaudit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define TF_BITS 20
+#define HIST_LO (-40.0)
+#define HIST_BINS 100           /* 1 unit of weight each */
+#define TRAIN_RECORDS 50000     /* records to link per EM sample */
+#define RANDOM_RECORDS 100000   /* records per side for random pairs */
+#define MAX_REVIEW 3            /* candidates listed per record */
+
+enum { ST_LINK = 1, ST_REVIEW = 2, ST_NEW = 3 };
+
+/* This process's CPU seconds (the bench tells CPU from waiting with it). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    uint64_t q, p;              /* rows */
+    uint8_t  pid[16];
+    double   w;
+} cand;
+
+typedef struct {
+    char      name[PL_NAME_MAX];
+    uint64_t  nrows, first, count;
+    uint8_t  *Q;                /* count records */
+    /* results */
+    pl_fs_model mo;
+    uint64_t  pairs, dups, capped_blocks, capped_pairs, random_pairs;
+    uint64_t  hist[HIST_BINS];
+    uint64_t  hist_pq[HIST_BINS];   /* sum of P(match), 2^-32 units: exact */
+    double    hist_p[HIST_BINS], est_matches;
+    uint64_t  n_link, n_review, n_new;
+    double    est_precision, est_recall;
+    int       has_truth;
+    double    t_precision, t_recall, t_f1;
+    uint64_t  t_tp, t_fp, t_pos;
+    /* this rank's rows: status, weight, linked pid */
+    uint8_t  *status;
+    double   *weight;
+    uint8_t  *pid;
+    /* rank 0: review rows */
+    cand     *review;
+    uint64_t  n_rev;
+    double    seconds, cpu;
+    double    t_phase[5];   /* u, em, score, decide, pids (rank 0) */
+} qsrc;
+
+struct pl_probalink_state {
+    const pl_linkage_cfg *c;
+    size_t    rs, psi;
+    uint64_t  p_first, p_count;
+    double    t_prepare, cpu_prepare;
+    uint8_t  *P;                /* p_count records (all rows) */
+    uint8_t  *p_ok;             /* row got a pid */
+    qsrc     *q;
+    size_t    nq;
+};
+
+/* ------------------------------------------------------------------------
+ * Columns */
+
+typedef struct {
+    hid_t    d;
+    int      is_str;
+    size_t   size;
+    uint64_t n;
+} col_t;
+
+static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
+                    col_t *out)
+{
+    char path[PL_NAME_MAX * 2 + 16];
+    snprintf(path, sizeof path, "/sources/%s/%s", src, f->column);
+    out->d = -1;
+    htri_t ex = H5Lexists(r->store.file, "/sources", H5P_DEFAULT);
+    char gp[PL_NAME_MAX + 16];
+    snprintf(gp, sizeof gp, "/sources/%s", src);
+    if (ex > 0)
+        ex = H5Lexists(r->store.file, gp, H5P_DEFAULT);
+    if (ex > 0)
+        ex = H5Lexists(r->store.file, path, H5P_DEFAULT);
+    if (ex <= 0) {
+        pl_err0("%s: %s: no such dataset (linkage.fields.%s compares "
+                "column '%s')", r->store.path, path, f->name, f->column);
+        return -1;
+    }
+    hid_t d = H5Dopen2(r->store.file, path, H5P_DEFAULT);
+    if (d < 0) {
+        pl_err0("%s: %s: cannot open: %s", r->store.path, path,
+                pl_h5_reason());
+        return -1;
+    }
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    H5T_class_t cl = H5Tget_class(t);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[2] = {0, 0};
+    if (nd == 1)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    int vlen = cl == H5T_STRING && H5Tis_variable_str(t) > 0;
+    out->size = H5Tget_size(t);
+    H5Tclose(t);
+    H5Sclose(sp);
+    const char *want = f->kind == PL_CMP_NAME ? "a fixed-length string"
+                       : f->kind == PL_CMP_EXACT
+                           ? "a fixed-length string or an integer"
+                           : "an integer (YYYYMMDD for a date)";
+    int ok = nd == 1 && !vlen &&
+             ((f->kind == PL_CMP_NAME && cl == H5T_STRING) ||
+              (f->kind == PL_CMP_EXACT &&
+               (cl == H5T_STRING || cl == H5T_INTEGER)) ||
+              ((f->kind == PL_CMP_DATE || f->kind == PL_CMP_NUMBER) &&
+               cl == H5T_INTEGER));
+    if (!ok) {
+        pl_err0("%s: %s: linkage.fields.%s (compare: %s) expects a 1-D "
+                "dataset of %s", r->store.path, path, f->name,
+                f->kind == PL_CMP_NAME ? "name" : f->kind == PL_CMP_DATE
+                ? "date" : f->kind == PL_CMP_EXACT ? "exact" : "number",
+                want);
+        H5Dclose(d);
+        return -1;
+    }
+    if (dims[0] == 0) {
+        pl_err0("%s: %s: linkage.fields.%s compares an empty column (0 "
+                "rows)", r->store.path, path, f->name);
+        H5Dclose(d);
+        return -1;
+    }
+    out->d = d;
+    out->is_str = cl == H5T_STRING;
+    out->n = dims[0];
+    return 0;
+}
+
+/* Read rows [first, first+count) of every matching column of `src` into
+ * records (side 0/1). Sets *nrows to the column length. */
+static int read_records(pl_run *r, const char *src, int side, int own_block,
+                        uint64_t *nrows, uint64_t *first, uint64_t *count,
+                        uint8_t **out, uint64_t *present)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    size_t rs = pl_fs_recsize(c);
+    col_t cols[PL_LK_MAX_FIELDS];
+    int ok = 1;
+    size_t nopen = 0;
+    for (size_t f = 0; f < c->n_fields && ok; f++) {
+        ok = open_col(r, src, &c->fields[f], &cols[f]) == 0;
+        if (ok)
+            nopen++;
+        if (ok && f > 0 && cols[f].n != cols[0].n) {
+            pl_err0("%s: /sources/%s: matching columns '%s' and '%s' differ "
+                    "in length (%llu and %llu rows)", r->store.path, src,
+                    c->fields[0].column, c->fields[f].column,
+                    (unsigned long long)cols[0].n,
+                    (unsigned long long)cols[f].n);
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        for (size_t f = 0; f < nopen; f++)
+            H5Dclose(cols[f].d);
+        return -1;
+    }
+    *nrows = cols[0].n;
+    if (own_block)
+        pl_block(*nrows, r->rank, r->size, first, count);
+    else if (*first + *count > *nrows) {
+        pl_err0("%s: /sources/%s: matching columns have %llu rows, the "
+                "source %llu", r->store.path, src,
+                (unsigned long long)*nrows,
+                (unsigned long long)(*first + *count));
+        ok = 0;
+    }
+    uint64_t n = ok ? *count : 0;
+    uint8_t *recs = pl_xcalloc_huge(n * rs + 1);
+    for (uint64_t i = 0; i < n; i++) {
+        pl_fs_hdr *h = (pl_fs_hdr *)(recs + i * rs);
+        h->id = *first + i;
+        h->side = (uint8_t)side;
+    }
+    size_t maxsz = 8;
+    for (size_t f = 0; f < c->n_fields; f++)
+        if (cols[f].size > maxsz)
+            maxsz = cols[f].size;
+    uint8_t *buf = pl_xmalloc_huge(n * maxsz + 1);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        const pl_lk_field *fd = &c->fields[f];
+        char what[PL_NAME_MAX * 2 + 16];
+        snprintf(what, sizeof what, "/sources/%s/%s", src, fd->column);
+        hid_t mt = -1;
+        if (cols[f].is_str) {
+            mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, cols[f].size);
+            H5Tset_strpad(mt, H5T_STR_NULLPAD);
+        }
+        ok &= pl_store_read(&r->store, cols[f].d, what,
+                            cols[f].is_str ? mt : H5T_NATIVE_INT64,
+                            ok ? *first : 0, n, 0, buf, r->dxpl) == 0;
+        if (mt >= 0)
+            H5Tclose(mt);
+        size_t sz = cols[f].is_str ? cols[f].size : 8;
+        size_t off = pl_fs_off(c, f);
+        for (uint64_t i = 0; i < n && ok; i++) {
+            uint8_t *rec = recs + i * rs;
+            pl_fs_hdr *h = (pl_fs_hdr *)rec;
+            uint8_t *v = rec + off;
+            const char *s = (const char *)buf + i * sz;
+            int miss = 0;
+            if (fd->kind == PL_CMP_NAME) {
+                pl_fs_name *nm = (pl_fs_name *)v;
+                char tmp[PL_FS_STR + 1];
+                size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
+                memcpy(nm->s, tmp, l);
+                nm->ph = pl_fs_phonetic(tmp, l);
+                miss = l == 0;
+            } else if (cols[f].is_str) {
+                size_t l = strnlen(s, sz);
+                while (l > 0 && s[l - 1] == ' ')
+                    l--;
+                if (l <= PL_FS_SMALL) {
+                    memcpy(v, s, l);
+                } else {
+                    uint64_t hh = pl_hash64(s, l, 0);
+                    memcpy(v, &hh, 8);
+                }
+                miss = l == 0;
+            } else {
+                int64_t x;
+                memcpy(&x, s, 8);
+                memcpy(v, &x, 8);
+                miss = fd->kind != PL_CMP_NUMBER && x <= 0;
+            }
+            if (miss)
+                h->missing |= 1u << f;
+            else
+                present[f]++;
+        }
+        pl_wipe(buf, n * sz);
+    }
+    free(buf);
+    for (size_t f = 0; f < c->n_fields; f++)
+        H5Dclose(cols[f].d);
+    *out = recs;
+    return ok ? 0 : -1;
+}
+
+/* Term frequencies of the name fields with tf on: a count sketch of 2^20
+ * cells per field summed over every rank and source. */
+static void term_freqs(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    const pl_linkage_cfg *c = s->c;
+    size_t M = (size_t)1 << TF_BITS;
+    uint32_t *cnt = pl_xmalloc_huge(M * sizeof *cnt);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        if (c->fields[f].kind != PL_CMP_NAME || !c->fields[f].tf)
+            continue;
+        memset(cnt, 0, M * sizeof *cnt);
+        uint64_t tot = 0, all = 0;
+        for (size_t k = 0; k <= s->nq; k++) {
+            uint8_t *R = k == 0 ? s->P : s->q[k - 1].Q;
+            uint64_t n = k == 0 ? s->p_count : s->q[k - 1].count;
+            for (uint64_t i = 0; i < n; i++) {
+                const uint8_t *rec = R + i * s->rs;
+                if (((const pl_fs_hdr *)rec)->missing >> f & 1)
+                    continue;
+                const pl_fs_name *v =
+                    (const pl_fs_name *)(rec + pl_fs_off(c, f));
+                uint64_t hh = pl_hash64(v->s, strnlen(v->s, PL_FS_STR), 7);
+                cnt[hh & (M - 1)]++;
+                tot++;
+            }
+        }
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, cnt, (int)M, MPI_UINT32_T,
+                                   MPI_SUM, r->comm));
+        PL_MPI_CHECK(MPI_Allreduce(&tot, &all, 1, MPI_UINT64_T, MPI_SUM,
+                                   r->comm));
+        for (size_t k = 0; k <= s->nq; k++) {
+            uint8_t *R = k == 0 ? s->P : s->q[k - 1].Q;
+            uint64_t n = k == 0 ? s->p_count : s->q[k - 1].count;
+            for (uint64_t i = 0; i < n; i++) {
+                uint8_t *rec = R + i * s->rs;
+                if (((pl_fs_hdr *)rec)->missing >> f & 1)
+                    continue;
+                pl_fs_name *v = (pl_fs_name *)(rec + pl_fs_off(c, f));
+                uint64_t hh = pl_hash64(v->s, strnlen(v->s, PL_FS_STR), 7);
+                v->tf = (float)((double)cnt[hh & (M - 1)] /
+                                    (double)(all ? all : 1));
+            }
+        }
+    }
+    free(cnt);
+}
+
+int pl_probalink_prepare(pl_run *r)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    if (!c)
+        return 0;
+    struct pl_probalink_state *s = pl_xcalloc(1, sizeof *s);
+    r->probalink = s;
+    double t0 = MPI_Wtime(), c0 = cpu_now();
+    s->c = c;
+    s->rs = pl_fs_recsize(c);
+    s->psi = c->persons_index;
+    const pl_source *ps = &r->store.src[s->psi];
+    s->p_first = ps->first;
+    s->p_count = ps->count;
+    uint64_t present[PL_LK_MAX_FIELDS] = {0}, all[PL_LK_MAX_FIELDS];
+    uint64_t nrows;
+    int rc = read_records(r, c->persons, 0, 0, &nrows, &s->p_first,
+                          &s->p_count, &s->P, present);
+    if (!pl_all_ok(r->comm, rc == 0))
+        return -1;
+    s->p_ok = pl_xcalloc(s->p_count + 1, 1);
+    PL_MPI_CHECK(MPI_Allreduce(present, all, (int)c->n_fields, MPI_UINT64_T,
+                               MPI_SUM, r->comm));
+    s->q = pl_xcalloc(c->n_sources, sizeof *s->q);
+    s->nq = c->n_sources;
+    for (size_t k = 0; k < s->nq; k++) {
+        qsrc *q = &s->q[k];
+        snprintf(q->name, sizeof q->name, "%s", c->sources[k]);
+        uint64_t pq[PL_LK_MAX_FIELDS] = {0}, aq[PL_LK_MAX_FIELDS];
+        rc = read_records(r, q->name, 1, 1, &q->nrows, &q->first, &q->count,
+                          &q->Q, pq);
+        if (!pl_all_ok(r->comm, rc == 0))
+            return -1;
+        PL_MPI_CHECK(MPI_Allreduce(pq, aq, (int)c->n_fields, MPI_UINT64_T,
+                                   MPI_SUM, r->comm));
+        for (size_t f = 0; f < c->n_fields; f++)
+            if (aq[f] == 0 || all[f] == 0) {
+                pl_err0("%s: /sources/%s/%s: linkage.fields.%s compares an "
+                        "empty column (every value is missing)",
+                        r->store.path, aq[f] == 0 ? q->name : c->persons,
+                        c->fields[f].column, c->fields[f].name);
+                return -1;
+            }
+    }
+    term_freqs(r);
+    s->t_prepare = MPI_Wtime() - t0;
+    s->cpu_prepare = cpu_now() - c0;
+    return 0;
+}
+
+int pl_probalink_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                       const uint8_t *why, const uint8_t *pids)
+{
+    struct pl_probalink_state *s = r->probalink;
+    if (!s || si != s->psi)
+        return 0;
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        uint64_t row = lo + i;          /* in this rank's block */
+        if (why[i] || row >= s->p_count)
+            continue;
+        pl_fs_hdr *h = (pl_fs_hdr *)(s->P + row * s->rs);
+        memcpy(h->pid, pids + 16 * k++, 16);
+        s->p_ok[row] = 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Model and scoring */
+
+typedef struct {
+    const pl_linkage_cfg *c;
+    double *counts;
+    const pl_fs_model *mo;
+    qsrc *q;
+    cand *cv;
+    size_t nc, capc;
+    double lower;
+} pass_ctx;
+
+static int count_pair(const uint8_t *p, const uint8_t *q, void *ctx)
+{
+    pass_ctx *x = ctx;
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    x->counts[pl_fs_compare(x->c, p, q, lev)] += 1.0;
+    return 0;
+}
+
+static int score_pair(const uint8_t *p, const uint8_t *q, void *ctx)
+{
+    pass_ctx *x = ctx;
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    pl_fs_compare(x->c, p, q, lev);
+    double w = pl_fs_weight(x->mo, x->c, lev, q);
+    int b = (int)floor(w - HIST_LO);
+    b = b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b;
+    x->q->hist[b]++;
+    x->q->hist_pq[b] += (uint64_t)llround(pl_fs_prob(w) * 4294967296.0);
+    if (w >= x->lower) {
+        if (x->nc == x->capc) {
+            x->capc = x->capc ? 2 * x->capc : 4096;
+            x->cv = pl_xrealloc(x->cv, x->capc * sizeof *x->cv);
+        }
+        cand *cd = &x->cv[x->nc++];
+        const pl_fs_hdr *hp = (const pl_fs_hdr *)p,
+                        *hq = (const pl_fs_hdr *)q;
+        cd->q = hq->id;
+        cd->p = hp->id;
+        memcpy(cd->pid, hp->pid, 16);
+        cd->w = w;
+    }
+    return 0;
+}
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+    return b ? (a + b - 1) / b : a;
+}
+
+static void sum_stats(MPI_Comm comm, pl_bk_stats *st)
+{
+    uint64_t v[4] = {st->pairs, st->dups, st->capped_blocks,
+                     st->capped_pairs};
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_UINT64_T, MPI_SUM,
+                               comm));
+    st->pairs = v[0];
+    st->dups = v[1];
+    st->capped_blocks = v[2];
+    st->capped_pairs = v[3];
+}
+
+static void warn_capped(pl_run *r, const pl_lk_rule *rule,
+                        const pl_bk_stats *st)
+{
+    if (r->rank == 0 && st->capped_blocks)
+        pl_warn("linkage: blocking rule '%s': %llu block%s above max_block "
+                "(%llu records a side) capped, %llu pairs not compared",
+                rule->text, (unsigned long long)st->capped_blocks,
+                st->capped_blocks > 1 ? "s" : "",
+                (unsigned long long)r->job->linkage->max_block,
+                (unsigned long long)st->capped_pairs);
+}
+
+static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
+{
+    /* About 64 MiB of routed records per round and rank. */
+    struct pl_probalink_state *s = r->probalink;
+    uint64_t bytes = nrec * s->rs * 2, lim = 64ull << 20;
+    uint64_t mx = 0;
+    PL_MPI_CHECK(MPI_Allreduce(&bytes, &mx, 1, MPI_UINT64_T, MPI_MAX,
+                               r->comm));
+    return div_up(mx, lim) ? div_up(mx, lim) : 1;
+}
+
+static int cand_cmp(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->w != b->w)
+        return a->w > b->w ? -1 : 1;
+    if (a->q != b->q)
+        return a->q < b->q ? -1 : 1;
+    return a->p < b->p ? -1 : a->p > b->p;
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Collective: the truth of `src` (rows first..first+n on rank 0 = all). */
+static int read_truth(pl_run *r, const char *src, uint64_t n, uint64_t **out)
+{
+    char path[PL_NAME_MAX + 32];
+    snprintf(path, sizeof path, "/truth/%s/person", src);
+    *out = NULL;
+    htri_t ex = H5Lexists(r->store.file, "/truth", H5P_DEFAULT);
+    char gp[PL_NAME_MAX + 16];
+    snprintf(gp, sizeof gp, "/truth/%s", src);
+    if (ex > 0)
+        ex = H5Lexists(r->store.file, gp, H5P_DEFAULT);
+    if (ex > 0)
+        ex = H5Lexists(r->store.file, path, H5P_DEFAULT);
+    if (ex <= 0)
+        return 0;
+    hid_t d = H5Dopen2(r->store.file, path, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[1] = {0};
+    int nd = H5Sget_simple_extent_ndims(sp);
+    if (nd == 1)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    if (nd != 1 || dims[0] != n) {
+        H5Dclose(d);
+        return 0;
+    }
+    uint64_t *t = pl_xmalloc_huge((r->rank == 0 ? n : 0) * 8 + 8);
+    int ok = pl_store_read(&r->store, d, path, H5T_NATIVE_UINT64, 0,
+                           r->rank == 0 ? n : 0, 0, t, r->dxpl) == 0;
+    H5Dclose(d);
+    if (!pl_all_ok(r->comm, ok)) {
+        free(t);
+        return -1;
+    }
+    *out = t;
+    return 1;
+}
+
+/* Rank 0: one-to-one assignment and decisions for all rows of q. */
+static void decide(pl_run *r, qsrc *q, cand *cv, size_t nc,
+                   uint8_t *status, double *weight, uint8_t *pid,
+                   uint64_t *prow)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    qsort(cv, nc, sizeof *cv, cand_cmp);
+    uint64_t np = r->store.src[c->persons_index].nrows;
+    uint8_t *used_p = pl_xcalloc(np + 1, 1);
+    uint8_t *nrev = pl_xcalloc(q->nrows + 1, 1);
+    for (uint64_t i = 0; i < q->nrows; i++) {
+        status[i] = ST_NEW;
+        weight[i] = NAN;
+        prow[i] = UINT64_MAX;
+    }
+    double sum_p = 0;
+    for (size_t i = 0; i < nc; i++) {
+        cand *cd = &cv[i];
+        if (isnan(weight[cd->q]))
+            weight[cd->q] = cd->w;      /* best candidate's weight */
+        if (cd->w >= c->upper && status[cd->q] == ST_NEW && cd->p < np &&
+            !used_p[cd->p]) {
+            status[cd->q] = ST_LINK;
+            weight[cd->q] = cd->w;
+            used_p[cd->p] = 1;
+            memcpy(pid + 16 * cd->q, cd->pid, 16);
+            prow[cd->q] = cd->p;
+            q->n_link++;
+            sum_p += pl_fs_prob(cd->w);
+        }
+    }
+    /* possible matches of the records left unlinked */
+    q->review = pl_xmalloc((nc + 1) * sizeof *q->review);
+    q->n_rev = 0;
+    for (size_t i = 0; i < nc; i++) {
+        cand *cd = &cv[i];
+        if (status[cd->q] == ST_LINK || nrev[cd->q] >= MAX_REVIEW)
+            continue;
+        if (cd->w >= c->lower) {
+            nrev[cd->q]++;
+            status[cd->q] = ST_REVIEW;
+            q->review[q->n_rev++] = *cd;
+        }
+    }
+    for (uint64_t i = 0; i < q->nrows; i++) {
+        q->n_review += status[i] == ST_REVIEW;
+        q->n_new += status[i] == ST_NEW;
+    }
+    q->est_precision = q->n_link ? sum_p / (double)q->n_link : 1.0;
+    q->est_recall = q->est_matches > 0 ? fmin(1.0, sum_p / q->est_matches)
+                                       : 1.0;
+    free(used_p);
+    free(nrev);
+}
+
+static int cand_row_cmp(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->q != b->q)
+        return a->q < b->q ? -1 : 1;
+    if (a->w != b->w)
+        return a->w > b->w ? -1 : 1;
+    return a->p < b->p ? -1 : a->p > b->p;
+}
+
+static int link_one(pl_run *r, qsrc *q)
+{
+    struct pl_probalink_state *s = r->probalink;
+    const pl_linkage_cfg *c = s->c;
+    double t0 = MPI_Wtime(), c0 = cpu_now();
+    uint32_t G = pl_fs_patterns(c);
+    uint64_t np = s->p_count;
+    uint64_t NP = 0, NQ = 0;
+    PL_MPI_CHECK(MPI_Allreduce(&np, &NP, 1, MPI_UINT64_T, MPI_SUM, r->comm));
+    NQ = q->nrows;
+    uint64_t rounds = bk_rounds(r, np + q->count);
+    double *counts = pl_xcalloc_huge((size_t)G * sizeof *counts);
+    pass_ctx x = {c, counts, NULL, q, NULL, 0, 0, c->lower};
+    /* 1. u from random pairs */
+    pl_bk_params bp = {.rule = -1, .seed = c->seed, .rounds = 1,
+                       .cap = r->cap};
+    bp.mod_p = div_up(NP, RANDOM_RECORDS);
+    bp.mod_q = div_up(NQ, RANDOM_RECORDS);
+    uint64_t sp = NP / (bp.mod_p ? bp.mod_p : 1),
+             sq = NQ / (bp.mod_q ? bp.mod_q : 1);
+    bp.nb = (uint64_t)fmax(1.0, (double)sp * (double)sq /
+                                    (double)c->random_pairs);
+    pl_bk_stats st = {0};
+    if (pl_bk_run(r->comm, c, &bp, s->P, np, q->Q, q->count, count_pair, &x,
+                  &st) != 0)
+        goto fail;
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, (int)G, MPI_DOUBLE,
+                               MPI_SUM, r->comm));
+    sum_stats(r->comm, &st);
+    q->random_pairs = st.pairs;
+    pl_fs_u_from_counts(&q->mo, c, counts);
+    double tp0 = MPI_Wtime();
+    q->t_phase[0] = tp0 - t0;
+    /* 2. m per rule on a sample of blocks; λ from the largest rule */
+    double msum[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    int mn[PL_LK_MAX_FIELDS] = {0};
+    memset(msum, 0, sizeof msum);
+    double matches = 0;
+    for (size_t ri = 0; ri < c->n_rules; ri++) {
+        memset(counts, 0, (size_t)G * sizeof *counts);
+        pl_bk_params tp = {.rule = (int)ri, .dedup = 0, .rounds = rounds,
+                           .cap = r->cap};
+        tp.sample_mod = div_up(NQ, TRAIN_RECORDS);
+        pl_bk_stats ts = {0};
+        if (pl_bk_run(r->comm, c, &tp, s->P, np, q->Q, q->count, count_pair,
+                      &x, &ts) != 0)
+            goto fail;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, (int)G, MPI_DOUBLE,
+                                   MPI_SUM, r->comm));
+        uint32_t skip = 0;
+        for (size_t i = 0; i < c->rules[ri].n_items; i++)
+            skip |= 1u << c->rules[ri].items[i].field;
+        double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+        uint64_t it;
+        double lr = pl_fs_em(&q->mo, c, counts, skip, c->iterations, mr,
+                             &it);
+        if (it > q->mo.iterations)
+            q->mo.iterations = it;
+        double tot = 0;
+        for (uint32_t g = 0; g < G; g++)
+            tot += counts[g];
+        double mt = lr * tot * (double)(tp.sample_mod ? tp.sample_mod : 1);
+        if (mt > matches)
+            matches = mt;
+        for (size_t f = 0; f < c->n_fields; f++)
+            if (!(skip >> f & 1) && tot > 0) {
+                for (int l = 0; l < c->fields[f].n_levels; l++)
+                    msum[f][l] += mr[f][l];
+                mn[f]++;
+            }
+    }
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int L = c->fields[f].n_levels;
+        for (int l = 0; l < L; l++)
+            q->mo.m[f][l] = mn[f] ? msum[f][l] / mn[f]
+                                  : (l == 0 ? 0.95 : 0.05 / (L - 1));
+    }
+    if (matches > (double)(NQ < NP ? NQ : NP))
+        matches = (double)(NQ < NP ? NQ : NP);
+    double universe = (double)NP * (double)NQ;
+    q->mo.lambda = fmin(fmax(matches / (universe > 0 ? universe : 1), 1e-15),
+                        0.5);
+    pl_fs_finish(&q->mo);
+    double tp1 = MPI_Wtime();
+    q->t_phase[1] = tp1 - tp0;
+    /* 3. every candidate pair, scored */
+    x.mo = &q->mo;
+    pl_bk_stats tot = {0};
+    for (size_t ri = 0; ri < c->n_rules; ri++) {
+        pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .rounds = rounds,
+                            .cap = r->cap};
+        pl_bk_stats ss = {0};
+        if (pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count, score_pair,
+                      &x, &ss) != 0)
+            goto fail;
+        sum_stats(r->comm, &ss);
+        warn_capped(r, &c->rules[ri], &ss);
+        tot.pairs += ss.pairs;
+        tot.dups += ss.dups;
+        tot.capped_blocks += ss.capped_blocks;
+        tot.capped_pairs += ss.capped_pairs;
+    }
+    q->pairs = tot.pairs;
+    q->dups = tot.dups;
+    q->capped_blocks = tot.capped_blocks;
+    q->capped_pairs = tot.capped_pairs;
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, q->hist, HIST_BINS,
+                               MPI_UINT64_T, MPI_SUM, r->comm));
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, q->hist_pq, HIST_BINS,
+                               MPI_UINT64_T, MPI_SUM, r->comm));
+    for (int b = 0; b < HIST_BINS; b++)
+        q->hist_p[b] = (double)q->hist_pq[b] / 4294967296.0;
+    /* matches the model expects: λ over all person x record pairs */
+    q->est_matches = q->mo.lambda * universe;
+    double tp2 = MPI_Wtime();
+    q->t_phase[2] = tp2 - tp1;
+    /* 4. candidates to rank 0 (sorted there: the order is the data's) */
+    int nb = (int)(x.nc * sizeof(cand));
+    if (x.nc * sizeof(cand) > (size_t)INT32_MAX) {
+        pl_err("linkage: %s: too many candidate pairs above the lower "
+               "threshold on this rank (%zu); raise linkage.thresholds."
+               "lower", q->name, x.nc);
+        nb = -1;
+    }
+    if (!pl_all_ok(r->comm, nb >= 0))
+        goto fail;
+    int *rc = NULL, *rd = NULL;
+    if (r->rank == 0) {
+        rc = pl_xcalloc((size_t)r->size, sizeof *rc);
+        rd = pl_xcalloc((size_t)r->size, sizeof *rd);
+    }
+    PL_MPI_CHECK(MPI_Gather(&nb, 1, MPI_INT, rc, 1, MPI_INT, 0, r->comm));
+    cand *all = NULL;
+    size_t nall = 0;
+    int okg = 1;
+    if (r->rank == 0) {
+        uint64_t t = 0;
+        for (int i = 0; i < r->size; i++) {
+            rd[i] = (int)t;
+            t += (uint64_t)rc[i];
+        }
+        if (t > (uint64_t)INT32_MAX) {
+            pl_err("linkage: %s: too many candidate pairs above the lower "
+                   "threshold (%llu bytes); raise linkage.thresholds.lower",
+                   q->name, (unsigned long long)t);
+            okg = 0;
+            for (int i = 0; i < r->size; i++)
+                rc[i] = rd[i] = 0;
+        }
+        nall = okg ? t / sizeof(cand) : 0;
+        all = pl_xmalloc_huge(nall * sizeof(cand) + 1);
+    }
+    PL_MPI_CHECK(MPI_Gatherv(x.cv, okg ? nb : 0, MPI_BYTE, all, rc, rd,
+                             MPI_BYTE, 0, r->comm));
+    free(rc);
+    free(rd);
+    free(x.cv);
+    x.cv = NULL;
+    if (!pl_root_ok(r->comm, okg)) {
+        free(all);
+        goto fail;
+    }
+    /* 5. decisions on rank 0, sent back by row block */
+    uint8_t *st0 = NULL, *pid0 = NULL;
+    double *w0 = NULL;
+    uint64_t *prow = NULL;
+    if (r->rank == 0) {
+        st0 = pl_xmalloc_huge(NQ + 1);
+        w0 = pl_xmalloc_huge(NQ * 8 + 8);
+        pid0 = pl_xcalloc_huge(NQ * 16 + 16);
+        prow = pl_xmalloc_huge(NQ * 8 + 8);
+        decide(r, q, all, nall, st0, w0, pid0, prow);
+        qsort(q->review, q->n_rev, sizeof *q->review, cand_row_cmp);
+    }
+    free(all);
+    /* truth */
+    uint64_t *tq = NULL, *tp = NULL;
+    int h1 = read_truth(r, q->name, NQ, &tq);
+    int h2 = h1 > 0 ? read_truth(r, c->persons,
+                                 r->store.src[c->persons_index].nrows, &tp)
+                    : 0;
+    if (h1 < 0 || h2 < 0) {
+        free(tq);
+        free(tp);
+        goto fail;
+    }
+    if (r->rank == 0 && h1 > 0 && h2 > 0) {
+        uint64_t npr = r->store.src[c->persons_index].nrows;
+        uint64_t *sorted = pl_xmalloc_huge(npr * 8 + 8);
+        memcpy(sorted, tp, npr * 8);
+        qsort(sorted, npr, 8, u64_cmp);
+        uint64_t tpn = 0, fpn = 0, pos = 0;
+        for (uint64_t i = 0; i < NQ; i++) {
+            if (bsearch(&tq[i], sorted, npr, 8, u64_cmp))
+                pos++;
+            if (st0[i] == ST_LINK) {
+                if (tp[prow[i]] == tq[i])
+                    tpn++;
+                else
+                    fpn++;
+            }
+        }
+        free(sorted);
+        q->has_truth = 1;
+        q->t_tp = tpn;
+        q->t_fp = fpn;
+        q->t_pos = pos;
+        q->t_precision = tpn + fpn ? (double)tpn / (double)(tpn + fpn) : 1;
+        q->t_recall = pos ? (double)tpn / (double)pos : 1;
+        q->t_f1 = q->t_precision + q->t_recall > 0
+                      ? 2 * q->t_precision * q->t_recall /
+                            (q->t_precision + q->t_recall)
+                      : 0;
+    }
+    free(tq);
+    free(tp);
+    free(prow);
+    int *sc = pl_xcalloc((size_t)r->size, sizeof *sc);
+    int *sd = pl_xcalloc((size_t)r->size, sizeof *sd);
+    for (int i = 0; i < r->size; i++) {
+        uint64_t f, n;
+        pl_block(NQ, i, r->size, &f, &n);
+        sc[i] = (int)n;
+        sd[i] = (int)f;
+    }
+    q->status = pl_xmalloc_huge(q->count + 1);
+    q->weight = pl_xmalloc_huge(q->count * 8 + 8);
+    q->pid = pl_xmalloc_huge(q->count * 16 + 16);
+    PL_MPI_CHECK(MPI_Scatterv(st0, sc, sd, MPI_UINT8_T, q->status,
+                              (int)q->count, MPI_UINT8_T, 0, r->comm));
+    PL_MPI_CHECK(MPI_Scatterv(w0, sc, sd, MPI_DOUBLE, q->weight,
+                              (int)q->count, MPI_DOUBLE, 0, r->comm));
+    MPI_Datatype p16;
+    PL_MPI_CHECK(MPI_Type_contiguous(16, MPI_BYTE, &p16));
+    PL_MPI_CHECK(MPI_Type_commit(&p16));
+    PL_MPI_CHECK(MPI_Scatterv(pid0, sc, sd, p16, q->pid, (int)q->count, p16,
+                              0, r->comm));
+    MPI_Type_free(&p16);
+    free(sc);
+    free(sd);
+    free(st0);
+    free(w0);
+    if (pid0)
+        pl_wipe(pid0, NQ * 16);
+    free(pid0);
+    /* counts every rank reports the same */
+    uint64_t cnt3[3] = {q->n_link, q->n_review, q->n_new};
+    PL_MPI_CHECK(MPI_Bcast(cnt3, 3, MPI_UINT64_T, 0, r->comm));
+    q->n_link = cnt3[0];
+    q->n_review = cnt3[1];
+    q->n_new = cnt3[2];
+    double dv[6] = {q->est_precision, q->est_recall, q->t_precision,
+                    q->t_recall, q->t_f1, (double)q->has_truth};
+    PL_MPI_CHECK(MPI_Bcast(dv, 6, MPI_DOUBLE, 0, r->comm));
+    q->est_precision = dv[0];
+    q->est_recall = dv[1];
+    q->t_precision = dv[2];
+    q->t_recall = dv[3];
+    q->t_f1 = dv[4];
+    q->has_truth = (int)dv[5];
+    double tp3 = MPI_Wtime();
+    q->t_phase[3] = tp3 - tp2;
+    /* new persons' pids, for this rank's rows */
+    uint8_t dom[24];
+    {
+        uint8_t hsh[32];
+        EVP_Digest(q->name, strlen(q->name), hsh, NULL, EVP_sha256(), NULL);
+        memcpy(dom, hsh, 24);
+    }
+    for (uint64_t i = 0; i < q->count; i++) {
+        if (q->status[i] == ST_LINK)
+            continue;
+        if (r->job->mode == PL_MODE_KEYED) {
+            uint8_t msg[48], out[32];
+            memcpy(msg, "pseudolink/noid1", 16);
+            memcpy(msg + 16, dom, 24);
+            uint64_t row = q->first + i;
+            for (int b = 0; b < 8; b++)
+                msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
+            pl_hmac(&r->platform, msg, sizeof msg, out);
+            memcpy(q->pid + 16 * i, out, 16);
+        } else if (RAND_bytes(q->pid + 16 * i, 16) != 1) {
+            memset(q->pid + 16 * i, 0, 16);
+        }
+    }
+    free(counts);
+    q->t_phase[4] = MPI_Wtime() - tp3;
+    q->seconds = MPI_Wtime() - t0;
+    q->cpu = cpu_now() - c0;
+    return 0;
+fail:
+    free(counts);
+    free(x.cv);
+    return -1;
+}
+
+static int pid_row_cmp(const void *x, const void *y)
+{
+    const pl_fs_hdr *a = x, *b = y;
+    int c = memcmp(a->pid, b->pid, 16);
+    if (c)
+        return c;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Collective: the persons, one record per pid (its first row), held by the
+ * pid's owner rank. A source with several rows per person (stays) then
+ * gives each person one candidate; rejected rows (no pid) are dropped. */
+static int persons_by_pid(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    size_t rs = s->rs;
+    uint64_t np = 0;
+    for (uint64_t i = 0; i < s->p_count; i++)
+        if (s->p_ok[i]) {
+            uint8_t *d = s->P + np * rs;
+            if (np != i)
+                memcpy(d, s->P + i * rs, rs);
+            memcpy(d, ((pl_fs_hdr *)d)->pid, 8);  /* route by pid */
+            np++;
+        }
+    uint8_t *out = NULL;
+    uint64_t nout = 0;
+    int rc = pl_route_gather(r->comm, s->P, np, rs, r->cap, &out, &nout,
+                             NULL);
+    pl_wipe(s->P, s->p_count * rs);
+    free(s->P);
+    s->P = NULL;
+    s->p_count = 0;
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    qsort(out, nout, rs, pid_row_cmp);
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < nout; i++) {
+        const pl_fs_hdr *h = (const pl_fs_hdr *)(out + i * rs);
+        if (k > 0 &&
+            memcmp(((const pl_fs_hdr *)(out + (k - 1) * rs))->pid, h->pid,
+                   16) == 0)
+            continue;
+        if (k != i)
+            memcpy(out + k * rs, out + i * rs, rs);
+        k++;
+    }
+    for (uint64_t i = k; i < nout; i++)
+        pl_wipe(out + i * rs, rs);
+    s->P = out;
+    s->p_count = k;
+    return 0;
+}
+
+int pl_probalink_link(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    if (!s)
+        return 0;
+    if (persons_by_pid(r) != 0)
+        return -1;
+    for (size_t k = 0; k < s->nq; k++)
+        if (link_one(r, &s->q[k]) != 0)
+            return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Outputs */
+
+static int put_attr_f64(hid_t loc, const char *name, double v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &v) >= 0 ? 0 : -1;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+static hid_t mkgroup(hid_t loc, const char *name)
+{
+    htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+    if (ex > 0)
+        return H5Gopen2(loc, name, H5P_DEFAULT);
+    return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+static void hexpid(const uint8_t *p, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hx[p[i] >> 4];
+        out[2 * i + 1] = hx[p[i] & 15];
+    }
+}
+
+static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    int ok = 1;
+    hid_t s32 = pl_str_type(32);
+    hid_t gl = mkgroup(f, "linked");
+    hid_t g = gl >= 0 ? mkgroup(gl, q->name) : -1;
+    ok &= g >= 0;
+    if (ok) {
+        char *hex = pl_xmalloc_huge(q->count * 32 + 1);
+        uint64_t *rows = pl_xmalloc_huge(q->count * 8 + 8);
+        double *prob = pl_xmalloc_huge(q->count * 8 + 8);
+        for (uint64_t i = 0; i < q->count; i++) {
+            hexpid(q->pid + 16 * i, hex + 32 * i);
+            rows[i] = q->first + i;
+            prob[i] = isnan(q->weight[i]) ? 0.0 : pl_fs_prob(q->weight[i]);
+        }
+        struct { const char *n; hid_t t, mt; const void *b; } ds[] = {
+            {"pid", s32, s32, hex},
+            {"row", H5T_STD_U64LE, H5T_NATIVE_UINT64, rows},
+            {"match_weight", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, q->weight},
+            {"match_status", H5T_STD_U8LE, H5T_NATIVE_UINT8, q->status},
+            {"match_probability", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, prob}};
+        for (size_t i = 0; i < 5 && ok; i++) {
+            hid_t d = pl_h5_dataset(fname, g, ds[i].n, ds[i].t, q->nrows, 0);
+            ok = d >= 0 && pl_h5_write_rows(fname, d, ds[i].n, ds[i].mt,
+                                            q->first, q->count, 0, ds[i].b,
+                                            r->dxpl) == 0;
+            if (d >= 0)
+                H5Dclose(d);
+        }
+        free(hex);
+        free(rows);
+        free(prob);
+        ok = ok && pl_attr_u64(g, "rows_read", q->nrows) == 0 &&
+             pl_attr_u64(g, "rows_linked", q->n_link) == 0 &&
+             pl_attr_u64(g, "rows_review", q->n_review) == 0 &&
+             pl_attr_u64(g, "rows_new", q->n_new) == 0 &&
+             pl_attr_strlist(g, "match_status_codes",
+                             (const char *[]){"1=linked", "2=review",
+                                              "3=new"}, 3) == 0;
+    }
+    if (g >= 0)
+        H5Gclose(g);
+    if (gl >= 0)
+        H5Gclose(gl);
+    /* review: rank 0 holds it; its length goes to every rank */
+    uint64_t nrev = q->n_rev;
+    PL_MPI_CHECK(MPI_Bcast(&nrev, 1, MPI_UINT64_T, 0, r->comm));
+    hid_t gr = ok ? mkgroup(f, "review") : -1;
+    hid_t g2 = gr >= 0 ? mkgroup(gr, q->name) : -1;
+    ok &= g2 >= 0;
+    if (ok) {
+        int mine = r->rank == 0;
+        uint64_t n = mine ? nrev : 0;
+        uint64_t *rows = pl_xmalloc_huge(n * 8 + 8);
+        char *hex = pl_xmalloc_huge(n * 32 + 1);
+        double *w = pl_xmalloc_huge(n * 8 + 8);
+        for (uint64_t i = 0; i < n; i++) {
+            rows[i] = q->review[i].q;
+            hexpid(q->review[i].pid, hex + 32 * i);
+            w[i] = q->review[i].w;
+        }
+        ok = pl_h5_put(g2, fname, "row", H5T_STD_U64LE, nrev, 0, rows, mine,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g2, fname, "pid", s32, nrev, 0, hex, mine,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g2, fname, "weight", H5T_IEEE_F64LE, nrev, 0, w, mine,
+                       r->dxpl) == 0;
+        free(rows);
+        free(hex);
+        free(w);
+    }
+    if (g2 >= 0)
+        H5Gclose(g2);
+    if (gr >= 0)
+        H5Gclose(gr);
+    /* the model and the report */
+    hid_t gk = ok ? mkgroup(f, "linkage") : -1;
+    hid_t g3 = gk >= 0 ? mkgroup(gk, q->name) : -1;
+    ok &= g3 >= 0;
+    if (ok) {
+        size_t nl = 0;
+        for (size_t i = 0; i < c->n_fields; i++)
+            nl += (size_t)c->fields[i].n_levels;
+        double *m = pl_xmalloc(nl * 8), *u = pl_xmalloc(nl * 8),
+               *w = pl_xmalloc(nl * 8);
+        uint16_t *fi = pl_xmalloc(nl * 2), *li = pl_xmalloc(nl * 2);
+        size_t k = 0;
+        for (size_t i = 0; i < c->n_fields; i++)
+            for (int l = 0; l < c->fields[i].n_levels; l++, k++) {
+                m[k] = q->mo.m[i][l];
+                u[k] = q->mo.u[i][l];
+                w[k] = q->mo.w[i][l];
+                fi[k] = (uint16_t)i;
+                li[k] = (uint16_t)l;
+            }
+        double edges[HIST_BINS + 1];
+        for (int b = 0; b <= HIST_BINS; b++)
+            edges[b] = HIST_LO + b;
+        const char *fn[PL_LK_MAX_FIELDS], *rn[PL_LK_MAX_RULES];
+        for (size_t i = 0; i < c->n_fields; i++)
+            fn[i] = c->fields[i].name;
+        for (size_t i = 0; i < c->n_rules; i++)
+            rn[i] = c->rules[i].text;
+        ok = pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
+                       r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "hist_edges", H5T_IEEE_F64LE,
+                       HIST_BINS + 1, 0, edges, 1, r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "hist_pairs", H5T_STD_U64LE, HIST_BINS, 0,
+                       q->hist, 1, r->dxpl) == 0 &&
+             pl_h5_put(g3, fname, "hist_expected_matches", H5T_IEEE_F64LE,
+                       HIST_BINS, 0, q->hist_p, 1, r->dxpl) == 0 &&
+             pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0 &&
+             pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0 &&
+             pl_attr_str(g3, "persons", c->persons) == 0 &&
+             put_attr_f64(g3, "lambda", q->mo.lambda) == 0 &&
+             put_attr_f64(g3, "prior_weight", q->mo.prior_w) == 0 &&
+             put_attr_f64(g3, "lower", c->lower) == 0 &&
+             put_attr_f64(g3, "upper", c->upper) == 0 &&
+             pl_attr_u64(g3, "em_iterations", q->mo.iterations) == 0 &&
+             pl_attr_u64(g3, "em_seed", c->seed) == 0 &&
+             pl_attr_u64(g3, "pairs_compared", q->pairs) == 0 &&
+             pl_attr_u64(g3, "pairs_duplicate", q->dups) == 0 &&
+             pl_attr_u64(g3, "pairs_random", q->random_pairs) == 0 &&
+             pl_attr_u64(g3, "blocks_capped", q->capped_blocks) == 0 &&
+             pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0 &&
+             put_attr_f64(g3, "estimated_precision", q->est_precision) == 0 &&
+             put_attr_f64(g3, "estimated_recall", q->est_recall) == 0;
+        if (ok && q->has_truth)
+            ok = put_attr_f64(g3, "true_precision", q->t_precision) == 0 &&
+                 put_attr_f64(g3, "true_recall", q->t_recall) == 0 &&
+                 put_attr_f64(g3, "true_f1", q->t_f1) == 0;
+        free(m);
+        free(u);
+        free(w);
+        free(fi);
+        free(li);
+    }
+    if (g3 >= 0)
+        H5Gclose(g3);
+    if (gk >= 0)
+        H5Gclose(gk);
+    H5Tclose(s32);
+    return ok ? 0 : -1;
+}
+
+/* Rank 0: an SVG histogram of the match weights (log scale counts), the
+ * thresholds drawn as vertical lines. */
+static int write_svg(pl_run *r, const qsrc *q, const char *path)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        pl_err("%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    fchmod(fileno(f), 0640);
+    const int W = 800, H = 400, L = 60, B = 340, T = 40;
+    double mx = 1;
+    for (int b = 0; b < HIST_BINS; b++)
+        mx = fmax(mx, log10(1.0 + (double)q->hist[b]));
+    double bw = (double)(W - L - 20) / HIST_BINS;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+            "height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H);
+    fprintf(f, "<title>match weights: %s</title>\n", q->name);
+    fprintf(f, "<text x=\"%d\" y=\"20\">%s: %llu pairs compared, %llu "
+            "linked, %llu to review, %llu new</text>\n", L, q->name,
+            (unsigned long long)q->pairs, (unsigned long long)q->n_link,
+            (unsigned long long)q->n_review, (unsigned long long)q->n_new);
+    for (int b = 0; b < HIST_BINS; b++) {
+        double h = log10(1.0 + (double)q->hist[b]) / mx * (B - T);
+        double m = q->hist[b] ? q->hist_p[b] / (double)q->hist[b] : 0;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\""
+                " fill=\"rgb(%d,%d,200)\"><title>[%g, %g): %llu pairs</title>"
+                "</rect>\n", L + b * bw, B - h, bw * 0.9, h,
+                (int)(220 * (1 - m)), (int)(120 + 100 * m), HIST_LO + b,
+                HIST_LO + b + 1, (unsigned long long)q->hist[b]);
+    }
+    double thr[2] = {c->lower, c->upper};
+    for (int i = 0; i < 2; i++) {
+        double xx = L + (thr[i] - HIST_LO) * bw;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+                "stroke=\"red\" stroke-dasharray=\"4\"/>\n<text x=\"%.1f\" "
+                "y=\"%d\" fill=\"red\">%s %g</text>\n", xx, T, xx, B,
+                xx + 3, T + 12 + 14 * i, i ? "upper" : "lower", thr[i]);
+    }
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+            "stroke=\"black\"/>\n", L, B, W - 20, B);
+    for (int v = (int)HIST_LO; v <= (int)HIST_LO + HIST_BINS; v += 10)
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d"
+                "</text>\n", L + (v - HIST_LO) * bw, B + 16, v);
+    fprintf(f, "<text x=\"%d\" y=\"%d\">match weight (log2 Bayes factor "
+            "with prior); bar height: log10(1 + pairs); colour: share of "
+            "expected matches</text>\n</svg>\n", L, B + 40);
+    if (fclose(f) != 0) {
+        pl_err("%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int pl_probalink_write(pl_run *r, const char *linked)
+{
+    struct pl_probalink_state *s = r->probalink;
+    if (!s)
+        return 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, r->comm, MPI_INFO_NULL);
+    H5Pset_coll_metadata_write(fapl, 1);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    hid_t f = H5Fopen(linked, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (!pl_all_ok(r->comm, f >= 0)) {
+        pl_err0("%s: cannot open for the linkage outputs: %s", linked,
+                pl_h5_reason());
+        if (f >= 0)
+            H5Fclose(f);
+        return -1;
+    }
+    int ok = 1;
+    for (size_t k = 0; k < s->nq && ok; k++)
+        ok = pl_all_ok(r->comm, write_source(r, f, linked, &s->q[k]) == 0);
+    if (H5Fclose(f) < 0)
+        ok = 0;
+    if (!pl_all_ok(r->comm, ok))
+        return -1;
+    int sok = 1;
+    for (size_t k = 0; k < s->nq; k++) {
+        char name[PL_NAME_MAX + 16];
+        snprintf(name, sizeof name, "linkage_%s.svg", s->q[k].name);
+        if (r->rank == 0) {
+            char *path = pl_xasprintf("%s/%s", r->gendir, name);
+            sok &= write_svg(r, &s->q[k], path) == 0;
+            free(path);
+        }
+        pl_run_output(name);
+    }
+    return pl_root_ok(r->comm, sok) ? 0 : -1;
+}
+
+void pl_probalink_summary(const pl_run *r)
+{
+    const struct pl_probalink_state *s = r->probalink;
+    if (!s || r->rank != 0)
+        return;
+    for (size_t k = 0; k < s->nq; k++) {
+        const qsrc *q = &s->q[k];
+        pl_info("linkage %s -> %s: %llu rows, %llu linked, %llu to review, "
+                "%llu new; %llu pairs compared (%llu found twice), "
+                "%.0f pairs/s/rank, %.3f s", q->name, s->c->persons,
+                (unsigned long long)q->nrows, (unsigned long long)q->n_link,
+                (unsigned long long)q->n_review, (unsigned long long)q->n_new,
+                (unsigned long long)q->pairs, (unsigned long long)q->dups,
+                q->seconds > 0 ? (double)q->pairs / q->seconds / r->size : 0,
+                q->seconds);
+        pl_info("linkage %s: model lambda %.3g, estimated precision %.4f "
+                "recall %.4f", q->name, q->mo.lambda, q->est_precision,
+                q->est_recall);
+        pl_info("linkage %s: seconds (rank 0): read %.3f, u %.3f, em %.3f, "
+                "score %.3f, decide %.3f, new pids %.3f; cpu seconds (rank "
+                "0): read %.3f, link %.3f", q->name, s->t_prepare,
+                q->t_phase[0], q->t_phase[1], q->t_phase[2], q->t_phase[3],
+                q->t_phase[4], s->cpu_prepare, q->cpu);
+        if (q->has_truth)
+            pl_info("linkage %s: true precision %.4f recall %.4f F1 %.4f",
+                    q->name, q->t_precision, q->t_recall, q->t_f1);
+    }
+}
+
+void pl_probalink_free(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    if (!s)
+        return;
+    pl_bk_release();
+    if (s->P)
+        pl_wipe(s->P, s->p_count * s->rs);
+    free(s->P);
+    free(s->p_ok);
+    for (size_t k = 0; k < s->nq; k++) {
+        qsrc *q = &s->q[k];
+        if (q->Q)
+            pl_wipe(q->Q, q->count * s->rs);
+        free(q->Q);
+        free(q->status);
+        free(q->weight);
+        free(q->pid);
+        free(q->review);
+    }
+    free(s->q);
+    free(s);
+    r->probalink = NULL;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Probabilistic linkage (docs/LINKAGE.md): a synth store whose registry has
+# no NIR, linked to the persons of the run; quality from /truth read with
+# h5py, identical keyed outputs at -np 1 and -np 2, the SVG, no name in any
+# message, and the job file errors (file:line:column, key path).
+source "$(dirname "$0")/../lib/common.sh"
+keys
+"$PL" synth --linkage --persons 6000 --records 4000 --seed 11 -o "$TMP/fs.h5" >/dev/null
+check "synth --linkage writes a store with /truth" \
+  /usr/bin/python3 -c "import h5py,sys; f=h5py.File('$TMP/fs.h5'); sys.exit(0 if 'registry' in f['truth'] and 'p1' in f['sources/persons'] else 1)"
+sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/fs.h5#" \
+    "$ROOT/jobs/linkage.yaml" >"$TMP/job.yaml"
+for np in 1 2; do
+  if plrun "$np" run "$TMP/job.yaml" --out "$TMP/np$np" >"$TMP/np$np.log" 2>&1; then
+    ok "linkage run at -np $np"
+  else
+    notok "linkage run at -np $np"; tail -20 "$TMP/np$np.log"
+  fi
+done
+/usr/bin/python3 tests/e2e/check_linkage.py "$TMP/fs.h5" "$TMP/np2/linked.h5" 0.99 0.97
+for g in /linked/registry /review/registry /linkage/registry /linked/persons; do
+  check "identical $g at -np 1 and -np 2" h5diff "$TMP/np1/linked.h5" "$TMP/np2/linked.h5" "$g" "$g"
+done
+check "linkage_registry.svg is well-formed SVG" /usr/bin/python3 -c "
+import xml.etree.ElementTree as E,sys; r=E.parse('$TMP/np2/current/linkage_registry.svg').getroot(); sys.exit(0 if r.tag.endswith('svg') and len(r)>50 else 1)"
+grep -q "true precision" "$TMP/np2.log" && ok "summary prints the quality" || notok "summary prints the quality"
+# no name from the store in any message
+/usr/bin/python3 -c "
+import h5py; f=h5py.File('$TMP/fs.h5')
+for c in ('last_name','first_name'):
+    for v in f['sources/registry/'+c][:200]:
+        v=v.decode('utf-8','replace').strip()
+        if len(v)>=6: print(v)" | sort -u >"$TMP/names"
+if grep -qiF -f "$TMP/names" "$TMP/np1.log" "$TMP/np2.log"; then notok "no name in the run's messages"; else ok "no name in the run's messages"; fi
+
+# job file errors: file:line:column and key path, nothing published
+bad() {  # NAME EXPECTED-REGEX: run $TMP/bad.yaml and expect the error
+  local name=$1 want=$2
+  rm -rf "$TMP/bad"
+  if plrun 1 run "$TMP/bad.yaml" --out "$TMP/bad" >"$TMP/bad.log" 2>&1; then
+    notok "$name: refused"
+  elif grep -qE "$want" "$TMP/bad.log" && [ ! -e "$TMP/bad/linked.h5" ]; then
+    ok "$name: refused ($want)"
+  else
+    notok "$name: refused with '$want'"; cat "$TMP/bad.log"
+  fi
+}
+sed -e 's#last_name:phonetic + birth_date:year_month#last_name:phonetic + birthdate:year_month#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "blocking rule naming an unknown field" 'bad.yaml:[0-9]+:[0-9]+: linkage.blocking\[1\]: .*unknown field .birthdate.'
+sed -e 's#thresholds: {lower: 0, upper: 10}#thresholds: {lower: 12, upper: 10}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "thresholds out of order" 'bad.yaml:[0-9]+:[0-9]+: linkage.thresholds: thresholds out of order'
+sed -e 's#identified_data: true#identified_data: false#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "names without identified_data" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.last_name: a name is a direct identifier'
+sed -e 's#within_days: 31#within_days: soon#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a comparison option of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_date.within_days'
+sed -e 's#first_name: {compare: name}#first_name: {compare: name, column: ""}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "an empty column name" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.first_name.column: expected a column name, got an empty string'
+cp "$TMP/job.yaml" "$TMP/bad.yaml"
+sed -i -e 's#birth_name: {compare: name}#birth_name: {compare: date}#' "$TMP/bad.yaml"
+bad "a matching field of the wrong type" '/sources/persons/birth_name: linkage.fields.birth_name \(compare: date\) expects a 1-D dataset of an integer'
+cp "$TMP/fs.h5" "$TMP/empty.h5"
+/usr/bin/python3 -c "
+import h5py; f=h5py.File('$TMP/empty.h5','r+'); d=f['sources/registry/commune']; d[...]=b''"
+sed -e "s#^store: .*#store: $TMP/empty.h5#" "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a comparison on an empty column" '/sources/registry/commune: linkage.fields.commune compares an empty column'
+
+# one-to-one: two identical records of one person; one is linked, the other
+# goes to review with that person as its candidate
+cp "$TMP/fs.h5" "$TMP/dup.h5"
+/usr/bin/python3 -c "
+import h5py; f=h5py.File('$TMP/dup.h5','r+'); g=f['sources/registry']
+for c in g: g[c][1] = g[c][0]
+f['truth/registry/person'][1] = f['truth/registry/person'][0]"
+sed -e "s#^store: .*#store: $TMP/dup.h5#" "$TMP/job.yaml" >"$TMP/dup.yaml"
+if plrun 1 run "$TMP/dup.yaml" --out "$TMP/dup" >"$TMP/dup.log" 2>&1; then
+  check "one-to-one: of two identical records, one linked and one to review naming the same person" /usr/bin/python3 -c "
+import h5py,sys; f=h5py.File('$TMP/dup/linked.h5'); g=f['linked/registry']; s=g['match_status'][:2]; p=g['pid'][:2]
+r=f['review/registry']; rows=list(r['row'][:]); 
+sys.exit(0 if sorted(s)==[1,2] and (1 - list(s).index(1)) in rows and r['pid'][rows.index(1 - list(s).index(1))]==p[list(s).index(1)] else 1)"
+else
+  notok "one-to-one run"; tail -5 "$TMP/dup.log"
+fi
+
+# a persons source with several rows per person (stays): one candidate per
+# person, quality unchanged
+/usr/bin/python3 -c "
+import h5py, numpy as np
+s=h5py.File('$TMP/fs.h5'); o=h5py.File('$TMP/twice.h5','w')
+for grp in ('sources/persons','truth/persons'):
+    for c in s[grp]:
+        v=s[grp][c][:]; o[grp+'/'+c]=np.concatenate([v, v])
+for grp in ('sources/registry','truth/registry'):
+    for c in s[grp]:
+        o[grp+'/'+c]=s[grp][c][:]"
+sed -e "s#^store: .*#store: $TMP/twice.h5#" "$TMP/job.yaml" >"$TMP/twice.yaml"
+if plrun 2 run "$TMP/twice.yaml" --out "$TMP/twice" >"$TMP/twice.log" 2>&1; then
+  /usr/bin/python3 tests/e2e/check_linkage.py "$TMP/twice.h5" "$TMP/twice/linked.h5" 0.99 0.97 |
+    grep -E "^(not )?ok - (precision|recall|one-to-one)" | sed 's/^\(not \)\{0,1\}ok - /&persons twice: /'
+else
+  notok "persons source with two rows per person"; tail -5 "$TMP/twice.log"
+fi

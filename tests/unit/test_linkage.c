@@ -1,0 +1,246 @@
+/* test_linkage.c — string similarity, the Fellegi–Sunter EM and blocking
+ * dedup (stage/fellegi.h, stage/blocking.h, base/strsim.h). */
+#include "base/strsim.h"
+#include "stage/blocking.h"
+#include "stage/fellegi.h"
+#include "unit.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <string.h>
+
+static double jw(const char *a, const char *b)
+{
+    return pl_jaro_winkler(a, strlen(a), b, strlen(b));
+}
+static int osa(const char *a, const char *b)
+{
+    return pl_osa_distance(a, strlen(a), b, strlen(b));
+}
+static int norm_is(const char *in, const char *want)
+{
+    char out[64];
+    pl_name_norm(in, strlen(in), out, sizeof out);
+    if (strcmp(out, want) != 0)
+        printf("# norm('%s') = '%s'\n", in, out);
+    return strcmp(out, want) == 0;
+}
+static int same_phon(const char *a, const char *b)
+{
+    char pa[PL_PHON_MAX], pb[PL_PHON_MAX];
+    pl_phonetic_fr(a, strlen(a), pa);
+    pl_phonetic_fr(b, strlen(b), pb);
+    return strcmp(pa, pb) == 0;
+}
+
+static void test_strsim(void)
+{
+    CHECK(fabs(jw("MARTHA", "MARHTA") - 0.961) < 0.0005,
+          "Jaro-Winkler MARTHA/MARHTA = 0.961 (%.4f)", jw("MARTHA", "MARHTA"));
+    CHECK(fabs(jw("DWAYNE", "DUANE") - 0.840) < 0.0005,
+          "Jaro-Winkler DWAYNE/DUANE = 0.840 (%.4f)", jw("DWAYNE", "DUANE"));
+    CHECK(fabs(jw("DIXON", "DICKSONX") - 0.813) < 0.0005,
+          "Jaro-Winkler DIXON/DICKSONX = 0.813 (%.4f)",
+          jw("DIXON", "DICKSONX"));
+    CHECK(jw("DUPONT", "DUPONT") == 1.0 && jw("ABC", "XYZ") == 0.0 &&
+              jw("", "") == 1.0 && jw("A", "") == 0.0,
+          "Jaro-Winkler: identical 1, nothing in common 0, empty");
+    CHECK(osa("KITTEN", "SITTING") == 3, "OSA KITTEN/SITTING = 3");
+    CHECK(osa("ABCD", "ACBD") == 1, "OSA: one transposition = 1");
+    CHECK(osa("CA", "ABC") == 3,
+          "OSA CA/ABC = 3 (optimal string alignment, not true DL's 2)");
+    CHECK(osa("", "ABC") == 3 && osa("MARTIN", "MARTIN") == 0,
+          "OSA: empty string, identical");
+    CHECK(norm_is("H\xc3\xa9l\xc3\xa8ne-Marie d'Arc", "HELENE MARIE D ARC"),
+          "normalise: case, accents, hyphen, apostrophe");
+    CHECK(norm_is("  \xc5\x93uvre  ", "OEUVRE") &&
+              norm_is("stra\xc3\x9f" "e", "STRASSE") &&
+              norm_is("\xc3\x87" "A\xe2\x80\x99VA", "CA VA"),
+          "normalise: ligatures, sharp s, U+2019, trim");
+    CHECK(norm_is("L\xce\xbb" "A", "LA") && norm_is("--", ""),
+          "normalise: other scripts dropped, only separators -> empty");
+    CHECK(same_phon("DUPONT", "DUPOND") && same_phon("MARTIN", "MARTAIN") &&
+              same_phon("PHILIPPE", "FILIPE") &&
+              same_phon("GAUTHIER", "GOTIER") && !same_phon("MARTIN", "DUPONT"),
+          "French phonetic key: DUPONT=DUPOND, MARTIN=MARTAIN, "
+          "PHILIPPE=FILIPE, GAUTHIER=GOTIER, MARTIN!=DUPONT");
+}
+
+static void exact_cfg(pl_linkage_cfg *c, size_t nf)
+{
+    memset(c, 0, sizeof *c);
+    c->n_fields = nf;
+    for (size_t f = 0; f < nf; f++) {
+        c->fields[f].kind = PL_CMP_EXACT;
+        c->fields[f].n_levels = 2;
+        snprintf(c->fields[f].name, PL_NAME_MAX, "f%zu", f);
+    }
+    c->max_block = 1000;
+}
+
+static void test_em(void)
+{
+    pl_linkage_cfg c;
+    exact_cfg(&c, 3);
+    const double m[3] = {0.9, 0.8, 0.95}, u[3] = {0.05, 0.1, 0.2};
+    const double lambda = 0.1, N = 1e6;
+    uint32_t G = pl_fs_patterns(&c);
+    CHECK(G == 27, "patterns: (2 levels + missing)^3 = 27");
+    double counts[27] = {0};
+    for (uint32_t g = 0; g < G; g++) {
+        uint8_t lev[3];
+        pl_fs_decode(&c, g, lev);
+        if (lev[0] == 2 || lev[1] == 2 || lev[2] == 2)
+            continue;
+        double pm = lambda, pu = 1 - lambda;
+        for (int f = 0; f < 3; f++) {
+            pm *= lev[f] == 0 ? m[f] : 1 - m[f];
+            pu *= lev[f] == 0 ? u[f] : 1 - u[f];
+        }
+        counts[g] = N * (pm + pu);
+    }
+    pl_fs_model mo;
+    memset(&mo, 0, sizeof mo);
+    mo.nf = 3;
+    for (int f = 0; f < 3; f++) {
+        mo.nl[f] = 2;
+        mo.u[f][0] = u[f];
+        mo.u[f][1] = 1 - u[f];
+    }
+    double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV] = {{0}};
+    uint64_t it;
+    double l = pl_fs_em(&mo, &c, counts, 0, 2000, mr, &it);
+    int ok = fabs(l - lambda) < 1e-3;
+    for (int f = 0; f < 3; f++)
+        ok &= fabs(mr[f][0] - m[f]) < 1e-3;
+    CHECK(ok, "EM recovers lambda=0.1 and m=(0.9,0.8,0.95) with u known "
+          "(got %.4f; %.4f %.4f %.4f, %llu iterations)", l, mr[0][0],
+          mr[1][0], mr[2][0], (unsigned long long)it);
+    double mr2[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV] = {{0}};
+    uint64_t it2;
+    double l2 = pl_fs_em(&mo, &c, counts, 0, 2000, mr2, &it2);
+    CHECK(l2 == l && memcmp(mr, mr2, sizeof mr) == 0 && it2 == it,
+          "EM is deterministic");
+    /* missing values are neutral: the same data with field 2 missing in
+     * half the pairs gives the same m for fields 0 and 1 */
+    double c2[27] = {0};
+    for (uint32_t g = 0; g < G; g++) {
+        uint8_t lev[3];
+        pl_fs_decode(&c, g, lev);
+        if (lev[2] == 2 || counts[g] == 0)
+            continue;
+        c2[g] += counts[g] / 2;
+        c2[g - lev[2] * 9 + 2 * 9] += counts[g] / 2;
+    }
+    double mr3[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    l2 = pl_fs_em(&mo, &c, c2, 0, 2000, mr3, &it2);
+    CHECK(fabs(mr3[0][0] - m[0]) < 2e-3 && fabs(mr3[1][0] - m[1]) < 2e-3 &&
+              fabs(mr3[2][0] - m[2]) < 2e-3 && fabs(l2 - lambda) < 2e-3,
+          "EM with missing values (neutral) still recovers m and lambda");
+    /* weights */
+    for (int f = 0; f < 3; f++) {
+        mo.m[f][0] = m[f];
+        mo.m[f][1] = 1 - m[f];
+    }
+    mo.lambda = 0.5;
+    pl_fs_finish(&mo);
+    CHECK(fabs(mo.w[0][0] - log2(0.9 / 0.05)) < 1e-12 && mo.prior_w == 0,
+          "match weight of agreement = log2(m/u), prior log2(l/(1-l))");
+}
+
+typedef struct {
+    uint64_t seen[16][2];
+    int n;
+} pairs_seen;
+
+static int on_pair(const uint8_t *p, const uint8_t *q, void *ctx)
+{
+    pairs_seen *s = ctx;
+    if (s->n < 16) {
+        s->seen[s->n][0] = ((const pl_fs_hdr *)p)->id;
+        s->seen[s->n][1] = ((const pl_fs_hdr *)q)->id;
+    }
+    s->n++;
+    return 0;
+}
+
+static void set_rec(uint8_t *rec, uint64_t id, int side, int64_t a,
+                    int64_t b)
+{
+    memset(rec, 0, sizeof(pl_fs_hdr) + 16);
+    pl_fs_hdr *h = (pl_fs_hdr *)rec;
+    h->id = id;
+    h->side = (uint8_t)side;
+    memcpy(rec + sizeof *h, &a, 8);
+    memcpy(rec + sizeof *h + 8, &b, 8);
+}
+
+static void test_blocking(void)
+{
+    pl_linkage_cfg c;
+    exact_cfg(&c, 2);
+    c.n_rules = 2;
+    c.rules[0].n_items = 1;
+    c.rules[0].items[0].field = 0;
+    c.rules[1].n_items = 1;
+    c.rules[1].items[0].field = 1;
+    size_t rs = pl_fs_recsize(&c);
+    uint8_t P[3][sizeof(pl_fs_hdr) + 16],
+        Q[1][sizeof(pl_fs_hdr) + 16];
+    set_rec(P[0], 0, 0, 1, 1);  /* found by both rules: counted once */
+    set_rec(P[1], 1, 0, 1, 2);  /* rule 0 only */
+    set_rec(P[2], 2, 0, 2, 1);  /* rule 1 only */
+    set_rec(Q[0], 7, 1, 1, 1);
+    pairs_seen s = {{{0}}, 0};
+    pl_bk_stats st = {0};
+    int rc = 0;
+    for (int r = 0; r < 2 && rc == 0; r++) {
+        pl_bk_params bp = {.rule = r, .dedup = 1, .rounds = 1};
+        rc = pl_bk_run(MPI_COMM_WORLD, &c, &bp, &P[0][0], 3, &Q[0][0], 1,
+                       on_pair, &s, &st);
+    }
+    int once = s.n == 3;
+    for (int i = 0; i < s.n && i < 16; i++)
+        for (int j = i + 1; j < s.n && j < 16; j++)
+            once &= !(s.seen[i][0] == s.seen[j][0] &&
+                      s.seen[i][1] == s.seen[j][1]);
+    CHECK(rc == 0 && once && st.pairs == 3 && st.dups == 1,
+          "blocking: a pair found by two rules is compared once, under the "
+          "first (%d pairs, %llu skipped)", s.n, (unsigned long long)st.dups);
+    (void)rs;
+    /* a block above max_block is capped, and says so */
+    c.max_block = 2;
+    pairs_seen s2 = {{{0}}, 0};
+    pl_bk_stats st2 = {0};
+    uint8_t PP[5][sizeof(pl_fs_hdr) + 16];
+    for (int i = 0; i < 5; i++)
+        set_rec(PP[i], (uint64_t)i, 0, 1, i);
+    pl_bk_params bp = {.rule = 0, .dedup = 1, .rounds = 1};
+    rc = pl_bk_run(MPI_COMM_WORLD, &c, &bp, &PP[0][0], 5, &Q[0][0], 1,
+                   on_pair, &s2, &st2);
+    CHECK(rc == 0 && s2.n == 2 && st2.capped_blocks == 1 &&
+              st2.capped_pairs == 3 && s2.seen[0][0] == 0 &&
+              s2.seen[1][0] == 1,
+          "blocking: a block of 5 with max_block 2 compares its first 2 "
+          "persons (by row) and counts 3 pairs not compared");
+    /* the key ignores what the rule does not name, and missing excludes */
+    uint8_t a[sizeof(pl_fs_hdr) + 16], b[sizeof a];
+    set_rec(a, 1, 0, 5, 6);
+    set_rec(b, 2, 1, 5, 9);
+    CHECK(pl_bk_key(&c, &c.rules[0], a) == pl_bk_key(&c, &c.rules[0], b) &&
+              pl_bk_key(&c, &c.rules[1], a) != pl_bk_key(&c, &c.rules[1], b),
+          "blocking key: equal values, equal keys");
+    ((pl_fs_hdr *)a)->missing = 1;
+    CHECK(pl_bk_key(&c, &c.rules[0], a) == 0,
+          "blocking key: a missing value puts the record in no block");
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    test_strsim();
+    test_em();
+    test_blocking();
+    MPI_Finalize();
+    return unit_done();
+}

@@ -148,6 +148,39 @@ static int audit_event_append(const char *path, const audit_event *ev,
 /* ------------------------------------------------------------------------ */
 /* Common options */
 
+/* --reason TEXT goes into the audit line (JSON) as given: one line of
+ * printable UTF-8. NULL when it is, else a copy escaped as messages are
+ * (base/log.h: \xNN for a control byte or a byte that is not UTF-8), for
+ * the refusal's own audit line; *at is the first such byte (0-based). */
+static char *reason_escaped(const char *r, size_t *at)
+{
+    size_t n = strlen(r), cap = 4 * n + 8;
+    char *e = pl_xmalloc(cap);
+    pl_log_escape(r, e, cap);
+    if (strcmp(e, r) == 0) {
+        free(e);
+        return NULL;
+    }
+    size_t i = 0;
+    while (r[i] && r[i] == e[i])
+        i++;
+    *at = i;
+    return e;
+}
+
+static int reason_refused(const char *cmd, const char *r)
+{
+    size_t at = 0;
+    char *e = reason_escaped(r, &at);
+    if (!e)
+        return 0;
+    free(e);
+    pl_err("%s: --reason: expected one line of printable UTF-8 text (a "
+           "ticket or request number); byte %zu is a control character "
+           "(a newline, a tab, ...) or not UTF-8", cmd, at + 1);
+    return 1;
+}
+
 typedef struct {
     const char *corr, *audit, *custody, *out, *reason;
     const char *pids;           /* reveal --pids FILE ("-": stdin) */
@@ -566,6 +599,14 @@ int pl_reveal_main(int argc, char **argv)
         fprintf(stderr, "%s\n", usage);
         audit_event_append(audit, &ev, 0, pl_log_first_error());
         rc = 2;
+    } else if (reason_refused("reveal", c.reason)) {
+        size_t at;
+        char *esc = reason_escaped(c.reason, &at);
+        fprintf(stderr, "%s\n", usage);
+        ev.reason = esc;        /* recorded escaped: the log stays JSON */
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+        free(esc);
+        rc = 2;
     } else if (ps.n == 0) {
         pl_err("%s: no pid in the list (only blank lines and comments)",
                strcmp(c.pids, "-") == 0 ? "standard input" : c.pids);
@@ -719,6 +760,10 @@ int pl_rewrap_main(int argc, char **argv)
     if (parse_cli(argc, argv, &c, 0, usage) != 0 || !c.custody) {
         if (c.corr && !c.custody)
             pl_err("rewrap: missing --custody NEW.yaml (the new custodians)");
+        free(c.pos);
+        return 2;
+    }
+    if (c.reason && reason_refused("rewrap", c.reason)) {
         free(c.pos);
         return 2;
     }

@@ -94,6 +94,30 @@ last | grep -q '"pids_requested":\["'"$PID"'"\].*"outcome":"failure","error":"re
 check "no --reason: the refusal is audited with the pids asked for" test $? -eq 0 -a "$(lines)" -eq $((n0 + 1))
 rev $(key alice) $(key carol) --reason "  " "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "blank --reason: exit 2, nothing on stdout" test $rc -eq 2 -a ! -s "$TMP/o"
+# A reason is one line of UTF-8 text: a newline, a control byte or invalid
+# UTF-8 would make the audit log unreadable as JSON Lines (Python, jq).
+for r in $'REQ-1\xff' $'REQ-1\n{"outcome":"success"}' $'REQ\x1b[2J'; do
+  rev $(key alice) $(key carol) --reason "$r" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+  [ $rc -eq 2 ] && [ ! -s "$TMP/o" ] && grep -q -- "--reason: expected one line of printable UTF-8 text" "$TMP/e" || break
+done
+check "--reason with invalid UTF-8, a newline or an escape sequence: exit 2, no p1, says why" test $rc -eq 2 -a ! -s "$TMP/o"
+rev $(key alice) $(key carol) --reason "ticket n° «42»" "$PID" >"$TMP/o" 2>"$TMP/e"
+check "--reason in UTF-8 (accents, guillemets) accepted" test $? -eq 0 -a -s "$TMP/o"
+$PY - "$LOG" <<'PY'
+import json, sys
+bad = []
+for n, l in enumerate(open(sys.argv[1], "rb"), 1):
+    try:
+        json.loads(l.decode("utf-8", errors="strict"))
+    except ValueError as e:
+        bad.append("%d: %s" % (n, e))
+try:
+    j = json.loads(open(sys.argv[1], "rb").read().splitlines()[-2])
+    ok = not bad and j["reason"] == "REQ\\x1b[2J" and j["outcome"] == "failure"
+except ValueError:
+    ok = False
+print(("ok" if ok else "not ok") + " - every audit line is strict UTF-8 JSON; a refused reason is recorded escaped " + "; ".join(bad)[:300])
+PY
 
 # --- refusal: one role ------------------------------------------------------
 rev $(key alice) --reason REQ-3 --pids - <"$TMP/two" >"$TMP/o" 2>"$TMP/e"; rc=$?

@@ -196,6 +196,19 @@ check "shamir_combine.py: one role refused, nothing printed" test $rc -ne 0 -a !
 { unwrap alice; unwrap carol | $PY -c 'import sys; d=bytearray(sys.stdin.buffer.read()); d[5]^=1; sys.stdout.buffer.write(d)'; } |
   $PY docs/shamir_combine.py "$C" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "shamir_combine.py: an altered share fails the key check" test $rc -ne 0 -a ! -s "$TMP/o" -a -n "$(grep 'key check failed' "$TMP/e")"
+# Hostile input: a clean message, never a traceback, never a share.
+unwrap alice | $PY -c 'import sys; print(sys.stdin.buffer.read().hex() + "0")' >"$TMP/sh.hex"
+$PY docs/shamir_combine.py "$C" "$PID" <"$TMP/sh.hex" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "shamir_combine.py: a hex share of odd length: a message naming it, no traceback, no share bytes" \
+  sh -c "test $rc -ne 0 -a ! -s '$TMP/o' && grep -q 'a share in hex must be 66 hex digits' '$TMP/e' && ! grep -q -e Traceback -e '$(cut -c3-20 "$TMP/sh.hex")' '$TMP/e'"
+$PY docs/shamir_combine.py "$out/linked.h5" "$PID" <"$TMP/sh.hex" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "shamir_combine.py: not a correspondence file: named, no traceback" \
+  sh -c "test $rc -ne 0 && grep -q 'linked.h5: not a readable correspondence file' '$TMP/e' && ! grep -q Traceback '$TMP/e'"
+cp "$(readlink -f "$C")" "$TMP/altered.h5"
+$PY -c 'import h5py,sys; d=h5py.File(sys.argv[1],"r+")["shards/ciphertext"]; d[7]^=1' "$TMP/altered.h5"
+{ unwrap alice; unwrap carol; } | $PY docs/shamir_combine.py "$TMP/altered.h5" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "shamir_combine.py: an altered shard: authentication failed, no traceback, nothing printed" \
+  sh -c "test $rc -ne 0 -a ! -s '$TMP/o' && grep -q 'authentication failed' '$TMP/e' && ! grep -q Traceback '$TMP/e'"
 check "an offline opening leaves no audit line" test "$(lines)" -eq "$n0"
 $PY - docs/CORRESPONDENCE.md docs/shamir_combine.py <<'PY'
 import sys

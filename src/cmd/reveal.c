@@ -559,6 +559,25 @@ out:
     return rc;
 }
 
+/* Standard input, output and error open? A closed one is replaced by
+ * /dev/null so that no file this command opens (the audit log, a table)
+ * takes its number and receives what is meant for it. Returns 1 when
+ * standard output was closed. */
+static int std_fds_closed_stdout(void)
+{
+    int out_closed = 0;
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            out_closed |= fd == 1;
+            int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+    return out_closed;
+}
+
 int pl_reveal_main(int argc, char **argv)
 {
     static const char *usage =
@@ -567,6 +586,13 @@ int pl_reveal_main(int argc, char **argv)
         "[--format tsv|json] [--audit FILE] [PID...]";
     cli c;
     pl_h5_quiet();
+    if (std_fds_closed_stdout()) {
+        /* Nothing to print the answer to: refused before any p1 exists
+         * (an audit line would record a reveal that nobody received). */
+        pl_err("reveal: standard output is closed (the answer would be "
+               "lost); nothing done");
+        return 2;
+    }
     if (parse_cli(argc, argv, &c, 1, usage) != 0) {
         free(c.pos);
         return 2;
@@ -757,6 +783,7 @@ int pl_rewrap_main(int argc, char **argv)
         "[--audit FILE] [--reason TEXT]";
     cli c;
     pl_h5_quiet();
+    std_fds_closed_stdout();
     if (parse_cli(argc, argv, &c, 0, usage) != 0 || !c.custody) {
         if (c.corr && !c.custody)
             pl_err("rewrap: missing --custody NEW.yaml (the new custodians)");

@@ -160,6 +160,11 @@ printf '{"v":1' >"$TMP/torn.log"
 rev $(key alice) $(key carol) --reason REQ-9 --audit "$TMP/torn.log" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "audit log cannot be appended to: no p1 printed, exit 1" test $rc -eq 1 -a ! -s "$TMP/o"
 
+n0=$(lines)
+rev $(key alice) $(key carol) --reason REQ-9b "$PID" >&- 2>"$TMP/e"; rc=$?
+check "standard output closed: refused before any p1 (exit 2, says so), no success line" \
+  test $rc -eq 2 -a -n "$(grep 'standard output is closed' "$TMP/e")" -a "$(lines)" -eq "$n0"
+
 # --- the log: no p1, a valid chain -------------------------------------------
 $PY - "$LOG" "$TMP/truth" <<'PY'
 import sys

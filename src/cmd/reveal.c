@@ -51,11 +51,32 @@ static char *output_dir_of(const char *corr)
     return dir;
 }
 
+/* The output directory the table really is in: as named (the path the
+ * user gave, kept for messages), unless the file is reached through a
+ * symlink from elsewhere (~/corr.h5 -> /data/out/correspondence.h5): then
+ * the directory of the file it resolves to, whose chain it belongs to. */
+static char *table_dir(const char *corr)
+{
+    char *dir = output_dir_of(corr), *real = realpath(corr, NULL);
+    if (!real)
+        return dir;
+    char *rdir = output_dir_of(real), *ldir = realpath(dir, NULL);
+    free(real);
+    if (ldir && strcmp(ldir, rdir) == 0) {
+        free(ldir);
+        free(rdir);
+        return dir;
+    }
+    free(ldir);
+    free(dir);
+    return rdir;
+}
+
 /* By default the output directory's own chain, <dir>/audit.log, where its
  * runs write: one chain per output directory. */
 static char *default_audit(const char *corr)
 {
-    char *dir = output_dir_of(corr);
+    char *dir = table_dir(corr);
     size_t n = strlen(dir) + 16;
     char *p = pl_xmalloc(n);
     snprintf(p, n, "%s/audit.log", dir);
@@ -107,7 +128,7 @@ static int audit_event_append(const char *path, const audit_event *ev,
                               int success, const char *error)
 {
     char *json = custodians_json(ev->cf, ev->used);
-    char *outdir = output_dir_of(ev->corr);
+    char *outdir = table_dir(ev->corr);
     pl_audit_rec *a = pl_audit_begin(ev->event);
     pl_audit_str(a, "event", ev->event);
     pl_audit_str(a, "file", ev->cf ? ev->cf->path : ev->corr);
@@ -685,7 +706,7 @@ static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
      * run publishes a new set (and removes the generation written into)
      * between this audit line and the rename. */
     struct stat sb;
-    char *od = output_dir_of(final), *cur = pl_xmalloc(strlen(od) + 16);
+    char *od = table_dir(final), *cur = pl_xmalloc(strlen(od) + 16);
     snprintf(cur, strlen(od) + 16, "%s/current", od);
     int locked = 0;
     if (lstat(cur, &sb) == 0 && S_ISLNK(sb.st_mode)) {

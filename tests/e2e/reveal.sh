@@ -165,6 +165,14 @@ rev $(key alice) $(key carol) --reason REQ-9b "$PID" >&- 2>"$TMP/e"; rc=$?
 check "standard output closed: refused before any p1 (exit 2, says so), no success line" \
   test $rc -eq 2 -a -n "$(grep 'standard output is closed' "$TMP/e")" -a "$(lines)" -eq "$n0"
 
+# A table reached through a symlink from elsewhere is audited in its own
+# directory's chain, not in a new log next to the symlink.
+mkdir -p "$TMP/elsewhere"; ln -s "$C" "$TMP/elsewhere/corr.h5"
+n0=$(lines)
+"$PL" reveal --corr "$TMP/elsewhere/corr.h5" $(key alice) $(key carol) --reason REQ-9c "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "table through a symlink elsewhere: audited in the output directory's chain, no stray log" \
+  test $rc -eq 0 -a "$(lines)" -eq $((n0 + 1)) -a ! -e "$TMP/elsewhere/audit.log" -a -n "$(last | grep '"reason":"REQ-9c"')"
+
 # --- the log: no p1, a valid chain -------------------------------------------
 $PY - "$LOG" "$TMP/truth" <<'PY'
 import sys

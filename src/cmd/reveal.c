@@ -368,6 +368,29 @@ static int parse_pid_entry(pidset *ps, const char *s, size_t len,
     return -1;
 }
 
+static int stdin_closed;        /* set by std_fds_closed_stdout */
+
+/* One line of the list, up to its newline or the end: the bytes before a
+ * '#' (a comment) are kept, at most LIST_LINE of them; *n is how many
+ * there were (more than LIST_LINE: the line is not a pid, and is not held
+ * in memory, whatever its length). 0, or -1 at the end of the list. */
+#define LIST_LINE 1024
+
+static int list_line(FILE *f, char *buf, size_t *n)
+{
+    int c, any = 0, comment = 0;
+    *n = 0;
+    while ((c = getc_unlocked(f)) != EOF) {
+        any = 1;
+        if (c == '\n')
+            break;
+        comment |= c == '#';
+        if (!comment && (*n)++ < LIST_LINE)
+            buf[*n - 1] = (char)c;
+    }
+    return any ? 0 : -1;
+}
+
 /* The --pids list: one pid per line; blank lines, and everything from a
  * '#' to the end of a line, are ignored; "-" is standard input. Every bad
  * line is counted (the first BAD_SHOWN named, by line number); 0 when the
@@ -376,21 +399,28 @@ static int read_pid_list(pidset *ps, const char *path)
 {
     int std = strcmp(path, "-") == 0;
     const char *name = std ? "standard input" : path;
+    if (std && stdin_closed) {
+        pl_err("standard input is closed: no pid list to read (--pids -)");
+        return -1;
+    }
     FILE *f = std ? stdin : fopen(path, "r");
     if (!f) {
         pl_err("%s: cannot open the pid list: %s", path, strerror(errno));
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0, bad0 = ps->bad;
-    ssize_t got;
+    char line[LIST_LINE];
+    size_t lineno = 0, bad0 = ps->bad, len;
     errno = 0;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    while (list_line(f, line, &len) == 0) {
         lineno++;
-        size_t len = (size_t)got;
-        char *hash = memchr(line, '#', len);
-        if (hash)
-            len = (size_t)(hash - line);
+        char where[64 + PATH_MAX];
+        snprintf(where, sizeof where, "%s:%zu", name, lineno);
+        if (len > LIST_LINE) {
+            /* Too long to be a pid, blanks or not: only its length is
+             * used (parse_pid_entry reads the bytes of 32 only). */
+            parse_pid_entry(ps, line, len, where, 1);
+            continue;
+        }
         size_t b = 0;
         while (b < len && strchr(" \t\r\n\v\f", line[b]) && line[b])
             b++;
@@ -399,8 +429,6 @@ static int read_pid_list(pidset *ps, const char *path)
             len--;
         if (len == b)
             continue;
-        char where[64 + PATH_MAX];
-        snprintf(where, sizeof where, "%s:%zu", name, lineno);
         parse_pid_entry(ps, line + b, len - b, where, 1);
     }
     int rc = 0;
@@ -409,7 +437,6 @@ static int read_pid_list(pidset *ps, const char *path)
                errno ? strerror(errno) : "read error");
         rc = -1;
     }
-    free(line);
     if (!std)
         fclose(f);
     if (ps->bad > bad0) {
@@ -583,13 +610,14 @@ out:
 /* Standard input, output and error open? A closed one is replaced by
  * /dev/null so that no file this command opens (the audit log, a table)
  * takes its number and receives what is meant for it. Returns 1 when
- * standard output was closed. */
+ * standard output was closed; stdin_closed is set for read_pid_list. */
 static int std_fds_closed_stdout(void)
 {
     int out_closed = 0;
     for (int fd = 0; fd <= 2; fd++)
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
             out_closed |= fd == 1;
+            stdin_closed |= fd == 0;
             int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
             if (n >= 0 && n != fd) {
                 dup2(n, fd);

@@ -146,6 +146,21 @@ check "bad list: two pids on one line refused" grep -q "$TMP/bad:6: expected a p
 check "bad list: the bad entries are never shown" sh -c "! grep -q -e '$P1' -e 'zz${PID:2}' '$TMP/e'"
 last | grep -q '"reason":"REQ-5".*"outcome":"failure","error":"[^"]*bad:3: expected a pid'
 check "bad list: audited" test $? -eq 0 -a "$(lines)" -eq $((n0 + 1))
+# A huge line (no newline) is one bad line, not held in memory.
+head -c 64000000 /dev/zero | tr '\0' 0 >"$TMP/huge"
+$PY - "$PL" "$C" "$K" "$TMP/huge" <<'PY'
+import resource, subprocess, sys
+pl, c, k, huge = sys.argv[1:]
+keys = ["--key", k + "/alice.key.pem", "--passphrase-file", k + "/alice.pass",
+        "--key", k + "/carol.key.pem", "--passphrase-file", k + "/carol.pass"]
+p = subprocess.run([pl, "reveal", "--corr", c, "--reason", "REQ-5b", "--pids", "-"] + keys,
+                   stdin=open(huge, "rb"), capture_output=True)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+ok = (p.returncode == 1 and not p.stdout and rss < 40
+      and b"standard input:1: expected a pid (32 hex digits, one per line), found 64000000 characters" in p.stderr)
+print(("ok" if ok else "not ok") + " - a 64 MB line: one bad line named by its length, %d MiB peak (< 40)" % rss)
+PY
+rm -f "$TMP/huge"
 printf 'pid\n' | rev $(key alice) $(key carol) --reason REQ-6 --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "bad stdin: named 'standard input:1'" test $rc -eq 1 -a -n "$(grep 'standard input:1: expected a pid' "$TMP/e")"
 rev $(key alice) $(key carol) --reason REQ-7 "${PID:0:31}" >"$TMP/o" 2>"$TMP/e"; rc=$?
@@ -160,6 +175,8 @@ printf '{"v":1' >"$TMP/torn.log"
 rev $(key alice) $(key carol) --reason REQ-9 --audit "$TMP/torn.log" "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "audit log cannot be appended to: no p1 printed, exit 1" test $rc -eq 1 -a ! -s "$TMP/o"
 
+rev $(key alice) $(key carol) --reason REQ-9a --pids - <&- >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "standard input closed with --pids -: says so, no p1" test $rc -eq 1 -a ! -s "$TMP/o" -a -n "$(grep 'standard input is closed' "$TMP/e")"
 n0=$(lines)
 rev $(key alice) $(key carol) --reason REQ-9b "$PID" >&- 2>"$TMP/e"; rc=$?
 check "standard output closed: refused before any p1 (exit 2, says so), no success line" \

@@ -182,6 +182,14 @@ rev $(key alice) $(key carol) --reason REQ-9b "$PID" >&- 2>"$TMP/e"; rc=$?
 check "standard output closed: refused before any p1 (exit 2, says so), no success line" \
   test $rc -eq 2 -a -n "$(grep 'standard output is closed' "$TMP/e")" -a "$(lines)" -eq "$n0"
 
+# The log's file system full (here: the file size limit, ulimit -f) in the
+# middle of the line: the reason is said, the partial line is cut back.
+cp "$LOG" "$TMP/full.log"; sz=$(stat -c %s "$TMP/full.log")
+( trap '' XFSZ; ulimit -f $(( sz / 1024 + 1 ))   # cut within 1024 bytes of a > 3000-byte line
+  exec "$PL" reveal --corr "$C" $(key alice) $(key carol) --reason "REQ-9d $(printf '%03000d' 0)" --audit "$TMP/full.log" "$PID" ) >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "log full mid-line: no p1, exit 1, the reason (File too large) said, the partial line cut back, chain intact" \
+  sh -c "test $rc -eq 1 -a ! -s '$TMP/o' && grep -q 'cannot append to the audit log: File too large' '$TMP/e' && test \$(stat -c %s '$TMP/full.log') -eq $sz && '$PL' verify --audit '$TMP/full.log' >/dev/null"
+
 # A table reached through a symlink from elsewhere is audited in its own
 # directory's chain, not in a new log next to the symlink.
 mkdir -p "$TMP/elsewhere"; ln -s "$C" "$TMP/elsewhere/corr.h5"

@@ -79,8 +79,28 @@ static char *default_audit(const char *corr)
     char *dir = table_dir(corr);
     size_t n = strlen(dir) + 16;
     char *p = pl_xmalloc(n);
-    snprintf(p, n, "%s/audit.log", dir);
+    snprintf(p, n, "%s/audit.log", strcmp(dir, "/") ? dir : "");
     free(dir);
+    return p;
+}
+
+/* The log this attempt goes to: --audit, else the default one of `path`.
+ * NULL when the table does not exist and neither does the default log:
+ * a mistyped --corr names no output directory, and must not leave a new
+ * audit.log wherever it points (/, a home directory). The attempt is then
+ * not recorded; nothing can be revealed from a file that is not there. */
+static char *attempt_audit(const char *opt, const char *corr,
+                           const char *path)
+{
+    if (opt)
+        return pl_xstrdup(opt);
+    char *p = default_audit(path);
+    struct stat sb;
+    if (stat(corr, &sb) != 0 && errno == ENOENT && lstat(p, &sb) != 0 &&
+        errno == ENOENT) {
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -127,6 +147,14 @@ static char *custodians_json(const pl_corr_file *cf, const int *used)
 static int audit_event_append(const char *path, const audit_event *ev,
                               int success, const char *error)
 {
+    if (!path) {                /* attempt_audit: no table, no log */
+        fprintf(stderr, "pseudolink: not audited: %s does not exist, so it "
+                "names no output directory (give --audit LOG to record "
+                "the attempt anyway)\n", ev->corr);
+        if (success)
+            pl_err("refusing to go on without an audit record");
+        return -1;
+    }
     char *json = custodians_json(ev->cf, ev->used);
     char *outdir = table_dir(ev->corr);
     pl_audit_rec *a = pl_audit_begin(ev->event);
@@ -655,7 +683,7 @@ int pl_reveal_main(int argc, char **argv)
     }
     /* From here on (the table and the pids are named) every attempt is
      * recorded, refusals included. */
-    char *audit = c.audit ? pl_xstrdup(c.audit) : default_audit(c.corr);
+    char *audit = attempt_audit(c.audit, c.corr, c.corr);
     int rc = 1;
     pl_corr_file cf;
     pidset ps;
@@ -843,8 +871,7 @@ int pl_rewrap_main(int argc, char **argv)
         free(c.pos);
         return 2;
     }
-    char *audit = c.audit ? pl_xstrdup(c.audit)
-                          : default_audit(c.out ? c.out : c.corr);
+    char *audit = attempt_audit(c.audit, c.corr, c.out ? c.out : c.corr);
     pl_corr_file cf;
     int rc = 1;
     if (pl_corr_open(&cf, c.corr) == 0) {

@@ -11,6 +11,7 @@
 #include "crypto/keyset.h"
 #include "crypto/gcm.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,15 @@ int pl_corr_open(pl_corr_file *cf, const char *path)
 {
     memset(cf, 0, sizeof *cf);
     cf->path = pl_xstrdup(path);
+    FILE *probe = fopen(path, "rb");   /* the system's reason, plainly */
+    if (!probe) {
+        pl_err("%s: cannot open correspondence file: %s", path,
+               strerror(errno));
+        free(cf->path);
+        cf->path = NULL;
+        return -1;
+    }
+    fclose(probe);
     cf->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (cf->file < 0) {
         pl_err("%s: cannot open correspondence file: %s", path,

@@ -190,6 +190,13 @@ cp "$LOG" "$TMP/full.log"; sz=$(stat -c %s "$TMP/full.log")
 check "log full mid-line: no p1, exit 1, the reason (File too large) said, the partial line cut back, chain intact" \
   sh -c "test $rc -eq 1 -a ! -s '$TMP/o' && grep -q 'cannot append to the audit log: File too large' '$TMP/e' && test \$(stat -c %s '$TMP/full.log') -eq $sz && '$PL' verify --audit '$TMP/full.log' >/dev/null"
 
+# A mistyped --corr: the system's reason, and no new audit.log left in the
+# directory it points to.
+mkdir -p "$TMP/typo"
+"$PL" reveal --corr "$TMP/typo/corespondence.h5" $(key alice) $(key carol) --reason REQ-9e "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "mistyped --corr: exit 1, 'No such file or directory', says it is not audited, no stray audit.log" \
+  test $rc -eq 1 -a ! -s "$TMP/o" -a ! -e "$TMP/typo/audit.log" -a -n "$(grep 'corespondence.h5: cannot open correspondence file: No such file or directory' "$TMP/e")" -a -n "$(grep 'not audited' "$TMP/e")"
+
 # A table reached through a symlink from elsewhere is audited in its own
 # directory's chain, not in a new log next to the symlink.
 mkdir -p "$TMP/elsewhere"; ln -s "$C" "$TMP/elsewhere/corr.h5"

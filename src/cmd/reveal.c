@@ -274,7 +274,17 @@ static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
             }
             c->json = strcmp(argv[++i], "json") == 0;
         } else if (allow_pos && argv[i][0] != '-') c->pos[c->n_pos++] = argv[i];
-        else {
+        else if (!v && (strcmp(argv[i], "--corr") == 0 ||
+                        strcmp(argv[i], "--audit") == 0 ||
+                        strcmp(argv[i], "--custody") == 0 ||
+                        strcmp(argv[i], "--out") == 0 ||
+                        strcmp(argv[i], "--reason") == 0 ||
+                        (allow_pos && (strcmp(argv[i], "--pids") == 0 ||
+                                       strcmp(argv[i], "--format") == 0)))) {
+            pl_err("%s: missing its value (the last argument)", argv[i]);
+            fprintf(stderr, "%s\n", usage);
+            return -1;
+        } else {
             pl_err("unexpected argument '%s'", argv[i]);
             fprintf(stderr, "%s\n", usage);
             return -1;

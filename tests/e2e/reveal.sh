@@ -167,6 +167,8 @@ rev $(key alice) $(key carol) --reason REQ-7 "${PID:0:31}" >"$TMP/o" 2>"$TMP/e";
 check "bad argument: named by its position" test $rc -eq 1 -a -n "$(grep 'pid argument 1: expected a pid (32 hex digits), found 31 characters' "$TMP/e")"
 rev $(key alice) $(key carol) --reason REQ-8 --pids "$TMP/nonexistent" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "missing list file: named, audited" test $rc -eq 1 -a -n "$(grep "nonexistent: cannot open the pid list" "$TMP/e")" -a -n "$(last | grep '"reason":"REQ-8"')"
+rev $(key alice) $(key carol) "$PID" --reason >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "--reason as the last argument: exit 2, says its value is missing" test $rc -eq 2 -a -n "$(grep -- '--reason: missing its value' "$TMP/e")"
 rev $(key alice) $(key carol) --reason R --format csv "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "--format csv: usage error (exit 2)" test $rc -eq 2 -a ! -s "$TMP/o"
 

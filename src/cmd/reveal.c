@@ -388,11 +388,14 @@ static int parse_pid_entry(pidset *ps, const char *s, size_t len,
 {
     uint8_t pid[PL_PID_BYTES];
     size_t bad = 0;
-    if (len == 2 * PL_PID_BYTES && memchr(s, '\0', len) == NULL &&
+    const char *nul = len == 2 * PL_PID_BYTES ? memchr(s, '\0', len) : NULL;
+    if (len == 2 * PL_PID_BYTES && !nul &&
         pl_unhex(s, PL_PID_BYTES, pid, &bad) == 0) {
         pidset_add(ps, pid);
         return 0;
     }
+    if (nul)                    /* pl_unhex stops at a NUL: say where */
+        bad = (size_t)(nul - s);
     if (++ps->bad > BAD_SHOWN)
         return -1;
     if (len != 2 * PL_PID_BYTES)

@@ -161,6 +161,8 @@ ok = (p.returncode == 1 and not p.stdout and rss < 40
 print(("ok" if ok else "not ok") + " - a 64 MB line: one bad line named by its length, %d MiB peak (< 40)" % rss)
 PY
 rm -f "$TMP/huge"
+printf '%s\0%s\n' "${PID:0:16}" "${PID:17}" | rev $(key alice) $(key carol) --reason REQ-5c --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "a NUL byte inside a pid: named by its column" test $rc -eq 1 -a -n "$(grep 'standard input:1:17: expected a pid (32 hex digits): character 17 is not a hex digit' "$TMP/e")"
 printf 'pid\n' | rev $(key alice) $(key carol) --reason REQ-6 --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "bad stdin: named 'standard input:1'" test $rc -eq 1 -a -n "$(grep 'standard input:1: expected a pid' "$TMP/e")"
 rev $(key alice) $(key carol) --reason REQ-7 "${PID:0:31}" >"$TMP/o" 2>"$TMP/e"; rc=$?

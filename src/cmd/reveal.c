@@ -444,6 +444,9 @@ static int read_pid_list(pidset *ps, const char *path)
         pl_err("standard input is closed: no pid list to read (--pids -)");
         return -1;
     }
+    if (std && isatty(STDIN_FILENO))    /* else it looks like a hang */
+        fprintf(stderr, "pseudolink: reading pids from the terminal, one "
+                "per line; end with Ctrl-D\n");
     FILE *f = std ? stdin : fopen(path, "r");
     if (!f) {
         pl_err("%s: cannot open the pid list: %s", path, strerror(errno));

@@ -163,6 +163,33 @@ PY
 rm -f "$TMP/huge"
 printf '%s\0%s\n' "${PID:0:16}" "${PID:17}" | rev $(key alice) $(key carol) --reason REQ-5c --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "a NUL byte inside a pid: named by its column" test $rc -eq 1 -a -n "$(grep 'standard input:1:17: expected a pid (32 hex digits): character 17 is not a hex digit' "$TMP/e")"
+# --pids - on a terminal says what it waits for (a pty; pids typed, Ctrl-D).
+$PY - "$PL" "$C" "$K" "$PID" <<'PY'
+import os, pty, select, sys, time
+pl, c, k, pid = sys.argv[1:]
+child, fd = pty.fork()
+if child == 0:
+    os.execv(pl, [pl, "reveal", "--corr", c, "--reason", "REQ-5d", "--pids", "-",
+                  "--key", k + "/alice.key.pem", "--passphrase-file", k + "/alice.pass",
+                  "--key", k + "/carol.key.pem", "--passphrase-file", k + "/carol.pass"])
+out, t0 = b"", time.time()
+while b"Ctrl-D" not in out and time.time() - t0 < 10:
+    if select.select([fd], [], [], 0.5)[0]:
+        out += os.read(fd, 4096)
+os.write(fd, pid.encode() + b"\n\x04")
+try:
+    while True:
+        d = os.read(fd, 4096)
+        if not d:
+            break
+        out += d
+except OSError:
+    pass
+_, st = os.waitpid(child, 0)
+ok = (b"reading pids from the terminal" in out and os.WEXITSTATUS(st) == 0
+      and pid.encode() + b"\t" in out)
+print(("ok" if ok else "not ok") + " - --pids - on a terminal: says it reads the terminal until Ctrl-D, then answers")
+PY
 printf 'pid\n' | rev $(key alice) $(key carol) --reason REQ-6 --pids - >"$TMP/o" 2>"$TMP/e"; rc=$?
 check "bad stdin: named 'standard input:1'" test $rc -eq 1 -a -n "$(grep 'standard input:1: expected a pid' "$TMP/e")"
 rev $(key alice) $(key carol) --reason REQ-7 "${PID:0:31}" >"$TMP/o" 2>"$TMP/e"; rc=$?

@@ -246,6 +246,21 @@ PY
 "$PL" verify --audit "$LOG" "$out" >"$TMP/v" 2>&1
 check "verify passes on the directory's chain after these reveals" test $? -eq 0
 
+# --- the README's reveal workflow, copy-pasted (on this run's table) ---------
+mkdir -p "$TMP/readme"; ln -s "$ROOT/inputs" "$TMP/readme/inputs"; ln -s "$PL" "$TMP/readme/pseudolink"
+$PY - README.md "$TMP/readme" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+i = s.index("$ cp inputs/custodians/{alice,carol}")
+j = s.index("\npid\tp1\n", i)
+k = s.index("\npseudolink: ", j)
+open(sys.argv[2] + "/cmds.sh", "w").write(s[i + 2:j].replace("\n$ ", "\n") + "\n")
+open(sys.argv[2] + "/want", "w").write(s[j + 1:k + 1])
+PY
+(cd "$TMP/readme" && sed "s#out/regression/#$out/#" cmds.sh | bash >out.tsv 2>err); rc=$?
+check "README reveal workflow, copy-pasted: exit 1 (one pid unknown) and exactly the answer it shows" \
+  test $rc -eq 1 -a -n "$(diff "$TMP/readme/want" "$TMP/readme/out.tsv" >/dev/null && echo same)"
+
 # --- offline opening: docs/CORRESPONDENCE.md, appendix ------------------------
 wrapped() {  # the documented one-liner: NAME -> NAME.wrapped
   $PY -c 'import h5py,sys; c=h5py.File(sys.argv[1],"r")["custody"]; j=[bytes(n).rstrip(b"\0").decode() for n in c["name"][:]].index(sys.argv[2]); o,l=c["wrapped_offset"][j],c["wrapped_length"][j]; sys.stdout.buffer.write(c["wrapped"][o:o+l].tobytes())' "$C" "$1" >"$TMP/$1.wrapped"

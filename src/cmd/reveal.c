@@ -128,8 +128,13 @@ static char *custodians_json(const pl_corr_file *cf, const int *used)
             continue;
         char fpr[72];
         pl_fpr_hex(cf->cm.fpr[i], fpr);
-        char *name = pl_json_escape(cf->cm.name[i]);
-        char *role = pl_json_escape(cf->cm.role[i]);
+        /* As read from the file, which may have been altered: escaped as
+         * messages are (\xNN), so that the line stays UTF-8 JSON. */
+        char esc[4 * PL_CUST_NAME_MAX + 8];
+        pl_log_escape(cf->cm.name[i], esc, sizeof esc);
+        char *name = pl_json_escape(esc);
+        pl_log_escape(cf->cm.role[i], esc, sizeof esc);
+        char *role = pl_json_escape(esc);
         fprintf(m, "%s{\"name\":\"%s\",\"role\":\"%s\",\"fingerprint\":"
                 "\"%s\",\"served\":%s}", k++ ? "," : "", name, role, fpr,
                 used[i] == 1 ? "true" : "false");

@@ -221,6 +221,21 @@ cp "$LOG" "$TMP/full.log"; sz=$(stat -c %s "$TMP/full.log")
 check "log full mid-line: no p1, exit 1, the reason (File too large) said, the partial line cut back, chain intact" \
   sh -c "test $rc -eq 1 -a ! -s '$TMP/o' && grep -q 'cannot append to the audit log: File too large' '$TMP/e' && test \$(stat -c %s '$TMP/full.log') -eq $sz && '$PL' verify --audit '$TMP/full.log' >/dev/null"
 
+# A copy whose custodian name was altered (not UTF-8, a newline): the line
+# stays UTF-8 JSON, the name escaped.
+mkdir -p "$TMP/tam"; cp "$(readlink -f "$C")" "$TMP/tam/correspondence.h5"
+$PY -c 'import h5py,sys; d=h5py.File(sys.argv[1],"r+")["custody/name"]; v=d[:]; v[0]=b"ali\xffce\n"; d[...]=v' "$TMP/tam/correspondence.h5"
+"$PL" reveal --corr "$TMP/tam/correspondence.h5" $(key alice) $(key carol) --reason REQ-9f "$PID" >/dev/null 2>&1
+$PY - "$TMP/tam/audit.log" <<'PY'
+import json, sys
+try:
+    j = json.loads(open(sys.argv[1], "rb").read().splitlines()[-1].decode("utf-8"))
+    ok = j["custodians"][0]["name"] == "ali\\xffce\\x0a"
+except (ValueError, IndexError, KeyError):
+    ok = False
+print(("ok" if ok else "not ok") + " - an altered custodian name (not UTF-8, a newline) is recorded escaped: the line stays UTF-8 JSON")
+PY
+
 # A mistyped --corr: the system's reason, and no new audit.log left in the
 # directory it points to.
 mkdir -p "$TMP/typo"

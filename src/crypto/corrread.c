@@ -113,6 +113,13 @@ static int read_header(pl_corr_file *cf)
     H5Tclose(s64);
     H5Tclose(s16);
     cf->run_id[PL_CORR_RUNID] = '\0';
+    /* Bound into the AAD and the key check, and recorded in audit lines:
+     * what a run writes, 16 lowercase hex digits, or the file was altered. */
+    if (rc == 0 && strspn(cf->run_id, "0123456789abcdef") != PL_CORR_RUNID) {
+        pl_err("%s: attribute 'run_id' is not %d lowercase hex digits (the "
+               "file was altered)", cf->path, PL_CORR_RUNID);
+        rc = -1;
+    }
     return rc;
 }
 

@@ -236,6 +236,12 @@ except (ValueError, IndexError, KeyError):
 print(("ok" if ok else "not ok") + " - an altered custodian name (not UTF-8, a newline) is recorded escaped: the line stays UTF-8 JSON")
 PY
 
+cp "$(readlink -f "$C")" "$TMP/tam/correspondence.h5"
+$PY -c 'import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],"r+"); del f.attrs["run_id"]; f.attrs.create("run_id", np.array(b"\xff\n" + b"0" * 14, dtype="S16"))' "$TMP/tam/correspondence.h5"
+"$PL" reveal --corr "$TMP/tam/correspondence.h5" $(key alice) $(key carol) --reason REQ-9g "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "an altered run_id (not hex): refused as altered, the line stays UTF-8" \
+  sh -c "test $rc -eq 1 -a ! -s '$TMP/o' && grep -q \"attribute 'run_id' is not 16 lowercase hex digits\" '$TMP/e' && tail -n 1 '$TMP/tam/audit.log' | iconv -f UTF-8 -t UTF-8 >/dev/null"
+
 # A mistyped --corr: the system's reason, and no new audit.log left in the
 # directory it points to.
 mkdir -p "$TMP/typo"

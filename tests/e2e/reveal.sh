@@ -101,6 +101,10 @@ for r in $'REQ-1\xff' $'REQ-1\n{"outcome":"success"}' $'REQ\x1b[2J'; do
   [ $rc -eq 2 ] && [ ! -s "$TMP/o" ] && grep -q -- "--reason: expected one line of printable UTF-8 text" "$TMP/e" || break
 done
 check "--reason with invalid UTF-8, a newline or an escape sequence: exit 2, no p1, says why" test $rc -eq 2 -a ! -s "$TMP/o"
+n0=$(lines)
+"$PL" rewrap --corr "$C" $(key alice) $(key carol) --custody "$job" --reason $'REQ\n2' >"$TMP/o" 2>"$TMP/e"; rc=$?
+check "rewrap --reason with a newline: exit 2, says why, the table untouched" \
+  test $rc -eq 2 -a -n "$(grep 'rewrap: --reason: expected one line' "$TMP/e")" -a "$(lines)" -eq "$n0"
 rev $(key alice) $(key carol) --reason "ticket n° «42»" "$PID" >"$TMP/o" 2>"$TMP/e"
 check "--reason in UTF-8 (accents, guillemets) accepted" test $? -eq 0 -a -s "$TMP/o"
 $PY - "$LOG" <<'PY'

@@ -182,9 +182,21 @@ static int audit_event_append(const char *path, const audit_event *ev,
     if (ev->out_path) {
         uint8_t root[32];
         uint64_t size;
+        /* Under its name in the output directory (table_dir), also when
+         * reached through a symlink from elsewhere: verify OUTDIR finds it
+         * there. */
+        char *lex = output_dir_of(ev->corr), *real = NULL, *in_dir = NULL;
+        if (strcmp(lex, outdir) != 0 && (real = realpath(ev->corr, NULL))) {
+            const char *b = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+            in_dir = pl_xmalloc(strlen(outdir) + strlen(b) + 2);
+            sprintf(in_dir, "%s/%s", outdir, b);
+        }
         if (pl_digest_file(ev->out_path, PL_DIGEST_LEAF, root, &size) == 0)
-            pl_audit_file(a, "outputs", ev->corr, NULL, root, size,
-                          PL_DIGEST_LEAF);
+            pl_audit_file(a, "outputs", in_dir ? in_dir : ev->corr, NULL,
+                          root, size, PL_DIGEST_LEAF);
+        free(lex);
+        free(real);
+        free(in_dir);
     }
     int rc = pl_audit_append(path, a, success, error);
     if (rc == 0)

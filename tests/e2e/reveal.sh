@@ -261,6 +261,11 @@ n0=$(lines)
 check "table through a symlink elsewhere: audited in the output directory's chain, no stray log" \
   test $rc -eq 0 -a "$(lines)" -eq $((n0 + 1)) -a ! -e "$TMP/elsewhere/audit.log" -a -n "$(last | grep '"reason":"REQ-9c"')"
 
+"$PL" rewrap --corr "$TMP/elsewhere/corr.h5" $(key alice) $(key carol) --custody "$job" --reason REQ-9h >"$TMP/o" 2>"$TMP/e"; rc=$?
+"$PL" verify --audit "$LOG" "$out" >"$TMP/v" 2>&1
+check "rewrap through a symlink elsewhere: recorded in the output directory's chain under its name there, verify passes" \
+  test $rc -eq 0 -a $? -eq 0 -a ! -e "$TMP/elsewhere/audit.log"
+
 # --- the log: no p1, a valid chain -------------------------------------------
 $PY - "$LOG" "$TMP/truth" <<'PY'
 import sys

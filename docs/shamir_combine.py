@@ -15,6 +15,7 @@ SHARES: the 33-byte plaintexts `x || share` as `openssl pkeyutl -decrypt`
 writes them, back to back; or one share per line as 66 hex digits."""
 import hashlib, hmac, re, struct, sys
 import h5py
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
@@ -54,7 +55,10 @@ def combine(shares):                    # {x: 32 bytes} -> f(0)
 
 def read_shares(data, n_roles):
     if re.fullmatch(rb"[0-9a-fA-F\s]+", data):
-        recs = [bytes.fromhex(w.decode()) for w in data.split()]
+        words = data.split()
+        if any(len(w) % 2 for w in words):
+            die("standard input: a share in hex must be 66 hex digits")
+        recs = [bytes.fromhex(w.decode()) for w in words]
     elif len(data) % 33 == 0:
         recs = [data[i:i + 33] for i in range(0, len(data), 33)]
     else:
@@ -75,11 +79,14 @@ def main():
     for p in want:
         if not re.fullmatch(r"[0-9a-f]{32}", p):
             die("expected pids of 32 hex digits as arguments")
-    f = h5py.File(sys.argv[1], "r")
-    run_id = f.attrs["run_id"]
-    run_id = run_id if isinstance(run_id, bytes) else run_id.encode()
-    c = f["custody"]
-    t, n_roles = int(c.attrs["threshold"]), len(c["roles"])
+    try:
+        f = h5py.File(sys.argv[1], "r")
+        run_id = f.attrs["run_id"]
+        run_id = run_id if isinstance(run_id, bytes) else run_id.encode()
+        c = f["custody"]
+        t, n_roles = int(c.attrs["threshold"]), len(c["roles"])
+    except (OSError, KeyError) as e:    # the message names no secret
+        die("%s: not a readable correspondence file (%s)" % (sys.argv[1], e))
     shares = read_shares(sys.stdin.buffer.read(), n_roles)
     if len(shares) < t:
         die("%d share(s) of distinct roles, %d needed" % (len(shares), t))
@@ -93,8 +100,11 @@ def main():
         off, ln, nrec = (int(s[k][i]) for k in ("offset", "length", "records"))
         aad = b"pseudolink-corr-v1" + run_id + struct.pack(
             ">IIQ", int(s["rank"][i]), n, nrec)
-        pt = aes.decrypt(s["nonce"][i].tobytes(),
-                         ct[off:off + ln] + s["tag"][i].tobytes(), aad)
+        try:
+            pt = aes.decrypt(s["nonce"][i].tobytes(),
+                             ct[off:off + ln] + s["tag"][i].tobytes(), aad)
+        except InvalidTag:
+            die("shard %d: authentication failed (the file was altered)" % i)
         for r in range(0, 48 * nrec, 48):
             table[pt[r + 32:r + 48].hex()] = pt[r:r + 32].hex()
     print("pid\tp1")

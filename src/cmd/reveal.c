@@ -51,15 +51,56 @@ static char *output_dir_of(const char *corr)
     return dir;
 }
 
+/* The output directory the table really is in: as named (the path the
+ * user gave, kept for messages), unless the file is reached through a
+ * symlink from elsewhere (~/corr.h5 -> /data/out/correspondence.h5): then
+ * the directory of the file it resolves to, whose chain it belongs to. */
+static char *table_dir(const char *corr)
+{
+    char *dir = output_dir_of(corr), *real = realpath(corr, NULL);
+    if (!real)
+        return dir;
+    char *rdir = output_dir_of(real), *ldir = realpath(dir, NULL);
+    free(real);
+    if (ldir && strcmp(ldir, rdir) == 0) {
+        free(ldir);
+        free(rdir);
+        return dir;
+    }
+    free(ldir);
+    free(dir);
+    return rdir;
+}
+
 /* By default the output directory's own chain, <dir>/audit.log, where its
  * runs write: one chain per output directory. */
 static char *default_audit(const char *corr)
 {
-    char *dir = output_dir_of(corr);
+    char *dir = table_dir(corr);
     size_t n = strlen(dir) + 16;
     char *p = pl_xmalloc(n);
-    snprintf(p, n, "%s/audit.log", dir);
+    snprintf(p, n, "%s/audit.log", strcmp(dir, "/") ? dir : "");
     free(dir);
+    return p;
+}
+
+/* The log this attempt goes to: --audit, else the default one of `path`.
+ * NULL when the table does not exist and neither does the default log:
+ * a mistyped --corr names no output directory, and must not leave a new
+ * audit.log wherever it points (/, a home directory). The attempt is then
+ * not recorded; nothing can be revealed from a file that is not there. */
+static char *attempt_audit(const char *opt, const char *corr,
+                           const char *path)
+{
+    if (opt)
+        return pl_xstrdup(opt);
+    char *p = default_audit(path);
+    struct stat sb;
+    if (stat(corr, &sb) != 0 && errno == ENOENT && lstat(p, &sb) != 0 &&
+        errno == ENOENT) {
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -87,8 +128,13 @@ static char *custodians_json(const pl_corr_file *cf, const int *used)
             continue;
         char fpr[72];
         pl_fpr_hex(cf->cm.fpr[i], fpr);
-        char *name = pl_json_escape(cf->cm.name[i]);
-        char *role = pl_json_escape(cf->cm.role[i]);
+        /* As read from the file, which may have been altered: escaped as
+         * messages are (\xNN), so that the line stays UTF-8 JSON. */
+        char esc[4 * PL_CUST_NAME_MAX + 8];
+        pl_log_escape(cf->cm.name[i], esc, sizeof esc);
+        char *name = pl_json_escape(esc);
+        pl_log_escape(cf->cm.role[i], esc, sizeof esc);
+        char *role = pl_json_escape(esc);
         fprintf(m, "%s{\"name\":\"%s\",\"role\":\"%s\",\"fingerprint\":"
                 "\"%s\",\"served\":%s}", k++ ? "," : "", name, role, fpr,
                 used[i] == 1 ? "true" : "false");
@@ -106,8 +152,16 @@ static char *custodians_json(const pl_corr_file *cf, const int *used)
 static int audit_event_append(const char *path, const audit_event *ev,
                               int success, const char *error)
 {
+    if (!path) {                /* attempt_audit: no table, no log */
+        fprintf(stderr, "pseudolink: not audited: %s does not exist, so it "
+                "names no output directory (give --audit LOG to record "
+                "the attempt anyway)\n", ev->corr);
+        if (success)
+            pl_err("refusing to go on without an audit record");
+        return -1;
+    }
     char *json = custodians_json(ev->cf, ev->used);
-    char *outdir = output_dir_of(ev->corr);
+    char *outdir = table_dir(ev->corr);
     pl_audit_rec *a = pl_audit_begin(ev->event);
     pl_audit_str(a, "event", ev->event);
     pl_audit_str(a, "file", ev->cf ? ev->cf->path : ev->corr);
@@ -128,9 +182,21 @@ static int audit_event_append(const char *path, const audit_event *ev,
     if (ev->out_path) {
         uint8_t root[32];
         uint64_t size;
+        /* Under its name in the output directory (table_dir), also when
+         * reached through a symlink from elsewhere: verify OUTDIR finds it
+         * there. */
+        char *lex = output_dir_of(ev->corr), *real = NULL, *in_dir = NULL;
+        if (strcmp(lex, outdir) != 0 && (real = realpath(ev->corr, NULL))) {
+            const char *b = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+            in_dir = pl_xmalloc(strlen(outdir) + strlen(b) + 2);
+            sprintf(in_dir, "%s/%s", outdir, b);
+        }
         if (pl_digest_file(ev->out_path, PL_DIGEST_LEAF, root, &size) == 0)
-            pl_audit_file(a, "outputs", ev->corr, NULL, root, size,
-                          PL_DIGEST_LEAF);
+            pl_audit_file(a, "outputs", in_dir ? in_dir : ev->corr, NULL,
+                          root, size, PL_DIGEST_LEAF);
+        free(lex);
+        free(real);
+        free(in_dir);
     }
     int rc = pl_audit_append(path, a, success, error);
     if (rc == 0)
@@ -147,6 +213,39 @@ static int audit_event_append(const char *path, const audit_event *ev,
 
 /* ------------------------------------------------------------------------ */
 /* Common options */
+
+/* --reason TEXT goes into the audit line (JSON) as given: one line of
+ * printable UTF-8. NULL when it is, else a copy escaped as messages are
+ * (base/log.h: \xNN for a control byte or a byte that is not UTF-8), for
+ * the refusal's own audit line; *at is the first such byte (0-based). */
+static char *reason_escaped(const char *r, size_t *at)
+{
+    size_t n = strlen(r), cap = 4 * n + 8;
+    char *e = pl_xmalloc(cap);
+    pl_log_escape(r, e, cap);
+    if (strcmp(e, r) == 0) {
+        free(e);
+        return NULL;
+    }
+    size_t i = 0;
+    while (r[i] && r[i] == e[i])
+        i++;
+    *at = i;
+    return e;
+}
+
+static int reason_refused(const char *cmd, const char *r)
+{
+    size_t at = 0;
+    char *e = reason_escaped(r, &at);
+    if (!e)
+        return 0;
+    free(e);
+    pl_err("%s: --reason: expected one line of printable UTF-8 text (a "
+           "ticket or request number); byte %zu is a control character "
+           "(a newline, a tab, ...) or not UTF-8", cmd, at + 1);
+    return 1;
+}
 
 typedef struct {
     const char *corr, *audit, *custody, *out, *reason;
@@ -192,7 +291,17 @@ static int parse_cli(int argc, char **argv, cli *c, int allow_pos,
             }
             c->json = strcmp(argv[++i], "json") == 0;
         } else if (allow_pos && argv[i][0] != '-') c->pos[c->n_pos++] = argv[i];
-        else {
+        else if (!v && (strcmp(argv[i], "--corr") == 0 ||
+                        strcmp(argv[i], "--audit") == 0 ||
+                        strcmp(argv[i], "--custody") == 0 ||
+                        strcmp(argv[i], "--out") == 0 ||
+                        strcmp(argv[i], "--reason") == 0 ||
+                        (allow_pos && (strcmp(argv[i], "--pids") == 0 ||
+                                       strcmp(argv[i], "--format") == 0)))) {
+            pl_err("%s: missing its value (the last argument)", argv[i]);
+            fprintf(stderr, "%s\n", usage);
+            return -1;
+        } else {
             pl_err("unexpected argument '%s'", argv[i]);
             fprintf(stderr, "%s\n", usage);
             return -1;
@@ -296,11 +405,14 @@ static int parse_pid_entry(pidset *ps, const char *s, size_t len,
 {
     uint8_t pid[PL_PID_BYTES];
     size_t bad = 0;
-    if (len == 2 * PL_PID_BYTES && memchr(s, '\0', len) == NULL &&
+    const char *nul = len == 2 * PL_PID_BYTES ? memchr(s, '\0', len) : NULL;
+    if (len == 2 * PL_PID_BYTES && !nul &&
         pl_unhex(s, PL_PID_BYTES, pid, &bad) == 0) {
         pidset_add(ps, pid);
         return 0;
     }
+    if (nul)                    /* pl_unhex stops at a NUL: say where */
+        bad = (size_t)(nul - s);
     if (++ps->bad > BAD_SHOWN)
         return -1;
     if (len != 2 * PL_PID_BYTES)
@@ -314,6 +426,29 @@ static int parse_pid_entry(pidset *ps, const char *s, size_t len,
     return -1;
 }
 
+static int stdin_closed;        /* set by std_fds_closed_stdout */
+
+/* One line of the list, up to its newline or the end: the bytes before a
+ * '#' (a comment) are kept, at most LIST_LINE of them; *n is how many
+ * there were (more than LIST_LINE: the line is not a pid, and is not held
+ * in memory, whatever its length). 0, or -1 at the end of the list. */
+#define LIST_LINE 1024
+
+static int list_line(FILE *f, char *buf, size_t *n)
+{
+    int c, any = 0, comment = 0;
+    *n = 0;
+    while ((c = getc_unlocked(f)) != EOF) {
+        any = 1;
+        if (c == '\n')
+            break;
+        comment |= c == '#';
+        if (!comment && (*n)++ < LIST_LINE)
+            buf[*n - 1] = (char)c;
+    }
+    return any ? 0 : -1;
+}
+
 /* The --pids list: one pid per line; blank lines, and everything from a
  * '#' to the end of a line, are ignored; "-" is standard input. Every bad
  * line is counted (the first BAD_SHOWN named, by line number); 0 when the
@@ -322,21 +457,31 @@ static int read_pid_list(pidset *ps, const char *path)
 {
     int std = strcmp(path, "-") == 0;
     const char *name = std ? "standard input" : path;
+    if (std && stdin_closed) {
+        pl_err("standard input is closed: no pid list to read (--pids -)");
+        return -1;
+    }
+    if (std && isatty(STDIN_FILENO))    /* else it looks like a hang */
+        fprintf(stderr, "pseudolink: reading pids from the terminal, one "
+                "per line; end with Ctrl-D\n");
     FILE *f = std ? stdin : fopen(path, "r");
     if (!f) {
         pl_err("%s: cannot open the pid list: %s", path, strerror(errno));
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0, bad0 = ps->bad;
-    ssize_t got;
+    char line[LIST_LINE];
+    size_t lineno = 0, bad0 = ps->bad, len;
     errno = 0;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    while (list_line(f, line, &len) == 0) {
         lineno++;
-        size_t len = (size_t)got;
-        char *hash = memchr(line, '#', len);
-        if (hash)
-            len = (size_t)(hash - line);
+        char where[64 + PATH_MAX];
+        snprintf(where, sizeof where, "%s:%zu", name, lineno);
+        if (len > LIST_LINE) {
+            /* Too long to be a pid, blanks or not: only its length is
+             * used (parse_pid_entry reads the bytes of 32 only). */
+            parse_pid_entry(ps, line, len, where, 1);
+            continue;
+        }
         size_t b = 0;
         while (b < len && strchr(" \t\r\n\v\f", line[b]) && line[b])
             b++;
@@ -345,8 +490,6 @@ static int read_pid_list(pidset *ps, const char *path)
             len--;
         if (len == b)
             continue;
-        char where[64 + PATH_MAX];
-        snprintf(where, sizeof where, "%s:%zu", name, lineno);
         parse_pid_entry(ps, line + b, len - b, where, 1);
     }
     int rc = 0;
@@ -355,7 +498,6 @@ static int read_pid_list(pidset *ps, const char *path)
                errno ? strerror(errno) : "read error");
         rc = -1;
     }
-    free(line);
     if (!std)
         fclose(f);
     if (ps->bad > bad0) {
@@ -526,6 +668,26 @@ out:
     return rc;
 }
 
+/* Standard input, output and error open? A closed one is replaced by
+ * /dev/null so that no file this command opens (the audit log, a table)
+ * takes its number and receives what is meant for it. Returns 1 when
+ * standard output was closed; stdin_closed is set for read_pid_list. */
+static int std_fds_closed_stdout(void)
+{
+    int out_closed = 0;
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            out_closed |= fd == 1;
+            stdin_closed |= fd == 0;
+            int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+    return out_closed;
+}
+
 int pl_reveal_main(int argc, char **argv)
 {
     static const char *usage =
@@ -534,6 +696,13 @@ int pl_reveal_main(int argc, char **argv)
         "[--format tsv|json] [--audit FILE] [PID...]";
     cli c;
     pl_h5_quiet();
+    if (std_fds_closed_stdout()) {
+        /* Nothing to print the answer to: refused before any p1 exists
+         * (an audit line would record a reveal that nobody received). */
+        pl_err("reveal: standard output is closed (the answer would be "
+               "lost); nothing done");
+        return 2;
+    }
     if (parse_cli(argc, argv, &c, 1, usage) != 0) {
         free(c.pos);
         return 2;
@@ -547,7 +716,7 @@ int pl_reveal_main(int argc, char **argv)
     }
     /* From here on (the table and the pids are named) every attempt is
      * recorded, refusals included. */
-    char *audit = c.audit ? pl_xstrdup(c.audit) : default_audit(c.corr);
+    char *audit = attempt_audit(c.audit, c.corr, c.corr);
     int rc = 1;
     pl_corr_file cf;
     pidset ps;
@@ -565,6 +734,14 @@ int pl_reveal_main(int argc, char **argv)
                "this reveal answers; it is recorded in the audit log)");
         fprintf(stderr, "%s\n", usage);
         audit_event_append(audit, &ev, 0, pl_log_first_error());
+        rc = 2;
+    } else if (reason_refused("reveal", c.reason)) {
+        size_t at;
+        char *esc = reason_escaped(c.reason, &at);
+        fprintf(stderr, "%s\n", usage);
+        ev.reason = esc;        /* recorded escaped: the log stays JSON */
+        audit_event_append(audit, &ev, 0, pl_log_first_error());
+        free(esc);
         rc = 2;
     } else if (ps.n == 0) {
         pl_err("%s: no pid in the list (only blank lines and comments)",
@@ -618,7 +795,7 @@ static int write_rewrapped(pl_corr_file *cf, const pl_custody_meta *cm,
      * run publishes a new set (and removes the generation written into)
      * between this audit line and the rename. */
     struct stat sb;
-    char *od = output_dir_of(final), *cur = pl_xmalloc(strlen(od) + 16);
+    char *od = table_dir(final), *cur = pl_xmalloc(strlen(od) + 16);
     snprintf(cur, strlen(od) + 16, "%s/current", od);
     int locked = 0;
     if (lstat(cur, &sb) == 0 && S_ISLNK(sb.st_mode)) {
@@ -716,14 +893,18 @@ int pl_rewrap_main(int argc, char **argv)
         "[--audit FILE] [--reason TEXT]";
     cli c;
     pl_h5_quiet();
+    std_fds_closed_stdout();
     if (parse_cli(argc, argv, &c, 0, usage) != 0 || !c.custody) {
         if (c.corr && !c.custody)
             pl_err("rewrap: missing --custody NEW.yaml (the new custodians)");
         free(c.pos);
         return 2;
     }
-    char *audit = c.audit ? pl_xstrdup(c.audit)
-                          : default_audit(c.out ? c.out : c.corr);
+    if (c.reason && reason_refused("rewrap", c.reason)) {
+        free(c.pos);
+        return 2;
+    }
+    char *audit = attempt_audit(c.audit, c.corr, c.out ? c.out : c.corr);
     pl_corr_file cf;
     int rc = 1;
     if (pl_corr_open(&cf, c.corr) == 0) {

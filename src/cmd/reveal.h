@@ -7,7 +7,8 @@
  *       header, or JSON Lines), once the keys cover `threshold` distinct
  *       roles; pids not found are named on stderr (exit 1); appends an
  *       audit record first (no record, no answer); exit 2 on a usage error
- *       (no --reason included: that refusal is audited too)
+ *       (no --reason, or one that is not a line of printable UTF-8,
+ *       included: that refusal is audited too)
  *   rewrap --corr FILE --key PEM... [--passphrase-file FILE]...
  *          --custody NEW.yaml [--out FILE] [--audit FILE]
  *       re-wraps the data key to the custodians of NEW.yaml (its `custody`

@@ -386,24 +386,33 @@ int pl_audit_append(const char *log, pl_audit_rec *a, int success,
         return -1;
     }
     struct stat sb0;
-    int first = fstat(fd, &sb0) == 0 && sb0.st_size == 0;
+    if (fstat(fd, &sb0) != 0) {
+        pl_err("%s: cannot stat the audit log: %s", log, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    int first = sb0.st_size == 0;
     char *line = close_line(a, success, error, prev);
     size_t len = strlen(line);
     uint8_t md[32];
     EVP_Digest(line, len - 1, md, NULL, EVP_sha256(), NULL);
     pl_hex(md, 32, a->head);
-    ssize_t w = write(fd, line, len);
-    int err = w < 0 ? errno : 0;
+    /* One write() normally; a short one is continued, so that the reason
+     * it stopped (ENOSPC, EFBIG, EDQUOT) is known and reported. */
+    size_t done = 0;
+    ssize_t w = 0;
+    while (done < len && (w = write(fd, line + done, len - done)) > 0)
+        done += (size_t)w;
+    int err = done < len ? (w < 0 ? errno : EIO) : 0;
     int rc = 0;
-    if (w != (ssize_t)len) {
-        /* A short append would break the chain for every later line:
+    if (done != len) {
+        /* A partial line would break the chain for every later line:
          * cut it back (we hold the lock, so nobody appended after us). */
-        struct stat sb;
-        if (w > 0 && fstat(fd, &sb) == 0)
-            if (ftruncate(fd, sb.st_size - w) != 0)
-                err = errno;
+        if (done > 0 && ftruncate(fd, sb0.st_size) != 0)
+            pl_err("%s: cannot remove the partial line just written: %s",
+                   log, strerror(errno));
         pl_err("%s: cannot append to the audit log: %s", log,
-               err ? strerror(err) : "short write");
+               strerror(err));
         rc = -1;
     } else if (fsync(fd) != 0) {
         pl_err("%s: cannot sync the audit log: %s", log, strerror(errno));

@@ -11,6 +11,7 @@
 #include "crypto/keyset.h"
 #include "crypto/gcm.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,13 @@ static int read_header(pl_corr_file *cf)
     H5Tclose(s64);
     H5Tclose(s16);
     cf->run_id[PL_CORR_RUNID] = '\0';
+    /* Bound into the AAD and the key check, and recorded in audit lines:
+     * what a run writes, 16 lowercase hex digits, or the file was altered. */
+    if (rc == 0 && strspn(cf->run_id, "0123456789abcdef") != PL_CORR_RUNID) {
+        pl_err("%s: attribute 'run_id' is not %d lowercase hex digits (the "
+               "file was altered)", cf->path, PL_CORR_RUNID);
+        rc = -1;
+    }
     return rc;
 }
 
@@ -222,6 +230,15 @@ int pl_corr_open(pl_corr_file *cf, const char *path)
 {
     memset(cf, 0, sizeof *cf);
     cf->path = pl_xstrdup(path);
+    FILE *probe = fopen(path, "rb");   /* the system's reason, plainly */
+    if (!probe) {
+        pl_err("%s: cannot open correspondence file: %s", path,
+               strerror(errno));
+        free(cf->path);
+        cf->path = NULL;
+        return -1;
+    }
+    fclose(probe);
     cf->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (cf->file < 0) {
         pl_err("%s: cannot open correspondence file: %s", path,

@@ -114,7 +114,7 @@ check "export of an input store (no /linked): refused, nothing written" \
   test "$rc" -ne 0 -a ! -e "$TMP/s.csv"
 "$PL" export "$L" --csv "$TMP/u.csv" 2>/dev/null; rc=$?
 check "export without --source: usage error (exit 2)" test "$rc" -eq 2
-"$PL" export --help | grep -q "^usage: pseudolink export FILE.h5 --source NAME"
+"$PL" export --help | grep -q "^Usage: pseudolink export FILE.h5 --source NAME"
 check "export --help prints its usage on stdout" test $? -eq 0
 
 # Store data that cannot be described as documented stops the run before

@@ -117,6 +117,79 @@ check "export without --source: usage error (exit 2)" test "$rc" -eq 2
 "$PL" export --help | grep -q "^usage: pseudolink export FILE.h5 --source NAME"
 check "export --help prints its usage on stdout" test $? -eq 0
 
+# Where --csv points. A FIFO (or a device, /dev/stdout) is written in
+# place, never replaced by a regular file; a symbolic link keeps pointing
+# where it did and its target gets the CSV; an HDF5 file (the output's own
+# linked.h5) and a directory are refused.
+mkfifo "$TMP/fifo"
+timeout 20 cat "$TMP/fifo" >"$TMP/fromfifo" &
+cat_pid=$!
+timeout 20 "$PL" export "$L" --source deaths --csv "$TMP/fifo" 2>"$TMP/fifo.err"; rc=$?
+wait $cat_pid
+check "export --csv FIFO: written in place (the reader gets the CSV), still a FIFO" \
+  test "$rc" -eq 0 -a -p "$TMP/fifo" -a -z "$(cmp "$TMP/fromfifo" "$TMP/l3.csv" 2>&1)"
+if mknod "$TMP/full" c 1 7 2>/dev/null; then
+  "$PL" export "$L" --source deaths --csv "$TMP/full" 2>"$TMP/full.err"; rc=$?
+  check "export --csv a full device: exit 1 with the system's reason, the device left a device" \
+    test "$rc" -eq 1 -a -c "$TMP/full" -a -n "$(grep "$TMP/full: cannot write: No space left on device" "$TMP/full.err")"
+else
+  missing "mknod (not root): export to a full device not tried"
+fi
+echo old >"$TMP/target.csv"; ln -s target.csv "$TMP/link.csv"
+"$PL" export "$L" --source deaths --csv "$TMP/link.csv" 2>/dev/null; rc=$?
+check "export --csv SYMLINK: the link stays, the file it names gets the CSV" \
+  test "$rc" -eq 0 -a -L "$TMP/link.csv" -a -z "$(cmp "$TMP/target.csv" "$TMP/l3.csv" 2>&1)"
+mkdir "$TMP/adir"
+"$PL" export "$L" --source deaths --csv "$TMP/adir" 2>"$TMP/dir.err"; rc=$?
+check "export --csv DIRECTORY: refused with a clear message, nothing left next to it" \
+  test "$rc" -eq 1 -a -n "$(grep "$TMP/adir: is a directory" "$TMP/dir.err")" -a -z "$(ls -d "$TMP"/adir.* 2>/dev/null)"
+
+# A hostile file: soft and external links (which could bring another
+# file's data, the correspondence table's say, into the CSV), fixed-length
+# strings too wide to buffer, a killed export.
+$PY - "$L" "$TMP" "$C" <<'EOF'
+import sys, shutil, h5py, numpy as np
+L, T, C = sys.argv[1:4]
+n = h5py.File(L, "r")["linked/deaths/pid"].shape[0]
+with h5py.File(f"{T}/other.h5", "w") as o:
+    o["x"] = np.arange(n)
+for name in ("extgrp", "extds", "soft", "wide", "long"):
+    shutil.copy(L, f"{T}/{name}.h5")
+with h5py.File(f"{T}/extgrp.h5", "r+") as f:
+    f["linked/evil"] = h5py.ExternalLink(C, "/custody")
+with h5py.File(f"{T}/extds.h5", "r+") as f:
+    f["linked/deaths/x"] = h5py.ExternalLink(f"{T}/other.h5", "/x")
+with h5py.File(f"{T}/soft.h5", "r+") as f:
+    f["linked/deaths/x"] = h5py.SoftLink("/linked/deaths/x")
+with h5py.File(f"{T}/wide.h5", "r+") as f:
+    f["linked/deaths"].create_dataset("w", shape=(n,), dtype="S100000000")
+with h5py.File(f"{T}/long.h5", "r+") as f:    # 2^31 rows of fill value
+    g = f["linked"].create_group("long")
+    g.create_dataset("a", shape=(2**31,), dtype="i8", chunks=(1 << 16,))
+EOF
+for c in "extgrp evil /linked/evil: refused: an external link, not a group" \
+         "extds deaths /linked/deaths/x: refused: an external link, not a dataset" \
+         "soft deaths /linked/deaths/x: refused: a soft link, not a dataset" \
+         "wide deaths /linked/deaths/w: cannot export strings of 100000000 bytes"; do
+  set -- $c; f=$1 src=$2; shift 2
+  rm -f "$TMP"/h.csv*
+  "$PL" export "$TMP/$f.h5" --source "$src" --csv "$TMP/h.csv" 2>"$TMP/h.err"; rc=$?
+  check "export of a file with $f: exit 1, '$*', nothing written" \
+    test "$rc" -eq 1 -a -z "$(ls "$TMP"/h.csv* 2>/dev/null)" -a -n "$(grep -F "$TMP/$f.h5: $*" "$TMP/h.err")"
+done
+"$PL" export "$TMP/long.h5" --source long --csv "$TMP/k.csv" 2>/dev/null &
+kpid=$!
+for i in $(seq 50); do [ -n "$(ls "$TMP"/k.csv.tmp-* 2>/dev/null)" ] && break; sleep 0.1; done
+sleep 0.3; kill -TERM $kpid; wait $kpid; rc=$?
+check "export stopped by SIGTERM: killed by it (status $rc), neither OUT nor its temporary left" \
+  test "$rc" -eq 143 -a ! -e "$TMP/k.csv" -a -z "$(ls "$TMP"/k.csv* 2>/dev/null)"
+
+# Last: with the bug, this replaced linked.h5.
+"$PL" export "$X" --source hospital_stays --csv "$TMP/out/linked.h5" 2>"$TMP/h5.err"; rc=$?
+check "export --csv the output's own linked.h5: refused, linked.h5 untouched" \
+  test "$rc" -eq 1 -a -L "$TMP/out/linked.h5" -a -n "$(grep "refused: this is an HDF5 file" "$TMP/h5.err")" -a \
+       -n "$("$PL" export "$L" --source deaths 2>/dev/null | head -1)"
+
 # Store data that cannot be described as documented stops the run before
 # anything is published: Latin-1 text in a string column (outputs are
 # tagged UTF-8), a date_format attribute outside the three formats.
@@ -134,3 +207,4 @@ check "Latin-1 text in a string column: refused, naming the column, nothing publ
 bad_store datefmt 'd["death_date"].attrs["date_format"] = "DD/MM/YYYY"'
 check "a store date_format outside YYYYMMDD/YYYYMM/YYYY: refused, naming the column" \
   test "$rc" -ne 0 -a ! -e "$TMP/o-datefmt/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'date_format' must be YYYYMMDD, YYYYMM or YYYY" "$TMP/datefmt.log")"
+

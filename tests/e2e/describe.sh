@@ -22,6 +22,9 @@ with h5py.File(sys.argv[1], "r+") as f:
     los.attrs["description"] = "durée du séjour"          # variable-length UTF-8
     los.attrs["units"] = "days"
     f["sources/deaths/death_date"].attrs["date_format"] = np.bytes_("YYYYMMDD")  # fixed ASCII
+    # 1022 bytes, the longest that fits: the extract's "generalised" note
+    # must still be there, whole, and the text stay UTF-8.
+    f["sources/deaths/death_date"].attrs["description"] = "é" * 511
     d = f["sources/deaths"]
     n = len(d["death_date"])
     vals = ["ok", "a,b", 'say "hi"', "café", "two\nlines", " lead", ""]
@@ -58,6 +61,19 @@ fi
 L=$TMP/out/linked.h5
 X=$TMP/out/extracts/diabetes.h5
 $PY tests/e2e/check_meta.py "$L" "$X"
+$PY - "$L" "$X" <<'EOF'
+import sys, h5py
+L, X = (h5py.File(p, "r") for p in sys.argv[1:3])
+try:
+    d = X["linked/deaths/death_date"].attrs["description"]
+except Exception as e:          # not UTF-8: h5py cannot decode it
+    d = repr(e)
+ok = (L["linked/deaths/death_date"].attrs["description"] == "é" * 511 and
+      isinstance(d, str) and len(d.encode()) <= 1023 and
+      d.endswith("...; generalised to the month: an integer YYYYMM, not a date"))
+print(("ok" if ok else "not ok") + " - extract: a long store description is shortened at a character boundary, "
+      "the 'not a date' note kept whole")
+EOF
 
 # export: no mpirun; each group against h5py.
 ex() { # FILE GROUP CSV
@@ -208,3 +224,20 @@ bad_store datefmt 'd["death_date"].attrs["date_format"] = "DD/MM/YYYY"'
 check "a store date_format outside YYYYMMDD/YYYYMM/YYYY: refused, naming the column" \
   test "$rc" -ne 0 -a ! -e "$TMP/o-datefmt/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'date_format' must be YYYYMMDD, YYYYMM or YYYY" "$TMP/datefmt.log")"
 
+# Store attributes are published in clear and printed by researchers:
+# control characters (a terminal escape), a text too long to keep whole,
+# invalid UTF-8 and a NIR-looking value stop the run, naming the attribute
+# and never echoing the value.
+nir13=1851275123456; nir="${nir13:0:1} ${nir13:1:2} ${nir13:3:2} ${nir13:5:2} ${nir13:7:3} ${nir13:10:3} $(printf %02d $((97 - nir13 % 97)))"
+bad_store attresc 'd["death_date"].attrs["description"] = "date\x1b[2J\x1b]0;owned\x07"'
+check "a store description with terminal escapes: refused, naming the attribute" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-attresc/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'description' holds control characters" "$TMP/attresc.log")" -a -z "$(grep -F 'owned' "$TMP/attresc.log")"
+bad_store attrlong 'd["death_date"].attrs["units"] = "d" * 300'
+check "a store units attribute longer than 255 bytes: refused (never cut), naming it" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-attrlong/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'units' is too long" "$TMP/attrlong.log")"
+bad_store attrlatin 'd["death_date"].attrs["code_system"] = np.bytes_(b"d\xe9c\xe8s")'
+check "a store code_system in Latin-1: refused, naming it" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-attrlatin/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'code_system' is not UTF-8 text" "$TMP/attrlatin.log")"
+bad_store attrnir "d['death_date'].attrs['description'] = 'date of death (checked for $nir)'"
+check "a store description holding a NIR: refused, naming it, the NIR in no message" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-attrnir/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'description' holds a value that looks like a NIR" "$TMP/attrnir.log")" -a -z "$(grep -F "${nir13:7:6}" "$TMP/attrnir.log")" -a -z "$(grep -F "123 456" "$TMP/attrnir.log")"

@@ -466,6 +466,10 @@ static void put_value(FILE *o, column *c, uint64_t i)
     }
 }
 
+/* 0; -1 after a message (a read error); -2 on a write error, its errno
+ * in write_errno, for the caller to name the destination. */
+static int write_errno;
+
 static int write_csv(table *t, FILE *o)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -503,8 +507,10 @@ static int write_csv(table *t, FILE *o)
                 H5Sclose(ms);
                 H5Sclose(sp);
             }
-        if (ferror(o))
-            return -1;
+        if (ferror(o)) {
+            write_errno = errno ? errno : EIO;
+            return -2;
+        }
     }
     return 0;
 }
@@ -594,14 +600,14 @@ static void on_signal(int sig)
 
 static void catch_signals(void)
 {
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU, SIGUSR1,
-                        SIGXFSZ};
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU, SIGUSR1};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit: EFBIG, not death */
 }
 
 /* The CSV on an already open stream (standard output, a FIFO, a terminal,
@@ -611,7 +617,7 @@ static int export_stream(table *t, FILE *o, const char *name)
     int std = o == stdout;
     errno = 0;
     int rc = write_csv(t, o);
-    int err = ferror(o) ? (errno ? errno : EIO) : 0;
+    int err = rc == -2 ? write_errno : ferror(o) ? (errno ? errno : EIO) : 0;
     if (fflush(o) != 0 && !err)
         err = errno ? errno : EIO;
     if (err && std)
@@ -715,7 +721,10 @@ static int export_to(table *t, const char *out)
     FILE *o = fdopen(fd, "w");
     errno = 0;
     int rc = o ? write_csv(t, o) : -1;
-    int err = o && ferror(o) ? (errno ? errno : EIO) : 0;
+    int err = rc == -2 ? write_errno : o && ferror(o) ? (errno ? errno : EIO)
+                                                      : 0;
+    if (rc == -2)
+        rc = 0;                 /* the message below names OUT */
     if (o && fflush(o) != 0 && !err)
         err = errno ? errno : EIO;
     if (rc == 0 && !err && fsync(fd) != 0)
@@ -723,7 +732,7 @@ static int export_to(table *t, const char *out)
     if (o ? fclose(o) != 0 && !err : close(fd) != 0)
         err = errno ? errno : EIO;
     if (rc == 0 && err)
-        pl_err("%s: cannot write: %s", tmp_path, strerror(err));
+        pl_err("%s: cannot write: %s", out, strerror(err));
     if (rc == 0 && !err && rename(tmp_path, target) != 0) {
         pl_err("%s: cannot rename to %s: %s", tmp_path, target,
                strerror(errno));

@@ -241,3 +241,11 @@ check "a store code_system in Latin-1: refused, naming it" \
 bad_store attrnir "d['death_date'].attrs['description'] = 'date of death (checked for $nir)'"
 check "a store description holding a NIR: refused, naming it, the NIR in no message" \
   test "$rc" -ne 0 -a ! -e "$TMP/o-attrnir/linked.h5" -a -n "$(grep "/sources/deaths/death_date: attribute 'description' holds a value that looks like a NIR" "$TMP/attrnir.log")" -a -z "$(grep -F "${nir13:7:6}" "$TMP/attrnir.log")" -a -z "$(grep -F "123 456" "$TMP/attrnir.log")"
+
+# A destination that fills up (a file-size limit stands for a full disk):
+# a message with the system's reason naming OUT, OUT as it was, no
+# temporary left.
+cp "$TMP/l1.csv" "$TMP/f.csv"
+(ulimit -f 64; "$PL" export "$L" --source pharmacy --csv "$TMP/f.csv" 2>"$TMP/f.err"); rc=$?
+check "export onto a full destination: exit 1, '$TMP/f.csv: cannot write: File too large', OUT untouched, no temporary" \
+  test "$rc" -eq 1 -a -n "$(grep -F "$TMP/f.csv: cannot write: File too large" "$TMP/f.err")" -a -z "$(cmp "$TMP/f.csv" "$TMP/l1.csv" 2>&1)" -a -z "$(ls "$TMP"/f.csv.* 2>/dev/null)"

@@ -10,7 +10,7 @@ JOB   ?= jobs/laptop.yaml
 
 DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
-DEPS_TEST  := python3-h5py python3-cryptography clang libclang-rt-14-dev \
+DEPS_TEST  := python3-h5py python3-pandas python3-cryptography clang libclang-rt-14-dev \
               procps openssl iproute2 nftables gdb
 
 # mpirun as root and with more ranks than cores: set here, not on the user.

@@ -249,3 +249,23 @@ cp "$TMP/l1.csv" "$TMP/f.csv"
 (ulimit -f 64; "$PL" export "$L" --source pharmacy --csv "$TMP/f.csv" 2>"$TMP/f.err"); rc=$?
 check "export onto a full destination: exit 1, '$TMP/f.csv: cannot write: File too large', OUT untouched, no temporary" \
   test "$rc" -eq 1 -a -n "$(grep -F "$TMP/f.csv: cannot write: File too large" "$TMP/f.err")" -a -z "$(cmp "$TMP/f.csv" "$TMP/l1.csv" 2>&1)" -a -z "$(ls "$TMP"/f.csv.* 2>/dev/null)"
+
+# The reading idiom of docs/FORMATS.md section 5 ("Reading it:"), run as
+# printed against this output: text as str, enums as ordered categoricals,
+# and the frames built from it join on pid.
+if $PY -c 'import pandas' 2>/dev/null; then
+  awk '/^Reading it:/{f=1} f&&/^```python/{g=1;next} g&&/^```/{exit} g' "$ROOT/docs/FORMATS.md" |
+    sed "s#out/regression/linked.h5#$L#" >"$TMP/idiom.py"
+  cat >>"$TMP/idiom.py" <<'PYEOF'
+r = f["rejects/hospital_stays/reason"]
+why = column(r)
+print(("ok" if len(both) == len(stays) and isinstance(stays["diagnosis"][0], str)
+       and (stays["diagnosis"] == "I639").sum() > 0 and why.ordered and list(why.categories[:2]) == ["ok", "nir_length"]
+       else "not ok") + f" - FORMATS.md reading idiom: str columns, enums as ordered categoricals, links join stays on pid ({len(both)} of {len(stays)})")
+PYEOF
+  if ! $PY "$TMP/idiom.py" >"$TMP/idiom.out" 2>&1; then
+    notok "FORMATS.md reading idiom runs as printed"; tail -3 "$TMP/idiom.out"
+  else grep -E '^(not )?ok - ' "$TMP/idiom.out"; fi
+else
+  missing "pandas (package python3-pandas): the FORMATS.md idiom not run"
+fi

@@ -753,6 +753,14 @@ int pl_export_main(int argc, char **argv)
             printf("%s\n", usage);
             return 0;
         }
+        if (!v && (strcmp(argv[i], "--source") == 0 ||
+                   strcmp(argv[i], "--csv") == 0)) {
+            pl_err("export: %s needs a value (%s)", argv[i],
+                   argv[i][2] == 's' ? "a source name" : "OUT, or - for "
+                   "standard output");
+            fprintf(stderr, "%s\n", usage);
+            return 2;
+        }
         if (v && strcmp(argv[i], "--source") == 0)
             source = argv[++i];
         else if (v && strcmp(argv[i], "--csv") == 0)

@@ -269,3 +269,6 @@ PYEOF
 else
   missing "pandas (package python3-pandas): the FORMATS.md idiom not run"
 fi
+"$PL" export "$L" --source deaths --csv 2>"$TMP/nv.err" >/dev/null; rc=$?
+check "export --csv without its value: usage error (exit 2) saying so" \
+  test "$rc" -eq 2 -a -n "$(grep -F "export: --csv needs a value" "$TMP/nv.err")"

@@ -64,7 +64,7 @@ typedef struct {
     size_t  n;
     uint64_t rows;
     uint64_t batch;             /* rows per step */
-    int     link_refused;       /* collect() said why it stopped */
+    int     said_why;       /* collect() said why it stopped */
 } table;
 
 /* ------------------------------------------------------------------------ */
@@ -220,7 +220,7 @@ static herr_t collect(hid_t g, const char *name, const H5L_info_t *info,
         pl_err("%s: %s/%s: refused: %s link, not a dataset of this file "
                "(pseudolink outputs hold none)", t->file, t->group, name,
                info->type == H5L_TYPE_EXTERNAL ? "an external" : "a soft");
-        t->link_refused = 1;
+        t->said_why = 1;
         return -1;
     }
     H5O_info_t oi;
@@ -228,8 +228,17 @@ static herr_t collect(hid_t g, const char *name, const H5L_info_t *info,
         return -1;
     if (oi.type != H5O_TYPE_DATASET)
         return 0;                   /* subgroups are not columns */
-    if (t->n >= EXPORT_MAX_COLS || strlen(name) >= sizeof t->col[0].name)
+    if (t->n >= EXPORT_MAX_COLS || strlen(name) >= sizeof t->col[0].name) {
+        if (t->n >= EXPORT_MAX_COLS)
+            pl_err("%s: %s: more than %d datasets: not an output group",
+                   t->file, t->group, EXPORT_MAX_COLS);
+        else
+            pl_err("%s: %s: a dataset name of %zu bytes (at most %zu): "
+                   "not an output group", t->file, t->group, strlen(name),
+                   sizeof t->col[0].name - 1);
+        t->said_why = 1;    /* said why */
         return -1;
+    }
     column *c = &t->col[t->n++];
     memset(c, 0, sizeof *c);
     c->dset = -1;
@@ -252,7 +261,7 @@ static int open_columns(table *t)
                                                      : H5_INDEX_NAME;
     hsize_t at = 0;
     if (H5Literate(t->g, idx, H5_ITER_INC, &at, collect, t) < 0) {
-        if (t->link_refused)
+        if (t->said_why)
             return -1;
         pl_err("%s: %s: cannot list the group's datasets: %s", t->file,
                t->group, pl_h5_reason());

@@ -169,7 +169,7 @@ L, T, C = sys.argv[1:4]
 n = h5py.File(L, "r")["linked/deaths/pid"].shape[0]
 with h5py.File(f"{T}/other.h5", "w") as o:
     o["x"] = np.arange(n)
-for name in ("extgrp", "extds", "soft", "wide", "long"):
+for name in ("extgrp", "extds", "soft", "wide", "long", "longname"):
     shutil.copy(L, f"{T}/{name}.h5")
 with h5py.File(f"{T}/extgrp.h5", "r+") as f:
     f["linked/evil"] = h5py.ExternalLink(C, "/custody")
@@ -179,6 +179,8 @@ with h5py.File(f"{T}/soft.h5", "r+") as f:
     f["linked/deaths/x"] = h5py.SoftLink("/linked/deaths/x")
 with h5py.File(f"{T}/wide.h5", "r+") as f:
     f["linked/deaths"].create_dataset("w", shape=(n,), dtype="S100000000")
+with h5py.File(f"{T}/longname.h5", "r+") as f:
+    f["linked/deaths"].create_dataset("n" * 300, data=np.zeros(n, "i4"))
 with h5py.File(f"{T}/long.h5", "r+") as f:    # 2^31 rows of fill value
     g = f["linked"].create_group("long")
     g.create_dataset("a", shape=(2**31,), dtype="i8", chunks=(1 << 16,))
@@ -186,7 +188,8 @@ EOF
 for c in "extgrp evil /linked/evil: refused: an external link, not a group" \
          "extds deaths /linked/deaths/x: refused: an external link, not a dataset" \
          "soft deaths /linked/deaths/x: refused: a soft link, not a dataset" \
-         "wide deaths /linked/deaths/w: cannot export strings of 100000000 bytes"; do
+         "wide deaths /linked/deaths/w: cannot export strings of 100000000 bytes" \
+         "longname deaths /linked/deaths: a dataset name of 300 bytes (at most 255)"; do
   set -- $c; f=$1 src=$2; shift 2
   rm -f "$TMP"/h.csv*
   "$PL" export "$TMP/$f.h5" --source "$src" --csv "$TMP/h.csv" 2>"$TMP/h.err"; rc=$?

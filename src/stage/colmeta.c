@@ -62,16 +62,17 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
             bad = "holds a value that looks like a NIR (identifiers are "
                   "never published in clear)";
         if (bad) {
+            char want[96] = "";
+            if (!strstr(bad, "NIR"))
+                snprintf(want, sizeof want, " (expected at most %zu bytes "
+                         "of UTF-8 text, no control characters)", n - 1);
             if (got)
-                pl_err0("%s: /sources/%s/%s: attribute '%s' %s (expected "
-                        "at most %zu bytes of UTF-8 text, no control "
-                        "characters)", st->path, s->cfg->name, col->name,
-                        meta_names[i], bad, n - 1);
+                pl_err0("%s: /sources/%s/%s: attribute '%s' %s%s", st->path,
+                        s->cfg->name, col->name, meta_names[i], bad, want);
             else
-                pl_err0("%s: columns.%s.%s %s (expected at most %zu "
-                        "bytes of UTF-8 text, no control characters)",
+                pl_err0("%s: columns.%s.%s %s%s",
                         job->path ? job->path : "job", col->name,
-                        meta_names[i], bad, n - 1);
+                        meta_names[i], bad, want);
             return -1;
         }
         memcpy(out, v, len + 1);

@@ -276,3 +276,7 @@ fi
 "$PL" export "$L" --source deaths --csv 2>"$TMP/nv.err" >/dev/null; rc=$?
 check "export --csv without its value: usage error (exit 2) saying so" \
   test "$rc" -eq 2 -a -n "$(grep -F "export: --csv needs a value" "$TMP/nv.err")"
+sed -e "s#cost: {description: cost of the stay#cost: {description: 'cost (see $nir)'#" "$job" | sed '/^extracts:/,$d' >"$TMP/jnir.yaml"
+plrun 2 run "$TMP/jnir.yaml" --out "$TMP/o-jnir" >"$TMP/jnir.log" 2>&1; rc=$?
+check "a job columns: description holding a NIR: refused, naming the job file and entry, the NIR in no message" \
+  test "$rc" -ne 0 -a ! -e "$TMP/o-jnir/linked.h5" -a -n "$(grep -F "$TMP/jnir.yaml: columns.cost.description holds a value that looks like a NIR" "$TMP/jnir.log")" -a -z "$(grep -F "123 456" "$TMP/jnir.log")"

@@ -12,7 +12,7 @@ DEPS_BUILD := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
               libssl-dev libyaml-dev pkg-config
 # The man page (`make man`, `make install`): help2man, from --help-all.
 DEPS_DOC   := help2man
-DEPS_TEST  := python3-h5py python3-cryptography clang libclang-rt-14-dev \
+DEPS_TEST  := python3-h5py python3-pandas python3-cryptography clang libclang-rt-14-dev \
               procps openssl iproute2 nftables gdb $(DEPS_DOC) groff-base \
               man-db
 

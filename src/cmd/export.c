@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EXPORT_BATCH 65536      /* rows read per column per step */
+#define EXPORT_BATCH 65536      /* rows read per column per step, at most */
+#define EXPORT_BATCH_BYTES (64u << 20) /* ... and at most this per step */
+#define EXPORT_MAX_STR (1u << 20)      /* bytes of a fixed-length string */
 #define EXPORT_MAX_COLS 4096
 
 static const char *const usage =
@@ -59,6 +63,8 @@ typedef struct {
     column *col;
     size_t  n;
     uint64_t rows;
+    uint64_t batch;             /* rows per step */
+    int     said_why;       /* collect() said why it stopped */
 } table;
 
 /* ------------------------------------------------------------------------ */
@@ -187,6 +193,13 @@ static int column_type(const table *t, column *c, int nd, hsize_t *dims)
         c->kind = v ? K_VSTR : K_STR;
         c->mtype = H5Tcopy(ft);     /* same charset: HDF5 converts none */
         c->size = v ? sizeof(char *) : H5Tget_size(ft);
+        if (c->size > EXPORT_MAX_STR) {
+            pl_err("%s: %s/%s: cannot export strings of %zu bytes (at most "
+                   "%u)", t->file, t->group, c->name, c->size,
+                   EXPORT_MAX_STR);
+            H5Tclose(ft);
+            return -1;
+        }
     } else
         rc = -1;
     H5Tclose(ft);
@@ -200,15 +213,32 @@ static int column_type(const table *t, column *c, int nd, hsize_t *dims)
 static herr_t collect(hid_t g, const char *name, const H5L_info_t *info,
                       void *data)
 {
-    (void)info;
     table *t = data;
+    if (info->type != H5L_TYPE_HARD) {
+        /* pseudolink writes none: a soft or external link could bring in
+         * another file's data (the correspondence table's, say). */
+        pl_err("%s: %s/%s: refused: %s link, not a dataset of this file "
+               "(pseudolink outputs hold none)", t->file, t->group, name,
+               info->type == H5L_TYPE_EXTERNAL ? "an external" : "a soft");
+        t->said_why = 1;
+        return -1;
+    }
     H5O_info_t oi;
     if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0)
         return -1;
     if (oi.type != H5O_TYPE_DATASET)
         return 0;                   /* subgroups are not columns */
-    if (t->n >= EXPORT_MAX_COLS || strlen(name) >= sizeof t->col[0].name)
+    if (t->n >= EXPORT_MAX_COLS || strlen(name) >= sizeof t->col[0].name) {
+        if (t->n >= EXPORT_MAX_COLS)
+            pl_err("%s: %s: more than %d datasets: not an output group",
+                   t->file, t->group, EXPORT_MAX_COLS);
+        else
+            pl_err("%s: %s: a dataset name of %zu bytes (at most %zu): "
+                   "not an output group", t->file, t->group, strlen(name),
+                   sizeof t->col[0].name - 1);
+        t->said_why = 1;    /* said why */
         return -1;
+    }
     column *c = &t->col[t->n++];
     memset(c, 0, sizeof *c);
     c->dset = -1;
@@ -231,6 +261,8 @@ static int open_columns(table *t)
                                                      : H5_INDEX_NAME;
     hsize_t at = 0;
     if (H5Literate(t->g, idx, H5_ITER_INC, &at, collect, t) < 0) {
+        if (t->said_why)
+            return -1;
         pl_err("%s: %s: cannot list the group's datasets: %s", t->file,
                t->group, pl_h5_reason());
         return -1;
@@ -267,8 +299,17 @@ static int open_columns(table *t)
         if (strcmp(c->name, "source") == 0 && strcmp(t->group, "/links") == 0
             && (c->kind == K_UINT) && source_labels(t, c) != 0)
             return -1;
-        c->buf = pl_xmalloc(EXPORT_BATCH * (c->size ? c->size : 1));
     }
+    /* Rows per step: memory stays bounded whatever the columns' widths. */
+    size_t width = 0;
+    for (size_t i = 0; i < t->n; i++)
+        width += t->col[i].size ? t->col[i].size : 1;
+    t->batch = EXPORT_BATCH_BYTES / width;
+    t->batch = t->batch < 1 ? 1 : t->batch > EXPORT_BATCH ? EXPORT_BATCH
+                                                           : t->batch;
+    for (size_t i = 0; i < t->n; i++)
+        t->col[i].buf = pl_xmalloc(t->batch * (t->col[i].size ? t->col[i].size
+                                                              : 1));
     return 0;
 }
 
@@ -434,6 +475,10 @@ static void put_value(FILE *o, column *c, uint64_t i)
     }
 }
 
+/* 0; -1 after a message (a read error); -2 on a write error, its errno
+ * in write_errno, for the caller to name the destination. */
+static int write_errno;
+
 static int write_csv(table *t, FILE *o)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -442,9 +487,8 @@ static int write_csv(table *t, FILE *o)
         put_field(o, t->col[i].name, strlen(t->col[i].name));
     }
     fputs("\r\n", o);
-    for (uint64_t lo = 0; lo < t->rows; lo += EXPORT_BATCH) {
-        uint64_t cnt = t->rows - lo < EXPORT_BATCH ? t->rows - lo
-                                                   : EXPORT_BATCH;
+    for (uint64_t lo = 0; lo < t->rows; lo += t->batch) {
+        uint64_t cnt = t->rows - lo < t->batch ? t->rows - lo : t->batch;
         for (size_t i = 0; i < t->n; i++) {
             column *c = &t->col[i];
             char what[600];
@@ -472,8 +516,10 @@ static int write_csv(table *t, FILE *o)
                 H5Sclose(ms);
                 H5Sclose(sp);
             }
-        if (ferror(o))
-            return -1;
+        if (ferror(o)) {
+            write_errno = errno ? errno : EIO;
+            return -2;
+        }
     }
     return 0;
 }
@@ -510,16 +556,29 @@ static int open_table(table *t, const char *file, const char *source)
     if (!gp)
         return -1;
     t->group = gp;
-    /* Each level in turn: H5Lexists fails on a missing parent. */
+    /* Each level in turn: H5Lexists fails on a missing parent. Only hard
+     * links: a soft or external one could lead into another file. */
     char *slash = strchr(gp + 1, '/');
     htri_t e = 1;
-    if (slash) {
-        *slash = '\0';
+    for (int level = 0; level < 2 && e > 0; level++) {
+        if (level == 0 && slash)
+            *slash = '\0';
+        else if (level == 0)
+            continue;
         e = H5Lexists(t->f, gp + 1, H5P_DEFAULT);
-        *slash = '/';
+        H5L_info_t li;
+        if (e > 0 && H5Lget_info(t->f, gp + 1, &li, H5P_DEFAULT) >= 0 &&
+            li.type != H5L_TYPE_HARD) {
+            pl_err("%s: %s: refused: %s link, not a group of this file "
+                   "(pseudolink outputs hold none)", file, gp,
+                   li.type == H5L_TYPE_EXTERNAL ? "an external" : "a soft");
+            if (slash)
+                *slash = '/';
+            return -1;
+        }
+        if (slash)
+            *slash = '/';
     }
-    if (e > 0)
-        e = H5Lexists(t->f, gp + 1, H5P_DEFAULT);
     H5O_info_t oi;
     if (e <= 0 || H5Oget_info_by_name(t->f, gp, &oi, H5P_DEFAULT) < 0 ||
         oi.type != H5O_TYPE_GROUP) {
@@ -536,37 +595,145 @@ static int open_table(table *t, const char *file, const char *source)
     return open_columns(t);
 }
 
+/* The temporary being written, removed if a signal ends the export
+ * (SIGKILL aside, nothing of a stopped export is left behind). */
+static char tmp_path[PATH_MAX + 32];
+
+static void on_signal(int sig)
+{
+    if (tmp_path[0])
+        unlink(tmp_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void)
+{
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXCPU, SIGUSR1};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit: EFBIG, not death */
+}
+
+/* The CSV on an already open stream (standard output, a FIFO, a terminal,
+ * a device): written as it goes, there is nothing to rename. */
+static int export_stream(table *t, FILE *o, const char *name)
+{
+    int std = o == stdout;
+    errno = 0;
+    int rc = write_csv(t, o);
+    int err = rc == -2 ? write_errno : ferror(o) ? (errno ? errno : EIO) : 0;
+    if (fflush(o) != 0 && !err)
+        err = errno ? errno : EIO;
+    if (err && std)
+        pl_err("export: cannot write to standard output: %s", strerror(err));
+    else if (err)
+        pl_err("%s: cannot write: %s", name, strerror(err));
+    return rc == 0 && !err ? 0 : -1;
+}
+
+/* True if the file at path starts with the HDF5 signature (at 0, 512,
+ * 1024 or 2048: a user block shifts it). */
+static int is_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n',
+                                         0x1a, '\n'};
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    int hit = 0;
+    for (off_t at = 0; !hit && at <= 2048; at = at ? at * 2 : 512) {
+        unsigned char b[8];
+        hit = pread(fd, b, 8, at) == 8 && memcmp(b, sig, 8) == 0;
+    }
+    close(fd);
+    return hit;
+}
+
 /* The CSV to a temporary next to OUT, renamed over it once complete: OUT
- * is whole or untouched. */
+ * is whole or untouched. OUT may be a symbolic link: the file it names is
+ * replaced, the link stays. OUT that exists and is not a regular file (a
+ * FIFO, /dev/stdout, a terminal) is written in place; a directory, the
+ * input and an HDF5 file (a store, linked.h5, an extract) are refused. */
 static int export_to(table *t, const char *out)
 {
-    if (strcmp(out, "-") == 0) {
-        int rc = write_csv(t, stdout);
-        if (fflush(stdout) != 0 || ferror(stdout) || rc != 0) {
-            if (rc == 0 || ferror(stdout))
-                pl_err("export: cannot write to standard output: %s",
-                       strerror(errno ? errno : EIO));
+    if (strcmp(out, "-") == 0)
+        return export_stream(t, stdout, "-");
+    struct stat a, b, l;
+    const char *target = out;
+    char real[PATH_MAX];
+    if (lstat(out, &l) == 0) {
+        if (stat(out, &b) != 0) {
+            pl_err("%s: cannot write through this symbolic link: %s", out,
+                   strerror(errno));
             return -1;
         }
-        return 0;
+        if (stat(t->file, &a) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            pl_err("%s: refused: --csv names the input file", out);
+            return -1;
+        }
+        if (S_ISDIR(b.st_mode)) {
+            pl_err("%s: is a directory (--csv expects the CSV file's name)",
+                   out);
+            return -1;
+        }
+        if (!S_ISREG(b.st_mode)) {
+            int fd = open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            FILE *o = fd >= 0 ? fdopen(fd, "w") : NULL;
+            if (!o) {
+                pl_err("%s: cannot open: %s", out, strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+                return -1;
+            }
+            int rc = export_stream(t, o, out);
+            if (fclose(o) != 0 && rc == 0) {
+                pl_err("%s: cannot write: %s", out, strerror(errno));
+                rc = -1;
+            }
+            return rc;
+        }
+        if (is_hdf5(out)) {
+            pl_err("%s: refused: this is an HDF5 file (a store, linked.h5 "
+                   "or an extract?), never replaced by a CSV; remove it "
+                   "first if that is what you mean", out);
+            return -1;
+        }
+        if (S_ISLNK(l.st_mode)) {
+            if (!realpath(out, real)) {
+                pl_err("%s: cannot resolve this symbolic link: %s", out,
+                       strerror(errno));
+                return -1;
+            }
+            target = real;
+        }
     }
-    struct stat a, b;
-    if (stat(out, &b) == 0 && stat(t->file, &a) == 0 &&
-        a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-        pl_err("%s: refused: --csv names the input file", out);
+    if (strlen(target) + 32 > sizeof tmp_path) {
+        pl_err("%s: path too long", out);
         return -1;
     }
-    char *tmp = pl_xasprintf("%s.tmp-%ld", out, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  0640);
+    snprintf(tmp_path, sizeof tmp_path, "%s.tmp-%ld", target,
+             (long)getpid());
+    catch_signals();
+    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+                  O_NOFOLLOW, 0640);
     if (fd < 0) {
-        pl_err("%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
+        pl_err("%s: cannot create: %s", tmp_path, strerror(errno));
+        tmp_path[0] = '\0';
         return -1;
     }
     FILE *o = fdopen(fd, "w");
+    errno = 0;
     int rc = o ? write_csv(t, o) : -1;
-    int err = o && ferror(o) ? errno : 0;
+    int err = rc == -2 ? write_errno : o && ferror(o) ? (errno ? errno : EIO)
+                                                      : 0;
+    if (rc == -2)
+        rc = 0;                 /* the message below names OUT */
     if (o && fflush(o) != 0 && !err)
         err = errno ? errno : EIO;
     if (rc == 0 && !err && fsync(fd) != 0)
@@ -574,14 +741,15 @@ static int export_to(table *t, const char *out)
     if (o ? fclose(o) != 0 && !err : close(fd) != 0)
         err = errno ? errno : EIO;
     if (rc == 0 && err)
-        pl_err("%s: cannot write: %s", tmp, strerror(err));
-    if (rc == 0 && !err && rename(tmp, out) != 0) {
-        pl_err("%s: cannot rename to %s: %s", tmp, out, strerror(errno));
+        pl_err("%s: cannot write: %s", out, strerror(err));
+    if (rc == 0 && !err && rename(tmp_path, target) != 0) {
+        pl_err("%s: cannot rename to %s: %s", tmp_path, target,
+               strerror(errno));
         err = 1;
     }
     if (rc != 0 || err)
-        unlink(tmp);
-    free(tmp);
+        unlink(tmp_path);
+    tmp_path[0] = '\0';
     return rc == 0 && !err ? 0 : -1;
 }
 
@@ -593,6 +761,14 @@ int pl_export_main(int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("%s\n", usage);
             return 0;
+        }
+        if (!v && (strcmp(argv[i], "--source") == 0 ||
+                   strcmp(argv[i], "--csv") == 0)) {
+            pl_err("export: %s needs a value (%s)", argv[i],
+                   argv[i][2] == 's' ? "a source name" : "OUT, or - for "
+                   "standard output");
+            fprintf(stderr, "%s\n", usage);
+            return 2;
         }
         if (v && strcmp(argv[i], "--source") == 0)
             source = argv[++i];

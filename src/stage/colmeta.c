@@ -2,6 +2,7 @@
 #include "stage/colmeta.h"
 #include "base/log.h"
 #include "par/h5.h"
+#include "stage/nir.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,17 +35,50 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
     for (size_t i = 0; i < 4; i++) {
         size_t n;
         char *out = meta_field(m, i, &n);
-        /* A package source has no store dataset (its columns are
+        /* One byte more than fits: a longer text is refused, never cut.
+         * A package source has no store dataset (its columns are
          * encrypted blocks, docs/PACKAGE.md): the job's columns: only. */
+        char v[PL_META_TEXT_MAX + 1];
         int got = s->pkg ? 0
-                         : pl_attr_read_text(col->dset, meta_names[i], out, n);
+                         : pl_attr_read_text(col->dset, meta_names[i], v, n + 1);
         if (got < 0) {
             pl_err0("%s: /sources/%s/%s: attribute '%s' must be a string",
                     st->path, s->cfg->name, col->name, meta_names[i]);
             return -1;
         }
         if (got == 0 && dict_field(dict, i))
-            snprintf(out, n, "%s", dict_field(dict, i));
+            snprintf(v, sizeof v, "%s", dict_field(dict, i));
+        else if (got == 0)
+            continue;
+        /* Published in clear and printed by researchers: text, short,
+         * and never an identifier (the payload's NIR rule). */
+        const char *bad = NULL;
+        size_t len = strlen(v);
+        if (len >= n)
+            bad = "is too long";
+        else if (!pl_utf8_valid(v, len))
+            bad = "is not UTF-8 text";
+        for (size_t k = 0; !bad && k < len; k++)
+            if ((unsigned char)v[k] < 0x20 || v[k] == 0x7f)
+                bad = "holds control characters";
+        if (!bad && pl_nir_in_text(v))
+            bad = "holds a value that looks like a NIR (identifiers are "
+                  "never published in clear)";
+        if (bad) {
+            char want[96] = "";
+            if (!strstr(bad, "NIR"))
+                snprintf(want, sizeof want, " (expected at most %zu bytes "
+                         "of UTF-8 text, no control characters)", n - 1);
+            if (got)
+                pl_err0("%s: /sources/%s/%s: attribute '%s' %s%s", st->path,
+                        s->cfg->name, col->name, meta_names[i], bad, want);
+            else
+                pl_err0("%s: columns.%s.%s %s%s",
+                        job->path ? job->path : "job", col->name,
+                        meta_names[i], bad, want);
+            return -1;
+        }
+        memcpy(out, v, len + 1);
     }
     if (m->date_format[0]) {
         int known = 0;
@@ -62,6 +96,24 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
                  "source '%s', carried from the store (no description in "
                  "the store or the job's columns:)", col->name, s->cfg->name);
     return 0;
+}
+
+void pl_colmeta_note(pl_colmeta *m, int code, const char *note)
+{
+    char *f = code ? m->code_system : m->description;
+    size_t cap = code ? sizeof m->code_system : sizeof m->description;
+    const char *sep = code ? ", " : "; ";
+    size_t n = strlen(f), add = strlen(note) + 2;
+    if (add + 4 >= cap)
+        return;                 /* never: the notes are short */
+    if (n + add >= cap) {
+        n = cap - add - 4;      /* room for "...", the note and NUL */
+        while (n && ((unsigned char)f[n] & 0xc0) == 0x80)
+            n--;                /* not inside a UTF-8 character */
+        memcpy(f + n, "...", 3);
+        n += 3;
+    }
+    snprintf(f + n, cap - n, "%s%s", sep, note);
 }
 
 int pl_colmeta_write(hid_t loc, const pl_colmeta *m)

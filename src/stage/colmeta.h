@@ -37,6 +37,11 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
                        const pl_source *s, const pl_column *col,
                        pl_colmeta *m);
 
+/* Append "; note" to m->description (to `field`, code_system, when
+ * code != 0): the note always whole, the text before it shortened at a
+ * UTF-8 character boundary, with "...", when both do not fit. */
+void pl_colmeta_note(pl_colmeta *m, int code, const char *note);
+
 /* Write m's non-empty fields as attributes of loc. 0 or -1. */
 int pl_colmeta_write(hid_t loc, const pl_colmeta *m);
 /* description (and units, code_system when non-NULL) on loc. 0 or -1. */

@@ -456,9 +456,8 @@ static int describe_column(pl_run *r, const xsrc *x, size_t c, hid_t d)
         snprintf(add, sizeof add, "generalised to its first %zu "
                  "characters", g->prefix);
         if (m.code_system[0]) {
-            snprintf(cs, sizeof cs, "%.200s, first %zu characters",
-                     m.code_system, g->prefix);
-            memcpy(m.code_system, cs, sizeof cs);
+            snprintf(cs, sizeof cs, "first %zu characters", g->prefix);
+            pl_colmeta_note(&m, 1, cs);
         }
         break;
     case PL_GEN_BANDS:
@@ -468,10 +467,8 @@ static int describe_column(pl_run *r, const xsrc *x, size_t c, hid_t d)
                  "\">=b\"%s", m.units[0] ? " (edges in units)" : "");
         break;
     }
-    if (add[0]) {
-        size_t n = strlen(m.description);
-        snprintf(m.description + n, sizeof m.description - n, "; %s", add);
-    }
+    if (add[0])
+        pl_colmeta_note(&m, 0, add);
     return pl_colmeta_write(d, &m);
 }
 

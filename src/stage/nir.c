@@ -241,6 +241,29 @@ int pl_nir_like(const char *v, int len)
     return pl_identity_check(buf, 15, 0, 0, -1) == PL_R_BIRTH_DATE;
 }
 
+int pl_nir_in_text(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            continue;
+        char c[16];
+        int n = 0;
+        for (const char *q = p; *q && n < 15; q++) {
+            if (*q == ' ' || *q == '.' || *q == '-')
+                continue;
+            if ((*q >= '0' && *q <= '9') ||
+                (n == 6 && (*q == 'A' || *q == 'B' || *q == 'a' ||
+                            *q == 'b')))
+                c[n++] = *q >= 'a' ? (char)(*q - 'a' + 'A') : *q;
+            else
+                break;
+            if ((n == 13 || n == 15) && pl_nir_like(c, n))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int pl_nir_like_u64(uint64_t x)
 {
     char buf[16];

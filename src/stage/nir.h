@@ -86,6 +86,11 @@ int pl_nir_scan_refused(uint64_t hits, uint64_t nonempty);
  * number. Used to refuse publishing such a column in clear (store.c). */
 int pl_nir_like(const char *v, int len);
 int pl_nir_like_u64(uint64_t x);
+/* True if a NUL-terminated text holds a NIR-like run anywhere: from any
+ * digit, the next 15 or 13 digits (2A/2B counting as department digits;
+ * spaces, dots and dashes between them dropped) pass pl_nir_like. For
+ * free text published in clear (column descriptions). */
+int pl_nir_in_text(const char *s);
 
 /* True if birth_date (YYYYMMDD) is a real calendar date in 1850..2099. */
 int pl_date_valid(int32_t yyyymmdd);

@@ -176,6 +176,17 @@ static void test_each_reason_more(void)
     CHECK(pl_nir_like_u64(295109912611193ull) && pl_nir_like_u64(2951099126111ull) &&
           !pl_nir_like_u64(295109912611194ull) && !pl_nir_like_u64(29510991261119ull),
           "pl_nir_like_u64: 15 and 13 digits; wrong key; 14 digits");
+    CHECK(pl_nir_in_text("checked against " NIR_ABROAD ".") &&
+          pl_nir_in_text("nir 2 95 10 99 126 111 93 (sic)") &&
+          pl_nir_in_text("x2951099126111y") &&
+          pl_nir_in_text("Corse: 2 53 07 2a 073 004 43") &&
+          pl_nir_in_text("id=" NIR_2A),
+          "pl_nir_in_text: a NIR anywhere in a text, with separators, 13 digits, 2A");
+    CHECK(!pl_nir_in_text("") && !pl_nir_in_text("length of stay, days") &&
+          !pl_nir_in_text("ICD-10 2019, codes 1 to 99999") &&
+          !pl_nir_in_text("phone 01 23 45 67 89, 2026-12-01") &&
+          !pl_nir_in_text("2 95 10, 99 126 111 93"),
+          "pl_nir_in_text: ordinary descriptions, phone numbers and dates, a run cut by a comma");
 }
 
 static void test_order(void)

@@ -100,6 +100,7 @@ static int scan_verdict(const pl_export *x, const pl_export_src *e,
                         const pl_export_col *c, const uint64_t n[2],
                         MPI_Comm comm)
 {
+    (void)x;                    /* e->path names the file */
     uint64_t g[2];
     PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, comm));
     if (!pl_nir_scan_refused(g[0], g[1]))
@@ -107,7 +108,7 @@ static int scan_verdict(const pl_export *x, const pl_export_src *e,
     pl_err0("%s: /sources/%s/%s: payload column looks like NIRs (%llu of "
             "%llu non-empty values pass the NIR checks): it would travel to "
             "the platform; name it as an identity, drop it, or list it in "
-            "sources.%s.allow_nir_like if it may be", x->path, e->cfg->name,
+            "sources.%s.allow_nir_like if it may be", e->path, e->cfg->name,
             c->name, (unsigned long long)g[0], (unsigned long long)g[1],
             e->cfg->name);
     return -1;
@@ -178,7 +179,7 @@ static int count_source(const pl_job *job, pl_export *x, size_t si,
         pl_err0("%s: /sources/%s: %llu of %llu rows rejected, more than "
                 "options.max_reject_fraction %g of the job allows "
                 "(rejects.csv is not written: nothing is delivered)",
-                x->path, e->cfg->name, (unsigned long long)pc->rejected,
+                e->path, e->cfg->name, (unsigned long long)pc->rejected,
                 (unsigned long long)pc->rows, job->max_reject_fraction);
         return -1;
     }
@@ -230,7 +231,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         if (strcmp(cols[c].name, "p1") == 0 ||
             pl_pkg_type_of(e->cols[c - 1].mem_type, cols[c].type,
                            &cols[c].size) != 0) {
-            pl_err0("%s: /sources/%s/%s: payload column %s", x->path,
+            pl_err0("%s: /sources/%s/%s: payload column %s", e->path,
                     e->cfg->name, cols[c].name,
                     strcmp(cols[c].name, "p1") == 0
                         ? "cannot be named 'p1' (the package's first "
@@ -284,7 +285,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
     }
     if (ok && packaged != valid) {
         pl_err("%s: /sources/%s: the export changed during the run (%llu "
-               "valid rows, %llu in the count pass)", x->path, e->cfg->name,
+               "valid rows, %llu in the count pass)", e->path, e->cfg->name,
                (unsigned long long)packaged, (unsigned long long)valid);
         ok = 0;
     }

@@ -34,7 +34,10 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
     for (size_t i = 0; i < 4; i++) {
         size_t n;
         char *out = meta_field(m, i, &n);
-        int got = pl_attr_read_text(col->dset, meta_names[i], out, n);
+        /* A package's column (dset -1) has no store attributes: the
+         * job's columns: dictionary only. */
+        int got = col->dset < 0 ? 0
+                  : pl_attr_read_text(col->dset, meta_names[i], out, n);
         if (got < 0) {
             pl_err0("%s: /sources/%s/%s: attribute '%s' must be a string",
                     st->path, s->cfg->name, col->name, meta_names[i]);

@@ -56,7 +56,7 @@ def main():
             quote(n), date_dmy(bd[i]), str(int(sex[i])), str(int(rank[i])),
             quote(SURNAMES[(i * 7) % len(SURNAMES)]), date_iso(stay[i]),
             quote(bytes(diag[i]).rstrip(b"\0").decode("ascii")),
-            str(int(los[i])), quote(UNITS[(i * 5 + i // 3) % len(UNITS)])]))
+            str(int(los[i])), quote(UNITS[(i * 5) % len(UNITS)])]))
     with open(sys.argv[2], "wb") as f:
         f.write(("\r\n".join(out) + "\r\n").encode("latin-1"))
 

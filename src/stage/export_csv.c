@@ -53,7 +53,18 @@ typedef struct {
     csrc    *s;
     size_t   n;
     uint64_t batch_rows;
+    int      rank;              /* readers of ranks > 0 are quiet */
 } csvx;
+
+/* A read error: rank 0's reader printed it; the others' are quiet (so
+ * that the header's errors print once), so print theirs here. */
+static int read_failed(const csvx *h, csrc *s)
+{
+    s->failed = 1;
+    if (h->rank != 0)
+        pl_err("%s", pl_csv_error(s->c));
+    return -1;
+}
 
 static int in_list(char *const *l, size_t n, const char *s)
 {
@@ -198,6 +209,7 @@ static int csv_open(pl_export *x, const char *path, const pl_job *job,
     MPI_Comm_rank(comm, &rank);
     csvx *h = pl_xcalloc(1, sizeof *h);
     x->impl = h;
+    h->rank = rank;
     h->batch_rows = job->batch_rows ? job->batch_rows : 1048576;
     h->n = job->n_sources;
     h->s = pl_xcalloc(h->n + 1, sizeof *h->s);
@@ -229,11 +241,10 @@ static int csv_open(pl_export *x, const char *path, const pl_job *job,
         uint64_t n = 0;
         int ok = pl_csv_count_records(s->c, s->part.start, s->part.end,
                                       &n) == 0;
-        if (!pl_all_ok(comm, ok)) {
-            pl_err0("%s: cannot count the records of its part",
-                    s->cfg->file);
+        if (!ok)
+            read_failed(h, s);
+        if (!pl_all_ok(comm, ok))
             return -1;
-        }
         e->count = n;
         pl_exscan(comm, n, &e->first, &e->nrows);
     }
@@ -261,10 +272,8 @@ static int load_batch(csvx *h, size_t si, uint64_t lo, uint64_t cnt)
         return 0;
     if (lo == 0 && s->next != 0) {              /* the next pass */
         if (pl_csv_set_range(s->c, s->part.start, s->part.end,
-                             s->part.line) != 0) {
-            s->failed = 1;
-            return -1;
-        }
+                             s->part.line) != 0)
+            return read_failed(h, s);
         s->next = 0;
     }
     if (lo != s->next) {
@@ -284,10 +293,8 @@ static int load_batch(csvx *h, size_t si, uint64_t lo, uint64_t cnt)
     s->b.cap = (size_t)cnt;                     /* exactly this batch */
     int64_t n = pl_csv_read(s->c, &s->b);
     s->b.cap = cap;
-    if (n < 0) {
-        s->failed = 1;
-        return -1;
-    }
+    if (n < 0)
+        return read_failed(h, s);
     if ((uint64_t)n != cnt) {
         pl_err("%s: %llu records where the split counted %llu (the file "
                "changed during the run?)", s->cfg->file,

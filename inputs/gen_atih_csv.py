@@ -11,7 +11,8 @@ A birth date the store holds that is not a real date is written as it is
 (e.g. 31/02/1985): the CSV column is `invalid: reject`, so the row gets the
 store's reject code. Deterministic: the same laptop.h5 gives the same bytes.
 
-usage: gen_atih_csv.py inputs/laptop.h5 inputs/atih_stays.csv
+usage: gen_atih_csv.py inputs/laptop.h5 inputs/atih_stays.csv [REPEAT]
+(REPEAT > 1: the rows REPEAT times over, a large file for bench/.)
 """
 import sys
 
@@ -50,15 +51,19 @@ def main():
                                             "birth_rank"))
     stay, diag, los = (g[k][:] for k in ("stay_date", "diagnosis", "los"))
     out = ["NIR;DATE_NAISS;SEXE;RANG_NAISS;NOM;DATE_SEJOUR;DIAG;DUREE;UNITE"]
+    rows = []
     for i in range(len(nir)):
         n = bytes(nir[i]).rstrip(b"\0").decode("latin-1")
-        out.append(";".join([
+        rows.append(";".join([
             quote(n), date_dmy(bd[i]), str(int(sex[i])), str(int(rank[i])),
             quote(SURNAMES[(i * 7) % len(SURNAMES)]), date_iso(stay[i]),
             quote(bytes(diag[i]).rstrip(b"\0").decode("ascii")),
             str(int(los[i])), quote(UNITS[(i * 5) % len(UNITS)])]))
+    body = ("\r\n".join(rows) + "\r\n").encode("latin-1")
     with open(sys.argv[2], "wb") as f:
-        f.write(("\r\n".join(out) + "\r\n").encode("latin-1"))
+        f.write((out[0] + "\r\n").encode("latin-1"))
+        for _ in range(int(sys.argv[3]) if len(sys.argv) > 3 else 1):
+            f.write(body)
 
 
 main()

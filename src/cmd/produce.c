@@ -295,6 +295,9 @@ static void summary(const prod *p)
             p->transport_fpr);
     pl_info("%.3f s, %.0f rows/s", p->res.seconds,
             p->res.seconds > 0 ? (double)rows / p->res.seconds : 0.0);
+    pl_info("cpu %.3f s on the busiest rank, %.0f rows per CPU second per "
+            "rank", p->res.cpu_seconds, p->res.cpu_seconds > 0
+                ? (double)rows / p->size / p->res.cpu_seconds : 0.0);
 }
 
 int pl_produce_main(int argc, char **argv)

@@ -43,11 +43,12 @@ keyperms:
 	@chmod 600 inputs/keys/*.key inputs/transfer/*.key.pem inputs/transfer/*.pass 2>/dev/null || true
 
 # The chain (docs/PRODUCER.md): the producers' `produce` on their exports
-# (HDF5 today; the CSV producer once the CSV reader lands), then the
-# platform's `run` on their packages. Every key is a TEST-ONLY fixture
+# (cnam: HDF5, atih: CSV), then the platform's `run` on their packages. Every key is a TEST-ONLY fixture
 # (inputs/transfer/README.md, inputs/keys/README).
 SIGN_CNAM := --signing-key inputs/transfer/cnam_signing.key.pem \
              --signing-passphrase-file inputs/transfer/cnam_signing.pass
+SIGN_ATIH := --signing-key inputs/transfer/atih_signing.key.pem \
+             --signing-passphrase-file inputs/transfer/atih_signing.pass
 TRANSPORT := --transport-key inputs/transfer/hdh_transport.key.pem \
              --transport-passphrase-file inputs/transfer/hdh_transport.pass
 run: deps keyperms
@@ -56,6 +57,8 @@ run: deps keyperms
 	mpirun -q -np $(NP) ./pseudolink produce jobs/producer_cnam.yaml $(SIGN_CNAM)
 	@echo "== producer cnam: its opposition list (persons who objected) -> opposition package"
 	./pseudolink produce jobs/producer_cnam_opposition.yaml $(SIGN_CNAM)
+	@echo "== producer atih, on its own machines: stage 1 on its CSV export (Latin-1, ';') -> signed, encrypted package"
+	mpirun -q -np $(NP) ./pseudolink produce jobs/producer_atih.yaml $(SIGN_ATIH)
 	@echo "== platform: verify, decrypt in memory, link (no NIR, no producer key)"
 	mpirun -q -np $(NP) ./pseudolink run $(JOB) $(TRANSPORT)
 

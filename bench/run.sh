@@ -26,7 +26,8 @@
 #          bridge (tests/lib/nodes.sh; needs root and network namespaces)
 # all three with mpi_yield_when_idle 1 (what two nodes sharing 2 cores
 # need), TCP_REPS (3) rounds interleaved, the fastest of each printed.
-# Last, the CSV reader's rate on one core (bench/bin/csv_rate, CSV_ROWS).
+# Then `produce` on a CSV export at -np NP (bench/produce_csv.sh), and last
+# the CSV reader's rate on one core (bench/bin/csv_rate, CSV_ROWS).
 # Then probabilistic linkage, 1M records without NIR to 1M persons
 # (bench/linkage.sh: pairs compared per second per core, true quality).
 # Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank),
@@ -303,6 +304,8 @@ if [ "$TCP_SIZE" != none ]; then
     trap - EXIT
   fi
 fi
+# `produce` on a CSV export (bench/produce_csv.sh; CSV_REPEAT, CSV_REPS).
+{ echo; NP=$NP bash bench/produce_csv.sh; } | tee -a "$table"
 # The CSV reader of `produce` (base/csv.h), one core: 10 columns, 1M rows.
 {
   echo

@@ -9,6 +9,7 @@
 #include "crypto/custody.h"
 #include "crypto/digest.h"
 #include "crypto/keyfile.h"
+#include "job/csv_cfg.h"
 #include "par/generation.h"
 #include "par/h5.h"
 #include "par/lock.h"
@@ -155,10 +156,15 @@ static void record_digests(prod *p, pl_audit_rec *a, const char *const *files,
 {
     uint8_t root[32];
     uint64_t size;
-    if (pl_digest_file_mpi(p->job.store, PL_DIGEST_LEAF, p->comm, root, &size,
-                           p->rank != 0) == 0 && a)
-        pl_audit_file(a, "inputs", p->job.store, NULL, root, size,
-                      PL_DIGEST_LEAF);
+    /* The export: the HDF5 file, or every source's CSV file. */
+    size_t nin = p->job.store[0] ? 1 : p->job.n_sources;
+    for (size_t i = 0; i < nin; i++) {
+        const char *in = p->job.store[0] ? p->job.store
+                                         : p->job.sources[i].csv->file;
+        if (pl_digest_file_mpi(in, PL_DIGEST_LEAF, p->comm, root, &size,
+                               p->rank != 0) == 0 && a)
+            pl_audit_file(a, "inputs", in, NULL, root, size, PL_DIGEST_LEAF);
+    }
     /* From the set's own directory, recorded under the stable names a
      * reader uses (<output>/<name>), as run does. */
     char *absout = realpath(p->job.output, NULL);
@@ -253,9 +259,11 @@ static void summary(const prod *p)
 {
     if (p->rank != 0)
         return;
-    pl_info("pseudolink produce: job %s, producer %s, export %s, %d rank%s",
-            p->job.path, p->job.producer_name, p->job.store, p->size,
-            p->size > 1 ? "s" : "");
+    pl_info("pseudolink produce: job %s, producer %s, export %s%s, %d "
+            "rank%s", p->job.path, p->job.producer_name,
+            p->job.store[0] ? p->job.store : p->job.sources[0].csv->file,
+            p->job.store[0] || p->job.n_sources == 1 ? "" : ", ... (CSV)",
+            p->size, p->size > 1 ? "s" : "");
     pl_info("%-24s %14s %12s %14s", "source", "rows", "rejected",
             "packaged");
     uint64_t rows = 0;
@@ -271,7 +279,9 @@ static void summary(const prod *p)
         if (c->rows && !c->packaged)
             pl_info("warning: %s: /sources/%s: all %llu rows rejected "
                     "(rejects.csv): nothing of this source is delivered",
-                    p->job.store, p->job.sources[i].name,
+                    p->job.store[0] ? p->job.store
+                                    : p->job.sources[i].csv->file,
+                    p->job.sources[i].name,
                     (unsigned long long)c->rows);
     }
     if (p->res.has_data)
@@ -285,6 +295,9 @@ static void summary(const prod *p)
             p->transport_fpr);
     pl_info("%.3f s, %.0f rows/s", p->res.seconds,
             p->res.seconds > 0 ? (double)rows / p->res.seconds : 0.0);
+    pl_info("cpu %.3f s on the busiest rank, %.0f rows per CPU second per "
+            "rank", p->res.cpu_seconds, p->res.cpu_seconds > 0
+                ? (double)rows / p->size / p->res.cpu_seconds : 0.0);
 }
 
 int pl_produce_main(int argc, char **argv)

@@ -3,6 +3,7 @@
 #include "job/config.h"
 #include "base/parse.h"
 
+#include "job/csv_cfg.h"
 #include "job/extract_config.h"
 #include "job/linkage_config.h"
 #include "base/log.h"
@@ -32,6 +33,8 @@ static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const prod_keys_keys[] = {"producer", "transport", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop",
                                           "allow_nir_like", NULL};
+static const char *const prod_source_keys[] = {"identity", "keep", "drop",
+                                               "allow_nir_like", "csv", NULL};
 static const char *const pkg_source_keys[] = {"package", "keep", "drop",
                                               "allow_nir_like", NULL};
 static const char *const identity_keys[] = {
@@ -211,9 +214,20 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
             return -1;
         s->has_p1 = 1;
         memcpy(s->p1, "p1", 3);
-    } else if (pl_yaml_check_keys(d, p->value, path, source_keys) ||
+    } else if (pl_yaml_check_keys(d, p->value, path,
+                                  prod_job ? prod_source_keys : source_keys) ||
                parse_identity(d, p->value, path, s))
         return -1;
+    const pl_yaml_pair *csv = pl_yaml_find(p->value, "csv");
+    if (csv) {
+        pl_yaml_path(sub, path, "csv");
+        s->csv = pl_xcalloc(1, sizeof *s->csv);
+        if (pl_csv_cfg_parse(d, csv->value, sub, s->csv)) {
+            free(s->csv);
+            s->csv = NULL;
+            return -1;
+        }
+    }
     if (prod_job && s->has_p1) {
         pl_yaml_error(d, p->key->line, p->key->col, path, "a producer's "
                       "source needs a nir identity (nir, birth_date, sex "
@@ -584,15 +598,50 @@ static int parse_producer_job(doc_t *d, pl_job *job)
         return -1;
     }
     job->mode = PL_MODE_RANDOM;         /* no platform key at a producer */
+    /* The export is either HDF5 (store:) or CSV files (a csv: section in
+     * every source): one reader per produce (stage/export.h). */
+    node_t *srcs = pl_yaml_get(root, "sources");
+    size_t ncsv = 0, nsrc = 0;
+    const pl_yaml_pair *plain = NULL, *withcsv = NULL;
+    for (size_t i = 0; srcs && srcs->kind == PL_YAML_MAPPING &&
+                       i < srcs->n_pairs; i++) {
+        const pl_yaml_pair *sp = &srcs->pairs[i];
+        int has = sp->value->kind == PL_YAML_MAPPING &&
+                  pl_yaml_get(sp->value, "csv") != NULL;
+        nsrc++;
+        ncsv += has;
+        if (has && !withcsv)
+            withcsv = sp;
+        if (!has && !plain)
+            plain = sp;
+    }
+    if (ncsv && ncsv < nsrc) {
+        pl_yaml_error(d, plain->key->line, plain->key->col, "sources",
+                      "source '%s' has no 'csv' section but source '%s' "
+                      "has one: the sources of one produce are all CSV "
+                      "files or all groups of the HDF5 export ('store'); "
+                      "run one produce per export", plain->key->str,
+                      withcsv->key->str);
+        return -1;
+    }
+    const pl_yaml_pair *st = pl_yaml_find(root, "store");
+    if (ncsv && st) {
+        pl_yaml_error(d, st->key->line, st->key->col, "store", "not used "
+                      "when the sources are CSV files (each source's "
+                      "csv.file is its export): remove it");
+        return -1;
+    }
     if (pl_yaml_check_keys(d, root, "", prod_top_keys) ||
         get_name(d, root, "producer", job->producer_name) ||
         get_name(d, root, "package", job->package_name) ||
-        pl_yaml_path_str(d, root, "", "store", 1, &job->store) ||
+        pl_yaml_path_str(d, root, "", "store", ncsv == 0, &job->store) ||
         pl_yaml_path_str(d, root, "", "output", 1, &job->output) ||
         pl_yaml_path_str(d, root, "", "audit_log", 0, &job->audit_log) ||
         parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_opposition(d, root, job) || parse_options(d, root, job))
         return -1;
+    if (!job->store)
+        job->store = pl_xstrdup("");
     return 0;
 }
 
@@ -663,6 +712,9 @@ void pl_job_free(pl_job *job)
         pl_yaml_strings_free(job->sources[i].allow_nir,
                              job->sources[i].n_allow_nir);
         free(job->sources[i].package);
+        if (job->sources[i].csv)
+            pl_csv_cfg_free(job->sources[i].csv);
+        free(job->sources[i].csv);
     }
     free(job->sources);
     for (size_t i = 0; job->columns && i < job->n_columns; i++) {

@@ -25,6 +25,7 @@
 
 struct pl_extract_cfg;          /* extract_config.h */
 struct pl_linkage_cfg;          /* linkage_config.h */
+struct pl_csv_cfg;              /* csv_cfg.h */
 
 typedef enum { PL_MODE_KEYED = 0, PL_MODE_RANDOM = 1 } pl_mode;
 typedef enum { PL_IO_COLLECTIVE = 0, PL_IO_INDEPENDENT = 1 } pl_io_mode;
@@ -51,6 +52,9 @@ typedef struct {
     /* Platform job: the source comes from this transfer package (its p1
      * and payload columns, docs/PACKAGE.md) instead of the store. */
     char  *package;
+    /* Producer job: the source is a CSV file (sources.<name>.csv,
+     * job/csv_cfg.h) instead of a group of the HDF5 export. */
+    struct pl_csv_cfg *csv;
 } pl_source_cfg;
 
 /* One entry of the optional `columns:` data dictionary: metadata written
@@ -131,8 +135,10 @@ int  pl_job_load(pl_job *job, const char *path, int quiet);
 int  pl_job_parse(pl_job *job, const char *path, const char *buf, size_t len,
                   int quiet);
 /* The producer's job file (`pseudolink produce`): producer, package,
- * store (the export), output, keys {producer, transport}, sources,
- * opposition, options — same rules and messages. */
+ * store (the HDF5 export) or a csv: section in every source (a CSV export,
+ * job/csv_cfg.h; then store is "" and the two cannot be mixed), output,
+ * keys {producer, transport}, sources, opposition, options — same rules
+ * and messages. */
 int  pl_job_load_producer(pl_job *job, const char *path, int quiet);
 void pl_job_free(pl_job *job);
 

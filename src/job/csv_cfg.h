@@ -48,7 +48,7 @@ typedef struct {
     int   line, col;            /* of the key in the job file */
 } pl_csv_cfg_col;
 
-typedef struct {
+typedef struct pl_csv_cfg {
     char            *file;
     pl_csv_cfg_col  *cols;      /* in job-file order */
     size_t           ncols;

@@ -30,6 +30,7 @@ static int h5_open(pl_export *x, const char *path, const pl_job *job,
         const pl_source *s = &h->st.src[i];
         pl_export_src *e = &x->src[i];
         e->cfg = s->cfg;
+        e->path = x->path;
         e->nrows = s->nrows;
         e->first = s->first;
         e->count = s->count;
@@ -108,9 +109,8 @@ int pl_export_open(pl_export *x, const char *path, const pl_job *job,
 {
     memset(x, 0, sizeof *x);
     x->path = path;
-    /* TODO(csv): when base/csv.h lands, a file without the HDF5 signature
-     * goes to the CSV reader (pl_export_csv) instead. */
-    x->ops = &pl_export_hdf5;
+    x->ops = job->n_sources && job->sources[0].csv ? &pl_export_csv
+                                                    : &pl_export_hdf5;
     return x->ops->open(x, path, job, comm);
 }
 

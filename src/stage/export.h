@@ -1,6 +1,6 @@
 /* export.h — what `pseudolink produce` reads: the producer's export, behind
  * a small reader interface so that each export format plugs in the same
- * way (HDF5 laid out like a store today, export.c; CSV next, base/csv.h).
+ * way (HDF5 laid out like a store, export.c; CSV files, export_csv.c).
  *
  * A reader opens the export and checks the whole job against it before any
  * record is read (every source present, identity columns of the right kind,
@@ -51,6 +51,7 @@ typedef struct {
 
 typedef struct {
     const pl_source_cfg *cfg;
+    const char *path;           /* the file holding it (messages) */
     uint64_t nrows;             /* all ranks */
     uint64_t first, count;      /* this rank's rows */
     size_t   nir_size;          /* bytes per NIR field (15 or 16, ...) */
@@ -85,8 +86,15 @@ struct pl_export {
  * collective transfers per options.io. */
 extern const pl_export_ops pl_export_hdf5;
 
-/* The reader for `path` (by content: an HDF5 signature, else CSV once the
- * CSV reader exists) and open it. Collective. */
+/* The CSV reader (export_csv.c): one file per source, the job's
+ * sources.<name>.csv (job/csv_cfg.h, docs/CSV.md), each split between the
+ * ranks on record boundaries (par/csv_split.h) and read in batches of at
+ * most options.batch_rows records; row_number is the line a record starts
+ * on. `path` is unused (the job names the files). */
+extern const pl_export_ops pl_export_csv;
+
+/* The reader for the job (CSV when its sources have csv: sections, else
+ * the HDF5 export at `path`) and open it. Collective. */
 int  pl_export_open(pl_export *x, const char *path, const pl_job *job,
                     MPI_Comm comm);
 void pl_export_close(pl_export *x);

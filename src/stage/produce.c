@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 typedef struct {
     uint64_t B;                 /* rows per input batch */
@@ -100,6 +101,7 @@ static int scan_verdict(const pl_export *x, const pl_export_src *e,
                         const pl_export_col *c, const uint64_t n[2],
                         MPI_Comm comm)
 {
+    (void)x;                    /* e->path names the file */
     uint64_t g[2];
     PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, comm));
     if (!pl_nir_scan_refused(g[0], g[1]))
@@ -107,7 +109,7 @@ static int scan_verdict(const pl_export *x, const pl_export_src *e,
     pl_err0("%s: /sources/%s/%s: payload column looks like NIRs (%llu of "
             "%llu non-empty values pass the NIR checks): it would travel to "
             "the platform; name it as an identity, drop it, or list it in "
-            "sources.%s.allow_nir_like if it may be", x->path, e->cfg->name,
+            "sources.%s.allow_nir_like if it may be", e->path, e->cfg->name,
             c->name, (unsigned long long)g[0], (unsigned long long)g[1],
             e->cfg->name);
     return -1;
@@ -178,7 +180,7 @@ static int count_source(const pl_job *job, pl_export *x, size_t si,
         pl_err0("%s: /sources/%s: %llu of %llu rows rejected, more than "
                 "options.max_reject_fraction %g of the job allows "
                 "(rejects.csv is not written: nothing is delivered)",
-                x->path, e->cfg->name, (unsigned long long)pc->rejected,
+                e->path, e->cfg->name, (unsigned long long)pc->rejected,
                 (unsigned long long)pc->rows, job->max_reject_fraction);
         return -1;
     }
@@ -230,7 +232,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         if (strcmp(cols[c].name, "p1") == 0 ||
             pl_pkg_type_of(e->cols[c - 1].mem_type, cols[c].type,
                            &cols[c].size) != 0) {
-            pl_err0("%s: /sources/%s/%s: payload column %s", x->path,
+            pl_err0("%s: /sources/%s/%s: payload column %s", e->path,
                     e->cfg->name, cols[c].name,
                     strcmp(cols[c].name, "p1") == 0
                         ? "cannot be named 'p1' (the package's first "
@@ -284,7 +286,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
     }
     if (ok && packaged != valid) {
         pl_err("%s: /sources/%s: the export changed during the run (%llu "
-               "valid rows, %llu in the count pass)", x->path, e->cfg->name,
+               "valid rows, %llu in the count pass)", e->path, e->cfg->name,
                (unsigned long long)packaged, (unsigned long long)valid);
         ok = 0;
     }
@@ -379,6 +381,8 @@ int pl_produce(const pl_job *job, pl_export *x, const pl_hmac_key *producer,
                MPI_Comm comm, pl_produce_result *res)
 {
     double t0 = MPI_Wtime();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     res->src = pl_xcalloc(x->nsrc, sizeof *res->src);
     uint64_t *valid = pl_xcalloc(x->nsrc, sizeof *valid);
     text rej = {0};
@@ -399,8 +403,13 @@ int pl_produce(const pl_job *job, pl_export *x, const pl_hmac_key *producer,
         ok = one_package(job, x, 1, producer, transport, signing, dir, comm,
                          valid, res->opp_file, res->opp_id) == 0;
     free(valid);
-    double t = MPI_Wtime() - t0;
-    PL_MPI_CHECK(MPI_Allreduce(&t, &res->seconds, 1, MPI_DOUBLE, MPI_MAX,
-                               comm));
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double t[2] = {MPI_Wtime() - t0, (double)(c1.tv_sec - c0.tv_sec) +
+                                         1e-9 * (double)(c1.tv_nsec -
+                                                         c0.tv_nsec)};
+    double m[2];
+    PL_MPI_CHECK(MPI_Allreduce(t, m, 2, MPI_DOUBLE, MPI_MAX, comm));
+    res->seconds = m[0];
+    res->cpu_seconds = m[1];
     return ok ? 0 : -1;
 }

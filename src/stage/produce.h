@@ -35,6 +35,8 @@ typedef struct {
     char  data_file[PL_NAME_MAX + 32], opp_file[PL_NAME_MAX + 32];
     int   has_data, has_opp;
     double seconds;             /* slowest rank */
+    double cpu_seconds;         /* CPU time of the busiest rank (user +
+                                   system: a rate on a shared machine) */
 } pl_produce_result;
 
 /* transport and signing: rank 0 only (NULL elsewhere). */

@@ -24,8 +24,12 @@ fix() { sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#inputs/transfer/#$K/#g" \
             -e "s#out/producer/#$TMP/prod/#g" -e "s#^output: out/#output: $TMP/#" "$@"; }
 fix "$ROOT/jobs/producer_cnam.yaml" >"$TMP/prod.yaml"
 fix "$ROOT/jobs/producer_cnam_opposition.yaml" >"$TMP/prodopp.yaml"
-fix "$ROOT/jobs/platform.yaml" | sed '/^opposition:/,$d' >"$TMP/plat.yaml"
-fix "$ROOT/jobs/platform.yaml" >"$TMP/platopp.yaml"
+# This test is about cnam's HDF5 package: hospital_stays from it too (the
+# shipped job takes it from atih's CSV package: tests/e2e/produce_csv.sh).
+cnamonly() { sed -e '/^  atih: /d' -e 's#/atih/atih_delivery.pkg.h5#/cnam/cnam_delivery.pkg.h5#' \
+                 -e 's#keep: \[stay_date, diagnosis, los, unit\]#keep: [stay_date, diagnosis, los]#'; }
+fix "$ROOT/jobs/platform.yaml" | cnamonly | sed '/^opposition:/,$d' >"$TMP/plat.yaml"
+fix "$ROOT/jobs/platform.yaml" | cnamonly >"$TMP/platopp.yaml"
 fix "$ROOT/jobs/laptop.yaml" >"$TMP/plain.yaml"
 SIGN="--signing-key $K/cnam_signing.key.pem --signing-passphrase-file $K/cnam_signing.pass"
 TRANS="--transport-key $K/hdh_transport.key.pem --transport-passphrase-file $K/hdh_transport.pass"

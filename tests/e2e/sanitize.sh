@@ -42,6 +42,27 @@ if mpirun -np 2 -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
 else notok "regression job (sanitized, -np 2) runs"; tail -n 30 "$TMP/reg.log"; fi
 san_clean "regression job" "$TMP/reg.log"
 
+# produce on the CSV fixture (stage/export_csv.c: split, batches, wipes)
+# at -np 2, and a CSV error in the last rank's part at -np 3.
+K=$TMP/tk; mkdir -p "$K"; cp "$ROOT"/inputs/transfer/atih_signing.* "$ROOT"/inputs/transfer/hdh_transport.pub.pem "$K/"
+chmod 600 "$K"/*.key.pem "$K"/*.pass
+sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#inputs/transfer/#$K/#g" -e "s#^output: .*#output: $TMP/csvprod#" \
+  "$ROOT/jobs/producer_atih.yaml" >"$TMP/atih.yaml"
+CSIGN="--signing-key $K/atih_signing.key.pem --signing-passphrase-file $K/atih_signing.pass"
+mpirun -np 2 -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS "$SAN/pseudolink" produce "$TMP/atih.yaml" $CSIGN >"$TMP/csvprod.log" 2>&1
+check "produce on the CSV export (sanitized, -np 2)" test $? -eq 0
+san_clean "produce on CSV" "$TMP/csvprod.log"
+/usr/bin/python3 -c "
+import sys; L = open(sys.argv[1], 'rb').read().split(b'\r\n')[:-1]
+p = L[7000].split(b';'); p[7] = b'x'; L[7000] = b';'.join(p)
+open(sys.argv[2], 'wb').write(b'\r\n'.join(L) + b'\r\n')" "$ROOT/inputs/atih_stays.csv" "$TMP/bad.csv"
+sed -e "s#inputs/atih_stays.csv#$TMP/bad.csv#" -e "s#^output: .*#output: $TMP/csvbad#" "$TMP/atih.yaml" >"$TMP/bad.yaml"
+mpirun -np 3 -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS "$SAN/pseudolink" produce "$TMP/bad.yaml" $CSIGN >"$TMP/csvbad.log" 2>&1
+rc=$?
+check "produce on a bad CSV (sanitized, -np 3) fails, naming the line" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'bad.csv:[0-9]*:[0-9]*: column .DUREE. (field 8)' '$TMP/csvbad.log' && [ ! -e '$TMP/csvbad/current' ]"
+san_clean "produce on a bad CSV" "$TMP/csvbad.log"
+
 # More ranks than persons, with extracts: ranks that hold no links and
 # receive no risk records (empty sort runs, empty gathers) under UBSan.
 "$PL" synth --persons 3 --sources 3 --seed 7 --producer-key "$TMP/keys/producer.key" \

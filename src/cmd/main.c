@@ -10,6 +10,7 @@
 #include "cmd/usage.h"
 #include "cmd/verify.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,12 @@ int main(int argc, char **argv)
          * memory transport must copy through its buffers instead. */
         if (pl_no_core_dumps(cmd) < 0)
             return PL_EXIT_ERROR;
+        /* A closed stdout (`| head`, a watcher gone) is a write error each
+         * command handles (a run goes on, publishes all or nothing and
+         * records itself in the audit log; reveal and export say "cannot
+         * write" and exit 1), not a death by SIGPIPE that would leave a
+         * run unrecorded with its temporary directory behind. */
+        signal(SIGPIPE, SIG_IGN);
         setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
         if (strcmp(cmd, "run") == 0)
             return pl_run_main(argc - 1, argv + 1);

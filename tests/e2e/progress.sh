@@ -101,6 +101,26 @@ check "stopped: no linked.h5 published" test ! -e "$TMP/o3/linked.h5"
 check "stopped: the audit line carries the same report" \
   grep -q '"outcome":"failure","error":"stopped by signal 10 (User defined signal 1) in stage ingest, ' "$TMP/o3/audit.log"
 
+# --- 3b. A closed stdout (`| head -1`) -------------------------------------
+# One rank without mpirun: the reader goes away after the first line; the
+# run must not die from SIGPIPE (no audit line, its temporary directory
+# left): it goes on, publishes the whole set and records it.
+"$PL" run "$TMP/slow.yaml" --out "$TMP/o5" --progress 0.1 2>"$TMP/h.err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "closed stdout, one rank: the run completes (rc=$rc, not 141 = SIGPIPE)" test "$rc" -eq 0
+check "closed stdout, one rank: published" test -e "$TMP/o5/linked.h5" -a -e "$TMP/o5/correspondence.h5"
+check "closed stdout, one rank: the audit log records the run" grep -q '"outcome":"success"' "$TMP/o5/audit.log"
+check "closed stdout, one rank: no temporary directory left" test -d "$TMP/o5" -a -z "$(ls -A "$TMP/o5" 2>/dev/null | grep tmp)"
+# Under mpirun it is mpirun's own stdout that closes: Open MPI 4.1.4 then
+# aborts the job ("SIGPIPE detected on fd 13 - aborting"), the ranks get
+# SIGTERM and the run stops as by scancel: nothing published, recorded.
+mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o6" --progress 0.1 2>"$TMP/h2.err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "closed stdout under mpirun: status 1 or 0, never a half-published set (rc=$rc)" \
+  test "$rc" -le 1 -a "$( [ -e "$TMP/o6/linked.h5" ] && echo 1 || echo 0 )" = "$( [ "$rc" -eq 0 ] && echo 1 || echo 0 )"
+check "closed stdout under mpirun: the audit log records the run" \
+  grep -Eq '"outcome":"(success|failure)"' "$TMP/o6/audit.log"
+
 # --- 4. Exit 3 without mpirun's banner ----------------------------------------
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \
     "$ROOT/jobs/extracts.yaml" >"$TMP/x.yaml"

@@ -35,8 +35,16 @@ static int custodian_keygen(int argc, char **argv)
         else if (v && strcmp(argv[i], "--dir") == 0) dir = argv[++i];
         else if (v && strcmp(argv[i], "--passphrase-file") == 0)
             pass = argv[++i];
-        else if (v && strcmp(argv[i], "--bits") == 0) bits = atoi(argv[++i]);
-        else {
+        else if (v && strcmp(argv[i], "--bits") == 0) {
+            char *end;
+            long b = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end || b < PL_RSA_MIN_BITS || b > 16384) {
+                pl_err("keygen: --bits expects an RSA modulus size from %d "
+                       "to 16384, got '%s'", PL_RSA_MIN_BITS, argv[i]);
+                return 2;
+            }
+            bits = (int)b;
+        } else {
             fprintf(stderr, "usage: pseudolink keygen --custodian NAME "
                     "[--dir DIR] [--passphrase-file FILE] [--bits N]\n");
             return 2;

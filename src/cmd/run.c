@@ -95,6 +95,12 @@ static int parse_args(int argc, char **argv, run_args *a)
         else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
             if (parse_progress(argv[++i], &a->progress) != 0)
                 return -1;
+        } else if (i + 1 == argc && (strcmp(argv[i], "--store") == 0 ||
+                                     strcmp(argv[i], "--out") == 0 ||
+                                     strcmp(argv[i], "--audit") == 0 ||
+                                     strcmp(argv[i], "--progress") == 0)) {
+            pl_err0("run: %s needs a value", argv[i]);
+            return -1;
         } else if (argv[i][0] == '-' || a->job) {
             pl_err0("run: unexpected argument '%s'", argv[i]);
             return -1;

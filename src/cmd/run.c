@@ -380,6 +380,15 @@ int pl_run_main(int argc, char **argv)
             pl_err0("run failed in %s: nothing was published", where);
         rc = 1;
     } else {
+        /* A stop that came after the last check (during publish): the set
+         * is published, the run completes; say so, not nothing. */
+        int late = stop_signal;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &late, 1, MPI_INT, MPI_MAX,
+                                   r.comm));
+        if (late && r.rank == 0)
+            pl_warn("signal %d (%s) came during publish, after the last "
+                    "point a run can stop: the run was published and "
+                    "completes", late, strsignal(late));
         summary(&r, MPI_Wtime() - t_start, published);
         pl_budget_report(&r);
         rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */

@@ -101,6 +101,26 @@ check "stopped: no linked.h5 published" test ! -e "$TMP/o3/linked.h5"
 check "stopped: the audit line carries the same report" \
   grep -q '"outcome":"failure","error":"stopped by signal 10 (User defined signal 1) in stage ingest, ' "$TMP/o3/audit.log"
 
+# A stop during publish (after the last check) cannot stop it: the run is
+# published and completes (exit 0), and says the signal came too late.
+mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o7" --progress 0 >"$TMP/l.log" 2>"$TMP/l.err" &
+bg=$!
+for _ in $(seq 1 600); do
+  grep -Eq "^$TS stage publish" "$TMP/l.log" && break
+  kill -0 "$bg" 2>/dev/null || break
+  sleep 0.01
+done
+late=$(grep -c "^sha256 kernel" "$TMP/l.log")
+kill -USR1 "$bg" 2>/dev/null
+wait "$bg"; rc=$?
+check "stop during publish: published, exit 0 (rc=$rc)" test "$rc" -eq 0 -a -e "$TMP/o7/linked.h5"
+if [ "$late" -eq 0 ]; then
+  check "stop during publish: a warning says the signal came after the last point a run can stop" \
+    grep -Eq "^$TS pseudolink: .*warning: signal 10 \(User defined signal 1\) came during publish, after the last point a run can stop" "$TMP/l.err"
+else
+  ok "stop during publish: (the signal came after the run had ended its publish; warning not checked)"
+fi
+
 # --- 3b. A closed stdout (`| head -1`) -------------------------------------
 # One rank without mpirun: the reader goes away after the first line; the
 # run must not die from SIGPIPE (no audit line, its temporary directory

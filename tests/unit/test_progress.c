@@ -98,6 +98,18 @@ int main(void)
     CHECK(strstr(buf, "extract a\\x0ab\\x1b[2J: 10 rows\n") != NULL && strchr(buf, '\033') == NULL,
           "control bytes in a name are escaped");
 
+    /* Unicode that reorders or breaks a displayed line (a path or a name
+     * with RIGHT-TO-LEFT OVERRIDE, LINE SEPARATOR, an isolate) is escaped
+     * too; other UTF-8 (accents) stays as it is. */
+    char esc[256];
+    pl_log_escape("r\xc3\xa9" "sum\xc3\xa9" " \xe2\x80\xae" "1gnp.exe \xe2\x80\xa8"
+                  "forged \xe2\x81\xa6" "x\xe2\x81\xa9" " \xe2\x80\x8f" "y \xd8\x9c"
+                  "z \xef\xbb\xbf" "w", esc, sizeof esc);
+    CHECK(strcmp(esc, "r\xc3\xa9" "sum\xc3\xa9" " \\xe2\\x80\\xae1gnp.exe \\xe2\\x80\\xa8"
+                      "forged \\xe2\\x81\\xa6x\\xe2\\x81\\xa9 \\xe2\\x80\\x8fy \\xd8\\x9cz "
+                      "\\xef\\xbb\\xbfw") == 0,
+          "bidi controls, line/paragraph separators, BOM escaped; accents kept: '%s'", esc);
+
     pl_log_init(1, 2);
     capture(one_stage, buf, sizeof buf);
     CHECK(buf[0] == '\0', "rank 1 prints nothing");

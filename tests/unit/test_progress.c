@@ -56,6 +56,17 @@ static void hostile(void)
     pl_progress_stage("extract a\nb\033[2J", 10, "rows");
 }
 
+/* 1 row done of 2^63 after 60 ms: an ETA of ~10^10 years, past what an
+ * unsigned 64-bit count of seconds holds (a float-to-integer conversion
+ * out of range is undefined behaviour: garbage or 0 s). */
+static void far(void)
+{
+    pl_progress_init(0.025);
+    pl_progress_stage("check", (uint64_t)1 << 63, "rows");
+    nap();
+    pl_progress_set(1);
+}
+
 static int is_time(const char *s)
 {
     int y, mo, d, h, mi, se;
@@ -93,6 +104,9 @@ int main(void)
 
     capture(silent, buf, sizeof buf);
     CHECK(is_time(buf) && strcmp(buf + 21, "stage link\n") == 0, "--progress 0: only the stage line ('%s')", buf);
+
+    capture(far, buf, sizeof buf);
+    CHECK(strstr(buf, "ETA more than 100 years\n") != NULL, "an ETA past 100 years says so ('%s')", buf);
 
     capture(hostile, buf, sizeof buf);
     CHECK(strstr(buf, "extract a\\x0ab\\x1b[2J: 10 rows\n") != NULL && strchr(buf, '\033') == NULL,

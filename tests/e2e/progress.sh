@@ -121,6 +121,28 @@ else
   ok "stop during publish: (the signal came after the run had ended its publish; warning not checked)"
 fi
 
+# The signal reaching one rank only (a kill of that rank's pid): the
+# report and the audit line still name it (the ranks agree on it).
+mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o8" --progress 0.1 >"$TMP/r.log" 2>"$TMP/r.err" &
+bg=$!
+for _ in $(seq 1 300); do
+  grep -Eq "^$TS progress (check|ingest): " "$TMP/r.log" && break
+  kill -0 "$bg" 2>/dev/null || break
+  sleep 0.05
+done
+sent=no
+for p in $(pgrep -P "$bg"); do
+  if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then
+    kill -USR1 "$p" && sent=yes
+  fi
+done
+wait "$bg"; rc=$?
+check "signal to rank 1 only: sent, exit 1 (rc=$rc)" test "$sent" = yes -a "$rc" -eq 1
+check "signal to rank 1 only: rank 0's report names the signal and the stage" \
+  grep -Eq "^$TS pseudolink: error: stopped by signal 10 \(User defined signal 1\) in stage (check|ingest), " "$TMP/r.err"
+check "signal to rank 1 only: so does the audit line" \
+  grep -q '"outcome":"failure","error":"stopped by signal 10 (User defined signal 1) in stage ' "$TMP/o8/audit.log"
+
 # --- 3b. A closed stdout (`| head -1`) -------------------------------------
 # One rank without mpirun: the reader goes away after the first line; the
 # run must not die from SIGPIPE (no audit line, its temporary directory

@@ -59,8 +59,9 @@ static int custodian_keygen(int argc, char **argv)
 
 int pl_keygen_main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "--custodian") == 0)
-        return custodian_keygen(argc, argv);
+    for (int i = 1; i < argc; i++)      /* in any place among its options */
+        if (strcmp(argv[i], "--custodian") == 0)
+            return custodian_keygen(argc, argv);
     const char *audit = NULL;
     if (argc == 4 && strcmp(argv[2], "--audit") == 0)
         audit = argv[3];

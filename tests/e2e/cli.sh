@@ -55,6 +55,11 @@ usage2 "keygen --bits abc" keygen --custodian x --dir "$TMP" --bits abc
 usage2 "keygen --bits 12" keygen --custodian x --dir "$TMP" --bits 12
 usage2 "run --progress without a value" run jobs/regression.yaml --progress
 check "run --progress without a value: says the option needs a value" grep -q -- "--progress needs a value" "$TMP/u.err"
+# keygen --custodian after another of its options (the order the usage
+# line does not impose).
+mkdir -p "$TMP/kd"
+PSEUDOLINK_PASSPHRASE=correct-horse-battery "$PL" keygen --dir "$TMP/kd" --custodian eve --bits 3072 >"$TMP/u.out" 2>"$TMP/u.err"; rc=$?
+check "keygen --dir D --custodian NAME: the pair is written (rc=$rc)" test "$rc" -eq 0 -a -e "$TMP/kd/eve.pub.pem"
 # --help and --version whose output cannot be written: an error, not 0.
 "$PL" --version >/dev/full 2>"$TMP/u.err"; rc=$?
 check "--version >/dev/full: exit 1 with the reason (rc=$rc)" test "$rc" -eq 1 -a -n "$(grep "No space left" "$TMP/u.err")"

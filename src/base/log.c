@@ -62,6 +62,22 @@ int pl_utf8_valid(const void *p, size_t n)
     return 1;
 }
 
+/* Code points that change how a line is displayed, not what it says:
+ * bidirectional controls (U+061C, U+200E/F, U+202A..E, U+2066..9, which can
+ * reverse the rest of a line in a terminal or an editor), LINE and
+ * PARAGRAPH SEPARATOR (U+2028/9, a new line to some viewers: a forged log
+ * line) and the BOM / zero-width no-break space (U+FEFF). */
+static int display_hazard(const unsigned char *s, size_t u)
+{
+    unsigned cp = u == 2 ? (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu)
+                : u == 3 ? (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 |
+                               (s[2] & 0x3fu)
+                         : 0;
+    return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+           cp == 0xfeff;
+}
+
 size_t pl_log_escape(const char *in, char *out, size_t n)
 {
     const unsigned char *s = (const unsigned char *)in;
@@ -70,7 +86,11 @@ size_t pl_log_escape(const char *in, char *out, size_t n)
         return 0;
     for (size_t i = 0; i < len && o + 5 < n;) {
         size_t u = s[i] >= 0x80 ? utf8_ok(s + i, len - i) : 0;
-        if (u) {
+        if (u && display_hazard(s + i, u)) {
+            for (size_t k = 0; k < u && o + 5 < n; k++)
+                o += (size_t)snprintf(out + o, n - o, "\\x%02x", s[i + k]);
+            i += u;
+        } else if (u) {
             memcpy(out + o, s + i, u);
             o += u;
             i += u;

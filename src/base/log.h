@@ -15,7 +15,9 @@
 /* Every message and summary line is printed escaped: bytes below 0x20,
  * 0x7f and bytes that are not valid UTF-8 (or are C1 controls) appear as
  * the text \xNN, so no name or path read from a file can put a control
- * character on a terminal or split a line. */
+ * character on a terminal or split a line; so do the bidirectional
+ * controls, U+2028/U+2029 and U+FEFF (they reorder or break a displayed
+ * line). */
 #define PL_LOG_LINE 16384       /* escaped line: 4 x 4095 bytes + 1 fit */
 size_t pl_log_escape(const char *in, char *out, size_t n);
 /* Is s[0..n) valid UTF-8 without C1 controls (the rule pl_log_escape

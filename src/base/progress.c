@@ -87,8 +87,16 @@ void pl_progress_set(uint64_t done)
     char eta[48] = "ETA unknown";
     if (P.total && rate > 0) {
         char d[32];
-        duration((double)(P.total - P.done) / rate, d, sizeof d);
-        snprintf(eta, sizeof eta, "ETA %s", d);
+        double left = (double)(P.total - P.done) / rate;
+        /* Beyond 100 years (a first batch far slower than the rest, a
+         * huge total) the figure means nothing, and past 2^64 s its
+         * conversion to an integer would be undefined. */
+        if (left > 100 * 365.25 * 86400)
+            snprintf(eta, sizeof eta, "ETA more than 100 years");
+        else {
+            duration(left, d, sizeof d);
+            snprintf(eta, sizeof eta, "ETA %s", d);
+        }
     }
     if (P.total)
         pl_progress_say("progress %s: %llu of %llu %s (%.1f %%), %.0f %s/s, "

@@ -35,8 +35,16 @@ static int custodian_keygen(int argc, char **argv)
         else if (v && strcmp(argv[i], "--dir") == 0) dir = argv[++i];
         else if (v && strcmp(argv[i], "--passphrase-file") == 0)
             pass = argv[++i];
-        else if (v && strcmp(argv[i], "--bits") == 0) bits = atoi(argv[++i]);
-        else {
+        else if (v && strcmp(argv[i], "--bits") == 0) {
+            char *end;
+            long b = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end || b < PL_RSA_MIN_BITS || b > 16384) {
+                pl_err("keygen: --bits expects an RSA modulus size from %d "
+                       "to 16384, got '%s'", PL_RSA_MIN_BITS, argv[i]);
+                return 2;
+            }
+            bits = (int)b;
+        } else {
             fprintf(stderr, "usage: pseudolink keygen --custodian NAME "
                     "[--dir DIR] [--passphrase-file FILE] [--bits N]\n");
             return 2;
@@ -52,23 +60,24 @@ static int custodian_keygen(int argc, char **argv)
 /* keygen --signing NAME (a producer's Ed25519 pair) or --transport NAME
  * (the platform's X25519 pair): the same files and passphrase rules as a
  * custodian's (crypto/custody.h). */
-static int pair_keygen(int argc, char **argv, pl_pkey_kind kind)
+static int pair_keygen(int argc, char **argv, const char *flag,
+                       pl_pkey_kind kind)
 {
     const char *name = NULL, *dir = ".", *pass = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && i == 1) name = argv[++i];
+        if (v && strcmp(argv[i], flag) == 0) name = argv[++i];
         else if (v && strcmp(argv[i], "--dir") == 0) dir = argv[++i];
         else if (v && strcmp(argv[i], "--passphrase-file") == 0)
             pass = argv[++i];
         else {
             fprintf(stderr, "usage: pseudolink keygen %s NAME [--dir DIR] "
-                    "[--passphrase-file FILE]\n", argv[1]);
+                    "[--passphrase-file FILE]\n", flag);
             return 2;
         }
     }
     if (!name || !name[0] || strchr(name, '/')) {
-        pl_err("keygen: %s NAME is required (no '/')", argv[1]);
+        pl_err("keygen: %s NAME is required (no '/')", flag);
         return 2;
     }
     return pl_pkey_keygen(kind, name, dir, pass, 0) == 0 ? 0 : 1;
@@ -76,12 +85,14 @@ static int pair_keygen(int argc, char **argv, pl_pkey_kind kind)
 
 int pl_keygen_main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "--custodian") == 0)
-        return custodian_keygen(argc, argv);
-    if (argc >= 2 && strcmp(argv[1], "--signing") == 0)
-        return pair_keygen(argc, argv, PL_PKEY_ED25519);
-    if (argc >= 2 && strcmp(argv[1], "--transport") == 0)
-        return pair_keygen(argc, argv, PL_PKEY_X25519);
+    for (int i = 1; i < argc; i++) {    /* in any place among its options */
+        if (strcmp(argv[i], "--custodian") == 0)
+            return custodian_keygen(argc, argv);
+        if (strcmp(argv[i], "--signing") == 0)
+            return pair_keygen(argc, argv, "--signing", PL_PKEY_ED25519);
+        if (strcmp(argv[i], "--transport") == 0)
+            return pair_keygen(argc, argv, "--transport", PL_PKEY_X25519);
+    }
     const char *audit = NULL;
     if (argc == 4 && strcmp(argv[2], "--audit") == 0)
         audit = argv[3];

@@ -11,9 +11,23 @@
 #include "cmd/usage.h"
 #include "cmd/verify.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The end of --help or --version: 0, or 1 when stdout could not take the
+ * text (a full disk, /dev/full): an answer that was lost is not a success
+ * (a closed pipe still ends the process with SIGPIPE, silently, as usual). */
+static int stdout_done(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return PL_EXIT_OK;
+    fprintf(stderr, "pseudolink: error: cannot write to standard output: "
+            "%s\n", strerror(errno));
+    return PL_EXIT_ERROR;
+}
 
 int main(int argc, char **argv)
 {
@@ -26,21 +40,21 @@ int main(int argc, char **argv)
      * mpirun needed), before anything is read (cmd/usage.h). */
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         pl_version_print(stdout);
-        return PL_EXIT_OK;
+        return stdout_done();
     }
     if (strcmp(cmd, "--help-all") == 0) {      /* for help2man */
         pl_help_all(stdout);
-        return PL_EXIT_OK;
+        return stdout_done();
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "-h") == 0) {
         const char *what = argc > 2 ? argv[2] : NULL;
         if (pl_help_print(stdout, what) == 0)
-            return PL_EXIT_OK;
+            return stdout_done();
         cmd = what;             /* help NOSUCH: unknown command below */
     } else if (pl_help_asked(argc - 1, argv + 1) &&
                pl_help_print(stdout, cmd) == 0) {
-        return PL_EXIT_OK;
+        return stdout_done();
     } else {
         /* Every command may read a key or a record: no core dumps, before
          * anything is read (base/secure.h, docs/RELIABILITY.md). A process
@@ -49,6 +63,12 @@ int main(int argc, char **argv)
          * memory transport must copy through its buffers instead. */
         if (pl_no_core_dumps(cmd) < 0)
             return PL_EXIT_ERROR;
+        /* A closed stdout (`| head`, a watcher gone) is a write error each
+         * command handles (a run goes on, publishes all or nothing and
+         * records itself in the audit log; reveal and export say "cannot
+         * write" and exit 1), not a death by SIGPIPE that would leave a
+         * run unrecorded with its temporary directory behind. */
+        signal(SIGPIPE, SIG_IGN);
         setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
         if (strcmp(cmd, "run") == 0)
             return pl_run_main(argc - 1, argv + 1);

@@ -104,6 +104,12 @@ static int parse_args(int argc, char **argv, run_args *a)
         else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
             if (parse_progress(argv[++i], &a->progress) != 0)
                 return -1;
+        } else if (i + 1 == argc && (strcmp(argv[i], "--store") == 0 ||
+                                     strcmp(argv[i], "--out") == 0 ||
+                                     strcmp(argv[i], "--audit") == 0 ||
+                                     strcmp(argv[i], "--progress") == 0)) {
+            pl_err0("run: %s needs a value", argv[i]);
+            return -1;
         } else if (argv[i][0] == '-' || a->job) {
             pl_err0("run: unexpected argument '%s'", argv[i]);
             return -1;
@@ -445,27 +451,41 @@ int pl_run_main(int argc, char **argv)
     pl_log_timestamps(1);
     run_args a;
     char published[4096] = "";
-    int rc;
+    int rc, sig = 0;
     if (parse_args(argc, argv, &a) != 0) {
         usage();
         rc = 2;
-    } else if (run_job(&r, &a, published, sizeof published) != 0) {
-        char where[512];
-        pl_progress_where(where, sizeof where);
-        if (stop_signal)
-            pl_err0("stopped by signal %d (%s) in %s, %.0f s after the "
-                    "start: nothing was published", (int)stop_signal,
-                    strsignal(stop_signal), where, MPI_Wtime() - t_start);
-        else
-            pl_err0("run failed in %s: nothing was published", where);
-        rc = 1;
     } else {
-        summary(&r, MPI_Wtime() - t_start, published);
-        pl_budget_report(&r);
-        rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
+        int failed = run_job(&r, &a, published, sizeof published) != 0;
+        /* The signal as any rank caught it (one rank alone may have: a
+         * kill of its pid), so the report and the audit line name it. */
+        sig = stop_signal;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX,
+                                   r.comm));
+        if (failed) {
+            char where[512];
+            pl_progress_where(where, sizeof where);
+            if (sig)
+                pl_err0("stopped by signal %d (%s) in %s, %.0f s after the "
+                        "start: nothing was published", sig, strsignal(sig),
+                        where, MPI_Wtime() - t_start);
+            else
+                pl_err0("run failed in %s: nothing was published", where);
+            rc = 1;
+        } else {
+            /* A stop that came after the last check (during publish): the
+             * set is published, the run completes; say so, not nothing. */
+            if (sig && r.rank == 0)
+                pl_warn("signal %d (%s) came during publish, after the last "
+                        "point a run can stop: the run was published and "
+                        "completes", sig, strsignal(sig));
+            summary(&r, MPI_Wtime() - t_start, published);
+            pl_budget_report(&r);
+            rc = pl_extracts_refused(&r) ? 3 : 0;   /* docs/EXTRACTS.md */
+        }
     }
     if (a.job && !audit_is_input &&
-        pl_run_finish(&r, a.job, a.audit, stop_signal) != 0)
+        pl_run_finish(&r, a.job, a.audit, sig) != 0)
         rc = 1;
     if (r.rank == 0 && pl_run_audit_head()[0])
         printf("audit head: %s\n", pl_run_audit_head());

@@ -141,7 +141,8 @@ static const cmd_help CMDS[] = {
      "  --transport NAME      the platform's X25519 transport pair\n"
      "  --dir DIR             where the pair is written (default .)\n"
      "  --passphrase-file FILE  encrypt the private key with this passphrase\n"
-     "  --bits N              RSA modulus size (default and minimum 3072)\n"
+     "  --bits N              RSA modulus size (default and minimum 3072,\n"
+     "                        at most 16384)\n"
      "  -h, --help            this text",
      "pseudolink keygen keys/producer.key --audit out/audit.log"},
     {"reveal", "p1 of pids from the correspondence table (custodians)",

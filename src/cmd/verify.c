@@ -307,6 +307,12 @@ int pl_verify_main(int argc, char **argv)
                 "[--expect-head HASH] [OUTDIR]\n");
         return 2;
     }
+    if (expect && (strlen(expect) != 64 ||
+                   strspn(expect, "0123456789abcdef") != 64)) {
+        pl_err("verify: --expect-head expects the chain's head, 64 lower-"
+               "case hex digits (as 'audit head:' prints it)");
+        return 2;
+    }
     int matching = 0, bad = 0;
     files_t fs = {0};
     char head[65];
@@ -350,16 +356,24 @@ int pl_digest_main(int argc, char **argv)
 {
     uint64_t leaf = PL_DIGEST_LEAF;
     int first = 1, rc = 0, rank, mpi = 0;
-    if (argc > 2 && strcmp(argv[1], "--leaf") == 0) {
+    if (argc > 1 && strcmp(argv[1], "--leaf") == 0) {
         char *end;
         errno = 0;
-        leaf = strtoull(argv[2], &end, 10);
-        if (errno || *end || leaf == 0 || argv[2][0] == '-') {
+        leaf = argc > 2 ? strtoull(argv[2], &end, 10) : 0;
+        if (argc <= 2 || errno || *end || leaf == 0 || argv[2][0] == '-') {
             pl_err("digest: --leaf expects a positive number of bytes");
             return 2;
         }
         first = 3;
     }
+    /* An option elsewhere (--leaf after a file, a typo) is not a file
+     * name: a file whose name starts with '-' is given as ./-name. */
+    for (int i = first; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1]) {
+            pl_err("digest: unexpected option '%s' (--leaf BYTES comes "
+                   "first; a file named so: ./%s)", argv[i], argv[i]);
+            return 2;
+        }
     if (first >= argc) {
         fprintf(stderr, "usage: pseudolink digest [--leaf BYTES] FILE...\n");
         return 2;

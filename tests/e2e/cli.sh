@@ -41,6 +41,30 @@ check "unknown command: exit 2" test "$rc" -eq 2
 check "run without a job: exit 2 (usage)" test "$rc" -eq 2
 "$PL" synth --persons x -o "$TMP/s.h5" >"$TMP/h.out" 2>"$TMP/h.err"; rc=$?
 check "synth --persons x: exit 2 (usage)" test "$rc" -eq 2
+# A bad or missing option value is a usage error (2) in every command, never
+# taken for a file (1) or answered with the wrong status.
+usage2() {
+  local name=$1; shift
+  "$PL" "$@" >"$TMP/u.out" 2>"$TMP/u.err"; rc=$?
+  check "$name: exit 2 (usage), rc=$rc: $(head -n 1 "$TMP/u.err" | cut -c1-90)" test "$rc" -eq 2
+}
+usage2 "digest --leaf without a value" digest --leaf
+usage2 "digest --leaf 0 after a file" digest "$TMP/u.out" --leaf 0
+usage2 "verify --expect-head not a hash" verify --audit "$TMP/none.log" --expect-head zz
+usage2 "keygen --bits abc" keygen --custodian x --dir "$TMP" --bits abc
+usage2 "keygen --bits 12" keygen --custodian x --dir "$TMP" --bits 12
+usage2 "run --progress without a value" run jobs/regression.yaml --progress
+check "run --progress without a value: says the option needs a value" grep -q -- "--progress needs a value" "$TMP/u.err"
+# keygen --custodian after another of its options (the order the usage
+# line does not impose).
+mkdir -p "$TMP/kd"
+PSEUDOLINK_PASSPHRASE=correct-horse-battery "$PL" keygen --dir "$TMP/kd" --custodian eve --bits 3072 >"$TMP/u.out" 2>"$TMP/u.err"; rc=$?
+check "keygen --dir D --custodian NAME: the pair is written (rc=$rc)" test "$rc" -eq 0 -a -e "$TMP/kd/eve.pub.pem"
+# --help and --version whose output cannot be written: an error, not 0.
+"$PL" --version >/dev/full 2>"$TMP/u.err"; rc=$?
+check "--version >/dev/full: exit 1 with the reason (rc=$rc)" test "$rc" -eq 1 -a -n "$(grep "No space left" "$TMP/u.err")"
+"$PL" run --help >/dev/full 2>"$TMP/u.err"; rc=$?
+check "run --help >/dev/full: exit 1 with the reason (rc=$rc)" test "$rc" -eq 1 -a -n "$(grep "No space left" "$TMP/u.err")"
 # Without MPI_Init: with an MPI environment that makes MPI_Init fail (a
 # point-to-point layer that does not exist), the help still answers.
 OMPI_MCA_pml=bogus "$PL" run --help >/dev/null 2>&1; rc=$?

@@ -101,6 +101,68 @@ check "stopped: no linked.h5 published" test ! -e "$TMP/o3/linked.h5"
 check "stopped: the audit line carries the same report" \
   grep -q '"outcome":"failure","error":"stopped by signal 10 (User defined signal 1) in stage ingest, ' "$TMP/o3/audit.log"
 
+# A stop during publish (after the last check) cannot stop it: the run is
+# published and completes (exit 0), and says the signal came too late.
+mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o7" --progress 0 >"$TMP/l.log" 2>"$TMP/l.err" &
+bg=$!
+for _ in $(seq 1 600); do
+  grep -Eq "^$TS stage publish" "$TMP/l.log" && break
+  kill -0 "$bg" 2>/dev/null || break
+  sleep 0.01
+done
+late=$(grep -c "^sha256 kernel" "$TMP/l.log")
+kill -USR1 "$bg" 2>/dev/null
+wait "$bg"; rc=$?
+check "stop during publish: published, exit 0 (rc=$rc)" test "$rc" -eq 0 -a -e "$TMP/o7/linked.h5"
+if [ "$late" -eq 0 ]; then
+  check "stop during publish: a warning says the signal came after the last point a run can stop" \
+    grep -Eq "^$TS pseudolink: .*warning: signal 10 \(User defined signal 1\) came during publish, after the last point a run can stop" "$TMP/l.err"
+else
+  ok "stop during publish: (the signal came after the run had ended its publish; warning not checked)"
+fi
+
+# The signal reaching one rank only (a kill of that rank's pid): the
+# report and the audit line still name it (the ranks agree on it).
+mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o8" --progress 0.1 >"$TMP/r.log" 2>"$TMP/r.err" &
+bg=$!
+for _ in $(seq 1 300); do
+  grep -Eq "^$TS progress (check|ingest): " "$TMP/r.log" && break
+  kill -0 "$bg" 2>/dev/null || break
+  sleep 0.05
+done
+sent=no
+for p in $(pgrep -P "$bg"); do
+  if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then
+    kill -USR1 "$p" && sent=yes
+  fi
+done
+wait "$bg"; rc=$?
+check "signal to rank 1 only: sent, exit 1 (rc=$rc)" test "$sent" = yes -a "$rc" -eq 1
+check "signal to rank 1 only: rank 0's report names the signal and the stage" \
+  grep -Eq "^$TS pseudolink: error: stopped by signal 10 \(User defined signal 1\) in stage (check|ingest), " "$TMP/r.err"
+check "signal to rank 1 only: so does the audit line" \
+  grep -q '"outcome":"failure","error":"stopped by signal 10 (User defined signal 1) in stage ' "$TMP/o8/audit.log"
+
+# --- 3b. A closed stdout (`| head -1`) -------------------------------------
+# One rank without mpirun: the reader goes away after the first line; the
+# run must not die from SIGPIPE (no audit line, its temporary directory
+# left): it goes on, publishes the whole set and records it.
+"$PL" run "$TMP/slow.yaml" --out "$TMP/o5" --progress 0.1 2>"$TMP/h.err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "closed stdout, one rank: the run completes (rc=$rc, not 141 = SIGPIPE)" test "$rc" -eq 0
+check "closed stdout, one rank: published" test -e "$TMP/o5/linked.h5" -a -e "$TMP/o5/correspondence.h5"
+check "closed stdout, one rank: the audit log records the run" grep -q '"outcome":"success"' "$TMP/o5/audit.log"
+check "closed stdout, one rank: no temporary directory left" test -d "$TMP/o5" -a -z "$(ls -A "$TMP/o5" 2>/dev/null | grep tmp)"
+# Under mpirun it is mpirun's own stdout that closes: Open MPI 4.1.4 then
+# aborts the job ("SIGPIPE detected on fd 13 - aborting"), the ranks get
+# SIGTERM and the run stops as by scancel: nothing published, recorded.
+mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o6" --progress 0.1 2>"$TMP/h2.err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "closed stdout under mpirun: status 1 or 0, never a half-published set (rc=$rc)" \
+  test "$rc" -le 1 -a "$( [ -e "$TMP/o6/linked.h5" ] && echo 1 || echo 0 )" = "$( [ "$rc" -eq 0 ] && echo 1 || echo 0 )"
+check "closed stdout under mpirun: the audit log records the run" \
+  grep -Eq '"outcome":"(success|failure)"' "$TMP/o6/audit.log"
+
 # --- 4. Exit 3 without mpirun's banner ----------------------------------------
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \
     "$ROOT/jobs/extracts.yaml" >"$TMP/x.yaml"

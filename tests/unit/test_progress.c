@@ -56,6 +56,17 @@ static void hostile(void)
     pl_progress_stage("extract a\nb\033[2J", 10, "rows");
 }
 
+/* 1 row done of 2^63 after 60 ms: an ETA of ~10^10 years, past what an
+ * unsigned 64-bit count of seconds holds (a float-to-integer conversion
+ * out of range is undefined behaviour: garbage or 0 s). */
+static void far(void)
+{
+    pl_progress_init(0.025);
+    pl_progress_stage("check", (uint64_t)1 << 63, "rows");
+    nap();
+    pl_progress_set(1);
+}
+
 static int is_time(const char *s)
 {
     int y, mo, d, h, mi, se;
@@ -94,9 +105,24 @@ int main(void)
     capture(silent, buf, sizeof buf);
     CHECK(is_time(buf) && strcmp(buf + 21, "stage link\n") == 0, "--progress 0: only the stage line ('%s')", buf);
 
+    capture(far, buf, sizeof buf);
+    CHECK(strstr(buf, "ETA more than 100 years\n") != NULL, "an ETA past 100 years says so ('%s')", buf);
+
     capture(hostile, buf, sizeof buf);
     CHECK(strstr(buf, "extract a\\x0ab\\x1b[2J: 10 rows\n") != NULL && strchr(buf, '\033') == NULL,
           "control bytes in a name are escaped");
+
+    /* Unicode that reorders or breaks a displayed line (a path or a name
+     * with RIGHT-TO-LEFT OVERRIDE, LINE SEPARATOR, an isolate) is escaped
+     * too; other UTF-8 (accents) stays as it is. */
+    char esc[256];
+    pl_log_escape("r\xc3\xa9" "sum\xc3\xa9" " \xe2\x80\xae" "1gnp.exe \xe2\x80\xa8"
+                  "forged \xe2\x81\xa6" "x\xe2\x81\xa9" " \xe2\x80\x8f" "y \xd8\x9c"
+                  "z \xef\xbb\xbf" "w", esc, sizeof esc);
+    CHECK(strcmp(esc, "r\xc3\xa9" "sum\xc3\xa9" " \\xe2\\x80\\xae1gnp.exe \\xe2\\x80\\xa8"
+                      "forged \\xe2\\x81\\xa6x\\xe2\\x81\\xa9 \\xe2\\x80\\x8fy \\xd8\\x9cz "
+                      "\\xef\\xbb\\xbfw") == 0,
+          "bidi controls, line/paragraph separators, BOM escaped; accents kept: '%s'", esc);
 
     pl_log_init(1, 2);
     capture(one_stage, buf, sizeof buf);

@@ -33,7 +33,9 @@ struct pl_csv {
     uint8_t *buf;               /* owned unless mem */
     size_t cap, n;              /* buf holds file bytes [off, off + n) */
     uint64_t off, size;
+    struct timespec mtime;      /* of the file at open */
     int eof;                    /* buf reaches the end of the file */
+    int checked;                /* end of range: file seen unchanged */
     size_t pos;                 /* next record, index in buf */
     uint64_t line, line_start;  /* of pos: line number, file offset */
     uint64_t end;               /* records starting before this */
@@ -603,6 +605,27 @@ static int parse_record(pl_csv *c, pl_csv_batch *b)
     return REC_OK;
 }
 
+/* The file as it was at open (same size and modification time)? 0, or -1
+ * after the message: records read from a file that another process
+ * truncates, appends to or rewrites would be a silent mix of two files. */
+static int check_unchanged(pl_csv *c)
+{
+    struct stat st;
+    if (c->mem)
+        return 0;
+    if (fstat(c->fd, &st) != 0)
+        return fail_plain(c, "cannot stat the CSV file: %s", strerror(errno));
+    if ((uint64_t)st.st_size == c->size &&
+        st.st_mtim.tv_sec == c->mtime.tv_sec &&
+        st.st_mtim.tv_nsec == c->mtime.tv_nsec)
+        return 0;
+    return fail_plain(c, "the file changed while it was being read (%llu "
+                      "bytes when opened, now %llu%s): read a file that no "
+                      "process is writing", (unsigned long long)c->size,
+                      (unsigned long long)st.st_size,
+                      (uint64_t)st.st_size == c->size ? ", modified" : "");
+}
+
 /* Make room and read more of the file after a REC_MORE: keep the bytes
  * from the current record on. 0 or -1. */
 static int refill(pl_csv *c)
@@ -646,7 +669,12 @@ static int refill(pl_csv *c)
             return fail_plain(c, "read error at byte %llu: %s",
                               (unsigned long long)(c->off + c->n),
                               strerror(errno));
-        if (r == 0 || (size_t)r == (size_t)left)
+        if (r == 0)             /* shorter than at open */
+            return check_unchanged(c) ? -1
+                   : fail_plain(c, "the file changed while it was being "
+                                "read (end of file at byte %llu)",
+                                (unsigned long long)(c->off + c->n));
+        if ((size_t)r == (size_t)left)
             c->eof = 1;
         c->n += (size_t)r;
         return 0;
@@ -893,6 +921,7 @@ pl_csv *pl_csv_open(const char *path, const pl_csv_spec *spec, int quiet)
         return NULL;
     }
     c->size = (uint64_t)st.st_size;
+    c->mtime = st.st_mtim;
     c->cap = buf_init;
     c->buf = pl_xmalloc(c->cap);
     return open_common(c, spec);
@@ -957,6 +986,7 @@ int pl_csv_set_range(pl_csv *c, uint64_t start, uint64_t end, uint64_t line)
                           "the data", (unsigned long long)start,
                           (unsigned long long)end);
     seek_to(c, start, line, end);
+    c->checked = 0;
     return 0;
 }
 
@@ -1006,8 +1036,13 @@ int64_t pl_csv_read(pl_csv *c, pl_csv_batch *b)
         int r = next_record(c, b);
         if (r == REC_ERR)
             return -1;
-        if (r == REC_DONE)
+        if (r == REC_DONE) {
+            /* the range is read: from the file as it was at open? */
+            if (!c->checked && check_unchanged(c))
+                return -1;
+            c->checked = 1;
             break;
+        }
     }
     return (int64_t)b->n;
 }

@@ -64,6 +64,14 @@
  * row): identity fields are secret. After an error the reader only returns
  * -1.
  *
+ * A file reader checks, when it reaches the end of its range, that the file
+ * has the size and modification time it had at open (and a read that
+ * finds the file shorter fails at once): a file truncated, appended to or
+ * rewritten by another process while it is read is refused ("the file
+ * changed while it was being read"), never read in part. That last check
+ * comes with the read that returns 0 records; the batches before it are
+ * void, as before any error.
+ *
  * Nothing here is collective; a reader belongs to one thread.
  */
 #ifndef PL_BASE_CSV_H

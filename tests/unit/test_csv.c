@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -892,6 +893,70 @@ static void open_cases(void)
                         "regular file"), "a directory is refused");
 }
 
+/* A file that changes while it is read (a producer's export still being
+ * written, truncated or rewritten by another process) is refused, never
+ * read in part: after open, after a split, at the end of a range. */
+static void change_cases(void)
+{
+    const pl_csv_col cols[] = {I("n", PL_CSV_I32), S("v", 8)};
+    pl_csv_spec spec = {',', PL_CSV_UTF8, cols, 2};
+    char path[] = "/tmp/test_csv_chg.XXXXXX";
+    int fd = mkstemp(path);
+    sbuf f = {0};
+    PUTS(&f, "n,v\n");
+    for (int i = 0; i < 200; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "%d,abcdef\n", i);
+        PUTS(&f, l);
+    }
+    size_t half = 0;            /* a record boundary near the middle */
+    for (size_t i = f.n / 2; i < f.n; i++)
+        if (f.s[i] == '\n') {
+            half = i + 1;
+            break;
+        }
+    /* an old modification time: a rewrite of the same size is seen */
+    struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+    for (int k = 0; k < 4; k++) {
+        if (ftruncate(fd, 0) || pwrite(fd, f.s, f.n, 0) != (ssize_t)f.n ||
+            futimens(fd, old))
+            return;
+        pl_csv_set_buffer(k == 3 ? 0 : 64);
+        pl_csv *c = pl_csv_open(path, &spec, 1);
+        pl_csv_part parts[2];
+        int rc = c ? pl_csv_plan(c, 2, parts) : -1;
+        if (k == 3 && rc == 0)
+            rc = pl_csv_set_range(c, parts[1].start, parts[1].end,
+                                  parts[1].line);
+        const char *what;
+        int ch;
+        if (k == 0) {
+            what = "truncated at a record boundary";
+            ch = ftruncate(fd, (off_t)half);
+        } else if (k == 1) {
+            what = "appended to";
+            ch = pwrite(fd, "7,x\n", 4, (off_t)f.n) == 4 ? 0 : -1;
+        } else if (k == 2) {
+            what = "rewritten in place, same size";
+            ch = pwrite(fd, "9", 1, (off_t)f.n - 3) == 1 ? 0 : -1;
+        } else {
+            what = "emptied between its split and the read of part 2,";
+            ch = ftruncate(fd, 0);
+        }
+        char *r = rc == 0 && ch == 0 ? render(c, cols, 2, 16) : NULL;
+        const char *msg = c ? pl_csv_error(c) : "";
+        CHECK(rc == 0 && ch == 0 && !r &&
+              strstr(msg, "changed while it was being read"),
+              "a file %s while it is read is refused (%s)", what, msg);
+        free(r);
+        pl_csv_close(c);
+    }
+    pl_csv_set_buffer(0);
+    close(fd);
+    unlink(path);
+    free(f.s);
+}
+
 /* ------------------------------------------------- no value in messages */
 
 /* Random files whose fields are random lowercase words, one byte corrupted
@@ -961,6 +1026,7 @@ int main(void)
 {
     leak_cases();
     open_cases();
+    change_cases();
     cfg_cases();
     rfc_cases();
     error_cases();

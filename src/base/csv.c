@@ -48,7 +48,7 @@ struct pl_csv {
     uint64_t data_start, data_line;
     uint8_t *s1, *s2;           /* scratch: unescaped, converted */
     size_t s1cap, s2cap;
-    int failed;
+    int failed, printed;         /* printed: the error, by pl_err */
     char err[PL_CSV_ERR_MAX];
     /* header mode: collected field texts */
     int in_header;
@@ -163,6 +163,7 @@ static int fail_at(pl_csv *c, uint64_t line, uint64_t line_start, uint64_t at,
              (unsigned long long)(at - line_start + 1), where, what);
     if (!c->quiet)
         pl_err("%s", c->err);
+    c->printed = !c->quiet;
     c->failed = 1;
     return -1;
 }
@@ -179,11 +180,22 @@ static int fail_plain(pl_csv *c, const char *fmt, ...)
     snprintf(c->err, sizeof c->err, "%s: %s", c->file, what);
     if (!c->quiet)
         pl_err("%s", c->err);
+    c->printed = !c->quiet;
     c->failed = 1;
     return -1;
 }
 
 const char *pl_csv_error(const pl_csv *c) { return c ? c->err : ""; }
+
+int pl_csv_failed(const pl_csv *c) { return c && c->failed; }
+
+void pl_csv_report(pl_csv *c)
+{
+    if (c && c->failed && !c->printed && c->err[0]) {
+        pl_err("%s", c->err);
+        c->printed = 1;
+    }
+}
 
 /* ------------------------------------------------------------ encoding */
 

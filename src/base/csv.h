@@ -158,6 +158,11 @@ uint64_t pl_csv_size(const pl_csv *c);
 void pl_csv_set_buffer(size_t bytes);
 /* Last error text ("" if none). */
 const char *pl_csv_error(const pl_csv *c);
+/* 1 when the reader failed (it then only returns -1). */
+int pl_csv_failed(const pl_csv *c);
+/* Print the reader's error through pl_err if it has one that was not
+ * printed yet (a quiet reader's); nothing otherwise. */
+void pl_csv_report(pl_csv *c);
 
 /* Read only the records that start in [start, end); `start` must be a
  * record start (pl_csv_data_start, or a split part's start) on line

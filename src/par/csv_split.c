@@ -12,7 +12,7 @@ int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part)
     uint64_t e = pl_csv_chunk(ds, sz, size, rank + 1);
     uint64_t q = 0, lf = 0;
     int ok = pl_csv_count(c, b, e - b, &q, &lf) == 0;
-    if (!pl_all_ok(comm, ok))
+    if (!pl_csv_all_ok(c, comm, ok))
         return -1;
     /* quotes and LFs in [data_start, b) */
     uint64_t qb, lb, total;
@@ -33,5 +33,17 @@ int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part)
     part->line = pl_csv_data_line(c) + lb + l;
     if (ok)
         ok = pl_csv_set_range(c, part->start, part->end, part->line) == 0;
-    return pl_all_ok(comm, ok) ? 0 : -1;
+    return pl_csv_all_ok(c, comm, ok) ? 0 : -1;
+}
+
+int pl_csv_all_ok(pl_csv *c, MPI_Comm comm, int ok)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = pl_csv_failed(c) ? rank : size, first = size;
+    PL_MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
+    if (first == rank)
+        pl_csv_report(c);
+    return pl_all_ok(comm, ok && first == size);
 }

@@ -8,6 +8,7 @@
  *     pl_csv_part part;
  *     if (pl_csv_split(c, comm, &part)) ...              // same verdict on all
  *     while ((n = pl_csv_read(c, &batch)) > 0) ...       // this rank's records
+ *     if (!pl_csv_all_ok(c, comm, n == 0)) ...           // error printed once
  * Records in file order are the ranks' records in rank order. A rank's
  * count before parsing: pl_csv_count_records(c, part.start, part.end, &n)
  * (quote parity only, one fast pass); pl_exscan of the counts gives each
@@ -26,7 +27,20 @@
  * parity of the chunks before it: one counting pass, then pl_exscan), and
  * the reader `c` is restricted to them (pl_csv_set_range). *part gets the
  * range and its first line. Returns 0 on every rank, or -1 on every rank
- * when a rank could not read its chunk (that rank printed the error). */
+ * when a rank could not read its chunk (the first such rank's error is
+ * printed, as by pl_csv_all_ok). */
 int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part);
+
+/* Collective: the verdict on every rank's reading (as pl_all_ok): 1 on
+ * every rank when `ok` is true everywhere and no rank's reader failed, else
+ * 0 everywhere. When readers failed, the error of the lowest such rank is
+ * printed, once (pl_csv_report: unless that reader printed it already):
+ * readers on ranks > 0 are opened quiet so that the header's errors are
+ * printed by rank 0 alone, and their read errors would otherwise never be
+ * seen. The lowest failing rank holds the first error in file order, the
+ * one a single pass reports; a later rank may fail only because that
+ * error (a stray quote) moved its start, and its message is not shown.
+ * `c` may be NULL on a rank (no reader: only `ok` counts). */
+int pl_csv_all_ok(pl_csv *c, MPI_Comm comm, int ok);
 
 #endif

@@ -115,10 +115,12 @@ static char *split_read(const char *path, const pl_csv_spec *spec,
     sbuf out = {0};
     int ok = pl_csv_split(c, MPI_COMM_WORLD, &part) == 0 &&
              read_part(c, spec->ncols, &out, hex) == 0;
+    /* the verdict prints the first failing rank's error (quiet readers) */
+    ok = pl_csv_all_ok(c, MPI_COMM_WORLD, ok);
     pl_csv_close(c);
     char *all = gather(&out);
     free(out.s);
-    if (!pl_all_ok(MPI_COMM_WORLD, ok)) {
+    if (!ok) {
         free(all);
         *failed = 1;
         return NULL;

@@ -784,10 +784,20 @@ static int header_matches(const pl_csv *c)
 static int read_header(pl_csv *c)
 {
     uint64_t start = 0;
-    /* UTF-8 byte order mark */
-    if (!c->mem && refill(c))
-        return -1;
-    if (c->n >= 3 && memcmp(c->buf, "\xef\xbb\xbf", 3) == 0 &&
+    /* UTF-8 byte order mark (read on its own: the buffer may be shorter) */
+    uint8_t head[3] = {0, 0, 0};
+    if (c->mem) {
+        memcpy(head, c->mem, c->size < 3 ? (size_t)c->size : 3);
+    } else if (c->size >= 3) {
+        ssize_t r;
+        do
+            r = pread(c->fd, head, 3, 0);
+        while (r < 0 && errno == EINTR);
+        if (r != 3)
+            return fail_plain(c, "read error at byte 0: %s",
+                              r < 0 ? strerror(errno) : "the file shrank");
+    }
+    if (c->size >= 3 && memcmp(head, "\xef\xbb\xbf", 3) == 0 &&
         c->enc == PL_CSV_UTF8)
         start = 3;
     if (c->size == start)

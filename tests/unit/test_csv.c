@@ -891,6 +891,23 @@ static void open_cases(void)
           "a missing file is named with the system's reason");
     CHECK(!c2 && strstr(errbuf, "/tmp: CSV file is a directory; expected a "
                         "regular file"), "a directory is refused");
+    /* a byte order mark is seen whatever the read buffer's size */
+    char path[] = "/tmp/test_csv_bom.XXXXXX";
+    int fd = mkstemp(path);
+    const char *bom = "\xef\xbb\xbf" "a,b\n1,2\n";
+    int wr = pwrite(fd, bom, strlen(bom), 0) == (ssize_t)strlen(bom);
+    close(fd);
+    for (size_t bs = 1; bs <= 4; bs++) {
+        pl_csv_set_buffer(bs);
+        pl_csv *c = wr ? pl_csv_open(path, &spec, 1) : NULL;
+        char *r = c ? render(c, ab, 2, 2) : NULL;
+        CHECK(same(r, "L2:1|2\n"), "a file with a byte order mark read "
+              "through a %zu-byte buffer", bs);
+        free(r);
+        pl_csv_close(c);
+    }
+    pl_csv_set_buffer(0);
+    unlink(path);
 }
 
 /* A file that changes while it is read (a producer's export still being

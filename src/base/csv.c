@@ -1058,13 +1058,16 @@ int64_t pl_csv_read(pl_csv *c, pl_csv_batch *b)
         int r = next_record(c, b);
         if (r == REC_ERR)
             return -1;
-        if (r == REC_DONE) {
-            /* the range is read: from the file as it was at open? */
-            if (!c->checked && check_unchanged(c))
-                return -1;
-            c->checked = 1;
+        if (r == REC_DONE)
             break;
-        }
+    }
+    /* the range is read (this batch has its last record, or none): was it
+     * the file as it was at open? */
+    if (!c->checked && (c->off + c->pos >= c->end ||
+                        (c->eof && c->pos >= c->n))) {
+        if (check_unchanged(c))
+            return -1;
+        c->checked = 1;
     }
     return (int64_t)b->n;
 }

@@ -69,8 +69,8 @@
  * finds the file shorter fails at once): a file truncated, appended to or
  * rewritten by another process while it is read is refused ("the file
  * changed while it was being read"), never read in part. That last check
- * comes with the read that returns 0 records; the batches before it are
- * void, as before any error.
+ * comes with the read that returns the range's last record (or 0 records);
+ * the batches before a failed read are void, as before any error.
  *
  * Nothing here is collective; a reader belongs to one thread.
  */

@@ -729,8 +729,11 @@ static int next_record(pl_csv *c, pl_csv_batch *b)
 
 static void free_header(pl_csv *c)
 {
-    for (size_t i = 0; i < c->hdr_n; i++)
+    for (size_t i = 0; i < c->hdr_n; i++) {
+        /* the first row may be data (a file without its header) */
+        pl_wipe(c->hdr[i], strlen(c->hdr[i]));
         free(c->hdr[i]);
+    }
     c->hdr_n = 0;
 }
 

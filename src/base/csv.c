@@ -189,6 +189,17 @@ const char *pl_csv_error(const pl_csv *c) { return c ? c->err : ""; }
 
 int pl_csv_failed(const pl_csv *c) { return c && c->failed; }
 
+int pl_csv_fail(pl_csv *c, const char *what)
+{
+    return fail_plain(c, "%s", what);
+}
+
+uint64_t pl_csv_mtime_ns(const pl_csv *c)
+{
+    return c->mem ? 0 : (uint64_t)c->mtime.tv_sec * 1000000000ull +
+                        (uint64_t)c->mtime.tv_nsec;
+}
+
 void pl_csv_report(pl_csv *c)
 {
     if (c && c->failed && !c->printed && c->err[0]) {

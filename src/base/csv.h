@@ -163,6 +163,11 @@ int pl_csv_failed(const pl_csv *c);
 /* Print the reader's error through pl_err if it has one that was not
  * printed yet (a quiet reader's); nothing otherwise. */
 void pl_csv_report(pl_csv *c);
+/* Put the reader in the failed state with "FILE: what" (printed unless
+ * quiet). Returns -1. */
+int pl_csv_fail(pl_csv *c, const char *what);
+/* The file's modification time at open, in ns (0 for a memory buffer). */
+uint64_t pl_csv_mtime_ns(const pl_csv *c);
 
 /* Read only the records that start in [start, end); `start` must be a
  * record start (pl_csv_data_start, or a split part's start) on line

@@ -8,6 +8,19 @@ int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part)
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     uint64_t ds = pl_csv_data_start(c), sz = pl_csv_size(c);
+    /* every rank must have opened the same file (a node-local copy, or a
+     * file written between the ranks' opens, would mix two files): same
+     * size, data start and modification time (max of x and of ~x) */
+    uint64_t mine[6] = {sz, ds, pl_csv_mtime_ns(c), ~sz, ~ds,
+                        ~pl_csv_mtime_ns(c)}, all[6];
+    PL_MPI_CHECK(MPI_Allreduce(mine, all, 6, MPI_UINT64_T, MPI_MAX, comm));
+    if (all[0] != ~all[3] || all[1] != ~all[4] || all[2] != ~all[5]) {
+        pl_csv_fail(c, "the file is not the same on every rank (size, "
+                    "header or modification time differ: a copy on each "
+                    "node's own disk, or a file still being written?)");
+        pl_csv_all_ok(c, comm, 0);
+        return -1;
+    }
     uint64_t b = pl_csv_chunk(ds, sz, size, rank);
     uint64_t e = pl_csv_chunk(ds, sz, size, rank + 1);
     uint64_t q = 0, lf = 0;

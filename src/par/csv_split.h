@@ -28,7 +28,9 @@
  * the reader `c` is restricted to them (pl_csv_set_range). *part gets the
  * range and its first line. Returns 0 on every rank, or -1 on every rank
  * when a rank could not read its chunk (the first such rank's error is
- * printed, as by pl_csv_all_ok). */
+ * printed, as by pl_csv_all_ok) or when the ranks did not open the same
+ * file (size, data start or modification time differ; the reader is then
+ * failed on every rank). */
 int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part);
 
 /* Collective: the verdict on every rank's reading (as pl_all_ok): 1 on

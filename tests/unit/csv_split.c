@@ -221,8 +221,30 @@ static int self_test(void)
         bad_ok += all_failed;
         free(all);
     }
+    /* the same path naming a different file on some ranks (node-local
+     * disks, a copy still in progress): refused on every rank, with a
+     * message, never a mix of two files */
+    char mine[96];
+    snprintf(mine, sizeof mine, "%s.r%d", path, rank);
+    FILE *o = fopen(mine, "wb");
+    fputs(rank == nranks - 1 ? "x,y\n1,2\n3,4\n5,6\n" : "x,y\n1,2\n3,4\n", o);
+    fclose(o);
+    int differ_ok = 0;
+    {
+        pl_csv *c = pl_csv_open(mine, &spec, rank != 0);
+        pl_csv_part part;
+        int rc = c ? pl_csv_split(c, MPI_COMM_WORLD, &part) : -2;
+        int expect = nranks > 1 ? -1 : 0;
+        int agree = rc == expect;
+        MPI_Allreduce(&agree, &differ_ok, 1, MPI_INT, MPI_MIN,
+                      MPI_COMM_WORLD);
+        pl_csv_close(c);
+        unlink(mine);
+    }
     free(f.s);
     if (rank == 0) {
+        CHECK(differ_ok, "%d ranks: a file that differs between the ranks is "
+              "refused by the split on every rank", nranks);
         unlink(path);
         CHECK(same == files, "%d ranks: the split parts of %d random files "
               "equal one pass, same line numbers (%d/%d)", nranks, files,

@@ -1,6 +1,7 @@
 /* csv_split.c — see csv_split.h. */
 #include "par/csv_split.h"
 #include "par/mpi.h"
+#include "base/log.h"
 
 int pl_csv_split(pl_csv *c, MPI_Comm comm, pl_csv_part *part)
 {
@@ -59,4 +60,27 @@ int pl_csv_all_ok(pl_csv *c, MPI_Comm comm, int ok)
     if (first == rank)
         pl_csv_report(c);
     return pl_all_ok(comm, ok && first == size);
+}
+
+pl_csv *pl_csv_open_all(const char *path, const pl_csv_spec *spec,
+                        MPI_Comm comm)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    pl_csv *c = pl_csv_open(path, spec, rank != 0);
+    int mine = c ? size : rank, first = size;
+    PL_MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
+    if (first == size)
+        return c;
+    if (first == rank && rank != 0) {
+        /* rank 0 opened it, this rank could not: say why, once */
+        pl_csv *again = pl_csv_open(path, spec, 0);
+        if (again)
+            pl_err("%s: the CSV file could not be opened on this rank "
+                   "(rank 0 could)", path);
+        pl_csv_close(again);
+    }
+    pl_csv_close(c);
+    return NULL;
 }

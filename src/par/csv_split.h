@@ -3,8 +3,8 @@
  * split; this file is only its MPI part).
  *
  * Use (every rank):
- *     pl_csv *c = pl_csv_open(path, &spec, rank != 0);   // header, each rank
- *     if (!pl_all_ok(comm, c != NULL)) ...               // rank 0 printed why
+ *     pl_csv *c = pl_csv_open_all(path, &spec, comm);    // header, each rank
+ *     if (!c) ...                                        // NULL on every rank
  *     pl_csv_part part;
  *     if (pl_csv_split(c, comm, &part)) ...              // same verdict on all
  *     while ((n = pl_csv_read(c, &batch)) > 0) ...       // this rank's records
@@ -21,6 +21,14 @@
 #include <mpi.h>
 
 #include "base/csv.h"
+
+/* Collective: pl_csv_open on every rank, quiet on ranks > 0 (the header's
+ * errors are printed once, by rank 0). The reader, or NULL on every rank
+ * when some rank could not open the file; the error printed is rank 0's,
+ * or, when rank 0 opened it, the lowest failing rank's (a path missing on
+ * one node's own disk would otherwise fail the run without a message). */
+pl_csv *pl_csv_open_all(const char *path, const pl_csv_spec *spec,
+                        MPI_Comm comm);
 
 /* Collective. Rank r of P gets the records starting in the r-th of P equal
  * byte chunks of the data (moved to record boundaries using the quote

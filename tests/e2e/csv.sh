@@ -17,6 +17,8 @@ mpirun -np 3 "$BIN" >"$TMP/split.log" 2>&1
 rc=$?
 grep -E '^(ok|not ok) - ' "$TMP/split.log"
 [ $rc -eq 0 ] || { notok "mpirun -np 3 csv_split exits 0"; tail -n 20 "$TMP/split.log"; }
+check "a file only the last rank cannot open: that rank says why, once" \
+  test "$(grep -c 'rank 2\] error: /tmp/csv_split_nodelocal.missing: cannot open CSV file: No such file or directory' "$TMP/split.log")" = 1
 
 PY=/usr/bin/python3
 mkdir -p "$TMP/x"

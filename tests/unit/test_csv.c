@@ -39,7 +39,8 @@ static char *render(pl_csv *c, const pl_csv_col *cols, size_t ncols,
             for (size_t j = 0; j < ncols; j++) {
                 const pl_csv_col *col = &cols[j];
                 size_t w = b.width[j];
-                const uint8_t *v = (const uint8_t *)b.col[j] + i * w;
+                const uint8_t *v = b.col[j] ? (const uint8_t *)b.col[j] + i * w
+                                            : NULL;
                 if (j)
                     line[k++] = '|';
                 if (b.bad[j] && b.bad[j][i]) {

@@ -64,6 +64,14 @@
  * row): identity fields are secret. After an error the reader only returns
  * -1.
  *
+ * A file reader checks, when it reaches the end of its range, that the file
+ * has the size and modification time it had at open (and a read that
+ * finds the file shorter fails at once): a file truncated, appended to or
+ * rewritten by another process while it is read is refused ("the file
+ * changed while it was being read"), never read in part. That last check
+ * comes with the read that returns the range's last record (or 0 records);
+ * the batches before a failed read are void, as before any error.
+ *
  * Nothing here is collective; a reader belongs to one thread.
  */
 #ifndef PL_BASE_CSV_H
@@ -150,6 +158,16 @@ uint64_t pl_csv_size(const pl_csv *c);
 void pl_csv_set_buffer(size_t bytes);
 /* Last error text ("" if none). */
 const char *pl_csv_error(const pl_csv *c);
+/* 1 when the reader failed (it then only returns -1). */
+int pl_csv_failed(const pl_csv *c);
+/* Print the reader's error through pl_err if it has one that was not
+ * printed yet (a quiet reader's); nothing otherwise. */
+void pl_csv_report(pl_csv *c);
+/* Put the reader in the failed state with "FILE: what" (printed unless
+ * quiet). Returns -1. */
+int pl_csv_fail(pl_csv *c, const char *what);
+/* The file's modification time at open, in ns (0 for a memory buffer). */
+uint64_t pl_csv_mtime_ns(const pl_csv *c);
 
 /* Read only the records that start in [start, end); `start` must be a
  * record start (pl_csv_data_start, or a split part's start) on line

@@ -7,10 +7,16 @@
  * (ASan/UBSan), every message starts with "f.csv:", and whenever one pass
  * succeeds, the concatenated parts of the split give the same records and
  * lines, and pl_csv_count_records gives each part's record count; when it
- * fails, some part fails too. */
+ * fails, some part fails too. Bits 3-7 of byte 1, when not all zero, are a
+ * read buffer size (1..31 bytes): every part is then also read from a file
+ * (a memfd) through that buffer, and must give the same records, or the
+ * same error at the same place, as from memory. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/csv.h"
 
@@ -37,7 +43,8 @@ static size_t render(pl_csv *c, uint8_t **out, int *failed)
     }
     pl_csv_batch_free(&b);
     *failed = r < 0;
-    if (r < 0 && strncmp(pl_csv_error(c), "f.csv:", 6) != 0)
+    if (r < 0 && strncmp(pl_csv_error(c), "f.csv:", 6) != 0 &&
+        strncmp(pl_csv_error(c), "/proc/self/fd/", 14) != 0)
         abort();
     *out = o;
     return n;
@@ -64,7 +71,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(buf + hl, data + 2, size - 2);
     size_t len = hl + size - 2;
+    size_t bufsz = (size_t)(data[1] >> 3);
+    static int fd = -1;
+    char fpath[64] = "";
+    if (bufsz) {
+        if (fd < 0)
+            fd = memfd_create("fuzz_csv", 0);
+        if (fd >= 0 && ftruncate(fd, 0) == 0 &&
+            pwrite(fd, buf, len, 0) == (ssize_t)len)
+            snprintf(fpath, sizeof fpath, "/proc/self/fd/%d", fd);
+    }
     pl_csv *c = pl_csv_open_mem("f.csv", buf, len, &spec, 1);
+    if (fpath[0]) {             /* opens from the file iff from memory */
+        pl_csv_set_buffer(bufsz);
+        pl_csv *q = pl_csv_open(fpath, &spec, 1);
+        pl_csv_set_buffer(0);
+        if (!q != !c)
+            abort();
+        pl_csv_close(q);
+    }
     if (!c) {
         free(buf);
         return 0;
@@ -92,6 +117,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pl_csv_count_records(p, parts[r].start, parts[r].end, &nrec))
             abort();
         size_t n = render(p, &o, &f);
+        if (bufsz && fpath[0]) {
+            /* the same part from the file, through a tiny buffer */
+            pl_csv_set_buffer(bufsz);
+            pl_csv *q = pl_csv_open(fpath, &spec, 1);
+            pl_csv_set_buffer(0);
+            if (!q || pl_csv_set_range(q, parts[r].start, parts[r].end,
+                                       parts[r].line))
+                abort();
+            uint8_t *o2;
+            int f2;
+            size_t n2 = render(q, &o2, &f2);
+            if (f2 != f || (!f && (n2 != n || memcmp(o, o2, n) != 0)) ||
+                (f && strcmp(strchr(pl_csv_error(p), ':'),
+                             strchr(pl_csv_error(q), ':')) != 0))
+                abort();
+            free(o2);
+            pl_csv_close(q);
+        }
         pl_csv_close(p);
         if (!fail1 && nrec != n / (8 + 2 + 4 + 8))
             abort();

@@ -104,10 +104,9 @@ static char *gather(const sbuf *mine)
 static char *split_read(const char *path, const pl_csv_spec *spec,
                         int hex, int *failed)
 {
-    pl_csv *c = pl_csv_open(path, spec, rank != 0);
+    pl_csv *c = pl_csv_open_all(path, spec, MPI_COMM_WORLD);
     *failed = 0;
-    if (!pl_all_ok(MPI_COMM_WORLD, c != NULL)) {
-        pl_csv_close(c);
+    if (!c) {
         *failed = 1;
         return NULL;
     }
@@ -115,10 +114,12 @@ static char *split_read(const char *path, const pl_csv_spec *spec,
     sbuf out = {0};
     int ok = pl_csv_split(c, MPI_COMM_WORLD, &part) == 0 &&
              read_part(c, spec->ncols, &out, hex) == 0;
+    /* the verdict prints the first failing rank's error (quiet readers) */
+    ok = pl_csv_all_ok(c, MPI_COMM_WORLD, ok);
     pl_csv_close(c);
     char *all = gather(&out);
     free(out.s);
-    if (!pl_all_ok(MPI_COMM_WORLD, ok)) {
+    if (!ok) {
         free(all);
         *failed = 1;
         return NULL;
@@ -219,8 +220,46 @@ static int self_test(void)
         bad_ok += all_failed;
         free(all);
     }
+    /* the same path naming a different file on some ranks (node-local
+     * disks, a copy still in progress): refused on every rank, with a
+     * message, never a mix of two files */
+    char mine[96];
+    snprintf(mine, sizeof mine, "%s.r%d", path, rank);
+    FILE *o = fopen(mine, "wb");
+    fputs(rank == nranks - 1 ? "x,y\n1,2\n3,4\n5,6\n" : "x,y\n1,2\n3,4\n", o);
+    fclose(o);
+    int differ_ok = 0;
+    {
+        pl_csv *c = pl_csv_open(mine, &spec, rank != 0);
+        pl_csv_part part;
+        int rc = c ? pl_csv_split(c, MPI_COMM_WORLD, &part) : -2;
+        int expect = nranks > 1 ? -1 : 0;
+        int agree = rc == expect;
+        MPI_Allreduce(&agree, &differ_ok, 1, MPI_INT, MPI_MIN,
+                      MPI_COMM_WORLD);
+        pl_csv_close(c);
+        unlink(mine);
+    }
+    /* a file that rank 0 opens and the last rank cannot (missing on its
+     * node): NULL on every rank; csv.sh checks the last rank's message */
+    {
+        o = fopen(mine, "wb");
+        fputs("x,y\n1,2\n", o);
+        fclose(o);
+        pl_csv *c = pl_csv_open_all(rank == nranks - 1 && nranks > 1
+                                        ? "/tmp/csv_split_nodelocal.missing"
+                                        : mine, &spec, MPI_COMM_WORLD);
+        int none = c == NULL || nranks == 1, all_none = 0;
+        MPI_Allreduce(&none, &all_none, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        differ_ok = differ_ok && all_none;
+        pl_csv_close(c);
+        unlink(mine);
+    }
     free(f.s);
     if (rank == 0) {
+        CHECK(differ_ok, "%d ranks: a file that differs between the ranks is "
+              "refused by the split on every rank; one a rank cannot open "
+              "is refused by the open on every rank", nranks);
         unlink(path);
         CHECK(same == files, "%d ranks: the split parts of %d random files "
               "equal one pass, same line numbers (%d/%d)", nranks, files,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -38,7 +39,8 @@ static char *render(pl_csv *c, const pl_csv_col *cols, size_t ncols,
             for (size_t j = 0; j < ncols; j++) {
                 const pl_csv_col *col = &cols[j];
                 size_t w = b.width[j];
-                const uint8_t *v = (const uint8_t *)b.col[j] + i * w;
+                const uint8_t *v = b.col[j] ? (const uint8_t *)b.col[j] + i * w
+                                            : NULL;
                 if (j)
                     line[k++] = '|';
                 if (b.bad[j] && b.bad[j][i]) {
@@ -890,6 +892,108 @@ static void open_cases(void)
           "a missing file is named with the system's reason");
     CHECK(!c2 && strstr(errbuf, "/tmp: CSV file is a directory; expected a "
                         "regular file"), "a directory is refused");
+    /* a byte order mark is seen whatever the read buffer's size */
+    char path[] = "/tmp/test_csv_bom.XXXXXX";
+    int fd = mkstemp(path);
+    const char *bom = "\xef\xbb\xbf" "a,b\n1,2\n";
+    int wr = pwrite(fd, bom, strlen(bom), 0) == (ssize_t)strlen(bom);
+    close(fd);
+    for (size_t bs = 1; bs <= 4; bs++) {
+        pl_csv_set_buffer(bs);
+        pl_csv *c = wr ? pl_csv_open(path, &spec, 1) : NULL;
+        char *r = c ? render(c, ab, 2, 2) : NULL;
+        CHECK(same(r, "L2:1|2\n"), "a file with a byte order mark read "
+              "through a %zu-byte buffer", bs);
+        free(r);
+        pl_csv_close(c);
+    }
+    pl_csv_set_buffer(0);
+    unlink(path);
+}
+
+/* A file that changes while it is read (a producer's export still being
+ * written, truncated or rewritten by another process) is refused, never
+ * read in part: after open, after a split, at the end of a range. */
+static void change_cases(void)
+{
+    const pl_csv_col cols[] = {I("n", PL_CSV_I32), S("v", 8)};
+    pl_csv_spec spec = {',', PL_CSV_UTF8, cols, 2};
+    char path[] = "/tmp/test_csv_chg.XXXXXX";
+    int fd = mkstemp(path);
+    sbuf f = {0};
+    PUTS(&f, "n,v\n");
+    for (int i = 0; i < 200; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "%d,abcdef\n", i);
+        PUTS(&f, l);
+    }
+    size_t half = 0;            /* a record boundary near the middle */
+    for (size_t i = f.n / 2; i < f.n; i++)
+        if (f.s[i] == '\n') {
+            half = i + 1;
+            break;
+        }
+    /* an old modification time: a rewrite of the same size is seen */
+    struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+    for (int k = 0; k < 4; k++) {
+        if (ftruncate(fd, 0) || pwrite(fd, f.s, f.n, 0) != (ssize_t)f.n ||
+            futimens(fd, old))
+            return;
+        pl_csv_set_buffer(k == 3 ? 0 : 64);
+        pl_csv *c = pl_csv_open(path, &spec, 1);
+        pl_csv_part parts[2];
+        int rc = c ? pl_csv_plan(c, 2, parts) : -1;
+        if (k == 3 && rc == 0)
+            rc = pl_csv_set_range(c, parts[1].start, parts[1].end,
+                                  parts[1].line);
+        const char *what;
+        int ch;
+        if (k == 0) {
+            what = "truncated at a record boundary";
+            ch = ftruncate(fd, (off_t)half);
+        } else if (k == 1) {
+            what = "appended to";
+            ch = pwrite(fd, "7,x\n", 4, (off_t)f.n) == 4 ? 0 : -1;
+        } else if (k == 2) {
+            what = "rewritten in place, same size";
+            ch = pwrite(fd, "9", 1, (off_t)f.n - 3) == 1 ? 0 : -1;
+        } else {
+            what = "emptied between its split and the read of part 2,";
+            ch = ftruncate(fd, 0);
+        }
+        char *r = rc == 0 && ch == 0 ? render(c, cols, 2, 16) : NULL;
+        const char *msg = c ? pl_csv_error(c) : "";
+        CHECK(rc == 0 && ch == 0 && !r &&
+              strstr(msg, "changed while it was being read"),
+              "a file %s while it is read is refused (%s)", what, msg);
+        free(r);
+        pl_csv_close(c);
+    }
+    /* a reader that stops after the counted records (no read returning 0)
+     * still sees the change: with the read that returns the last record */
+    pl_csv_set_buffer(0);
+    if (ftruncate(fd, 0) || pwrite(fd, f.s, f.n, 0) != (ssize_t)f.n)
+        return;
+    pl_csv *c = pl_csv_open(path, &spec, 1);
+    uint64_t nrec = 0;
+    int rc = c ? pl_csv_count_records(c, pl_csv_data_start(c),
+                                      pl_csv_size(c), &nrec) : -1;
+    int ch = pwrite(fd, "7,x\n", 4, (off_t)f.n) == 4 ? 0 : -1;
+    pl_csv_batch b;
+    int64_t got = -2;
+    if (rc == 0 && ch == 0) {
+        pl_csv_batch_init(&b, c, (size_t)nrec);
+        got = pl_csv_read(c, &b);
+        pl_csv_batch_free(&b);
+    }
+    CHECK(nrec == 200 && got == -1 &&
+          strstr(pl_csv_error(c), "changed while it was being read"),
+          "a file appended to is refused by the read that returns its last "
+          "record (read %lld)", (long long)got);
+    pl_csv_close(c);
+    close(fd);
+    unlink(path);
+    free(f.s);
 }
 
 /* ------------------------------------------------- no value in messages */
@@ -961,6 +1065,7 @@ int main(void)
 {
     leak_cases();
     open_cases();
+    change_cases();
     cfg_cases();
     rfc_cases();
     error_cases();

@@ -197,9 +197,17 @@ static int parse_pid(const char *s, uint8_t pid[PL_PID_BYTES])
     return pl_unhex(s, PL_PID_BYTES, pid, NULL);
 }
 
-/* Scan every shard for the wanted pids; p1 of pid j goes to p1 + j*32. */
+/* The keys found for the wanted pids: hit k is pid index who[k], key
+ * keys + k * PL_KEY_REC (a person has one key per p1 and rank). */
+typedef struct {
+    int *who;
+    uint8_t *keys;
+    size_t n, cap;
+} hits;
+
+/* Scan every shard for the wanted pids. */
 static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
-                     int n, uint8_t *p1, int *found)
+                     int n, hits *h, int *found)
 {
     for (size_t s = 0; s < cf->n_shards; s++) {
         uint8_t *pt;
@@ -208,9 +216,15 @@ static int find_pids(pl_corr_file *cf, const uint8_t *key, const uint8_t *pids,
         for (uint64_t i = 0; i < cf->nrec[s]; i++) {
             const uint8_t *e = pt + i * PL_CORR_REC;
             for (int j = 0; j < n; j++)
-                if (memcmp(e + PL_P1_BYTES, pids + j * PL_PID_BYTES,
+                if (memcmp(e + PL_KEY_REC, pids + j * PL_PID_BYTES,
                            PL_PID_BYTES) == 0) {
-                    memcpy(p1 + j * PL_P1_BYTES, e, PL_P1_BYTES);
+                    if (h->n == h->cap) {
+                        h->cap = h->cap ? 2 * h->cap : 16;
+                        h->who = pl_xrealloc(h->who, h->cap * sizeof *h->who);
+                        h->keys = pl_xrealloc(h->keys, h->cap * PL_KEY_REC);
+                    }
+                    h->who[h->n] = j;
+                    memcpy(h->keys + h->n++ * PL_KEY_REC, e, PL_KEY_REC);
                     found[j] = 1;
                 }
         }
@@ -234,7 +248,7 @@ static int stdout_ok(const char *cmd)
     return 1;
 }
 
-static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
+static int print_found(const cli *c, const pl_corr_file *cf, const hits *h,
                        const int *found)
 {
     for (int j = 0; j < c->n_pos; j++) {
@@ -243,10 +257,18 @@ static int print_found(const cli *c, const pl_corr_file *cf, const uint8_t *p1,
                    c->pos[j]);
             continue;
         }
-        char hex[2 * PL_P1_BYTES + 1];
-        pl_hex(p1 + j * PL_P1_BYTES, PL_P1_BYTES, hex);
-        printf("%s %s\n", c->pos[j], hex);
-        OPENSSL_cleanse(hex, sizeof hex);
+        for (size_t k = 0; k < h->n; k++) {
+            if (h->who[k] != j)
+                continue;
+            const uint8_t *key = h->keys + k * PL_KEY_REC;
+            char hex[2 * PL_P1_BYTES + 1];
+            pl_hex(key, PL_P1_BYTES, hex);
+            if (key[PL_P1_BYTES])
+                printf("%s %s %u\n", c->pos[j], hex, key[PL_P1_BYTES]);
+            else
+                printf("%s %s\n", c->pos[j], hex);
+            OPENSSL_cleanse(hex, sizeof hex);
+        }
     }
     return stdout_ok("reveal") ? 0 : -1;
 }
@@ -273,7 +295,7 @@ static int reveal(cli *c, pl_corr_file *cf, const char *audit)
 {
     int n = c->n_pos, rc = -1, nfound = 0;
     uint8_t *pids = pl_xcalloc((size_t)n, PL_PID_BYTES);
-    uint8_t *p1 = pl_xcalloc((size_t)n, PL_P1_BYTES);
+    hits h = {NULL, NULL, 0, 0};
     int *found = pl_xcalloc((size_t)n, sizeof *found);
     int *used = pl_xcalloc(cf->cm.n, sizeof *used);
     uint8_t key[PL_CORR_KEY];
@@ -289,7 +311,7 @@ static int reveal(cli *c, pl_corr_file *cf, const char *audit)
     char *req = pids_json(c, NULL);
     ev.pids_json = req;
     if (pl_corr_unlock(cf, &c->ks, key, used) != 0 ||
-        find_pids(cf, key, pids, n, p1, found) != 0) {
+        find_pids(cf, key, pids, n, &h, found) != 0) {
         OPENSSL_cleanse(key, sizeof key);
         /* A refusal (keys of too few roles, a wrong key) is recorded. */
         audit_event_append(audit, &ev, 0, pl_log_first_error());
@@ -308,13 +330,15 @@ static int reveal(cli *c, pl_corr_file *cf, const char *audit)
     free(req);
     free(fnd);
     if (rc == 0) {
-        rc = print_found(c, cf, p1, found);
+        rc = print_found(c, cf, &h, found);
         rc = rc == 0 && nfound == n ? 0 : -1;
     }
 out:
-    OPENSSL_cleanse(p1, (size_t)n * PL_P1_BYTES);
+    if (h.keys)
+        OPENSSL_cleanse(h.keys, h.cap * PL_KEY_REC);
+    free(h.keys);
+    free(h.who);
     free(pids);
-    free(p1);
     free(found);
     free(used);
     return rc;

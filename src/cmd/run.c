@@ -242,7 +242,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
                                           r->comm) == 0))
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
-    pl_owner_init(&r->owner, r->job->mode, &r->platform);
+    pl_owner_init(&r->owner, r->job->mode, &r->platform, r->cap);
     if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
         pl_ingest_count(r) != 0)
         return -1;

@@ -10,8 +10,9 @@
  *   /sources/<name>/birth_date  int32 YYYYMMDD
  *   /sources/<name>/sex         uint8 (1 male, 2 female)
  *   /sources/<name>/birth_rank  uint8 (1; 2 for the second of twins)
- *   /sources/<name>/p1          uint8 (N, 32), instead of the four identity
- *                               columns for pharmacy with --producer-key
+ *   /sources/<name>/p1          uint8 (N, 32), instead of nir, birth_date
+ *                               and sex for pharmacy with --producer-key
+ *                               (birth_rank stays beside it)
  *   /sources/<name>/<payload>   per template (see templates[] below)
  *   /truth/<name>/person        uint64 person index (0..persons-1) per row
  *   /truth/<name>/reason        uint8 expected reject code (nir.h), 0 = valid
@@ -638,13 +639,13 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
     uint8_t *reason = pl_xcalloc(rows, 1);
     uint64_t invalid = 0;
     date = pl_xmalloc(rows * sizeof *date);
+    rank = pl_xmalloc(rows);
     if (use_p1) {
         p1 = pl_xmalloc(rows * PL_P1_BYTES);
     } else {
         nir = pl_xmalloc(rows * NIR_LEN);
         bd = pl_xmalloc(rows * sizeof *bd);
         sex = pl_xmalloc(rows);
-        rank = pl_xmalloc(rows);
     }
     const int32_t win_lo = yyyymmdd_to_days(20150101);
     const int32_t win_hi = yyyymmdd_to_days(20241231);
@@ -663,8 +664,9 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
                                           (uint32_t)(win_hi - lo + 1)));
 
         if (use_p1) {
-            pl_p1_compute(producer, q->nir, q->birth_date, q->sex, q->rank,
+            pl_p1_compute(producer, q->nir, q->birth_date, q->sex,
                           p1 + i * PL_P1_BYTES);
+            rank[i] = q->rank;          /* travels beside p1 */
             continue;
         }
         char *ni = nir + i * NIR_LEN;
@@ -699,6 +701,9 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
         hsize_t dims[2] = {(hsize_t)rows, PL_P1_BYTES};
         w |= write_ds(o, g, gpath, "p1", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2,
                       dims, p1);
+        if (!w)
+            w |= write_1d(o, g, gpath, "birth_rank", H5T_STD_U8LE,
+                          H5T_NATIVE_UINT8, rows, rank);
     } else {
         w |= write_str(o, g, gpath, "nir", NIR_LEN,
                        tp->kind == PAY_HOSPITAL ? H5T_STR_NULLPAD

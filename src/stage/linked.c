@@ -27,7 +27,8 @@ typedef struct {
     hid_t   *d;                 /* pid, row, payload...; -1 when not made */
     size_t   nd;
     hid_t    rej_row, rej_why;  /* /rejects/<source>/{row,reason} */
-    uint64_t done, rej_done;    /* rows written so far by this rank */
+    hid_t    amb_row, amb_cand; /* /ambiguous/<source>/{row,candidates} */
+    uint64_t done, rej_done, amb_done;  /* rows written so far, this rank */
 } src_writer;
 
 struct pl_linked_writer {
@@ -66,6 +67,7 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     pl_attr_u64(g, "rows_read", s->nrows);
     pl_attr_u64(g, "rows_rejected", ss->rej_total);
     pl_attr_u64(g, "rows_linked", ss->kept_total);
+    pl_attr_u64(g, "rows_ambiguous", ss->amb_total);
     int ok = (w->d[0] = pl_out_dataset(&r->lw->f, g, "pid", str32,
                                        ss->kept_total)) >= 0;
     ok = ok && (w->d[1] = pl_out_dataset(&r->lw->f, g, "row",
@@ -107,6 +109,28 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
         ok = pl_all_ok(r->comm, ok);
     }
     H5Gclose(rg);
+    if (!ok)
+        return -1;
+    /* /ambiguous/<source>: rows whose key holds several persons (twins)
+     * and that carry no rank to tell them apart. */
+    hid_t ag = pl_out_group(&r->lw->f, "/ambiguous");
+    if (!pl_all_ok(r->comm, ag >= 0))
+        return -1;
+    for (size_t si = 0; si < r->store.n_src && ok; si++) {
+        src_writer *w = &lw->w[si];
+        uint64_t n = r->ss[si].amb_total;
+        hid_t sg = H5Gcreate2(ag, r->store.src[si].cfg->name, H5P_DEFAULT,
+                              H5P_DEFAULT, H5P_DEFAULT);
+        ok = sg >= 0;
+        ok = ok && (w->amb_row = pl_out_dataset(&r->lw->f, sg, "row",
+                                                H5T_NATIVE_UINT64, n)) >= 0;
+        ok = ok && (w->amb_cand = pl_out_dataset(&r->lw->f, sg, "candidates",
+                                                 H5T_NATIVE_UINT8, n)) >= 0;
+        if (sg >= 0)
+            H5Gclose(sg);
+        ok = pl_all_ok(r->comm, ok);
+    }
+    H5Gclose(ag);
     return ok ? 0 : -1;
 }
 
@@ -116,7 +140,8 @@ int pl_linked_begin(pl_run *r)
     r->lw = lw;
     lw->w = pl_xcalloc(r->store.n_src, sizeof *lw->w);
     for (size_t si = 0; si < r->store.n_src; si++)
-        lw->w[si].rej_row = lw->w[si].rej_why = -1;
+        lw->w[si].rej_row = lw->w[si].rej_why = lw->w[si].amb_row =
+            lw->w[si].amb_cand = -1;
     lw->str32 = pl_str_type(32);
     uint64_t B = r->job->batch_rows;
     lw->in = pl_xmalloc(B * row_width(r));
@@ -169,7 +194,7 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     uint64_t *rrow = (uint64_t *)in;
     uint8_t *rwhy = out;
     for (uint64_t i = 0; i < cnt; i++)
-        if (why[i]) {
+        if (why[i] && why[i] != PL_WHY_AMBIGUOUS) {
             rrow[nr] = s->first + lo + i;
             rwhy[nr++] = why[i];
         }
@@ -179,8 +204,22 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     ok &= pl_out_write(&r->lw->f, w->rej_why, "rejects reason",
                        H5T_NATIVE_UINT8, ss->rej_off + w->rej_done, nr, rwhy,
                        r->dxpl) == 0;
+    /* Ambiguous rows: row numbers and their numbers of candidates. */
+    uint64_t na = 0;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (why[i] == PL_WHY_AMBIGUOUS) {
+            rrow[na] = s->first + lo + i;
+            rwhy[na++] = r->batch_cand ? r->batch_cand[i] : 0;
+        }
+    ok &= pl_out_write(&r->lw->f, w->amb_row, "ambiguous row",
+                       H5T_NATIVE_UINT64, ss->amb_off + w->amb_done, na, rrow,
+                       r->dxpl) == 0;
+    ok &= pl_out_write(&r->lw->f, w->amb_cand, "ambiguous candidates",
+                       H5T_NATIVE_UINT8, ss->amb_off + w->amb_done, na, rwhy,
+                       r->dxpl) == 0;
     w->done += nk;
     w->rej_done += nr;
+    w->amb_done += na;
     r->t[PL_T_WRITE] += MPI_Wtime() - t0;
     return ok ? 0 : -1;
 }
@@ -198,6 +237,10 @@ static void close_datasets(pl_run *r)
             H5Dclose(w->rej_row);
         if (w->rej_why >= 0)
             H5Dclose(w->rej_why);
+        if (w->amb_row >= 0)
+            H5Dclose(w->amb_row);
+        if (w->amb_cand >= 0)
+            H5Dclose(w->amb_cand);
         free(w->d);
     }
     free(lw->w);
@@ -328,11 +371,12 @@ int pl_linked_write_root(hid_t root, pl_mode mode, uint64_t persons,
 static int write_root_attrs(pl_run *r, pl_outfile *f,
                             const char *const *names)
 {
-    uint64_t read = 0, rej = 0, kept = 0;
+    uint64_t read = 0, rej = 0, kept = 0, amb = 0;
     for (size_t si = 0; si < r->store.n_src; si++) {
         read += r->store.src[si].nrows;
         rej += r->ss[si].rej_total;
         kept += r->ss[si].kept_total;
+        amb += r->ss[si].amb_total;
     }
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     hid_t root = H5Gopen2(f->file, "/", H5P_DEFAULT);
@@ -341,6 +385,7 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
     int rc = pl_attr_u64(root, "records_read", read);
     rc |= pl_attr_u64(root, "records_rejected", rej);
     rc |= pl_attr_u64(root, "records_linked", kept);
+    rc |= pl_attr_u64(root, "records_ambiguous", amb);
     rc |= pl_attr_u64(root, "persons_multi_source", lc->persons_multi);
     rc |= pl_attr_str(root, "tool_version", "pseudolink " PL_VERSION_STR);
     rc |= pl_attr_str(root, "job_sha256", sha);
@@ -358,7 +403,8 @@ int pl_linked_end(pl_run *r, pl_outfile *out)
     int ok = 1;
     for (size_t si = 0; si < ns; si++)
         ok &= r->lw->w[si].done == r->ss[si].kept &&
-              r->lw->w[si].rej_done == r->ss[si].rejected;
+              r->lw->w[si].rej_done == r->ss[si].rejected &&
+              r->lw->w[si].amb_done == r->ss[si].ambiguous;
     close_datasets(r);
     pl_outfile *f = &r->lw->f;
     if (!pl_all_ok(r->comm, ok)) {

@@ -1,11 +1,13 @@
 /* pseudonym.c — see pseudonym.h. */
 #include "stage/pseudonym.h"
+#include "base/mem.h"
 
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
-size_t pl_p1_message(uint8_t out[PL_P1_MSG_MAX], const char *nir,
-                     int32_t birth_date, int sex, int birth_rank)
+void pl_p1_message(uint8_t out[PL_P1_MSG], const char *nir,
+                   int32_t birth_date, int sex)
 {
     memcpy(out, nir, 15);
     uint32_t d = (uint32_t)birth_date;
@@ -14,34 +16,52 @@ size_t pl_p1_message(uint8_t out[PL_P1_MSG_MAX], const char *nir,
         d /= 10;
     }
     out[23] = (uint8_t)('0' + sex);
-    if (birth_rank < 0)
-        return 24;
-    out[24] = (uint8_t)birth_rank;
-    return 25;
 }
 
 void pl_p1_compute(const pl_hmac_key *producer, const char *nir,
-                   int32_t birth_date, int sex, int birth_rank,
-                   uint8_t p1[PL_P1_BYTES])
+                   int32_t birth_date, int sex, uint8_t p1[PL_P1_BYTES])
 {
-    uint8_t msg[PL_P1_MSG_MAX];
-    size_t len = pl_p1_message(msg, nir, birth_date, sex, birth_rank);
-    pl_hmac(producer, msg, len, p1);
+    uint8_t msg[PL_P1_MSG];
+    pl_p1_message(msg, nir, birth_date, sex);
+    pl_hmac(producer, msg, sizeof msg, p1);
     OPENSSL_cleanse(msg, sizeof msg);   /* holds the NIR */
 }
 
-void pl_pid_keyed(const pl_hmac_key *platform, const uint8_t p1[PL_P1_BYTES],
+void pl_pid_keyed(const pl_hmac_key *platform, const uint8_t key[PL_KEY_REC],
                   uint8_t pid[PL_PID_BYTES])
 {
     uint8_t full[32];
-    pl_hmac(platform, p1, PL_P1_BYTES, full);
+    pl_hmac(platform, key, key[PL_P1_BYTES] ? PL_KEY_REC : PL_P1_BYTES,
+            full);
     memcpy(pid, full, PL_PID_BYTES);
     OPENSSL_cleanse(full, sizeof full);
 }
 
-void pl_pid_keyed_batch(const pl_hmac_key *platform, const uint8_t *p1s,
+void pl_pid_keyed_batch(const pl_hmac_key *platform, const uint8_t *keys,
                         size_t n, uint8_t *pids)
 {
-    pl_hmac_batch(platform, p1s, PL_P1_BYTES, PL_P1_BYTES, n, pids,
+    /* Labels without a rank (nearly all) in one batch call; the others
+     * (twins) one by one. */
+    uint8_t *p1s = pl_xmalloc(n * PL_P1_BYTES + 1);
+    size_t *at = pl_xmalloc((n + 1) * sizeof *at), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *k = keys + i * PL_KEY_REC;
+        if (k[PL_P1_BYTES]) {
+            pl_pid_keyed(platform, k, pids + i * PL_PID_BYTES);
+            continue;
+        }
+        memcpy(p1s + m * PL_P1_BYTES, k, PL_P1_BYTES);
+        at[m++] = i;
+    }
+    uint8_t *out = pl_xmalloc(m * PL_PID_BYTES + 1);
+    pl_hmac_batch(platform, p1s, PL_P1_BYTES, PL_P1_BYTES, m, out,
                   PL_PID_BYTES, PL_PID_BYTES);
+    for (size_t k = 0; k < m; k++)
+        memcpy(pids + at[k] * PL_PID_BYTES, out + k * PL_PID_BYTES,
+               PL_PID_BYTES);
+    pl_wipe(p1s, m * PL_P1_BYTES);
+    pl_wipe(out, m * PL_PID_BYTES);
+    free(p1s);
+    free(out);
+    free(at);
 }

@@ -33,11 +33,15 @@ enum pl_stage { PL_T_READ, PL_T_VALIDATE, PL_T_STAGE1, PL_T_EXCHANGE,
 
 /* Per source, from the count pass (ingest.c); read by every writer. */
 typedef struct {
-    uint64_t  kept, rejected;   /* local */
-    uint64_t  kept_off, rej_off;        /* exclusive prefix over ranks */
-    uint64_t  kept_total, rej_total;    /* global */
+    uint64_t  kept, rejected, ambiguous;        /* local */
+    uint64_t  kept_off, rej_off, amb_off;       /* exclusive prefix */
+    uint64_t  kept_total, rej_total, amb_total; /* global */
     uint64_t  reasons[16];      /* global rows per reject code (nir.h) */
 } pl_src_state;
+
+/* why[] of a batch row whose key holds several persons (twins) and that
+ * has no rank to choose: not linked, listed in /ambiguous (linked.c). */
+#define PL_WHY_AMBIGUOUS 0xFF
 
 typedef struct {
     MPI_Comm  comm;
@@ -56,6 +60,9 @@ typedef struct {
     uint64_t  exchange_rounds;
     double    t[PL_T_COUNT];    /* seconds, this rank */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT/SIGUSR1 */
+    /* During a batch sink call: candidates of each ambiguous row of the
+     * batch (0 for the others). */
+    const uint8_t *batch_cand;
     /* Each stage's own state, opaque outside its file. */
     struct pl_link_state *link;        /* link.c */
     struct pl_linked_writer *lw;       /* linked.c */

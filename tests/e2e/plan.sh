@@ -6,7 +6,7 @@ keys
 "$PL" synth --persons 100000 --sources 3 --seed 3 -o "$TMP/store.h5" >/dev/null ||
   { notok "synth store"; exit 1; }
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/store.h5#" \
-    -e "s#^output: .*#output: $TMP/out#" -e 's#identity: {p1: p1}#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#' \
+    -e "s#^output: .*#output: $TMP/out#" -e 's#identity: {p1: p1[^}]*}#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#' \
     "$ROOT/jobs/laptop.yaml" >"$TMP/job.yaml"
 # Rows of the store, from h5ls (independent of the program).
 ROWS=$(h5ls -r "$TMP/store.h5" | sed -n 's#^/sources/[^/]*/nir *Dataset {\([0-9]*\)}#\1#p' |

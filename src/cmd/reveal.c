@@ -381,7 +381,7 @@ int pl_reveal_main(int argc, char **argv)
 static int copy_root_attrs(const pl_corr_file *cf, hid_t out, const char *tmp)
 {
     int rc = pl_attr_str(out, "format", PL_CORR_FORMAT) ||
-             pl_attr_u64(out, "version", 1) ||
+             pl_attr_u64(out, "version", PL_CORR_VERSION) ||
              pl_attr_str(out, "run_id", cf->run_id) ||
              pl_attr_u64(out, "records", cf->records);
     /* The platform key a keyed run used travels with the file (an

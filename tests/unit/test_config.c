@@ -176,7 +176,7 @@ static const err_case cases[] = {
     {"unknown identity key", B "sources:\n  pharmacy:\n    identity:\n"
      "      nir: N\n      p2: X\n",
      "t.yaml:10:7: sources.pharmacy.identity: unknown key 'p2' (expected one "
-     "of: nir, birth_date, sex, birth_rank, p1)"},
+     "of: nir, birth_date, sex, birth_rank, p1, also)"},
     {"unknown source key", B "sources:\n  a:\n    identity: {p1: P}\n"
      "    columns: [x]\n", "t.yaml:9:5: sources.a: unknown key 'columns'"},
     {"unknown options key", B ONE_SRC "options:\n  threads: 4\n",

@@ -178,12 +178,28 @@ static void summary(pl_run *r, double total_s, const char *published)
     }
     pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
             (unsigned long long)rej, (unsigned long long)kept);
+    uint64_t amb = 0;
+    for (size_t i = 0; i < r->store.n_src; i++)
+        amb += r->ss[i].amb_total;
+    if (amb) {
+        /* Not linked, never guessed: listed in /ambiguous/<source>. */
+        pl_info("ambiguous (a key of several persons, no rank) %llu:",
+                (unsigned long long)amb);
+        for (size_t i = 0; i < r->store.n_src; i++)
+            if (r->ss[i].amb_total)
+                pl_info("  %-22s %14llu", r->store.src[i].cfg->name,
+                        (unsigned long long)r->ss[i].amb_total);
+    }
     pl_ingest_warnings(r, summary_warning, NULL);
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
             (unsigned long long)lc->persons_total,
             (unsigned long long)lc->persons_multi,
             (unsigned long long)lc->links_total);
+    if (r->owner.cc_rounds > 1)
+        pl_info("key graph: persons joined over several keys in %llu "
+                "rounds of label propagation",
+                (unsigned long long)r->owner.cc_rounds);
     static const char *names[PL_T_COUNT] = {"read", "validate", "stage1",
                                             "exchange", "link", "write"};
     pl_info("%-24s %10s %16s", "stage (slowest rank)", "seconds",

@@ -14,11 +14,12 @@
 #include <unistd.h>
 
 /* Bytes per batch row of every buffer sized by batch_rows: identity
- * columns (integers as int64), p1, grouped p1, pids, index/permutation,
- * reasons, row pids (153), link records and their grouped copy (64),
+ * columns and the second identity (integers as int64), p1 of both, keys,
+ * second keys and edges, replies, pids, indices, reasons, candidates
+ * (~390 with the grouped copy), link records and their grouped copy (64),
  * payload in/out (2 x the widest column, >= 64), exchange receive buffers (p1/link records and
  * replies, ~96 with the uneven-destination margin). */
-#define ROW_BYTES 384
+#define ROW_BYTES 640
 #define MIN_BATCH 256
 #define MAX_BATCH (16u << 20)
 #define MIN_RUN   256

@@ -205,7 +205,7 @@ n, p = math.ceil(rows / ranks), math.ceil(persons / ranks)
 slots = 1024
 while slots < 2 * p: slots *= 2
 batch = min(1048576, math.ceil(largest / ranks))   # batch buffers: largest source's block
-total = 100e6 + slots * 49 * 3 // 2 + 384 * batch + 144 * n
+total = 100e6 + slots * 52 * 3 // 2 + 640 * batch + 144 * n
 print(n, math.ceil(total / 1e6))
 EOF
 )

@@ -395,6 +395,41 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
     return rc;
 }
 
+/* /lineage: persons merged or split since the previous run (owner.h),
+ * globally sorted: each rank holds a range of old pids, in order. */
+static int write_lineage(pl_run *r, pl_outfile *f)
+{
+    const pl_owner *o = &r->owner;
+    uint64_t n = o->n_lineage, off = 0, total = 0;
+    pl_exscan(r->comm, n, &off, &total);
+    hid_t g = pl_out_group(f, "/lineage");
+    if (!pl_all_ok(r->comm, g >= 0))
+        return -1;
+    char *oldh = pl_xmalloc(n * 32 + 1), *newh = pl_xmalloc(n * 32 + 1);
+    char *ev = pl_xmalloc(n * 5 + 1);
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *e = o->lineage + i * PL_LIN_REC;
+        pl_hex16(e, oldh + 32 * i);
+        pl_hex16(e + PL_PID_BYTES, newh + 32 * i);
+        memcpy(ev + 5 * i, e[2 * PL_PID_BYTES] == PL_LIN_MERGE ? "merge"
+                                                              : "split", 5);
+    }
+    hid_t str32 = pl_str_type(32), str5 = pl_str_type(5);
+    int rc = pl_out_write_full(f, r->comm, r->dxpl, g, "old_pid", str32,
+                               total, off, n, oldh);
+    rc |= pl_out_write_full(f, r->comm, r->dxpl, g, "new_pid", str32, total,
+                            off, n, newh);
+    rc |= pl_out_write_full(f, r->comm, r->dxpl, g, "event", str5, total,
+                            off, n, ev);
+    H5Tclose(str32);
+    H5Tclose(str5);
+    H5Gclose(g);
+    free(oldh);
+    free(newh);
+    free(ev);
+    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
+}
+
 /* After the last batch: every rank wrote all its rows. Then the links,
  * persons and the root attributes; the file is closed, not published. */
 int pl_linked_end(pl_run *r, pl_outfile *out)
@@ -417,6 +452,8 @@ int pl_linked_end(pl_run *r, pl_outfile *out)
         names[si] = r->store.src[si].cfg->name;
     int rc = pl_linked_write_index(f, r->comm, r->dxpl, pl_link_index(r),
                                    names, ns, r->job->batch_rows, r->stop);
+    if (rc == 0)
+        rc = write_lineage(r, f);
     if (rc == 0)
         rc = write_root_attrs(r, f, names);
     free(names);

@@ -112,6 +112,7 @@ void pl_owner_free(pl_owner *o)
 {
     kmap_free(&o->keys);
     free(o->person_pids);
+    free(o->lineage);
     if (o->edges)
         pl_wipe(o->edges, o->edges_cap * PL_EDGE_REC);
     free(o->edges);
@@ -426,12 +427,32 @@ static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
 /* Contributions: label || key || has_old || old pid. */
 #define C_REC  (2 * PL_KEY_REC + 1 + PL_PID_BYTES)
 
-static void contribute(pl_kmap *roots, const uint8_t *c)
+/* Previous pids seen by a root: label || old pid (lineage). */
+typedef struct {
+    uint8_t *v;
+    size_t n, cap;
+} olds_vec;
+
+static void olds_add(olds_vec *ov, const uint8_t *label, const uint8_t *old)
+{
+    if (ov->n == ov->cap) {
+        ov->cap = ov->cap ? 2 * ov->cap : 64;
+        ov->v = pl_xrealloc(ov->v, ov->cap * (PL_KEY_REC + PL_PID_BYTES));
+    }
+    uint8_t *e = ov->v + ov->n++ * (PL_KEY_REC + PL_PID_BYTES);
+    memcpy(e, label, PL_KEY_REC);
+    memcpy(e + PL_KEY_REC, old, PL_PID_BYTES);
+}
+
+typedef struct { pl_kmap *roots; olds_vec *olds; } contrib_ctx;
+
+static void contribute(contrib_ctx *cc, const uint8_t *c)
 {
     int fresh;
-    uint8_t *e = kmap_put(roots, c, &fresh);
+    uint8_t *e = kmap_put(cc->roots, c, &fresh);
     if (!c[2 * PL_KEY_REC])
         return;
+    olds_add(cc->olds, c, c + 2 * PL_KEY_REC + 1);
     if (!e[R_FL] || memcmp(c + PL_KEY_REC, e + R_MIN, PL_KEY_REC) < 0) {
         memcpy(e + R_MIN, c + PL_KEY_REC, PL_KEY_REC);
         memcpy(e + R_OLD, c + 2 * PL_KEY_REC + 1, PL_PID_BYTES);
@@ -520,11 +541,78 @@ static int root_pids(pl_owner *o, pl_kmap *roots)
     return rc;
 }
 
+static int cmp_lin(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_LIN_REC);
+}
+
+static void lin_add(uint8_t **v, size_t *n, size_t *cap, const uint8_t *old,
+                    const uint8_t *new, uint8_t ev)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        *v = pl_xrealloc(*v, *cap * PL_LIN_REC);
+    }
+    uint8_t *e = *v + (*n)++ * PL_LIN_REC;
+    memcpy(e, old, PL_PID_BYTES);
+    memcpy(e + PL_PID_BYTES, new, PL_PID_BYTES);
+    e[2 * PL_PID_BYTES] = ev;
+}
+
+/* Merges (previous pids of a root other than the one it kept) and splits
+ * (previous pids of keys now ambiguous), gathered on the old pid's owner,
+ * sorted and made distinct. */
+static int lineage(pl_owner *o, MPI_Comm comm, const pl_kmap *roots,
+                   const olds_vec *ov)
+{
+    uint8_t *v = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < ov->n; i++) {
+        const uint8_t *e = ov->v + i * (PL_KEY_REC + PL_PID_BYTES);
+        const uint8_t *re = kmap_get(roots, e);
+        if (re && memcmp(re + R_PID, e + PL_KEY_REC, PL_PID_BYTES) != 0)
+            lin_add(&v, &n, &cap, e + PL_KEY_REC, re + R_PID, PL_LIN_MERGE);
+    }
+    const pl_kmap *m = &o->keys;
+    for (size_t i = 0; i < m->cap; i++) {
+        const uint8_t *e = m->slots + i * m->esz;
+        if (!m->used[i] || !(e[K_ST] & ST_AMBIG) || !(e[K_ST] & ST_OLD))
+            continue;
+        uint8_t k[PL_KEY_REC];
+        memcpy(k, e, PL_P1_BYTES);
+        for (int rk = 1; rk <= 255; rk++) {
+            k[PL_P1_BYTES] = (uint8_t)rk;
+            const uint8_t *t = kmap_get(m, k);
+            if (t && (t[K_ST] & ST_PID))
+                lin_add(&v, &n, &cap, e + K_PID, t + K_PID, PL_LIN_SPLIT);
+        }
+    }
+    uint8_t *mine = NULL;
+    uint64_t nm = 0;
+    int rc = pl_route_gather(comm, v, n, PL_LIN_REC, o->cap, &mine, &nm,
+                             NULL);
+    free(v);
+    if (rc != 0)
+        return -1;
+    qsort(mine, nm, PL_LIN_REC, cmp_lin);
+    size_t u = 0;
+    for (uint64_t i = 0; i < nm; i++)
+        if (u == 0 || memcmp(mine + (u - 1) * PL_LIN_REC,
+                             mine + i * PL_LIN_REC, PL_LIN_REC) != 0)
+            memmove(mine + u++ * PL_LIN_REC, mine + i * PL_LIN_REC,
+                    PL_LIN_REC);
+    o->lineage = mine;
+    o->n_lineage = u;
+    return 0;
+}
+
 /* Every key gets its component's pid from the label's owner. */
 static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
 {
     pl_kmap roots;
     kmap_init(&roots, R_ESZ, 1024);
+    olds_vec ov = {NULL, 0, 0};
+    contrib_ctx cc = {&roots, &ov};
     pl_kmap *m = &o->keys;
     int size, me;
     MPI_Comm_size(comm, &size);
@@ -547,7 +635,7 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
         c[2 * PL_KEY_REC] = (e[K_ST] & ST_OLD) != 0;
         memcpy(c + 2 * PL_KEY_REC + 1, e + K_PID, PL_PID_BYTES);
         if (pl_owner_of(c, size) == me) {
-            contribute(&roots, c);
+            contribute(&cc, c);
             continue;
         }
         if (ns == scap) {
@@ -559,7 +647,7 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
     }
     OPENSSL_cleanse(c, sizeof c);
     int rc = pl_route_owned(comm, send, ns, C_REC, o->cap, serve_contrib,
-                            &roots, 0, NULL, NULL, NULL);
+                            &cc, 0, NULL, NULL, NULL);
     if (rc == 0)
         rc = pl_all_ok(comm, root_pids(o, &roots) == 0) ? 0 : -1;
     /* Far keys ask their label's owner; the others look up here. */
@@ -584,8 +672,11 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
             const uint8_t *re = kmap_get(&roots, ne ? ne + PL_KEY_REC : node);
             memcpy(e + K_PID, re + R_PID, PL_PID_BYTES);
         }
-        e[K_ST] = (uint8_t)((e[K_ST] & ~ST_OLD) | ST_PID);
+        e[K_ST] |= ST_PID;
     }
+    if (rc == 0)
+        rc = lineage(o, comm, &roots, &ov);
+    free(ov.v);
     if (send)
         pl_wipe(send, ns * C_REC);
     pl_wipe(q, ns * PL_KEY_REC);

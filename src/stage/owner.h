@@ -21,7 +21,8 @@
  *     whatever the rank count). Each component gets its pid at its label's
  *     owner: the previous run's pid of its smallest preloaded key, else
  *     keyed pl_pid_keyed(label) or a random draw; every key gets its
- *     component's pid.
+ *     component's pid; merges and splits since the previous run are
+ *     listed (lineage).
  *  3. pl_owner_serve (serve fn, main pass): a key -> PL_OWNER_REPLY bytes:
  *     status (0 resolved, n >= 2: ambiguous between n persons, 1: unknown
  *     key) || pid.
@@ -45,6 +46,9 @@
 #define PL_OWNER_REPLY (1 + PL_PID_BYTES)
 #define PL_EDGE_REC    (2 * PL_KEY_REC)
 #define PL_CC_MAX_ROUNDS 64
+/* A lineage event: old pid || new pid || event (PL_LIN_MERGE/SPLIT). */
+#define PL_LIN_REC     (2 * PL_PID_BYTES + 1)
+enum { PL_LIN_MERGE = 1, PL_LIN_SPLIT = 2 };
 /* Reply status of an unknown key (1 cannot be a number of candidates). */
 #define PL_OWNER_UNKNOWN 1
 
@@ -67,6 +71,14 @@ typedef struct {
     uint64_t persons;               /* local components (labels owned) */
     uint8_t *person_pids;           /* their pids */
     uint64_t cc_rounds;             /* label propagation rounds */
+    /* Incremental runs, after resolve: persons merged or split since the
+     * previous run, on the owner of the old pid, sorted (old, new, event):
+     * a person whose keys held several previous pids keeps one (its
+     * smallest key's), the others are (old, kept, merge); a previous
+     * pid held by a key that is now ambiguous (its p1 holds several
+     * persons) is (old, new, split) for each of them. */
+    uint8_t *lineage;
+    size_t   n_lineage;
     uint8_t  rnd[4096];             /* CSPRNG pool for random pids */
     size_t   rnd_left;
     int      resolved;

@@ -129,6 +129,51 @@ merged = sum(1 for q in old if len(old[q]) > 1)
 print(("ok" if kept == known and merged > 0 else "not ok") +
       " - incremental: every known person keeps one of its pids, also the %d "
       "that two keys merged (%d of %d)" % (merged, kept, known))
+want = {(o, new[q], "merge") for q in old if q in new for o in old[q] if o != new[q]}
+lg = b["lineage"]
+got = set(zip((x.decode() for x in lg["old_pid"][:]), (x.decode() for x in lg["new_pid"][:]),
+              (x.decode() for x in lg["event"][:])))
+print(("ok" if got == want and len(want) == merged else "not ok") +
+      " - /lineage lists every merge as (old pid, kept pid, merge), and nothing else "
+      "(%d expected, %d listed)" % (len(want), len(got)))
+rows = list(zip(lg["old_pid"][:], lg["new_pid"][:], lg["event"][:]))
+print(("ok" if rows == sorted(rows) else "not ok") + " - /lineage is sorted")
+PY
+
+# Persons split: run 1 saw twins only without a rank (one person each
+# pair); run 2 sees their ranks: two persons, the old pid split.
+job "$TMP/only.yaml" visits_norank
+plrun 1 run "$TMP/only.yaml" --out "$TMP/sp1" >"$TMP/sp1.log" 2>&1
+job "$TMP/sp.yaml" visits_norank claims
+printf 'previous:\n  correspondence: %s\n' "$TMP/sp1/correspondence.h5" >>"$TMP/sp.yaml"
+plrun 2 run "$TMP/sp.yaml" --out "$TMP/sp2" --prev-key "$K/alice.key.pem" --prev-key "$K/carol.key.pem" \
+  --prev-passphrase-file "$K/alice.pass" --prev-passphrase-file "$K/carol.pass" >"$TMP/sp2.log" 2>&1
+check "incremental: a run that learns the twins' ranks" test -f "$TMP/sp2/linked.h5"
+$PY - "$STORE" "$TMP/sp1/linked.h5" "$TMP/sp2/linked.h5" <<'PY'
+import sys, h5py
+s, a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+t = s["truth/visits_norank"]
+amb = t["ambiguous"][:]
+person = t["person"][:]
+old = {int(person[r]): p.decode() for r, p in zip(a["linked/visits_norank/row"][:], a["linked/visits_norank/pid"][:])}
+th = s["truth/claims/person"][:]
+new = {int(th[r]): p.decode() for r, p in zip(b["linked/claims/row"][:], b["linked/claims/pid"][:])}
+nir = s["sources/claims/nir"][:]
+same = {}
+for q, n in zip(th, nir):
+    same.setdefault(bytes(n), set()).add(int(q))
+sib = {q: g for g in same.values() for q in g}
+want = set()
+for r in range(len(amb)):
+    q = int(person[r])
+    if amb[r]:
+        want |= {(old[q], new[x], "split") for x in sib[q]}
+lg = b["lineage"]
+got = set(zip((x.decode() for x in lg["old_pid"][:]), (x.decode() for x in lg["new_pid"][:]),
+              (x.decode() for x in lg["event"][:])))
+print(("ok" if want and want == got else "not ok") +
+      " - /lineage lists (old pid, new pid, split) for each twin a rankless person became "
+      "(%d expected, %d listed)" % (len(want), len(got)))
 PY
 
 # --- bad identity.also ----------------------------------------------------

@@ -2,18 +2,19 @@
  *
  * The stages, in data order (each file's header is its contract):
  *   store.c        open the store, check every source, rows per rank
- *   ingest.c       count pass, then batch by batch: read, validate
- *                  (nir.c), stage 1 (pseudonym.c), exchange with the owner
- *                  ranks (owner.c) -> pids, handed to the batch sinks:
+ *   ingest.c       count pass (read, validate (nir.c), stage 1
+ *                  (pseudonym.c), every key to its owner, which then
+ *                  resolves persons (owner.c)), then batch by batch the
+ *                  same and the pids from the owners, to the batch sinks:
  *   linked.c       <out>/linked.h5, written as the batches stream in
  *   link.c         the cross-link index (global sort by pid) and persons
- *   correspondence.c  the encrypted p1 -> pid table
+ *   correspondence.c  the encrypted (p1, rank) -> pid table
  *   extract.c      project extracts (generalise.c, risk.c)
  *   runaudit.c     lock, publication record, audit line
  * cmd/run.c drives them. Each stage keeps its own state behind an opaque
  * pointer here; what is in the struct itself is what several stages read.
  * Nothing is kept per input row: memory is the batch buffers, the owner's
- * dictionary (persons) and the bounded links sort (docs/SCALING.md).
+ * key table (persons' keys) and the bounded links sort (docs/SCALING.md).
  */
 #ifndef PL_RUN_H
 #define PL_RUN_H

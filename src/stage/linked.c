@@ -112,13 +112,21 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
     if (!ok)
         return -1;
     /* /ambiguous/<source>: rows whose key holds several persons (twins)
-     * and that carry no rank to tell them apart. */
+     * and that carry no rank to tell them apart; only for the sources
+     * that have some (the same on every rank). */
+    uint64_t any = 0;
+    for (size_t si = 0; si < r->store.n_src; si++)
+        any += r->ss[si].amb_total;
+    if (!any)
+        return 0;
     hid_t ag = pl_out_group(&r->lw->f, "/ambiguous");
     if (!pl_all_ok(r->comm, ag >= 0))
         return -1;
     for (size_t si = 0; si < r->store.n_src && ok; si++) {
         src_writer *w = &lw->w[si];
         uint64_t n = r->ss[si].amb_total;
+        if (!n)
+            continue;
         hid_t sg = H5Gcreate2(ag, r->store.src[si].cfg->name, H5P_DEFAULT,
                               H5P_DEFAULT, H5P_DEFAULT);
         ok = sg >= 0;
@@ -211,12 +219,14 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
             rrow[na] = s->first + lo + i;
             rwhy[na++] = r->batch_cand ? r->batch_cand[i] : 0;
         }
-    ok &= pl_out_write(&r->lw->f, w->amb_row, "ambiguous row",
-                       H5T_NATIVE_UINT64, ss->amb_off + w->amb_done, na, rrow,
-                       r->dxpl) == 0;
-    ok &= pl_out_write(&r->lw->f, w->amb_cand, "ambiguous candidates",
-                       H5T_NATIVE_UINT8, ss->amb_off + w->amb_done, na, rwhy,
-                       r->dxpl) == 0;
+    if (ss->amb_total) {        /* /ambiguous/<source> exists */
+        ok &= pl_out_write(&r->lw->f, w->amb_row, "ambiguous row",
+                           H5T_NATIVE_UINT64, ss->amb_off + w->amb_done, na,
+                           rrow, r->dxpl) == 0;
+        ok &= pl_out_write(&r->lw->f, w->amb_cand, "ambiguous candidates",
+                           H5T_NATIVE_UINT8, ss->amb_off + w->amb_done, na,
+                           rwhy, r->dxpl) == 0;
+    }
     w->done += nk;
     w->rej_done += nr;
     w->amb_done += na;
@@ -400,6 +410,8 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
 static int write_lineage(pl_run *r, pl_outfile *f)
 {
     const pl_owner *o = &r->owner;
+    if (!r->job->custody.previous)
+        return 0;               /* a first run: no lineage */
     uint64_t n = o->n_lineage, off = 0, total = 0;
     pl_exscan(r->comm, n, &off, &total);
     hid_t g = pl_out_group(f, "/lineage");

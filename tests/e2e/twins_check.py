@@ -118,8 +118,9 @@ for src, rs in rows.items():
     lrow = list(out["linked"][src]["row"][:])
     lpid = [p.decode() for p in out["linked"][src]["pid"][:]]
     got = dict(zip(lrow, lpid))
-    arow = list(out["ambiguous"][src]["row"][:])
-    acand = list(out["ambiguous"][src]["candidates"][:])
+    ag = out["ambiguous"][src] if "ambiguous" in out and src in out["ambiguous"] else None
+    arow = list(ag["row"][:]) if ag else []
+    acand = list(ag["candidates"][:]) if ag else []
     gamb = dict(zip(arow, acand))
     for r, a, b in rs:
         if ambiguous(a) and (b is None or ambiguous(b)):

@@ -128,7 +128,11 @@ int main(int argc, char **argv)
         uint8_t *amb = NULL, *acand = NULL;
         uint64_t *arow = NULL, na = 0, nat = 0, nac = 0, a = 0;
         snprintf(p, sizeof p, "/truth/%s/ambiguous", names[s]);
-        if (H5Lexists(st, p, H5P_DEFAULT) > 0) {
+        char ap[256];
+        snprintf(ap, sizeof ap, "/ambiguous/%s", names[s]);
+        if (H5Lexists(st, p, H5P_DEFAULT) > 0 &&
+            H5Lexists(out, "/ambiguous", H5P_DEFAULT) > 0 &&
+            H5Lexists(out, ap, H5P_DEFAULT) > 0) {
             amb = read_all(st, p, H5T_NATIVE_UINT8, 1, &nat);
             snprintf(p, sizeof p, "/ambiguous/%s/row", names[s]);
             arow = read_all(out, p, H5T_NATIVE_UINT64, 8, &na);

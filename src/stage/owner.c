@@ -180,8 +180,9 @@ static void node_of(const uint8_t *e, uint8_t node[PL_KEY_REC])
     node[PL_P1_BYTES] = e[K_NRANK];
 }
 
-/* Per p1, the ranks seen decide the persons (owner.h). */
-static void resolve_twins(pl_owner *o)
+/* Per p1, the ranks seen decide the persons (owner.h). Returns the
+ * entries sorted by key (*n of them; free()). */
+static uint8_t **resolve_twins(pl_owner *o, size_t *nout)
 {
     pl_kmap *m = &o->keys;
     uint8_t **ent = pl_xmalloc((m->n + 1) * sizeof *ent);
@@ -220,7 +221,8 @@ static void resolve_twins(pl_owner *o)
         }
         g = h;
     }
-    free(ent);
+    *nout = n;
+    return ent;
 }
 
 /* Serve: key -> status || node (status 0 resolved, else not usable). */
@@ -524,8 +526,9 @@ static int root_pids(pl_owner *o, pl_kmap *roots)
             rc = random_pid(o, pids + k * PL_PID_BYTES);
     for (size_t k = 0; k < m && rc == 0; k++)
         memcpy(at[k] + R_PID, pids + k * PL_PID_BYTES, PL_PID_BYTES);
-    o->person_pids = pl_xmalloc(roots->n * PL_PID_BYTES + 1);
-    for (size_t i = 0, j = 0; i < roots->cap; i++)
+    o->person_pids = pl_xrealloc(o->person_pids, (o->persons + roots->n) *
+                                 PL_PID_BYTES + 1);
+    for (size_t i = 0, j = o->persons; i < roots->cap; i++)
         if (roots->used[i])
             memcpy(o->person_pids + j++ * PL_PID_BYTES,
                    roots->slots + i * roots->esz + R_PID, PL_PID_BYTES);
@@ -537,7 +540,7 @@ static int root_pids(pl_owner *o, pl_kmap *roots)
     free(labels);
     free(pids);
     free(at);
-    o->persons = roots->n;
+    o->persons += roots->n;
     return rc;
 }
 
@@ -563,10 +566,8 @@ static void lin_add(uint8_t **v, size_t *n, size_t *cap, const uint8_t *old,
  * (previous pids of keys now ambiguous), gathered on the old pid's owner,
  * sorted and made distinct. */
 static int lineage(pl_owner *o, MPI_Comm comm, const pl_kmap *roots,
-                   const olds_vec *ov)
+                   const olds_vec *ov, uint8_t *v, size_t n, size_t cap)
 {
-    uint8_t *v = NULL;
-    size_t n = 0, cap = 0;
     for (size_t i = 0; i < ov->n; i++) {
         const uint8_t *e = ov->v + i * (PL_KEY_REC + PL_PID_BYTES);
         const uint8_t *re = kmap_get(roots, e);
@@ -606,31 +607,126 @@ static int lineage(pl_owner *o, MPI_Comm comm, const pl_kmap *roots,
     return 0;
 }
 
-/* Every key gets its component's pid from the label's owner. */
-static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
+/* Pids of the persons without an edge (nearly all): their keys are
+ * contiguous in the sorted entries and on this rank, so is their label
+ * (their node); no table. Keyed: one batch HMAC; random: draws; known
+ * keys: the previous pid of the smallest one (the others merged). */
+static int direct_pids(pl_owner *o, const pl_kmap *nm, uint8_t **ent,
+                       size_t n, uint8_t *is_edge, uint8_t **lin,
+                       size_t *nlin, size_t *lcap)
 {
+    uint8_t *labels = pl_xmalloc(n * PL_KEY_REC + 1);
+    uint8_t *pids = pl_xmalloc(n * PL_PID_BYTES + 1);
+    size_t *start = pl_xmalloc((n + 1) * sizeof *start);
+    size_t *end = pl_xmalloc((n + 1) * sizeof *end);
+    size_t *fresh = pl_xmalloc((n + 1) * sizeof *fresh);
+    uint8_t *fl = pl_xmalloc(n * PL_KEY_REC + 1);
+    size_t nd = 0, nf = 0;
+    int rc = 0;
+    for (size_t a = 0; a < n;) {
+        uint8_t *e = ent[a];
+        if (e[K_ST] & ST_AMBIG) {
+            a++;
+            continue;
+        }
+        /* Keys of one node: the whole p1 group when it has at most one
+         * rank (node rank 0), else this key alone. */
+        size_t b = a + 1;
+        if (e[K_NRANK] == 0)
+            while (b < n && memcmp(ent[b], e, PL_P1_BYTES) == 0 &&
+                   !(ent[b][K_ST] & ST_AMBIG) && ent[b][K_NRANK] == 0)
+                b++;
+        uint8_t *lab = labels + nd * PL_KEY_REC;
+        node_of(e, lab);
+        if (nm->slots && kmap_get(nm, lab)) {
+            memset(is_edge + a, 1, b - a);
+            a = b;
+            continue;
+        }
+        size_t old = b;
+        for (size_t i = a; i < b && old == b; i++)
+            if (ent[i][K_ST] & ST_OLD)
+                old = i;
+        if (old < b) {
+            memcpy(pids + nd * PL_PID_BYTES, ent[old] + K_PID, PL_PID_BYTES);
+            for (size_t i = old + 1; i < b; i++)
+                if ((ent[i][K_ST] & ST_OLD) &&
+                    memcmp(ent[i] + K_PID, ent[old] + K_PID, PL_PID_BYTES))
+                    lin_add(lin, nlin, lcap, ent[i] + K_PID, ent[old] + K_PID,
+                            PL_LIN_MERGE);
+        } else {
+            memcpy(fl + nf * PL_KEY_REC, lab, PL_KEY_REC);
+            fresh[nf++] = nd;
+        }
+        start[nd] = a;
+        end[nd++] = b;
+        a = b;
+    }
+    uint8_t *fp = pl_xmalloc(nf * PL_PID_BYTES + 1);
+    if (o->mode == PL_MODE_KEYED)
+        pl_pid_keyed_batch(o->platform, fl, nf, fp);
+    else
+        for (size_t k = 0; k < nf && rc == 0; k++)
+            rc = random_pid(o, fp + k * PL_PID_BYTES);
+    for (size_t k = 0; k < nf; k++)
+        memcpy(pids + fresh[k] * PL_PID_BYTES, fp + k * PL_PID_BYTES,
+               PL_PID_BYTES);
+    for (size_t d = 0; d < nd && rc == 0; d++)
+        for (size_t i = start[d]; i < end[d]; i++) {
+            memcpy(ent[i] + K_PID, pids + d * PL_PID_BYTES, PL_PID_BYTES);
+            ent[i][K_ST] |= ST_PID;
+        }
+    if (rc == 0) {
+        o->person_pids = pids;          /* one per person, nd of them */
+        o->persons = nd;
+    } else {
+        pl_err("OpenSSL's random generator failed while assigning "
+               "platform pseudonyms");
+        free(pids);
+    }
+    pl_wipe(labels, n * PL_KEY_REC);
+    pl_wipe(fl, nf * PL_KEY_REC);
+    OPENSSL_cleanse(fp, nf * PL_PID_BYTES);
+    free(labels);
+    free(fl);
+    free(fp);
+    free(start);
+    free(end);
+    free(fresh);
+    return rc;
+}
+
+/* Every key of a person with edges gets its component's pid from the
+ * label's owner (the others: direct_pids). */
+static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm,
+                       uint8_t **ent, size_t n)
+{
+    uint8_t *lin = NULL;
+    size_t nlin = 0, lcap = 0;
+    uint8_t *is_edge = pl_xcalloc(n + 1, 1);
+    int rc = direct_pids(o, nm, ent, n, is_edge, &lin, &nlin, &lcap);
+    rc = pl_all_ok(comm, rc == 0) ? 0 : -1;
     pl_kmap roots;
     kmap_init(&roots, R_ESZ, 1024);
     olds_vec ov = {NULL, 0, 0};
     contrib_ctx cc = {&roots, &ov};
-    pl_kmap *m = &o->keys;
     int size, me;
     MPI_Comm_size(comm, &size);
     MPI_Comm_rank(comm, &me);
     /* Keys whose label lives on another rank (joined by an edge to a
-     * smaller node there): their slots, in table order. */
-    size_t *far = pl_xmalloc((m->n + 1) * sizeof *far), nf = 0;
+     * smaller node there): their positions in ent. */
+    size_t *far = pl_xmalloc((n + 1) * sizeof *far), nf = 0;
     uint8_t *send = NULL;
     size_t ns = 0, scap = 0;
     uint8_t c[C_REC];
-    for (size_t i = 0; i < m->cap; i++) {
-        uint8_t *e = m->slots + i * m->esz;
-        if (!m->used[i] || (e[K_ST] & ST_AMBIG))
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *e = ent[i];
+        if (!is_edge[i])
             continue;
         uint8_t node[PL_KEY_REC];
         node_of(e, node);
         const uint8_t *ne = kmap_get(nm, node);
-        memcpy(c, ne ? ne + PL_KEY_REC : node, PL_KEY_REC);
+        memcpy(c, ne + PL_KEY_REC, PL_KEY_REC);
         memcpy(c + PL_KEY_REC, e, PL_KEY_REC);
         c[2 * PL_KEY_REC] = (e[K_ST] & ST_OLD) != 0;
         memcpy(c + 2 * PL_KEY_REC + 1, e + K_PID, PL_PID_BYTES);
@@ -646,7 +742,8 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
         far[nf++] = i;
     }
     OPENSSL_cleanse(c, sizeof c);
-    int rc = pl_route_owned(comm, send, ns, C_REC, o->cap, serve_contrib,
+    if (rc == 0)
+        rc = pl_route_owned(comm, send, ns, C_REC, o->cap, serve_contrib,
                             &cc, 0, NULL, NULL, NULL);
     if (rc == 0)
         rc = pl_all_ok(comm, root_pids(o, &roots) == 0) ? 0 : -1;
@@ -659,9 +756,9 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
         rc = pl_route_owned(comm, q, ns, PL_KEY_REC, o->cap, serve_root_pid,
                             &roots, PL_PID_BYTES, pid, NULL, NULL);
     size_t k = 0;
-    for (size_t i = 0; rc == 0 && i < m->cap; i++) {
-        uint8_t *e = m->slots + i * m->esz;
-        if (!m->used[i] || (e[K_ST] & ST_AMBIG))
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t *e = ent[i];
+        if (!is_edge[i])
             continue;
         if (k < nf && far[k] == i) {
             memcpy(e + K_PID, pid + k++ * PL_PID_BYTES, PL_PID_BYTES);
@@ -669,13 +766,15 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
             uint8_t node[PL_KEY_REC];
             node_of(e, node);
             const uint8_t *ne = kmap_get(nm, node);
-            const uint8_t *re = kmap_get(&roots, ne ? ne + PL_KEY_REC : node);
+            const uint8_t *re = kmap_get(&roots, ne + PL_KEY_REC);
             memcpy(e + K_PID, re + R_PID, PL_PID_BYTES);
         }
         e[K_ST] |= ST_PID;
     }
     if (rc == 0)
-        rc = lineage(o, comm, &roots, &ov);
+        rc = lineage(o, comm, &roots, &ov, lin, nlin, lcap);
+    else
+        free(lin);
     free(ov.v);
     if (send)
         pl_wipe(send, ns * C_REC);
@@ -685,18 +784,21 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm)
     free(q);
     free(pid);
     free(far);
+    free(is_edge);
     kmap_free(&roots);
     return rc;
 }
 
 int pl_owner_resolve(pl_owner *o, MPI_Comm comm)
 {
-    resolve_twins(o);
+    size_t n = 0;
+    uint8_t **ent = resolve_twins(o, &n);
     pl_kmap nm;
     memset(&nm, 0, sizeof nm);
     int rc = components(o, comm, &nm);
     if (rc == 0)
-        rc = assign_pids(o, comm, &nm);
+        rc = assign_pids(o, comm, &nm, ent, n);
+    free(ent);
     if (nm.slots)
         kmap_free(&nm);
     if (o->edges)

@@ -52,44 +52,47 @@ typedef struct {
     uint8_t  *msg;              /* [MSG_CHUNK][32] stage-1 messages */
     size_t   *idx, *idx2;
     pl_route_bufs route;        /* grouped keys, permutation, replies */
-    uint64_t  batch;
+    uint64_t  batch, batch2;    /* rows; rows of the second identity */
     size_t    nir_size, nir2_size, n2;
 } batch_bufs;
 
 static void bufs_alloc(batch_bufs *b, uint64_t batch, size_t nir_size,
                        size_t nir2_size)
 {
+    /* The second identity's buffers only for a source that has one. */
+    uint64_t b2 = nir2_size ? batch : 1;
     memset(b, 0, sizeof *b);
     b->batch = batch;
+    b->batch2 = b2;
     b->nir_size = nir_size ? nir_size : 16;
     b->nir2_size = nir2_size ? nir2_size : 16;
     b->nir = pl_xmalloc(batch * b->nir_size);
-    b->nir2 = pl_xmalloc(batch * b->nir2_size);
+    b->nir2 = pl_xmalloc(b2 * b->nir2_size);
     b->birth_date = pl_xmalloc(batch * sizeof *b->birth_date);
     b->sex = pl_xmalloc(batch * sizeof *b->sex);
     b->birth_rank = pl_xmalloc(batch * sizeof *b->birth_rank);
-    b->birth_rank2 = pl_xmalloc(batch * sizeof *b->birth_rank2);
-    b->p1 = pl_xmalloc(2 * batch * PL_P1_BYTES);
+    b->birth_rank2 = pl_xmalloc(b2 * sizeof *b->birth_rank2);
+    b->p1 = pl_xmalloc((batch + b2) * PL_P1_BYTES);
     b->keys = pl_xmalloc(batch * PL_KEY_REC);
-    b->keys2 = pl_xmalloc(batch * PL_KEY_REC * 3);  /* keys, edges */
+    b->keys2 = pl_xmalloc(b2 * PL_KEY_REC * 3);     /* keys, edges */
     b->has2 = pl_xcalloc(batch, 1);
     b->why = pl_xmalloc(batch);
     b->cand = pl_xcalloc(batch, 1);
     b->vpids = pl_xmalloc(batch * PL_PID_BYTES);
     b->rep = pl_xmalloc(batch * PL_OWNER_REPLY);
-    b->rep2 = pl_xmalloc(batch * PL_OWNER_REPLY);
+    b->rep2 = pl_xmalloc(b2 * PL_OWNER_REPLY);
     b->msg = pl_xmalloc(MSG_CHUNK * PL_P1_BYTES);
     b->idx = pl_xmalloc(batch * sizeof *b->idx);
-    b->idx2 = pl_xmalloc(batch * sizeof *b->idx2);
+    b->idx2 = pl_xmalloc(b2 * sizeof *b->idx2);
 }
 
 static void bufs_free(batch_bufs *b)
 {
     pl_wipe(b->nir, b->batch * b->nir_size);
-    pl_wipe(b->nir2, b->batch * b->nir2_size);
-    pl_wipe(b->p1, 2 * b->batch * PL_P1_BYTES);
+    pl_wipe(b->nir2, b->batch2 * b->nir2_size);
+    pl_wipe(b->p1, (b->batch + b->batch2) * PL_P1_BYTES);
     pl_wipe(b->keys, b->batch * PL_KEY_REC);
-    pl_wipe(b->keys2, 3 * b->batch * PL_KEY_REC);
+    pl_wipe(b->keys2, 3 * b->batch2 * PL_KEY_REC);
     free(b->nir); free(b->nir2); free(b->birth_date); free(b->sex);
     free(b->birth_rank); free(b->birth_rank2); free(b->p1); free(b->keys);
     free(b->keys2); free(b->has2); free(b->why); free(b->cand);
@@ -329,7 +332,7 @@ static void bufs_for(batch_bufs *b, const pl_run *r, const pl_source *s)
 {
     uint64_t B = r->job->batch_rows;
     bufs_alloc(b, s->count < B ? (s->count ? s->count : 1) : B, s->nir_size,
-               s->also_nir_size);
+               s->also_nir >= 0 ? s->also_nir_size : 0);
 }
 
 /* Read one batch's identity on every rank; the verdict is shared, or the
@@ -492,7 +495,7 @@ static int count_source(pl_run *r, size_t si)
             reasons[b.why[i]]++;
         hash_batch(r, s, nv, &b);
         pl_wipe(b.nir, cnt * b.nir_size);
-        pl_wipe(b.nir2, cnt * b.nir2_size);
+        pl_wipe(b.nir2, (s->also_nir >= 0 ? cnt : 0) * b.nir2_size);
         double t0 = MPI_Wtime();
         ok = send_keys(r, s, nv, &b) == 0;
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
@@ -613,7 +616,7 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         rejected += cnt - nv;
         hash_batch(r, s, nv, &b);
         pl_wipe(b.nir, cnt * b.nir_size);
-        pl_wipe(b.nir2, cnt * b.nir2_size);
+        pl_wipe(b.nir2, (s->also_nir >= 0 ? cnt : 0) * b.nir2_size);
         double t0 = MPI_Wtime();
         ok = pl_all_ok(r->comm, exchange(r, s, nv, &b, &amb) == 0);
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;

@@ -125,8 +125,15 @@ int pl_owner_add_serve(const uint8_t *recv, size_t n, uint8_t *reply,
     (void)reply;
     pl_owner *o = ctx;
     int fresh;
-    for (size_t i = 0; i < n; i++)
-        kmap_put(&o->keys, recv + i * PL_KEY_REC, &fresh)[K_ST] |= ST_SEEN;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *k = recv + i * PL_KEY_REC;
+        if (i + 16 < n) {       /* the table is far larger than the caches */
+            size_t j = slot_of(k + 16 * PL_KEY_REC, o->keys.cap);
+            __builtin_prefetch(o->keys.slots + j * o->keys.esz);
+            __builtin_prefetch(o->keys.used + j);
+        }
+        kmap_put(&o->keys, k, &fresh)[K_ST] |= ST_SEEN;
+    }
     return 0;
 }
 
@@ -818,9 +825,11 @@ int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
     const pl_owner *o = ctx;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *key = recv + i * PL_KEY_REC;
-        if (i + 16 < n)
-            __builtin_prefetch(o->keys.used +
-                               slot_of(key + 16 * PL_KEY_REC, o->keys.cap));
+        if (i + 16 < n) {
+            size_t j = slot_of(key + 16 * PL_KEY_REC, o->keys.cap);
+            __builtin_prefetch(o->keys.slots + j * o->keys.esz);
+            __builtin_prefetch(o->keys.used + j);
+        }
         const uint8_t *e = kmap_get(&o->keys, key);
         uint8_t *r = reply + i * PL_OWNER_REPLY;
         memset(r, 0, PL_OWNER_REPLY);

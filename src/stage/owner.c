@@ -180,6 +180,11 @@ static int cmp_key(const void *a, const void *b)
     return memcmp(a, b, PL_KEY_REC);
 }
 
+static int cmp_ent(const void *a, const void *b)
+{
+    return memcmp(*(uint8_t *const *)a, *(uint8_t *const *)b, PL_KEY_REC);
+}
+
 /* The node of a resolved key entry: p1 || node rank. */
 static void node_of(const uint8_t *e, uint8_t node[PL_KEY_REC])
 {
@@ -197,19 +202,9 @@ static uint8_t **resolve_twins(pl_owner *o, size_t *nout)
     for (size_t i = 0; i < m->cap; i++)
         if (m->used[i])
             ent[n++] = m->slots + i * m->esz;
-    /* Sort pointers by key: groups of one p1 become contiguous. */
-    uint8_t *keys = pl_xmalloc((n + 1) * (PL_KEY_REC + sizeof(void *)));
-    for (size_t i = 0; i < n; i++) {
-        memcpy(keys + i * (PL_KEY_REC + sizeof(void *)), ent[i], PL_KEY_REC);
-        memcpy(keys + i * (PL_KEY_REC + sizeof(void *)) + PL_KEY_REC, &ent[i],
-               sizeof(void *));
-    }
-    qsort(keys, n, PL_KEY_REC + sizeof(void *), cmp_key);
-    for (size_t i = 0; i < n; i++)
-        memcpy(&ent[i], keys + i * (PL_KEY_REC + sizeof(void *)) + PL_KEY_REC,
-               sizeof(void *));
-    pl_wipe(keys, n * (PL_KEY_REC + sizeof(void *)));
-    free(keys);
+    /* Sort pointers by key: groups of one p1 become contiguous (8 bytes
+     * per key, no copy of the keys). */
+    qsort(ent, n, sizeof *ent, cmp_ent);
     o->ambiguous_keys = 0;
     for (size_t g = 0; g < n;) {
         size_t h = g, ranks = 0;
@@ -533,12 +528,15 @@ static int root_pids(pl_owner *o, pl_kmap *roots)
             rc = random_pid(o, pids + k * PL_PID_BYTES);
     for (size_t k = 0; k < m && rc == 0; k++)
         memcpy(at[k] + R_PID, pids + k * PL_PID_BYTES, PL_PID_BYTES);
-    o->person_pids = pl_xrealloc(o->person_pids, (o->persons + roots->n) *
-                                 PL_PID_BYTES + 1);
-    for (size_t i = 0, j = o->persons; i < roots->cap; i++)
-        if (roots->used[i])
-            memcpy(o->person_pids + j++ * PL_PID_BYTES,
-                   roots->slots + i * roots->esz + R_PID, PL_PID_BYTES);
+    if (o->mode == PL_MODE_RANDOM) {    /* for pl_owner_duplicates */
+        o->person_pids = pl_xrealloc(o->person_pids,
+                                     (o->persons + roots->n) * PL_PID_BYTES +
+                                     1);
+        for (size_t i = 0, j = o->persons; i < roots->cap; i++)
+            if (roots->used[i])
+                memcpy(o->person_pids + j++ * PL_PID_BYTES,
+                       roots->slots + i * roots->esz + R_PID, PL_PID_BYTES);
+    }
     if (rc != 0)
         pl_err("OpenSSL's random generator failed while assigning "
                "platform pseudonyms");
@@ -616,21 +614,65 @@ static int lineage(pl_owner *o, MPI_Comm comm, const pl_kmap *roots,
 
 /* Pids of the persons without an edge (nearly all): their keys are
  * contiguous in the sorted entries and on this rank, so is their label
- * (their node); no table. Keyed: one batch HMAC; random: draws; known
- * keys: the previous pid of the smallest one (the others merged). */
+ * (their node); no table. Keyed: batch HMACs of PID_CHUNK labels; random:
+ * draws; known keys: the previous pid of the smallest one (the others
+ * merged). Memory: the chunk, and in random mode one pid per person (for
+ * the duplicate check). */
+#define PID_CHUNK 4096
+
+typedef struct {
+    uint8_t labels[PID_CHUNK][PL_KEY_REC];
+    uint8_t pids[PID_CHUNK][PL_PID_BYTES];
+    size_t start[PID_CHUNK], end[PID_CHUNK];
+    size_t n;
+} pid_chunk;
+
+static void keep_person(pl_owner *o, size_t *cap, const uint8_t *pid)
+{
+    o->persons++;
+    if (o->mode != PL_MODE_RANDOM)
+        return;
+    if (o->persons > *cap) {
+        *cap = *cap ? 2 * *cap : 4096;
+        o->person_pids = pl_xrealloc(o->person_pids, *cap * PL_PID_BYTES);
+    }
+    memcpy(o->person_pids + (o->persons - 1) * PL_PID_BYTES, pid,
+           PL_PID_BYTES);
+}
+
+static void set_pids(uint8_t **ent, size_t a, size_t b, const uint8_t *pid)
+{
+    for (size_t i = a; i < b; i++) {
+        memcpy(ent[i] + K_PID, pid, PL_PID_BYTES);
+        ent[i][K_ST] |= ST_PID;
+    }
+}
+
+static int flush_chunk(pl_owner *o, pid_chunk *c, uint8_t **ent, size_t *cap)
+{
+    int rc = 0;
+    if (o->mode == PL_MODE_KEYED)
+        pl_pid_keyed_batch(o->platform, c->labels[0], c->n, c->pids[0]);
+    else
+        for (size_t k = 0; k < c->n && rc == 0; k++)
+            rc = random_pid(o, c->pids[k]);
+    for (size_t k = 0; k < c->n && rc == 0; k++) {
+        set_pids(ent, c->start[k], c->end[k], c->pids[k]);
+        keep_person(o, cap, c->pids[k]);
+    }
+    OPENSSL_cleanse(c, sizeof *c);
+    return rc;
+}
+
 static int direct_pids(pl_owner *o, const pl_kmap *nm, uint8_t **ent,
                        size_t n, uint8_t *is_edge, uint8_t **lin,
                        size_t *nlin, size_t *lcap)
 {
-    uint8_t *labels = pl_xmalloc(n * PL_KEY_REC + 1);
-    uint8_t *pids = pl_xmalloc(n * PL_PID_BYTES + 1);
-    size_t *start = pl_xmalloc((n + 1) * sizeof *start);
-    size_t *end = pl_xmalloc((n + 1) * sizeof *end);
-    size_t *fresh = pl_xmalloc((n + 1) * sizeof *fresh);
-    uint8_t *fl = pl_xmalloc(n * PL_KEY_REC + 1);
-    size_t nd = 0, nf = 0;
+    pid_chunk *c = pl_xcalloc(1, sizeof *c);
+    size_t cap = 0;
     int rc = 0;
-    for (size_t a = 0; a < n;) {
+    o->persons = 0;
+    for (size_t a = 0; a < n && rc == 0;) {
         uint8_t *e = ent[a];
         if (e[K_ST] & ST_AMBIG) {
             a++;
@@ -643,7 +685,7 @@ static int direct_pids(pl_owner *o, const pl_kmap *nm, uint8_t **ent,
             while (b < n && memcmp(ent[b], e, PL_P1_BYTES) == 0 &&
                    !(ent[b][K_ST] & ST_AMBIG) && ent[b][K_NRANK] == 0)
                 b++;
-        uint8_t *lab = labels + nd * PL_KEY_REC;
+        uint8_t *lab = c->labels[c->n];
         node_of(e, lab);
         if (nm->slots && kmap_get(nm, lab)) {
             memset(is_edge + a, 1, b - a);
@@ -655,51 +697,30 @@ static int direct_pids(pl_owner *o, const pl_kmap *nm, uint8_t **ent,
             if (ent[i][K_ST] & ST_OLD)
                 old = i;
         if (old < b) {
-            memcpy(pids + nd * PL_PID_BYTES, ent[old] + K_PID, PL_PID_BYTES);
+            uint8_t pid[PL_PID_BYTES];
+            memcpy(pid, ent[old] + K_PID, PL_PID_BYTES);
             for (size_t i = old + 1; i < b; i++)
                 if ((ent[i][K_ST] & ST_OLD) &&
-                    memcmp(ent[i] + K_PID, ent[old] + K_PID, PL_PID_BYTES))
-                    lin_add(lin, nlin, lcap, ent[i] + K_PID, ent[old] + K_PID,
+                    memcmp(ent[i] + K_PID, pid, PL_PID_BYTES))
+                    lin_add(lin, nlin, lcap, ent[i] + K_PID, pid,
                             PL_LIN_MERGE);
+            set_pids(ent, a, b, pid);
+            keep_person(o, &cap, pid);
         } else {
-            memcpy(fl + nf * PL_KEY_REC, lab, PL_KEY_REC);
-            fresh[nf++] = nd;
+            c->start[c->n] = a;
+            c->end[c->n++] = b;
+            if (c->n == PID_CHUNK)
+                rc = flush_chunk(o, c, ent, &cap);
         }
-        start[nd] = a;
-        end[nd++] = b;
         a = b;
     }
-    uint8_t *fp = pl_xmalloc(nf * PL_PID_BYTES + 1);
-    if (o->mode == PL_MODE_KEYED)
-        pl_pid_keyed_batch(o->platform, fl, nf, fp);
-    else
-        for (size_t k = 0; k < nf && rc == 0; k++)
-            rc = random_pid(o, fp + k * PL_PID_BYTES);
-    for (size_t k = 0; k < nf; k++)
-        memcpy(pids + fresh[k] * PL_PID_BYTES, fp + k * PL_PID_BYTES,
-               PL_PID_BYTES);
-    for (size_t d = 0; d < nd && rc == 0; d++)
-        for (size_t i = start[d]; i < end[d]; i++) {
-            memcpy(ent[i] + K_PID, pids + d * PL_PID_BYTES, PL_PID_BYTES);
-            ent[i][K_ST] |= ST_PID;
-        }
-    if (rc == 0) {
-        o->person_pids = pids;          /* one per person, nd of them */
-        o->persons = nd;
-    } else {
+    if (rc == 0 && c->n)
+        rc = flush_chunk(o, c, ent, &cap);
+    if (rc != 0)
         pl_err("OpenSSL's random generator failed while assigning "
                "platform pseudonyms");
-        free(pids);
-    }
-    pl_wipe(labels, n * PL_KEY_REC);
-    pl_wipe(fl, nf * PL_KEY_REC);
-    OPENSSL_cleanse(fp, nf * PL_PID_BYTES);
-    free(labels);
-    free(fl);
-    free(fp);
-    free(start);
-    free(end);
-    free(fresh);
+    OPENSSL_cleanse(c, sizeof *c);
+    free(c);
     return rc;
 }
 
@@ -722,7 +743,7 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm,
     MPI_Comm_rank(comm, &me);
     /* Keys whose label lives on another rank (joined by an edge to a
      * smaller node there): their positions in ent. */
-    size_t *far = pl_xmalloc((n + 1) * sizeof *far), nf = 0;
+    size_t *far = NULL, nf = 0;
     uint8_t *send = NULL;
     size_t ns = 0, scap = 0;
     uint8_t c[C_REC];
@@ -744,6 +765,7 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm,
         if (ns == scap) {
             scap = scap ? 2 * scap : 256;
             send = pl_xrealloc(send, scap * C_REC);
+            far = pl_xrealloc(far, scap * sizeof *far);
         }
         memcpy(send + ns++ * C_REC, c, C_REC);
         far[nf++] = i;
@@ -875,7 +897,8 @@ int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm)
      * its range: equal pids of distinct persons meet there. */
     uint8_t *mine = NULL;
     uint64_t m = 0;
-    int rc = pl_route_gather(comm, o->person_pids, o->persons, PL_PID_BYTES,
+    int rc = pl_route_gather(comm, o->person_pids,
+                             o->person_pids ? o->persons : 0, PL_PID_BYTES,
                              0, &mine, &m, NULL);
     int64_t dups = 0;
     if (rc == 0 && m > 1)

@@ -69,7 +69,7 @@ typedef struct {
     size_t   n_edges, edges_cap;
     uint64_t ambiguous_keys;        /* local, after resolve */
     uint64_t persons;               /* local components (labels owned) */
-    uint8_t *person_pids;           /* their pids */
+    uint8_t *person_pids;           /* their pids (random mode only) */
     uint64_t cc_rounds;             /* label propagation rounds */
     /* Incremental runs, after resolve: persons merged or split since the
      * previous run, on the owner of the old pid, sorted (old, new, event):

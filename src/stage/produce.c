@@ -264,9 +264,10 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         long nv = read_check(x, si, lo, cnt, &b);
         int rok = nv >= 0;
         if (rok)
-            pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex,
-                        e->has_rank ? b.rank : NULL, b.idx, (size_t)nv,
-                        st.col[0] + st.fill * 32);
+            /* TODO(issue 14): the birth rank is no longer in p1; carry
+             * it as a birth_rank column beside p1 (twins). */
+            pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex, b.idx,
+                        (size_t)nv, st.col[0] + st.fill * 32);
         pl_wipe(b.nir, cnt * b.nir_size);
         for (size_t c = 1; c < ncols; c++) {
             rok &= x->ops->read_column(x, si, c - 1, lo, cnt, b.rbuf) == 0;

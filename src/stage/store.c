@@ -199,7 +199,8 @@ static int is_identity(const pl_source_cfg *s, const char *col)
 {
     return strcmp(col, s->nir) == 0 || strcmp(col, s->birth_date) == 0 ||
            strcmp(col, s->sex) == 0 || strcmp(col, s->birth_rank) == 0 ||
-           strcmp(col, s->p1) == 0;
+           strcmp(col, s->p1) == 0 || strcmp(col, s->also_nir) == 0 ||
+           strcmp(col, s->also_birth_rank) == 0;
 }
 
 /* Every dataset of the source must have the same length: a column shorter
@@ -243,20 +244,23 @@ static int check_lengths(const ctx_t *c, hid_t g, const namelist *nl,
 static int open_identity(const ctx_t *c, pl_source *s)
 {
     const pl_source_cfg *cfg = s->cfg;
-    struct { const char *col, *role; hid_t *out; } ids[] = {
-        {cfg->nir, "nir", &s->nir},
-        {cfg->birth_date, "birth_date", &s->birth_date},
-        {cfg->sex, "sex", &s->sex},
-        {cfg->birth_rank, "birth_rank", &s->birth_rank},
-        {cfg->p1, "p1", &s->p1},
+    struct { const char *col, *role; hid_t *out; size_t *sz; } ids[] = {
+        {cfg->nir, "nir", &s->nir, &s->nir_size},
+        {cfg->birth_date, "birth_date", &s->birth_date, NULL},
+        {cfg->sex, "sex", &s->sex, NULL},
+        {cfg->birth_rank, "birth_rank", &s->birth_rank, NULL},
+        {cfg->p1, "p1", &s->p1, NULL},
+        {cfg->also_nir, "nir", &s->also_nir, &s->also_nir_size},
+        {cfg->also_birth_rank, "birth_rank", &s->also_birth_rank, NULL},
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         if (ids[i].col[0] == '\0')
             continue;
+        size_t unused;
         *ids[i].out = open_column(c, s->group, ids[i].col, ids[i].role);
         if (*ids[i].out < 0 ||
             check_identity(c, *ids[i].out, ids[i].col, ids[i].role,
-                           &s->nir_size) != 0)
+                           ids[i].sz ? ids[i].sz : &unused) != 0)
             return -1;
     }
     return 0;
@@ -308,9 +312,11 @@ static void note_unwritten(pl_source *s, hid_t d, const char *col)
 static void find_unwritten(pl_source *s)
 {
     const pl_source_cfg *cfg = s->cfg;
-    hid_t ids[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1};
+    hid_t ids[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1,
+                   s->also_nir, s->also_birth_rank};
     const char *cols[] = {cfg->nir, cfg->birth_date, cfg->sex,
-                          cfg->birth_rank, cfg->p1};
+                          cfg->birth_rank, cfg->p1, cfg->also_nir,
+                          cfg->also_birth_rank};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         note_unwritten(s, ids[i], cols[i]);
     for (size_t i = 0; i < s->n_payload; i++)
@@ -682,6 +688,7 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
         pl_source *s = &st->src[i];
         s->cfg = &job->sources[i];
         s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
+        s->also_nir = s->also_birth_rank = -1;
     }
     pl_pkg_keys none = {NULL, 0, NULL};
     if (!keys)
@@ -735,6 +742,8 @@ void pl_store_close(pl_store *st)
         close_id(s->sex);
         close_id(s->birth_rank);
         close_id(s->p1);
+        close_id(s->also_nir);
+        close_id(s->also_birth_rank);
         for (size_t j = 0; j < s->n_payload; j++) {
             close_id(s->payload[j].dset);
             if (s->payload[j].mem_type >= 0)

@@ -35,6 +35,8 @@ typedef struct {
     hid_t    group;
     hid_t    nir, birth_date, sex, birth_rank, p1;   /* -1 when absent */
     size_t   nir_size;          /* 15 or 16 bytes per NIR field */
+    hid_t    also_nir, also_birth_rank;   /* identity.also; -1 when absent */
+    size_t   also_nir_size;
     pl_column *payload;         /* kept payload columns, in output order */
     size_t   n_payload;
     /* Identity or kept columns declared with rows but never written (no

@@ -114,9 +114,9 @@ static int read_identity(pl_run *r, const pl_source *s, uint64_t lo,
     uint64_t first = s->first + lo;
     const pl_source_cfg *c = s->cfg;
     int rc = 0;
-    if (s->birth_rank >= 0)
-        rc |= read_col(r, s, s->birth_rank, c->birth_rank, H5T_NATIVE_INT64,
-                       first, cnt, 0, b->birth_rank);
+    if (s->birth_rank >= 0)     /* the store's, or from a package */
+        rc |= pl_source_rank(&r->store, s, first, cnt, b->birth_rank,
+                             r->dxpl);
     if (s->p1 >= 0)             /* the store's, or decrypted from a package */
         return rc | pl_source_read(&r->store, s, NULL, first, cnt, b->p1,
                                    r->dxpl) ? -1 : 0;

@@ -505,11 +505,20 @@ static int pkg_payload(pl_source *s, const pl_pkg *p, const pl_pkg_src *ps)
                         lists[l][i], ln[l]);
                 return -1;
             }
+    /* A birth_rank column beside p1 is identity, not payload. */
+    size_t pc = s->pkg_rank ? 2 : 1;
+    for (int l = 0; s->pkg_rank && l < 3; l++)
+        if (in_list(lists[l], nl[l], "birth_rank")) {
+            pl_err0("%s: package source '%s': 'birth_rank' named in '%s' "
+                    "is the package's identity column (beside p1), not "
+                    "payload", p->path, s->cfg->name, ln[l]);
+            return -1;
+        }
     s->payload = pl_xcalloc(ps->ncols, sizeof *s->payload);
-    size_t nwant = cfg->keep_given ? cfg->n_keep : ps->ncols - 1;
+    size_t nwant = cfg->keep_given ? cfg->n_keep : ps->ncols - pc;
     for (size_t i = 0; i < nwant; i++) {
         int c = cfg->keep_given ? pkg_col_index(ps, cfg->keep[i])
-                                : (int)i + 1;
+                                : (int)(i + pc);
         if (!cfg->keep_given &&
             in_list(cfg->drop, cfg->n_drop, ps->cols[c].name))
             continue;
@@ -593,6 +602,11 @@ static int open_package_source(pl_store *st, pl_source *s,
     MPI_Comm_size(comm, &size);
     pl_pkg_rank_rows(p, s->pkg_si, rank, size, &s->first, &s->count);
     s->p1 = ps->data[0];        /* owned by the package (not closed here) */
+    if (ps->ncols > 1 && strcmp(ps->cols[1].name, "birth_rank") == 0 &&
+        strcmp(ps->cols[1].type, "u8") == 0) {
+        s->pkg_rank = 1;        /* read with pl_source_rank */
+        s->birth_rank = ps->data[1];    /* the package's, not closed here */
+    }
     return pkg_payload(s, p, ps);
 }
 
@@ -641,6 +655,25 @@ static int open_opposition(pl_store *st, const pl_job *job,
                 memmove(st->opposed + u++ * 32, st->opposed + i * 32, 32);
         st->n_opposed = u;
     }
+    return 0;
+}
+
+int pl_source_rank(const pl_store *st, const pl_source *s, uint64_t first,
+                   uint64_t count, int64_t *buf, hid_t dxpl)
+{
+    if (!s->pkg) {
+        char what[PL_NAME_MAX * 2 + 16];
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
+                 s->cfg->birth_rank);
+        return pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT64,
+                             first, count, 0, buf, dxpl);
+    }
+    /* u8 from the package, widened in place (back to front). */
+    uint8_t *u = (uint8_t *)buf;
+    if (pl_pkg_read(s->pkg, s->pkg_si, 1, first, count, u, dxpl) != 0)
+        return -1;
+    for (uint64_t i = count; i-- > 0;)
+        buf[i] = u[i];
     return 0;
 }
 
@@ -736,7 +769,7 @@ void pl_store_close(pl_store *st)
     for (size_t i = 0; i < st->n_src; i++) {
         pl_source *s = &st->src[i];
         if (s->pkg)
-            s->p1 = -1;         /* the package's dataset */
+            s->p1 = s->birth_rank = -1;     /* the package's datasets */
         close_id(s->nir);
         close_id(s->birth_date);
         close_id(s->sex);

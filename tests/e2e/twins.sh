@@ -139,6 +139,21 @@ print(("ok" if got == want and len(want) == merged else "not ok") +
 rows = list(zip(lg["old_pid"][:], lg["new_pid"][:], lg["event"][:]))
 print(("ok" if rows == sorted(rows) else "not ok") + " - /lineage is sorted")
 PY
+# Every dataset says what it holds (docs/FORMATS.md 7), the twins' ones too.
+$PY - "$TMP/inc2/linked.h5" <<'PY'
+import sys, h5py
+f, none, seen = h5py.File(sys.argv[1], "r"), [], set()
+def visit(name, o):
+    if isinstance(o, h5py.Dataset):
+        seen.add(name.split("/")[0])
+        d = o.attrs.get("description")
+        if not d or not (d.decode() if isinstance(d, bytes) else str(d)).strip():
+            none.append(name)
+f.visititems(visit)
+ok = not none and {"ambiguous", "lineage"} <= seen
+print(("ok" if ok else "not ok") + " - every dataset of an incremental twins run, /ambiguous and /lineage "
+      "included, has a description (%s)" % (", ".join(none[:5]) or "none missing"))
+PY
 
 # Persons split: run 1 saw twins only without a rank (one person each
 # pair); run 2 sees their ranks: two persons, the old pid split.

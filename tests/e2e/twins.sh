@@ -139,6 +139,29 @@ print(("ok" if got == want and len(want) == merged else "not ok") +
 rows = list(zip(lg["old_pid"][:], lg["new_pid"][:], lg["event"][:]))
 print(("ok" if rows == sorted(rows) else "not ok") + " - /lineage is sorted")
 PY
+# reveal: one line per key (TSV birth_rank column, JSON birth_rank), for a
+# person of several keys and for a key without a rank, as decrypted.
+C2=$TMP/inc2/correspondence.h5
+$PY tests/e2e/corr_decrypt.py "$C2" "$K/alice.key.pem" "$K/alice.pass" "$K/carol.key.pem" "$K/carol.pass" >"$TMP/rv.truth" 2>/dev/null
+RP=$(awk '{n[$1]++} END {for (p in n) if (n[p] > 1) print p}' "$TMP/rv.truth" | sort | head -1)
+ZP=$(awk '$3 == 0 {print $1}' "$TMP/rv.truth" | sort | head -1)
+for fmt in tsv json; do
+  "$PL" reveal --corr "$C2" --audit "$TMP/rv.log" --reason T-1 --format $fmt --key "$K/alice.key.pem" \
+    --passphrase-file "$K/alice.pass" --key "$K/carol.key.pem" --passphrase-file "$K/carol.pass" "$RP" "$ZP" >"$TMP/rv.$fmt" 2>/dev/null
+done
+$PY - "$TMP/rv.truth" "$TMP/rv.tsv" "$TMP/rv.json" "$RP" "$ZP" <<'PY'
+import csv, json, sys
+t = {}
+for l in open(sys.argv[1]):
+    q, k, rk = l.split()
+    t.setdefault(q, []).append((k, int(rk)))
+want = [(p, k, rk or None) for p in dict.fromkeys(sys.argv[4:]) for k, rk in sorted(t[p])]
+rows = list(csv.reader(open(sys.argv[2], newline=""), delimiter="\t"))
+tsv = rows[0] == ["pid", "p1", "birth_rank"] and [(r[0], r[1], int(r[2]) if r[2] else None) for r in rows[1:]] == want
+js = [(j["pid"], j["p1"], j["birth_rank"]) for j in map(json.loads, open(sys.argv[3]))] == want
+print(("ok" if tsv and js and len(t[sys.argv[4]]) > 1 and any(r is None for _, _, r in want) else "not ok") +
+      " - reveal: one line per key, TSV and JSON, a person of %d keys and a key without a rank" % len(t[sys.argv[4]]))
+PY
 # Every dataset says what it holds (docs/FORMATS.md 7), the twins' ones too.
 $PY - "$TMP/inc2/linked.h5" <<'PY'
 import sys, h5py

@@ -5,8 +5,10 @@ script of docs/CORRESPONDENCE.md, appendix "Offline opening").
 Reads the custodians' unwrapped key shares from standard input, combines
 them (Shamir over GF(2^8), polynomial 0x11B, Lagrange at x = 0, as
 src/crypto/shamir.c), checks the data key against /custody/key_check,
-decrypts the shards (AES-256-GCM) and prints "pid<TAB>p1": a header, then
-one row per requested pid (every record when no pid is given). Shares and
+decrypts the shards (AES-256-GCM, format version 2: 49-byte records
+p1 || rank || pid) and prints "pid<TAB>p1<TAB>birth_rank": a header, then
+one row per key of each requested pid (every record when no pid is
+given), a pid's keys in key order, birth_rank empty for a key without one. Shares and
 key stay in this process's memory; nothing is written to disk. An offline
 opening leaves no audit line (see the appendix).
 
@@ -83,10 +85,14 @@ def main():
         f = h5py.File(sys.argv[1], "r")
         run_id = f.attrs["run_id"]
         run_id = run_id if isinstance(run_id, bytes) else run_id.encode()
+        version = int(f.attrs["version"])
         c = f["custody"]
         t, n_roles = int(c.attrs["threshold"]), len(c["roles"])
     except (OSError, KeyError) as e:    # the message names no secret
         die("%s: not a readable correspondence file (%s)" % (sys.argv[1], e))
+    if version != 2:
+        die("%s: format version %d, this script reads version 2"
+            % (sys.argv[1], version))
     shares = read_shares(sys.stdin.buffer.read(), n_roles)
     if len(shares) < t:
         die("%d share(s) of distinct roles, %d needed" % (len(shares), t))
@@ -105,12 +111,12 @@ def main():
                              ct[off:off + ln] + s["tag"][i].tobytes(), aad)
         except InvalidTag:
             die("shard %d: authentication failed (the file was altered)" % i)
-        for r in range(0, 48 * nrec, 48):
-            table[pt[r + 32:r + 48].hex()] = pt[r:r + 32].hex()
-    print("pid\tp1")
+        for r in range(0, 49 * nrec, 49):
+            table.setdefault(pt[r + 33:r + 49].hex(), []).append(pt[r:r + 33])
+    print("pid\tp1\tbirth_rank")
     for p in want or table:
-        if p in table:
-            print(p + "\t" + table[p])
+        for k in sorted(table.get(p, ())):
+            print(p + "\t" + k[:32].hex() + "\t" + (str(k[32]) if k[32] else ""))
     missing = [p for p in want if p not in table]
     for p in missing:
         print("shamir_combine: pid %s is not in this table" % p, file=sys.stderr)

@@ -6,6 +6,7 @@
 #include "job/profile.h"
 #include "base/mem.h"
 #include "par/h5.h"
+#include "stage/owner.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -66,8 +67,8 @@ void pl_plan_memory(uint64_t rows_per_rank, uint64_t persons_per_rank,
     uint64_t slots = 1024;      /* owner.c starts at 1024 and doubles */
     while (slots < 2 * persons_per_rank)
         slots *= 2;
-    m->dict = slots * 49 * 3 / 2;
-    m->ingest = 384 * batch_rows;
+    m->dict = slots * (PL_OWNER_ENTRY + 1) * 3 / 2;
+    m->ingest = 640 * batch_rows;
     m->link = 144 * rows_per_rank;
     m->base = base_bytes;
     m->total = m->base + m->dict + m->ingest + m->link;
@@ -567,7 +568,7 @@ static void comments(sbuf *c, const sizing *z, const store_rows *sr,
     sb_add(c, "# Memory per rank (estimate, upper bound; formula in "
            "src/plan.h):\n");
     sb_add(c, "#   base %llu MB + owner dictionary %llu MB\n#   + ingest "
-           "384 B x batch %llu MB + link 144 B/row %llu MB = %llu MB\n",
+           "640 B x batch %llu MB + link 144 B/row %llu MB = %llu MB\n",
            (unsigned long long)(z->mem.base / MB),
            (unsigned long long)(z->mem.dict / MB),
            (unsigned long long)(z->mem.ingest / MB),

@@ -11,10 +11,12 @@
 #include <stdint.h>
 
 /* Memory one rank needs, in bytes, from the code's data structures:
- *   dict      owner dictionary: 49 B per slot (p1 32 B + pid 16 B + used
- *             flag 1 B), slots = next power of two >= 2 x persons owned
+ *   dict      owner's key table: 52 B per slot (key p1 || rank 33 B + pid
+ *             16 B + state 2 B + used flag 1 B), slots = next power of two >= 2 x persons owned
  *             (load factor <= 0.5), x 1.5 while it grows (old + new table);
- *   ingest    384 B per row of a batch: every buffer sized by the batch
+ *             rows with two identities add edges (66 B) until the count
+ *             pass ends (not counted: most sources have one identity);
+ *   ingest    640 B per row of a batch: every buffer sized by the batch
  *             (identity, p1, pids, link records, payload, exchange
  *             receive buffers; the breakdown is in src/budget.c);
  *   link      144 B per kept row: link records 32 B, grouped copy, send

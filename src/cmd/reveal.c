@@ -531,10 +531,30 @@ static int collect_pids(const cli *c, pidset *ps)
     return rc;
 }
 
+/* The keys found for the wanted pids: hit k is pid index idx, key
+ * key (p1 || rank; a person has one key per p1 and rank). */
+typedef struct {
+    size_t idx;
+    uint8_t key[PL_KEY_REC];
+} hit;
+
+typedef struct {
+    hit *h;
+    size_t n, cap;
+} hits;
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    if (x->idx != y->idx)
+        return (x->idx > y->idx) - (x->idx < y->idx);
+    return memcmp(x->key, y->key, PL_KEY_REC);
+}
+
 /* Decrypt every shard and look each record's pid up among the wanted:
- * p1 of pid j goes to p1 + j*32. */
+ * every key of pid j is a hit (sorted by pid asked, then key). */
 static int find_pids(pl_corr_file *cf, const uint8_t *key, const pidset *ps,
-                     uint8_t *p1, char *found)
+                     hits *hs, char *found)
 {
     for (size_t s = 0; s < cf->n_shards; s++) {
         uint8_t *pt;
@@ -542,16 +562,30 @@ static int find_pids(pl_corr_file *cf, const uint8_t *key, const pidset *ps,
             return -1;
         for (uint64_t i = 0; i < cf->nrec[s]; i++) {
             const uint8_t *e = pt + i * PL_CORR_REC;
-            const pid_ent *hit = bsearch(e + PL_P1_BYTES, ps->by_pid, ps->n,
-                                         sizeof *ps->by_pid, ent_find);
-            if (hit) {
-                memcpy(p1 + hit->idx * PL_P1_BYTES, e, PL_P1_BYTES);
-                found[hit->idx] = 1;
+            const pid_ent *f = bsearch(e + PL_KEY_REC, ps->by_pid, ps->n,
+                                       sizeof *ps->by_pid, ent_find);
+            if (f) {
+                if (hs->n == hs->cap) {
+                    size_t cap = hs->cap ? 2 * hs->cap : 16;
+                    hit *nh = pl_xcalloc(cap, sizeof *nh);
+                    if (hs->n)
+                        memcpy(nh, hs->h, hs->n * sizeof *nh);
+                    if (hs->h)
+                        OPENSSL_cleanse(hs->h, hs->cap * sizeof *hs->h);
+                    free(hs->h);
+                    hs->h = nh;
+                    hs->cap = cap;
+                }
+                hs->h[hs->n].idx = f->idx;
+                memcpy(hs->h[hs->n++].key, e, PL_KEY_REC);
+                found[f->idx] = 1;
             }
         }
         OPENSSL_cleanse(pt, cf->nrec[s] * PL_CORR_REC);
         free(pt);
     }
+    if (hs->n)
+        qsort(hs->h, hs->n, sizeof *hs->h, hit_cmp);
     return 0;
 }
 
@@ -569,23 +603,29 @@ static int stdout_ok(const char *cmd)
     return 1;
 }
 
-/* The answer on stdout: TSV with a header, or JSON Lines; found pids
- * only, in the order asked. The pids not found are named on stderr. */
+/* The answer on stdout: TSV with a header, or JSON Lines; one line per
+ * key of each found pid (its p1 and birth rank, empty / null for a key
+ * without a rank), in the order asked. The pids not found are named on
+ * stderr. */
 static int print_found(const cli *c, const pl_corr_file *cf,
-                       const pidset *ps, const uint8_t *p1,
+                       const pidset *ps, const hits *hs,
                        const char *found, size_t nfound)
 {
     int json = c->json;
     if (!json)
-        printf("pid\tp1\n");
-    for (size_t j = 0; j < ps->n; j++) {
-        if (!found[j])
-            continue;
-        char pid[2 * PL_PID_BYTES + 1], hex[2 * PL_P1_BYTES + 1];
-        pl_hex(ps->pid[j], PL_PID_BYTES, pid);
-        pl_hex(p1 + j * PL_P1_BYTES, PL_P1_BYTES, hex);
-        printf(json ? "{\"pid\":\"%s\",\"p1\":\"%s\"}\n" : "%s\t%s\n", pid,
-               hex);
+        printf("pid\tp1\tbirth_rank\n");
+    for (size_t k = 0; k < hs->n; k++) {
+        const hit *h = &hs->h[k];
+        char pid[2 * PL_PID_BYTES + 1], hex[2 * PL_P1_BYTES + 1], rk[8];
+        pl_hex(ps->pid[h->idx], PL_PID_BYTES, pid);
+        pl_hex(h->key, PL_P1_BYTES, hex);
+        unsigned rank = h->key[PL_P1_BYTES];
+        if (rank)
+            snprintf(rk, sizeof rk, "%u", rank);
+        else
+            strcpy(rk, json ? "null" : "");
+        printf(json ? "{\"pid\":\"%s\",\"p1\":\"%s\",\"birth_rank\":%s}\n"
+                    : "%s\t%s\t%s\n", pid, hex, rk);
         OPENSSL_cleanse(hex, sizeof hex);
     }
     int rc = stdout_ok("reveal") ? 0 : -1;
@@ -629,14 +669,14 @@ static int reveal(cli *c, pl_corr_file *cf, const pidset *ps,
 {
     size_t n = ps->n, nfound = 0;
     int rc = -1;
-    uint8_t *p1 = pl_xcalloc(n, PL_P1_BYTES);
+    hits hs = {NULL, 0, 0};
     char *found = pl_xcalloc(n, 1);
     int *used = pl_xcalloc(cf->cm.n, sizeof *used);
     uint8_t key[PL_CORR_KEY];
     ev->cf = cf;
     ev->used = used;
     if (pl_corr_unlock(cf, &c->ks, key, used) != 0 ||
-        find_pids(cf, key, ps, p1, found) != 0) {
+        find_pids(cf, key, ps, &hs, found) != 0) {
         OPENSSL_cleanse(key, sizeof key);
         /* A refusal (keys of too few roles, a wrong key) is recorded. */
         audit_event_append(audit, ev, 0, pl_log_first_error());
@@ -655,12 +695,13 @@ static int reveal(cli *c, pl_corr_file *cf, const pidset *ps,
     free(fnd);
     ev->found_json = NULL;
     if (rc == 0) {
-        rc = print_found(c, cf, ps, p1, found, nfound);
+        rc = print_found(c, cf, ps, &hs, found, nfound);
         rc = rc == 0 && nfound == n ? 0 : -1;
     }
 out:
-    OPENSSL_cleanse(p1, n * PL_P1_BYTES);
-    free(p1);
+    if (hs.h)
+        OPENSSL_cleanse(hs.h, hs.cap * sizeof *hs.h);
+    free(hs.h);
     free(found);
     free(used);
     ev->cf = NULL;
@@ -766,7 +807,7 @@ int pl_reveal_main(int argc, char **argv)
 static int copy_root_attrs(const pl_corr_file *cf, hid_t out, const char *tmp)
 {
     int rc = pl_attr_str(out, "format", PL_CORR_FORMAT) ||
-             pl_attr_u64(out, "version", 1) ||
+             pl_attr_u64(out, "version", PL_CORR_VERSION) ||
              pl_attr_str(out, "run_id", cf->run_id) ||
              pl_attr_u64(out, "records", cf->records);
     /* The platform key a keyed run used travels with the file (an

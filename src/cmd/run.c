@@ -266,6 +266,18 @@ static void summary(pl_run *r, double total_s, const char *published)
     }
     pl_info("%-24s %14llu %12llu %14llu", "total", (unsigned long long)read,
             (unsigned long long)rej, (unsigned long long)kept);
+    uint64_t amb = 0;
+    for (size_t i = 0; i < r->store.n_src; i++)
+        amb += r->ss[i].amb_total;
+    if (amb) {
+        /* Not linked, never guessed: listed in /ambiguous/<source>. */
+        pl_info("ambiguous (a key of several persons, no rank) %llu:",
+                (unsigned long long)amb);
+        for (size_t i = 0; i < r->store.n_src; i++)
+            if (r->ss[i].amb_total)
+                pl_info("  %-22s %14llu", r->store.src[i].cfg->name,
+                        (unsigned long long)r->ss[i].amb_total);
+    }
     pl_ingest_warnings(r, summary_warning, NULL);
     if (r->job->n_opposition) {
         uint64_t opp = 0;
@@ -285,6 +297,10 @@ static void summary(pl_run *r, double total_s, const char *published)
             (unsigned long long)lc->persons_total,
             (unsigned long long)lc->persons_multi,
             (unsigned long long)lc->links_total);
+    if (r->owner.cc_rounds > 1)
+        pl_info("key graph: persons joined over several keys in %llu "
+                "rounds of label propagation",
+                (unsigned long long)r->owner.cc_rounds);
     static const char *names[PL_T_COUNT] = {"read", "validate", "stage1",
                                             "exchange", "link", "write"};
     pl_info("%-24s %10s %16s", "stage (slowest rank)", "seconds",
@@ -361,7 +377,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
                                           &keys, r->comm) == 0))
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
-    pl_owner_init(&r->owner, r->job->mode, &r->platform);
+    pl_owner_init(&r->owner, r->job->mode, &r->platform, r->cap);
     if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
         pl_probalink_prepare(r) != 0 || pl_ingest_count(r) != 0)
         return -1;

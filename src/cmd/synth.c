@@ -10,11 +10,22 @@
  *   /sources/<name>/birth_date  int32 YYYYMMDD
  *   /sources/<name>/sex         uint8 (1 male, 2 female)
  *   /sources/<name>/birth_rank  uint8 (1; 2 for the second of twins)
- *   /sources/<name>/p1          uint8 (N, 32), instead of the four identity
- *                               columns for pharmacy with --producer-key
+ *   /sources/<name>/p1          uint8 (N, 32), instead of nir, birth_date
+ *                               and sex for pharmacy with --producer-key
+ *                               (birth_rank stays beside it)
  *   /sources/<name>/<payload>   per template (see templates[] below)
  *   /truth/<name>/person        uint64 person index (0..persons-1) per row
  *   /truth/<name>/reason        uint8 expected reject code (nir.h), 0 = valid
+ *
+ * With --twins, 10 % of persons are twins and three more sources follow:
+ *   visits_norank  nir, birth_date, sex, no birth_rank: twins' rows are
+ *                  ambiguous (/truth/visits_norank/ambiguous = 2)
+ *   claims         own_nir (each person's own NIR, no rank), birth_date,
+ *                  sex, and the shared nir + birth_rank as a second
+ *                  identity (identity.also): one or two rows per person
+ *   registry       nir = the person's own NIR, birth_date, sex: linked to
+ *                  the others only through claims
+ *   /truth/<name>/ambiguous     uint8 expected candidates (0 = linked)
  *
  * Everything derives from --seed through our own generator (xoshiro256**
  * seeded by splitmix64, one stream per purpose); object timestamps are off,
@@ -246,6 +257,9 @@ static int draw_year(rng_t *r)
     }
 }
 
+static void draw_nir(rng_t *r, hashset *seen, int y, int m, int sex,
+                     char *n);
+
 /* One identity (NIR, birth date, sex) whose NIR is not in `seen`. */
 static void draw_identity(rng_t *r, hashset *seen, person_t *p)
 {
@@ -255,8 +269,13 @@ static void draw_identity(rng_t *r, hashset *seen, person_t *p)
     int sex = 1 + (int)rng_below(r, 2);
     p->birth_date = y * 10000 + m * 100 + d;
     p->sex = (uint8_t)sex;
+    draw_nir(r, seen, y, m, sex, p->nir);
+}
 
-    char *n = p->nir;
+/* A NIR of that birth year, month and sex, not in `seen`. */
+static void draw_nir(rng_t *r, hashset *seen, int y, int m, int sex,
+                     char *n)
+{
     n[0] = (char)('0' + sex);
     put_digits(n + 1, (unsigned)(y % 100), 2);
     unsigned mm = (unsigned)m;
@@ -296,7 +315,8 @@ static void draw_identity(rng_t *r, hashset *seen, person_t *p)
 /* N persons; ~1% of them are same-sex twins (pairs sharing NIR, birth
  * date and sex, birth ranks 1 and 2). Distinct groups have distinct NIRs,
  * so (nir, birth_date, sex, birth_rank) is unique per person. */
-static person_t *make_persons(uint64_t n, uint64_t seed, uint64_t *twins)
+static person_t *make_persons(uint64_t n, uint64_t seed, unsigned twin_pm,
+                              uint64_t *twins)
 {
     person_t *pp = pl_xmalloc(n * sizeof *pp);
     rng_t r;
@@ -307,7 +327,7 @@ static person_t *make_persons(uint64_t n, uint64_t seed, uint64_t *twins)
     for (uint64_t i = 0; i < n;) {
         draw_identity(&r, &seen, &pp[i]);
         pp[i].rank = 1;
-        if (i + 1 < n && rng_below(&r, 1000) < 5) {
+        if (i + 1 < n && rng_below(&r, 1000) < twin_pm) {
             pp[i + 1] = pp[i];
             pp[i + 1].rank = 2;
             *twins += 2;
@@ -640,13 +660,13 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
     uint8_t *reason = pl_xcalloc(rows, 1);
     uint64_t invalid = 0;
     date = pl_xmalloc(rows * sizeof *date);
+    rank = pl_xmalloc(rows);
     if (use_p1) {
         p1 = pl_xmalloc(rows * PL_P1_BYTES);
     } else {
         nir = pl_xmalloc(rows * NIR_LEN);
         bd = pl_xmalloc(rows * sizeof *bd);
         sex = pl_xmalloc(rows);
-        rank = pl_xmalloc(rows);
     }
     const int32_t win_lo = yyyymmdd_to_days(20150101);
     const int32_t win_hi = yyyymmdd_to_days(20241231);
@@ -665,8 +685,9 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
                                           (uint32_t)(win_hi - lo + 1)));
 
         if (use_p1) {
-            pl_p1_compute(producer, q->nir, q->birth_date, q->sex, q->rank,
+            pl_p1_compute(producer, q->nir, q->birth_date, q->sex,
                           p1 + i * PL_P1_BYTES);
+            rank[i] = q->rank;          /* travels beside p1 */
             continue;
         }
         char *ni = nir + i * NIR_LEN;
@@ -701,6 +722,9 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
         hsize_t dims[2] = {(hsize_t)rows, PL_P1_BYTES};
         w |= write_ds(o, g, gpath, "p1", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2,
                       dims, p1);
+        if (!w)
+            w |= write_1d(o, g, gpath, "birth_rank", H5T_STD_U8LE,
+                          H5T_NATIVE_UINT8, rows, rank);
     } else {
         w |= write_str(o, g, gpath, "nir", NIR_LEN,
                        tp->kind == PAY_HOSPITAL ? H5T_STR_NULLPAD
@@ -841,6 +865,130 @@ out:
 }
 
 /* ------------------------------------------------------------------------
+ * --twins: sources without a rank, with two identities, keyed by an own
+ * NIR (synth.c header). */
+
+#define STREAM_TWINS 64
+
+static int twin_source(h5out *o, hid_t g_sources, hid_t g_truth,
+                       const char *name, int kind, const person_t *pp,
+                       const char *own, uint64_t n, rng_t *r,
+                       const uint8_t pct[3], uint64_t *total)
+{
+    /* kind 0: visits_norank, 1: claims, 2: registry */
+    uint64_t rows = 0;
+    uint8_t *cnt = pl_xmalloc(n);
+    for (uint64_t p = 0; p < n; p++) {
+        uint32_t u = rng_below(r, 100);
+        cnt[p] = (uint8_t)(u < pct[0] ? 0 : u < pct[0] + pct[1] ? 1 : 2);
+        rows += cnt[p];
+    }
+    char *nir = pl_xmalloc(rows * NIR_LEN + 1), *nir2 = NULL;
+    int32_t *bd = pl_xmalloc(rows * sizeof *bd + 1);
+    uint8_t *sex = pl_xmalloc(rows + 1), *rank = pl_xmalloc(rows + 1);
+    uint8_t *amb = pl_xcalloc(rows + 1, 1), *reason = pl_xcalloc(rows + 1, 1);
+    uint64_t *person = pl_xmalloc(rows * sizeof *person + 1);
+    if (kind == 1)
+        nir2 = pl_xmalloc(rows * NIR_LEN + 1);
+    uint64_t k = 0;
+    for (uint64_t p = 0; p < n; p++)
+        for (uint8_t c = 0; c < cnt[p]; c++, k++) {
+            const person_t *q = &pp[p];
+            int twin = (p > 0 && memcmp(pp[p - 1].nir, q->nir, NIR_LEN) == 0) ||
+                       (p + 1 < n && memcmp(pp[p + 1].nir, q->nir, NIR_LEN) == 0);
+            person[k] = p;
+            bd[k] = q->birth_date;
+            sex[k] = q->sex;
+            rank[k] = q->rank;
+            memcpy(nir + k * NIR_LEN, kind == 0 ? q->nir : own + p * NIR_LEN,
+                   NIR_LEN);
+            if (nir2)
+                memcpy(nir2 + k * NIR_LEN, q->nir, NIR_LEN);
+            amb[k] = kind == 0 && twin ? 2 : 0;
+        }
+    free(cnt);
+    char gpath[96];
+    snprintf(gpath, sizeof gpath, "/sources/%s", name);
+    int w = 0;
+    hid_t g = make_group(o, g_sources, name, gpath);
+    if (g < 0)
+        w = -1;
+    if (!w)
+        w |= write_str(o, g, gpath, kind == 1 ? "own_nir" : "nir", NIR_LEN,
+                       H5T_STR_NULLPAD, rows, nir);
+    if (!w)
+        w |= write_1d(o, g, gpath, "birth_date", H5T_STD_I32LE,
+                      H5T_NATIVE_INT32, rows, bd);
+    if (!w)
+        w |= write_1d(o, g, gpath, "sex", H5T_STD_U8LE, H5T_NATIVE_UINT8, rows,
+                      sex);
+    if (!w && kind == 1)
+        w |= write_str(o, g, gpath, "nir", NIR_LEN, H5T_STR_NULLPAD, rows,
+                       nir2);
+    if (!w && kind == 1)
+        w |= write_1d(o, g, gpath, "birth_rank", H5T_STD_U8LE,
+                      H5T_NATIVE_UINT8, rows, rank);
+    if (g >= 0)
+        H5Gclose(g);
+    snprintf(gpath, sizeof gpath, "/truth/%s", name);
+    hid_t gt = w ? -1 : make_group(o, g_truth, name, gpath);
+    if (gt < 0)
+        w = -1;
+    if (!w)
+        w |= write_1d(o, gt, gpath, "person", H5T_STD_U64LE,
+                      H5T_NATIVE_UINT64, rows, person);
+    if (!w)
+        w |= write_1d(o, gt, gpath, "reason", H5T_STD_U8LE, H5T_NATIVE_UINT8,
+                      rows, reason);
+    if (!w)
+        w |= write_1d(o, gt, gpath, "ambiguous", H5T_STD_U8LE,
+                      H5T_NATIVE_UINT8, rows, amb);
+    if (gt >= 0)
+        H5Gclose(gt);
+    pl_wipe(nir, rows * NIR_LEN);
+    if (nir2)
+        pl_wipe(nir2, rows * NIR_LEN);
+    free(nir); free(nir2); free(bd); free(sex); free(rank); free(amb);
+    free(reason); free(person);
+    *total += rows;
+    return w ? -1 : 0;
+}
+
+static int make_twin_sources(h5out *o, hid_t g_sources, hid_t g_truth,
+                             const pl_synth_opts *opt, const person_t *pp,
+                             uint64_t *total)
+{
+    uint64_t n = opt->persons;
+    rng_t r;
+    rng_seed(&r, opt->seed, STREAM_TWINS);
+    /* Own NIRs: distinct from every shared one and from each other. */
+    hashset seen;
+    hs_init(&seen, 2 * n);
+    for (uint64_t p = 0; p < n; p++)
+        hs_add(&seen, nir_code(pp[p].nir));
+    char *own = pl_xmalloc(n * NIR_LEN);
+    for (uint64_t p = 0; p < n; p++) {
+        int32_t d = pp[p].birth_date;
+        draw_nir(&r, &seen, d / 10000, d / 100 % 100, pp[p].sex,
+                 own + p * NIR_LEN);
+    }
+    free(seen.slot);
+    static const uint8_t visits[3] = {30, 40, 30}, claims[3] = {0, 60, 40},
+                         registry[3] = {30, 40, 30};
+    int rc = twin_source(o, g_sources, g_truth, "visits_norank", 0, pp, own,
+                         n, &r, visits, total);
+    if (rc == 0)
+        rc = twin_source(o, g_sources, g_truth, "claims", 1, pp, own, n, &r,
+                         claims, total);
+    if (rc == 0)
+        rc = twin_source(o, g_sources, g_truth, "registry", 2, pp, own, n, &r,
+                         registry, total);
+    pl_wipe(own, n * NIR_LEN);
+    free(own);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
  * The whole store. */
 
 int pl_synth(const pl_synth_opts *opt)
@@ -887,7 +1035,8 @@ int pl_synth(const pl_synth_opts *opt)
     memcpy(tmp + olen, ".tmp", 5);
 
     uint64_t twins = 0;
-    person_t *pp = make_persons(opt->persons, opt->seed, &twins);
+    person_t *pp = make_persons(opt->persons, opt->seed,
+                                opt->twins ? 50 : 5, &twins);
 
     int rc = 1;
     h5out o = {.out = opt->output, .file = -1, .dcpl = -1, .gcpl = -1};
@@ -930,8 +1079,12 @@ int pl_synth(const pl_synth_opts *opt)
         total_invalid += st.invalid;
     }
 
+    if (opt->twins && make_twin_sources(&o, g_sources, g_truth, opt, pp,
+                                        &total) != 0)
+        goto fail;
+
     uint64_t persons = opt->persons, seed = opt->seed;
-    int32_t sources = opt->sources;
+    int32_t sources = opt->sources + (opt->twins ? 3 : 0);
     double invalid = opt->invalid;
     static const char gen[] = "pseudolink synth";
     hid_t gt = str_type(sizeof gen, H5T_STR_NULLTERM);  /* with the NUL */
@@ -1029,6 +1182,7 @@ int pl_synth_main(int argc, char **argv)
         {"invalid", required_argument, NULL, 'f'},
         {"producer-key", required_argument, NULL, 'p'},
         {"output", required_argument, NULL, 'o'},
+        {"twins", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1094,6 +1248,9 @@ int pl_synth_main(int argc, char **argv)
             break;
         case 'o':
             o.output = optarg;
+            break;
+        case 't':
+            o.twins = 1;
             break;
         case 'h':
             pl_help_print(stdout, "synth");     /* cmd/usage.h */

@@ -15,6 +15,8 @@ typedef struct {
     double   invalid;           /* --invalid F: share of rows with a bad identity (default 0.02) */
     const char *output;         /* -o FILE */
     const char *producer_key;   /* --producer-key FILE: enables p1 sources */
+    int      twins;             /* --twins: 10% twins, and the sources
+                                 * visits_norank, claims, registry */
 } pl_synth_opts;
 
 int pl_synth(const pl_synth_opts *o);

@@ -72,7 +72,7 @@ static const cmd_help CMDS[] = {
      "--signing-key cnam.key.pem --signing-passphrase-file cnam.pass"},
     {"synth", "write a synthetic input store (tests, benchmarks)",
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
-     "         [--producer-key FILE] -o FILE\n"
+     "         [--producer-key FILE] [--twins] -o FILE\n"
      "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
      "         [--errors F] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
@@ -86,6 +86,10 @@ static const cmd_help CMDS[] = {
      "                        default 0.02)\n"
      "  --producer-key FILE   pharmacy carries p1 (HMAC with this key)\n"
      "                        instead of the identity columns\n"
+     "  --twins               10 % twins, and three more sources:\n"
+     "                        visits_norank (no rank), claims (two\n"
+     "                        identities), registry (own NIR only), with\n"
+     "                        the truth of ambiguity\n"
      "  -o, --output FILE     the store to write (replaced if it exists)\n"
      "  --linkage             a store for probabilistic linkage instead:\n"
      "                        /sources/persons (p1 and matching fields) and\n"
@@ -153,8 +157,9 @@ static const cmd_help CMDS[] = {
      "cover the threshold of distinct custodian roles (docs/CORRESPONDENCE.md).\n"
      "Every attempt is audited (refusals and partial answers too) and the\n"
      "audit line is durable before anything is printed. Output: TSV with a\n"
-     "header (pid, p1) or JSON Lines; pids not found are named on stderr\n"
-     "(exit 1, the found ones still printed).",
+     "header (pid, p1, birth_rank) or JSON Lines, one line per key of each\n"
+     "pid (birth_rank empty / null for a key without one); pids not found\n"
+     "are named on stderr (exit 1, the found ones still printed).",
      "  --corr FILE           the correspondence table (correspondence.h5)\n"
      "  --key PEM             a custodian's private key (one per role)\n"
      "  --passphrase-file FILE  the passphrase of the --key before it\n"

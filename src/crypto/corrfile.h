@@ -19,7 +19,8 @@
 #define PL_CORR_KEY    PL_GCM_KEY       /* AES-256 data key */
 #define PL_CORR_NONCE  PL_GCM_NONCE
 #define PL_CORR_TAG    PL_GCM_TAG
-#define PL_CORR_REC    48       /* p1 (32) || pid (16) */
+#define PL_CORR_REC    49       /* p1 (32) || rank (1) || pid (16) */
+#define PL_CORR_VERSION 2       /* 1: p1 hashed the rank, 48-byte records */
 #define PL_CORR_AAD    50
 #define PL_CORR_RUNID  16       /* ASCII hex characters */
 #define PL_SHARE_PLAIN 33       /* x (1) || share (32), OAEP plaintext */

@@ -102,9 +102,16 @@ static int read_header(pl_corr_file *cf)
         rc = -1;
     }
     rc = rc ? rc : attr_read(cf, "/", "version", H5T_NATIVE_UINT64, &version);
-    if (rc == 0 && version != 1) {
-        pl_err("%s: format version %llu is not supported (expected 1)",
-               cf->path, (unsigned long long)version);
+    if (rc == 0 && version == 1) {
+        pl_err("%s: format version 1 (an older pseudolink, whose first "
+               "pseudonyms hashed the birth rank) is not compatible with "
+               "this one (version %d): its p1 differ from today's; start "
+               "afresh, without previous.correspondence", cf->path,
+               PL_CORR_VERSION);
+        rc = -1;
+    } else if (rc == 0 && version != PL_CORR_VERSION) {
+        pl_err("%s: format version %llu is not supported (expected %d)",
+               cf->path, (unsigned long long)version, PL_CORR_VERSION);
         rc = -1;
     }
     rc = rc ? rc : attr_read(cf, "/", "run_id", s16, cf->run_id);

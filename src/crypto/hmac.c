@@ -1,7 +1,8 @@
 /* hmac.c — see hmac.h.
  *
- * Messages up to 55 bytes (every message of this job: 24/25-byte stage-1
- * messages, 32-byte p1, 16-byte pids of the extracts) fit one padded
+ * Messages up to 55 bytes (every message of this job: 24-byte stage-1
+ * messages, 32- or 33-byte pid labels (p1 [|| rank]), 16-byte pids of the
+ * extracts) fit one padded
  * SHA-256 block after the keyed inner state. For them we skip
  * SHA256_Update/Final and their bookkeeping: the padded inner block and the
  * padded outer block (inner digest || padding) are laid out by hand and

@@ -38,7 +38,8 @@ static const char *const prod_source_keys[] = {"identity", "keep", "drop",
 static const char *const pkg_source_keys[] = {"package", "keep", "drop",
                                               "allow_nir_like", NULL};
 static const char *const identity_keys[] = {
-    "nir", "birth_date", "sex", "birth_rank", "p1", NULL};
+    "nir", "birth_date", "sex", "birth_rank", "p1", "also", NULL};
+static const char *const also_keys[] = {"nir", "birth_rank", NULL};
 static const char *const option_keys[] = {
     "batch_rows", "exchange_cap", "io", "memory_per_rank",
     "max_reject_fraction", NULL};
@@ -92,16 +93,19 @@ static int get_column(doc_t *d, node_t *v, const char *path,
 /* Identity column fields of a source, in identity_keys order. */
 static char *identity_field(pl_source_cfg *s, size_t i)
 {
-    char *f[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1};
+    char *f[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1,
+                 s->also_nir, s->also_birth_rank};
     return f[i];
 }
 
 /* The identity key of `s` that uses column `col`, or NULL. */
 static const char *identity_use(pl_source_cfg *s, const char *col)
 {
-    for (size_t i = 0; identity_keys[i]; i++)
+    static const char *const names[] = {"nir", "birth_date", "sex",
+        "birth_rank", "p1", "also.nir", "also.birth_rank"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(identity_field(s, i), col) == 0)
-            return identity_keys[i];
+            return names[i];
     return NULL;
 }
 
@@ -111,18 +115,70 @@ static int parse_identity_p1(doc_t *d, node_t *id, const char *path,
     for (size_t i = 0; i < id->n_pairs; i++) {
         node_t *k = id->pairs[i].key;
         char shown[PL_YAML_SHOW_MAX];
-        if (strcmp(k->str, "p1") != 0) {
+        if (strcmp(k->str, "p1") != 0 && strcmp(k->str, "birth_rank") != 0) {
             pl_yaml_error(d, k->line, k->col, path,
                           "'p1' cannot be combined with '%s' (give either "
-                          "p1 alone, or nir, birth_date, sex and optionally "
-                          "birth_rank)", pl_yaml_show(k->str, k->len, shown));
+                          "p1 and optionally birth_rank, or nir, birth_date, "
+                          "sex and optionally birth_rank and also)",
+                          pl_yaml_show(k->str, k->len, shown));
             return -1;
         }
     }
     char sub[PL_YAML_PATH_MAX];
     pl_yaml_path(sub, path, "p1");
     s->has_p1 = 1;
-    return get_column(d, pl_yaml_get(id, "p1"), sub, s->p1);
+    if (get_column(d, pl_yaml_get(id, "p1"), sub, s->p1))
+        return -1;
+    node_t *v = pl_yaml_get(id, "birth_rank");
+    if (!v)
+        return 0;
+    pl_yaml_path(sub, path, "birth_rank");
+    char col[PL_NAME_MAX];
+    if (pl_yaml_expect(d, v, sub, PL_YAML_SCALAR) || get_column(d, v, sub, col))
+        return -1;
+    if (strcmp(col, s->p1) == 0) {
+        pl_yaml_error(d, v->line, v->col, sub, "column '%s' is already used "
+                      "for 'p1'", col);
+        return -1;
+    }
+    memcpy(s->birth_rank, col, sizeof col);
+    return 0;
+}
+
+/* identity.also: {nir: COL, birth_rank: COL}, the row's second identity
+ * (same birth_date and sex). */
+static int parse_also(doc_t *d, node_t *id, const char *ipath,
+                      pl_source_cfg *s)
+{
+    node_t *a;
+    char apath[PL_YAML_PATH_MAX], sub[PL_YAML_PATH_MAX];
+    if (pl_yaml_optional(d, id, ipath, "also", PL_YAML_MAPPING, &a))
+        return -1;
+    if (!a)
+        return 0;
+    pl_yaml_path(apath, ipath, "also");
+    if (pl_yaml_check_keys(d, a, apath, also_keys))
+        return -1;
+    for (size_t i = 0; i < 2; i++) {
+        node_t *v;
+        pl_yaml_path(sub, apath, also_keys[i]);
+        if ((i == 0 ? pl_yaml_require : pl_yaml_optional)(
+                d, a, apath, also_keys[i], PL_YAML_SCALAR, &v))
+            return -1;
+        if (!v)
+            continue;
+        char col[PL_NAME_MAX];
+        if (get_column(d, v, sub, col))
+            return -1;
+        const char *other = identity_use(s, col);
+        if (other) {
+            pl_yaml_error(d, v->line, v->col, sub, "column '%s' is already "
+                          "used for '%s'", col, other);
+            return -1;
+        }
+        memcpy(i == 0 ? s->also_nir : s->also_birth_rank, col, sizeof col);
+    }
+    return 0;
 }
 
 static int parse_identity(doc_t *d, node_t *src, const char *path,
@@ -162,7 +218,7 @@ static int parse_identity(doc_t *d, node_t *src, const char *path,
         }
         memcpy(identity_field(s, i), col, sizeof col);
     }
-    return 0;
+    return parse_also(d, id, ipath, s);
 }
 
 /* keep or drop: a list of distinct payload columns. Entries are added to

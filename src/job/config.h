@@ -39,6 +39,11 @@ typedef struct {
     char  sex[PL_NAME_MAX];
     char  birth_rank[PL_NAME_MAX];
     char  p1[PL_NAME_MAX];
+    /* identity.also: a second identity of the row (the insured parent's
+     * NIR with the beneficiary's birth date, sex and, optionally, rank):
+     * its columns, or empty strings. */
+    char  also_nir[PL_NAME_MAX];
+    char  also_birth_rank[PL_NAME_MAX];
     /* Payload selection: at most one of keep/drop is given.
      * keep_given: only the listed columns are carried, in this order.
      * otherwise: every payload column except those in drop, in store order. */

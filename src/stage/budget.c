@@ -14,11 +14,12 @@
 #include <unistd.h>
 
 /* Bytes per batch row of every buffer sized by batch_rows: identity
- * columns (integers as int64), p1, grouped p1, pids, index/permutation,
- * reasons, row pids (153), link records and their grouped copy (64),
+ * columns and the second identity (integers as int64), p1 of both, keys,
+ * second keys and edges, replies, pids, indices, reasons, candidates
+ * (~390 with the grouped copy), link records and their grouped copy (64),
  * payload in/out (2 x the widest column, >= 64), exchange receive buffers (p1/link records and
  * replies, ~96 with the uneven-destination margin). */
-#define ROW_BYTES 384
+#define ROW_BYTES 640
 #define MIN_BATCH 256
 #define MAX_BATCH (16u << 20)
 #define MIN_RUN   256
@@ -156,7 +157,7 @@ void pl_budget_report(pl_run *r)
     uint64_t mine[4] = {(uint64_t)ru.ru_maxrss, 0, 0, 0}, max[4];
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     mine[1] = lc->n_persons * (PL_PID_BYTES + 4 * r->store.n_src);
-    mine[2] = r->owner.cap * (PL_DICT_ENTRY + 1);    /* allocated */
+    mine[2] = pl_owner_bytes(&r->owner);              /* allocated */
     mine[3] = lc->spilled;
     PL_MPI_CHECK(MPI_Reduce(mine, max, 4, MPI_UINT64_T, MPI_MAX, 0, r->comm));
     if (r->rank != 0)

@@ -63,8 +63,8 @@ static int serve_preload(const uint8_t *recv, size_t n, uint8_t *reply,
     preload_ctx *c = vctx;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *e = recv + i * PL_CORR_REC;
-        if (pl_owner_preload(c->owner, e, e + PL_P1_BYTES) != 0) {
-            pl_err("%s: a first pseudonym appears twice with different "
+        if (pl_owner_preload(c->owner, e, e + PL_KEY_REC) != 0) {
+            pl_err("%s: a key (p1, rank) appears twice with different "
                    "platform pseudonyms (inconsistent correspondence file)",
                    c->path);
             return -1;
@@ -72,6 +72,52 @@ static int serve_preload(const uint8_t *recv, size_t n, uint8_t *reply,
     }
     c->n += n;
     return 0;
+}
+
+static int cmp_pid_first(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_PID_BYTES + PL_KEY_REC);
+}
+
+/* Keys that shared a pid were one person: they stay joined (an edge from
+ * the smallest to each other), whether or not this run's rows join them
+ * again. Each record pid || key goes to the owner of its pid. */
+static int preload_edges(pl_run *r, const uint8_t *recs, size_t n)
+{
+    const size_t pr = PL_PID_BYTES + PL_KEY_REC;
+    uint8_t *b = pl_xmalloc(n * pr + 1);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(b + i * pr, recs + i * PL_CORR_REC + PL_KEY_REC, PL_PID_BYTES);
+        memcpy(b + i * pr + PL_PID_BYTES, recs + i * PL_CORR_REC, PL_KEY_REC);
+    }
+    uint8_t *mine = NULL;
+    uint64_t m = 0;
+    int rc = pl_route_gather(r->comm, b, n, pr, r->cap, &mine, &m, NULL);
+    pl_wipe(b, n * pr);
+    free(b);
+    if (rc != 0)
+        return -1;
+    qsort(mine, m, pr, cmp_pid_first);
+    uint8_t *e = pl_xmalloc(m * PL_EDGE_REC + 1);
+    size_t ne = 0;
+    for (uint64_t g = 0; g < m;) {
+        uint64_t h = g + 1;
+        for (; h < m && memcmp(mine + g * pr, mine + h * pr,
+                               PL_PID_BYTES) == 0; h++) {
+            memcpy(e + ne * PL_EDGE_REC, mine + g * pr + PL_PID_BYTES,
+                   PL_KEY_REC);
+            memcpy(e + ne++ * PL_EDGE_REC + PL_KEY_REC,
+                   mine + h * pr + PL_PID_BYTES, PL_KEY_REC);
+        }
+        g = h;
+    }
+    rc = pl_route_owned(r->comm, e, ne, PL_EDGE_REC, r->cap,
+                        pl_owner_edge_serve, &r->owner, 0, NULL, NULL, NULL);
+    pl_wipe(mine, m * pr);
+    pl_wipe(e, ne * PL_EDGE_REC);
+    free(mine);
+    free(e);
+    return rc;
 }
 
 /* Decrypt this rank's share of the previous shards (round robin), send
@@ -109,7 +155,9 @@ static int preload_shards(pl_run *r, pl_corr_file *cf, const uint8_t *key)
             rc = -1;
         }
         if (rc == 0)
-            pl_info("incremental: %llu persons known from %s",
+            rc = preload_edges(r, all, n);
+        if (rc == 0)
+            pl_info("incremental: %llu keys known from %s",
                     (unsigned long long)total, cf->path);
     }
     if (all)
@@ -333,7 +381,7 @@ static int write_file(pl_run *r, pl_outfile *f, const char *tag,
 {
     hid_t root = f->file;
     int ok = pl_attr_str(root, "format", PL_CORR_FORMAT) == 0 &&
-             pl_attr_u64(root, "version", 1) == 0 &&
+             pl_attr_u64(root, "version", PL_CORR_VERSION) == 0 &&
              pl_attr_str(root, "run_id", tag) == 0 &&
              pl_attr_u64(root, "records", records) == 0;
     if (ok && r->corr->platform_fpr[0])

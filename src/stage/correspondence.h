@@ -4,9 +4,10 @@
  *   checks the custodians' public keys, draws the run's data key on rank 0
  *   and shares it in memory; for an incremental run, opens the previous
  *   file's key with the custodians' private keys (rank 0) and preloads
- *   every previous p1 -> pid into its owner rank's dictionary.
+ *   every previous (p1, rank) -> pid into its owner rank's key table, and
+ *   joins the keys that shared a pid (they stay one person).
  * pl_corr_write (after ingest and link): every owner rank encrypts its
- *   shard (p1 || pid records sorted by p1, AES-256-GCM) and the file
+ *   shard (p1 || rank || pid records sorted by key, AES-256-GCM) and the file
  *   <out>/correspondence.h5 is written in parallel to a temporary, closed
  *   and left for run.c to publish with linked.h5.
  * A job without a `custody` section writes no correspondence file.

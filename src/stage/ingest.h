@@ -1,9 +1,12 @@
 /* ingest.h — read, validate, stage 1 and the pid exchange, batch by batch.
  *
- * pl_ingest_count: the count pass, which only validates: each rank's
- *   kept/rejected rows per source and their prefix offsets (r->ss), so that
- *   every output dataset is created with its final length before any pid
- *   exists.
+ * pl_ingest_count: the count pass: validates, hashes and sends every key
+ *   (p1 || rank, and a row's second key and their edge) to its owner
+ *   (owner.h), then has the owners resolve persons; when some p1 holds
+ *   several persons, sources without a rank are read once more to count
+ *   their ambiguous rows. Gives each rank's kept/rejected/ambiguous rows
+ *   per source and their prefix offsets (r->ss), so that every output
+ *   dataset is created with its final length before any pid is written.
  * pl_ingest: the main pass; each batch's pids are handed to every sink of
  *   the table it is given, in table order (the linked.h5 writer, the links
  *   index), so the ingest names none of its consumers.
@@ -18,8 +21,9 @@
 #include "stage/run.h"
 
 /* A consumer of the ingest's batches: rows [lo, lo+cnt) of this rank's
- * block of source si, their reject reasons (0 = valid) and the pids of the
- * valid ones, in row order. Called on every rank for every batch (cnt may
+ * block of source si, their reject reasons (0 = linked, PL_WHY_AMBIGUOUS
+ * = ambiguous, candidates in r->batch_cand) and the pids of the linked
+ * ones, in row order. Called on every rank for every batch (cnt may
  * be 0); returns this rank's status (the ingest agrees on it). */
 typedef struct {
     const char *name;

@@ -31,7 +31,8 @@ typedef struct {
                                  * UTF-8, bytes unchanged) */
     size_t   nd;
     hid_t    rej_row, rej_why;  /* /rejects/<source>/{row,reason} */
-    uint64_t done, rej_done;    /* rows written so far by this rank */
+    hid_t    amb_row, amb_cand; /* /ambiguous/<source>/{row,candidates} */
+    uint64_t done, rej_done, amb_done;  /* rows written so far, this rank */
 } src_writer;
 
 struct pl_linked_writer {
@@ -97,6 +98,7 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     pl_attr_u64(g, "rows_read", s->nrows);
     pl_attr_u64(g, "rows_rejected", ss->rej_total);
     pl_attr_u64(g, "rows_linked", ss->kept_total);
+    pl_attr_u64(g, "rows_ambiguous", ss->amb_total);
     int ok = (w->d[0] = pl_out_dataset(&r->lw->f, g, "pid", str32,
                                        ss->kept_total)) >= 0;
     ok = ok && (w->d[1] = pl_out_dataset(&r->lw->f, g, "row",
@@ -156,6 +158,44 @@ static int create_rejects(pl_run *r, struct pl_linked_writer *lw)
         ok = pl_all_ok(r->comm, ok);
     }
     H5Gclose(rg);
+    if (!ok)
+        return -1;
+    /* /ambiguous/<source>: rows whose key holds several persons (twins)
+     * and that carry no rank to tell them apart; only for the sources
+     * that have some (the same on every rank). */
+    uint64_t any = 0;
+    for (size_t si = 0; si < r->store.n_src; si++)
+        any += r->ss[si].amb_total;
+    if (!any)
+        return 0;
+    hid_t ag = pl_out_group(&r->lw->f, "/ambiguous");
+    if (!pl_all_ok(r->comm, ag >= 0))
+        return -1;
+    for (size_t si = 0; si < r->store.n_src && ok; si++) {
+        src_writer *w = &lw->w[si];
+        uint64_t n = r->ss[si].amb_total;
+        if (!n)
+            continue;
+        hid_t sg = H5Gcreate2(ag, r->store.src[si].cfg->name, H5P_DEFAULT,
+                              H5P_DEFAULT, H5P_DEFAULT);
+        ok = sg >= 0;
+        ok = ok && (w->amb_row = pl_out_dataset(&r->lw->f, sg, "row",
+                                                H5T_NATIVE_UINT64, n)) >= 0;
+        ok = ok && (w->amb_cand = pl_out_dataset(&r->lw->f, sg, "candidates",
+                                                 H5T_NATIVE_UINT8, n)) >= 0;
+        ok = ok && pl_colmeta_put(w->amb_row, "row of the ambiguous record "
+                                  "in the store's source (0-based): its key "
+                                  "(p1 without a birth rank) holds several "
+                                  "persons (twins), so it is not linked",
+                                  "row index", NULL) == 0;
+        ok = ok && pl_colmeta_put(w->amb_cand, "number of persons the "
+                                  "record could belong to (capped at 255)",
+                                  "persons", NULL) == 0;
+        if (sg >= 0)
+            H5Gclose(sg);
+        ok = pl_all_ok(r->comm, ok);
+    }
+    H5Gclose(ag);
     return ok ? 0 : -1;
 }
 
@@ -165,7 +205,8 @@ int pl_linked_begin(pl_run *r)
     r->lw = lw;
     lw->w = pl_xcalloc(r->store.n_src, sizeof *lw->w);
     for (size_t si = 0; si < r->store.n_src; si++)
-        lw->w[si].rej_row = lw->w[si].rej_why = -1;
+        lw->w[si].rej_row = lw->w[si].rej_why = lw->w[si].amb_row =
+            lw->w[si].amb_cand = -1;
     lw->str32 = pl_text_type(32);
     lw->reason_t = reason_type();
     uint64_t B = r->job->batch_rows;
@@ -239,7 +280,8 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     uint64_t *rrow = (uint64_t *)in;
     uint8_t *rwhy = out;
     for (uint64_t i = 0; i < cnt; i++)
-        if (why[i] && why[i] != PL_R_OPPOSED) {   /* never listed */
+        if (why[i] && why[i] != PL_R_OPPOSED &&         /* never listed */
+            why[i] != PL_WHY_AMBIGUOUS) {
             rrow[nr] = s->first + lo + i;
             rwhy[nr++] = why[i];
         }
@@ -249,8 +291,24 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     ok &= pl_out_write(&r->lw->f, w->rej_why, "rejects reason",
                        lw->reason_t, ss->rej_off + w->rej_done, nr, rwhy,
                        r->dxpl) == 0;
+    /* Ambiguous rows: row numbers and their numbers of candidates. */
+    uint64_t na = 0;
+    for (uint64_t i = 0; i < cnt; i++)
+        if (why[i] == PL_WHY_AMBIGUOUS) {
+            rrow[na] = s->first + lo + i;
+            rwhy[na++] = r->batch_cand ? r->batch_cand[i] : 0;
+        }
+    if (ss->amb_total) {        /* /ambiguous/<source> exists */
+        ok &= pl_out_write(&r->lw->f, w->amb_row, "ambiguous row",
+                           H5T_NATIVE_UINT64, ss->amb_off + w->amb_done, na,
+                           rrow, r->dxpl) == 0;
+        ok &= pl_out_write(&r->lw->f, w->amb_cand, "ambiguous candidates",
+                           H5T_NATIVE_UINT8, ss->amb_off + w->amb_done, na,
+                           rwhy, r->dxpl) == 0;
+    }
     w->done += nk;
     w->rej_done += nr;
+    w->amb_done += na;
     r->t[PL_T_WRITE] += MPI_Wtime() - t0;
     return ok ? 0 : -1;
 }
@@ -270,6 +328,10 @@ static void close_datasets(pl_run *r)
             H5Dclose(w->rej_why);
         for (size_t c = 0; w->ot && c + 2 < w->nd; c++)
             H5Tclose(w->ot[c]);
+        if (w->amb_row >= 0)
+            H5Dclose(w->amb_row);
+        if (w->amb_cand >= 0)
+            H5Dclose(w->amb_cand);
         free(w->d);
         free(w->ot);
     }
@@ -407,11 +469,12 @@ int pl_linked_write_root(hid_t root, pl_mode mode, uint64_t persons,
 static int write_root_attrs(pl_run *r, pl_outfile *f,
                             const char *const *names)
 {
-    uint64_t read = 0, rej = 0, kept = 0;
+    uint64_t read = 0, rej = 0, kept = 0, amb = 0;
     for (size_t si = 0; si < r->store.n_src; si++) {
         read += r->store.src[si].nrows;
         rej += r->ss[si].rej_total;
         kept += r->ss[si].kept_total;
+        amb += r->ss[si].amb_total;
     }
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     hid_t root = H5Gopen2(f->file, "/", H5P_DEFAULT);
@@ -420,6 +483,7 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
     int rc = pl_attr_u64(root, "records_read", read);
     rc |= pl_attr_u64(root, "records_rejected", rej);
     rc |= pl_attr_u64(root, "records_linked", kept);
+    rc |= pl_attr_u64(root, "records_ambiguous", amb);
     rc |= pl_attr_u64(root, "persons_multi_source", lc->persons_multi);
     rc |= pl_attr_str(root, "tool_version", "pseudolink " PL_VERSION_STR);
     rc |= pl_attr_str(root, "job_sha256", sha);
@@ -427,6 +491,55 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
                                r->store.n_src);
     H5Gclose(root);
     return rc;
+}
+
+/* /lineage: persons merged or split since the previous run (owner.h),
+ * globally sorted: each rank holds a range of old pids, in order. */
+static int write_lineage(pl_run *r, pl_outfile *f)
+{
+    const pl_owner *o = &r->owner;
+    if (!r->job->custody.previous)
+        return 0;               /* a first run: no lineage */
+    uint64_t n = o->n_lineage, off = 0, total = 0;
+    pl_exscan(r->comm, n, &off, &total);
+    hid_t g = pl_out_group(f, "/lineage");
+    if (!pl_all_ok(r->comm, g >= 0))
+        return -1;
+    char *oldh = pl_xmalloc(n * 32 + 1), *newh = pl_xmalloc(n * 32 + 1);
+    char *ev = pl_xmalloc(n * 5 + 1);
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *e = o->lineage + i * PL_LIN_REC;
+        pl_hex16(e, oldh + 32 * i);
+        pl_hex16(e + PL_PID_BYTES, newh + 32 * i);
+        memcpy(ev + 5 * i, e[2 * PL_PID_BYTES] == PL_LIN_MERGE ? "merge"
+                                                              : "split", 5);
+    }
+    hid_t str32 = pl_text_type(32), str5 = pl_text_type(5);
+    int rc = pl_out_write_full(f, r->comm, r->dxpl, g, "old_pid", str32,
+                               total, off, n, oldh);
+    rc |= pl_out_write_full(f, r->comm, r->dxpl, g, "new_pid", str32, total,
+                            off, n, newh);
+    rc |= pl_out_write_full(f, r->comm, r->dxpl, g, "event", str5, total,
+                            off, n, ev);
+    if (rc == 0)
+        rc = pl_colmeta_put_path(f->file, "/lineage/old_pid", "pid of the "
+                                 "person in the previous run (32 hex "
+                                 "digits)", NULL, NULL) ||
+             pl_colmeta_put_path(f->file, "/lineage/new_pid", "pid of the "
+                                 "same person (or part of it) in this run",
+                                 NULL, NULL) ||
+             pl_colmeta_put_path(f->file, "/lineage/event", "merge: persons "
+                                 "of the previous run joined into one; "
+                                 "split: a person of the previous run "
+                                 "became several (twins who learnt their "
+                                 "birth ranks)", NULL, NULL) ? -1 : 0;
+    H5Tclose(str32);
+    H5Tclose(str5);
+    H5Gclose(g);
+    free(oldh);
+    free(newh);
+    free(ev);
+    return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
 
 /* After the last batch: every rank wrote all its rows. Then the links,
@@ -437,7 +550,8 @@ int pl_linked_end(pl_run *r, pl_outfile *out)
     int ok = 1;
     for (size_t si = 0; si < ns; si++)
         ok &= r->lw->w[si].done == r->ss[si].kept &&
-              r->lw->w[si].rej_done == r->ss[si].rejected;
+              r->lw->w[si].rej_done == r->ss[si].rejected &&
+              r->lw->w[si].amb_done == r->ss[si].ambiguous;
     close_datasets(r);
     pl_outfile *f = &r->lw->f;
     if (!pl_all_ok(r->comm, ok)) {
@@ -452,6 +566,8 @@ int pl_linked_end(pl_run *r, pl_outfile *out)
                                    names, ns, r->job->batch_rows, r->stop);
     if (rc == 0)
         rc = pl_colmeta_index(f->file, names, ns, 0);
+    if (rc == 0)
+        rc = write_lineage(r, f);
     if (rc == 0)
         rc = write_root_attrs(r, f, names);
     free(names);

@@ -1,12 +1,35 @@
-/* owner.h — stage 2 on the owner rank: the pid dictionary.
+/* owner.h — persons on the owner rank: keys, twins, several keys, pids.
  *
- * Each distinct p1 has one owner rank (pl_owner_of on its first bytes). The
- * owner keeps p1 -> pid for every p1 it has seen (persons, not records) and
- * answers pid requests: the same p1 always gets the same pid within a run,
- * whichever source or rank asked. The dictionary is the correspondence
- * shard of this rank (kept in memory, wiped on free). The p1 new in a
- * received round get their keyed pids from one batch HMAC (multi-buffer
- * SHA-256), then every request of the round is answered.
+ * A key is p1 || birth rank (PL_KEY_REC bytes, rank 0 = none given). Each
+ * key has one owner rank (pl_owner_of on p1's first bytes): every rank of
+ * one p1 meets on the same owner. The owner keeps every key it has seen
+ * (persons' keys, not records) and, once all are known, answers pid
+ * requests. Phases, in order:
+ *
+ *  1. pl_owner_add_serve (serve fn, count pass): record keys (no reply).
+ *     pl_owner_edge_serve (serve fn): keyA || keyB of a row that gives two
+ *     identities, routed to owner(keyA), kept as an edge of the key graph.
+ *     pl_owner_preload (incremental): a key known with its pid.
+ *  2. pl_owner_resolve (collective): per p1, the ranks seen. None or one:
+ *     one person, node p1 || 0. Several: one person per rank, node
+ *     p1 || rank; a key of that p1 without a rank is ambiguous between
+ *     them (never guessed). Edges between resolved nodes join persons:
+ *     persons are the connected components of the node graph, labelled by
+ *     their smallest node (bytewise), found by min-label propagation with
+ *     hooking and pointer jumping over the owner ranks (three all-to-alls a
+ *     round, rounds bounded by PL_CC_MAX_ROUNDS; exact and the same
+ *     whatever the rank count). Each component gets its pid at its label's
+ *     owner: the previous run's pid of its smallest preloaded key, else
+ *     keyed pl_pid_keyed(label) or a random draw; every key gets its
+ *     component's pid; merges and splits since the previous run are
+ *     listed (lineage).
+ *  3. pl_owner_serve (serve fn, main pass): a key -> PL_OWNER_REPLY bytes:
+ *     status (0 resolved, n >= 2: ambiguous between n persons, 1: unknown
+ *     key) || pid.
+ * Returns: serve fns 0 or -1 (the route agrees); collectives -1 on every
+ * rank together, messages via base/log.h. Memory: one entry per key
+ * (PL_OWNER_ENTRY bytes, table at most half full), edges (66 bytes), and
+ * during pl_owner_resolve one entry per edge node and per person.
  */
 #ifndef PL_OWNER_H
 #define PL_OWNER_H
@@ -19,38 +42,84 @@
 #include "crypto/hmac.h"
 #include "stage/pseudonym.h"
 
-#define PL_DICT_ENTRY (PL_P1_BYTES + PL_PID_BYTES)
+#define PL_OWNER_ENTRY (PL_KEY_REC + PL_PID_BYTES + 2)
+#define PL_OWNER_REPLY (1 + PL_PID_BYTES)
+#define PL_EDGE_REC    (2 * PL_KEY_REC)
+#define PL_CC_MAX_ROUNDS 64
+/* A lineage event: old pid || new pid || event (PL_LIN_MERGE/SPLIT). */
+#define PL_LIN_REC     (2 * PL_PID_BYTES + 1)
+enum { PL_LIN_MERGE = 1, PL_LIN_SPLIT = 2 };
+/* Reply status of an unknown key (1 cannot be a number of candidates). */
+#define PL_OWNER_UNKNOWN 1
+
+/* An open-addressing table of fixed-size entries keyed by their first
+ * PL_KEY_REC bytes (owner.c). */
+typedef struct {
+    uint8_t *slots, *used;
+    size_t   cap, n, esz;
+    uint64_t grows;
+} pl_kmap;
 
 typedef struct {
     pl_mode  mode;
     const pl_hmac_key *platform;    /* keyed mode only */
-    uint8_t *slots;                 /* cap entries: p1 || pid */
-    uint8_t *used;
-    size_t   cap, n;
-    uint64_t grows;                 /* table doublings so far */
+    uint64_t cap;                   /* exchange cap (0 = automatic) */
+    pl_kmap  keys;                  /* key || pid || state || node rank */
+    uint8_t *edges;                 /* keyA || keyB */
+    size_t   n_edges, edges_cap;
+    uint64_t ambiguous_keys;        /* local, after resolve */
+    uint64_t persons;               /* local components (labels owned) */
+    uint8_t *person_pids;           /* their pids (random mode only) */
+    uint64_t cc_rounds;             /* label propagation rounds */
+    /* Incremental runs, after resolve: persons merged or split since the
+     * previous run, on the owner of the old pid, sorted (old, new, event):
+     * a person whose keys held several previous pids keeps one (its
+     * smallest key's), the others are (old, kept, merge); a previous
+     * pid held by a key that is now ambiguous (its p1 holds several
+     * persons) is (old, new, split) for each of them. */
+    uint8_t *lineage;
+    size_t   n_lineage;
     uint8_t  rnd[4096];             /* CSPRNG pool for random pids */
     size_t   rnd_left;
-    int      failed;                /* CSPRNG failure */
+    int      resolved;
 } pl_owner;
 
-void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform);
+void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
+                   uint64_t cap);
 void pl_owner_free(pl_owner *o);
 
-/* pl_serve_fn: receives p1 records (32 bytes), replies pids (16 bytes). */
+/* Phase 1 serve fns: recv holds PL_KEY_REC / PL_EDGE_REC records. */
+int pl_owner_add_serve(const uint8_t *recv, size_t n, uint8_t *reply,
+                       void *ctx);
+int pl_owner_edge_serve(const uint8_t *recv, size_t n, uint8_t *reply,
+                        void *ctx);
+
+/* Incremental runs: a known key -> pid before the count pass (the pid is
+ * kept whatever the mode). -1 if the key is already held with another
+ * pid. */
+int pl_owner_preload(pl_owner *o, const uint8_t key[PL_KEY_REC],
+                     const uint8_t *pid);
+
+/* Phase 2, collective. */
+int pl_owner_resolve(pl_owner *o, MPI_Comm comm);
+
+/* Phase 3 serve fn: PL_KEY_REC records -> PL_OWNER_REPLY replies. */
 int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx);
 
-/* Random mode: check collectively that no two p1 received the same pid.
- * Returns the global number of duplicated pids (0 expected), or -1. */
+/* Random mode: check collectively that no two persons received the same
+ * pid. Returns the global number of duplicated pids (0 expected), or -1. */
 int64_t pl_owner_duplicates(const pl_owner *o, MPI_Comm comm);
 
-/* Incremental runs: insert a known p1 -> pid before ingest (the pid is
- * kept whatever the mode). -1 if p1 is already held with another pid. */
-int pl_owner_preload(pl_owner *o, const uint8_t *p1, const uint8_t *pid);
-/* Copy every entry (p1 || pid, PL_DICT_ENTRY bytes) to out, sorted by p1;
- * out holds pl_owner_count() entries. */
+/* Keys with a pid (every key but the ambiguous ones), after resolve. */
+size_t pl_owner_count(const pl_owner *o);
+/* Copy them (key || pid, PL_KEY_REC + PL_PID_BYTES bytes) to out, sorted
+ * by key; out holds pl_owner_count() entries. */
 void pl_owner_export(const pl_owner *o, uint8_t *out);
 
-/* Distinct p1 held by this owner. */
-static inline size_t pl_owner_count(const pl_owner *o) { return o->n; }
+/* Bytes allocated by the key table (memory report). */
+static inline size_t pl_owner_bytes(const pl_owner *o)
+{
+    return o->keys.cap * (o->keys.esz + 1) + o->edges_cap * PL_EDGE_REC;
+}
 
 #endif

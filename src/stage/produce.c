@@ -221,22 +221,33 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
                           int payload, uint64_t valid, MPI_Comm comm)
 {
     const pl_export_src *e = &x->src[si];
-    size_t ncols = 1 + (payload ? e->ncols : 0);
+    /* p1, then the birth rank beside it when the source has one (it is
+     * not hashed into p1: twins share a p1, docs/PACKAGE.md), then the
+     * payload. */
+    size_t pc = e->has_rank ? 2 : 1;
+    size_t ncols = pc + (payload ? e->ncols : 0);
     pl_pkg_col *cols = pl_xcalloc(ncols, sizeof *cols);
     memcpy(cols[0].name, "p1", 3);
     memcpy(cols[0].type, "p1", 3);
     cols[0].size = 32;
+    if (e->has_rank) {
+        memcpy(cols[1].name, "birth_rank", 11);
+        memcpy(cols[1].type, "u8", 3);
+        cols[1].size = 1;
+    }
     int ok = 1;
-    for (size_t c = 1; c < ncols; c++) {
-        memcpy(cols[c].name, e->cols[c - 1].name, PL_NAME_MAX);
-        if (strcmp(cols[c].name, "p1") == 0 ||
-            pl_pkg_type_of(e->cols[c - 1].mem_type, cols[c].type,
+    for (size_t c = pc; c < ncols; c++) {
+        memcpy(cols[c].name, e->cols[c - pc].name, PL_NAME_MAX);
+        int reserved = strcmp(cols[c].name, "p1") == 0 ||
+                       (e->has_rank && strcmp(cols[c].name, "birth_rank") == 0);
+        if (reserved ||
+            pl_pkg_type_of(e->cols[c - pc].mem_type, cols[c].type,
                            &cols[c].size) != 0) {
             pl_err0("%s: /sources/%s/%s: payload column %s", e->path,
                     e->cfg->name, cols[c].name,
-                    strcmp(cols[c].name, "p1") == 0
-                        ? "cannot be named 'p1' (the package's first "
-                          "pseudonym column): rename it"
+                    reserved
+                        ? "has the name of one of the package's identity "
+                          "columns (p1, birth_rank): rename it"
                         : "of a type a package cannot carry");
             ok = 0;
         }
@@ -266,12 +277,13 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         long nv = read_check(x, si, lo, cnt, &b);
         int rok = nv >= 0;
         if (rok)
-            pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex,
-                        e->has_rank ? b.rank : NULL, b.idx, (size_t)nv,
-                        st.col[0] + st.fill * 32);
+            pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex, b.idx,
+                        (size_t)nv, st.col[0] + st.fill * 32);
+        for (long i = 0; rok && e->has_rank && i < nv; i++)  /* 1..255 */
+            st.col[1][st.fill + (uint64_t)i] = (uint8_t)b.rank[b.idx[i]];
         pl_wipe(b.nir, cnt * b.nir_size);
-        for (size_t c = 1; c < ncols; c++) {
-            rok &= x->ops->read_column(x, si, c - 1, lo, cnt, b.rbuf) == 0;
+        for (size_t c = pc; c < ncols; c++) {
+            rok &= x->ops->read_column(x, si, c - pc, lo, cnt, b.rbuf) == 0;
             size_t sz = st.size[c];
             for (long i = 0; rok && i < nv; i++)
                 memcpy(st.col[c] + (st.fill + (uint64_t)i) * sz,

@@ -153,11 +153,12 @@ static void record_job(pl_audit_rec *a, const char *job_path)
 
 static void record_counts(pl_run *r, pl_audit_rec *a)
 {
-    uint64_t read = 0, rej = 0, kept = 0;
+    uint64_t read = 0, rej = 0, kept = 0, amb = 0;
     for (size_t i = 0; r->ss && i < r->store.n_src; i++) {
         read += r->store.src[i].nrows;
         rej += r->ss[i].rej_total;
         kept += r->ss[i].kept_total;
+        amb += r->ss[i].amb_total;
     }
     pl_audit_u64(a, "ranks", (uint64_t)r->size);
     pl_audit_u64(a, "sources", r->store.n_src);
@@ -171,6 +172,7 @@ static void record_counts(pl_run *r, pl_audit_rec *a)
         pl_audit_u64(a, "opposition_persons", r->store.n_opposed);
         pl_audit_u64(a, "opposition_records", opp);
     }
+    pl_audit_u64(a, "ambiguous", amb);
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_audit_u64(a, "persons", lc->persons_total);
     pl_audit_u64(a, "persons_multi", lc->persons_multi);

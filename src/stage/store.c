@@ -199,7 +199,8 @@ static int is_identity(const pl_source_cfg *s, const char *col)
 {
     return strcmp(col, s->nir) == 0 || strcmp(col, s->birth_date) == 0 ||
            strcmp(col, s->sex) == 0 || strcmp(col, s->birth_rank) == 0 ||
-           strcmp(col, s->p1) == 0;
+           strcmp(col, s->p1) == 0 || strcmp(col, s->also_nir) == 0 ||
+           strcmp(col, s->also_birth_rank) == 0;
 }
 
 /* Every dataset of the source must have the same length: a column shorter
@@ -243,20 +244,23 @@ static int check_lengths(const ctx_t *c, hid_t g, const namelist *nl,
 static int open_identity(const ctx_t *c, pl_source *s)
 {
     const pl_source_cfg *cfg = s->cfg;
-    struct { const char *col, *role; hid_t *out; } ids[] = {
-        {cfg->nir, "nir", &s->nir},
-        {cfg->birth_date, "birth_date", &s->birth_date},
-        {cfg->sex, "sex", &s->sex},
-        {cfg->birth_rank, "birth_rank", &s->birth_rank},
-        {cfg->p1, "p1", &s->p1},
+    struct { const char *col, *role; hid_t *out; size_t *sz; } ids[] = {
+        {cfg->nir, "nir", &s->nir, &s->nir_size},
+        {cfg->birth_date, "birth_date", &s->birth_date, NULL},
+        {cfg->sex, "sex", &s->sex, NULL},
+        {cfg->birth_rank, "birth_rank", &s->birth_rank, NULL},
+        {cfg->p1, "p1", &s->p1, NULL},
+        {cfg->also_nir, "nir", &s->also_nir, &s->also_nir_size},
+        {cfg->also_birth_rank, "birth_rank", &s->also_birth_rank, NULL},
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         if (ids[i].col[0] == '\0')
             continue;
+        size_t unused;
         *ids[i].out = open_column(c, s->group, ids[i].col, ids[i].role);
         if (*ids[i].out < 0 ||
             check_identity(c, *ids[i].out, ids[i].col, ids[i].role,
-                           &s->nir_size) != 0)
+                           ids[i].sz ? ids[i].sz : &unused) != 0)
             return -1;
     }
     return 0;
@@ -308,9 +312,11 @@ static void note_unwritten(pl_source *s, hid_t d, const char *col)
 static void find_unwritten(pl_source *s)
 {
     const pl_source_cfg *cfg = s->cfg;
-    hid_t ids[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1};
+    hid_t ids[] = {s->nir, s->birth_date, s->sex, s->birth_rank, s->p1,
+                   s->also_nir, s->also_birth_rank};
     const char *cols[] = {cfg->nir, cfg->birth_date, cfg->sex,
-                          cfg->birth_rank, cfg->p1};
+                          cfg->birth_rank, cfg->p1, cfg->also_nir,
+                          cfg->also_birth_rank};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         note_unwritten(s, ids[i], cols[i]);
     for (size_t i = 0; i < s->n_payload; i++)
@@ -499,11 +505,20 @@ static int pkg_payload(pl_source *s, const pl_pkg *p, const pl_pkg_src *ps)
                         lists[l][i], ln[l]);
                 return -1;
             }
+    /* A birth_rank column beside p1 is identity, not payload. */
+    size_t pc = s->pkg_rank ? 2 : 1;
+    for (int l = 0; s->pkg_rank && l < 3; l++)
+        if (in_list(lists[l], nl[l], "birth_rank")) {
+            pl_err0("%s: package source '%s': 'birth_rank' named in '%s' "
+                    "is the package's identity column (beside p1), not "
+                    "payload", p->path, s->cfg->name, ln[l]);
+            return -1;
+        }
     s->payload = pl_xcalloc(ps->ncols, sizeof *s->payload);
-    size_t nwant = cfg->keep_given ? cfg->n_keep : ps->ncols - 1;
+    size_t nwant = cfg->keep_given ? cfg->n_keep : ps->ncols - pc;
     for (size_t i = 0; i < nwant; i++) {
         int c = cfg->keep_given ? pkg_col_index(ps, cfg->keep[i])
-                                : (int)i + 1;
+                                : (int)(i + pc);
         if (!cfg->keep_given &&
             in_list(cfg->drop, cfg->n_drop, ps->cols[c].name))
             continue;
@@ -587,6 +602,11 @@ static int open_package_source(pl_store *st, pl_source *s,
     MPI_Comm_size(comm, &size);
     pl_pkg_rank_rows(p, s->pkg_si, rank, size, &s->first, &s->count);
     s->p1 = ps->data[0];        /* owned by the package (not closed here) */
+    if (ps->ncols > 1 && strcmp(ps->cols[1].name, "birth_rank") == 0 &&
+        strcmp(ps->cols[1].type, "u8") == 0) {
+        s->pkg_rank = 1;        /* read with pl_source_rank */
+        s->birth_rank = ps->data[1];    /* the package's, not closed here */
+    }
     return pkg_payload(s, p, ps);
 }
 
@@ -638,6 +658,25 @@ static int open_opposition(pl_store *st, const pl_job *job,
     return 0;
 }
 
+int pl_source_rank(const pl_store *st, const pl_source *s, uint64_t first,
+                   uint64_t count, int64_t *buf, hid_t dxpl)
+{
+    if (!s->pkg) {
+        char what[PL_NAME_MAX * 2 + 16];
+        snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name,
+                 s->cfg->birth_rank);
+        return pl_store_read(st, s->birth_rank, what, H5T_NATIVE_INT64,
+                             first, count, 0, buf, dxpl);
+    }
+    /* u8 from the package, widened in place (back to front). */
+    uint8_t *u = (uint8_t *)buf;
+    if (pl_pkg_read(s->pkg, s->pkg_si, 1, first, count, u, dxpl) != 0)
+        return -1;
+    for (uint64_t i = count; i-- > 0;)
+        buf[i] = u[i];
+    return 0;
+}
+
 int pl_store_opposed(const pl_store *st, const uint8_t p1[32])
 {
     uint64_t lo = 0, hi = st->n_opposed;
@@ -682,6 +721,7 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
         pl_source *s = &st->src[i];
         s->cfg = &job->sources[i];
         s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
+        s->also_nir = s->also_birth_rank = -1;
     }
     pl_pkg_keys none = {NULL, 0, NULL};
     if (!keys)
@@ -729,12 +769,14 @@ void pl_store_close(pl_store *st)
     for (size_t i = 0; i < st->n_src; i++) {
         pl_source *s = &st->src[i];
         if (s->pkg)
-            s->p1 = -1;         /* the package's dataset */
+            s->p1 = s->birth_rank = -1;     /* the package's datasets */
         close_id(s->nir);
         close_id(s->birth_date);
         close_id(s->sex);
         close_id(s->birth_rank);
         close_id(s->p1);
+        close_id(s->also_nir);
+        close_id(s->also_birth_rank);
         for (size_t j = 0; j < s->n_payload; j++) {
             close_id(s->payload[j].dset);
             if (s->payload[j].mem_type >= 0)

@@ -35,6 +35,8 @@ typedef struct {
     hid_t    group;
     hid_t    nir, birth_date, sex, birth_rank, p1;   /* -1 when absent */
     size_t   nir_size;          /* 15 or 16 bytes per NIR field */
+    hid_t    also_nir, also_birth_rank;   /* identity.also; -1 when absent */
+    size_t   also_nir_size;
     pl_column *payload;         /* kept payload columns, in output order */
     size_t   n_payload;
     /* Identity or kept columns declared with rows but never written (no
@@ -45,6 +47,8 @@ typedef struct {
      * p1 and payload are decrypted from it (pl_source_read), in memory. */
     pl_pkg  *pkg;
     int      pkg_si;
+    int      pkg_rank;          /* the package has birth_rank beside p1
+                                 * (column 1; birth_rank is its dataset) */
 } pl_source;
 
 typedef struct {
@@ -95,6 +99,11 @@ int pl_store_read(const pl_store *st, hid_t dset, const char *what,
 int pl_source_read(const pl_store *st, const pl_source *s,
                    const pl_column *col, uint64_t first, uint64_t count,
                    void *buf, hid_t dxpl);
+/* Rows [first, first+count) of the source's birth rank (int64), from the
+ * store or decrypted from its package's birth_rank column; same calling
+ * rules as pl_store_read. */
+int pl_source_rank(const pl_store *st, const pl_source *s, uint64_t first,
+                   uint64_t count, int64_t *buf, hid_t dxpl);
 /* 1 when p1 is on an opposition list (binary search; not collective). */
 int pl_store_opposed(const pl_store *st, const uint8_t p1[32]);
 

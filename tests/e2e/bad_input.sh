@@ -53,7 +53,7 @@ expect_fail "missing source" "$TMP/j4.yaml" "regression.h5: /sources/nosuch: sou
 jobwith "$TMP/j5.yaml" -e "s#keep: \[stay_date, diagnosis, los, cost\]#keep: [stay_date, nosuch]#"
 expect_fail "missing column" "$TMP/j5.yaml" "/sources/hospital_stays/nosuch: kept column not found"
 
-jobwith "$TMP/j5b.yaml" -e "s#identity: {p1: p1}#identity: {p1: p2}#"
+jobwith "$TMP/j5b.yaml" -e "s#identity: {p1: p1,#identity: {p1: p2,#"
 expect_fail "missing identity column" "$TMP/j5b.yaml" "/sources/pharmacy/p2: p1 column not found"
 
 mkstore "$TMP/unequal.h5" 'g = f["sources/deaths"]; d = g["cause"][:]; del g["cause"]; g["cause"] = d[:-1]'

@@ -6,7 +6,8 @@ SHA-256), combine them (Shamir over GF(2^8), polynomial 0x11B), check the
 key, decrypt every shard (AES-256-GCM with the documented AAD).
 
 usage: corr_decrypt.py CORR KEY.pem PASSFILE [KEY.pem PASSFILE ...]
-prints one line per record: "<pid hex> <p1 hex>"."""
+prints one line per record: "<pid hex> <p1 hex> <birth rank>" (format
+version 2: records of p1 (32) || rank (1) || pid (16))."""
 import hashlib, hmac, struct, sys
 import h5py
 from cryptography.hazmat.primitives import hashes, serialization
@@ -85,10 +86,10 @@ def main():
                struct.pack(">IIQ", int(s["rank"][i]), n, nrec))
         pt = aes.decrypt(s["nonce"][i].tobytes(),
                          ct[off:off + ln] + s["tag"][i].tobytes(), aad)
-        assert len(pt) == 48 * nrec
+        assert len(pt) == 49 * nrec
         for r in range(nrec):
-            rec = pt[48 * r:48 * r + 48]
-            print(rec[32:].hex(), rec[:32].hex())
+            rec = pt[49 * r:49 * r + 49]
+            print(rec[33:].hex(), rec[:32].hex(), rec[32])
 
 
 main()

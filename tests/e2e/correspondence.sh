@@ -18,14 +18,14 @@ job=$TMP/job.yaml
 regression_job "$job" keyed
 
 # pids of the first 40 pharmacy rows and the p1 the store holds for them.
-truth() {  # linked.h5 -> lines "pid p1hex"
+truth() {  # linked.h5 -> lines "pid p1hex rank" (reveal's output for a key with a rank)
   $PY - "$1" "$STORE" <<'PY'
 import sys, h5py
 l, s = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 pid, row = l["/linked/pharmacy/pid"][:40], l["/linked/pharmacy/row"][:40]
-p1 = s["/sources/pharmacy/p1"]
+p1, rk = s["/sources/pharmacy/p1"], s["/sources/pharmacy/birth_rank"]
 for p, r in zip(pid, row):
-    print(p.decode(), bytes(p1[r]).hex())
+    print(p.decode(), bytes(p1[r]).hex(), int(rk[r]))
 PY
 }
 
@@ -41,12 +41,12 @@ for np in 1 2 3 4; do
   truth "$out/linked.h5" >"$out.truth"
   reveal "$out/correspondence.h5" $(key alice) $(key carol) $(cut -d' ' -f1 "$out.truth") >"$out.rev" 2>"$out.err"
   # TSV with a header; each distinct pid once, in the order asked.
-  { printf 'pid\tp1\n'; awk '!seen[$0]++' "$out.truth" | tr ' ' '\t'; } >"$out.want"
+  { printf 'pid\tp1\tbirth_rank\n'; awk '!seen[$0]++' "$out.truth" | tr ' ' '\t'; } >"$out.want"
   check "-np $np: reveal (alice+carol) gives the store's p1 for 40 pharmacy pids" diff -q "$out.want" "$out.rev"
 done
 C=$TMP/np2/correspondence.h5
-read -r PID P1 < "$TMP/np2.truth"
-EXP=$(printf 'pid\tp1\n%s\t%s' "$PID" "$P1")
+read -r PID P1 RANK < "$TMP/np2.truth"
+EXP=$(printf 'pid\tp1\tbirth_rank\n%s\t%s\t%s' "$PID" "$P1" "$RANK")
 
 # --- threshold and roles ----------------------------------------------------
 reveal "$C" $(key alice) "$PID" >"$TMP/o" 2>"$TMP/e"; rc=$?
@@ -128,14 +128,18 @@ $PY tests/e2e/corr_decrypt.py "$C" "$K/bob.key.pem" "$K/bob.pass" "$K/dave.key.p
 check "Python cryptography decrypts the file from the documented format" test $? -eq 0 -a -s "$TMP/all.txt"
 $PY - "$TMP/all.txt" "$TMP/np2/linked.h5" "$STORE" <<'PY'
 import sys, h5py
-m = dict(l.split() for l in open(sys.argv[1]))
+m = {}
+for line in open(sys.argv[1]):
+    q, k, rk = line.split()
+    m.setdefault(q, set()).add((k, int(rk)))
 l, s = h5py.File(sys.argv[2], "r"), h5py.File(sys.argv[3], "r")
 pid, row = l["/linked/pharmacy/pid"][:], l["/linked/pharmacy/row"][:]
-p1 = s["/sources/pharmacy/p1"]
-bad = sum(m.get(p.decode()) != bytes(p1[r]).hex() for p, r in zip(pid, row))
+p1, rk = s["/sources/pharmacy/p1"], s["/sources/pharmacy/birth_rank"]
+bad = sum((bytes(p1[r]).hex(), int(rk[r])) not in m.get(p.decode(), ())
+          for p, r in zip(pid, row))
 persons = len(l["/persons/pid"])
-print(("ok" if bad == 0 else "not ok") + " - independent decryption: every pharmacy row's pid maps to its p1 (%d rows, %d wrong)" % (len(pid), bad))
-print(("ok" if len(m) == persons else "not ok") + " - correspondence holds one record per person (%d, persons %d)" % (len(m), persons))
+print(("ok" if bad == 0 else "not ok") + " - independent decryption: every pharmacy row's pid maps to its key (p1, rank) (%d rows, %d wrong)" % (len(pid), bad))
+print(("ok" if len(m) == persons else "not ok") + " - correspondence covers every person, one key each here (%d, persons %d)" % (len(m), persons))
 PY
 $PY -c "
 import h5py,sys; c=h5py.File(sys.argv[1])['custody']; o,l=c['wrapped_offset'][0],c['wrapped_length'][0]

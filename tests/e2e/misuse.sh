@@ -33,7 +33,7 @@ refused() {
 # hold keys and records.
 "$PL" synth --persons 60000 --sources 3 --seed 7 -o "$TMP/big.h5" >/dev/null 2>&1 || notok "synth big store"
 sed -e "s#^store: .*#store: $TMP/big.h5#" -e "s#batch_rows: 500#batch_rows: 2#" \
-    -e "s#identity: {p1: p1}.*#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#" \
+    -e "s#identity: {p1: p1.*#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#" \
     -e "/drop: \[quantity\]/d" -e "s#keep: \[stay_date, diagnosis, los, cost\]#keep: [stay_date]#" \
     "$base" >"$TMP/slow.yaml"
 pattern=$(cat /proc/sys/kernel/core_pattern)

@@ -171,7 +171,7 @@ node_mpirun node1 "$hf21" 2 "$PL" run "$TMP/reg.yaml" --out "$out" >"$TMP/loss0.
   { notok "node loss: first run publishes"; tail "$TMP/loss0.log"; }
 "$PL" synth --persons 60000 --sources 3 --seed 7 -o "$TMP/big.h5" >/dev/null 2>&1 || notok "synth big store"
 sed -e "s#^store: .*#store: $TMP/big.h5#" -e "s#batch_rows: 500#batch_rows: 10#" \
-    -e "s#identity: {p1: p1}.*#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#" \
+    -e "s#identity: {p1: p1.*#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#" \
     -e "/drop: \[quantity\]/d" -e "s#keep: \[stay_date, diagnosis, los, cost\]#keep: [stay_date]#" \
     "$TMP/reg.yaml" >"$TMP/slow.yaml"
 # digests: SHA-256 of every published file but the audit log (a failed run

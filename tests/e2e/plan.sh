@@ -6,7 +6,7 @@ keys
 "$PL" synth --persons 100000 --sources 3 --seed 3 -o "$TMP/store.h5" >/dev/null ||
   { notok "synth store"; exit 1; }
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/store.h5#" \
-    -e "s#^output: .*#output: $TMP/out#" -e 's#identity: {p1: p1}#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#' \
+    -e "s#^output: .*#output: $TMP/out#" -e 's#identity: {p1: p1[^}]*}#identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}#' \
     "$ROOT/jobs/laptop.yaml" >"$TMP/job.yaml"
 # Rows of the store, from h5ls (independent of the program).
 ROWS=$(h5ls -r "$TMP/store.h5" | sed -n 's#^/sources/[^/]*/nir *Dataset {\([0-9]*\)}#\1#p' |
@@ -205,7 +205,7 @@ n, p = math.ceil(rows / ranks), math.ceil(persons / ranks)
 slots = 1024
 while slots < 2 * p: slots *= 2
 batch = min(1048576, math.ceil(largest / ranks))   # batch buffers: largest source's block
-total = 100e6 + slots * 49 * 3 // 2 + 384 * batch + 144 * n
+total = 100e6 + slots * 52 * 3 // 2 + 640 * batch + 144 * n
 print(n, math.ceil(total / 1e6))
 EOF
 )

@@ -25,11 +25,12 @@ rev() { "$PL" reveal --corr "$C" "$@"; }
 lines() { wc -l <"$LOG"; }
 last() { tail -n 1 "$LOG"; }
 
-# The truth, without pseudolink: every record "pid p1" (bob + dave).
+# The truth, without pseudolink: every record "pid p1 rank" (bob + dave;
+# rank 0 = a key without one).
 $PY tests/e2e/corr_decrypt.py "$C" "$K/bob.key.pem" "$K/bob.pass" "$K/dave.key.pem" "$K/dave.pass" >"$TMP/truth" 2>"$TMP/e"
 check "independent decryption of the table (truth)" test -s "$TMP/truth"
 cut -d' ' -f1 "$TMP/truth" | sort -R --random-source="$TMP/truth" >"$TMP/all.pids"
-read -r PID P1 <"$TMP/truth"
+read -r PID P1 _ <"$TMP/truth"
 read -r PID2 _ < <(sed -n 2p "$TMP/truth")
 UNK=0123456789abcdef0123456789abcdef
 
@@ -39,17 +40,22 @@ readback() {
   $PY - "$1" "$2" "$3" "$TMP/truth" <<'PY'
 import csv, json, sys
 fmt, out, want, truth = sys.argv[1:]
-t = dict(l.split() for l in open(truth))
+t = {}
+for l in open(truth):
+    q, k, rk = l.split()
+    t.setdefault(q, []).append((k, int(rk)))
 want = list(dict.fromkeys(l.strip().lower() for l in open(want) if l.strip()))
+# One line per key of each pid, pids in the order asked, keys in order.
+exp = [(p, k, rk or None) for p in want for k, rk in sorted(t[p])]
 if fmt == "tsv":
     rows = list(csv.reader(open(out, newline=""), delimiter="\t"))
-    ok = rows[0] == ["pid", "p1"] and all(len(r) == 2 for r in rows)
-    got = [tuple(r) for r in rows[1:]]
+    ok = rows[0] == ["pid", "p1", "birth_rank"] and all(len(r) == 3 for r in rows)
+    got = [(r[0], r[1], int(r[2]) if r[2] else None) for r in rows[1:]]
 else:
     recs = [json.loads(l) for l in open(out)]
-    ok = all(set(r) == {"pid", "p1"} for r in recs)
-    got = [(r["pid"], r["p1"]) for r in recs]
-sys.exit(0 if ok and got == [(p, t[p]) for p in want] else 1)
+    ok = all(set(r) == {"pid", "p1", "birth_rank"} for r in recs)
+    got = [(r["pid"], r["p1"], r["birth_rank"]) for r in recs]
+sys.exit(0 if ok and got == exp else 1)
 PY
 }
 
@@ -282,7 +288,7 @@ $PY - README.md "$TMP/readme" <<'PY'
 import sys
 s = open(sys.argv[1]).read()
 i = s.index("$ cp inputs/custodians/{alice,carol}")
-j = s.index("\npid\tp1\n", i)
+j = s.index("\npid\tp1\tbirth_rank\n", i)
 k = s.index("\npseudolink: ", j)
 open(sys.argv[2] + "/cmds.sh", "w").write(s[i + 2:j].replace("\n$ ", "\n") + "\n")
 open(sys.argv[2] + "/want", "w").write(s[j + 1:k + 1])
@@ -305,7 +311,8 @@ rev $(key alice) $(key carol) --reason REQ-10 "$PID" "$PID2" >"$TMP/on" 2>/dev/n
 check "shamir_combine.py: shares piped from openssl open the table, same p1 as pseudolink reveal" \
   test $rc -eq 0 -a -s "$TMP/off" -a -n "$(diff "$TMP/off" "$TMP/on" >/dev/null && echo same)"
 { unwrap dave; unwrap carol; } | $PY docs/shamir_combine.py "$C" >"$TMP/offall" 2>"$TMP/e"
-printf 'pid\tp1\n' >"$TMP/want"; tr ' ' '\t' <"$TMP/truth" >>"$TMP/want"
+printf 'pid\tp1\tbirth_rank\n' >"$TMP/want"
+awk '{ print $1 "\t" $2 "\t" ($3 == 0 ? "" : $3) }' "$TMP/truth" >>"$TMP/want"
 sort "$TMP/offall" >"$TMP/offall.s"; sort "$TMP/want" >"$TMP/want.s"
 check "shamir_combine.py without pids: the whole table (dave + carol), as the independent decryption" diff -q "$TMP/offall.s" "$TMP/want.s"
 { unwrap alice; unwrap carol; } | $PY -c 'import sys; d=sys.stdin.buffer.read(); print(d[:33].hex()); print(d[33:].hex())' |

@@ -109,7 +109,8 @@ int main(int argc, char **argv)
     }
     pidstr *pid_of = calloc(max_person + 1, sizeof *pid_of);
     uint64_t total_read = 0, total_rej = 0, total_linked = 0;
-    int bij = 1, rej_ok = 1, rows_ok = 1;
+    int bij = 1, rej_ok = 1, rows_ok = 1, amb_ok = 1;
+    uint64_t total_amb = 0;
     for (int s = 0; s < ns; s++) {
         char p[256];
         uint64_t nr, nrej, nrr, nl, np;
@@ -124,8 +125,29 @@ int main(int argc, char **argv)
         uint64_t *lrow = read_all(out, p, H5T_NATIVE_UINT64, 8, &nl);
         snprintf(p, sizeof p, "/linked/%s/pid", names[s]);
         char *lpid = read_all(out, p, s32, 32, &np);
+        /* Rows the truth says are ambiguous (twins without a rank), when
+         * the store says so: listed in /ambiguous with their candidates. */
+        uint8_t *amb = NULL, *acand = NULL;
+        uint64_t *arow = NULL, na = 0, nat = 0, nac = 0, a = 0;
+        snprintf(p, sizeof p, "/truth/%s/ambiguous", names[s]);
+        char ap[256];
+        snprintf(ap, sizeof ap, "/ambiguous/%s", names[s]);
+        if (H5Lexists(st, p, H5P_DEFAULT) > 0 &&
+            H5Lexists(out, "/ambiguous", H5P_DEFAULT) > 0 &&
+            H5Lexists(out, ap, H5P_DEFAULT) > 0) {
+            amb = read_all(st, p, H5T_NATIVE_UINT8, 1, &nat);
+            snprintf(p, sizeof p, "/ambiguous/%s/row", names[s]);
+            arow = read_all(out, p, H5T_NATIVE_UINT64, 8, &na);
+            snprintf(p, sizeof p, "/ambiguous/%s/candidates", names[s]);
+            acand = read_all(out, p, H5T_NATIVE_UINT8, 1, &nac);
+        }
         uint64_t k = 0, j = 0;
         for (uint64_t i = 0; i < nr; i++) {
+            if (amb && amb[i]) {
+                amb_ok &= a < na && arow[a] == i && acand[a] == amb[i];
+                a++;
+                continue;
+            }
             if (reason[i]) {
                 rej_ok &= k < nrej && rrow[k] == i && rwhy[k] == reason[i];
                 k++;
@@ -141,6 +163,9 @@ int main(int argc, char **argv)
             }
         }
         rej_ok &= k == nrej && nrej == nrr;
+        amb_ok &= a == na && na == nac;
+        total_amb += na;
+        free(amb); free(arow); free(acand);
         rows_ok &= j == nl && nl == np;
         total_read += nr;
         total_rej += nrej;
@@ -149,6 +174,8 @@ int main(int argc, char **argv)
     }
     CHECK(rej_ok, "rejects are exactly the injected invalid rows, with the injected reason codes");
     CHECK(rows_ok, "linked rows are the valid rows, in input order");
+    CHECK(amb_ok, "ambiguous rows are exactly the true ones, with their "
+          "numbers of candidates (%llu)", (unsigned long long)total_amb);
     CHECK(bij, "every record of a true person carries the same pid");
     /* Distinct persons must have distinct pids. */
     uint64_t seen = 0;
@@ -210,7 +237,8 @@ int main(int argc, char **argv)
     CHECK(attr_u64(out, "records_read") == total_read &&
           attr_u64(out, "records_rejected") == total_rej &&
           attr_u64(out, "records_linked") == total_linked &&
-          attr_u64(out, "persons") == npp,
+          attr_u64(out, "persons") == npp &&
+          attr_u64(out, "records_ambiguous") == total_amb,
           "root attributes count what the datasets hold");
     H5Fclose(st);
     H5Fclose(out);

@@ -124,7 +124,8 @@ static void test_valid(void)
     CHECK(strcmp(b->name, "hospital") == 0 && b->line == 16 && b->col == 3,
           "source 1 name and position");
     CHECK(b->has_p1 && strcmp(b->p1, "P1") == 0 && b->nir[0] == '\0' &&
-          b->sex[0] == '\0', "source 1 identity p1");
+          b->sex[0] == '\0' && b->birth_rank[0] == '\0' &&
+          a->also_nir[0] == '\0', "source 1 identity p1");
     CHECK(!b->keep_given && b->n_keep == 0 && b->n_drop == 1 &&
           strcmp(b->drop[0], "comment") == 0, "source 1 drop");
     CHECK(job.batch_rows == 1000, "options.batch_rows");
@@ -138,6 +139,31 @@ static void test_valid(void)
     CHECK(is_zeroed(&job), "pl_job_free zeroes the job");
     pl_job_free(&job);
     CHECK(is_zeroed(&job), "pl_job_free twice is safe");
+}
+
+static void test_also(void)
+{
+    static const char y[] =
+        "store: s\noutput: o\nmode: keyed\n"
+        "keys: {producer: p, platform: q}\n"
+        "sources:\n"
+        "  claims:\n"
+        "    identity: {nir: own, birth_date: D, sex: S,\n"
+        "               also: {nir: parent, birth_rank: R}}\n"
+        "  drugs:\n"
+        "    identity: {p1: P1, birth_rank: R}\n";
+    pl_job job;
+    int rc = parse_capture(&job, y, strlen(y));
+    CHECK(rc == 0, "identity.also and p1 + birth_rank parse");
+    if (rc)
+        return;
+    const pl_source_cfg *a = &job.sources[0], *b = &job.sources[1];
+    CHECK(strcmp(a->nir, "own") == 0 && strcmp(a->also_nir, "parent") == 0 &&
+          strcmp(a->also_birth_rank, "R") == 0 && a->birth_rank[0] == '\0',
+          "identity.also: second NIR and its rank column");
+    CHECK(b->has_p1 && strcmp(b->p1, "P1") == 0 &&
+          strcmp(b->birth_rank, "R") == 0, "p1 source with a birth_rank column");
+    pl_job_free(&job);
 }
 
 static void test_defaults(void)
@@ -176,7 +202,28 @@ static const err_case cases[] = {
     {"unknown identity key", B "sources:\n  pharmacy:\n    identity:\n"
      "      nir: N\n      p2: X\n",
      "t.yaml:10:7: sources.pharmacy.identity: unknown key 'p2' (expected one "
-     "of: nir, birth_date, sex, birth_rank, p1)"},
+     "of: nir, birth_date, sex, birth_rank, p1, also)"},
+    {"identity.also: unknown key", B "sources:\n  a:\n    identity:\n"
+     "      nir: N\n      birth_date: D\n      sex: S\n"
+     "      also: {nir: M, rank: R}\n",
+     "t.yaml:12:22: sources.a.identity.also: unknown key 'rank' (expected "
+     "one of: nir, birth_rank)"},
+    {"identity.also: nir missing", B "sources:\n  a:\n    identity:\n"
+     "      nir: N\n      birth_date: D\n      sex: S\n"
+     "      also: {birth_rank: R}\n",
+     "t.yaml:12:13: sources.a.identity.also: missing required key 'nir'"},
+    {"identity.also: column used twice", B "sources:\n  a:\n    identity:\n"
+     "      nir: N\n      birth_date: D\n      sex: S\n"
+     "      also: {nir: D}\n",
+     "t.yaml:12:19: sources.a.identity.also.nir: column 'D' is already used "
+     "for 'birth_date'"},
+    {"identity.also: not a mapping", B "sources:\n  a:\n    identity:\n"
+     "      nir: N\n      birth_date: D\n      sex: S\n      also: M\n",
+     "sources.a.identity.also: expected a mapping"},
+    {"p1 with nir", B "sources:\n  a:\n    identity: {p1: P, nir: N}\n",
+     "t.yaml:8:23: sources.a.identity: 'p1' cannot be combined with 'nir'"},
+    {"p1 rank column = p1", B "sources:\n  a:\n    identity: {p1: P, birth_rank: P}\n",
+     "sources.a.identity.birth_rank: column 'P' is already used for 'p1'"},
     {"unknown source key", B "sources:\n  a:\n    identity: {p1: P}\n"
      "    columns: [x]\n", "t.yaml:9:5: sources.a: unknown key 'columns'"},
     {"unknown options key", B ONE_SRC "options:\n  threads: 4\n",
@@ -542,6 +589,7 @@ static void test_quiet(void)
 int main(void)
 {
     test_valid();
+    test_also();
     test_defaults();
     test_errors();
     test_columns();

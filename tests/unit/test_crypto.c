@@ -124,14 +124,12 @@ static void test_batch_lengths(void)
 
 static void test_p1_message(void)
 {
-    uint8_t m[PL_P1_MSG_MAX];
-    size_t n = pl_p1_message(m, "295109912611193", 19951001, 2, -1);
-    CHECK(n == 24 && memcmp(m, "295109912611193199510012", 24) == 0,
-          "stage-1 message: nir || YYYYMMDD || sex digit");
-    n = pl_p1_message(m, "295109912611193", 19951001, 2, 2);
-    CHECK(n == 25 && m[24] == 2, "stage-1 message with birth_rank appends one byte");
-    n = pl_p1_message(m, "253072B07300470", 9990101, 1, -1);
-    CHECK(n == 24 && memcmp(m + 15, "09990101", 8) == 0,
+    uint8_t m[PL_P1_MSG];
+    pl_p1_message(m, "295109912611193", 19951001, 2);
+    CHECK(memcmp(m, "295109912611193199510012", 24) == 0,
+          "stage-1 message: nir || YYYYMMDD || sex digit, 24 bytes (no rank)");
+    pl_p1_message(m, "253072B07300470", 9990101, 1);
+    CHECK(memcmp(m + 15, "09990101", 8) == 0,
           "stage-1 date is zero-padded to 8 digits");
 
     uint8_t key[32], p1[32], ref[32], pid[16];
@@ -139,13 +137,32 @@ static void test_p1_message(void)
     memset(key, 7, sizeof key);
     pl_hmac_key k;
     pl_hmac_init(&k, key, sizeof key);
-    pl_p1_compute(&k, "295109912611193", 19951001, 2, 1, p1);
-    n = pl_p1_message(m, "295109912611193", 19951001, 2, 1);
-    HMAC(EVP_sha256(), key, 32, m, n, ref, &len);
+    pl_p1_compute(&k, "295109912611193", 19951001, 2, p1);
+    pl_p1_message(m, "295109912611193", 19951001, 2);
+    HMAC(EVP_sha256(), key, 32, m, 24, ref, &len);
     CHECK(memcmp(p1, ref, 32) == 0, "p1 = HMAC-SHA256(producer key, message)");
-    pl_pid_keyed(&k, p1, pid);
+    uint8_t lab[PL_KEY_REC];
+    memcpy(lab, p1, 32);
+    lab[32] = 0;
+    pl_pid_keyed(&k, lab, pid);
     HMAC(EVP_sha256(), key, 32, p1, 32, ref, &len);
     CHECK(memcmp(pid, ref, 16) == 0, "keyed pid = first 16 bytes of HMAC(platform key, p1)");
+    lab[32] = 2;
+    pl_pid_keyed(&k, lab, pid);
+    HMAC(EVP_sha256(), key, 32, lab, 33, ref, &len);
+    CHECK(memcmp(pid, ref, 16) == 0, "keyed pid of twin rank 2 = HMAC(platform key, p1 || 0x02)[:16]");
+    uint8_t labs[3 * PL_KEY_REC], pids3[48], one[16];
+    for (int i = 0; i < 3; i++) {
+        memcpy(labs + i * PL_KEY_REC, p1, 32);
+        labs[i * PL_KEY_REC + 32] = (uint8_t)i;
+    }
+    pl_pid_keyed_batch(&k, labs, 3, pids3);
+    int bs = 1;
+    for (int i = 0; i < 3; i++) {
+        pl_pid_keyed(&k, labs + i * PL_KEY_REC, one);
+        bs &= memcmp(one, pids3 + 16 * i, 16) == 0;
+    }
+    CHECK(bs, "pl_pid_keyed_batch equals pl_pid_keyed for labels with and without a rank");
     char h[32];
     uint8_t z[16] = {0x01, 0xab, 0xff};
     pl_hex16(z, h);

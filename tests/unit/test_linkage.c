@@ -59,6 +59,22 @@ static void test_strsim(void)
           "normalise: ligatures, sharp s, U+2019, trim");
     CHECK(norm_is("L\xce\xbb" "A", "LA") && norm_is("--", ""),
           "normalise: other scripts dropped, only separators -> empty");
+    /* Latin Extended-A: the precomposed (NFC) letter folds like its
+     * decomposed (NFD) form, base letter + combining mark */
+    CHECK(norm_is("\xc4\x8c" "apek", "CAPEK") &&
+              norm_is("C\xcc\x8c" "apek", "CAPEK") &&
+              norm_is("Dvo\xc5\x99\xc3\xa1k", "DVORAK") &&
+              norm_is("\xc5\x81ukasz", "LUKASZ") &&
+              norm_is("\xc5\x9e" "tefan \xc8\x98" "erban", "STEFAN SERBAN") &&
+              norm_is("\xc5\x92" "dipe", "OEDIPE") &&
+              norm_is("\xc5\xb8ves", "YVES"),
+          "normalise: Latin Extended-A (U+0100..U+017F, Romanian S/T comma) "
+          "folded, NFC as NFD");
+    CHECK(norm_is("Jean\xc2\xa0Pierre", "JEAN PIERRE") &&
+              norm_is("Jean\xe2\x80\x93Luc", "JEAN LUC") &&
+              norm_is("Jean\xe2\x80\x94Luc", "JEAN LUC") &&
+              norm_is("O\xe2\x80\x98Neil", "O NEIL"),
+          "normalise: no-break space, en and em dashes, U+2018 are separators");
     CHECK(same_phon("DUPONT", "DUPOND") && same_phon("MARTIN", "MARTAIN") &&
               same_phon("PHILIPPE", "FILIPE") &&
               same_phon("GAUTHIER", "GOTIER") && !same_phon("MARTIN", "DUPONT"),

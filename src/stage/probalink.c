@@ -682,13 +682,17 @@ static int link_one(pl_run *r, qsrc *q)
     /* 3. every candidate pair, scored */
     x.mo = &q->mo;
     pl_bk_stats tot = {0};
+    pl_bk_caps caps[PL_LK_MAX_RULES];
+    memset(caps, 0, sizeof caps);
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .rounds = rounds,
-                            .cap = r->cap};
+                            .cap = r->cap, .caps = caps};
         pl_bk_stats ss = {0};
         if (pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count, score_pair,
-                      &x, &ss) != 0)
+                      &x, &ss) != 0) {
+            pl_bk_caps_free(caps, c->n_rules);
             goto fail;
+        }
         sum_stats(r->comm, &ss);
         warn_capped(r, &c->rules[ri], &ss);
         tot.pairs += ss.pairs;
@@ -696,6 +700,7 @@ static int link_one(pl_run *r, qsrc *q)
         tot.capped_blocks += ss.capped_blocks;
         tot.capped_pairs += ss.capped_pairs;
     }
+    pl_bk_caps_free(caps, c->n_rules);
     q->pairs = tot.pairs;
     q->dups = tot.dups;
     q->capped_blocks = tot.capped_blocks;

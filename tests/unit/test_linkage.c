@@ -239,6 +239,26 @@ static void test_blocking(void)
               s2.seen[1][0] == 1,
           "blocking: a block of 5 with max_block 2 compares its first 2 "
           "persons (by row) and counts 3 pairs not compared");
+    /* a pair left out by an earlier rule's cap is compared by a later
+     * rule; a pair compared within the cap is still compared once */
+    set_rec(PP[0], 0, 0, 1, 9);
+    set_rec(PP[4], 4, 0, 1, 9);
+    uint8_t Q9[sizeof(pl_fs_hdr) + 16];
+    set_rec(Q9, 7, 1, 1, 9);
+    pairs_seen s3 = {{{0}}, 0};
+    pl_bk_stats st3 = {0};
+    pl_bk_caps caps[2] = {{0}};
+    rc = 0;
+    for (int r = 0; r < 2 && rc == 0; r++) {
+        pl_bk_params bq = {.rule = r, .dedup = 1, .rounds = 1, .caps = caps};
+        rc = pl_bk_run(MPI_COMM_WORLD, &c, &bq, &PP[0][0], 5, Q9, 1,
+                       on_pair, &s3, &st3);
+    }
+    pl_bk_caps_free(caps, 2);
+    CHECK(rc == 0 && s3.n == 3 && st3.dups == 1 && s3.seen[2][0] == 4,
+          "blocking: a pair beyond an earlier rule's cap is compared under "
+          "a later rule, one within it is not compared twice (%d pairs, "
+          "%llu skipped)", s3.n, (unsigned long long)st3.dups);
     /* the key ignores what the rule does not name, and missing excludes */
     uint8_t a[sizeof(pl_fs_hdr) + 16], b[sizeof a];
     set_rec(a, 1, 0, 5, 6);

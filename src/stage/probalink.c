@@ -10,6 +10,7 @@
 #include "par/h5.h"
 #include "par/mpi.h"
 #include "stage/blocking.h"
+#include "stage/budget.h"
 #include "stage/fellegi.h"
 #include "stage/runaudit.h"
 
@@ -362,6 +363,26 @@ int pl_probalink_prepare(pl_run *r)
                 return -1;
             }
     }
+    /* memory_per_rank: this rank's records stay resident through the
+     * linkage (the blocking rounds take another 1/8, bk_rounds): refused
+     * when they need more than half of it, before any pair is formed. */
+    uint64_t mem = r->job->memory_per_rank ? r->job->memory_per_rank
+                                           : PL_DEFAULT_MEMORY;
+    uint64_t nrec = s->p_count, mx = 0;
+    for (size_t k = 0; k < s->nq; k++)
+        nrec += s->q[k].count;
+    uint64_t need = nrec * (s->rs + 8) + (8ull << 20);  /* + tf sketch */
+    PL_MPI_CHECK(MPI_Allreduce(&need, &mx, 1, MPI_UINT64_T, MPI_MAX,
+                               r->comm));
+    if (mx > mem / 2) {
+        pl_err0("%s: options.memory_per_rank: the linkage keeps the matching "
+                "fields of each rank's records in memory, %.1f MiB on the "
+                "largest rank, more than half of memory_per_rank (%.1f "
+                "MiB); raise memory_per_rank or run more ranks",
+                r->job->path, (double)mx / 1048576.0,
+                (double)mem / 1048576.0);
+        return -1;
+    }
     term_freqs(r);
     s->t_prepare = MPI_Wtime() - t0;
     s->cpu_prepare = cpu_now() - c0;
@@ -464,9 +485,14 @@ static void warn_capped(pl_run *r, const pl_lk_rule *rule,
 
 static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
 {
-    /* About 64 MiB of routed records per round and rank. */
+    /* About 64 MiB of routed records per round and rank, or 1/16 of
+     * memory_per_rank when that is less (sent and received: 1/8). */
     struct pl_probalink_state *s = r->probalink;
+    uint64_t mem = r->job->memory_per_rank ? r->job->memory_per_rank
+                                           : PL_DEFAULT_MEMORY;
     uint64_t bytes = nrec * s->rs * 2, lim = 64ull << 20;
+    if (mem / 16 < lim)
+        lim = mem / 16 > 4096 ? mem / 16 : 4096;
     uint64_t mx = 0;
     PL_MPI_CHECK(MPI_Allreduce(&bytes, &mx, 1, MPI_UINT64_T, MPI_MAX,
                                r->comm));

@@ -64,6 +64,19 @@ import h5py; f=h5py.File('$TMP/empty.h5','r+'); d=f['sources/registry/commune'];
 sed -e "s#^store: .*#store: $TMP/empty.h5#" "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "a comparison on an empty column" '/sources/registry/commune: linkage.fields.commune compares an empty column'
 
+# memory_per_rank: the linkage's resident records above half of it are
+# refused before any pair is formed; a budget that fits gives smaller
+# blocking rounds and the same outputs
+{ cat "$TMP/job.yaml"; printf 'options:\n  memory_per_rank: 2MiB\n'; } >"$TMP/bad.yaml"
+bad "memory_per_rank too small for the linkage's records" 'bad.yaml: options.memory_per_rank: the linkage keeps the matching fields of each rank.s records in memory, [0-9.]+ MiB'
+{ cat "$TMP/job.yaml"; printf 'options:\n  memory_per_rank: 24MiB\n'; } >"$TMP/small.yaml"
+if plrun 1 run "$TMP/small.yaml" --out "$TMP/small" >"$TMP/small.log" 2>&1; then
+  check "memory_per_rank 24MiB (blocking in smaller rounds): identical /linked, /review, /linkage" \
+    bash -c "for g in /linked/registry /review/registry /linkage/registry; do h5diff '$TMP/np1/linked.h5' '$TMP/small/linked.h5' \$g \$g || exit 1; done"
+else
+  notok "linkage run with memory_per_rank 24MiB"; tail -5 "$TMP/small.log"
+fi
+
 # one-to-one: two identical records of one person; one is linked, the other
 # goes to review with that person as its candidate
 cp "$TMP/fs.h5" "$TMP/dup.h5"

@@ -108,8 +108,9 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
     if (ex > 0)
         ex = H5Lexists(r->store.file, path, H5P_DEFAULT);
     if (ex <= 0) {
-        pl_err0("%s: %s: no such dataset (linkage.fields.%s compares "
-                "column '%s')", r->store.path, path, f->name, f->column);
+        pl_err0("%s:%d:%d: linkage.fields.%s: %s: %s: no such dataset (the "
+                "field compares column '%s')", r->job->path, f->line, f->col,
+                f->name, r->store.path, path, f->column);
         return -1;
     }
     hid_t d = H5Dopen2(r->store.file, path, H5P_DEFAULT);
@@ -139,17 +140,19 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
               ((f->kind == PL_CMP_DATE || f->kind == PL_CMP_NUMBER) &&
                cl == H5T_INTEGER));
     if (!ok) {
-        pl_err0("%s: %s: linkage.fields.%s (compare: %s) expects a 1-D "
-                "dataset of %s", r->store.path, path, f->name,
+        pl_err0("%s:%d:%d: linkage.fields.%s (compare: %s): %s: %s: "
+                "expected a 1-D dataset of %s", r->job->path, f->line,
+                f->col, f->name,
                 f->kind == PL_CMP_NAME ? "name" : f->kind == PL_CMP_DATE
                 ? "date" : f->kind == PL_CMP_EXACT ? "exact" : "number",
-                want);
+                r->store.path, path, want);
         H5Dclose(d);
         return -1;
     }
     if (dims[0] == 0) {
-        pl_err0("%s: %s: linkage.fields.%s compares an empty column (0 "
-                "rows)", r->store.path, path, f->name);
+        pl_err0("%s:%d:%d: linkage.fields.%s: %s: %s: a comparison on an "
+                "empty column (0 rows)", r->job->path, f->line, f->col,
+                f->name, r->store.path, path);
         H5Dclose(d);
         return -1;
     }
@@ -356,10 +359,12 @@ int pl_probalink_prepare(pl_run *r)
                                    MPI_SUM, r->comm));
         for (size_t f = 0; f < c->n_fields; f++)
             if (aq[f] == 0 || all[f] == 0) {
-                pl_err0("%s: /sources/%s/%s: linkage.fields.%s compares an "
-                        "empty column (every value is missing)",
-                        r->store.path, aq[f] == 0 ? q->name : c->persons,
-                        c->fields[f].column, c->fields[f].name);
+                pl_err0("%s:%d:%d: linkage.fields.%s: %s: /sources/%s/%s: a "
+                        "comparison on an empty column (every value is "
+                        "missing)", r->job->path, c->fields[f].line,
+                        c->fields[f].col, c->fields[f].name, r->store.path,
+                        aq[f] == 0 ? q->name : c->persons,
+                        c->fields[f].column);
                 return -1;
             }
     }

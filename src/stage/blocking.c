@@ -290,8 +290,10 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         B.recv_n = 0;
         int rc = pl_route_owned(comm, send, n, rs, bp->cap, gather, NULL, 0,
                                 NULL, &B.rb, NULL);
-        if (rc != 0)
+        if (rc != 0) {
+            free(mycaps);
             return -1;          /* every rank */
+        }
         uint64_t nr = B.recv_n;
         const uint8_t *recv = B.recv;
         if (nr > UINT32_MAX) {

@@ -31,6 +31,12 @@ for size in $SIZES; do
   job=$DATA/linkage-$size.yaml
   sed -e "s#inputs/keys/#$DATA/keys/#g" -e "s#^store: .*#store: $store#" \
       -e "s#^output: .*#output: $out#" jobs/linkage.yaml >"$job"
+  # the linkage keeps ~170 bytes a record resident and refuses a
+  # memory_per_rank under twice that (docs/LINKAGE.md): 2 GiB fits ~6 M
+  # records a rank; larger runs get 8 GiB a rank
+  if [ $(( 2 * n / NP )) -gt 5000000 ]; then
+    printf 'options:\n  memory_per_rank: 8GiB\n' >>"$job"
+  fi
   log=bench/out/run-linkage-$size.log
   w0=$(date +%s.%N)
   mpirun -np "$NP" ./pseudolink run "$job" >"$log" 2>&1 || { echo "$size: run failed, see $log"; continue; }

@@ -13,6 +13,20 @@ static const char *const latin1[64] = {
     "I", "I", "I", "I", "D", "N", "O", "O", "O", "O", "O", "",
     "O", "U", "U", "U", "U", "Y", "TH", "Y"};
 
+/* U+0100..U+017F (Latin Extended-A) folded to ASCII: the base letter of
+ * the canonical decomposition, so that a precomposed (NFC) letter folds as
+ * its decomposed (NFD) form does; letters without a decomposition by their
+ * look (Đ D, Ħ H, ı I, Ĳ IJ, ĸ K, Ŀ Ł L, ŉ Ŋ N, Œ OE, Ŧ T, ſ S). */
+static const char *const latin_ext_a[128] = {
+    "A", "A", "A", "A", "A", "A", "C", "C", "C", "C", "C", "C", "C", "C", "D", "D",
+    "D", "D", "E", "E", "E", "E", "E", "E", "E", "E", "E", "E", "G", "G", "G", "G",
+    "G", "G", "G", "G", "H", "H", "H", "H", "I", "I", "I", "I", "I", "I", "I", "I",
+    "I", "I", "IJ", "IJ", "J", "J", "K", "K", "K", "L", "L", "L", "L", "L", "L", "L",
+    "L", "L", "L", "N", "N", "N", "N", "N", "N", "N", "N", "N", "O", "O", "O", "O",
+    "O", "O", "OE", "OE", "R", "R", "R", "R", "R", "R", "S", "S", "S", "S", "S", "S",
+    "S", "S", "T", "T", "T", "T", "T", "T", "U", "U", "U", "U", "U", "U", "U", "U",
+    "U", "U", "U", "U", "W", "W", "Y", "Y", "Y", "Z", "Z", "Z", "Z", "Z", "Z", "S"};
+
 size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap)
 {
     size_t o = 0;
@@ -37,21 +51,29 @@ size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap)
                    ((unsigned char)in[i + 1] & 0xC0) == 0x80) {
             rep = latin1[(unsigned char)in[i + 1] - 0x80];
             i++;
-        } else if (c == 0xC5 && i + 1 < inlen &&
-                   ((unsigned char)in[i + 1] == 0x92 ||
-                    (unsigned char)in[i + 1] == 0x93)) {
-            rep = "OE";
+        } else if ((c == 0xC4 || c == 0xC5) && i + 1 < inlen &&
+                   ((unsigned char)in[i + 1] & 0xC0) == 0x80) {
+            rep = latin_ext_a[(c & 1) << 6 |
+                              ((unsigned char)in[i + 1] & 0x3F)];
             i++;
-        } else if (c == 0xC5 && i + 1 < inlen &&
-                   (unsigned char)in[i + 1] == 0xB8) {
-            rep = "Y";
-            i++;
+        } else if (c == 0xC8 && i + 1 < inlen &&
+                   (unsigned char)in[i + 1] >= 0x98 &&
+                   (unsigned char)in[i + 1] <= 0x9B) {
+            rep = (unsigned char)in[i + 1] < 0x9A ? "S" : "T";
+            i++;                /* U+0218..U+021B: Romanian S, T comma */
+        } else if (c == 0xC2 && i + 1 < inlen &&
+                   (unsigned char)in[i + 1] == 0xA0) {
+            i++;                /* U+00A0 no-break space */
+            space = 1;
+            continue;
         } else if (c == 0xE2 && i + 2 < inlen &&
                    (unsigned char)in[i + 1] == 0x80 &&
-                   ((unsigned char)in[i + 2] == 0x99 ||
-                    (unsigned char)in[i + 2] == 0x90 ||
-                    (unsigned char)in[i + 2] == 0x91)) {
-            i += 2;             /* U+2019 apostrophe, U+2010/2011 hyphens */
+                   (((unsigned char)in[i + 2] >= 0x90 &&
+                     (unsigned char)in[i + 2] <= 0x94) ||
+                    (unsigned char)in[i + 2] == 0x98 ||
+                    (unsigned char)in[i + 2] == 0x99)) {
+            /* U+2010..U+2014 hyphens and dashes, U+2018/U+2019 quotes */
+            i += 2;
             space = 1;
             continue;
         } else {

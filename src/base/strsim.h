@@ -6,9 +6,11 @@
  * (upper-case ASCII letters, digits and single spaces).
  *
  *  - pl_name_norm: case folded to upper case; UTF-8 Latin letters of
- *    U+00C0..U+00FF, U+0152/U+0153 (OE), U+0178 folded to ASCII (É -> E,
- *    Æ -> AE, ß -> SS, Œ -> OE); hyphens, apostrophes (' and U+2019),
- *    dots, underscores and runs of white space become one space; leading
+ *    U+00C0..U+017F and U+0218..U+021B folded to ASCII, the base letter
+ *    of their decomposition (É -> E, Č -> C, Ł -> L, Æ -> AE, ß -> SS,
+ *    Œ -> OE), so NFC and NFD input agree (combining marks are dropped);
+ *    hyphens and dashes (U+2010..U+2014), apostrophes (', U+2018, U+2019),
+ *    dots, underscores, runs of white space and U+00A0 become one space; leading
  *    and trailing spaces removed; any other byte (other scripts, invalid
  *    UTF-8, punctuation) is dropped.
  *  - pl_jaro_winkler: Jaro–Winkler similarity in [0, 1] (prefix scale 0.1,

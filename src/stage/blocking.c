@@ -188,6 +188,61 @@ static void sort_keys(ent *e, ent *tmp, size_t n)
     /* 4 passes: the result is back in e */
 }
 
+static int cap_cmp(const void *x, const void *y)
+{
+    uint64_t a = ((const pl_bk_cap *)x)->key, b = ((const pl_bk_cap *)y)->key;
+    return a < b ? -1 : a > b;
+}
+
+/* The pair (row p, row q) sharing key k of rule x was left out by that
+ * rule's cap. */
+static int beyond_cap(const pl_bk_caps *caps, size_t x, uint64_t k,
+                      uint64_t p, uint64_t q)
+{
+    if (!caps || caps[x].n == 0)
+        return 0;
+    pl_bk_cap want = {k, 0, 0};
+    const pl_bk_cap *h = bsearch(&want, caps[x].v, caps[x].n, sizeof want,
+                                 cap_cmp);
+    return h && (p > h->cut_p || q > h->cut_q);
+}
+
+/* Collective: every rank's capped blocks of this rule, to every rank,
+ * sorted by key. */
+static int share_caps(MPI_Comm comm, pl_bk_cap *mine, size_t n,
+                      pl_bk_caps *out)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    int nb = (int)(n * sizeof *mine), ok = n * sizeof *mine < INT32_MAX / 2;
+    if (!pl_all_ok(comm, ok)) {
+        pl_err0("linkage: too many capped blocks in one rule");
+        return -1;
+    }
+    int *rc = pl_xcalloc((size_t)size, sizeof *rc);
+    int *rd = pl_xcalloc((size_t)size, sizeof *rd);
+    PL_MPI_CHECK(MPI_Allgather(&nb, 1, MPI_INT, rc, 1, MPI_INT, comm));
+    uint64_t t = 0;
+    for (int i = 0; i < size; i++) {
+        rd[i] = (int)t;
+        t += (uint64_t)rc[i];
+    }
+    if (!pl_all_ok(comm, t < INT32_MAX)) {
+        pl_err0("linkage: too many capped blocks in one rule");
+        free(rc);
+        free(rd);
+        return -1;
+    }
+    out->n = t / sizeof *mine;
+    out->v = pl_xmalloc(t + 1);
+    PL_MPI_CHECK(MPI_Allgatherv(mine, nb, MPI_BYTE, out->v, rc, rd, MPI_BYTE,
+                                comm));
+    qsort(out->v, out->n, sizeof *out->v, cap_cmp);
+    free(rc);
+    free(rd);
+    return 0;
+}
+
 void pl_bk_release(void)
 {
     if (B.send)
@@ -216,6 +271,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
     size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
     int ok = 1;
+    pl_bk_cap *mycaps = NULL;   /* this rank's capped blocks (bp->caps) */
+    size_t n_caps = 0, caps_cap = 0;
     for (uint64_t s = 0; s < rounds; s++) {
         size_t n = 0;
         for (size_t i = 0; i < np + nq; i++)
@@ -233,8 +290,10 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         B.recv_n = 0;
         int rc = pl_route_owned(comm, send, n, rs, bp->cap, gather, NULL, 0,
                                 NULL, &B.rb, NULL);
-        if (rc != 0)
+        if (rc != 0) {
+            free(mycaps);
             return -1;          /* every rank */
+        }
         uint64_t nr = B.recv_n;
         const uint8_t *recv = B.recv;
         if (nr > UINT32_MAX) {
@@ -295,6 +354,17 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                     cq = c->max_block;
                 st->capped_blocks++;
                 st->capped_pairs += npb * nqb - cp * cq;
+                if (bp->caps && bp->dedup && npb * nqb > cp * cq) {
+                    if (n_caps == caps_cap) {
+                        caps_cap = caps_cap ? 2 * caps_cap : 64;
+                        mycaps = pl_xrealloc(mycaps,
+                                             caps_cap * sizeof *mycaps);
+                    }
+                    pl_bk_cap *k = &mycaps[n_caps++];
+                    k->key = e[b].key;
+                    k->cut_p = cp < npb ? e[b + cp - 1].id : UINT64_MAX;
+                    k->cut_q = cq < nqb ? e[mid + cq - 1].id : UINT64_MAX;
+                }
             }
             for (uint64_t i = b; i < b + cp && ok; i++) {
                 const uint8_t *pr = recv + (size_t)e[i].at * rs;
@@ -303,7 +373,10 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                         const uint64_t *ka = pk + (size_t)e[i].at * nprior,
                                        *kb = pk + (size_t)e[j].at * nprior;
                         size_t x = 0;
-                        while (x < nprior && !(ka[x] && ka[x] == kb[x]))
+                        while (x < nprior &&
+                               !(ka[x] && ka[x] == kb[x] &&
+                                 !beyond_cap(bp->caps, x, ka[x], e[i].id,
+                                             e[j].id)))
                             x++;
                         if (x < nprior) {
                             st->dups++;
@@ -324,5 +397,22 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             break;
         }
     }
+    if (ok && bp->caps && bp->dedup && bp->rule >= 0) {
+        pl_bk_caps *mine = &bp->caps[bp->rule];
+        free(mine->v);
+        mine->v = NULL;
+        mine->n = 0;
+        ok = share_caps(comm, mycaps, n_caps, mine) == 0;
+    }
+    free(mycaps);
     return ok ? 0 : -1;
+}
+
+void pl_bk_caps_free(pl_bk_caps *caps, size_t n_rules)
+{
+    for (size_t i = 0; caps && i < n_rules; i++) {
+        free(caps[i].v);
+        caps[i].v = NULL;
+        caps[i].n = 0;
+    }
 }

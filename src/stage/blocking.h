@@ -14,7 +14,8 @@
  * skipped (it was found, and counted, under the first rule generating it).
  * A block with more than max_block records on a side is capped to the
  * first max_block of each side (by row); the caller warns with the rule and
- * the count of capped blocks, never a value.
+ * the count of capped blocks, never a value. With bp->caps, a pair that an
+ * earlier rule's cap left out is not a duplicate: a later rule compares it.
  */
 #ifndef PL_STAGE_BLOCKING_H
 #define PL_STAGE_BLOCKING_H
@@ -33,6 +34,19 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
  * returns 0, or -1 to stop (an error on this rank). */
 typedef int (*pl_bk_pair_fn)(const uint8_t *p, const uint8_t *q, void *ctx);
 
+/* The blocks of a rule that were capped: for each (by key), the row of
+ * the last record compared on each side (UINT64_MAX: that side was not
+ * capped). A later rule's dedup skips a pair sharing that key only when
+ * both of its records were within the cap. */
+typedef struct {
+    uint64_t key, cut_p, cut_q;
+} pl_bk_cap;
+typedef struct {
+    pl_bk_cap *v;               /* sorted by key */
+    size_t     n;
+} pl_bk_caps;
+void pl_bk_caps_free(pl_bk_caps *caps, size_t n_rules);
+
 typedef struct {
     int      rule;              /* index in c->rules; -1: random pairs */
     int      dedup;             /* skip pairs found by an earlier rule */
@@ -42,6 +56,10 @@ typedef struct {
     uint64_t seed, mod_p, mod_q, nb;
     uint64_t rounds;            /* sub-rounds (>= 1) */
     uint64_t cap;               /* exchange cap (0 = automatic) */
+    /* dedup: n_rules entries; the earlier rules' capped blocks are read,
+     * this rule's are filled in (the same on every rank); NULL: an earlier
+     * rule's key always means the pair was compared there */
+    pl_bk_caps *caps;
 } pl_bk_params;
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include "par/h5.h"
 #include "par/mpi.h"
 #include "stage/blocking.h"
+#include "stage/budget.h"
 #include "stage/fellegi.h"
 #include "stage/runaudit.h"
 
@@ -107,8 +108,9 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
     if (ex > 0)
         ex = H5Lexists(r->store.file, path, H5P_DEFAULT);
     if (ex <= 0) {
-        pl_err0("%s: %s: no such dataset (linkage.fields.%s compares "
-                "column '%s')", r->store.path, path, f->name, f->column);
+        pl_err0("%s:%d:%d: linkage.fields.%s: %s: %s: no such dataset (the "
+                "field compares column '%s')", r->job->path, f->line, f->col,
+                f->name, r->store.path, path, f->column);
         return -1;
     }
     hid_t d = H5Dopen2(r->store.file, path, H5P_DEFAULT);
@@ -138,17 +140,19 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
               ((f->kind == PL_CMP_DATE || f->kind == PL_CMP_NUMBER) &&
                cl == H5T_INTEGER));
     if (!ok) {
-        pl_err0("%s: %s: linkage.fields.%s (compare: %s) expects a 1-D "
-                "dataset of %s", r->store.path, path, f->name,
+        pl_err0("%s:%d:%d: linkage.fields.%s (compare: %s): %s: %s: "
+                "expected a 1-D dataset of %s", r->job->path, f->line,
+                f->col, f->name,
                 f->kind == PL_CMP_NAME ? "name" : f->kind == PL_CMP_DATE
                 ? "date" : f->kind == PL_CMP_EXACT ? "exact" : "number",
-                want);
+                r->store.path, path, want);
         H5Dclose(d);
         return -1;
     }
     if (dims[0] == 0) {
-        pl_err0("%s: %s: linkage.fields.%s compares an empty column (0 "
-                "rows)", r->store.path, path, f->name);
+        pl_err0("%s:%d:%d: linkage.fields.%s: %s: %s: a comparison on an "
+                "empty column (0 rows)", r->job->path, f->line, f->col,
+                f->name, r->store.path, path);
         H5Dclose(d);
         return -1;
     }
@@ -355,12 +359,34 @@ int pl_probalink_prepare(pl_run *r)
                                    MPI_SUM, r->comm));
         for (size_t f = 0; f < c->n_fields; f++)
             if (aq[f] == 0 || all[f] == 0) {
-                pl_err0("%s: /sources/%s/%s: linkage.fields.%s compares an "
-                        "empty column (every value is missing)",
-                        r->store.path, aq[f] == 0 ? q->name : c->persons,
-                        c->fields[f].column, c->fields[f].name);
+                pl_err0("%s:%d:%d: linkage.fields.%s: %s: /sources/%s/%s: a "
+                        "comparison on an empty column (every value is "
+                        "missing)", r->job->path, c->fields[f].line,
+                        c->fields[f].col, c->fields[f].name, r->store.path,
+                        aq[f] == 0 ? q->name : c->persons,
+                        c->fields[f].column);
                 return -1;
             }
+    }
+    /* memory_per_rank: this rank's records stay resident through the
+     * linkage (the blocking rounds take another 1/8, bk_rounds): refused
+     * when they need more than half of it, before any pair is formed. */
+    uint64_t mem = r->job->memory_per_rank ? r->job->memory_per_rank
+                                           : PL_DEFAULT_MEMORY;
+    uint64_t nrec = s->p_count, mx = 0;
+    for (size_t k = 0; k < s->nq; k++)
+        nrec += s->q[k].count;
+    uint64_t need = nrec * (s->rs + 8) + (8ull << 20);  /* + tf sketch */
+    PL_MPI_CHECK(MPI_Allreduce(&need, &mx, 1, MPI_UINT64_T, MPI_MAX,
+                               r->comm));
+    if (mx > mem / 2) {
+        pl_err0("%s: options.memory_per_rank: the linkage keeps the matching "
+                "fields of each rank's records in memory, %.1f MiB on the "
+                "largest rank, more than half of memory_per_rank (%.1f "
+                "MiB); raise memory_per_rank or run more ranks",
+                r->job->path, (double)mx / 1048576.0,
+                (double)mem / 1048576.0);
+        return -1;
     }
     term_freqs(r);
     s->t_prepare = MPI_Wtime() - t0;
@@ -464,9 +490,14 @@ static void warn_capped(pl_run *r, const pl_lk_rule *rule,
 
 static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
 {
-    /* About 64 MiB of routed records per round and rank. */
+    /* About 64 MiB of routed records per round and rank, or 1/16 of
+     * memory_per_rank when that is less (sent and received: 1/8). */
     struct pl_probalink_state *s = r->probalink;
+    uint64_t mem = r->job->memory_per_rank ? r->job->memory_per_rank
+                                           : PL_DEFAULT_MEMORY;
     uint64_t bytes = nrec * s->rs * 2, lim = 64ull << 20;
+    if (mem / 16 < lim)
+        lim = mem / 16 > 4096 ? mem / 16 : 4096;
     uint64_t mx = 0;
     PL_MPI_CHECK(MPI_Allreduce(&bytes, &mx, 1, MPI_UINT64_T, MPI_MAX,
                                r->comm));
@@ -682,13 +713,17 @@ static int link_one(pl_run *r, qsrc *q)
     /* 3. every candidate pair, scored */
     x.mo = &q->mo;
     pl_bk_stats tot = {0};
+    pl_bk_caps caps[PL_LK_MAX_RULES];
+    memset(caps, 0, sizeof caps);
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .rounds = rounds,
-                            .cap = r->cap};
+                            .cap = r->cap, .caps = caps};
         pl_bk_stats ss = {0};
         if (pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count, score_pair,
-                      &x, &ss) != 0)
+                      &x, &ss) != 0) {
+            pl_bk_caps_free(caps, c->n_rules);
             goto fail;
+        }
         sum_stats(r->comm, &ss);
         warn_capped(r, &c->rules[ri], &ss);
         tot.pairs += ss.pairs;
@@ -696,6 +731,7 @@ static int link_one(pl_run *r, qsrc *q)
         tot.capped_blocks += ss.capped_blocks;
         tot.capped_pairs += ss.capped_pairs;
     }
+    pl_bk_caps_free(caps, c->n_rules);
     q->pairs = tot.pairs;
     q->dups = tot.dups;
     q->capped_blocks = tot.capped_blocks;

@@ -57,12 +57,25 @@ sed -e 's#first_name: {compare: name}#first_name: {compare: name, column: ""}#' 
 bad "an empty column name" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.first_name.column: expected a column name, got an empty string'
 cp "$TMP/job.yaml" "$TMP/bad.yaml"
 sed -i -e 's#birth_name: {compare: name}#birth_name: {compare: date}#' "$TMP/bad.yaml"
-bad "a matching field of the wrong type" '/sources/persons/birth_name: linkage.fields.birth_name \(compare: date\) expects a 1-D dataset of an integer'
+bad "a matching field of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_name \(compare: date\): [^ ]*fs.h5: /sources/persons/birth_name: expected a 1-D dataset of an integer'
 cp "$TMP/fs.h5" "$TMP/empty.h5"
 /usr/bin/python3 -c "
 import h5py; f=h5py.File('$TMP/empty.h5','r+'); d=f['sources/registry/commune']; d[...]=b''"
 sed -e "s#^store: .*#store: $TMP/empty.h5#" "$TMP/job.yaml" >"$TMP/bad.yaml"
-bad "a comparison on an empty column" '/sources/registry/commune: linkage.fields.commune compares an empty column'
+bad "a comparison on an empty column" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.commune: [^ ]*empty.h5: /sources/registry/commune: a comparison on an empty column \(every value is missing\)'
+
+# memory_per_rank: the linkage's resident records above half of it are
+# refused before any pair is formed; a budget that fits gives smaller
+# blocking rounds and the same outputs
+{ cat "$TMP/job.yaml"; printf 'options:\n  memory_per_rank: 2MiB\n'; } >"$TMP/bad.yaml"
+bad "memory_per_rank too small for the linkage's records" 'bad.yaml: options.memory_per_rank: the linkage keeps the matching fields of each rank.s records in memory, [0-9.]+ MiB'
+{ cat "$TMP/job.yaml"; printf 'options:\n  memory_per_rank: 24MiB\n'; } >"$TMP/small.yaml"
+if plrun 1 run "$TMP/small.yaml" --out "$TMP/small" >"$TMP/small.log" 2>&1; then
+  check "memory_per_rank 24MiB (blocking in smaller rounds): identical /linked, /review, /linkage" \
+    bash -c "for g in /linked/registry /review/registry /linkage/registry; do h5diff '$TMP/np1/linked.h5' '$TMP/small/linked.h5' \$g \$g || exit 1; done"
+else
+  notok "linkage run with memory_per_rank 24MiB"; tail -5 "$TMP/small.log"
+fi
 
 # one-to-one: two identical records of one person; one is linked, the other
 # goes to review with that person as its candidate

@@ -59,6 +59,22 @@ static void test_strsim(void)
           "normalise: ligatures, sharp s, U+2019, trim");
     CHECK(norm_is("L\xce\xbb" "A", "LA") && norm_is("--", ""),
           "normalise: other scripts dropped, only separators -> empty");
+    /* Latin Extended-A: the precomposed (NFC) letter folds like its
+     * decomposed (NFD) form, base letter + combining mark */
+    CHECK(norm_is("\xc4\x8c" "apek", "CAPEK") &&
+              norm_is("C\xcc\x8c" "apek", "CAPEK") &&
+              norm_is("Dvo\xc5\x99\xc3\xa1k", "DVORAK") &&
+              norm_is("\xc5\x81ukasz", "LUKASZ") &&
+              norm_is("\xc5\x9e" "tefan \xc8\x98" "erban", "STEFAN SERBAN") &&
+              norm_is("\xc5\x92" "dipe", "OEDIPE") &&
+              norm_is("\xc5\xb8ves", "YVES"),
+          "normalise: Latin Extended-A (U+0100..U+017F, Romanian S/T comma) "
+          "folded, NFC as NFD");
+    CHECK(norm_is("Jean\xc2\xa0Pierre", "JEAN PIERRE") &&
+              norm_is("Jean\xe2\x80\x93Luc", "JEAN LUC") &&
+              norm_is("Jean\xe2\x80\x94Luc", "JEAN LUC") &&
+              norm_is("O\xe2\x80\x98Neil", "O NEIL"),
+          "normalise: no-break space, en and em dashes, U+2018 are separators");
     CHECK(same_phon("DUPONT", "DUPOND") && same_phon("MARTIN", "MARTAIN") &&
               same_phon("PHILIPPE", "FILIPE") &&
               same_phon("GAUTHIER", "GOTIER") && !same_phon("MARTIN", "DUPONT"),
@@ -223,6 +239,26 @@ static void test_blocking(void)
               s2.seen[1][0] == 1,
           "blocking: a block of 5 with max_block 2 compares its first 2 "
           "persons (by row) and counts 3 pairs not compared");
+    /* a pair left out by an earlier rule's cap is compared by a later
+     * rule; a pair compared within the cap is still compared once */
+    set_rec(PP[0], 0, 0, 1, 9);
+    set_rec(PP[4], 4, 0, 1, 9);
+    uint8_t Q9[sizeof(pl_fs_hdr) + 16];
+    set_rec(Q9, 7, 1, 1, 9);
+    pairs_seen s3 = {{{0}}, 0};
+    pl_bk_stats st3 = {0};
+    pl_bk_caps caps[2] = {{0}};
+    rc = 0;
+    for (int r = 0; r < 2 && rc == 0; r++) {
+        pl_bk_params bq = {.rule = r, .dedup = 1, .rounds = 1, .caps = caps};
+        rc = pl_bk_run(MPI_COMM_WORLD, &c, &bq, &PP[0][0], 5, Q9, 1,
+                       on_pair, &s3, &st3);
+    }
+    pl_bk_caps_free(caps, 2);
+    CHECK(rc == 0 && s3.n == 3 && st3.dups == 1 && s3.seen[2][0] == 4,
+          "blocking: a pair beyond an earlier rule's cap is compared under "
+          "a later rule, one within it is not compared twice (%d pairs, "
+          "%llu skipped)", s3.n, (unsigned long long)st3.dups);
     /* the key ignores what the rule does not name, and missing excludes */
     uint8_t a[sizeof(pl_fs_hdr) + 16], b[sizeof a];
     set_rec(a, 1, 0, 5, 6);

@@ -51,6 +51,9 @@ typedef struct {
     /* Platform job: the source comes from this transfer package (its p1
      * and payload columns, docs/PACKAGE.md) instead of the store. */
     char  *package;
+    /* Producer job: fields encoded into Bloom filters (encode_cfg.h),
+     * NULL when none. */
+    struct pl_encode_cfg *encode;
 } pl_source_cfg;
 
 /* One entry of the optional `columns:` data dictionary: metadata written

@@ -429,12 +429,9 @@ int pl_pkg_add_encoding(pl_pkg_writer *w, int si, const pl_pkg_enc *e)
 /* The manifest lines of an encoding (section 3). */
 static void sb_encoding(sbuf *m, const pl_pkg_col *cols, const pl_pkg_enc *e)
 {
-    sb_add(m, "encoding %s version %s bits %u q %u pad %u harden %s salt %s "
-           "secret_id %s fields %zu\n", cols[e->col].name, e->version,
-           e->bits, e->q, e->pad, pl_pkg_enc_harden_name(e->harden),
-           e->salt, e->secret_id, e->nfields);
-    for (size_t f = 0; f < e->nfields; f++)
-        sb_add(m, "field %s %u\n", e->fields[f].name, e->fields[f].k);
+    char *t = pl_pkg_enc_text(cols[e->col].name, e);
+    sb_add(m, "%s", t);
+    free(t);
 }
 
 int pl_pkg_write(pl_pkg_writer *w, int si, size_t ci, uint64_t lo,
@@ -683,6 +680,64 @@ static void src_free(pl_pkg_src *s)
     free(s->data); free(s->tags);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Encoding lines (section 3.1) */
+
+char *pl_pkg_enc_text(const char *column, const pl_pkg_enc *e)
+{
+    sbuf m = {0};
+    sb_add(&m, "encoding %s version %s bits %u q %u pad %u harden %s salt %s "
+           "secret_id %s fields %zu\n", column, e->version, e->bits, e->q,
+           e->pad, pl_pkg_enc_harden_name(e->harden), e->salt, e->secret_id,
+           e->nfields);
+    for (size_t f = 0; f < e->nfields; f++)
+        sb_add(&m, "field %s %u\n", e->fields[f].name, e->fields[f].k);
+    return m.s;
+}
+
+const char *pl_pkg_enc_parse(const char **p, const char *end,
+                             const char *column, size_t width, pl_pkg_enc *e)
+{
+    char line[512], a[256], h[32], salt[32], sid[64];
+    size_t nf;
+    unsigned pad;
+    memset(e, 0, sizeof *e);
+    if (next_line(p, end, line, sizeof line) != 0)
+        return "a line is missing or too long";
+    if (sscanf(line, "encoding %255s version %31s bits %u q %u pad %u "
+               "harden %31s salt %31s secret_id %63s fields %zu", a,
+               e->version, &e->bits, &e->q, &pad, h, salt, sid, &nf) != 9 ||
+        strcmp(a, column) != 0)
+        return "bad 'encoding' line (one per b<N> column, in column order)";
+    unsigned fl = 4;
+    for (unsigned k = 0; k < 4; k++)
+        if (strcmp(h, pl_pkg_enc_harden_name(k)) == 0)
+            fl = k;
+    uint8_t sidb[16];
+    if (fl == 4 || pad > 1 || e->q < 1 || e->q > 8 ||
+        (strcmp(salt, "none") && strcmp(salt, "birth_year")) ||
+        hexfield(sid, 16, sidb) != 0 || nf < 1 || nf > PL_PKG_ENC_FIELDS ||
+        e->bits == 0 || e->bits % 64 || e->bits > 16384 ||
+        strcmp(e->version, PL_PKG_ENC_VERSION))
+        return "bad 'encoding' line";
+    e->pad = pad;
+    e->harden = fl;
+    snprintf(e->salt, sizeof e->salt, "%.15s", salt);
+    snprintf(e->secret_id, sizeof e->secret_id, "%.32s", sid);
+    if (pl_pkg_enc_out_bits(e) != width * 8)
+        return "an encoded column's width is not the one its encoding gives";
+    e->nfields = nf;
+    for (size_t f = 0; f < nf; f++) {
+        if (next_line(p, end, line, sizeof line) != 0)
+            return "a line is missing or too long";
+        if (sscanf(line, "field %255s %u", a, &e->fields[f].k) != 2 ||
+            !valid_name(a) || e->fields[f].k < 1 || e->fields[f].k > 64)
+            return "bad 'field' line";
+        snprintf(e->fields[f].name, sizeof e->fields[f].name, "%.63s", a);
+    }
+    return NULL;
+}
+
 /* Returns NULL, or a short reason (no data from the manifest). */
 static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
                                   size_t len)
@@ -779,46 +834,11 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
                 continue;
             s->enc = pl_xrealloc(s->enc, (s->nenc + 1) * sizeof *s->enc);
             pl_pkg_enc *e = &s->enc[s->nenc++];
-            memset(e, 0, sizeof *e);
+            const char *why = pl_pkg_enc_parse(&q, end, s->cols[c].name,
+                                               s->cols[c].size, e);
+            if (why)
+                return why;
             e->col = c;
-            char h[32], salt[32], sid[64];
-            size_t nf;
-            unsigned pad;
-            LINE();
-            if (sscanf(line, "encoding %255s version %31s bits %u q %u pad %u "
-                       "harden %31s salt %31s secret_id %63s fields %zu", a,
-                       e->version, &e->bits, &e->q, &pad, h, salt, sid,
-                       &nf) != 9 || strcmp(a, s->cols[c].name) != 0)
-                return "bad 'encoding' line (one per b<N> column, in "
-                       "column order)";
-            unsigned fl = 4;
-            for (unsigned k = 0; k < 4; k++)
-                if (strcmp(h, pl_pkg_enc_harden_name(k)) == 0)
-                    fl = k;
-            uint8_t sidb[16];
-            if (fl == 4 || pad > 1 || e->q < 1 || e->q > 8 ||
-                (strcmp(salt, "none") && strcmp(salt, "birth_year")) ||
-                hexfield(sid, 16, sidb) != 0 || nf < 1 ||
-                nf > PL_PKG_ENC_FIELDS || e->bits == 0 || e->bits % 64 ||
-                e->bits > 16384 || strcmp(e->version, PL_PKG_ENC_VERSION))
-                return "bad 'encoding' line";
-            e->pad = pad;
-            e->harden = fl;
-            snprintf(e->salt, sizeof e->salt, "%.15s", salt);
-            snprintf(e->secret_id, sizeof e->secret_id, "%.32s", sid);
-            if (pl_pkg_enc_out_bits(e) != s->cols[c].size * 8)
-                return "an encoded column's width is not the one its "
-                       "encoding gives";
-            e->nfields = nf;
-            for (size_t f = 0; f < nf; f++) {
-                LINE();
-                if (sscanf(line, "field %255s %u", a, &e->fields[f].k) != 2 ||
-                    !valid_name(a) || e->fields[f].k < 1 ||
-                    e->fields[f].k > 64)
-                    return "bad 'field' line";
-                snprintf(e->fields[f].name, sizeof e->fields[f].name,
-                         "%.63s", a);
-            }
         }
         uint64_t first = 0;
         for (uint64_t k = 0; k < s->nblocks; k++) {

@@ -72,6 +72,15 @@ unsigned pl_pkg_enc_out_bits(const pl_pkg_enc *e);
  * xor_fold+balance. */
 const char *pl_pkg_enc_harden_name(unsigned flags);
 
+/* The manifest lines of encoding e of `column` (section 3.1), allocated;
+ * and their parser from *p (advanced past them) for a column of `width`
+ * bytes: NULL, or a short reason. Not collective. A store dataset of
+ * encodings carries the same text as its `encoding` attribute. */
+char *pl_pkg_enc_text(const char *column, const pl_pkg_enc *e);
+const char *pl_pkg_enc_parse(const char **p, const char *end,
+                             const char *column, size_t width,
+                             pl_pkg_enc *e);
+
 /* The type string of an HDF5 (native) type, with its size; -1 when the
  * type cannot travel (not integer, float or fixed-length string). Not
  * collective. */

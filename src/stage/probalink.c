@@ -11,6 +11,7 @@
 #include "par/mpi.h"
 #include "stage/blocking.h"
 #include "stage/fellegi.h"
+#include "stage/pprl_link.h"
 #include "stage/runaudit.h"
 
 #include <errno.h>
@@ -167,10 +168,19 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
     const pl_linkage_cfg *c = r->job->linkage;
     size_t rs = pl_fs_recsize(c);
     col_t cols[PL_LK_MAX_FIELDS];
+    pl_pprl_col enc[PL_LK_MAX_FIELDS];      /* compare: dice fields */
     int ok = 1;
     size_t nopen = 0;
     for (size_t f = 0; f < c->n_fields && ok; f++) {
-        ok = open_col(r, src, &c->fields[f], &cols[f]) == 0;
+        enc[f].d = -1;
+        if (c->fields[f].kind == PL_CMP_DICE) {
+            ok = pl_pprl_open(r, src, &c->fields[f], &enc[f]) == 0;
+            cols[f].d = -1;
+            cols[f].n = enc[f].n;
+            cols[f].size = enc[f].bytes;
+            cols[f].is_str = 0;
+        } else
+            ok = open_col(r, src, &c->fields[f], &cols[f]) == 0;
         if (ok)
             nopen++;
         if (ok && f > 0 && cols[f].n != cols[0].n) {
@@ -183,8 +193,11 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         }
     }
     if (!ok) {
-        for (size_t f = 0; f < nopen; f++)
-            H5Dclose(cols[f].d);
+        for (size_t f = 0; f < nopen; f++) {
+            if (cols[f].d >= 0)
+                H5Dclose(cols[f].d);
+            pl_pprl_close(&enc[f]);
+        }
         return -1;
     }
     *nrows = cols[0].n;
@@ -213,6 +226,25 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         const pl_lk_field *fd = &c->fields[f];
         char what[PL_NAME_MAX * 2 + 16];
         snprintf(what, sizeof what, "/sources/%s/%s", src, fd->column);
+        if (fd->kind == PL_CMP_DICE) {      /* filters as they are */
+            ok &= pl_pprl_read(r, &enc[f], ok ? *first : 0, n, buf) == 0;
+            size_t off = pl_fs_off(c, f), nw = fd->bytes / 8;
+            for (uint64_t i = 0; i < n && ok; i++) {
+                uint8_t *rec = recs + i * rs;
+                memcpy(rec + off, buf + i * fd->bytes, fd->bytes);
+                uint64_t w[1];
+                int any = 0;
+                for (size_t j = 0; j < nw && !any; j++) {
+                    memcpy(w, rec + off + 8 * j, 8);
+                    any = w[0] != 0;
+                }
+                if (!any)
+                    ((pl_fs_hdr *)rec)->missing |= 1u << f;
+                else
+                    present[f]++;
+            }
+            continue;
+        }
         hid_t mt = -1;
         if (cols[f].is_str) {
             mt = H5Tcopy(H5T_C_S1);
@@ -264,8 +296,11 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         pl_wipe(buf, n * sz);
     }
     free(buf);
-    for (size_t f = 0; f < c->n_fields; f++)
-        H5Dclose(cols[f].d);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        if (cols[f].d >= 0)
+            H5Dclose(cols[f].d);
+        pl_pprl_close(&enc[f]);
+    }
     *out = recs;
     return ok ? 0 : -1;
 }
@@ -327,6 +362,8 @@ int pl_probalink_prepare(pl_run *r)
     r->probalink = s;
     double t0 = MPI_Wtime(), c0 = cpu_now();
     s->c = c;
+    if (pl_pprl_prepare(r) != 0)        /* sets the dice fields' widths */
+        return -1;
     s->rs = pl_fs_recsize(c);
     s->psi = c->persons_index;
     const pl_source *ps = &r->store.src[s->psi];

@@ -1165,6 +1165,17 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
              pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0 &&
              put_attr_f64(g3, "estimated_precision", q->est_precision) == 0 &&
              put_attr_f64(g3, "estimated_recall", q->est_recall) == 0;
+        /* Encoded fields: their parameters (never the secret). */
+        char *et[PL_LK_MAX_FIELDS];
+        size_t ne = 0;
+        for (size_t f = 0; f < c->n_fields; f++)
+            if ((et[ne] = pl_pprl_params_text(r, f)))
+                ne++;
+        if (ok && ne)
+            ok = pl_attr_strlist(g3, "encodings", (const char *const *)et,
+                                 ne) == 0;
+        for (size_t f = 0; f < ne; f++)
+            free(et[f]);
         if (ok && q->has_truth)
             ok = put_attr_f64(g3, "true_precision", q->t_precision) == 0 &&
                  put_attr_f64(g3, "true_recall", q->t_recall) == 0 &&
@@ -1283,6 +1294,12 @@ void pl_probalink_summary(const pl_run *r)
     const struct pl_probalink_state *s = r->probalink;
     if (!s || r->rank != 0)
         return;
+    for (size_t f = 0; f < s->c->n_fields; f++) {
+        char *t = pl_pprl_params_text(r, f);
+        if (t)
+            pl_info("linkage encoding %s", t);
+        free(t);
+    }
     for (size_t k = 0; k < s->nq; k++) {
         const qsrc *q = &s->q[k];
         pl_info("linkage %s -> %s: %llu rows, %llu linked, %llu to review, "

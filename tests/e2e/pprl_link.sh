@@ -183,6 +183,29 @@ plrun 2 run "$TMP/plat3.yaml" $TRANS --out "$TMP/plat3" >"$TMP/plat3.log" 2>&1
 check "run consumes a package with an encoded column (not carried)" \
   $PY -c "import h5py,sys; f=h5py.File('$TMP/plat3/linked.h5'); sys.exit(0 if 'clk' not in f['linked/hospital_stays'] and 'stay_date' in f['linked/hospital_stays'] else 1)"
 
+# job file errors: file:line:column and the key path
+badprod() {  # NAME SED-EXPR EXPECTED-REGEX
+  sed -e "$2" "$TMP/prod.yaml" >"$TMP/badprod.yaml"
+  if "$PL" produce "$TMP/badprod.yaml" $SIGN --linkage-secret "$K/link.key" --out "$TMP/badprod" >"$TMP/badprod.log" 2>&1; then
+    notok "$1: refused"
+  elif grep -qE -- "$3" "$TMP/badprod.log"; then ok "$1: refused ($3)"
+  else notok "$1: refused with '$3'"; cat "$TMP/badprod.log"; fi
+}
+badprod "encode: an unknown key" 's#salt: birth_year#salt: birth_year, sault: 1#' \
+  "badprod.yaml:[0-9]+:[0-9]+: sources.hospital_stays.encode: unknown key 'sault'"
+badprod "encode: filter_bits not a multiple of 64" 's#k: {last_name: 25}#k: {last_name: 25}, filter_bits: 1000#' \
+  "badprod.yaml:[0-9]+:[0-9]+: sources.hospital_stays.encode.filter_bits: expected a multiple of 64"
+badprod "encode: k for a field not encoded" 's#k: {last_name: 25}#k: {surname: 25}#' \
+  "badprod.yaml:[0-9]+:[0-9]+: sources.hospital_stays.encode.k.surname: not one of encode.fields"
+badprod "encode: a field the export lacks" 's#fields: \[last_name, birth_date\], k: {last_name: 25}#fields: [last_nam, birth_date]#' \
+  "export.h5: /sources/hospital_stays/last_nam: kept column not found"
+sed -e 's#^    keep: \[\]#    keep: []\n    encode: {fields: [commune]}#' "$TMP/enc.yaml" >"$TMP/bad.yaml"
+bad "encode: in a platform's job" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: sources.persons: 'encode' is for a producer's job"
+sed -e 's#- birth_date + first_name:lsh#- birth_date:lsh#' "$TMP/enc.yaml" >"$TMP/bad.yaml"
+bad "lsh blocking on a clear field" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: linkage.blocking\[0\]: blocking rule 'birth_date:lsh': 'lsh' does not apply to field 'birth_date'"
+sed -e 's#column: bf_first_name}#column: bf_first_name, levels: [0.8, 0.9]}#' "$TMP/enc.yaml" >"$TMP/bad.yaml"
+bad "Dice levels out of order" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: linkage.fields.first_name.levels\[1\]: thresholds must decrease strictly"
+
 # === no name, no secret anywhere ===========================================
 $PY -c "
 import h5py

@@ -22,7 +22,7 @@ mkdir -p "$K"
 cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$K/"
 chmod 600 "$K"/*.key.pem "$K"/*.pass
 "$PL" keygen "$K/link.key" >/dev/null && "$PL" keygen "$K/other.key" >/dev/null
-SECRET_HEX=$(od -An -tx1 "$K/link.key" | tr -d ' \n' | head -c 64)
+SECRET_HEX=$(head -c 64 "$K/link.key")
 
 # === synth: the same persons and registry, clear and encoded ===============
 "$PL" synth --linkage --persons 6000 --records 4000 --seed 11 -o "$TMP/clear.h5" >/dev/null
@@ -137,6 +137,26 @@ clk = [dict(kv.split("=") for kv in r[3:])["clk"] for r in rows]
 w = [bin(int(c, 16)).count("1") for c in clk]
 print(("ok" if all(x == 1024 for x in w) and len(set(clk)) > 90 else "not ok") +
       " - decrypted filters are balanced (weight 1024 of 2048) and differ between records")
+PY
+# the filters are the ones docs/PPRL.md defines (recomputed in Python by
+# tests/e2e/pprl_vectors.py's functions, from the export and the secret)
+$PY - "$ROOT/tests/e2e" "$TMP/export.h5" "$TMP/dec.txt" "$TMP/prod/cnam/rejects.csv" "$SECRET_HEX" <<'PY'
+import sys, csv, h5py
+sys.path.insert(0, sys.argv[1])
+import pprl_vectors as pv
+exp, dec, rej, sec = sys.argv[2:6]
+g = h5py.File(exp, "r")["sources/hospital_stays"]
+bad = {int(r["row"]) for r in csv.DictReader(open(rej)) if r["source"] == "hospital_stays"}
+rows = [i for i in range(len(g["nir"])) if i not in bad][:40]
+clk = [dict(kv.split("=") for kv in l.split()[3:])["clk"] for l in open(dec) if l.startswith("hospital_stays ")][:40]
+secret = bytes.fromhex(sec)
+same = 0
+for r, c in zip(rows, clk):
+    bd = int(g["birth_date"][r]); name = g["last_name"][r].decode()
+    want = pv.encode(secret, 1024, 2, b"%04d" % (bd // 10000),
+                     [("last_name", 25, 2, 1, name), ("birth_date", 20, 2, 1, str(bd))])
+    same += want == c
+print(("ok" if same == 40 else "not ok") + " - the package's filters are docs/PPRL.md's encoding of the export's fields (%d of 40 recomputed)" % same)
 PY
 SID=$(grep -o '"linkage_secret_id":"[0-9a-f]*"' "$TMP/prod/cnam/audit.log" | cut -d'"' -f4)
 check "produce's audit line carries the secret's identifier, the manifest the same one" \

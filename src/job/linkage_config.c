@@ -335,10 +335,18 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
              k != PL_CMP_DATE) ||
             (xf == PL_BK_INITIAL && k != PL_CMP_NAME) ||
             ((xf == PL_BK_LSH) != (k == PL_CMP_DICE))) {
-            pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
-                          "'%s' does not apply to field '%s' (compare: %s)",
-                          pl_yaml_show(s, v->len, shown), xform_names[xf],
-                          c->fields[fi].name, cmp_names[k]);
+            if (k == PL_CMP_DICE)
+                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                              "field '%s' (compare: dice) blocks only as "
+                              "'%s:lsh' (Hamming LSH on its filters)",
+                              pl_yaml_show(s, v->len, shown),
+                              c->fields[fi].name, c->fields[fi].name);
+            else
+                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                              "'%s' does not apply to field '%s' (compare: "
+                              "%s)", pl_yaml_show(s, v->len, shown),
+                              xform_names[xf], c->fields[fi].name,
+                              cmp_names[k]);
             return -1;
         }
         r->items[r->n_items].field = fi;

@@ -223,6 +223,8 @@ sed -e 's#^    keep: \[\]#    keep: []\n    encode: {fields: [commune]}#' "$TMP/
 bad "encode: in a platform's job" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: sources.persons: 'encode' is for a producer's job"
 sed -e 's#- birth_date + first_name:lsh#- birth_date:lsh#' "$TMP/enc.yaml" >"$TMP/bad.yaml"
 bad "lsh blocking on a clear field" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: linkage.blocking\[0\]: blocking rule 'birth_date:lsh': 'lsh' does not apply to field 'birth_date'"
+sed -e 's#- last_name:lsh + first_name:lsh#- last_name + first_name:lsh#' "$TMP/enc.yaml" >"$TMP/bad.yaml"
+bad "a dice field blocked on its value" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: linkage.blocking\[2\]: blocking rule 'last_name \+ first_name:lsh': field 'last_name' \(compare: dice\) blocks only as 'last_name:lsh'"
 sed -e 's#column: bf_first_name}#column: bf_first_name, levels: [0.8, 0.9]}#' "$TMP/enc.yaml" >"$TMP/bad.yaml"
 bad "Dice levels out of order" "$TMP/bad.yaml" "bad.yaml:[0-9]+:[0-9]+: linkage.fields.first_name.levels\[1\]: thresholds must decrease strictly"
 

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "crypto/audit.h"
+#include "crypto/bloom.h"
 #include "crypto/custody.h"
 #include "crypto/digest.h"
 #include "crypto/keyfile.h"
@@ -27,13 +28,14 @@
 #include <unistd.h>
 
 typedef struct {
-    const char *job, *sign, *sign_pass, *out, *audit;
+    const char *job, *sign, *sign_pass, *out, *audit, *linkage_secret;
 } prod_args;
 
 static int usage(void)
 {
     pl_err0("usage: pseudolink produce PRODUCER_JOB.yaml --signing-key PEM "
-            "[--signing-passphrase-file FILE] [--out DIR] [--audit FILE]");
+            "[--signing-passphrase-file FILE] [--out DIR] [--audit FILE] "
+            "[--linkage-secret FILE]");
     return 2;
 }
 
@@ -47,6 +49,8 @@ static int parse_args(int argc, char **argv, prod_args *a)
             a->sign_pass = argv[++i];
         else if (v && strcmp(argv[i], "--out") == 0) a->out = argv[++i];
         else if (v && strcmp(argv[i], "--audit") == 0) a->audit = argv[++i];
+        else if (v && strcmp(argv[i], "--linkage-secret") == 0)
+            a->linkage_secret = argv[++i];
         else if (argv[i][0] == '-' || a->job) {
             pl_err0("produce: unexpected argument '%s'", argv[i]);
             return -1;
@@ -75,6 +79,8 @@ typedef struct {
     int gen_begun, locked;
     pl_produce_result res;
     char *log;
+    uint8_t secret_id[16];
+    int have_secret;
 } prod;
 
 static int load(prod *p, const prod_args *a)
@@ -108,6 +114,21 @@ static int load(prod *p, const prod_args *a)
     OPENSSL_cleanse(key, sizeof key);
     if (!pl_all_ok(p->comm, ok))
         return -1;
+    /* The linkage secret of encoded fields (keygen FILE: 32 bytes), on the
+     * command line only; its identifier goes to the manifest and the
+     * audit line, never the secret. */
+    if (a->linkage_secret) {
+        ok = pl_key_load(a->linkage_secret, "linkage secret", key,
+                         p->rank != 0) == 0;
+        if (ok) {
+            pl_produce_linkage_secret(key, sizeof key);
+            ok = pl_bloom_secret_id(key, sizeof key, p->secret_id) == 0;
+            p->have_secret = ok;
+        }
+        OPENSSL_cleanse(key, sizeof key);
+        if (!pl_all_ok(p->comm, ok))
+            return -1;
+    }
     if (p->rank == 0) {
         p->transport = pl_pkey_load_public(PL_PKEY_X25519,
                                            p->job.transport_key, 0);
@@ -209,6 +230,9 @@ static pl_audit_rec *audit_rec(prod *p, const char *job_path)
     pl_audit_u64(a, "rows", rows);
     pl_audit_u64(a, "rejected", rej);
     pl_audit_u64(a, "packaged", pk);
+    if (p->have_secret)         /* the secret's identifier, never it */
+        pl_audit_hex(a, "linkage_secret_id", p->secret_id,
+                     sizeof p->secret_id);
     return a;
 }
 
@@ -346,6 +370,7 @@ int pl_produce_main(int argc, char **argv)
     EVP_PKEY_free(p.transport);
     EVP_PKEY_free(p.signing);
     pl_job_free(&p.job);
+    pl_produce_linkage_secret(NULL, 0);
     fflush(stdout);
     MPI_Finalize();
     return rc;

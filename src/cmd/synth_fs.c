@@ -1,5 +1,6 @@
 /* synth_fs.c — see synth_fs.h. */
 #include "cmd/synth_fs.h"
+#include "cmd/synth_pprl.h"
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -505,12 +506,16 @@ int pl_synth_fs_main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},
         {"errors", required_argument, NULL, 'e'},
         {"output", required_argument, NULL, 'o'},
+        {"linkage-secret", required_argument, NULL, 'L'},
+        {"registry-secret", required_argument, NULL, 'R'},
+        {"per-field", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     uint64_t np = 0, nr = 0, sd = 0;
     int have_s = 0;
     double er = 1.0;
-    const char *out = NULL;
+    const char *out = NULL, *lsec = NULL, *rsec = NULL;
+    int per_field = 0;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -549,6 +554,15 @@ int pl_synth_fs_main(int argc, char **argv)
         case 'o':
             out = optarg;
             break;
+        case 'L':
+            lsec = optarg;
+            break;
+        case 'R':
+            rsec = optarg;
+            break;
+        case 'F':
+            per_field = 1;
+            break;
         case 'h':
             printf("usage: pseudolink synth --linkage --persons N --records M"
                    " --seed S [--errors F] -o FILE\n\n"
@@ -556,7 +570,13 @@ int pl_synth_fs_main(int argc, char **argv)
                    " and matching fields)\nand /sources/registry (no NIR; "
                    "noisy copies, 10 %% new persons), truth in /truth.\n"
                    "  --errors F  multiply the default error rates by F "
-                   "(default 1)\n");
+                   "(default 1)\n"
+                   "  --linkage-secret FILE  encode the names (CLK column "
+                   "clk) and remove them\n"
+                   "  --registry-secret FILE  the registry's secret "
+                   "(default: the same)\n"
+                   "  --per-field  one filter per name (bf_<name>) instead "
+                   "of a CLK\n");
             return 0;
         default:
             pl_err("synth --linkage: unknown or incomplete option '%s'",
@@ -569,5 +589,14 @@ int pl_synth_fs_main(int argc, char **argv)
                "required");
         return 2;    /* usage (docs/CLI.md) */
     }
-    return synth_fs(np, nr, sd, er, out);
+    if ((rsec || per_field) && !lsec) {
+        pl_err("synth --linkage: --registry-secret and --per-field need "
+               "--linkage-secret");
+        return 2;    /* usage (docs/CLI.md) */
+    }
+    int rc = synth_fs(np, nr, sd, er, out);
+    if (rc == 0 && lsec &&
+        pl_synth_pprl_encode(out, lsec, rsec ? rsec : lsec, !per_field) != 0)
+        rc = 1;
+    return rc;
 }

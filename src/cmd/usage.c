@@ -53,7 +53,8 @@ static const cmd_help CMDS[] = {
      "mpirun -np 4 pseudolink run jobs/regression.yaml --progress 30"},
     {"produce", "producer: stage 1 on its export, signed encrypted package",
      "pseudolink produce PRODUCER_JOB.yaml --signing-key PEM\n"
-     "         [--signing-passphrase-file FILE] [--out DIR] [--audit FILE]",
+     "         [--signing-passphrase-file FILE] [--out DIR] [--audit FILE]\n"
+     "         [--linkage-secret FILE]",
      "Run by a data producer on its own machines (alone or under mpirun):\n"
      "validate identities (same checks and reject codes as run), compute p1\n"
      "with the producer key, drop every direct identifier, and write one\n"
@@ -67,6 +68,9 @@ static const cmd_help CMDS[] = {
      "                        its passphrase\n"
      "  --out DIR             the output directory (overrides output:)\n"
      "  --audit FILE          the audit log (default DIR/audit.log)\n"
+     "  --linkage-secret FILE the linkage secret (keygen FILE) of sources\n"
+     "                        with encode: (docs/PRODUCER.md); never in a\n"
+     "                        job file\n"
      "  -h, --help            this text",
      "mpirun -np 2 pseudolink produce jobs/producer_cnam.yaml "
      "--signing-key cnam.key.pem --signing-passphrase-file cnam.pass"},
@@ -74,7 +78,8 @@ static const cmd_help CMDS[] = {
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
      "         [--producer-key FILE] [--twins] -o FILE\n"
      "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
-     "         [--errors F] -o FILE",
+     "         [--errors F] [--linkage-secret FILE [--registry-secret FILE]\n"
+     "         [--per-field]] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
      "(for tests and benchmarks; no real person is in it).",
      "  --persons N           number of distinct persons (1..1000000000)\n"
@@ -98,6 +103,13 @@ static const cmd_help CMDS[] = {
      "  --records M           --linkage: registry records\n"
      "  --errors F            --linkage: multiply the default error rates by\n"
      "                        F (0..5, default 1)\n"
+     "  --linkage-secret FILE --linkage: names encoded (Bloom filters, CLK\n"
+     "                        column clk) with this secret, clear names\n"
+     "                        removed (docs/LINKAGE.md)\n"
+     "  --registry-secret FILE\n"
+     "                        --linkage: the registry's secret (default:\n"
+     "                        the same)\n"
+     "  --per-field           --linkage: one filter per name, bf_<name>\n"
      "  -h, --help            this text",
      "pseudolink synth --persons 1000 --sources 3 --seed 1 -o store.h5"},
     {"plan", "size a Slurm job for a machine, write its sbatch script",

@@ -84,12 +84,35 @@ static size_t type_size(const char *type)
 {
     if (strcmp(type, "p1") == 0)
         return 32;
+    if (type[0] == 'b') {               /* b<N>: a Bloom-filter encoding */
+        char *end;
+        unsigned long n = strtoul(type + 1, &end, 10);
+        return *end == '\0' && type[1] >= '1' && type[1] <= '9' &&
+               n % 8 == 0 && n <= 4096 ? n : 0;
+    }
     hid_t t = pl_pkg_h5type(type);
     if (t < 0)
         return 0;
     size_t n = H5Tget_size(t);
     H5Tclose(t);
     return n;
+}
+
+unsigned pl_pkg_enc_out_bits(const pl_pkg_enc *e)
+{
+    unsigned b = e->bits;
+    if (e->harden & 1)          /* PL_BLOOM_XOR_FOLD */
+        b /= 2;
+    if (e->harden & 2)          /* PL_BLOOM_BALANCE */
+        b *= 2;
+    return b;
+}
+
+const char *pl_pkg_enc_harden_name(unsigned flags)
+{
+    static const char *const n[] = {"none", "xor_fold", "balance",
+                                    "xor_fold+balance"};
+    return n[flags & 3];
 }
 
 static int valid_name(const char *s)
@@ -271,6 +294,8 @@ typedef struct {
     hid_t    *data;
     uint8_t  *tags, *dig;       /* [ncols][local_blocks][16 | 32] */
     uint64_t *lbrows;           /* [local_blocks] */
+    pl_pkg_enc *enc;            /* [nenc] */
+    size_t    nenc;
 } wsrc;
 
 struct pl_pkg_writer {
@@ -385,6 +410,30 @@ int pl_pkg_add_source(pl_pkg_writer *w, const char *name, uint64_t local_rows,
     return pl_all_ok(w->comm, ok) ? (int)(w->nsrc - 1) : -1;
 }
 
+int pl_pkg_add_encoding(pl_pkg_writer *w, int si, const pl_pkg_enc *e)
+{
+    wsrc *s = &w->src[si];
+    if (e->col >= s->ncols || s->cols[e->col].type[0] != 'b' ||
+        s->cols[e->col].size * 8 != pl_pkg_enc_out_bits(e) ||
+        e->nfields == 0 || e->nfields > PL_PKG_ENC_FIELDS) {
+        pl_err0("%s: /sources/%s: encoding of column %zu: not a b<N> column "
+                "of the width its parameters give", w->f.tmp, s->name,
+                e->col);
+        return -1;
+    }
+    s->enc = pl_xrealloc(s->enc, (s->nenc + 1) * sizeof *s->enc);
+    s->enc[s->nenc++] = *e;
+    return 0;
+}
+
+/* The manifest lines of an encoding (section 3). */
+static void sb_encoding(sbuf *m, const pl_pkg_col *cols, const pl_pkg_enc *e)
+{
+    char *t = pl_pkg_enc_text(cols[e->col].name, e);
+    sb_add(m, "%s", t);
+    free(t);
+}
+
 int pl_pkg_write(pl_pkg_writer *w, int si, size_t ci, uint64_t lo,
                  uint64_t cnt, const void *buf)
 {
@@ -455,7 +504,7 @@ static void writer_free(pl_pkg_writer *w)
             if (s->data[c] >= 0)
                 H5Dclose(s->data[c]);
         free(s->data); free(s->cols); free(s->tags); free(s->dig);
-        free(s->lbrows);
+        free(s->lbrows); free(s->enc);
     }
     free(w->src);
     if (w->ct)
@@ -527,6 +576,18 @@ int pl_pkg_finish(pl_pkg_writer *w, char hex_id[2 * PL_PKG_ID_BYTES + 1])
             for (size_t c = 0; c < s->ncols; c++)
                 sb_add(&m, "column %s %s\n", s->cols[c].name,
                        s->cols[c].type);
+            for (size_t c = 0; c < s->ncols; c++) {
+                size_t ne = 0;
+                for (size_t e = 0; e < s->nenc; e++)
+                    if (s->enc[e].col == c && ne++ == 0)
+                        sb_encoding(&m, s->cols, &s->enc[e]);
+                if ((s->cols[c].type[0] == 'b') != (ne == 1)) {
+                    pl_err("%s: /sources/%s/%s: an encoded column needs "
+                           "exactly one encoding, another column none",
+                           w->f.tmp, s->name, s->cols[c].name);
+                    ok = 0;
+                }
+            }
             uint64_t first = 0;
             const uint64_t *br = (const uint64_t *)brows;
             for (uint64_t b = 0; b < s->nblocks; b++) {
@@ -614,8 +675,67 @@ static int hexfield(const char *h, size_t n, uint8_t *out)
 
 static void src_free(pl_pkg_src *s)
 {
+    free(s->enc);
     free(s->cols); free(s->bfirst); free(s->brows); free(s->digest);
     free(s->data); free(s->tags);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoding lines (section 3.1) */
+
+char *pl_pkg_enc_text(const char *column, const pl_pkg_enc *e)
+{
+    sbuf m = {0};
+    sb_add(&m, "encoding %s version %s bits %u q %u pad %u harden %s salt %s "
+           "secret_id %s fields %zu\n", column, e->version, e->bits, e->q,
+           e->pad, pl_pkg_enc_harden_name(e->harden), e->salt, e->secret_id,
+           e->nfields);
+    for (size_t f = 0; f < e->nfields; f++)
+        sb_add(&m, "field %s %u\n", e->fields[f].name, e->fields[f].k);
+    return m.s;
+}
+
+const char *pl_pkg_enc_parse(const char **p, const char *end,
+                             const char *column, size_t width, pl_pkg_enc *e)
+{
+    char line[512], a[256], h[32], salt[32], sid[64];
+    size_t nf;
+    unsigned pad;
+    memset(e, 0, sizeof *e);
+    if (next_line(p, end, line, sizeof line) != 0)
+        return "a line is missing or too long";
+    if (sscanf(line, "encoding %255s version %31s bits %u q %u pad %u "
+               "harden %31s salt %31s secret_id %63s fields %zu", a,
+               e->version, &e->bits, &e->q, &pad, h, salt, sid, &nf) != 9 ||
+        strcmp(a, column) != 0)
+        return "bad 'encoding' line (one per b<N> column, in column order)";
+    unsigned fl = 4;
+    for (unsigned k = 0; k < 4; k++)
+        if (strcmp(h, pl_pkg_enc_harden_name(k)) == 0)
+            fl = k;
+    uint8_t sidb[16];
+    if (fl == 4 || pad > 1 || e->q < 1 || e->q > 8 ||
+        (strcmp(salt, "none") && strcmp(salt, "birth_year")) ||
+        hexfield(sid, 16, sidb) != 0 || nf < 1 || nf > PL_PKG_ENC_FIELDS ||
+        e->bits == 0 || e->bits % 64 || e->bits > 16384 ||
+        strcmp(e->version, PL_PKG_ENC_VERSION))
+        return "bad 'encoding' line";
+    e->pad = pad;
+    e->harden = fl;
+    snprintf(e->salt, sizeof e->salt, "%.15s", salt);
+    snprintf(e->secret_id, sizeof e->secret_id, "%.32s", sid);
+    if (pl_pkg_enc_out_bits(e) != width * 8)
+        return "an encoded column's width is not the one its encoding gives";
+    e->nfields = nf;
+    for (size_t f = 0; f < nf; f++) {
+        if (next_line(p, end, line, sizeof line) != 0)
+            return "a line is missing or too long";
+        if (sscanf(line, "field %255s %u", a, &e->fields[f].k) != 2 ||
+            !valid_name(a) || e->fields[f].k < 1 || e->fields[f].k > 64)
+            return "bad 'field' line";
+        snprintf(e->fields[f].name, sizeof e->fields[f].name, "%.63s", a);
+    }
+    return NULL;
 }
 
 /* Returns NULL, or a short reason (no data from the manifest). */
@@ -681,7 +801,7 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
         for (size_t j = 0; j < i; j++)
             if (strcmp(p->src[j].name, a) == 0)
                 return "a source named twice";
-        snprintf(s->name, sizeof s->name, "%s", a);
+        snprintf(s->name, sizeof s->name, "%.63s", a);
         s->rows = u1;
         s->nblocks = u2;
         s->ncols = nc;
@@ -705,8 +825,20 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
             for (size_t j = 0; j < c; j++)
                 if (strcmp(s->cols[j].name, a) == 0)
                     return "a column named twice";
-            snprintf(s->cols[c].name, sizeof s->cols[c].name, "%s", a);
+            snprintf(s->cols[c].name, sizeof s->cols[c].name, "%.63s", a);
             snprintf(s->cols[c].type, sizeof s->cols[c].type, "%s", b);
+        }
+        /* One encoding per b<N> column, in column order. */
+        for (size_t c = 0; c < nc; c++) {
+            if (s->cols[c].type[0] != 'b')
+                continue;
+            s->enc = pl_xrealloc(s->enc, (s->nenc + 1) * sizeof *s->enc);
+            pl_pkg_enc *e = &s->enc[s->nenc++];
+            const char *why = pl_pkg_enc_parse(&q, end, s->cols[c].name,
+                                               s->cols[c].size, e);
+            if (why)
+                return why;
+            e->col = c;
         }
         uint64_t first = 0;
         for (uint64_t k = 0; k < s->nblocks; k++) {
@@ -990,6 +1122,15 @@ void pl_pkg_close(pl_pkg *p)
     OPENSSL_cleanse(p->key, sizeof p->key);
     memset(p, 0, sizeof *p);
     p->file = -1;
+}
+
+const pl_pkg_enc *pl_pkg_encoding(const pl_pkg *p, int si, size_t ci)
+{
+    const pl_pkg_src *s = &p->src[si];
+    for (size_t e = 0; e < s->nenc; e++)
+        if (s->enc[e].col == ci)
+            return &s->enc[e];
+    return NULL;
 }
 
 int pl_pkg_source(const pl_pkg *p, const char *name)

@@ -37,12 +37,49 @@
 #define PL_PKG_FORMAT     "pseudolink-package 1"
 
 /* Column types: "p1" (32 bytes), "i8".."i64", "u8".."u64", "f32", "f64"
- * (little-endian), "s<N>" (fixed-length string of N bytes, NUL-padded). */
+ * (little-endian), "s<N>" (fixed-length string of N bytes, NUL-padded),
+ * "b<N>" (a keyed Bloom-filter encoding of N bytes, N a multiple of 8,
+ * crypto/bloom.h; its parameters are an `encoding` entry). */
 typedef struct {
     char   name[PL_PKG_NAME_MAX];
     char   type[8];
     size_t size;                /* bytes per row */
 } pl_pkg_col;
+
+/* The encoding parameters of a "b<N>" column (docs/PACKAGE.md section 3,
+ * docs/PPRL.md section 4): never the secret, only its identifier. */
+#define PL_PKG_ENC_FIELDS 16
+#define PL_PKG_ENC_VERSION "pseudolink-pprl-v1"
+typedef struct {
+    char     name[PL_PKG_NAME_MAX];
+    unsigned k;
+} pl_pkg_enc_field;
+typedef struct {
+    size_t   col;               /* column index in its source */
+    char     version[32];       /* PL_PKG_ENC_VERSION */
+    unsigned bits;              /* filter width before hardening */
+    unsigned q, pad;            /* q-gram length; 1: padded */
+    unsigned harden;            /* crypto/bloom.h PL_BLOOM_* flags */
+    char     salt[16];          /* "none" or "birth_year" */
+    char     secret_id[33];     /* hex of pl_bloom_secret_id */
+    pl_pkg_enc_field fields[PL_PKG_ENC_FIELDS];
+    size_t   nfields;
+} pl_pkg_enc;
+
+/* Width in bits of the filters an encoding sends (after hardening). */
+unsigned pl_pkg_enc_out_bits(const pl_pkg_enc *e);
+/* The harden token of the manifest: none, xor_fold, balance,
+ * xor_fold+balance. */
+const char *pl_pkg_enc_harden_name(unsigned flags);
+
+/* The manifest lines of encoding e of `column` (section 3.1), allocated;
+ * and their parser from *p (advanced past them) for a column of `width`
+ * bytes: NULL, or a short reason. Not collective. A store dataset of
+ * encodings carries the same text as its `encoding` attribute. */
+char *pl_pkg_enc_text(const char *column, const pl_pkg_enc *e);
+const char *pl_pkg_enc_parse(const char **p, const char *end,
+                             const char *column, size_t width,
+                             pl_pkg_enc *e);
 
 /* The type string of an HDF5 (native) type, with its size; -1 when the
  * type cannot travel (not integer, float or fixed-length string). Not
@@ -67,6 +104,11 @@ pl_pkg_writer *pl_pkg_create(const char *path, const char *kind,
  * lower ranks'); cols[0] is p1. Returns the source index or -1. */
 int pl_pkg_add_source(pl_pkg_writer *w, const char *name, uint64_t local_rows,
                       const pl_pkg_col *cols, size_t ncols);
+/* Declare the encoding of column e->col (of type b<N>) of source si;
+ * every b<N> column needs one before pl_pkg_finish. Same call on every
+ * rank; -1 after a message when the column is not b<N> of the width the
+ * parameters give. */
+int pl_pkg_add_encoding(pl_pkg_writer *w, int si, const pl_pkg_enc *e);
 /* Encrypt and write rows [lo, lo+cnt) of this rank's rows of column ci of
  * source si from buf (cnt * size bytes): whole blocks (lo a multiple of
  * block_rows, cnt too except for this rank's last rows). Not collective
@@ -90,6 +132,8 @@ typedef struct {
     uint64_t *bfirst, *brows;   /* [nblocks] */
     uint8_t  *digest;           /* [ncols][nblocks][32] */
     hid_t    *data, *tags;      /* [ncols] datasets */
+    pl_pkg_enc *enc;            /* [nenc]: the b<N> columns' encodings */
+    size_t    nenc;
 } pl_pkg_src;
 
 /* A producer the platform job trusts: its name and Ed25519 public key. */
@@ -125,6 +169,9 @@ void pl_pkg_close(pl_pkg *p);
 /* Source index by name, -1 when the package has none of that name (not
  * collective, no message). */
 int  pl_pkg_source(const pl_pkg *p, const char *name);
+/* The encoding of column ci of source si, NULL when it is not encoded
+ * (not collective, no message). */
+const pl_pkg_enc *pl_pkg_encoding(const pl_pkg *p, int si, size_t ci);
 /* This rank's rows of source si: a balanced contiguous range (pl_block;
  * not collective). */
 void pl_pkg_rank_rows(const pl_pkg *p, int si, int rank, int size,

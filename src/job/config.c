@@ -1,6 +1,7 @@
 /* config.c — the job file; see config.h. Structure and type checks come
  * from yamltree; this file knows the schema and the rules between keys. */
 #include "job/config.h"
+#include "job/encode_cfg.h"
 #include "base/parse.h"
 
 #include "job/csv_cfg.h"
@@ -32,9 +33,10 @@ static const char *const prod_top_keys[] = {
 static const char *const keys_keys[] = {"producer", "platform", NULL};
 static const char *const prod_keys_keys[] = {"producer", "transport", NULL};
 static const char *const source_keys[] = {"identity", "keep", "drop",
-                                          "allow_nir_like", NULL};
+                                          "allow_nir_like", "encode", NULL};
 static const char *const prod_source_keys[] = {"identity", "keep", "drop",
-                                               "allow_nir_like", "csv", NULL};
+                                               "allow_nir_like", "csv",
+                                               "encode", NULL};
 static const char *const pkg_source_keys[] = {"package", "keep", "drop",
                                               "allow_nir_like", NULL};
 static const char *const identity_keys[] = {
@@ -291,6 +293,18 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
                       "it");
         return -1;
     }
+    const pl_yaml_pair *enc = pl_yaml_find(p->value, "encode");
+    if (enc && !prod_job) {
+        pl_yaml_error(d, enc->key->line, enc->key->col, path, "'encode' is "
+                      "for a producer's job (produce encodes at the "
+                      "producer; the platform never sees clear names)");
+        return -1;
+    }
+    if (enc) {
+        pl_yaml_path(sub, path, "encode");
+        if (pl_encode_parse(d, enc->value, sub, &s->encode))
+            return -1;
+    }
     const pl_yaml_pair *keep = pl_yaml_find(p->value, "keep");
     const pl_yaml_pair *drop = pl_yaml_find(p->value, "drop");
     if (keep && drop) {
@@ -313,7 +327,22 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
     if (keep) {
         s->keep_given = 1;
         pl_yaml_path(sub, path, "keep");
-        return parse_columns(d, keep->value, sub, s, &s->keep, &s->n_keep);
+        if (parse_columns(d, keep->value, sub, s, &s->keep, &s->n_keep))
+            return -1;
+        /* The encoded fields are read from the export (never packaged:
+         * stage/produce.c leaves them out of the payload). */
+        for (size_t i = 0; s->encode && i < s->encode->n_fields; i++) {
+            int have = 0;
+            for (size_t j = 0; j < s->n_keep; j++)
+                have |= strcmp(s->keep[j], s->encode->fields[i]) == 0;
+            have |= identity_use(s, s->encode->fields[i]) != NULL;
+            if (!have) {
+                s->keep = pl_xrealloc(s->keep,
+                                      (s->n_keep + 1) * sizeof *s->keep);
+                s->keep[s->n_keep++] = pl_xstrdup(s->encode->fields[i]);
+            }
+        }
+        return 0;
     }
     if (drop) {
         pl_yaml_path(sub, path, "drop");
@@ -771,6 +800,7 @@ void pl_job_free(pl_job *job)
         if (job->sources[i].csv)
             pl_csv_cfg_free(job->sources[i].csv);
         free(job->sources[i].csv);
+        free(job->sources[i].encode);
     }
     free(job->sources);
     for (size_t i = 0; job->columns && i < job->n_columns; i++) {

@@ -60,6 +60,9 @@ typedef struct {
     /* Producer job: the source is a CSV file (sources.<name>.csv,
      * job/csv_cfg.h) instead of a group of the HDF5 export. */
     struct pl_csv_cfg *csv;
+    /* Producer job: fields encoded into Bloom filters (encode_cfg.h),
+     * NULL when none. */
+    struct pl_encode_cfg *encode;
 } pl_source_cfg;
 
 /* One entry of the optional `columns:` data dictionary: metadata written

@@ -17,15 +17,17 @@ static const char *const lk_keys[] = {
     "thresholds", "max_block", "em", NULL};
 static const char *const field_keys[] = {
     "compare", "column", "jaro_winkler", "damerau_levenshtein", "phonetic",
-    "tf", "swap", "within_days", "year_month", "within", NULL};
+    "tf", "swap", "within_days", "year_month", "within", "levels",
+    "lsh_bits", NULL};
 static const char *const thr_keys[] = {"lower", "upper", NULL};
 static const char *const em_keys[] = {"seed", "iterations", "random_pairs",
                                       NULL};
 static const char *const cmp_names[] = {"name", "date", "exact", "number",
-                                        NULL};
+                                        "dice", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const xform_names[] = {"", "phonetic", "year",
-                                          "year_month", "initial", NULL};
+                                          "year_month", "initial", "lsh",
+                                          NULL};
 
 static int get_bool(doc_t *d, node_t *v, const char *path, int *out)
 {
@@ -108,7 +110,8 @@ static int parse_field(doc_t *d, const pl_yaml_pair *p, pl_lk_field *f)
         {"jaro_winkler", PL_CMP_NAME}, {"damerau_levenshtein", PL_CMP_NAME},
         {"phonetic", PL_CMP_NAME},     {"tf", PL_CMP_NAME},
         {"swap", PL_CMP_DATE},         {"within_days", PL_CMP_DATE},
-        {"year_month", PL_CMP_DATE},   {"within", PL_CMP_NUMBER}};
+        {"year_month", PL_CMP_DATE},   {"within", PL_CMP_NUMBER},
+        {"levels", PL_CMP_DICE},       {"lsh_bits", PL_CMP_DICE}};
     for (size_t i = 0; i < sizeof only / sizeof *only; i++) {
         const pl_yaml_pair *q = pl_yaml_find(m, only[i].key);
         if (q && only[i].kind != f->kind) {
@@ -207,6 +210,50 @@ static int parse_field(doc_t *d, const pl_yaml_pair *p, pl_lk_field *f)
             return -1;
         f->n_levels = 2 + (f->within > 0);
         break;
+    case PL_CMP_DICE: {
+        static const double def[] = {0.95, 0.9, 0.85, 0.8, 0.7, 0.6};
+        memcpy(f->dice, def, sizeof def);
+        f->n_dice = 6;
+        f->lsh_bits = 24;
+        pl_yaml_path(sub, path, "levels");
+        if (pl_yaml_optional(d, m, path, "levels", PL_YAML_SEQUENCE, &v))
+            return -1;
+        if (v) {
+            if (v->n_items < 1 || v->n_items > PL_LK_MAX_DICE) {
+                pl_yaml_error(d, v->line, v->col, sub, "expected 1 to %d "
+                              "Dice thresholds, got %zu", PL_LK_MAX_DICE,
+                              v->n_items);
+                return -1;
+            }
+            f->n_dice = v->n_items;
+            for (size_t i = 0; i < v->n_items; i++) {
+                char ip[PL_YAML_PATH_MAX];
+                pl_yaml_path_index(ip, sub, i);
+                if (get_number(d, v->items[i], ip, 0, 1, &f->dice[i]))
+                    return -1;
+                if (i > 0 && !(f->dice[i] < f->dice[i - 1])) {
+                    pl_yaml_error(d, v->items[i]->line, v->items[i]->col, ip,
+                                  "thresholds must decrease strictly (%g "
+                                  "after %g)", f->dice[i], f->dice[i - 1]);
+                    return -1;
+                }
+            }
+        }
+        uint64_t u;
+        pl_yaml_path(sub, path, "lsh_bits");
+        if ((v = pl_yaml_get(m, "lsh_bits"))) {
+            if (pl_yaml_u64(d, v, sub, &u))
+                return -1;
+            if (u < 4 || u > 256) {
+                pl_yaml_error(d, v->line, v->col, sub, "expected 4 to 256 "
+                              "bits, got %llu", (unsigned long long)u);
+                return -1;
+            }
+            f->lsh_bits = (unsigned)u;
+        }
+        f->n_levels = (int)f->n_dice + 1;
+        break;
+    }
     }
     return 0;
 }
@@ -259,7 +306,7 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
             if (xf < 0) {
                 pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
                               "unknown transform '%s' (expected phonetic, "
-                              "year, year_month or initial)",
+                              "year, year_month, initial or lsh)",
                               pl_yaml_show(s, v->len, shown),
                               pl_yaml_show(colon + 1, strlen(colon + 1),
                                            (char[PL_YAML_SHOW_MAX]){0}));
@@ -286,11 +333,20 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
         if ((xf == PL_BK_PHONETIC && k != PL_CMP_NAME) ||
             ((xf == PL_BK_YEAR || xf == PL_BK_YEARMONTH) &&
              k != PL_CMP_DATE) ||
-            (xf == PL_BK_INITIAL && k != PL_CMP_NAME)) {
-            pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
-                          "'%s' does not apply to field '%s' (compare: %s)",
-                          pl_yaml_show(s, v->len, shown), xform_names[xf],
-                          c->fields[fi].name, cmp_names[k]);
+            (xf == PL_BK_INITIAL && k != PL_CMP_NAME) ||
+            ((xf == PL_BK_LSH) != (k == PL_CMP_DICE))) {
+            if (k == PL_CMP_DICE)
+                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                              "field '%s' (compare: dice) blocks only as "
+                              "'%s:lsh' (Hamming LSH on its filters)",
+                              pl_yaml_show(s, v->len, shown),
+                              c->fields[fi].name, c->fields[fi].name);
+            else
+                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                              "'%s' does not apply to field '%s' (compare: "
+                              "%s)", pl_yaml_show(s, v->len, shown),
+                              xform_names[xf], c->fields[fi].name,
+                              cmp_names[k]);
             return -1;
         }
         r->items[r->n_items].field = fi;

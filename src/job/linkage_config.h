@@ -15,7 +15,9 @@
 #include "job/config.h"
 
 typedef enum { PL_CMP_NAME = 0, PL_CMP_DATE, PL_CMP_EXACT,
-               PL_CMP_NUMBER } pl_cmp_kind;
+               PL_CMP_NUMBER, PL_CMP_DICE } pl_cmp_kind;
+
+#define PL_LK_MAX_DICE 6        /* Dice thresholds (levels - 1) */
 
 #define PL_LK_MAX_JW 4
 #define PL_LK_MAX_FIELDS 16
@@ -38,12 +40,20 @@ typedef struct {
     uint64_t    within_days;            /* 0: no such level */
     /* number: exact, within `within`, else */
     double      within;
+    /* dice (a Bloom-filter encoding, docs/PPRL.md): one level per
+     * threshold (dice >= t[0], ...), else; lsh_bits: bits sampled by a
+     * blocking item field:lsh. bytes: the filters' width, set when the
+     * column is opened (stage/pprl_link.c). */
+    double      dice[PL_LK_MAX_DICE];
+    size_t      n_dice;
+    unsigned    lsh_bits;
+    size_t      bytes;
     int         n_levels;               /* levels, 'else' included */
     int         line, col;
 } pl_lk_field;
 
 typedef enum { PL_BK_VALUE = 0, PL_BK_PHONETIC, PL_BK_YEAR,
-               PL_BK_YEARMONTH, PL_BK_INITIAL } pl_bk_xform;
+               PL_BK_YEARMONTH, PL_BK_INITIAL, PL_BK_LSH } pl_bk_xform;
 
 typedef struct {
     size_t      field;                  /* index in fields */

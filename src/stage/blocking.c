@@ -19,7 +19,7 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
         size_t f = r->items[i].field;
         if (h->missing >> f & 1)
             return 0;
-        char buf[sizeof(pl_fs_name) + 8];
+        char buf[sizeof(pl_fs_name) + 40];
         size_t n = 0;
         const uint8_t *v = rec + pl_fs_off(c, f);
         const pl_fs_name *x = (const pl_fs_name *)v;
@@ -55,6 +55,23 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
             buf[0] = x->s[0];
             n = 1;
             break;
+        case PL_BK_LSH: {       /* Hamming LSH: lsh_bits sampled bits, the
+                                   sample seeded by the rule's index */
+            uint64_t ri = (uint64_t)(r - c->rules), acc = 0;
+            size_t bits = c->fields[f].bytes * 8;
+            unsigned nb = c->fields[f].lsh_bits;
+            for (unsigned j = 0; j < nb; j++) {
+                uint64_t s = ri * 0x9e3779b97f4a7c15ull + j + 1;
+                uint64_t pos = pl_hash64(&s, sizeof s, 0x5a) % bits;
+                acc = acc << 1 | (v[pos / 8] >> (pos % 8) & 1);
+                if (j % 64 == 63 || j + 1 == nb) {
+                    memcpy(buf + n, &acc, 8);
+                    n += 8;
+                    acc = 0;
+                }
+            }
+            break;
+        }
         }
         buf[n++] = (char)(0x80 | i);
         k = pl_hash64(buf, n, k);

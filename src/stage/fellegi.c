@@ -1,5 +1,6 @@
 /* fellegi.c — see fellegi.h. */
 #include "stage/fellegi.h"
+#include "crypto/dice.h"
 
 #include "base/strsim.h"
 
@@ -68,6 +69,10 @@ int pl_fs_level(const pl_lk_field *f, const uint8_t *pa, const uint8_t *pb)
         double d = fabs((double)x - (double)y);
         return f->within > 0 ? (d <= f->within ? 1 : 2) : 1;
     }
+    case PL_CMP_DICE:
+        return pl_dice_level(pl_dice((const uint64_t *)(const void *)pa,
+                                     (const uint64_t *)(const void *)pb,
+                                     f->bytes / 8), f->dice, f->n_dice);
     case PL_CMP_NAME:
         break;
     }

@@ -20,6 +20,9 @@
  *           same year and month (if on); else
  *   exact:  equal; else
  *   number: equal; |a-b| <= within (if > 0); else
+ *   dice:   Dice coefficient of two Bloom-filter encodings (the slot holds
+ *           the filter, f->bytes, a multiple of 8) banded by the field's
+ *           thresholds (pl_dice_level); an empty filter is missing
  * A pair's pattern is the mixed-radix number of its levels (field 0 least
  * significant, radix n_levels+1).
  */
@@ -58,7 +61,8 @@ typedef struct {
 /* Bytes of field f's value in a record. */
 static inline size_t pl_fs_slot(const pl_lk_field *f)
 {
-    return f->kind == PL_CMP_NAME ? sizeof(pl_fs_name) : PL_FS_SMALL;
+    return f->kind == PL_CMP_NAME ? sizeof(pl_fs_name)
+           : f->kind == PL_CMP_DICE ? f->bytes : PL_FS_SMALL;
 }
 /* Offset of field f's value in a record. */
 static inline size_t pl_fs_off(const pl_linkage_cfg *c, size_t f)

@@ -12,6 +12,7 @@
 #include "stage/blocking.h"
 #include "stage/budget.h"
 #include "stage/fellegi.h"
+#include "stage/pprl_link.h"
 #include "stage/runaudit.h"
 
 #include <errno.h>
@@ -171,10 +172,19 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
     const pl_linkage_cfg *c = r->job->linkage;
     size_t rs = pl_fs_recsize(c);
     col_t cols[PL_LK_MAX_FIELDS];
+    pl_pprl_col enc[PL_LK_MAX_FIELDS];      /* compare: dice fields */
     int ok = 1;
     size_t nopen = 0;
     for (size_t f = 0; f < c->n_fields && ok; f++) {
-        ok = open_col(r, src, &c->fields[f], &cols[f]) == 0;
+        enc[f].d = -1;
+        if (c->fields[f].kind == PL_CMP_DICE) {
+            ok = pl_pprl_open(r, src, &c->fields[f], &enc[f]) == 0;
+            cols[f].d = -1;
+            cols[f].n = enc[f].n;
+            cols[f].size = enc[f].bytes;
+            cols[f].is_str = 0;
+        } else
+            ok = open_col(r, src, &c->fields[f], &cols[f]) == 0;
         if (ok)
             nopen++;
         if (ok && f > 0 && cols[f].n != cols[0].n) {
@@ -187,8 +197,11 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         }
     }
     if (!ok) {
-        for (size_t f = 0; f < nopen; f++)
-            H5Dclose(cols[f].d);
+        for (size_t f = 0; f < nopen; f++) {
+            if (cols[f].d >= 0)
+                H5Dclose(cols[f].d);
+            pl_pprl_close(&enc[f]);
+        }
         return -1;
     }
     *nrows = cols[0].n;
@@ -217,6 +230,25 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         const pl_lk_field *fd = &c->fields[f];
         char what[PL_NAME_MAX * 2 + 16];
         snprintf(what, sizeof what, "/sources/%s/%s", src, fd->column);
+        if (fd->kind == PL_CMP_DICE) {      /* filters as they are */
+            ok &= pl_pprl_read(r, &enc[f], ok ? *first : 0, n, buf) == 0;
+            size_t off = pl_fs_off(c, f), nw = fd->bytes / 8;
+            for (uint64_t i = 0; i < n && ok; i++) {
+                uint8_t *rec = recs + i * rs;
+                memcpy(rec + off, buf + i * fd->bytes, fd->bytes);
+                uint64_t w[1];
+                int any = 0;
+                for (size_t j = 0; j < nw && !any; j++) {
+                    memcpy(w, rec + off + 8 * j, 8);
+                    any = w[0] != 0;
+                }
+                if (!any)
+                    ((pl_fs_hdr *)rec)->missing |= 1u << f;
+                else
+                    present[f]++;
+            }
+            continue;
+        }
         hid_t mt = -1;
         if (cols[f].is_str) {
             mt = H5Tcopy(H5T_C_S1);
@@ -268,8 +300,11 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         pl_wipe(buf, n * sz);
     }
     free(buf);
-    for (size_t f = 0; f < c->n_fields; f++)
-        H5Dclose(cols[f].d);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        if (cols[f].d >= 0)
+            H5Dclose(cols[f].d);
+        pl_pprl_close(&enc[f]);
+    }
     *out = recs;
     return ok ? 0 : -1;
 }
@@ -331,6 +366,8 @@ int pl_probalink_prepare(pl_run *r)
     r->probalink = s;
     double t0 = MPI_Wtime(), c0 = cpu_now();
     s->c = c;
+    if (pl_pprl_prepare(r) != 0)        /* sets the dice fields' widths */
+        return -1;
     s->rs = pl_fs_recsize(c);
     s->psi = c->persons_index;
     const pl_source *ps = &r->store.src[s->psi];
@@ -1164,6 +1201,17 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
              pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0 &&
              put_attr_f64(g3, "estimated_precision", q->est_precision) == 0 &&
              put_attr_f64(g3, "estimated_recall", q->est_recall) == 0;
+        /* Encoded fields: their parameters (never the secret). */
+        char *et[PL_LK_MAX_FIELDS];
+        size_t ne = 0;
+        for (size_t f = 0; f < c->n_fields; f++)
+            if ((et[ne] = pl_pprl_params_text(r, f)))
+                ne++;
+        if (ok && ne)
+            ok = pl_attr_strlist(g3, "encodings", (const char *const *)et,
+                                 ne) == 0;
+        for (size_t f = 0; f < ne; f++)
+            free(et[f]);
         if (ok && q->has_truth)
             ok = put_attr_f64(g3, "true_precision", q->t_precision) == 0 &&
                  put_attr_f64(g3, "true_recall", q->t_recall) == 0 &&
@@ -1282,6 +1330,12 @@ void pl_probalink_summary(const pl_run *r)
     const struct pl_probalink_state *s = r->probalink;
     if (!s || r->rank != 0)
         return;
+    for (size_t f = 0; f < s->c->n_fields; f++) {
+        char *t = pl_pprl_params_text(r, f);
+        if (t)
+            pl_info("linkage encoding %s", t);
+        free(t);
+    }
     for (size_t k = 0; k < s->nq; k++) {
         const qsrc *q = &s->q[k];
         pl_info("linkage %s -> %s: %llu rows, %llu linked, %llu to review, "

@@ -10,6 +10,8 @@
 #include "stage/produce.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "crypto/bloom.h"
+#include "job/encode_cfg.h"
 #include "par/mpi.h"
 #include "stage/nir.h"
 #include "stage/pseudonym.h"
@@ -216,16 +218,269 @@ static int stage_flush(pl_pkg_writer *w, int psi, staging *st,
     return ok ? 0 : -1;
 }
 
+/* ---- encoded fields (sources.<name>.encode, docs/PRODUCER.md) ---- */
+
+static uint8_t *lk_secret;      /* produce --linkage-secret, wiped at end */
+static size_t   lk_secret_len;
+
+void pl_produce_linkage_secret(const uint8_t *secret, size_t len)
+{
+    if (lk_secret) {
+        pl_wipe(lk_secret, lk_secret_len);
+        free(lk_secret);
+        lk_secret = NULL;
+    }
+    lk_secret_len = secret ? len : 0;
+    if (secret) {
+        lk_secret = pl_xmalloc(len);
+        memcpy(lk_secret, secret, len);
+    }
+}
+
+/* Where an encoded field's value comes from. */
+enum { FV_COL = 0, FV_BIRTH_DATE, FV_SEX };
+
+typedef struct {
+    const pl_encode_cfg *cfg;
+    pl_bloom_field f[PL_ENC_MAX_FIELDS];
+    pl_bloom_hardening h;
+    int      src[PL_ENC_MAX_FIELDS];    /* FV_* */
+    size_t   col[PL_ENC_MAX_FIELDS];    /* export column (FV_COL) */
+    int      is_int[PL_ENC_MAX_FIELDS];
+    uint8_t *val[PL_ENC_MAX_FIELDS];    /* the batch's values (FV_COL) */
+    size_t   ncols;                     /* encoded columns */
+    size_t   words, out_bytes;          /* before / after hardening */
+    uint64_t *tmp, *out;
+    uint8_t  sid[16];
+} encoder;
+
+static void enc_free(encoder *en, uint64_t B)
+{
+    if (!en->cfg)
+        return;
+    for (size_t i = 0; i < en->cfg->n_fields; i++) {
+        pl_bloom_field_wipe(&en->f[i]);
+        if (en->val[i]) {
+            pl_wipe(en->val[i], B * 8 > 0 ? B * 8 : 1);
+            free(en->val[i]);
+        }
+    }
+    pl_bloom_hardening_free(&en->h);
+    if (en->tmp)
+        pl_wipe(en->tmp, en->words * 8);
+    free(en->tmp);
+    free(en->out);
+    memset(en, 0, sizeof *en);
+}
+
+/* Prepare the encoder of source e (the same on every rank: the checks use
+ * the job and the export's column list only). */
+static int enc_init(encoder *en, const pl_export *x, const pl_export_src *e,
+                    uint64_t B)
+{
+    memset(en, 0, sizeof *en);
+    const pl_encode_cfg *c = e->cfg->encode;
+    if (!c)
+        return 0;
+    en->cfg = c;
+    if (!lk_secret) {
+        pl_err0("%s: sources.%s.encode: the linkage secret is missing "
+                "(produce --linkage-secret FILE; never in the job file)",
+                x->path, e->cfg->name);
+        return -1;
+    }
+    size_t maxsz = 8;
+    for (size_t i = 0; i < c->n_fields; i++) {
+        const char *fn = c->fields[i];
+        if (strcmp(fn, e->cfg->birth_date) == 0) {
+            en->src[i] = FV_BIRTH_DATE;
+        } else if (strcmp(fn, e->cfg->sex) == 0) {
+            en->src[i] = FV_SEX;
+        } else {
+            size_t k = 0;
+            while (k < e->ncols && strcmp(e->cols[k].name, fn) != 0)
+                k++;
+            if (k == e->ncols) {
+                pl_err0("%s: /sources/%s/%s: sources.%s.encode.fields names "
+                        "a column the export does not have (or the job "
+                        "drops)", x->path, e->cfg->name, fn, e->cfg->name);
+                return -1;
+            }
+            H5T_class_t cl = H5Tget_class(e->cols[k].mem_type);
+            if (cl != H5T_STRING && cl != H5T_INTEGER) {
+                pl_err0("%s: /sources/%s/%s: an encoded field must be a "
+                        "string or an integer column", x->path,
+                        e->cfg->name, fn);
+                return -1;
+            }
+            en->src[i] = FV_COL;
+            en->col[i] = k;
+            en->is_int[i] = cl == H5T_INTEGER;
+            if (e->cols[k].size > maxsz)
+                maxsz = e->cols[k].size;
+            en->val[i] = pl_xmalloc(B * e->cols[k].size + 1);
+        }
+        if (pl_bloom_field_init(&en->f[i], lk_secret, lk_secret_len, fn,
+                                c->k[i], c->q, (int)c->pad) != 0)
+            return -1;
+    }
+    (void)maxsz;
+    en->ncols = pl_encode_ncols(c);
+    en->words = c->bits / 64;
+    if (pl_bloom_hardening_init(&en->h, lk_secret, lk_secret_len, c->bits,
+                                c->harden) != 0 ||
+        pl_bloom_secret_id(lk_secret, lk_secret_len, en->sid) != 0)
+        return -1;
+    en->out_bytes = en->h.out_bits / 8;
+    en->tmp = pl_xmalloc(en->words * 8);
+    en->out = pl_xmalloc(en->out_bytes + 8);
+    return 0;
+}
+
+/* The manifest entry of encoded column j (package column index col). */
+static void enc_manifest(const encoder *en, size_t j, size_t col,
+                         pl_pkg_enc *m)
+{
+    const pl_encode_cfg *c = en->cfg;
+    memset(m, 0, sizeof *m);
+    m->col = col;
+    snprintf(m->version, sizeof m->version, "%s", PL_PKG_ENC_VERSION);
+    m->bits = c->bits;
+    m->q = c->q;
+    m->pad = c->pad;
+    m->harden = c->harden;
+    snprintf(m->salt, sizeof m->salt, "%s",
+             c->salt == PL_ENC_SALT_BIRTH_YEAR ? "birth_year" : "none");
+    for (size_t b = 0; b < 16; b++)
+        snprintf(m->secret_id + 2 * b, 3, "%02x", en->sid[b]);
+    size_t lo = c->clk ? 0 : j, hi = c->clk ? c->n_fields : j + 1;
+    for (size_t i = lo; i < hi; i++) {
+        snprintf(m->fields[m->nfields].name, PL_PKG_NAME_MAX, "%s",
+                 c->fields[i]);
+        m->fields[m->nfields++].k = c->k[i];
+    }
+}
+
+/* The text of field i of batch row r (canonical: strings without trailing
+ * spaces and NULs, integers in decimal). Returns its length. */
+static size_t enc_value(const encoder *en, const pl_export_src *e, size_t i,
+                        const bufs *b, size_t r, char *out, size_t cap)
+{
+    int64_t v;
+    if (en->src[i] == FV_BIRTH_DATE)
+        v = b->bd[r];
+    else if (en->src[i] == FV_SEX)
+        v = b->sex[r];
+    else {
+        const pl_export_col *col = &e->cols[en->col[i]];
+        const uint8_t *p = en->val[i] + r * col->size;
+        if (!en->is_int[i]) {
+            size_t l = strnlen((const char *)p, col->size);
+            while (l > 0 && p[l - 1] == ' ')
+                l--;
+            if (l >= cap)
+                l = cap - 1;
+            memcpy(out, p, l);
+            out[l] = '\0';
+            return l;
+        }
+        int sgn = H5Tget_sign(col->mem_type) != H5T_SGN_NONE;
+        switch (col->size) {
+        case 1: v = sgn ? *(const int8_t *)p : *(const uint8_t *)p; break;
+        case 2: { int16_t a; uint16_t u; memcpy(&a, p, 2); memcpy(&u, p, 2);
+                  v = sgn ? a : u; break; }
+        case 4: { int32_t a; uint32_t u; memcpy(&a, p, 4); memcpy(&u, p, 4);
+                  v = sgn ? a : (int64_t)u; break; }
+        default: memcpy(&v, p, 8); break;
+        }
+    }
+    int k = snprintf(out, cap, "%lld", (long long)v);
+    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+}
+
+/* Encode the valid rows of a batch into the staging columns first..
+ * first+ncols-1 at row `fill`. -1 (this rank) on a value that is not
+ * UTF-8, naming the field and the export row, never the value. */
+static int enc_batch(const encoder *en, const pl_export *x, size_t si,
+                     const bufs *b, long nv, uint64_t lo, uint8_t **dst,
+                     uint64_t fill)
+{
+    const pl_export_src *e = &x->src[si];
+    const pl_encode_cfg *c = en->cfg;
+    char val[4096];
+    int ok = 1;
+    for (long i = 0; i < nv && ok; i++) {
+        size_t r = b->idx[i];
+        uint8_t salt[8];
+        size_t saltlen = 0;
+        if (c->salt == PL_ENC_SALT_BIRTH_YEAR) {
+            long long y = (long long)(b->bd[r] / 10000);
+            char t[8];
+            snprintf(t, sizeof t, "%04lld", y % 10000);
+            memcpy(salt, t, 4);
+            saltlen = 4;
+        }
+        for (size_t j = 0; j < en->ncols && ok; j++) {
+            memset(en->tmp, 0, en->words * 8);
+            size_t f0 = c->clk ? 0 : j, f1 = c->clk ? c->n_fields : j + 1;
+            for (size_t f = f0; f < f1 && ok; f++) {
+                size_t l = enc_value(en, e, f, b, r, val, sizeof val);
+                if (pl_bloom_add(&en->f[f], en->tmp, c->bits, val, l, salt,
+                                 saltlen) != 0) {
+                    pl_err("%s: /sources/%s/%s row %llu: not valid UTF-8 "
+                           "(encode.fields)", x->path, e->cfg->name,
+                           c->fields[f], (unsigned long long)
+                           (x->ops->row_number
+                                ? x->ops->row_number(x, si, lo + r)
+                                : e->first + lo + r));
+                    ok = 0;
+                }
+                pl_wipe(val, sizeof val);
+            }
+            const uint64_t *res = en->tmp;
+            if (c->harden) {
+                pl_bloom_harden(&en->h, en->tmp, en->out);
+                res = en->out;
+            }
+            memcpy(dst[j] + (fill + (uint64_t)i) * en->out_bytes, res,
+                   en->out_bytes);
+        }
+    }
+    pl_wipe(en->tmp, en->words * 8);
+    return ok ? 0 : -1;
+}
+
 static int package_source(const pl_job *job, pl_export *x, size_t si,
                           const pl_hmac_key *producer, pl_pkg_writer *w,
                           int payload, uint64_t valid, MPI_Comm comm)
 {
     const pl_export_src *e = &x->src[si];
-    /* p1, then the birth rank beside it when the source has one (it is
-     * not hashed into p1: twins share a p1, docs/PACKAGE.md), then the
-     * payload. */
-    size_t pc = e->has_rank ? 2 : 1;
-    size_t ncols = pc + (payload ? e->ncols : 0);
+    const pl_encode_cfg *ec = payload ? e->cfg->encode : NULL;
+    uint64_t B = job->batch_rows;
+    uint64_t Bb = e->count < B ? (e->count ? e->count : 1) : B;
+    encoder en;
+    memset(&en, 0, sizeof en);
+    int ok = 1;
+    if (ec)
+        ok = enc_init(&en, x, e, Bb) == 0;
+    if (!pl_all_ok(comm, ok)) {
+        enc_free(&en, Bb);
+        return -1;
+    }
+    /* Package columns: p1, the birth rank beside it when the source has
+     * one (it is not hashed into p1: twins share a p1, docs/PACKAGE.md),
+     * the payload columns that are not encoded fields (those never leave
+     * the producer), then the encodings. */
+    size_t *pcol = pl_xcalloc(e->ncols + 1, sizeof *pcol);  /* export c
+                                                    -> package column, 0:
+                                                    not packaged */
+    size_t pc0 = e->has_rank ? 2 : 1;
+    size_t ncols = pc0;
+    for (size_t c = 0; payload && c < e->ncols; c++)
+        if (!pl_encode_is_field(ec, e->cols[c].name))
+            pcol[c] = ncols++;
+    size_t enc0 = ncols;
+    ncols += en.ncols;
     pl_pkg_col *cols = pl_xcalloc(ncols, sizeof *cols);
     memcpy(cols[0].name, "p1", 3);
     memcpy(cols[0].type, "p1", 3);
@@ -235,16 +490,19 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         memcpy(cols[1].type, "u8", 3);
         cols[1].size = 1;
     }
-    int ok = 1;
-    for (size_t c = pc; c < ncols; c++) {
-        memcpy(cols[c].name, e->cols[c - pc].name, PL_NAME_MAX);
-        int reserved = strcmp(cols[c].name, "p1") == 0 ||
-                       (e->has_rank && strcmp(cols[c].name, "birth_rank") == 0);
+    for (size_t c = 0; payload && c < e->ncols; c++) {
+        size_t pc = pcol[c];
+        if (!pc)
+            continue;
+        memcpy(cols[pc].name, e->cols[c].name, PL_NAME_MAX);
+        int reserved = strcmp(cols[pc].name, "p1") == 0 ||
+                       (e->has_rank &&
+                        strcmp(cols[pc].name, "birth_rank") == 0);
         if (reserved ||
-            pl_pkg_type_of(e->cols[c - pc].mem_type, cols[c].type,
-                           &cols[c].size) != 0) {
+            pl_pkg_type_of(e->cols[c].mem_type, cols[pc].type,
+                           &cols[pc].size) != 0) {
             pl_err0("%s: /sources/%s/%s: payload column %s", e->path,
-                    e->cfg->name, cols[c].name,
+                    e->cfg->name, cols[pc].name,
                     reserved
                         ? "has the name of one of the package's identity "
                           "columns (p1, birth_rank): rename it"
@@ -252,15 +510,37 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
             ok = 0;
         }
     }
+    for (size_t j = 0; j < en.ncols; j++) {
+        char nm[PL_NAME_MAX];
+        pl_encode_colname(ec, j, nm);
+        for (size_t c = pc0; c < enc0; c++)
+            if (strcmp(cols[c].name, nm) == 0) {
+                pl_err0("%s: /sources/%s/%s: the encoded column's name is "
+                        "a payload column's too: set encode.column or drop "
+                        "it", e->path, e->cfg->name, nm);
+                ok = 0;
+            }
+        memcpy(cols[enc0 + j].name, nm, PL_NAME_MAX);
+        snprintf(cols[enc0 + j].type, sizeof cols[enc0 + j].type, "b%zu",
+                 en.out_bytes);
+        cols[enc0 + j].size = en.out_bytes;
+    }
     int psi = ok ? pl_pkg_add_source(w, e->cfg->name, valid, cols, ncols)
                  : -1;
+    for (size_t j = 0; psi >= 0 && j < en.ncols; j++) {
+        pl_pkg_enc m;
+        enc_manifest(&en, j, enc0 + j, &m);
+        if (pl_pkg_add_encoding(w, psi, &m) != 0)
+            psi = -1;
+    }
     if (psi < 0) {
+        enc_free(&en, Bb);
         free(cols);
+        free(pcol);
         return -1;
     }
     bufs b;
-    uint64_t B = job->batch_rows;
-    bufs_alloc(&b, e->count < B ? (e->count ? e->count : 1) : B, e);
+    bufs_alloc(&b, Bb, e);
     uint64_t br = job->block_rows ? job->block_rows : PL_PKG_BLOCK_ROWS;
     staging st = {0};
     st.ncols = ncols;
@@ -282,13 +562,30 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         for (long i = 0; rok && e->has_rank && i < nv; i++)  /* 1..255 */
             st.col[1][st.fill + (uint64_t)i] = (uint8_t)b.rank[b.idx[i]];
         pl_wipe(b.nir, cnt * b.nir_size);
-        for (size_t c = pc; c < ncols; c++) {
-            rok &= x->ops->read_column(x, si, c - pc, lo, cnt, b.rbuf) == 0;
-            size_t sz = st.size[c];
-            for (long i = 0; rok && i < nv; i++)
-                memcpy(st.col[c] + (st.fill + (uint64_t)i) * sz,
+        for (size_t c = 0; payload && c < e->ncols; c++) {
+            size_t fi = 0;
+            while (ec && fi < ec->n_fields &&
+                   !(en.src[fi] == FV_COL && en.col[fi] == c))
+                fi++;
+            int is_field = ec && fi < ec->n_fields;
+            if (!pcol[c] && !is_field)
+                continue;
+            rok &= x->ops->read_column(x, si, c, lo, cnt, b.rbuf) == 0;
+            size_t sz = e->cols[c].size;
+            if (rok && is_field)
+                memcpy(en.val[fi], b.rbuf, cnt * sz);
+            for (long i = 0; rok && pcol[c] && i < nv; i++)
+                memcpy(st.col[pcol[c]] + (st.fill + (uint64_t)i) * sz,
                        b.rbuf + b.idx[i] * sz, sz);
+            if (is_field)
+                pl_wipe(b.rbuf, cnt * sz);
         }
+        if (rok && en.ncols)
+            rok = enc_batch(&en, x, si, &b, nv, lo, st.col + enc0,
+                            st.fill) == 0;
+        for (size_t f = 0; ec && f < ec->n_fields; f++)
+            if (en.val[f])
+                pl_wipe(en.val[f], cnt * e->cols[en.col[f]].size);
         if (rok) {
             st.fill += (uint64_t)nv;
             packaged += (uint64_t)nv;
@@ -298,7 +595,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
     }
     if (ok && packaged != valid) {
         pl_err("%s: /sources/%s: the export changed during the run (%llu "
-               "valid rows, %llu in the count pass)", e->path, e->cfg->name,
+               "valid rows, %llu in the count pass)", x->path, e->cfg->name,
                (unsigned long long)packaged, (unsigned long long)valid);
         ok = 0;
     }
@@ -310,7 +607,9 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
     free(st.col);
     free(st.size);
     bufs_free(&b);
+    enc_free(&en, Bb);
     free(cols);
+    free(pcol);
     return ok ? 0 : -1;
 }
 

@@ -39,6 +39,11 @@ typedef struct {
                                    system: a rate on a shared machine) */
 } pl_produce_result;
 
+/* The linkage secret for sources with `encode:` (produce --linkage-secret
+ * FILE; crypto/bloom.h): copied (wiped by the next call; NULL clears it).
+ * Not collective; every rank gives the same secret. */
+void pl_produce_linkage_secret(const uint8_t *secret, size_t len);
+
 /* transport and signing: rank 0 only (NULL elsewhere). */
 int pl_produce(const pl_job *job, pl_export *x, const pl_hmac_key *producer,
                EVP_PKEY *transport, EVP_PKEY *signing, const char *dir,

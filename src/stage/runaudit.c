@@ -1,5 +1,6 @@
 /* runaudit.c — see runaudit.h. */
 #include "stage/runaudit.h"
+#include "stage/pprl_link.h"
 #include "stage/link.h"
 #include "stage/ingest.h"
 #include "crypto/audit.h"
@@ -207,6 +208,25 @@ static pl_audit_rec *build(pl_run *r, const char *job_path, int success)
             char *j = pl_xasprintf("[%s]", r->store.packages_json);
             pl_audit_raw(a, "packages", j);
             free(j);
+        }
+        /* Linkage on encodings: their parameters (never the secret). */
+        char *enc = NULL;
+        for (size_t f = 0; r->job->linkage &&
+                           f < r->job->linkage->n_fields; f++) {
+            char *e = pl_pprl_params_json(r, f);
+            if (!e)
+                continue;
+            char *n = pl_xasprintf("%s%s%s", enc ? enc : "", enc ? "," : "",
+                                   e);
+            free(e);
+            free(enc);
+            enc = n;
+        }
+        if (enc) {
+            char *j = pl_xasprintf("[%s]", enc);
+            pl_audit_raw(a, "linkage_encodings", j);
+            free(j);
+            free(enc);
         }
     }
     if (success)

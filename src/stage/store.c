@@ -522,6 +522,15 @@ static int pkg_payload(pl_source *s, const pl_pkg *p, const pl_pkg_src *ps)
         if (!cfg->keep_given &&
             in_list(cfg->drop, cfg->n_drop, ps->cols[c].name))
             continue;
+        if (ps->cols[c].type[0] == 'b') {   /* an encoding: linkage only */
+            if (!cfg->keep_given)
+                continue;
+            pl_err0("%s: package source '%s': column '%s' is a Bloom-filter "
+                    "encoding: it is compared by linkage.fields (compare: "
+                    "dice), never carried as payload (remove it from "
+                    "'keep')", p->path, s->cfg->name, ps->cols[c].name);
+            return -1;
+        }
         pl_column *col = &s->payload[s->n_payload++];
         snprintf(col->name, sizeof col->name, "%s", ps->cols[c].name);
         col->dset = -1;

@@ -9,7 +9,9 @@ and AAD).
 
 usage: pkg_decrypt.py PACKAGE SIGNING.pub.pem TRANSPORT.key.pem PASSFILE
 prints "source <name> <rows>" then one line per row:
-"<source> <row> <p1 hex> <column>=<value hex> ..."; exit 1 on any failure."""
+"<source> <row> <p1 hex> <column>=<value hex> ..." (an encoded column, b<N>,
+is preceded by an "encoding <source> <column> ..." line with its manifest
+parameters); exit 1 on any failure."""
 import hashlib, struct, sys
 import h5py
 from cryptography.hazmat.primitives import hashes, serialization
@@ -93,6 +95,26 @@ def main():
             cols.append((cname, ctype, size_of(ctype)))
         if cols[0] != ("p1", "p1", 32):
             fail("first column is not p1")
+        # one encoding (and its field lines) per b<N> column, in column order
+        for cname, ctype, sz in cols:
+            if not ctype.startswith("b"):
+                continue
+            e = next(it).split(" ")
+            if len(e) != 18 or e[0] != "encoding" or e[1] != cname or e[2::2] != \
+                    ["version", "bits", "q", "pad", "harden", "salt", "secret_id", "fields"]:
+                fail("encoding line of " + cname)
+            bits, harden, nf = int(e[5]), e[11], int(e[17])
+            out = bits // (2 if "xor_fold" in harden else 1) * (2 if "balance" in harden else 1)
+            if out != sz * 8 or harden not in ("none", "xor_fold", "balance", "xor_fold+balance"):
+                fail("width of encoding " + cname)
+            fields = []
+            for _ in range(nf):
+                kw, fname, k = next(it).split(" ")
+                if kw != "field":
+                    fail("field line")
+                fields.append("%s:%s" % (fname, k))
+            print("encoding %s %s bits=%d sent=%d q=%s harden=%s salt=%s secret_id=%s fields=%s"
+                  % (name, cname, bits, out, e[7], harden, e[13], e[15], ",".join(fields)))
         plain = [bytearray() for _ in cols]
         first_expected = 0
         for k in range(nblk):

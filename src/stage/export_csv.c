@@ -233,8 +233,10 @@ static int csv_open(pl_export *x, const char *path, const pl_job *job,
     for (size_t i = 0; i < h->n; i++) {
         csrc *s = &h->s[i];
         pl_export_src *e = &x->src[i];
-        s->c = pl_csv_open(s->cfg->file, &s->cfg->spec, rank != 0);
-        if (!pl_all_ok(comm, s->c != NULL))
+        /* A rank that cannot open the file (a path missing on one node's
+         * disk) says why, once (par/csv_split.h). */
+        s->c = pl_csv_open_all(s->cfg->file, &s->cfg->spec, comm);
+        if (!s->c)
             return -1;
         if (pl_csv_split(s->c, comm, &s->part) != 0)
             return -1;

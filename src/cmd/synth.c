@@ -35,6 +35,7 @@
  * layout. The file is written as FILE.tmp and renamed on success.
  */
 #include "cmd/synth.h"
+#include "base/date.h"
 #include "cmd/usage.h"
 #include "cmd/synth_fs.h"
 
@@ -129,34 +130,9 @@ enum {
 /* ------------------------------------------------------------------------
  * Calendar (proleptic Gregorian), days since 1970-01-01. */
 
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int32_t civil_from_days(int64_t z)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp + (mp < 10 ? 3 : -9);
-    y += m <= 2;
-    return (int32_t)(y * 10000 + m * 100 + d);
-}
-
 static int32_t yyyymmdd_to_days(int32_t v)
 {
-    return (int32_t)days_from_civil(v / 10000, (v / 100) % 100, v % 100);
+    return (int32_t)pl_days_from_civil(v / 10000, (v / 100) % 100, v % 100);
 }
 
 static int is_leap(int y)
@@ -681,7 +657,7 @@ static int make_source(h5out *o, hid_t g_sources, hid_t g_truth, int idx,
             lo = win_lo;
         if (lo > win_hi)
             lo = win_hi;
-        date[i] = civil_from_days(lo + (int32_t)rng_below(&r,
+        date[i] = pl_civil_from_days(lo + (int32_t)rng_below(&r,
                                           (uint32_t)(win_hi - lo + 1)));
 
         if (use_p1) {

@@ -1,5 +1,6 @@
 /* synth_fs.c — see synth_fs.h. */
 #include "cmd/synth_fs.h"
+#include "base/date.h"
 #include "cmd/synth_pprl.h"
 
 #include "base/log.h"
@@ -210,30 +211,6 @@ static void lower(char *s)
     }
 }
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-static int32_t civil_from_days(int64_t z)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp + (mp < 10 ? 3 : -9);
-    y += m <= 2;
-    return (int32_t)(y * 10000 + m * 100 + d);
-}
-
 typedef struct {
     char last[W], first[W], birth[W], commune[W];
     int32_t bd;
@@ -252,9 +229,9 @@ static void draw_person(rng_t *r, const table *ln, const table *fm,
         snprintf(p->last, W, "%s", ln->v[pick(r, ln)]);   /* married */
     else
         snprintf(p->last, W, "%s", p->birth);
-    int64_t d0 = days_from_civil(1930, 1, 1), d1 = days_from_civil(2020, 12,
+    int64_t d0 = pl_days_from_civil(1930, 1, 1), d1 = pl_days_from_civil(2020, 12,
                                                                     31);
-    p->bd = civil_from_days(d0 + below(r, (uint32_t)(d1 - d0)));
+    p->bd = pl_civil_from_days(d0 + below(r, (uint32_t)(d1 - d0)));
     /* communes: Zipf-ish over ncom codes, département 01..95 */
     uint32_t c = (uint32_t)(pow(unit(r), 2.5) * ncom);
     snprintf(p->commune, W, "%02u%03u", 1 + c % 95, (c / 95) % 1000);
@@ -429,7 +406,7 @@ static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
         if (unit(&r) < 0.02 * er && d <= 12 && d != m)
             p.bd = y * 10000 + d * 100 + m;
         else if (unit(&r) < 0.02 * er)
-            p.bd = civil_from_days(days_from_civil(y, m, d) + 1 +
+            p.bd = pl_civil_from_days(pl_days_from_civil(y, m, d) + 1 +
                                    below(&r, 20));
         if (unit(&r) < 0.01 * er)
             p.bd = 0;

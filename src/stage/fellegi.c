@@ -1,21 +1,12 @@
 /* fellegi.c — see fellegi.h. */
 #include "stage/fellegi.h"
+#include "base/date.h"
 #include "crypto/dice.h"
 
 #include "base/strsim.h"
 
 #include <math.h>
 #include <string.h>
-
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static int date_level(const pl_lk_field *f, int64_t a, int64_t b)
 {
@@ -31,7 +22,7 @@ static int date_level(const pl_lk_field *f, int64_t a, int64_t b)
         l++;
     }
     if (f->within_days) {
-        int64_t d = days_from_civil(ya, ma, da) - days_from_civil(yb, mb, db);
+        int64_t d = pl_days_from_civil(ya, ma, da) - pl_days_from_civil(yb, mb, db);
         if (d < 0)
             d = -d;
         if ((uint64_t)d <= f->within_days)

@@ -34,7 +34,10 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
     for (size_t i = 0; i < 4; i++) {
         size_t n;
         char *out = meta_field(m, i, &n);
-        int got = pl_attr_read_text(col->dset, meta_names[i], out, n);
+        /* A package column has no dataset of ours (dset -1): its
+         * metadata comes from the job's columns: dictionary. */
+        int got = col->dset < 0 ? 0
+                  : pl_attr_read_text(col->dset, meta_names[i], out, n);
         if (got < 0) {
             pl_err0("%s: /sources/%s/%s: attribute '%s' must be a string",
                     st->path, s->cfg->name, col->name, meta_names[i]);
@@ -56,8 +59,10 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
     }
     if (!m->description[0])
         snprintf(m->description, sizeof m->description, "column '%s' of "
-                 "source '%s', carried from the store (no description in "
-                 "the store or the job's columns:)", col->name, s->cfg->name);
+                 "source '%s', carried from the %s (no description in "
+                 "the %s or the job's columns:)", col->name, s->cfg->name,
+                 col->dset < 0 ? "package" : "store",
+                 col->dset < 0 ? "package" : "store");
     return 0;
 }
 

@@ -141,7 +141,8 @@ n=0
 tamper() {
   local name=$1 pat=$2 job=$3; shift 3
   n=$((n + 1)); local out=$TMP/t$n
-  if [ "${NP:-1}" = 1 ]; then "$PL" run "$job" "$@" --out "$out"; else plrun "$NP" run "$job" "$@" --out "$out"; fi >"$TMP/t$n.log" 2>&1
+  # (timeout: a package that makes the reader block must fail, not hang)
+  if [ "${NP:-1}" = 1 ]; then timeout -s KILL 60 "$PL" run "$job" "$@" --out "$out"; else timeout -s KILL 60 mpirun -np "$NP" "$PL" run "$job" "$@" --out "$out"; fi >"$TMP/t$n.log" 2>&1
   local rc=$?
   if [ $rc -ne 0 ] && grep -Eq -- "$pat" "$TMP/t$n.log" && [ ! -e "$out/current" ] && [ ! -e "$out/linked.h5" ]; then
     ok "$name: refused, named, nothing published"
@@ -188,6 +189,50 @@ tamper "another platform's transport key" "package: the data key is wrapped to a
 tamper "no transport key given" "give the platform's transport private key with --transport-key" "$TMP/plat.yaml"
 sed "s#$PKG#$OPP#" "$TMP/plat.yaml" >"$TMP/oppassrc.yaml"
 tamper "an opposition package named as a data source" "an opposition package, named as the data of source 'hospital_stays'" "$TMP/oppassrc.yaml" $TRANS
+# HDF5 structure the signature does not cover: never followed, never read.
+mkfifo "$TMP/elink.fifo"
+bad elink; bad estore; bad vds; bad soft; bad sparse; bad huge; bad created
+$PY - "$TMP" <<'PY'
+import sys, h5py, numpy as np, re
+T = sys.argv[1] + "/"
+f = h5py.File(T + "elink.pkg.h5", "r+"); del f["sources/deaths/p1"]
+f["sources/deaths/p1"] = h5py.ExternalLink(T + "elink.fifo", "/x"); f.close()
+f = h5py.File(T + "estore.pkg.h5", "r+"); d = f["sources/deaths/p1"][:]; del f["sources/deaths/p1"]
+open(T + "raw.bin", "wb").write(d.tobytes())
+f.create_dataset("sources/deaths/p1", shape=d.shape, dtype=np.uint8, external=[(T + "raw.bin", 0, d.size)]); f.close()
+f = h5py.File(T + "vds.pkg.h5", "r+"); d = f["sources/deaths/p1"][:]; del f["sources/deaths/p1"]
+g = h5py.File(T + "vsrc.h5", "w"); g["x"] = d; g.close()
+L = h5py.VirtualLayout(shape=d.shape, dtype=np.uint8); L[:] = h5py.VirtualSource(T + "vsrc.h5", "x", shape=d.shape)
+f.create_virtual_dataset("sources/deaths/p1", L); f.close()
+f = h5py.File(T + "soft.pkg.h5", "r+"); f.move("sources/deaths", "elsewhere")
+f["sources/deaths"] = h5py.SoftLink("/elsewhere"); f.close()
+# A 1 GiB manifest declared but never written (fill values, a tiny file).
+f = h5py.File(T + "sparse.pkg.h5", "r+"); del f["manifest"]
+f.create_dataset("manifest", shape=(1 << 30,), dtype=np.uint8); f.close()
+# Unsigned dimensions that would allocate 2^49 bytes before the signature.
+f = h5py.File(T + "huge.pkg.h5", "r+"); m = bytes(f["manifest"][:]).decode()
+m = re.sub(r"^source hospital_stays .*$", "source hospital_stays rows 4294967295 blocks 4294967296 columns 4096", m, flags=re.M)
+del f["manifest"]; f["manifest"] = np.frombuffer(m.encode(), dtype=np.uint8); f.close()
+PY
+# A signed manifest whose 'created' would inject JSON into the audit line
+# (re-signed with the producer's key: the producer is trusted for its data,
+# not for the platform's audit log).
+$PY - "$TMP/created.pkg.h5" "$K/cnam_signing.key.pem" "$K/cnam_signing.pass" <<'PY'
+import sys, re, h5py, numpy as np
+from cryptography.hazmat.primitives import serialization
+sk = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read().split(b"\n")[0])
+f = h5py.File(sys.argv[1], "r+"); m = bytes(f["manifest"][:]).decode()
+m = re.sub(r"^created .*$", 'created 2026","outcome":"forged', m, count=1, flags=re.M).encode()
+del f["manifest"]; f["manifest"] = np.frombuffer(m, dtype=np.uint8)
+f["signature"][:] = np.frombuffer(sk.sign(m), dtype=np.uint8)
+PY
+tamper "an external link to a FIFO inside the package (never followed)" "elink.pkg.h5: package: /sources/deaths/p1: is not a hard link" "$TMP/elink.yaml" $TRANS
+tamper "a soft link inside the package" "soft.pkg.h5: package: /sources/deaths/p1: is not a hard link" "$TMP/soft.yaml" $TRANS
+NP=2 tamper "a dataset with external storage (another file's bytes)" "estore.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset stored in the package" "$TMP/estore.yaml" $TRANS
+tamper "a virtual dataset (VDS) inside the package" "vds.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset" "$TMP/vds.yaml" $TRANS
+tamper "a 1 GiB manifest never written (refused before allocating it)" "sparse.pkg.h5: package: /manifest is not stored in full" "$TMP/sparse.yaml" $TRANS
+tamper "unsigned huge block counts (refused before allocating, no abort)" "huge.pkg.h5: package: manifest refused: bad 'source' line" "$TMP/huge.yaml" $TRANS
+tamper "a signed 'created' that is not a UTC time (audit line injection)" "created.pkg.h5: package: manifest refused: bad 'created' line" "$TMP/created.yaml" $TRANS
 grep -q '"outcome":"failure".*cnam_delivery\|"outcome":"failure"' "$TMP/t1/audit.log" 2>/dev/null
 check "a refused package run leaves a failure audit line" test $? -eq 0
 

@@ -298,6 +298,13 @@ check "produce refuses a payload column that looks like NIRs, naming it" \
 sed -i "s#^    identity: .*#&\n    allow_nir_like: [parent_ref]#" "$TMP/nirlike.yaml"
 "$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike2.log" 2>&1
 check "... and carries it when the job allows it" test $? -eq 0
+# Private keys come on the command line only, never in a job file.
+sed "s#hdh_transport.pub.pem#hdh_transport.key.pem#" "$TMP/prod.yaml" >"$TMP/privjob.yaml"
+"$PL" produce "$TMP/privjob.yaml" $SIGN >"$TMP/privjob.log" 2>&1; rc=$?
+check "a producer job naming the platform's private key is refused, saying why" \
+  test $rc -ne 0 -a ! -e "$TMP/prod/cnam/current/../privjob" && grep -q "hdh_transport.key.pem: this is a private key.*never in a job file" "$TMP/privjob.log"
+sed "s#cnam_signing.pub.pem#cnam_signing.key.pem#" "$TMP/plat.yaml" >"$TMP/privplat.yaml"
+tamper "a platform job naming a producer's private signing key" "cnam_signing.key.pem: this is a private key.*never in a job file" "$TMP/privplat.yaml" $TRANS
 "$PL" produce "$TMP/prod.yaml" --signing-key "$K/atih_signing.pub.pem" >"$TMP/badsig.log" 2>&1; rc=$?
 check "produce refuses a public key as signing key" test $rc -ne 0
 "$PL" produce "$TMP/prod.yaml" --signing-key "$K/hdh_transport.key.pem" --signing-passphrase-file "$K/hdh_transport.pass" >"$TMP/badsig2.log" 2>&1; rc=$?

@@ -293,19 +293,20 @@ g.create_dataset("parent_ref", data=g["nir"][:])
 PY
 sed -e "s#$ROOT/inputs/opposition.h5#$TMP/nirlike.h5#" -e "/^opposition:/d" -e "s#^output: .*#output: $TMP/prod/nirlike#" "$TMP/prodopp.yaml" >"$TMP/nirlike.yaml"
 "$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike.log" 2>&1; rc=$?
-check "produce refuses a payload column that looks like NIRs, naming it" \
-  test $rc -ne 0 -a ! -e "$TMP/prod/nirlike/current" && grep -q "/sources/objectors/parent_ref: payload column looks like NIRs" "$TMP/nirlike.log"
+test $rc -ne 0 -a ! -e "$TMP/prod/nirlike/current" && grep -q "/sources/objectors/parent_ref: payload column looks like NIRs" "$TMP/nirlike.log"
+check "produce refuses a payload column that looks like NIRs, naming it" test $? -eq 0
 sed -i "s#^    identity: .*#&\n    allow_nir_like: [parent_ref]#" "$TMP/nirlike.yaml"
 "$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike2.log" 2>&1
 check "... and carries it when the job allows it" test $? -eq 0
 # Private keys come on the command line only, never in a job file.
 sed "s#hdh_transport.pub.pem#hdh_transport.key.pem#" "$TMP/prod.yaml" >"$TMP/privjob.yaml"
 "$PL" produce "$TMP/privjob.yaml" $SIGN >"$TMP/privjob.log" 2>&1; rc=$?
-check "a producer job naming the platform's private key is refused, saying why" \
-  test $rc -ne 0 -a ! -e "$TMP/prod/cnam/current/../privjob" && grep -q "hdh_transport.key.pem: this is a private key.*never in a job file" "$TMP/privjob.log"
+test $rc -ne 0 && grep -q "hdh_transport.key.pem: this is a private key.*never in a job file" "$TMP/privjob.log"
+check "a producer job naming the platform's private key is refused, saying why" test $? -eq 0
 sed "s#cnam_signing.pub.pem#cnam_signing.key.pem#" "$TMP/plat.yaml" >"$TMP/privplat.yaml"
 tamper "a platform job naming a producer's private signing key" "cnam_signing.key.pem: this is a private key.*never in a job file" "$TMP/privplat.yaml" $TRANS
 "$PL" produce "$TMP/prod.yaml" --signing-key "$K/atih_signing.pub.pem" >"$TMP/badsig.log" 2>&1; rc=$?
 check "produce refuses a public key as signing key" test $rc -ne 0
 "$PL" produce "$TMP/prod.yaml" --signing-key "$K/hdh_transport.key.pem" --signing-passphrase-file "$K/hdh_transport.pass" >"$TMP/badsig2.log" 2>&1; rc=$?
-check "produce refuses a transport key as signing key (not Ed25519)" test $rc -ne 0 && grep -q "not an Ed25519 key" "$TMP/badsig2.log"
+test $rc -ne 0 && grep -q "not an Ed25519 key" "$TMP/badsig2.log"
+check "produce refuses a transport key as signing key (not Ed25519)" test $? -eq 0

@@ -334,6 +334,13 @@ int pl_produce_main(int argc, char **argv)
     EVP_PKEY_free(p.signing);
     pl_job_free(&p.job);
     fflush(stdout);
+    /* A package whose close failed after a write error (a full disk)
+     * would crash HDF5's shutdown inside MPI_Finalize (as for run). */
+    if (!pl_all_ok(p.comm, !pl_out_broken())) {
+        fflush(stderr);
+        MPI_Barrier(p.comm);
+        _exit(rc ? rc : 1);
+    }
     MPI_Finalize();
     return rc;
 }

@@ -298,6 +298,19 @@ check "produce refuses a payload column that looks like NIRs, naming it" test $?
 sed -i "s#^    identity: .*#&\n    allow_nir_like: [parent_ref]#" "$TMP/nirlike.yaml"
 "$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike2.log" 2>&1
 check "... and carries it when the job allows it" test $? -eq 0
+# A full disk at the producer: an error with the reason, no crash, nothing
+# published; the next produce succeeds.
+if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/full" && mount -t tmpfs -o size=200k tmpfs "$TMP/full" 2>/dev/null; then
+  trap 'umount "$TMP/full" 2>/dev/null; rm -rf "$TMP"' EXIT
+  sed "s#^output: .*#output: $TMP/full/p#" "$TMP/prod.yaml" >"$TMP/full.yaml"
+  timeout -s KILL 60 "$PL" produce "$TMP/full.yaml" $SIGN >"$TMP/full.log" 2>&1; rc=$?
+  check "produce on a full disk: fails without a crash, nothing published" \
+    test $rc -ne 0 -a $rc -lt 124 -a ! -e "$TMP/full/p/current"
+  check "produce on a full disk: the message carries the reason" grep -q "pseudolink: error: .*No space left on device" "$TMP/full.log"
+  umount "$TMP/full"
+else
+  missing "tmpfs mount (root) for produce on a full disk"
+fi
 # Private keys come on the command line only, never in a job file.
 sed "s#hdh_transport.pub.pem#hdh_transport.key.pem#" "$TMP/prod.yaml" >"$TMP/privjob.yaml"
 "$PL" produce "$TMP/privjob.yaml" $SIGN >"$TMP/privjob.log" 2>&1; rc=$?

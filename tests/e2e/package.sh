@@ -226,6 +226,25 @@ m = re.sub(r"^created .*$", 'created 2026","outcome":"forged', m, count=1, flags
 del f["manifest"]; f["manifest"] = np.frombuffer(m, dtype=np.uint8)
 f["signature"][:] = np.frombuffer(sk.sign(m), dtype=np.uint8)
 PY
+# One id, one content: a second signed manifest under the same package id
+# (the producer's key re-signing it with another time) is refused; an
+# identical copy of the package is not.
+cp "$PKG" "$TMP/sameid.pkg.h5"; cp "$PKG" "$TMP/copy.pkg.h5"
+$PY - "$TMP/sameid.pkg.h5" "$K/cnam_signing.key.pem" "$K/cnam_signing.pass" <<'PY'
+import sys, re, h5py, numpy as np
+from cryptography.hazmat.primitives import serialization
+sk = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read().split(b"\n")[0])
+f = h5py.File(sys.argv[1], "r+"); m = bytes(f["manifest"][:]).decode()
+m = re.sub(r"^created (.{17})..Z$", lambda g: "created %s%02dZ" % (g.group(1), (int(g.group(0)[-3:-1]) + 1) % 60), m, count=1, flags=re.M).encode()
+del f["manifest"]; f["manifest"] = np.frombuffer(m, dtype=np.uint8)
+f["signature"][:] = np.frombuffer(sk.sign(m), dtype=np.uint8)
+PY
+for c in sameid copy; do
+  awk -v p="$TMP/$c.pkg.h5" '/^  deaths:/{print; getline; print "    package: " p; next} {print}' "$TMP/plat.yaml" >"$TMP/$c.yaml"
+done
+tamper "two packages of one run under one id, with other contents" "sameid.pkg.h5: package: its id [0-9a-f]{32} is that of another package of this run with other contents" "$TMP/sameid.yaml" $TRANS
+"$PL" run "$TMP/copy.yaml" $TRANS --out "$TMP/copyrun" >"$TMP/copyrun.log" 2>&1
+check "... an identical copy of the package (same id, same digest) is accepted" test $? -eq 0
 tamper "an external link to a FIFO inside the package (never followed)" "elink.pkg.h5: package: /sources/deaths/p1: is not a hard link" "$TMP/elink.yaml" $TRANS
 tamper "a soft link inside the package" "soft.pkg.h5: package: /sources/deaths/p1: is not a hard link" "$TMP/soft.yaml" $TRANS
 NP=2 tamper "a dataset with external storage (another file's bytes)" "estore.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset stored in the package" "$TMP/estore.yaml" $TRANS

@@ -330,6 +330,18 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/full" && mount -t tmpfs -o size=200k tmp
 else
   missing "tmpfs mount (root) for produce on a full disk"
 fi
+# An output directory that is the export's, a package named like the
+# export: the export is moved aside, never replaced (nor lost).
+mkdir -p "$TMP/same"; cp "$ROOT/inputs/laptop.h5" "$TMP/same/laptop.pkg.h5"
+sed -e "s#^store: .*#store: $TMP/same/laptop.pkg.h5#" -e "s#^output: .*#output: $TMP/same#" \
+    -e "s#^package: .*#package: laptop#" "$TMP/prod.yaml" >"$TMP/same.yaml"
+"$PL" produce "$TMP/same.yaml" $SIGN >"$TMP/same.log" 2>&1; rc=$?
+aside=$(ls "$TMP"/same/.pseudolink-old-laptop.pkg.h5-* 2>/dev/null | head -1)
+check "output dir = the export's dir: the export is moved aside, not overwritten" \
+  test $rc -eq 0 -a -n "$aside" -a -L "$TMP/same/laptop.pkg.h5"
+check "... with the export's bytes intact and a warning naming it" \
+  cmp -s "$ROOT/inputs/laptop.h5" "${aside:-/nonexistent}"
+grep -q "same/laptop.pkg.h5: an earlier file .* moved to" "$TMP/same.log" || notok "warning for the moved export"
 # Private keys come on the command line only, never in a job file.
 sed "s#hdh_transport.pub.pem#hdh_transport.key.pem#" "$TMP/prod.yaml" >"$TMP/privjob.yaml"
 "$PL" produce "$TMP/privjob.yaml" $SIGN >"$TMP/privjob.log" 2>&1; rc=$?

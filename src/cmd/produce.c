@@ -372,6 +372,13 @@ int pl_produce_main(int argc, char **argv)
     pl_job_free(&p.job);
     pl_produce_linkage_secret(NULL, 0);
     fflush(stdout);
+    /* A package whose close failed after a write error (a full disk)
+     * would crash HDF5's shutdown inside MPI_Finalize (as for run). */
+    if (!pl_all_ok(p.comm, !pl_out_broken())) {
+        fflush(stderr);
+        MPI_Barrier(p.comm);
+        _exit(rc ? rc : 1);
+    }
     MPI_Finalize();
     return rc;
 }

@@ -289,9 +289,11 @@ static void summary(pl_run *r, double total_s, const char *published)
                 (unsigned long long)opp);
     }
     for (size_t i = 0; i < r->store.n_pkgs; i++)
-        pl_info("package %s: id %s, producer %s, verified (%s)",
-                r->store.pkgs[i].path, r->store.pkgs[i].id_hex,
-                r->store.pkgs[i].producer, r->store.pkgs[i].signer);
+        pl_info("package %s: id %s, created %s, producer %s, signature "
+                "verified (signer %s), digest %s", r->store.pkgs[i].path,
+                r->store.pkgs[i].id_hex, r->store.pkgs[i].created,
+                r->store.pkgs[i].producer, r->store.pkgs[i].signer,
+                r->store.pkgs[i].digest);
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     pl_info("persons %llu, in 2+ sources %llu, cross-links %llu",
             (unsigned long long)lc->persons_total,

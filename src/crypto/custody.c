@@ -223,8 +223,27 @@ EVP_PKEY *pl_pkey_load_public(pl_pkey_kind kind, const char *path, int quiet)
         return NULL;
     }
     EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    /* A private key where a public one is expected: a job file (shared,
+     * archived) must never name one. Only the PEM header is looked at. */
+    int priv = 0;
+    if (!k) {
+        char head[128];
+        rewind(f);
+        while (!priv && fgets(head, sizeof head, f))
+            priv = strncmp(head, "-----BEGIN ", 11) == 0 &&
+                   strstr(head, "PRIVATE KEY-----") != NULL;
+        pl_wipe(head, sizeof head);
+    }
     fclose(f);
     ERR_clear_error();
+    if (!k && priv) {
+        if (!quiet)
+            pl_err("%s: this is a private key, where the %s is expected: a "
+                   "job file names public keys only (private keys are "
+                   "given on the command line, never in a job file)", path,
+                   what);
+        return NULL;
+    }
     if (!k) {
         if (!quiet)
             pl_err("%s: not a valid public key PEM (expected \"-----BEGIN "

@@ -738,6 +738,23 @@ const char *pl_pkg_enc_parse(const char **p, const char *end,
     return NULL;
 }
 
+/* Shortest lines: "column a u8\n", "block 0 0 1\n", "digest 0 0 <64>\n". */
+#define COL_LINE 12
+#define BLOCK_LINE 12
+#define DIGEST_LINE (12 + 64)
+
+/* YYYY-MM-DDTHH:MM:SSZ (digits where the pattern has letters). */
+static int valid_time(const char *t)
+{
+    static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+    if (strlen(t) != sizeof pat - 1)
+        return 0;
+    for (size_t i = 0; pat[i]; i++)
+        if (pat[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != pat[i])
+            return 0;
+    return 1;
+}
+
 /* Returns NULL, or a short reason (no data from the manifest). */
 static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
                                   size_t len)
@@ -766,8 +783,9 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
         !valid_name(p->producer))
         return "bad 'producer' line";
     LINE();
-    if (sscanf(line, "created %31s", p->created) != 1)
-        return "bad 'created' line";
+    if (sscanf(line, "created %31s", p->created) != 1 ||
+        !valid_time(p->created))
+        return "bad 'created' line (expected YYYY-MM-DDTHH:MM:SSZ)";
     LINE();
     if (sscanf(line, "signer %71s", p->signer) != 1 ||
         strncmp(p->signer, "sha256:", 7) != 0 || strlen(p->signer) != 71)
@@ -798,6 +816,15 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
                    &u1, &u2, &nc) != 4 || !valid_name(a) || nc < 1 ||
             nc > 4096 || u2 > u1 + 1 || u2 > (1ull << 32))
             return "bad 'source' line";
+        /* Nothing is allocated beyond what the (not yet verified)
+         * manifest's own bytes can describe: each column takes a line of
+         * at least COL_LINE bytes, each block a line of BLOCK_LINE bytes
+         * and one digest line of DIGEST_LINE bytes per column. */
+        size_t left = (size_t)(end - q);
+        if (nc > left / COL_LINE ||
+            u2 > (left - nc * COL_LINE) / (BLOCK_LINE + nc * DIGEST_LINE))
+            return "bad 'source' line (more columns or blocks than the "
+                   "manifest's lines)";
         for (size_t j = 0; j < i; j++)
             if (strcmp(p->src[j].name, a) == 0)
                 return "a source named twice";
@@ -872,23 +899,94 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
 /* ------------------------------------------------------------------------ */
 /* Reader */
 
+/* Every link on `path` (absolute, in f) must be a hard link, checked from
+ * the root down before anything is traversed: an external link (another
+ * file, a FIFO, a device) or a soft link is never followed. 1 when the path
+ * does not exist, -1 when a link on it is not hard. Not collective. */
+static int hard_path(hid_t f, const char *path)
+{
+    char buf[3 * PL_PKG_NAME_MAX + 16];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char c = *q;
+        *q = '\0';
+        H5L_info_t li;
+        htri_t has;
+        herr_t e = 0;
+        H5E_BEGIN_TRY {
+            has = H5Lexists(f, buf, H5P_DEFAULT);
+            if (has > 0)
+                e = H5Lget_info(f, buf, &li, H5P_DEFAULT);
+        } H5E_END_TRY;
+        if (has <= 0)
+            return 1;
+        if (e < 0 || li.type != H5L_TYPE_HARD)
+            return -1;
+        if (c == '\0')
+            return 0;
+        *q = c;
+    }
+}
+
+/* Open dataset `path` of a package: hard links only, contiguous storage in
+ * this file (no external storage, no virtual dataset, no filter), as
+ * section 2 of docs/PACKAGE.md says. *why gets a reason on failure. */
+static hid_t open_dset(hid_t f, const char *path, const char **why)
+{
+    int h = hard_path(f, path);
+    if (h != 0) {
+        *why = h > 0 ? "missing (the manifest lists it)"
+                     : "is not a hard link (an external or soft link "
+                       "is never followed)";
+        return -1;
+    }
+    hid_t d;
+    H5E_BEGIN_TRY { d = H5Dopen2(f, path, H5P_DEFAULT); } H5E_END_TRY;
+    if (d < 0) {
+        *why = "cannot be opened (truncated or damaged)";
+        return -1;
+    }
+    hid_t dcpl = H5Dget_create_plist(d);
+    int ok = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CONTIGUOUS &&
+             H5Pget_external_count(dcpl) == 0;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (!ok) {
+        H5Dclose(d);
+        *why = "is not a contiguous dataset stored in the package file "
+               "(external storage, virtual or chunked layout refused)";
+        return -1;
+    }
+    return d;
+}
+
 static int read_small(hid_t f, const char *name, uint8_t **out, size_t *n,
-                      size_t max)
+                      size_t max, const char **why)
 {
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
         return 1;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t d = open_dset(f, name, why);
     if (d < 0)
         return -1;
     hid_t sp = H5Dget_space(d);
     hssize_t np = H5Sget_simple_extent_npoints(sp);
     H5Sclose(sp);
     int rc = -1;
-    if (np >= 0 && (size_t)np <= max) {
+    /* Its bytes must be in the file: a dataset declared big but never
+     * written (fill values) is refused before anything is allocated. */
+    if (np < 0 || (size_t)np > max)
+        *why = "is too big";
+    else if (H5Dget_storage_size(d) != (hsize_t)np)
+        *why = "is not stored in full (truncated or damaged)";
+    else {
         *n = (size_t)np;
         *out = pl_xmalloc(*n + 1);
         rc = H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                      *out) < 0 ? -1 : 0;
+        if (rc)
+            *why = "cannot be read (truncated or damaged)";
     }
     H5Dclose(d);
     return rc;
@@ -919,19 +1017,21 @@ static int verify_root(pl_pkg *p, mf_extra *x, uint8_t **man, size_t *mlen,
     }
     uint8_t *sig = NULL;
     size_t slen = 0;
-    int rm = read_small(f, "manifest", man, mlen, MANIFEST_MAX);
-    int rs = rm == 0 ? read_small(f, "signature", &sig, &slen, 4096) : 0;
+    const char *mwhy = "", *swhy = "is not a 64-byte Ed25519 signature";
+    int rm = read_small(f, "/manifest", man, mlen, MANIFEST_MAX, &mwhy);
+    int rs = rm == 0 ? read_small(f, "/signature", &sig, &slen, 4096, &swhy)
+                     : 0;
     H5Fclose(f);
     pl_h5_reason();
     int rc = -1;
     const char *why;
     if (rm != 0) {
         pl_err("%s: package: /manifest %s", path,
-               rm > 0 ? "is missing (not a pseudolink package)"
-                      : "cannot be read (truncated or damaged)");
+               rm > 0 ? "is missing (not a pseudolink package)" : mwhy);
     } else if (rs != 0 || slen != SIG_BYTES) {
         pl_err("%s: package: unsigned (/signature %s): refused", path,
-               rs > 0 ? "is missing" : "is not a 64-byte Ed25519 signature");
+               rs > 0 ? "is missing" : rs < 0 ? swhy
+                                      : "is not a 64-byte Ed25519 signature");
     } else if ((why = parse_manifest(p, x, (const char *)*man, *mlen))) {
         pl_err("%s: package: manifest refused: %s", path, why);
     } else {
@@ -1016,13 +1116,13 @@ static int open_datasets(pl_pkg *p)
                      s->cols[c].name);
             snprintf(tp, sizeof tp, "/tags/%s/%s", s->name, s->cols[c].name);
             hsize_t n0, n1;
-            H5E_BEGIN_TRY {
-                s->data[c] = H5Dopen2(p->file, dp, H5P_DEFAULT);
-                s->tags[c] = H5Dopen2(p->file, tp, H5P_DEFAULT);
-            } H5E_END_TRY;
+            const char *why = "";
+            s->data[c] = open_dset(p->file, dp, &why);
+            if (s->data[c] >= 0)
+                s->tags[c] = open_dset(p->file, tp, &why);
             if (s->data[c] < 0 || s->tags[c] < 0) {
-                pl_err0("%s: package: %s: missing (the manifest lists it)",
-                        p->path, s->data[c] < 0 ? dp : tp);
+                pl_err0("%s: package: %s: %s: refused", p->path,
+                        s->data[c] < 0 ? dp : tp, why);
                 return -1;
             }
             if (dset_bytes(s->data[c], &n0, &n1) != 1 ||

@@ -221,15 +221,21 @@ static int stable_name(const pl_generation *g, const char *name)
         if (strcmp(have, want) == 0)
             goto done;
     }
+    /* Anything there that is not a symlink (a directory of the earlier
+     * layout, or a file of the user's: an export or a store in the output
+     * directory under an output's name) is moved aside, never replaced. */
     struct stat sb;
-    if (n < 0 && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    if (n < 0 && lstat(p, &sb) == 0) {
         char *aside = pl_xasprintf("%s/.pseudolink-old-%s-%s", g->out, name, g->tag);
         if (rename(p, aside) != 0) {
-            pl_warn("%s: cannot move the earlier directory aside: %s", p,
+            pl_warn("%s: cannot move the earlier %s aside: %s", p,
+                    S_ISDIR(sb.st_mode) ? "directory" : "file",
                     strerror(errno));
             rc = -1;
         } else {
-            pl_warn("%s: earlier layout moved to %s", p, aside);
+            pl_warn("%s: an earlier %s (not a link into %s/) was there: "
+                    "moved to %s", p, S_ISDIR(sb.st_mode) ? "directory"
+                    : "file", PL_GEN_CURRENT, aside);
         }
         free(aside);
     }

@@ -93,8 +93,10 @@ int pl_colmeta_payload(const pl_job *job, const pl_store *st,
     }
     if (!m->description[0])
         snprintf(m->description, sizeof m->description, "column '%s' of "
-                 "source '%s', carried from the store (no description in "
-                 "the store or the job's columns:)", col->name, s->cfg->name);
+                 "source '%s', carried from the %s (no description in "
+                 "the %s or the job's columns:)", col->name, s->cfg->name,
+                 col->dset < 0 ? "package" : "store",
+                 col->dset < 0 ? "package" : "store");
     return 0;
 }
 

@@ -572,6 +572,29 @@ static void json_add(char **json, const pl_pkg *p)
     *json = n;
 }
 
+/* One package id, one content: a package whose id is already in this run
+ * (st->packages_json) with another digest is refused — an id is 16 random
+ * bytes, so two signed manifests under one id are a producer's fault or a
+ * forgery, never two deliveries. The same package again (a copy: same id,
+ * same digest) is accepted. Not collective (same verdict on every rank:
+ * every rank holds the same list). */
+static int id_conflict(const pl_store *st, const pl_pkg *p)
+{
+    char needle[2 * PL_PKG_ID_BYTES + 16];
+    snprintf(needle, sizeof needle, "\"id\":\"%s\"", p->id_hex);
+    for (const char *q = st->packages_json; q && (q = strstr(q, needle));
+         q += strlen(needle)) {
+        const char *d = strstr(q, "\"digest\":\"");
+        if (d && strncmp(d + 10, p->digest, strlen(p->digest)) != 0) {
+            pl_err0("%s: package: its id %s is that of another package of "
+                    "this run with other contents (digest %s): refused",
+                    p->path, p->id_hex, p->digest);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int open_package_source(pl_store *st, pl_source *s,
                                const pl_pkg_keys *k, MPI_Comm comm)
 {
@@ -586,6 +609,8 @@ static int open_package_source(pl_store *st, pl_source *s,
                         k->transport, comm) != 0)
             return -1;
         st->n_pkgs++;
+        if (id_conflict(st, p))
+            return -1;
         json_add(&st->packages_json, p);
     }
     s->pkg = p;
@@ -649,7 +674,7 @@ static int open_opposition(pl_store *st, const pl_job *job,
                              H5P_DEFAULT) == 0;
             st->n_opposed += n;
         }
-        ok = pl_all_ok(comm, ok);
+        ok = pl_all_ok(comm, ok) && !id_conflict(st, &p);
         if (ok)
             json_add(&st->packages_json, &p);
         pl_pkg_close(&p);

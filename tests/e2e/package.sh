@@ -145,7 +145,8 @@ n=0
 tamper() {
   local name=$1 pat=$2 job=$3; shift 3
   n=$((n + 1)); local out=$TMP/t$n
-  if [ "${NP:-1}" = 1 ]; then "$PL" run "$job" "$@" --out "$out"; else plrun "$NP" run "$job" "$@" --out "$out"; fi >"$TMP/t$n.log" 2>&1
+  # (timeout: a package that makes the reader block must fail, not hang)
+  if [ "${NP:-1}" = 1 ]; then timeout -s KILL 60 "$PL" run "$job" "$@" --out "$out"; else timeout -s KILL 60 mpirun -np "$NP" "$PL" run "$job" "$@" --out "$out"; fi >"$TMP/t$n.log" 2>&1
   local rc=$?
   if [ $rc -ne 0 ] && grep -Eq -- "$pat" "$TMP/t$n.log" && [ ! -e "$out/current" ] && [ ! -e "$out/linked.h5" ]; then
     ok "$name: refused, named, nothing published"
@@ -192,6 +193,69 @@ tamper "another platform's transport key" "package: the data key is wrapped to a
 tamper "no transport key given" "give the platform's transport private key with --transport-key" "$TMP/plat.yaml"
 sed "s#$PKG#$OPP#" "$TMP/plat.yaml" >"$TMP/oppassrc.yaml"
 tamper "an opposition package named as a data source" "an opposition package, named as the data of source 'hospital_stays'" "$TMP/oppassrc.yaml" $TRANS
+# HDF5 structure the signature does not cover: never followed, never read.
+mkfifo "$TMP/elink.fifo"
+bad elink; bad estore; bad vds; bad soft; bad sparse; bad huge; bad created
+$PY - "$TMP" <<'PY'
+import sys, h5py, numpy as np, re
+T = sys.argv[1] + "/"
+f = h5py.File(T + "elink.pkg.h5", "r+"); del f["sources/deaths/p1"]
+f["sources/deaths/p1"] = h5py.ExternalLink(T + "elink.fifo", "/x"); f.close()
+f = h5py.File(T + "estore.pkg.h5", "r+"); d = f["sources/deaths/p1"][:]; del f["sources/deaths/p1"]
+open(T + "raw.bin", "wb").write(d.tobytes())
+f.create_dataset("sources/deaths/p1", shape=d.shape, dtype=np.uint8, external=[(T + "raw.bin", 0, d.size)]); f.close()
+f = h5py.File(T + "vds.pkg.h5", "r+"); d = f["sources/deaths/p1"][:]; del f["sources/deaths/p1"]
+g = h5py.File(T + "vsrc.h5", "w"); g["x"] = d; g.close()
+L = h5py.VirtualLayout(shape=d.shape, dtype=np.uint8); L[:] = h5py.VirtualSource(T + "vsrc.h5", "x", shape=d.shape)
+f.create_virtual_dataset("sources/deaths/p1", L); f.close()
+f = h5py.File(T + "soft.pkg.h5", "r+"); f.move("sources/deaths", "elsewhere")
+f["sources/deaths"] = h5py.SoftLink("/elsewhere"); f.close()
+# A 1 GiB manifest declared but never written (fill values, a tiny file).
+f = h5py.File(T + "sparse.pkg.h5", "r+"); del f["manifest"]
+f.create_dataset("manifest", shape=(1 << 30,), dtype=np.uint8); f.close()
+# Unsigned dimensions that would allocate 2^49 bytes before the signature.
+f = h5py.File(T + "huge.pkg.h5", "r+"); m = bytes(f["manifest"][:]).decode()
+m = re.sub(r"^source hospital_stays .*$", "source hospital_stays rows 4294967295 blocks 4294967296 columns 4096", m, flags=re.M)
+del f["manifest"]; f["manifest"] = np.frombuffer(m.encode(), dtype=np.uint8); f.close()
+PY
+# A signed manifest whose 'created' would inject JSON into the audit line
+# (re-signed with the producer's key: the producer is trusted for its data,
+# not for the platform's audit log).
+$PY - "$TMP/created.pkg.h5" "$K/cnam_signing.key.pem" "$K/cnam_signing.pass" <<'PY'
+import sys, re, h5py, numpy as np
+from cryptography.hazmat.primitives import serialization
+sk = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read().split(b"\n")[0])
+f = h5py.File(sys.argv[1], "r+"); m = bytes(f["manifest"][:]).decode()
+m = re.sub(r"^created .*$", 'created 2026","outcome":"forged', m, count=1, flags=re.M).encode()
+del f["manifest"]; f["manifest"] = np.frombuffer(m, dtype=np.uint8)
+f["signature"][:] = np.frombuffer(sk.sign(m), dtype=np.uint8)
+PY
+# One id, one content: a second signed manifest under the same package id
+# (the producer's key re-signing it with another time) is refused; an
+# identical copy of the package is not.
+cp "$PKG" "$TMP/sameid.pkg.h5"; cp "$PKG" "$TMP/copy.pkg.h5"
+$PY - "$TMP/sameid.pkg.h5" "$K/cnam_signing.key.pem" "$K/cnam_signing.pass" <<'PY'
+import sys, re, h5py, numpy as np
+from cryptography.hazmat.primitives import serialization
+sk = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read().split(b"\n")[0])
+f = h5py.File(sys.argv[1], "r+"); m = bytes(f["manifest"][:]).decode()
+m = re.sub(r"^created (.{17})..Z$", lambda g: "created %s%02dZ" % (g.group(1), (int(g.group(0)[-3:-1]) + 1) % 60), m, count=1, flags=re.M).encode()
+del f["manifest"]; f["manifest"] = np.frombuffer(m, dtype=np.uint8)
+f["signature"][:] = np.frombuffer(sk.sign(m), dtype=np.uint8)
+PY
+for c in sameid copy; do
+  awk -v p="$TMP/$c.pkg.h5" '/^  deaths:/{print; getline; print "    package: " p; next} {print}' "$TMP/plat.yaml" >"$TMP/$c.yaml"
+done
+tamper "two packages of one run under one id, with other contents" "sameid.pkg.h5: package: its id [0-9a-f]{32} is that of another package of this run with other contents" "$TMP/sameid.yaml" $TRANS
+"$PL" run "$TMP/copy.yaml" $TRANS --out "$TMP/copyrun" >"$TMP/copyrun.log" 2>&1
+check "... an identical copy of the package (same id, same digest) is accepted" test $? -eq 0
+tamper "an external link to a FIFO inside the package (never followed)" "elink.pkg.h5: package: /sources/deaths/p1: is not a hard link" "$TMP/elink.yaml" $TRANS
+tamper "a soft link inside the package" "soft.pkg.h5: package: /sources/deaths/p1: is not a hard link" "$TMP/soft.yaml" $TRANS
+NP=2 tamper "a dataset with external storage (another file's bytes)" "estore.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset stored in the package" "$TMP/estore.yaml" $TRANS
+tamper "a virtual dataset (VDS) inside the package" "vds.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset" "$TMP/vds.yaml" $TRANS
+tamper "a 1 GiB manifest never written (refused before allocating it)" "sparse.pkg.h5: package: /manifest is not stored in full" "$TMP/sparse.yaml" $TRANS
+tamper "unsigned huge block counts (refused before allocating, no abort)" "huge.pkg.h5: package: manifest refused: bad 'source' line" "$TMP/huge.yaml" $TRANS
+tamper "a signed 'created' that is not a UTC time (audit line injection)" "created.pkg.h5: package: manifest refused: bad 'created' line" "$TMP/created.yaml" $TRANS
 grep -q '"outcome":"failure".*cnam_delivery\|"outcome":"failure"' "$TMP/t1/audit.log" 2>/dev/null
 check "a refused package run leaves a failure audit line" test $? -eq 0
 
@@ -252,12 +316,45 @@ g.create_dataset("parent_ref", data=g["nir"][:])
 PY
 sed -e "s#$ROOT/inputs/opposition.h5#$TMP/nirlike.h5#" -e "/^opposition:/d" -e "s#^output: .*#output: $TMP/prod/nirlike#" "$TMP/prodopp.yaml" >"$TMP/nirlike.yaml"
 "$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike.log" 2>&1; rc=$?
-check "produce refuses a payload column that looks like NIRs, naming it" \
-  test $rc -ne 0 -a ! -e "$TMP/prod/nirlike/current" && grep -q "/sources/objectors/parent_ref: payload column looks like NIRs" "$TMP/nirlike.log"
+test $rc -ne 0 -a ! -e "$TMP/prod/nirlike/current" && grep -q "/sources/objectors/parent_ref: payload column looks like NIRs" "$TMP/nirlike.log"
+check "produce refuses a payload column that looks like NIRs, naming it" test $? -eq 0
 sed -i "s#^    identity: .*#&\n    allow_nir_like: [parent_ref]#" "$TMP/nirlike.yaml"
 "$PL" produce "$TMP/nirlike.yaml" $SIGN >"$TMP/nirlike2.log" 2>&1
 check "... and carries it when the job allows it" test $? -eq 0
+# A full disk at the producer: an error with the reason, no crash, nothing
+# published; the next produce succeeds.
+if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/full" && mount -t tmpfs -o size=200k tmpfs "$TMP/full" 2>/dev/null; then
+  trap 'umount "$TMP/full" 2>/dev/null; rm -rf "$TMP"' EXIT
+  sed "s#^output: .*#output: $TMP/full/p#" "$TMP/prod.yaml" >"$TMP/full.yaml"
+  timeout -s KILL 60 "$PL" produce "$TMP/full.yaml" $SIGN >"$TMP/full.log" 2>&1; rc=$?
+  check "produce on a full disk: fails without a crash, nothing published" \
+    test $rc -ne 0 -a $rc -lt 124 -a ! -e "$TMP/full/p/current"
+  check "produce on a full disk: the message carries the reason" grep -q "pseudolink: error: .*No space left on device" "$TMP/full.log"
+  umount "$TMP/full"
+else
+  missing "tmpfs mount (root) for produce on a full disk"
+fi
+# An output directory that is the export's, a package named like the
+# export: the export is moved aside, never replaced (nor lost).
+mkdir -p "$TMP/same"; cp "$ROOT/inputs/laptop.h5" "$TMP/same/laptop.pkg.h5"
+sed -e "s#^store: .*#store: $TMP/same/laptop.pkg.h5#" -e "s#^output: .*#output: $TMP/same#" \
+    -e "s#^package: .*#package: laptop#" "$TMP/prod.yaml" >"$TMP/same.yaml"
+"$PL" produce "$TMP/same.yaml" $SIGN >"$TMP/same.log" 2>&1; rc=$?
+aside=$(ls "$TMP"/same/.pseudolink-old-laptop.pkg.h5-* 2>/dev/null | head -1)
+check "output dir = the export's dir: the export is moved aside, not overwritten" \
+  test $rc -eq 0 -a -n "$aside" -a -L "$TMP/same/laptop.pkg.h5"
+check "... with the export's bytes intact and a warning naming it" \
+  cmp -s "$ROOT/inputs/laptop.h5" "${aside:-/nonexistent}"
+grep -q "same/laptop.pkg.h5: an earlier file .* moved to" "$TMP/same.log" || notok "warning for the moved export"
+# Private keys come on the command line only, never in a job file.
+sed "s#hdh_transport.pub.pem#hdh_transport.key.pem#" "$TMP/prod.yaml" >"$TMP/privjob.yaml"
+"$PL" produce "$TMP/privjob.yaml" $SIGN >"$TMP/privjob.log" 2>&1; rc=$?
+test $rc -ne 0 && grep -q "hdh_transport.key.pem: this is a private key.*never in a job file" "$TMP/privjob.log"
+check "a producer job naming the platform's private key is refused, saying why" test $? -eq 0
+sed "s#cnam_signing.pub.pem#cnam_signing.key.pem#" "$TMP/plat.yaml" >"$TMP/privplat.yaml"
+tamper "a platform job naming a producer's private signing key" "cnam_signing.key.pem: this is a private key.*never in a job file" "$TMP/privplat.yaml" $TRANS
 "$PL" produce "$TMP/prod.yaml" --signing-key "$K/atih_signing.pub.pem" >"$TMP/badsig.log" 2>&1; rc=$?
 check "produce refuses a public key as signing key" test $rc -ne 0
 "$PL" produce "$TMP/prod.yaml" --signing-key "$K/hdh_transport.key.pem" --signing-passphrase-file "$K/hdh_transport.pass" >"$TMP/badsig2.log" 2>&1; rc=$?
-check "produce refuses a transport key as signing key (not Ed25519)" test $rc -ne 0 && grep -q "not an Ed25519 key" "$TMP/badsig2.log"
+test $rc -ne 0 && grep -q "not an Ed25519 key" "$TMP/badsig2.log"
+check "produce refuses a transport key as signing key (not Ed25519)" test $? -eq 0

@@ -14,7 +14,7 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -Isrc $(pkg-config --cflags $HDF5_PC yaml-0.1 libcrypto) $(mpicc --showme:compile)"
 LIBS="$(pkg-config --libs $HDF5_PC yaml-0.1 libcrypto) $(mpicc --showme:link) -lm"
 declare -A SRCS=(
-  [job]="src/job/config.c src/base/yamltree.c src/base/log.c src/base/mem.c src/base/parse.c src/job/custody_cfg.c src/job/extract_config.c src/crypto/custody.c src/base/hex.c src/base/secure.c"
+  [job]="src/job/config.c src/base/yamltree.c src/base/log.c src/base/mem.c src/base/parse.c src/job/custody_cfg.c src/job/extract_config.c src/crypto/custody.c src/base/hex.c src/base/secure.c src/job/csv_cfg.c src/base/csv.c src/job/linkage_config.c src/job/encode_cfg.c"
   [nir]="src/stage/nir.c"
   [csv]="src/base/csv.c src/base/log.c src/base/mem.c src/base/secure.c"
 )

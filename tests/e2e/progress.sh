@@ -158,10 +158,20 @@ check "closed stdout, one rank: no temporary directory left" test -d "$TMP/o5" -
 # SIGTERM and the run stops as by scancel: nothing published, recorded.
 mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o6" --progress 0.1 2>"$TMP/h2.err" | head -n 1 >/dev/null
 rc=${PIPESTATUS[0]}
-check "closed stdout under mpirun: status 1 or 0, never a half-published set (rc=$rc)" \
-  test "$rc" -le 1 -a "$( [ -e "$TMP/o6/linked.h5" ] && echo 1 || echo 0 )" = "$( [ "$rc" -eq 0 ] && echo 1 || echo 0 )"
-check "closed stdout under mpirun: the audit log records the run" \
-  grep -Eq '"outcome":"(success|failure)"' "$TMP/o6/audit.log"
+# The abort can come before or after the run's publish (a race with
+# mpirun's own SIGPIPE): either way the set is whole or absent, and the
+# audit log says which.
+if [ -e "$TMP/o6/linked.h5" ]; then
+  check "closed stdout under mpirun (the abort came after publish, rc=$rc): the whole set verifies" \
+    "$PL" verify --audit "$TMP/o6/audit.log" "$TMP/o6"
+  check "closed stdout under mpirun: the audit log records the success" \
+    grep -q '"outcome":"success"' "$TMP/o6/audit.log"
+else
+  check "closed stdout under mpirun: status 1, nothing published (rc=$rc)" \
+    test "$rc" -eq 1 -a -z "$(ls -A "$TMP/o6" 2>/dev/null | grep -v -e audit.log -e '^\.pseudolink')"
+  check "closed stdout under mpirun: the audit log records the failure" \
+    grep -q '"outcome":"failure"' "$TMP/o6/audit.log"
+fi
 
 # --- 4. Exit 3 without mpirun's banner ----------------------------------------
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $ROOT/inputs/regression.h5#" \

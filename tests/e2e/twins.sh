@@ -214,6 +214,19 @@ print(("ok" if want and want == got else "not ok") +
       "(%d expected, %d listed)" % (len(want), len(got)))
 PY
 
+# A previous correspondence of format version 1 (p1 hashed the rank) is
+# refused before anything is read or published, with a message that says
+# why (docs/CORRESPONDENCE.md), no key material in it.
+cp "$TMP/inc1/correspondence.h5" "$TMP/v1.h5"
+$PY -c "import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],'r+'); f.attrs.modify('version', np.uint64(1))" "$TMP/v1.h5"
+sed "s#correspondence: .*#correspondence: $TMP/v1.h5#" "$TMP/second.yaml" >"$TMP/v1.yaml"
+plrun 2 run "$TMP/v1.yaml" --out "$TMP/v1out" --prev-key "$K/alice.key.pem" --prev-key "$K/carol.key.pem" \
+  --prev-passphrase-file "$K/alice.pass" --prev-passphrase-file "$K/carol.pass" >"$TMP/v1.log" 2>&1; rc=$?
+grep -q "v1.h5: format version 1 (an older pseudolink, whose first pseudonyms hashed the birth rank) is not compatible" "$TMP/v1.log"
+check "incremental: a version 1 correspondence refused, clear message, nothing published" \
+  test $? -eq 0 -a $rc -ne 0 -a ! -e "$TMP/v1out/linked.h5" -a ! -e "$TMP/v1out/correspondence.h5"
+check "incremental: the refusal shows no NIR, p1 or key" bash -c "! grep -v '^audit head:' '$TMP/v1.log' | grep -Eq '[0-9]{15}|[0-9a-f]{32}'"
+
 # --- bad identity.also ----------------------------------------------------
 sed 's/also: {nir: nir, birth_rank: birth_rank}/also: {nir: nir, rank: birth_rank}/' "$TMP/job.yaml" >"$TMP/bad1.yaml"
 plrun 1 run "$TMP/bad1.yaml" --out "$TMP/bad1" >"$TMP/bad1.log" 2>&1; rc=$?

@@ -43,6 +43,7 @@ typedef struct {
     uint8_t  *keys, *keys2;     /* [valid][33] p1 || rank; keys2 compacted
                                  * over the rows with a second key */
     uint8_t  *has2;             /* [valid] the row has a valid second key */
+    uint64_t  also_bad;         /* rows whose second key failed the checks */
     uint8_t  *why;              /* [batch] reject reason, 0 = valid */
     uint8_t  *cand;             /* [batch] candidates of an ambiguous row */
     uint8_t  *vpids;            /* [valid][16] pids in row order */
@@ -180,6 +181,7 @@ static size_t check_batch(pl_run *r, const pl_source *s, uint64_t cnt,
                 has2 ? b->birth_rank2[i] : 0);
             b->has2[nv] = w2 == PL_OK || w2 == PL_R_SEX_MISMATCH ||
                           w2 == PL_R_DATE_MISMATCH;
+            b->also_bad += !b->has2[nv];
         }
         b->idx[nv++] = i;
     }
@@ -506,11 +508,14 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
         check_progress(r, s, &cp, k + 1);
     }
+    ss->also_bad = b.also_bad;
     bufs_free(&b);
     if (!ok)
         return -1;
     uint64_t ooff;
     pl_exscan(r->comm, ss->opposed, &ooff, &ss->opposed_total);
+    PL_MPI_CHECK(MPI_Allreduce(&ss->also_bad, &ss->also_bad_total, 1,
+                               MPI_UINT64_T, MPI_SUM, r->comm));
     PL_MPI_CHECK(MPI_Allreduce(reasons, ss->reasons, 16, MPI_UINT64_T,
                                MPI_SUM, r->comm));
     return 0;
@@ -530,6 +535,16 @@ size_t pl_ingest_warnings(const pl_run *r,
                      "read as fill values), first '%s'", r->store.path,
                      s->cfg->name, s->n_unwritten,
                      s->n_unwritten > 1 ? "s" : "", s->unwritten);
+            emit(msg, ctx);
+            n++;
+        }
+        if (ss->also_bad_total) {
+            snprintf(msg, sizeof msg, "%s: /sources/%s: %llu row%s kept by "
+                     "their first identity, whose second identity "
+                     "(identity.also) fails the NIR checks: not joined by it",
+                     r->store.path, s->cfg->name,
+                     (unsigned long long)ss->also_bad_total,
+                     ss->also_bad_total > 1 ? "s" : "");
             emit(msg, ctx);
             n++;
         }

@@ -227,6 +227,27 @@ check "incremental: a version 1 correspondence refused, clear message, nothing p
   test $? -eq 0 -a $rc -ne 0 -a ! -e "$TMP/v1out/linked.h5" -a ! -e "$TMP/v1out/correspondence.h5"
 check "incremental: the refusal shows no NIR, p1 or key" bash -c "! grep -v '^audit head:' '$TMP/v1.log' | grep -Eq '[0-9]{15}|[0-9a-f]{32}'"
 
+# A row whose second identity fails the NIR checks keeps its first key and
+# is not joined by the second: said (a warning in the summary and the
+# audit line, with the count), never silent.
+check "no warning about identity.also when every second identity is valid" \
+  bash -c "! grep -q 'identity.also' '$TMP/np2.log'"
+cp "$STORE" "$TMP/badalso.h5"
+$PY - "$TMP/badalso.h5" "$TMP/np2/linked.h5" <<'PY'
+import sys, h5py
+f, l = h5py.File(sys.argv[1], "r+"), h5py.File(sys.argv[2], "r")
+rows = sorted(int(r) for r in l["linked/claims/row"][:])[:7]
+d = f["sources/claims/nir"]
+for r in rows:
+    d[r] = b"000000000000000"
+PY
+sed "s#^store: .*#store: $TMP/badalso.h5#" "$TMP/job.yaml" >"$TMP/badalso.yaml"
+plrun 2 run "$TMP/badalso.yaml" --out "$TMP/badalso" --audit "$TMP/badalso.jsonl" >"$TMP/badalso.log" 2>&1
+grep -q "^warning: .*/sources/claims: 7 rows kept by their first identity, whose second identity (identity.also) fails the NIR checks: not joined by it" "$TMP/badalso.log"
+check "identity.also failing the NIR checks: counted in a warning (7 rows)" test $? -eq 0
+grep '"command":"run"' "$TMP/badalso.jsonl" | tail -1 | grep -q 'claims: 7 rows kept by their first identity'
+check "identity.also failing the NIR checks: the warning is in the audit line" test $? -eq 0
+
 # --- bad identity.also ----------------------------------------------------
 sed 's/also: {nir: nir, birth_rank: birth_rank}/also: {nir: nir, rank: birth_rank}/' "$TMP/job.yaml" >"$TMP/bad1.yaml"
 plrun 1 run "$TMP/bad1.yaml" --out "$TMP/bad1" >"$TMP/bad1.log" 2>&1; rc=$?

@@ -894,6 +894,24 @@ static int oppose_persons(pl_owner *o, MPI_Comm comm)
     if (rc == 0)
         rc = pl_route_owned(comm, q, nq, PL_PID_BYTES, o->cap, serve_opp, &ps,
                             1, rep, NULL, NULL);
+    /* /lineage names no opposed person: events whose new pid is one go. */
+    uint8_t *lq = pl_xmalloc(o->n_lineage * PL_PID_BYTES + 1);
+    uint8_t *lr = pl_xmalloc(o->n_lineage + 1);
+    for (size_t k = 0; k < o->n_lineage; k++)
+        memcpy(lq + k * PL_PID_BYTES, o->lineage + k * PL_LIN_REC +
+               PL_PID_BYTES, PL_PID_BYTES);
+    if (rc == 0)
+        rc = pl_route_owned(comm, lq, o->n_lineage, PL_PID_BYTES, o->cap,
+                            serve_opp, &ps, 1, lr, NULL, NULL);
+    size_t u = 0;
+    for (size_t k = 0; rc == 0 && k < o->n_lineage; k++)
+        if (!lr[k])
+            memmove(o->lineage + u++ * PL_LIN_REC,
+                    o->lineage + k * PL_LIN_REC, PL_LIN_REC);
+    if (rc == 0)
+        o->n_lineage = u;
+    free(lq);
+    free(lr);
     o->opposed_linked = 0;
     for (size_t k = 0; rc == 0 && k < nq; k++) {
         if (!rep[k])

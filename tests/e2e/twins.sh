@@ -320,6 +320,33 @@ print(("ok" if m and int(m.group(1)) == n else "not ok") +
 PY
 check "opposition: linked.h5 identical at -np 1 and -np 3 (h5diff)" h5diff -q "$TMP/opp1/linked.h5" "$TMP/opp3/linked.h5"
 
+# Incremental: the objector was two persons in run 1 (no claims); claims
+# would merge them now, but an opposed person appears in no /lineage event.
+{ cat "$TMP/second.yaml"; printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' "$T/cnam_signing.pub.pem" "$OPK"; } >"$TMP/oppinc.yaml"
+plrun 2 run "$TMP/oppinc.yaml" --out "$TMP/oppinc" --transport-key "$T/hdh_transport.key.pem" \
+  --transport-passphrase-file "$T/hdh_transport.pass" --prev-key "$K/alice.key.pem" --prev-key "$K/carol.key.pem" \
+  --prev-passphrase-file "$K/alice.pass" --prev-passphrase-file "$K/carol.pass" >"$TMP/oppinc.log" 2>&1
+$PY - "$STORE" "$TMP/inc1/linked.h5" "$TMP/inc2/linked.h5" "$TMP/oppinc/linked.h5" "$Q" <<'PY'
+import sys, h5py
+s, a, b, c = (h5py.File(p, "r") for p in sys.argv[1:5])
+q = int(sys.argv[5])
+def qp(f):
+    out = set()
+    for src in f["linked"]:
+        t = s["truth"][src]["person"][:]
+        out |= {p.decode() for r, p in zip(f["linked"][src]["row"][:], f["linked"][src]["pid"][:]) if int(t[r]) == q}
+    return out
+mine = qp(a) | qp(b)
+def ev(f):
+    lg = f["lineage"]
+    return [(o.decode(), n.decode()) for o, n in zip(lg["old_pid"][:], lg["new_pid"][:])]
+was = [e for e in ev(b) if set(e) & mine]
+now = [e for e in ev(c) if set(e) & mine]
+print(("ok" if was and not now and len(ev(c)) == len(ev(b)) - len(was) else "not ok") +
+      " - incremental with opposition: /lineage lists no event of the opposed person "
+      "(%d without the opposition, %d with), the others all" % (len(was), len(now)))
+PY
+
 # --- bad identity.also ----------------------------------------------------
 sed 's/also: {nir: nir, birth_rank: birth_rank}/also: {nir: nir, rank: birth_rank}/' "$TMP/job.yaml" >"$TMP/bad1.yaml"
 plrun 1 run "$TMP/bad1.yaml" --out "$TMP/bad1" >"$TMP/bad1.log" 2>&1; rc=$?

@@ -43,6 +43,7 @@ typedef struct {
     uint8_t  *keys, *keys2;     /* [valid][33] p1 || rank; keys2 compacted
                                  * over the rows with a second key */
     uint8_t  *has2;             /* [valid] the row has a valid second key */
+    uint64_t  also_bad;         /* rows whose second key failed the checks */
     uint8_t  *why;              /* [batch] reject reason, 0 = valid */
     uint8_t  *cand;             /* [batch] candidates of an ambiguous row */
     uint8_t  *vpids;            /* [valid][16] pids in row order */
@@ -180,6 +181,7 @@ static size_t check_batch(pl_run *r, const pl_source *s, uint64_t cnt,
                 has2 ? b->birth_rank2[i] : 0);
             b->has2[nv] = w2 == PL_OK || w2 == PL_R_SEX_MISMATCH ||
                           w2 == PL_R_DATE_MISMATCH;
+            b->also_bad += !b->has2[nv];
         }
         b->idx[nv++] = i;
     }
@@ -304,7 +306,7 @@ static int send_keys(pl_run *r, const pl_source *s, size_t nv,
  * ambiguous) gets why = PL_WHY_AMBIGUOUS and its candidates in b->cand.
  * *amb counts them. */
 static int exchange(pl_run *r, const pl_source *s, size_t nv, batch_bufs *b,
-                    uint64_t *amb)
+                    uint64_t *amb, uint64_t *opp)
 {
     pl_route_stats st = {0};
     int rc = pl_route_owned(r->comm, b->keys, nv, PL_KEY_REC, r->cap,
@@ -328,6 +330,11 @@ static int exchange(pl_run *r, const pl_source *s, size_t nv, batch_bufs *b,
         b->cand[i] = 0;
         if (rp[0] && r2 && !r2[0])
             rp = r2;            /* the second key resolves the row */
+        if (!rp[0] && rp[PL_OWNER_REPLY - 1]) {
+            b->why[i] = PL_R_OPPOSED;   /* its person is opposed */
+            (*opp)++;
+            continue;
+        }
         if (rp[0]) {
             b->why[i] = PL_WHY_AMBIGUOUS;
             b->cand[i] = rp[0];
@@ -496,21 +503,27 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
         hash_batch(r, s, nv, &b);
         pl_wipe(b.nir, cnt * b.nir_size);
         pl_wipe(b.nir2, (s->also_nir >= 0 ? cnt : 0) * b.nir2_size);
+        /* The keys of opposed rows reach their owners too: their person
+         * is opposed as a whole, also its keys that only other rows give
+         * (pl_owner_resolve). */
+        double t0 = MPI_Wtime();
+        ok = send_keys(r, s, nv, &b) == 0;
+        r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
         size_t nk = drop_opposed(r, nv, &b);
         ss->opposed += nv - nk;
         nv = nk;
         for (uint64_t i = 0; i < cnt; i++)
             reasons[b.why[i]]++;
-        double t0 = MPI_Wtime();
-        ok = send_keys(r, s, nv, &b) == 0;
-        r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
         check_progress(r, s, &cp, k + 1);
     }
+    ss->also_bad = b.also_bad;
     bufs_free(&b);
     if (!ok)
         return -1;
     uint64_t ooff;
     pl_exscan(r->comm, ss->opposed, &ooff, &ss->opposed_total);
+    PL_MPI_CHECK(MPI_Allreduce(&ss->also_bad, &ss->also_bad_total, 1,
+                               MPI_UINT64_T, MPI_SUM, r->comm));
     PL_MPI_CHECK(MPI_Allreduce(reasons, ss->reasons, 16, MPI_UINT64_T,
                                MPI_SUM, r->comm));
     return 0;
@@ -530,6 +543,16 @@ size_t pl_ingest_warnings(const pl_run *r,
                      "read as fill values), first '%s'", r->store.path,
                      s->cfg->name, s->n_unwritten,
                      s->n_unwritten > 1 ? "s" : "", s->unwritten);
+            emit(msg, ctx);
+            n++;
+        }
+        if (ss->also_bad_total) {
+            snprintf(msg, sizeof msg, "%s: /sources/%s: %llu row%s kept by "
+                     "their first identity, whose second identity "
+                     "(identity.also) fails the NIR checks: not joined by it",
+                     r->store.path, s->cfg->name,
+                     (unsigned long long)ss->also_bad_total,
+                     ss->also_bad_total > 1 ? "s" : "");
             emit(msg, ctx);
             n++;
         }
@@ -585,6 +608,8 @@ static uint64_t all_rows(const pl_run *r)
 int pl_ingest_count(pl_run *r)
 {
     uint64_t base = 0;
+    r->owner.opp = r->store.opposed;
+    r->owner.n_opp = r->store.n_opposed;
     pl_progress_stage("check", all_rows(r), "rows");
     for (size_t si = 0; si < r->store.n_src; si++) {
         if (count_source(r, si, base) != 0)
@@ -596,8 +621,10 @@ int pl_ingest_count(pl_run *r)
     if (pl_owner_resolve(&r->owner, r->comm) != 0)
         return -1;
     r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
-    uint64_t amb = 0;
+    uint64_t amb = 0, opl = 0;
     PL_MPI_CHECK(MPI_Allreduce(&r->owner.ambiguous_keys, &amb, 1,
+                               MPI_UINT64_T, MPI_SUM, r->comm));
+    PL_MPI_CHECK(MPI_Allreduce(&r->owner.opposed_linked, &opl, 1,
                                MPI_UINT64_T, MPI_SUM, r->comm));
     for (size_t si = 0; si < r->store.n_src; si++) {
         const pl_source *s = &r->store.src[si];
@@ -606,9 +633,13 @@ int pl_ingest_count(pl_run *r)
         /* Only rows without a rank can be ambiguous, and only when some p1
          * holds several persons: then their source is read once more to
          * count them (the datasets are sized before any pid is written). */
-        if (amb > 0 && s->birth_rank < 0 &&
+        /* So are all sources when an opposed person has keys not on a
+         * list (other rows of it are left out too). */
+        if (((amb > 0 && s->birth_rank < 0) || opl > 0) &&
             ingest_source(r, si, NULL, 0, 1, 0) != 0)
             return -1;
+        uint64_t ooff;
+        pl_exscan(r->comm, ss->opposed, &ooff, &ss->opposed_total);
         ss->kept = s->count - ss->rejected - ss->ambiguous - ss->opposed;
         pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
         pl_exscan(r->comm, ss->rejected, &ss->rej_off, &ss->rej_total);
@@ -643,7 +674,7 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
         opposed += nv - nk;
         nv = nk;
         double t0 = MPI_Wtime();
-        ok = pl_all_ok(r->comm, exchange(r, s, nv, &b, &amb) == 0);
+        ok = pl_all_ok(r->comm, exchange(r, s, nv, &b, &amb, &opposed) == 0);
         r->t[PL_T_EXCHANGE] += MPI_Wtime() - t0;
         if (!ok || count_only)
             continue;
@@ -659,8 +690,10 @@ static int ingest_source(pl_run *r, size_t si, const pl_batch_sink *sinks,
                                              s->nrows));
     }
     bufs_free(&b);
-    if (count_only)
+    if (count_only) {
         r->ss[si].ambiguous = amb;
+        r->ss[si].opposed = opposed;
+    }
     if (ok && (rejected != r->ss[si].rejected ||
                opposed != r->ss[si].opposed ||
                (!count_only && amb != r->ss[si].ambiguous))) {

@@ -96,7 +96,7 @@ static uint8_t *kmap_put(pl_kmap *m, const uint8_t *key, int *fresh)
 #define K_PID   PL_KEY_REC
 #define K_ST    (PL_KEY_REC + PL_PID_BYTES)
 #define K_NRANK (K_ST + 1)
-enum { ST_SEEN = 1, ST_OLD = 2, ST_PID = 4, ST_AMBIG = 8 };
+enum { ST_SEEN = 1, ST_OLD = 2, ST_PID = 4, ST_AMBIG = 8, ST_OPP = 16 };
 
 void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
                    uint64_t cap)
@@ -818,6 +818,121 @@ static int assign_pids(pl_owner *o, MPI_Comm comm, const pl_kmap *nm,
     return rc;
 }
 
+static int cmp_pid_o(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_PID_BYTES);
+}
+
+static int p1_opposed(const pl_owner *o, const uint8_t *p1)
+{
+    uint64_t lo = 0, hi = o->n_opp;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(o->opp + mid * PL_P1_BYTES, p1, PL_P1_BYTES);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Serve: pid -> 1 when it is an opposed person's (sorted pids in ctx). */
+typedef struct { const uint8_t *v; uint64_t n; } pid_set;
+
+static int serve_opp(const uint8_t *recv, size_t n, uint8_t *reply,
+                     void *ctx)
+{
+    const pid_set *ps = ctx;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *q = recv + i * PL_PID_BYTES;
+        uint64_t lo = 0, hi = ps->n;
+        reply[i] = 0;
+        while (lo < hi && !reply[i]) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            int c = memcmp(ps->v + mid * PL_PID_BYTES, q, PL_PID_BYTES);
+            if (c == 0)
+                reply[i] = 1;
+            else if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    return 0;
+}
+
+/* Opposition by person (owner.h): every key holds its person's pid (one
+ * pid per person), so the pids of the keys with an opposed p1 name the
+ * opposed persons; gathered on the pid's owner, every key asks there. */
+static int oppose_persons(pl_owner *o, MPI_Comm comm)
+{
+    pl_kmap *m = &o->keys;
+    uint8_t *mine = pl_xmalloc(m->n * PL_PID_BYTES + 1);
+    uint8_t *q = pl_xmalloc(m->n * PL_PID_BYTES + 1);
+    uint8_t *rep = pl_xmalloc(m->n + 1);
+    uint8_t **at = pl_xmalloc((m->n + 1) * sizeof *at);
+    size_t nm = 0, nq = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        uint8_t *e = m->slots + i * m->esz;
+        if (!m->used[i] || !(e[K_ST] & ST_PID))
+            continue;
+        if (p1_opposed(o, e))
+            memcpy(mine + nm++ * PL_PID_BYTES, e + K_PID, PL_PID_BYTES);
+        memcpy(q + nq * PL_PID_BYTES, e + K_PID, PL_PID_BYTES);
+        at[nq++] = e;
+    }
+    uint8_t *set = NULL;
+    uint64_t ns = 0;
+    int rc = pl_route_gather(comm, mine, nm, PL_PID_BYTES, o->cap, &set, &ns,
+                             NULL);
+    if (rc == 0 && ns > 1)
+        qsort(set, ns, PL_PID_BYTES, cmp_pid_o);
+    pid_set ps = {set, ns};
+    if (rc == 0)
+        rc = pl_route_owned(comm, q, nq, PL_PID_BYTES, o->cap, serve_opp, &ps,
+                            1, rep, NULL, NULL);
+    /* /lineage names no opposed person: events whose new pid is one go. */
+    uint8_t *lq = pl_xmalloc(o->n_lineage * PL_PID_BYTES + 1);
+    uint8_t *lr = pl_xmalloc(o->n_lineage + 1);
+    for (size_t k = 0; k < o->n_lineage; k++)
+        memcpy(lq + k * PL_PID_BYTES, o->lineage + k * PL_LIN_REC +
+               PL_PID_BYTES, PL_PID_BYTES);
+    if (rc == 0)
+        rc = pl_route_owned(comm, lq, o->n_lineage, PL_PID_BYTES, o->cap,
+                            serve_opp, &ps, 1, lr, NULL, NULL);
+    size_t u = 0;
+    for (size_t k = 0; rc == 0 && k < o->n_lineage; k++)
+        if (!lr[k])
+            memmove(o->lineage + u++ * PL_LIN_REC,
+                    o->lineage + k * PL_LIN_REC, PL_LIN_REC);
+    if (rc == 0)
+        o->n_lineage = u;
+    free(lq);
+    free(lr);
+    o->opposed_linked = 0;
+    for (size_t k = 0; rc == 0 && k < nq; k++) {
+        if (!rep[k])
+            continue;
+        uint8_t *e = at[k];
+        o->opposed_linked += !p1_opposed(o, e);
+        e[K_ST] = (uint8_t)((e[K_ST] & ~ST_PID) | ST_OPP);
+        OPENSSL_cleanse(e + K_PID, PL_PID_BYTES);
+    }
+    OPENSSL_cleanse(mine, nm * PL_PID_BYTES);
+    OPENSSL_cleanse(q, nq * PL_PID_BYTES);
+    if (set)
+        OPENSSL_cleanse(set, ns * PL_PID_BYTES);
+    free(mine);
+    free(q);
+    free(rep);
+    free(at);
+    free(set);
+    return rc;
+}
+
 int pl_owner_resolve(pl_owner *o, MPI_Comm comm)
 {
     size_t n = 0;
@@ -827,6 +942,8 @@ int pl_owner_resolve(pl_owner *o, MPI_Comm comm)
     int rc = components(o, comm, &nm);
     if (rc == 0)
         rc = assign_pids(o, comm, &nm, ent, n);
+    if (rc == 0 && o->n_opp)
+        rc = oppose_persons(o, comm);
     free(ent);
     if (nm.slots)
         kmap_free(&nm);
@@ -855,7 +972,9 @@ int pl_owner_serve(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
         const uint8_t *e = kmap_get(&o->keys, key);
         uint8_t *r = reply + i * PL_OWNER_REPLY;
         memset(r, 0, PL_OWNER_REPLY);
-        if (!e || !(e[K_ST] & (ST_PID | ST_AMBIG)))
+        if (e && (e[K_ST] & ST_OPP))
+            r[PL_OWNER_REPLY - 1] = 1;
+        else if (!e || !(e[K_ST] & (ST_PID | ST_AMBIG)))
             r[0] = PL_OWNER_UNKNOWN;
         else if (e[K_ST] & ST_AMBIG)
             r[0] = e[K_NRANK];

@@ -23,9 +23,13 @@
  *     keyed pl_pid_keyed(label) or a random draw; every key gets its
  *     component's pid; merges and splits since the previous run are
  *     listed (lineage).
+ *     Opposition (o->opp, the opposition lists' p1): the droit
+ *     d'opposition is a person's, so a person one of whose keys has an
+ *     opposed p1 is opposed as a whole, every key of it, also those that
+ *     only another key links: no pid, no correspondence entry.
  *  3. pl_owner_serve (serve fn, main pass): a key -> PL_OWNER_REPLY bytes:
  *     status (0 resolved, n >= 2: ambiguous between n persons, 1: unknown
- *     key) || pid.
+ *     key) || pid || opposed (1: the key's person is opposed, pid zero).
  * Returns: serve fns 0 or -1 (the route agrees); collectives -1 on every
  * rank together, messages via base/log.h. Memory: one entry per key
  * (PL_OWNER_ENTRY bytes, table at most half full), edges (66 bytes), and
@@ -43,7 +47,7 @@
 #include "stage/pseudonym.h"
 
 #define PL_OWNER_ENTRY (PL_KEY_REC + PL_PID_BYTES + 2)
-#define PL_OWNER_REPLY (1 + PL_PID_BYTES)
+#define PL_OWNER_REPLY (1 + PL_PID_BYTES + 1)
 #define PL_EDGE_REC    (2 * PL_KEY_REC)
 #define PL_CC_MAX_ROUNDS 64
 /* A lineage event: old pid || new pid || event (PL_LIN_MERGE/SPLIT). */
@@ -71,6 +75,10 @@ typedef struct {
     uint64_t persons;               /* local components (labels owned) */
     uint8_t *person_pids;           /* their pids (random mode only) */
     uint64_t cc_rounds;             /* label propagation rounds */
+    const uint8_t *opp;             /* opposed p1, sorted (32 bytes each), */
+    uint64_t n_opp;                 /* the same on every rank, or none */
+    uint64_t opposed_linked;        /* local, after resolve: opposed keys
+                                     * whose own p1 is not on a list */
     /* Incremental runs, after resolve: persons merged or split since the
      * previous run, on the owner of the old pid, sorted (old, new, event):
      * a person whose keys held several previous pids keeps one (its

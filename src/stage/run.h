@@ -40,6 +40,9 @@ typedef struct {
     uint64_t  reasons[16];      /* global rows per reject code (nir.h) */
     uint64_t  opposed, opposed_total;   /* rows on an opposition list:
                                          * neither kept nor rejected */
+    uint64_t  also_bad, also_bad_total; /* kept rows whose second identity
+                                         * (identity.also) failed the NIR
+                                         * checks: not joined (warning) */
 } pl_src_state;
 
 /* why[] of a batch row whose key holds several persons (twins) and that

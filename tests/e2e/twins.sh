@@ -214,6 +214,139 @@ print(("ok" if want and want == got else "not ok") +
       "(%d expected, %d listed)" % (len(want), len(got)))
 PY
 
+# A previous correspondence of format version 1 (p1 hashed the rank) is
+# refused before anything is read or published, with a message that says
+# why (docs/CORRESPONDENCE.md), no key material in it.
+cp "$TMP/inc1/correspondence.h5" "$TMP/v1.h5"
+$PY -c "import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],'r+'); f.attrs.modify('version', np.uint64(1))" "$TMP/v1.h5"
+sed "s#correspondence: .*#correspondence: $TMP/v1.h5#" "$TMP/second.yaml" >"$TMP/v1.yaml"
+plrun 2 run "$TMP/v1.yaml" --out "$TMP/v1out" --prev-key "$K/alice.key.pem" --prev-key "$K/carol.key.pem" \
+  --prev-passphrase-file "$K/alice.pass" --prev-passphrase-file "$K/carol.pass" >"$TMP/v1.log" 2>&1; rc=$?
+grep -q "v1.h5: format version 1 (an older pseudolink, whose first pseudonyms hashed the birth rank) is not compatible" "$TMP/v1.log"
+check "incremental: a version 1 correspondence refused, clear message, nothing published" \
+  test $? -eq 0 -a $rc -ne 0 -a ! -e "$TMP/v1out/linked.h5" -a ! -e "$TMP/v1out/correspondence.h5"
+check "incremental: the refusal shows no NIR, p1 or key" bash -c "! grep -v '^audit head:' '$TMP/v1.log' | grep -Eq '[0-9]{15}|[0-9a-f]{32}'"
+
+# A row whose second identity fails the NIR checks keeps its first key and
+# is not joined by the second: said (a warning in the summary and the
+# audit line, with the count), never silent.
+check "no warning about identity.also when every second identity is valid" \
+  bash -c "! grep -q 'identity.also' '$TMP/np2.log'"
+cp "$STORE" "$TMP/badalso.h5"
+$PY - "$TMP/badalso.h5" "$TMP/np2/linked.h5" <<'PY'
+import sys, h5py
+f, l = h5py.File(sys.argv[1], "r+"), h5py.File(sys.argv[2], "r")
+rows = sorted(int(r) for r in l["linked/claims/row"][:])[:7]
+d = f["sources/claims/nir"]
+for r in rows:
+    d[r] = b"000000000000000"
+PY
+sed "s#^store: .*#store: $TMP/badalso.h5#" "$TMP/job.yaml" >"$TMP/badalso.yaml"
+plrun 2 run "$TMP/badalso.yaml" --out "$TMP/badalso" --audit "$TMP/badalso.jsonl" >"$TMP/badalso.log" 2>&1
+grep -q "^warning: .*/sources/claims: 7 rows kept by their first identity, whose second identity (identity.also) fails the NIR checks: not joined by it" "$TMP/badalso.log"
+check "identity.also failing the NIR checks: counted in a warning (7 rows)" test $? -eq 0
+grep '"command":"run"' "$TMP/badalso.jsonl" | tail -1 | grep -q 'claims: 7 rows kept by their first identity'
+check "identity.also failing the NIR checks: the warning is in the audit line" test $? -eq 0
+
+# --- opposition is a person's ---------------------------------------------
+# An objector listed by their own NIR (as in registry and claims): every
+# record of that person goes, also the hospital stays keyed on the insured
+# parent's NIR and their rank, which only claims' second identity links.
+T=$TMP/tk
+mkdir -p "$T"
+cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$T/"
+chmod 600 "$T"/*.key.pem "$T"/*.pass
+Q=$($PY - "$STORE" "$TMP/objectors.h5" <<'PY'
+import sys, h5py, numpy as np
+s = h5py.File(sys.argv[1], "r")
+c, tc = s["sources/claims"], s["truth/claims/person"][:]
+hosp = set(int(x) for x in s["truth/hospital_stays/person"][:])
+reg = set(int(x) for x in s["truth/registry/person"][:])
+r = next(i for i in range(len(tc)) if int(tc[i]) in hosp and int(tc[i]) in reg)
+o = h5py.File(sys.argv[2], "w")
+g = o.create_group("sources/objectors")
+g["nir"] = np.array([c["own_nir"][r]], dtype="S15")
+g["birth_date"] = np.array([c["birth_date"][r]], dtype=np.int32)
+g["sex"] = np.array([c["sex"][r]], dtype=np.uint8)
+g["birth_rank"] = np.array([1], dtype=np.uint8)
+print(int(tc[r]))
+PY
+)
+cat >"$TMP/prodopp.yaml" <<EOF
+producer: cnam
+package: objectors
+store: $TMP/objectors.h5
+output: $TMP/prodopp
+keys:
+  producer: $TMP/keys/producer.key
+  transport: $T/hdh_transport.pub.pem
+sources:
+  objectors:
+    identity: {nir: nir, birth_date: birth_date, sex: sex, birth_rank: birth_rank}
+opposition: [objectors]
+EOF
+"$PL" produce "$TMP/prodopp.yaml" --signing-key "$T/cnam_signing.key.pem" \
+  --signing-passphrase-file "$T/cnam_signing.pass" >"$TMP/prodopp.log" 2>&1
+OPK=$TMP/prodopp/objectors.opposition.pkg.h5
+check "opposition package of one objector (own NIR)" test -f "$OPK"
+{ cat "$TMP/job.yaml"; printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' "$T/cnam_signing.pub.pem" "$OPK"; } >"$TMP/oppjob.yaml"
+for np in 1 3; do
+  plrun $np run "$TMP/oppjob.yaml" --out "$TMP/opp$np" --transport-key "$T/hdh_transport.key.pem" \
+    --transport-passphrase-file "$T/hdh_transport.pass" >"$TMP/opp$np.log" 2>&1 || { notok "run with the opposition at -np $np"; tail -3 "$TMP/opp$np.log"; }
+done
+$PY - "$STORE" "$TMP/np2/linked.h5" "$TMP/opp1/linked.h5" "$Q" "$TMP/opp1.log" <<'PY'
+import sys, re, h5py
+s, a, b = (h5py.File(p, "r") for p in sys.argv[1:4])
+q = int(sys.argv[4])
+def rows(f):
+    out = {}
+    for src in f["linked"]:
+        t = s["truth"][src]["person"][:]
+        out[src] = [int(r) for r in f["linked"][src]["row"][:] if int(t[r]) == q]
+    return out
+before, after = rows(a), rows(b)
+n = sum(map(len, before.values()))
+left = {k: len(v) for k, v in after.items() if v}
+print(("ok" if n and before.get("hospital_stays") and not left else "not ok") +
+      " - opposition by own NIR: every record of the person goes, also the hospital stays "
+      "keyed on the parent's NIR and rank (%d records before, left: %s)" % (n, left or "none"))
+others = sum(a["linked"][k]["row"].shape[0] for k in a["linked"]) - n
+kept = sum(b["linked"][k]["row"].shape[0] for k in b["linked"])
+print(("ok" if kept == others else "not ok") +
+      " - opposition: every other record is kept (%d of %d)" % (kept, others))
+m = re.search(r"^opposition: 1 persons listed, (\d+) records left out", open(sys.argv[5]).read(), re.M)
+print(("ok" if m and int(m.group(1)) == n else "not ok") +
+      " - opposition: the summary counts every record of the person (%s of %d)" % (m and m.group(1), n))
+PY
+check "opposition: linked.h5 identical at -np 1 and -np 3 (h5diff)" h5diff -q "$TMP/opp1/linked.h5" "$TMP/opp3/linked.h5"
+
+# Incremental: the objector was two persons in run 1 (no claims); claims
+# would merge them now, but an opposed person appears in no /lineage event.
+{ cat "$TMP/second.yaml"; printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' "$T/cnam_signing.pub.pem" "$OPK"; } >"$TMP/oppinc.yaml"
+plrun 2 run "$TMP/oppinc.yaml" --out "$TMP/oppinc" --transport-key "$T/hdh_transport.key.pem" \
+  --transport-passphrase-file "$T/hdh_transport.pass" --prev-key "$K/alice.key.pem" --prev-key "$K/carol.key.pem" \
+  --prev-passphrase-file "$K/alice.pass" --prev-passphrase-file "$K/carol.pass" >"$TMP/oppinc.log" 2>&1
+$PY - "$STORE" "$TMP/inc1/linked.h5" "$TMP/inc2/linked.h5" "$TMP/oppinc/linked.h5" "$Q" <<'PY'
+import sys, h5py
+s, a, b, c = (h5py.File(p, "r") for p in sys.argv[1:5])
+q = int(sys.argv[5])
+def qp(f):
+    out = set()
+    for src in f["linked"]:
+        t = s["truth"][src]["person"][:]
+        out |= {p.decode() for r, p in zip(f["linked"][src]["row"][:], f["linked"][src]["pid"][:]) if int(t[r]) == q}
+    return out
+mine = qp(a) | qp(b)
+def ev(f):
+    lg = f["lineage"]
+    return [(o.decode(), n.decode()) for o, n in zip(lg["old_pid"][:], lg["new_pid"][:])]
+was = [e for e in ev(b) if set(e) & mine]
+now = [e for e in ev(c) if set(e) & mine]
+print(("ok" if was and not now and len(ev(c)) == len(ev(b)) - len(was) else "not ok") +
+      " - incremental with opposition: /lineage lists no event of the opposed person "
+      "(%d without the opposition, %d with), the others all" % (len(was), len(now)))
+PY
+
 # --- bad identity.also ----------------------------------------------------
 sed 's/also: {nir: nir, birth_rank: birth_rank}/also: {nir: nir, rank: birth_rank}/' "$TMP/job.yaml" >"$TMP/bad1.yaml"
 plrun 1 run "$TMP/bad1.yaml" --out "$TMP/bad1" >"$TMP/bad1.log" 2>&1; rc=$?

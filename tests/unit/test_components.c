@@ -105,6 +105,24 @@ static int expect(size_t i, const uint8_t *pk, uint8_t pid[16])
 /* ---- the product, over the ranks ---- */
 
 static uint64_t rounds;
+/* Opposition lists' p1 (sorted), for run_owner; the reference marks every
+ * component with a key of an opposed p1. */
+static uint8_t opp[8][PL_P1_BYTES];
+static size_t nopp;
+static size_t opposed_keys;
+
+static int cmp_p1(const void *a, const void *b)
+{
+    return memcmp(a, b, PL_P1_BYTES);
+}
+
+static int on_list(size_t i)
+{
+    for (size_t k = 0; k < nopp; k++)
+        if (memcmp(opp[k], keys[i], PL_P1_BYTES) == 0)
+            return 1;
+    return 0;
+}
 
 static int run_owner(const uint8_t *pk, int *same, size_t *persons)
 {
@@ -112,6 +130,9 @@ static int run_owner(const uint8_t *pk, int *same, size_t *persons)
     pl_hmac_init(&plat, pk, 32);
     pl_owner o;
     pl_owner_init(&o, PL_MODE_KEYED, &plat, 7);   /* small cap: rounds */
+    qsort(opp, nopp, PL_P1_BYTES, cmp_p1);
+    o.opp = opp[0];
+    o.n_opp = nopp;
     uint8_t *mine = malloc(MAXK * PL_KEY_REC), *me_e = malloc(MAXK * 66);
     size_t nm = 0, nme = 0;
     for (size_t i = 0; i < nk; i++)
@@ -135,13 +156,35 @@ static int run_owner(const uint8_t *pk, int *same, size_t *persons)
                          pl_owner_serve, &o, PL_OWNER_REPLY, rep, NULL, NULL);
     *same = rc == 0;
     prepare();
+    static uint8_t copp[MAXK];
+    memset(copp, 0, sizeof copp);
+    for (size_t i = 0; i < nk; i++)
+        if (!amb[i] && on_list(i))
+            copp[find(i)] = 1;
+    opposed_keys = 0;
+    static const uint8_t zero[16];
     for (size_t i = 0; i < nk && rc == 0; i++) {
         uint8_t pid[16];
         int c = expect(i, pk, pid);
         const uint8_t *r = rep + i * PL_OWNER_REPLY;
-        if (c ? r[0] != c : (r[0] != 0 || memcmp(r + 1, pid, 16) != 0))
+        int op = !c && copp[find(i)];
+        opposed_keys += op;
+        if (op ? (r[0] != 0 || memcmp(r + 1, zero, 16) != 0 ||
+                  r[PL_OWNER_REPLY - 1] != 1)
+               : r[PL_OWNER_REPLY - 1] != 0)
+            *same = 0;
+        else if (!op && (c ? r[0] != c
+                           : (r[0] != 0 || memcmp(r + 1, pid, 16) != 0)))
             *same = 0;
     }
+    size_t exported = pl_owner_count(&o), all_exp = 0;
+    MPI_Allreduce(&exported, &all_exp, 1, MPI_UNSIGNED_LONG, MPI_SUM,
+                  MPI_COMM_WORLD);
+    size_t want_exp = 0;
+    for (size_t i = 0; i < nk; i++)
+        want_exp += !amb[i] && !copp[find(i)];
+    if (all_exp != want_exp)
+        *same = 0;          /* no correspondence entry for opposed keys */
     uint64_t p = o.persons, tot = 0;
     MPI_Allreduce(&p, &tot, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     *persons = (size_t)tot;
@@ -230,6 +273,41 @@ int main(int argc, char **argv)
     if (me == 0)
         CHECK(same, "random key graph (%zu keys, %zu edges): every key's "
               "pid or ambiguity as the sequential union-find says", nk, ne);
+
+    /* Opposition is a person's: a star of 30 keys and a chain of 20 keys
+     * (a person of several keys), one opposed p1 each (a leaf, the middle
+     * of the chain): every key of both persons is opposed, also those
+     * only other keys link; a twin's own p1 opposed; the others kept. */
+    reset();
+    size_t hub2 = key(8000, 0), leaf = 0;
+    for (unsigned i = 1; i < 30; i++)
+        edge(leaf = key(8000 + i, 0), hub2);
+    size_t ch = key(8100, 0), mid = 0;
+    for (unsigned i = 1; i < 20; i++) {
+        size_t k = key(8100 + i, 0);
+        edge(ch, k);
+        ch = k;
+        if (i == 10)
+            mid = k;
+    }
+    key(8200, 1); key(8200, 2); key(8200, 0);   /* twins, opposed by p1 */
+    edge(key(8201, 0), key(8200, 2));           /* joins twin 2 */
+    key(8202, 1); key(8203, 0); edge(key(8203, 0), key(8202, 1));  /* kept */
+    memcpy(opp[0], keys[leaf], PL_P1_BYTES);
+    memcpy(opp[1], keys[mid], PL_P1_BYTES);
+    memcpy(opp[2], keys[key(8200, 1)], PL_P1_BYTES);
+    nopp = 3;
+    run_owner(pk, &same, &persons);
+    if (me == 0) {
+        CHECK(same, "opposition: every key of a person with an opposed key "
+              "is opposed (reply flag, no pid, no correspondence entry), "
+              "the others keep their pids");
+        /* star 30 + chain 20 + twins 1, 2 and 8201 (the rankless twin key
+         * is ambiguous) = 53 */
+        CHECK(opposed_keys == 53, "opposition: 53 keys opposed (%zu)",
+              opposed_keys);
+    }
+    nopp = 0;
     MPI_Finalize();
     return unit_done();
 }

@@ -72,7 +72,7 @@ check-sanitize: deps-test keyperms
 	@$(MAKE) --no-print-directory build
 	@bash tests/e2e/sanitize.sh
 
-# libFuzzer targets, longer than the 10 s each of `make test`.
+# libFuzzer targets, longer than the 6 s each of `make test`.
 fuzz-long: deps-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} bash tests/e2e/fuzz.sh
 

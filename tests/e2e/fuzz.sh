@@ -4,10 +4,10 @@
 #   fuzz_nir  pl_identity_check on arbitrary NIR/date/sex/rank
 #   fuzz_csv  the CSV reader on arbitrary bytes, one pass against its split
 # Each replays its seed corpus (tests/fuzz/corpus/<target>/, which also holds
-# the regression inputs) and then fuzzes for FUZZ_SECONDS (default 10) on a
+# the regression inputs) and then fuzzes for FUZZ_SECONDS (default 6) on a
 # scratch copy of the corpus. `make fuzz-long` sets FUZZ_SECONDS=600.
 source "$(dirname "$0")/../lib/common.sh"
-SECS=${FUZZ_SECONDS:-10}
+SECS=${FUZZ_SECONDS:-6}
 BIN=$ROOT/tests/fuzz/bin
 HDF5_PC=$(pkg-config --exists hdf5-mpi && echo hdf5-mpi || echo hdf5-openmpi)
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \

@@ -1,5 +1,6 @@
 /* export.c — see export.h. One process, serial HDF5 (no MPI needed). */
 #include "cmd/export.h"
+#include "cmd/usage.h"
 #include "base/hex.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -24,23 +25,6 @@
 #define EXPORT_MAX_STR (1u << 20)      /* bytes of a fixed-length string */
 #define EXPORT_MAX_COLS 4096
 
-static const char *const usage =
-    "usage: pseudolink export FILE.h5 --source NAME [--csv OUT|-]\n"
-    "\n"
-    "Write one source of an output file (linked.h5 or an extract) as CSV\n"
-    "with a header (RFC 4180), for R, Stata and SAS.\n"
-    "\n"
-    "  FILE.h5          linked.h5 or extracts/<project>.h5\n"
-    "  --source NAME    a source (/linked/NAME), /links, /persons or\n"
-    "                   /rejects/NAME\n"
-    "  --csv OUT|-      the CSV file (written whole or not at all), or -\n"
-    "                   for standard output (the default)\n"
-    "  -h, --help       this text\n"
-    "\n"
-    "Example: pseudolink export out/linked.h5 --source hospital_stays "
-    "--csv stays.csv\n"
-    "Exit status: 0 written, 1 error (nothing written), 2 usage.\n"
-    "See docs/FORMATS.md section 7.";
 
 typedef enum { K_INT, K_UINT, K_FLOAT, K_ENUM, K_STR, K_VSTR, K_HEX } kind_t;
 
@@ -758,16 +742,12 @@ int pl_export_main(int argc, char **argv)
     const char *file = NULL, *source = NULL, *out = "-";
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("%s\n", usage);
-            return 0;
-        }
         if (!v && (strcmp(argv[i], "--source") == 0 ||
                    strcmp(argv[i], "--csv") == 0)) {
             pl_err("export: %s needs a value (%s)", argv[i],
                    argv[i][2] == 's' ? "a source name" : "OUT, or - for "
                    "standard output");
-            fprintf(stderr, "%s\n", usage);
+            pl_help_print(stderr, "export");     /* cmd/usage.c */
             return 2;
         }
         if (v && strcmp(argv[i], "--source") == 0)
@@ -780,14 +760,14 @@ int pl_export_main(int argc, char **argv)
             char shown[PL_LOG_LINE];
             pl_log_escape(argv[i], shown, sizeof shown);
             pl_err("export: unexpected argument '%s'", shown);
-            fprintf(stderr, "%s\n", usage);
+            pl_help_print(stderr, "export");     /* cmd/usage.c */
             return 2;
         }
     }
     if (!file || !source) {
         pl_err("export: %s", !file ? "no FILE.h5 given" : "--source NAME is "
                "required");
-        fprintf(stderr, "%s\n", usage);
+        pl_help_print(stderr, "export");     /* cmd/usage.c */
         return 2;
     }
     pl_h5_quiet();

@@ -6,7 +6,7 @@
 # tests/san.supp; any other report fails the test.
 source "$(dirname "$0")/../lib/common.sh"
 SAN=$ROOT/build-san
-if make --no-print-directory -s -C "$ROOT" sanitize-build >"$TMP/build.log" 2>&1; then
+if make --no-print-directory -s -j"$(nproc 2>/dev/null || echo 2)" -C "$ROOT" sanitize-build >"$TMP/build.log" 2>&1; then
   ok "sanitized build (build-san/)"
 else
   notok "sanitized build (build-san/)"; tail -n 30 "$TMP/build.log"; exit 1
@@ -16,6 +16,9 @@ fi
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/san.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# Unit tests with an exhaustive matrix (test_sha256mb) take its edges only
+# here: the plain build (tests/run.sh) runs the whole matrix.
+export PL_TEST_QUICK=1
 
 # san_clean NAME LOG: no sanitizer report in LOG.
 san_clean() {
@@ -31,7 +34,7 @@ for t in "$SAN"/tests/test_*; do
   # time on this machine), which would hide the test's own result.
   run=("$t")
   grep -q MPI_Init "$ROOT/tests/unit/$n.c" 2>/dev/null &&
-    run=(mpirun -np 1 -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS "$t")
+    run=(mpirun -np 1 -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS -x PL_TEST_QUICK "$t")
   if "${run[@]}" >"$TMP/$n.log" 2>&1 && ! grep -q '^not ok' "$TMP/$n.log"; then ok "$n (sanitized) passes"
   else notok "$n (sanitized) passes"; tail -n 20 "$TMP/$n.log"; fi
   san_clean "$n" "$TMP/$n.log"

@@ -31,6 +31,7 @@
 typedef struct {
     const char *profile, *profiles, *tmpl, *job, *out, *walltime;
     const char *partition, *qos, *account, *launcher;
+    const char *transport, *transport_pass;   /* passed on to `run` */
     uint64_t nodes, tpn, persons;
     int debug;
 } plan_args;
@@ -81,8 +82,9 @@ static int usage(void)
     pl_err0("usage: pseudolink plan --profile NAME [--profiles FILE] "
             "[--template FILE] [--nodes N] [--tasks-per-node N] "
             "[--persons N] [--walltime HH:MM:SS] [--partition P] [--qos Q] "
-            "[--account A] [--launcher srun|mpirun] [--debug] [-o FILE] "
-            "JOB.yaml");
+            "[--account A] [--launcher srun|mpirun] [--debug] "
+            "[--transport-key PEM [--transport-passphrase-file FILE]] "
+            "[-o FILE] JOB.yaml");
     return 2;
 }
 
@@ -115,6 +117,9 @@ static int parse_args(int argc, char **argv, plan_args *a)
         else if (strcmp(o, "--qos") == 0) str = &a->qos;
         else if (strcmp(o, "--account") == 0) str = &a->account;
         else if (strcmp(o, "--launcher") == 0) str = &a->launcher;
+        else if (strcmp(o, "--transport-key") == 0) str = &a->transport;
+        else if (strcmp(o, "--transport-passphrase-file") == 0)
+            str = &a->transport_pass;
         else if (strcmp(o, "--nodes") == 0) num = &a->nodes;
         else if (strcmp(o, "--tasks-per-node") == 0) num = &a->tpn;
         else if (strcmp(o, "--persons") == 0) num = &a->persons;
@@ -625,8 +630,9 @@ typedef struct {
     char *value;
 } subst;
 
+/* hits[k]: how many times subs[k].key appeared (NULL: not counted). */
 static int fill_template(const char *tmpl, const subst *subs, size_t ns,
-                         sbuf *out)
+                         sbuf *out, unsigned *hits)
 {
     FILE *f = fopen(tmpl, "rb");
     if (!f) {
@@ -642,6 +648,8 @@ static int fill_template(const char *tmpl, const subst *subs, size_t ns,
                 if (strncmp(p, subs[k].key, strlen(subs[k].key)) == 0)
                     break;
             if (k < ns) {
+                if (hits)
+                    hits[k]++;
                 sb_add(out, "%s", subs[k].value);
                 p += strlen(subs[k].key);
             } else {
@@ -760,6 +768,26 @@ static void stripe_block(sbuf *b, const sizing *z, const pl_job *job,
     free(dir);
 }
 
+/* The arguments the script adds to `pseudolink run`, shell-quoted:
+ * absolute paths, since the job starts in the submit directory but the
+ * ranks may resolve paths elsewhere. */
+static char *run_args(const plan_args *a)
+{
+    sbuf b = {0};
+    sb_add(&b, "%s", "");
+    const char *opt[2] = {"--transport-key", "--transport-passphrase-file"};
+    const char *val[2] = {a->transport, a->transport_pass};
+    for (int i = 0; i < 2; i++) {
+        if (!val[i])
+            continue;
+        char abs[PATH_MAX];
+        char *q = shq(realpath(val[i], abs) ? abs : val[i]);
+        sb_add(&b, "%s%s %s", b.len ? " " : "", opt[i], q);
+        free(q);
+    }
+    return b.buf;
+}
+
 static int render(const sizing *z, const store_rows *sr, const pl_job *job,
                   const pl_profile *p, const pl_throughput *t,
                   const plan_args *a, const char *tmpl, sbuf *out)
@@ -843,9 +871,21 @@ static int render(const sizing *z, const store_rows *sr, const pl_job *job,
         {"@SRUN_MPI@", shq(p->srun_mpi)},
         {"@CPU_BIND@", shq(bind)},
         {"@WORKDIR@", pl_xstrdup(cwd)},
+        {"@RUN_ARGS@", run_args(a)},
     };
     size_t ns = sizeof subs / sizeof subs[0];
-    int rc = fill_template(tmpl, subs, ns, out);
+    unsigned hits[sizeof subs / sizeof subs[0]] = {0};
+    int rc = fill_template(tmpl, subs, ns, out, hits);
+    /* A site's own template written before @RUN_ARGS@ existed would drop
+     * the transport key silently: the job would fail on the compute nodes
+     * after waiting in the queue. */
+    if (rc == 0 && a->transport && !hits[ns - 1]) {
+        pl_err("%s: the sbatch template has no @RUN_ARGS@: the run would "
+               "not get --transport-key; add RUN_ARGS=(@RUN_ARGS@) and pass "
+               "\"${RUN_ARGS[@]}\" to `pseudolink run` (see "
+               "slurm/pseudolink.sbatch)", tmpl);
+        rc = -1;
+    }
     for (size_t i = 0; i < ns; i++)
         free(subs[i].value);
     return rc;
@@ -898,6 +938,35 @@ static int plan(const plan_args *a, pl_job *job, pl_profile *p,
     queue_set qs;
     if (set_queues(&qs, p, a))
         return -1;
+    /* The same rule as `run` (cmd/run.c): packages and opposition lists
+     * are read with the platform's transport key. Refused here, on the
+     * login node, rather than after the job has waited in the queue. */
+    int needs_key = job->n_opposition > 0;
+    for (size_t i = 0; i < job->n_sources; i++)
+        needs_key |= job->sources[i].package != NULL;
+    if (needs_key && !a->transport) {
+        pl_err("plan: %s reads transfer packages or opposition lists: "
+               "give the platform's "
+               "transport private key with --transport-key PEM "
+               "[--transport-passphrase-file FILE]; the script passes them "
+               "to `pseudolink run`", job->path);
+        return -1;
+    }
+    if (!a->transport && a->transport_pass) {
+        pl_err("plan: --transport-passphrase-file without --transport-key");
+        return -1;
+    }
+    const char *tk[2] = {a->transport, a->transport_pass};
+    for (int i = 0; i < 2; i++)
+        if (tk[i] && access(tk[i], F_OK) != 0) {
+            pl_err("plan: %s: %s: %s", i ? "--transport-passphrase-file"
+                                         : "--transport-key",
+                   tk[i], strerror(errno));
+            return -1;
+        }
+    if (a->transport && !needs_key)
+        pl_warn("plan: %s reads no transfer package: --transport-key is "
+                "passed on but not needed", job->path);
     store_rows sr;
     if (read_rows(job, &sr))
         return -1;

@@ -116,7 +116,9 @@ static const cmd_help CMDS[] = {
      "pseudolink plan --profile NAME [--profiles FILE] [--template FILE]\n"
      "         [--nodes N] [--tasks-per-node N] [--persons N]\n"
      "         [--walltime HH:MM:SS] [--partition P] [--qos Q] [--account A]\n"
-     "         [--launcher srun|mpirun] [--debug] [-o FILE] JOB.yaml",
+     "         [--launcher srun|mpirun] [--debug]\n"
+     "         [--transport-key PEM [--transport-passphrase-file FILE]]\n"
+     "         [-o FILE] JOB.yaml",
      "Size a Slurm job for a machine from the store's row counts and write\n"
      "its sbatch script, every number explained in its comments\n"
      "(docs/SLURM.md). Refuses a job that does not fit the site's limits,\n"
@@ -136,6 +138,9 @@ static const cmd_help CMDS[] = {
      "  --account A           the project to bill ('none': no --account)\n"
      "  --launcher srun|mpirun  override the profile's launcher\n"
      "  --debug               the debug partition/QoS\n"
+     "  --transport-key PEM   passed on to `run` (required when the job\n"
+     "                        reads transfer packages or opposition lists)\n"
+     "  --transport-passphrase-file FILE  passed on to `run` with it\n"
      "  -o FILE               write the script there (default: stdout)\n"
      "  -h, --help            this text",
      "pseudolink plan --profile lumi-c --account project_465000000 "

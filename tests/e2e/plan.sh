@@ -296,3 +296,31 @@ sed "s#^store: .*#store: $TMP/none.h5#" "$TMP/job.yaml" >"$TMP/nostore.yaml"
 rc=$?
 grep -q "none.h5: cannot open store" "$TMP/e4.log"
 check "missing store: named, non-zero exit" test $? -eq 0 -a $rc -ne 0
+
+# A job that reads transfer packages or opposition lists: plan refuses it
+# without --transport-key (the run would fail on the compute node), checks
+# the files, writes their absolute paths into RUN_ARGS, and refuses a
+# template that would drop them (docs/SLURM.md).
+cp "$TMP/job.yaml" "$TMP/opp.yaml"
+printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' \
+  "$ROOT/inputs/transfer/cnam_signing.pub.pem" "$TMP/x.opposition.pkg.h5" >>"$TMP/opp.yaml"
+TK=$ROOT/inputs/transfer/hdh_transport.key.pem TP=$ROOT/inputs/transfer/hdh_transport.pass
+"$PL" plan --profile local "$TMP/opp.yaml" -o "$TMP/opp.sbatch" >"$TMP/o1.log" 2>&1; rc=$?
+check "opposition job without --transport-key: refused, no script" \
+  eval '[ $rc -eq 1 ] && [ ! -e "$TMP/opp.sbatch" ] && grep -q "opp.yaml reads transfer packages or opposition lists: give the platform.s transport private key with --transport-key" "$TMP/o1.log"'
+"$PL" plan --profile local "$TMP/opp.yaml" -o "$TMP/opp.sbatch" --transport-key "$TMP/nokey.pem" >"$TMP/o2.log" 2>&1; rc=$?
+check "missing --transport-key file: refused, naming it" \
+  eval '[ $rc -eq 1 ] && [ ! -e "$TMP/opp.sbatch" ] && grep -q "plan: --transport-key: $TMP/nokey.pem: No such file" "$TMP/o2.log"'
+(cd "$ROOT" && "$PL" plan --profile local "$TMP/opp.yaml" -o "$TMP/opp.sbatch" \
+   --transport-key inputs/transfer/hdh_transport.key.pem --transport-passphrase-file inputs/transfer/hdh_transport.pass) >"$TMP/o3.log" 2>&1
+check "with --transport-key (relative paths): RUN_ARGS holds their absolute paths, both launch lines pass it" \
+  eval 'grep -qx "RUN_ARGS=(--transport-key .$TK. --transport-passphrase-file .$TP.) .*" "$TMP/opp.sbatch" && [ "$(grep -c "run \"\$JOB\" \${RUN_ARGS\[@\]+\"\${RUN_ARGS\[@\]}\"})" "$TMP/opp.sbatch")" = 2 ] && bash -n "$TMP/opp.sbatch"'
+# The array expands to exactly the two options and their values (bash, as sbatch runs it).
+check "RUN_ARGS expands to 4 words" \
+  eval '[ "$(printf "%s\necho \${#RUN_ARGS[@]} \${RUN_ARGS[1]}\n" "$(grep "^RUN_ARGS=" "$TMP/opp.sbatch")" | bash)" = "4 $TK" ]'
+grep -v 'RUN_ARGS' "$ROOT/slurm/pseudolink.sbatch" >"$TMP/old.sbatch.in"
+"$PL" plan --profile local --template "$TMP/old.sbatch.in" "$TMP/opp.yaml" -o "$TMP/opp2.sbatch" --transport-key "$TK" >"$TMP/o4.log" 2>&1; rc=$?
+check "a template without @RUN_ARGS@ is refused when a key must be passed" \
+  eval '[ $rc -eq 1 ] && [ ! -e "$TMP/opp2.sbatch" ] && grep -q "old.sbatch.in: the sbatch template has no @RUN_ARGS@" "$TMP/o4.log"'
+"$PL" plan --profile local "$TMP/job.yaml" -o "$TMP/nok.sbatch" >/dev/null 2>&1
+check "a job without packages: RUN_ARGS empty" grep -q '^RUN_ARGS=() ' "$TMP/nok.sbatch"

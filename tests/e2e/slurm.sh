@@ -69,6 +69,37 @@ if [ -f "$TMP/out-srun/linked.h5" ] && [ -f "$TMP/out-mpirun/linked.h5" ]; then
     h5diff -q "$TMP/out-srun/linked.h5" "$TMP/out-mpirun/linked.h5"
 fi
 
+# ---- a job on transfer packages: plan passes the transport key to run ------
+# (docs/SLURM.md) cnam's package made here, the platform job planned with
+# --transport-key and run by sbatch: without the key in the script the run
+# on the compute node would fail (exit 1).
+K=$TMP/tk; mkdir -p "$K"
+cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$K/"; chmod 600 "$K"/*.key.pem "$K"/*.pass
+pfix() { sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#inputs/transfer/#$K/#g" \
+             -e "s#inputs/custodians/#$ROOT/inputs/custodians/#g" -e "s#inputs/\([a-z]*\).h5#$ROOT/inputs/\1.h5#g" \
+             -e "s#out/producer/#$TMP/prod/#g" -e "s#^output: out/#output: $TMP/#" "$@"; }
+pfix "$ROOT/jobs/producer_cnam.yaml" >"$TMP/prod.yaml"
+pfix "$ROOT/jobs/platform.yaml" | sed -e '/^  atih: /d' -e 's#/atih/atih_delivery.pkg.h5#/cnam/cnam_delivery.pkg.h5#' \
+  -e 's#keep: \[stay_date, diagnosis, los, unit\]#keep: [stay_date, diagnosis, los]#' -e '/^opposition:/,$d' >"$TMP/plat.yaml"
+"$PL" produce "$TMP/prod.yaml" --signing-key "$K/cnam_signing.key.pem" \
+  --signing-passphrase-file "$K/cnam_signing.pass" >"$TMP/prod.log" 2>&1 || { notok "produce cnam's package"; tail -5 "$TMP/prod.log"; }
+"$PL" plan --profile local --launcher srun "$TMP/plat.yaml" -o "$TMP/pkg.sbatch" >"$TMP/pkgplan0.log" 2>&1
+check "package job: plan without --transport-key refused, naming the job and the option" \
+  eval '[ ! -e "$TMP/pkg.sbatch" ] && grep -q "plat.yaml reads transfer packages.*--transport-key PEM" "$TMP/pkgplan0.log"'
+if "$PL" plan --profile local --launcher srun --tasks-per-node 2 "$TMP/plat.yaml" -o "$TMP/pkg.sbatch" \
+     --transport-key "$K/hdh_transport.key.pem" --transport-passphrase-file "$K/hdh_transport.pass" >/dev/null &&
+   j=$(sbatch --parsable "$TMP/pkg.sbatch"); then
+  slurm_wait "$j" 180
+  st=$(slurm_job_field "$j" JobState) ec=$(slurm_job_field "$j" ExitCode)
+  log=$TMP/work/pseudolink-plat-$j.out
+  if [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] && [ -f "$TMP/platform/linked.h5" ] &&
+     grep -q "^published: $TMP/platform/linked.h5" "$log"; then
+    ok "package job: sbatch job $j decrypted the package with the planned key and published"
+  else notok "package job: sbatch job $j: state $st, exit $ec"; tail -n 20 "$log" 2>/dev/null; fi
+  check "package job: the script holds the key's path, never a key byte" \
+    eval 'grep -q "^RUN_ARGS=(--transport-key .$K/hdh_transport.key.pem. --transport-passphrase-file" "$TMP/pkg.sbatch" && ! grep -q "PRIVATE KEY" "$TMP/pkg.sbatch"'
+else notok "package job: plan --transport-key and sbatch"; fi
+
 # ---- stopping mid-run -------------------------------------------------------
 # batch_rows 10: thousands of batches, so the run lasts long enough to be
 # interrupted; the ranks check the stop flag between batches.

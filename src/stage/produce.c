@@ -71,6 +71,14 @@ static long read_check(pl_export *x, size_t si, uint64_t lo, uint64_t cnt,
                               e->has_rank ? b->rank : NULL) != 0)
         return -1;
     size_t nv = 0;
+    if (!e->cfg->nir[0]) {      /* no identity: every row travels */
+        for (uint64_t i = 0; i < cnt; i++) {
+            b->why[i] = PL_OK;
+            b->bd[i] = b->sex[i] = 0;
+            b->idx[nv++] = i;
+        }
+        return (long)nv;
+    }
     for (uint64_t i = 0; i < cnt; i++) {
         int why = pl_identity_check_i64(b->nir + i * b->nir_size,
                                         (int)b->nir_size, b->bd[i], b->sex[i],
@@ -474,18 +482,21 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
     size_t *pcol = pl_xcalloc(e->ncols + 1, sizeof *pcol);  /* export c
                                                     -> package column, 0:
                                                     not packaged */
-    size_t pc0 = e->has_rank ? 2 : 1;
+    int has_id = e->cfg->nir[0] != '\0';  /* else no p1 (docs/PACKAGE.md) */
+    size_t pc0 = !has_id ? 0 : e->has_rank ? 2 : 1;
     size_t ncols = pc0;
     for (size_t c = 0; payload && c < e->ncols; c++)
         if (!pl_encode_is_field(ec, e->cols[c].name))
             pcol[c] = ncols++;
     size_t enc0 = ncols;
     ncols += en.ncols;
-    pl_pkg_col *cols = pl_xcalloc(ncols, sizeof *cols);
-    memcpy(cols[0].name, "p1", 3);
-    memcpy(cols[0].type, "p1", 3);
-    cols[0].size = 32;
-    if (e->has_rank) {
+    pl_pkg_col *cols = pl_xcalloc(ncols + 1, sizeof *cols);
+    if (has_id) {
+        memcpy(cols[0].name, "p1", 3);
+        memcpy(cols[0].type, "p1", 3);
+        cols[0].size = 32;
+    }
+    if (has_id && e->has_rank) {
         memcpy(cols[1].name, "birth_rank", 11);
         memcpy(cols[1].type, "u8", 3);
         cols[1].size = 1;
@@ -556,10 +567,10 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         uint64_t lo = k * B, cnt = pl_batch_count(e->count, lo, B);
         long nv = read_check(x, si, lo, cnt, &b);
         int rok = nv >= 0;
-        if (rok)
+        if (rok && has_id)
             pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex, b.idx,
                         (size_t)nv, st.col[0] + st.fill * 32);
-        for (long i = 0; rok && e->has_rank && i < nv; i++)  /* 1..255 */
+        for (long i = 0; rok && has_id && e->has_rank && i < nv; i++)
             st.col[1][st.fill + (uint64_t)i] = (uint8_t)b.rank[b.idx[i]];
         pl_wipe(b.nir, cnt * b.nir_size);
         for (size_t c = 0; payload && c < e->ncols; c++) {

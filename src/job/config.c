@@ -310,6 +310,13 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
         pl_yaml_path(sub, path, "encode");
         if (pl_encode_parse(d, enc->value, sub, &s->encode))
             return -1;
+        if (!s->nir[0] && s->encode->clear_id) {
+            pl_yaml_path(sub, path, "encode.clear_identity");
+            pl_yaml_error(d, s->encode->line, s->encode->col, sub,
+                          "this source has no identity: its birth date and "
+                          "sex are payload columns (list them in keep)");
+            return -1;
+        }
         if (!s->nir[0] && s->encode->salt == PL_ENC_SALT_BIRTH_YEAR) {
             pl_yaml_path(sub, path, "encode.salt");
             pl_yaml_error(d, s->encode->line, s->encode->col, sub,

@@ -488,6 +488,12 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
     for (size_t c = 0; payload && c < e->ncols; c++)
         if (!pl_encode_is_field(ec, e->cols[c].name))
             pcol[c] = ncols++;
+    /* The identity's birth date and sex in clear (encode.clear_identity),
+     * for the platform's date/exact comparisons. */
+    size_t cid0 = ncols;
+    unsigned cid = has_id && ec ? ec->clear_id : 0;
+    ncols += (cid & PL_ENC_CLEAR_BIRTH_DATE ? 1 : 0) +
+             (cid & PL_ENC_CLEAR_SEX ? 1 : 0);
     size_t enc0 = ncols;
     ncols += en.ncols;
     pl_pkg_col *cols = pl_xcalloc(ncols + 1, sizeof *cols);
@@ -520,6 +526,28 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
                         : "of a type a package cannot carry");
             ok = 0;
         }
+    }
+    {
+        size_t c = cid0;
+        if (cid & PL_ENC_CLEAR_BIRTH_DATE) {
+            snprintf(cols[c].name, PL_PKG_NAME_MAX, "%s", e->cfg->birth_date);
+            memcpy(cols[c].type, "i32", 4);
+            cols[c++].size = 4;
+        }
+        if (cid & PL_ENC_CLEAR_SEX) {
+            snprintf(cols[c].name, PL_PKG_NAME_MAX, "%s", e->cfg->sex);
+            memcpy(cols[c].type, "u8", 3);
+            cols[c++].size = 1;
+        }
+        for (size_t k = cid0; k < c; k++)
+            for (size_t j = pc0; j < cid0; j++)
+                if (strcmp(cols[j].name, cols[k].name) == 0) {
+                    pl_err0("%s: /sources/%s/%s: encode.clear_identity "
+                            "sends the identity column under its name, "
+                            "and a payload column has it too: drop it",
+                            e->path, e->cfg->name, cols[k].name);
+                    ok = 0;
+                }
     }
     for (size_t j = 0; j < en.ncols; j++) {
         char nm[PL_NAME_MAX];
@@ -570,6 +598,16 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         if (rok && has_id)
             pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex, b.idx,
                         (size_t)nv, st.col[0] + st.fill * 32);
+        for (long i = 0; rok && i < nv && cid; i++) {
+            size_t c = cid0;
+            size_t r = b.idx[i];
+            if (cid & PL_ENC_CLEAR_BIRTH_DATE) {
+                int32_t v = (int32_t)b.bd[r];   /* a valid date */
+                memcpy(st.col[c++] + (st.fill + (uint64_t)i) * 4, &v, 4);
+            }
+            if (cid & PL_ENC_CLEAR_SEX)
+                st.col[c][st.fill + (uint64_t)i] = (uint8_t)b.sex[r];
+        }
         for (long i = 0; rok && has_id && e->has_rank && i < nv; i++)
             st.col[1][st.fill + (uint64_t)i] = (uint8_t)b.rank[b.idx[i]];
         pl_wipe(b.nir, cnt * b.nir_size);

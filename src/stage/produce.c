@@ -480,14 +480,14 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
      * the payload columns that are not encoded fields (those never leave
      * the producer), then the encodings. */
     size_t *pcol = pl_xcalloc(e->ncols + 1, sizeof *pcol);  /* export c
-                                                    -> package column, 0:
+                                                    -> package column + 1, 0:
                                                     not packaged */
     int has_id = e->cfg->nir[0] != '\0';  /* else no p1 (docs/PACKAGE.md) */
     size_t pc0 = !has_id ? 0 : e->has_rank ? 2 : 1;
     size_t ncols = pc0;
     for (size_t c = 0; payload && c < e->ncols; c++)
         if (!pl_encode_is_field(ec, e->cols[c].name))
-            pcol[c] = ncols++;
+            pcol[c] = ++ncols;      /* package column + 1 */
     /* The identity's birth date and sex in clear (encode.clear_identity),
      * for the platform's date/exact comparisons. */
     size_t cid0 = ncols;
@@ -508,9 +508,9 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         cols[1].size = 1;
     }
     for (size_t c = 0; payload && c < e->ncols; c++) {
-        size_t pc = pcol[c];
-        if (!pc)
+        if (!pcol[c])
             continue;
+        size_t pc = pcol[c] - 1;
         memcpy(cols[pc].name, e->cols[c].name, PL_NAME_MAX);
         int reserved = strcmp(cols[pc].name, "p1") == 0 ||
                        (e->has_rank &&
@@ -624,7 +624,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
             if (rok && is_field)
                 memcpy(en.val[fi], b.rbuf, cnt * sz);
             for (long i = 0; rok && pcol[c] && i < nv; i++)
-                memcpy(st.col[pcol[c]] + (st.fill + (uint64_t)i) * sz,
+                memcpy(st.col[pcol[c] - 1] + (st.fill + (uint64_t)i) * sz,
                        b.rbuf + b.idx[i] * sz, sz);
             if (is_field)
                 pl_wipe(b.rbuf, cnt * sz);

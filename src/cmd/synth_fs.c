@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define W 32                    /* string columns: 32 bytes, NULLPAD */
 
@@ -519,6 +520,11 @@ static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
             H5Gclose(g2);
         if (H5Fclose(f) < 0)
             rc = -1;
+    }
+    if (rc == 0 && exports && mkdir(exports, 0755) != 0 && errno != EEXIST) {
+        pl_err("synth: %s: cannot create the exports' directory: %s",
+               exports, strerror(errno));
+        rc = -2;
     }
     if (rc == 0 && exports &&
         (write_export(exports, "persons", &P, np, 1) != 0 ||

@@ -238,3 +238,30 @@ badprod "clear_identity without identity" 's#      k: 20#      k: 20\n      clea
   "badprod.yaml:[0-9]+:[0-9]+: sources.registry.encode.clear_identity: this source has no identity"
 badprod "an opposition source without identity" 's#^options:##;$a opposition: [registry]' \
   "badprod.yaml:[0-9]+:[0-9]+: opposition: source 'registry' has no identity"
+
+# === a registry's CSV export, without identity ==============================
+printf 'NOM;PRENOM;DATE_NAISS;SEXE;COMMUNE\nDupontel;Jean;01/02/1980;1;75056\nMartinez;Marie;15/06/1975;2;\n' >"$TMP/reg.csv"
+cat >"$TMP/regcsv.yaml" <<YAML
+producer: registry
+package: registry_csv
+output: $TMP/prod/csv
+keys: {transport: $K/hdh_transport.pub.pem}
+sources:
+  registry:
+    csv:
+      file: $TMP/reg.csv
+      delimiter: ";"
+      columns:
+        NOM: {as: last_name, type: string, length: 32}
+        PRENOM: {as: first_name, type: string, length: 32}
+        DATE_NAISS: {as: birth_date, type: date, format: DD/MM/YYYY}
+        SEXE: {as: sex, type: uint8}
+        COMMUNE: {as: commune, type: string, length: 5}
+    keep: [birth_date, sex, commune]
+    encode: {fields: [last_name, first_name], clk: false, filter_bits: 512}
+YAML
+"$PL" produce "$TMP/regcsv.yaml" $SIGN_REG --linkage-secret "$K/link.key" >"$TMP/csv.log" 2>&1 &&
+  $PY "$ROOT/tests/e2e/pkg_decrypt.py" "$TMP/prod/csv/registry_csv.pkg.h5" "$K/registry_signing.pub.pem" \
+    "$K/hdh_transport.key.pem" "$K/hdh_transport.pass" >"$TMP/dec_csv.txt"
+check "a registry's CSV export without identity: every row, no p1, birth date in clear, no name" \
+  bash -c "grep -q '^registry 1 - birth_date=d75e2d01 sex=02 commune=0000000000 bf_last_name=' '$TMP/dec_csv.txt' && ! grep -aqi 'dupontel\|4475706f6e74656c' '$TMP/dec_csv.txt' '$TMP/prod/csv/registry_csv.pkg.h5'"

@@ -3,103 +3,162 @@
 
 #include <string.h>
 
-/* U+00C0..U+00FF folded to ASCII ("" = dropped: multiplication and
- * division signs). */
+/* ---- the one name normalisation (strsim.h; docs/PPRL.md 1.2) ---- */
+
+/* U+00C0..U+00FF folded to lowercase ASCII ("" = removed: multiplication
+ * and division signs). */
 static const char *const latin1[64] = {
-    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E",
-    "I", "I", "I", "I", "D", "N", "O", "O", "O", "O", "O", "",
-    "O", "U", "U", "U", "U", "Y", "TH", "SS",
-    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E",
-    "I", "I", "I", "I", "D", "N", "O", "O", "O", "O", "O", "",
-    "O", "U", "U", "U", "U", "Y", "TH", "Y"};
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",
+    "i", "i", "i", "i", "d", "n", "o", "o", "o", "o", "o", "",
+    "o", "u", "u", "u", "u", "y", "th", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",
+    "i", "i", "i", "i", "d", "n", "o", "o", "o", "o", "o", "",
+    "o", "u", "u", "u", "u", "y", "th", "y"};
 
-/* U+0100..U+017F (Latin Extended-A) folded to ASCII: the base letter of
- * the canonical decomposition, so that a precomposed (NFC) letter folds as
- * its decomposed (NFD) form does; letters without a decomposition by their
- * look (Đ D, Ħ H, ı I, Ĳ IJ, ĸ K, Ŀ Ł L, ŉ Ŋ N, Œ OE, Ŧ T, ſ S). */
+/* U+0100..U+017F (Latin Extended-A): the base letter of the canonical
+ * decomposition, so that a precomposed (NFC) letter folds as its
+ * decomposed (NFD) form does; letters without a decomposition by their
+ * look (Đ d, Ħ h, ı i, Ĳ ij, ĸ k, Ŀ Ł l, ŉ Ŋ n, Œ oe, Ŧ t, ſ s). */
 static const char *const latin_ext_a[128] = {
-    "A", "A", "A", "A", "A", "A", "C", "C", "C", "C", "C", "C", "C", "C", "D", "D",
-    "D", "D", "E", "E", "E", "E", "E", "E", "E", "E", "E", "E", "G", "G", "G", "G",
-    "G", "G", "G", "G", "H", "H", "H", "H", "I", "I", "I", "I", "I", "I", "I", "I",
-    "I", "I", "IJ", "IJ", "J", "J", "K", "K", "K", "L", "L", "L", "L", "L", "L", "L",
-    "L", "L", "L", "N", "N", "N", "N", "N", "N", "N", "N", "N", "O", "O", "O", "O",
-    "O", "O", "OE", "OE", "R", "R", "R", "R", "R", "R", "S", "S", "S", "S", "S", "S",
-    "S", "S", "T", "T", "T", "T", "T", "T", "U", "U", "U", "U", "U", "U", "U", "U",
-    "U", "U", "U", "U", "W", "W", "Y", "Y", "Y", "Z", "Z", "Z", "Z", "Z", "Z", "S"};
+    "a", "a", "a", "a", "a", "a", "c", "c", "c", "c", "c", "c", "c", "c", "d", "d",
+    "d", "d", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "g", "g", "g", "g",
+    "g", "g", "g", "g", "h", "h", "h", "h", "i", "i", "i", "i", "i", "i", "i", "i",
+    "i", "i", "ij", "ij", "j", "j", "k", "k", "k", "l", "l", "l", "l", "l", "l", "l",
+    "l", "l", "l", "n", "n", "n", "n", "n", "n", "n", "n", "n", "o", "o", "o", "o",
+    "o", "o", "oe", "oe", "r", "r", "r", "r", "r", "r", "s", "s", "s", "s", "s", "s",
+    "s", "s", "t", "t", "t", "t", "t", "t", "u", "u", "u", "u", "u", "u", "u", "u",
+    "u", "u", "u", "u", "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s"};
 
-size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap)
+/* One UTF-8 code point (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF): its length, or 0 when invalid. */
+static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
 {
-    size_t o = 0;
-    int space = 0;              /* a separator is pending */
-    if (cap == 0)
+    unsigned c = s[0];
+    size_t l;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        l = 2, min = 0x80, c &= 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        l = 3, min = 0x800, c &= 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        l = 4, min = 0x10000, c &= 0x07;
+    } else {
         return 0;
-    for (size_t i = 0; i < inlen && in[i]; i++) {
-        unsigned char c = (unsigned char)in[i];
-        const char *rep = NULL;
-        char one[2] = {0, 0};
-        if (c >= 'a' && c <= 'z') {
-            one[0] = (char)(c - 32);
-            rep = one;
-        } else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-            one[0] = (char)c;
-            rep = one;
-        } else if (c == ' ' || c == '-' || c == '\'' || c == '.' ||
-                   c == '_' || c == '\t') {
-            space = 1;
-            continue;
-        } else if (c == 0xC3 && i + 1 < inlen &&
-                   ((unsigned char)in[i + 1] & 0xC0) == 0x80) {
-            rep = latin1[(unsigned char)in[i + 1] - 0x80];
-            i++;
-        } else if ((c == 0xC4 || c == 0xC5) && i + 1 < inlen &&
-                   ((unsigned char)in[i + 1] & 0xC0) == 0x80) {
-            rep = latin_ext_a[(c & 1) << 6 |
-                              ((unsigned char)in[i + 1] & 0x3F)];
-            i++;
-        } else if (c == 0xC8 && i + 1 < inlen &&
-                   (unsigned char)in[i + 1] >= 0x98 &&
-                   (unsigned char)in[i + 1] <= 0x9B) {
-            rep = (unsigned char)in[i + 1] < 0x9A ? "S" : "T";
-            i++;                /* U+0218..U+021B: Romanian S, T comma */
-        } else if (c == 0xC2 && i + 1 < inlen &&
-                   (unsigned char)in[i + 1] == 0xA0) {
-            i++;                /* U+00A0 no-break space */
-            space = 1;
-            continue;
-        } else if (c == 0xE2 && i + 2 < inlen &&
-                   (unsigned char)in[i + 1] == 0x80 &&
-                   (((unsigned char)in[i + 2] >= 0x90 &&
-                     (unsigned char)in[i + 2] <= 0x94) ||
-                    (unsigned char)in[i + 2] == 0x98 ||
-                    (unsigned char)in[i + 2] == 0x99)) {
-            /* U+2010..U+2014 hyphens and dashes, U+2018/U+2019 quotes */
-            i += 2;
-            space = 1;
-            continue;
-        } else {
-            /* another byte: skip a whole UTF-8 sequence */
-            if (c >= 0xC0)
-                while (i + 1 < inlen &&
-                       ((unsigned char)in[i + 1] & 0xC0) == 0x80)
-                    i++;
+    }
+    if (n < l)
+        return 0;
+    for (size_t i = 1; i < l; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return l;
+}
+
+enum { K_TEXT, K_SEP, K_DROP, K_OTHER };
+
+/* The class of one code point and, for K_TEXT, its lowercase fold. */
+static int classify(unsigned cp, const char **rep, char one[2])
+{
+    if (cp < 0x80) {
+        if (cp >= 'A' && cp <= 'Z') {
+            one[0] = (char)(cp - 'A' + 'a');
+            *rep = one;
+            return K_TEXT;
+        }
+        if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) {
+            one[0] = (char)cp;
+            *rep = one;
+            return K_TEXT;
+        }
+        return cp == ' ' || cp == '-' || cp == '\'' || cp == '.' ||
+               cp == '_' || cp == '\t' ? K_SEP : K_DROP;
+    }
+    if (cp < 0xA0)                      /* C1 controls */
+        return K_DROP;
+    if (cp == 0xA0 || cp == 0x2BC || cp == 0x2018 || cp == 0x2019 ||
+        (cp >= 0x2010 && cp <= 0x2015))
+        return K_SEP;
+    if (cp >= 0xC0 && cp <= 0xFF)
+        *rep = latin1[cp - 0xC0];
+    else if (cp >= 0x100 && cp <= 0x17F)
+        *rep = latin_ext_a[cp - 0x100];
+    else if (cp >= 0x218 && cp <= 0x21B)        /* Romanian S, T comma */
+        *rep = cp < 0x21A ? "s" : "t";
+    else if (cp >= 0x300 && cp <= 0x36F)        /* combining marks (NFD) */
+        return K_DROP;
+    else
+        return K_OTHER;
+    return **rep ? K_TEXT : K_DROP;
+}
+
+long pl_norm_text(const char *in, size_t len, char *out, size_t cap,
+                  unsigned flags)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    int clear = (flags & PL_NORM_CLEAR) != 0;
+    size_t o = 0;
+    int space = 0;              /* a separator is pending (clear) */
+    if (cap == 0)
+        return clear ? 0 : -1;
+    for (size_t i = 0; i < len;) {
+        unsigned cp;
+        size_t l = utf8_next(s + i, len - i, &cp);
+        if (!l) {
+            if (!clear) {
+                memset(out, 0, o);
+                return -1;
+            }
+            i++;                /* an invalid byte is dropped */
             continue;
         }
-        size_t rl = rep == one ? 1 : strlen(rep);
-        if (rl == 0)
+        if (clear && cp == 0)
+            break;              /* a NUL ends a fixed-length field */
+        const char *rep = NULL;
+        char one[2] = {0, 0};
+        int k = classify(cp, &rep, one);
+        if (k == K_SEP)
+            space = 1;
+        if (k == K_SEP || k == K_DROP || (k == K_OTHER && clear)) {
+            i += l;
             continue;
-        if (space && o > 0) {
+        }
+        size_t rl = k == K_OTHER ? l : rep == one ? 1 : strlen(rep);
+        if (space && o > 0 && clear) {
             if (o + 1 + rl > cap - 1)
                 break;
             out[o++] = ' ';
         }
         space = 0;
-        if (o + rl > cap - 1)
-            break;
-        memcpy(out + o, rep, rl);
+        if (o + rl > cap - 1) {
+            if (clear)
+                break;          /* truncated at a character boundary */
+            memset(out, 0, o);
+            return -1;
+        }
+        if (k == K_OTHER)
+            memcpy(out + o, s + i, l);
+        else
+            for (size_t j = 0; j < rl; j++)
+                out[o + j] = clear && rep[j] >= 'a' && rep[j] <= 'z'
+                                 ? (char)(rep[j] - 32) : rep[j];
         o += rl;
+        i += l;
     }
     out[o] = '\0';
-    return o;
+    return (long)o;
+}
+
+size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap)
+{
+    long n = pl_norm_text(in, inlen, out, cap, PL_NORM_CLEAR);
+    return n > 0 ? (size_t)n : 0;
 }
 
 double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)

@@ -5,14 +5,25 @@
  * needed); the similarity functions expect the output of pl_name_norm
  * (upper-case ASCII letters, digits and single spaces).
  *
- *  - pl_name_norm: case folded to upper case; UTF-8 Latin letters of
- *    U+00C0..U+017F and U+0218..U+021B folded to ASCII, the base letter
- *    of their decomposition (É -> E, Č -> C, Ł -> L, Æ -> AE, ß -> SS,
- *    Œ -> OE), so NFC and NFD input agree (combining marks are dropped);
- *    hyphens and dashes (U+2010..U+2014), apostrophes (', U+2018, U+2019),
- *    dots, underscores, runs of white space and U+00A0 become one space; leading
- *    and trailing spaces removed; any other byte (other scripts, invalid
- *    UTF-8, punctuation) is dropped.
+ *  - pl_norm_text: THE name normalisation, one rule for the clear-field
+ *    linkage and for the keyed Bloom-filter encodings (docs/PPRL.md 1.2 is
+ *    its byte-level specification, docs/LINKAGE.md refers to it). Per
+ *    code point: ASCII letters case-folded, digits kept; Latin letters of
+ *    U+00C0..U+017F and U+0218..U+021B folded to ASCII, the base letter of
+ *    their decomposition (E acute -> e, C caron -> c, L stroke -> l,
+ *    AE -> ae, sharp s -> ss, OE -> oe, S comma -> s), combining marks
+ *    U+0300..U+036F dropped, so NFC and NFD input agree; separators:
+ *    space, tab, hyphen, apostrophe, dot, underscore, U+00A0,
+ *    U+2010..U+2015, U+2018, U+2019, U+02BC; every other ASCII character,
+ *    C1 control, U+00D7 and U+00F7 dropped; any other code point (other
+ *    scripts) is "other". Two modes of output:
+ *      PL_NORM_PPRL (0): lowercase, separators removed, other code points
+ *        kept as their UTF-8 bytes, invalid UTF-8 refused (-1);
+ *      PL_NORM_CLEAR: uppercase ASCII, a run of separators is one space
+ *        (none leading or trailing), other code points and invalid bytes
+ *        dropped, stops at a NUL, truncated at a character boundary.
+ *  - pl_name_norm: pl_norm_text in PL_NORM_CLEAR mode (what the
+ *    similarity functions below expect).
  *  - pl_jaro_winkler: Jaro–Winkler similarity in [0, 1] (prefix scale 0.1,
  *    prefix of at most 4), e.g. MARTHA/MARHTA 0.961.
  *  - pl_osa_distance: Damerau–Levenshtein distance in its *optimal string
@@ -36,9 +47,17 @@
 
 #define PL_PHON_MAX 12
 
+enum { PL_NORM_PPRL = 0, PL_NORM_CLEAR = 1 };
+/* Normalise `in` (len bytes) into `out` (at most cap-1 bytes, NUL-
+ * terminated) in mode `flags` (above). Returns the output length; -1 in
+ * PL_NORM_PPRL mode on invalid UTF-8 or when the result does not fit
+ * (never longer than the input: cap >= len + 1 always fits), with out
+ * wiped, nothing printed. */
+long pl_norm_text(const char *in, size_t len, char *out, size_t cap,
+                  unsigned flags);
 /* Normalise `in` (inlen bytes, stops at a NUL) into `out` (at most cap-1
- * bytes, NUL-terminated). Returns the output length; longer results are
- * truncated at a character boundary. */
+ * bytes, NUL-terminated): pl_norm_text(PL_NORM_CLEAR). Returns the output
+ * length; longer results are truncated at a character boundary. */
 size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap);
 
 double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb);

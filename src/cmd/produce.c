@@ -104,9 +104,12 @@ static int load(prod *p, const prod_args *a)
            : p->job.audit_log ? pl_xstrdup(p->job.audit_log)
            : pl_xasprintf("%s/audit.log", p->job.output);
     uint8_t key[PL_KEY_BYTES];
-    ok = pl_key_load(p->job.producer_key, "producer key", key,
+    /* No stage-1 key when no source has an identity (a registry sending
+     * encodings only: the job's parser requires it otherwise). */
+    ok = !p->job.producer_key ||
+         pl_key_load(p->job.producer_key, "producer key", key,
                      p->rank != 0) == 0;
-    if (ok) {
+    if (ok && p->job.producer_key) {
         pl_hmac_init(&p->producer, key, sizeof key);
         pl_key_fingerprint(key, sizeof key, p->producer_fpr);
         p->have_fpr = 1;
@@ -217,7 +220,9 @@ static pl_audit_rec *audit_rec(prod *p, const char *job_path)
     if (p->res.has_opp)
         pl_audit_str(a, "opposition_package_id", p->res.opp_id);
     /* The producer holds identified data: it says so. */
-    pl_audit_str(a, "identified_data", "held (stage 1 at the producer)");
+    pl_audit_str(a, "identified_data", p->job.producer_key
+                     ? "held (stage 1 at the producer)"
+                     : "held (names encoded at the producer)");
     if (p->have_fpr)   /* as "keys" fingerprints are made (audit.h) */
         pl_audit_hex(a, "producer_key_fingerprint", p->producer_fpr,
                      sizeof p->producer_fpr);

@@ -2,6 +2,7 @@
 #include "cmd/synth_fs.h"
 #include "base/date.h"
 #include "cmd/synth_pprl.h"
+#include "stage/nir.h"
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define W 32                    /* string columns: 32 bytes, NULLPAD */
 
@@ -329,6 +331,81 @@ static int write_cols(hid_t f, const char *src, const cols *c, uint64_t n,
     return rc;
 }
 
+/* Producer exports (--exports DIR, docs/PRODUCER.md): the clear fields
+ * of both sources as two HDF5 exports laid out like stores, for
+ * `produce`. DIR/persons.h5: /sources/persons with a NIR consistent with
+ * the birth date and sex (sex digit, year, month; department, commune
+ * and order number from the row: unique), no p1; DIR/registry.h5:
+ * /sources/registry without NIR, and a payload column `site` (string of
+ * 4 bytes, from the row). No truth in either: rows are the store's, in
+ * order, so a test joins the -o store's /truth by row. */
+static int write_export(const char *dir, const char *src, const cols *c,
+                        uint64_t n, int nir)
+{
+    char *path = pl_xasprintf("%s/%s.h5", dir, src);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    char gp[128];
+    snprintf(gp, sizeof gp, "/sources/%s", src);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = f >= 0 ? H5Gcreate2(f, gp, lcpl, H5P_DEFAULT, H5P_DEFAULT)
+                     : -1;
+    H5Pclose(lcpl);
+    hid_t st = pl_str_type(W), s5 = pl_str_type(5), s15 = pl_str_type(15),
+          s4 = pl_str_type(4);
+    char (*com5)[5] = pl_xmalloc_huge(n * 5 + 1);
+    char (*extra)[15] = pl_xcalloc_huge(n * 15 + 1);
+    char (*site)[4] = pl_xcalloc_huge(n * 4 + 1);
+    for (uint64_t i = 0; i < n; i++)
+        memcpy(com5[i], c->commune[i], 5);
+    int rc = g >= 0 &&
+             put(g, "last_name", st, 1, n, 0, c->last) == 0 &&
+             put(g, "first_name", st, 1, n, 0, c->first) == 0 &&
+             put(g, "birth_name", st, 1, n, 0, c->birth) == 0 &&
+             put(g, "birth_date", H5T_NATIVE_INT32, 1, n, 0, c->bd) == 0 &&
+             put(g, "sex", H5T_NATIVE_UINT8, 1, n, 0, c->sex) == 0 &&
+             put(g, "commune", s5, 1, n, 0, com5) == 0 ? 0 : -1;
+    for (uint64_t i = 0; rc == 0 && i < n; i++) {
+        char *x = extra[i];
+        if (nir) {          /* sex, yy, mm, dept, commune, order, key */
+            int y = c->bd[i] / 10000, m = c->bd[i] / 100 % 100;
+            unsigned ord = (unsigned)(i % 999) + 1,
+                     com = (unsigned)(i / 999 % 999) + 1,
+                     dep = (unsigned)(i / 999 / 999 % 95) + 1;
+            char t[64];
+            snprintf(t, sizeof t, "%u%02d%02d%02u%03u%03u", c->sex[i] % 10u,
+                     y % 100, m % 100, dep, com, ord);
+            int k = pl_nir_key(t);
+            snprintf(x, 15, "%.13s", t);
+            x[13] = (char)('0' + k / 10);
+            x[14] = (char)('0' + k % 10);
+        } else {            /* a registry's payload: a site code */
+            char t[8];
+            snprintf(t, sizeof t, "C%02u", (unsigned)(i * 2654435761u % 97));
+            memcpy(site[i], t, 4);
+        }
+    }
+    if (rc == 0)
+        rc = nir ? put(g, "nir", s15, 1, n, 0, extra)
+                 : put(g, "site", s4, 1, n, 0, site);
+    free(site);
+    free(com5);
+    free(extra);
+    H5Tclose(st);
+    H5Tclose(s5);
+    H5Tclose(s15);
+    H5Tclose(s4);
+    if (g >= 0)
+        H5Gclose(g);
+    if (f >= 0 && H5Fclose(f) < 0)
+        rc = -1;
+    if (f < 0 || rc != 0)
+        pl_err("synth: %s: cannot write the export: %s", path,
+               pl_h5_reason());
+    free(path);
+    return f >= 0 && rc == 0 ? 0 : -1;
+}
+
 static uint64_t gcd(uint64_t a, uint64_t b)
 {
     while (b) {
@@ -340,7 +417,7 @@ static uint64_t gcd(uint64_t a, uint64_t b)
 }
 
 static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
-                    const char *out)
+                    const char *out, const char *exports)
 {
     rng_t r;
     seed(&r, sd, 1);
@@ -444,11 +521,21 @@ static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
         if (H5Fclose(f) < 0)
             rc = -1;
     }
+    if (rc == 0 && exports && mkdir(exports, 0755) != 0 && errno != EEXIST) {
+        pl_err("synth: %s: cannot create the exports' directory: %s",
+               exports, strerror(errno));
+        rc = -2;
+    }
+    if (rc == 0 && exports &&
+        (write_export(exports, "persons", &P, np, 1) != 0 ||
+         write_export(exports, "registry", &R, nr, 0) != 0))
+        rc = -2;
     if (rc == 0 && rename(tmp, out) != 0)
         rc = -1;
     if (rc != 0) {
-        pl_err("synth: %s: cannot write the store: %s", out,
-               pl_h5_reason());
+        if (rc == -1)
+            pl_err("synth: %s: cannot write the store: %s", out,
+                   pl_h5_reason());
         remove(tmp);
     }
     free(tmp);
@@ -486,12 +573,13 @@ int pl_synth_fs_main(int argc, char **argv)
         {"linkage-secret", required_argument, NULL, 'L'},
         {"registry-secret", required_argument, NULL, 'R'},
         {"per-field", no_argument, NULL, 'F'},
+        {"exports", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     uint64_t np = 0, nr = 0, sd = 0;
     int have_s = 0;
     double er = 1.0;
-    const char *out = NULL, *lsec = NULL, *rsec = NULL;
+    const char *out = NULL, *lsec = NULL, *rsec = NULL, *exports = NULL;
     int per_field = 0;
     optind = 1;
     opterr = 0;
@@ -540,6 +628,9 @@ int pl_synth_fs_main(int argc, char **argv)
         case 'F':
             per_field = 1;
             break;
+        case 'X':
+            exports = optarg;
+            break;
         case 'h':
             printf("usage: pseudolink synth --linkage --persons N --records M"
                    " --seed S [--errors F] -o FILE\n\n"
@@ -553,7 +644,11 @@ int pl_synth_fs_main(int argc, char **argv)
                    "  --registry-secret FILE  the registry's secret "
                    "(default: the same)\n"
                    "  --per-field  one filter per name (bf_<name>) instead "
-                   "of a CLK\n");
+                   "of a CLK\n"
+                   "  --exports DIR  also write the producers' exports "
+                   "DIR/persons.h5 (with NIR)\n"
+                   "                 and DIR/registry.h5 (no NIR), for "
+                   "produce (no truth in them)\n");
             return 0;
         default:
             pl_err("synth --linkage: unknown or incomplete option '%s'",
@@ -571,7 +666,7 @@ int pl_synth_fs_main(int argc, char **argv)
                "--linkage-secret");
         return 2;    /* usage (docs/CLI.md) */
     }
-    int rc = synth_fs(np, nr, sd, er, out);
+    int rc = synth_fs(np, nr, sd, er, out, exports);
     if (rc == 0 && lsec &&
         pl_synth_pprl_encode(out, lsec, rsec ? rsec : lsec, !per_field) != 0)
         rc = 1;

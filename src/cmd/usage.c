@@ -79,7 +79,7 @@ static const cmd_help CMDS[] = {
      "         [--producer-key FILE] [--twins] -o FILE\n"
      "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
      "         [--errors F] [--linkage-secret FILE [--registry-secret FILE]\n"
-     "         [--per-field]] -o FILE",
+     "         [--per-field]] [--exports DIR] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
      "(for tests and benchmarks; no real person is in it).",
      "  --persons N           number of distinct persons (1..1000000000)\n"
@@ -110,6 +110,9 @@ static const cmd_help CMDS[] = {
      "                        --linkage: the registry's secret (default:\n"
      "                        the same)\n"
      "  --per-field           --linkage: one filter per name, bf_<name>\n"
+     "  --exports DIR         --linkage: also the producers' clear exports,\n"
+     "                        DIR/persons.h5 (with NIR) and DIR/registry.h5\n"
+     "                        (no NIR), for produce (docs/PRODUCER.md)\n"
      "  -h, --help            this text",
      "pseudolink synth --persons 1000 --sources 3 --seed 1 -o store.h5"},
     {"plan", "size a Slurm job for a machine, write its sbatch script",

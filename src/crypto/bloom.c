@@ -2,6 +2,7 @@
 #include "crypto/bloom.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/strsim.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -15,19 +16,6 @@
 #define HKDF_SALT "pseudolink-pprl-v1"
 
 /* ---- normalisation ------------------------------------------------------ */
-
-/* Folds of U+00C0..U+00FF and U+0100..U+017F: one lowercase letter, or a
- * marker for two letters (A ae, O oe, I ij, T th, S ss), or '-' (removed). */
-static const char LATIN1[] =
-    "aaaaaaAceeeeiiiidnooooo-ouuuuyTS"
-    "aaaaaaAceeeeiiiidnooooo-ouuuuyTy";
-static const char LATIN_EXT_A[] =
-    "aaaaaa" "cccccccc" "dddd" "eeeeeeeeee" "gggggggg" "hhhh" "iiiiiiiiii"
-    "II" "jj" "kkk" "llllllllll" "nnnnnnnnn" "oooooo" "OO" "rrrrrr"
-    "ssssssss" "tttttt" "uuuuuuuuuuuu" "ww" "yyy" "zzzzzz" "s";
-
-_Static_assert(sizeof LATIN1 == 65, "64 folds of U+00C0..U+00FF");
-_Static_assert(sizeof LATIN_EXT_A == 129, "128 folds of U+0100..U+017F");
 
 /* Decode one UTF-8 code point (RFC 3629: no overlongs, no surrogates,
  * <= U+10FFFF); its length, or 0 if invalid. */
@@ -61,55 +49,12 @@ static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
     return l;
 }
 
+/* The one name normalisation of base/strsim.h, in its PPRL mode. */
 long pl_pprl_normalise(const char *in, size_t len, char *out, size_t outcap)
 {
-    const unsigned char *s = (const unsigned char *)in;
-    size_t o = 0;
     if (outcap < len + 1)
         return -1;
-    for (size_t i = 0; i < len;) {
-        unsigned cp;
-        size_t l = utf8_next(s + i, len - i, &cp);
-        if (!l) {
-            pl_wipe(out, o);
-            return -1;
-        }
-        char f = 0;
-        if (cp < 0x80) {
-            if (cp >= 'A' && cp <= 'Z')
-                f = (char)(cp - 'A' + 'a');
-            else if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9'))
-                f = (char)cp;
-            else
-                f = '-';
-        } else if (cp >= 0xC0 && cp <= 0xFF) {
-            f = LATIN1[cp - 0xC0];
-        } else if (cp >= 0x100 && cp <= 0x17F) {
-            f = LATIN_EXT_A[cp - 0x100];
-        } else if (cp == 0xA0 || cp == 0x2BC || cp == 0x2018 ||
-                   cp == 0x2019 || (cp >= 0x2010 && cp <= 0x2015)) {
-            f = '-';
-        }
-        if (!f) {                       /* kept as it is */
-            memcpy(out + o, s + i, l);
-            o += l;
-        } else if (f == '-') {
-            /* removed */
-        } else if (f >= 'a' && f <= 'z') {
-            out[o++] = f;
-        } else if (f >= '0' && f <= '9') {
-            out[o++] = f;
-        } else {                        /* two letters from a 2-byte code */
-            static const char *const two[] = {"ae", "oe", "ij", "th", "ss"};
-            const char *m = "AOITS";
-            const char *p = strchr(m, f);
-            memcpy(out + o, two[p - m], 2);
-            o += 2;
-        }
-        i += l;
-    }
-    out[o] = 0;
-    return (long)o;
+    return pl_norm_text(in, len, out, outcap, PL_NORM_PPRL);
 }
 
 /* ---- keys --------------------------------------------------------------- */

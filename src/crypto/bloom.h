@@ -43,17 +43,19 @@
 #define PL_BLOOM_NAME_MAX 64            /* bytes of field name */
 #define PL_BLOOM_PAD '_'
 
-/* Normalisation of one field value (docs/PPRL.md, "Normalisation"), in one
- * function so that it can be replaced by the shared one later:
+/* Normalisation of one field value (docs/PPRL.md, "Normalisation"): the
+ * one rule of base/strsim.h (pl_norm_text, PL_NORM_PPRL mode), shared with
+ * the clear-field linkage:
  *   - input must be valid UTF-8 (else -1, nothing printed: the caller
  *     names the field and the record);
  *   - ASCII letters lowercased, digits kept, every other ASCII byte
  *     (space, hyphen, apostrophe, dot, comma, ...) removed;
  *   - U+00A0, U+2010..U+2015 (hyphens, dashes), U+2018, U+2019, U+02BC
  *     (apostrophes) removed;
- *   - Latin letters of U+00C0..U+017F folded to lowercase ASCII
- *     (e acute -> e, c cedilla -> c, ae/oe ligatures -> ae/oe,
- *     sharp s -> ss, thorn -> th); U+00D7 and U+00F7 removed;
+ *   - Latin letters of U+00C0..U+017F and U+0218..U+021B folded to
+ *     lowercase ASCII (e acute -> e, c cedilla -> c, ae/oe ligatures ->
+ *     ae/oe, sharp s -> ss, thorn -> th, s comma -> s); U+00D7, U+00F7,
+ *     C1 controls and combining marks U+0300..U+036F removed;
  *   - any other code point kept as it is.
  * The result is never longer than the input: writes at most len bytes plus
  * a NUL to out (outcap >= len + 1) and returns the normalised length, or

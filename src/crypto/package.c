@@ -846,9 +846,15 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
                 !valid_name(a) || strlen(b) >= 8 ||
                 (s->cols[c].size = type_size(b)) == 0)
                 return "bad 'column' line";
-            if ((c == 0) != (strcmp(b, "p1") == 0) ||
-                (c == 0 && strcmp(a, "p1") != 0))
-                return "the first column must be p1 (type p1), and only it";
+            /* p1 first, except in a data package's source without
+             * identity (no p1 column at all: a registry's encodings). */
+            if ((strcmp(b, "p1") == 0) != (strcmp(a, "p1") == 0) ||
+                (c > 0 && strcmp(b, "p1") == 0) ||
+                (c == 0 && strcmp(b, "p1") != 0 &&
+                 strcmp(p->kind, "data") != 0))
+                return "the first column must be p1 (type p1), and only it "
+                       "(a data package's source without identity has no "
+                       "p1 column)";
             for (size_t j = 0; j < c; j++)
                 if (strcmp(s->cols[j].name, a) == 0)
                     return "a column named twice";

@@ -273,8 +273,14 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
         s->has_p1 = 1;
         memcpy(s->p1, "p1", 3);
     } else if (pl_yaml_check_keys(d, p->value, path,
-                                  prod_job ? prod_source_keys : source_keys) ||
-               parse_identity(d, p->value, path, s))
+                                  prod_job ? prod_source_keys : source_keys))
+        return -1;
+    else if (prod_job && !pl_yaml_get(p->value, "identity") &&
+             pl_yaml_get(p->value, "encode")) {
+        /* A producer's source without identity (a registry without NIR):
+         * no p1, every row travels with its encodings and payload, for
+         * linkage on the platform (docs/PRODUCER.md). */
+    } else if (parse_identity(d, p->value, path, s))
         return -1;
     const pl_yaml_pair *csv = pl_yaml_find(p->value, "csv");
     if (csv) {
@@ -304,6 +310,21 @@ static int parse_source(doc_t *d, const pl_yaml_pair *p, pl_source_cfg *s)
         pl_yaml_path(sub, path, "encode");
         if (pl_encode_parse(d, enc->value, sub, &s->encode))
             return -1;
+        if (!s->nir[0] && s->encode->clear_id) {
+            pl_yaml_path(sub, path, "encode.clear_identity");
+            pl_yaml_error(d, s->encode->line, s->encode->col, sub,
+                          "this source has no identity: its birth date and "
+                          "sex are payload columns (list them in keep)");
+            return -1;
+        }
+        if (!s->nir[0] && s->encode->salt == PL_ENC_SALT_BIRTH_YEAR) {
+            pl_yaml_path(sub, path, "encode.salt");
+            pl_yaml_error(d, s->encode->line, s->encode->col, sub,
+                          "salt: birth_year takes the identity's birth "
+                          "date, and this source has no identity: use "
+                          "salt: none (the default)");
+            return -1;
+        }
     }
     const pl_yaml_pair *keep = pl_yaml_find(p->value, "keep");
     const pl_yaml_pair *drop = pl_yaml_find(p->value, "drop");
@@ -379,7 +400,7 @@ static int parse_keys(doc_t *d, node_t *root, pl_job *job, node_t **keys)
     if (prod_job)
         return pl_yaml_require(d, root, "", "keys", PL_YAML_MAPPING, keys) ||
                pl_yaml_check_keys(d, *keys, "keys", prod_keys_keys) ||
-               pl_yaml_path_str(d, *keys, "keys", "producer", 1,
+               pl_yaml_path_str(d, *keys, "keys", "producer", 0,
                                 &job->producer_key) ||
                pl_yaml_path_str(d, *keys, "keys", "transport", 1,
                                 &job->transport_key)
@@ -725,6 +746,26 @@ static int parse_producer_job(doc_t *d, pl_job *job)
         parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_opposition(d, root, job) || parse_options(d, root, job))
         return -1;
+    /* The stage-1 key hashes NIRs: needed when a source has an identity
+     * (a registry without NIR sends encodings only and needs none). */
+    for (size_t i = 0; i < job->n_sources && !job->producer_key; i++)
+        if (job->sources[i].nir[0]) {
+            pl_yaml_error(d, keys->line, keys->col, "keys", "missing "
+                          "required key 'producer' (source '%s' has a nir "
+                          "identity, hashed with the producer key)",
+                          job->sources[i].name);
+            return -1;
+        }
+    for (size_t i = 0; i < job->n_opposition; i++)
+        for (size_t j = 0; j < job->n_sources; j++)
+            if (strcmp(job->sources[j].name, job->opposition[i]) == 0 &&
+                !job->sources[j].nir[0]) {
+                pl_yaml_error(d, job->sources[j].line, job->sources[j].col,
+                              "opposition", "source '%s' has no identity: "
+                              "an opposition lists persons by their NIR",
+                              job->sources[j].name);
+                return -1;
+            }
     if (!job->store)
         job->store = pl_xstrdup("");
     return 0;
@@ -769,6 +810,8 @@ static int parse_job(doc_t *d, pl_job *job)
     int pkgs = job->n_opposition > 0;
     for (size_t i = 0; i < job->n_sources; i++)
         pkgs |= job->sources[i].package != NULL;
+    for (size_t i = 0; job->linkage && i < job->linkage->n_sources; i++)
+        pkgs |= job->linkage->pkg_src[i].package != NULL;
     if (pkgs && job->n_producers == 0) {
         pl_yaml_error(d, root->line, root->col, "", "missing required key "
                       "'producers' (the job reads transfer packages: list "

@@ -13,10 +13,12 @@ typedef const pl_yaml_node node_t;
 
 static const char *const enc_keys[] = {"fields", "clk", "column",
                                        "filter_bits", "q", "pad", "k",
-                                       "salt", "harden", NULL};
+                                       "salt", "harden", "clear_identity",
+                                       NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const salt_names[] = {"none", "birth_year", NULL};
 static const char *const harden_names[] = {"xor_fold", "balance", NULL};
+static const char *const clear_id_names[] = {"birth_date", "sex", NULL};
 
 static int get_uint(doc_t *d, node_t *v, const char *path, uint64_t lo,
                     uint64_t hi, unsigned *out)
@@ -144,6 +146,24 @@ static int parse(doc_t *d, node_t *v, const char *path, pl_encode_cfg *e)
                 return -1;
             }
             e->harden |= flag;
+        }
+    }
+    pl_yaml_path(sub, path, "clear_identity");
+    if ((x = pl_yaml_get(v, "clear_identity"))) {
+        if (pl_yaml_expect(d, x, sub, PL_YAML_SEQUENCE))
+            return -1;
+        for (size_t i = 0; i < x->n_items; i++) {
+            pl_yaml_path_index(sub2, sub, i);
+            if (pl_yaml_enum(d, x->items[i], sub2, clear_id_names, &b))
+                return -1;
+            unsigned flag = b == 0 ? PL_ENC_CLEAR_BIRTH_DATE
+                                   : PL_ENC_CLEAR_SEX;
+            if (e->clear_id & flag) {
+                pl_yaml_error(d, x->items[i]->line, x->items[i]->col, sub2,
+                              "listed twice");
+                return -1;
+            }
+            e->clear_id |= flag;
         }
     }
     pl_yaml_path(sub, path, "filter_bits");

@@ -20,6 +20,11 @@
  *                          # birth date) or none (default)
  *     harden: [balance]    # any of xor_fold, balance (applied in that
  *                          # order); default none
+ *     clear_identity: [birth_date, sex]   # identity columns also sent in
+ *                          # clear (i32 YYYYMMDD, u8) beside p1, for the
+ *                          # platform's date/exact comparisons; default
+ *                          # none (a source without identity sends them
+ *                          # as payload: keep)
  */
 #ifndef PL_ENCODE_CFG_H
 #define PL_ENCODE_CFG_H
@@ -33,6 +38,7 @@
 #define PL_ENC_K_DEFAULT 20
 
 enum { PL_ENC_SALT_NONE = 0, PL_ENC_SALT_BIRTH_YEAR = 1 };
+enum { PL_ENC_CLEAR_BIRTH_DATE = 1, PL_ENC_CLEAR_SEX = 2 };
 
 typedef struct pl_encode_cfg {
     char     fields[PL_ENC_MAX_FIELDS][PL_NAME_MAX];
@@ -41,6 +47,7 @@ typedef struct pl_encode_cfg {
     int      clk;
     char     column[PL_NAME_MAX];
     unsigned bits, q, pad, harden, salt;
+    unsigned clear_id;          /* PL_ENC_CLEAR_* */
     int      line, col;
 } pl_encode_cfg;
 

@@ -14,7 +14,7 @@ typedef const pl_yaml_node node_t;
 
 static const char *const lk_keys[] = {
     "identified_data", "persons", "sources", "fields", "blocking",
-    "thresholds", "max_block", "em", NULL};
+    "thresholds", "max_block", "em", "packages", NULL};
 static const char *const field_keys[] = {
     "compare", "column", "jaro_winkler", "damerau_levenshtein", "phonetic",
     "tf", "swap", "within_days", "year_month", "within", "levels",
@@ -440,6 +440,42 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
         }
         c->sources[c->n_sources++] = pl_xstrdup(nm);
     }
+    /* packages: {source: FILE}: linkage sources delivered as transfer
+     * packages without identity (docs/LINKAGE.md); the others are groups
+     * of the store. */
+    c->pkg_src = pl_xcalloc(c->n_sources, sizeof *c->pkg_src);
+    for (size_t i = 0; i < c->n_sources; i++) {
+        snprintf(c->pkg_src[i].name, sizeof c->pkg_src[i].name, "%s",
+                 c->sources[i]);
+        c->pkg_src[i].keep_given = 1;   /* no payload: matching columns */
+    }
+    node_t *pk;
+    if (pl_yaml_optional(d, lk, "linkage", "packages", PL_YAML_MAPPING, &pk))
+        return -1;
+    for (size_t i = 0; pk && i < pk->n_pairs; i++) {
+        const pl_yaml_pair *pp = &pk->pairs[i];
+        size_t j = 0;
+        while (j < c->n_sources && strcmp(c->sources[j], pp->key->str) != 0)
+            j++;
+        pl_yaml_path(sub, "linkage.packages", pp->key->str);
+        if (j == c->n_sources) {
+            pl_yaml_error(d, pp->key->line, pp->key->col, sub, "'%s' is not "
+                          "one of linkage.sources", pp->key->str);
+            return -1;
+        }
+        if (pl_yaml_path_str(d, pk, "linkage.packages", pp->key->str, 1,
+                             &c->pkg_src[j].package))
+            return -1;
+    }
+    for (size_t i = 0; i < c->n_sources; i++)
+        if (!c->pkg_src[i].package && !job->store) {
+            pl_yaml_path_index(sub, "linkage.sources", i);
+            pl_yaml_error(d, v->items[i]->line, v->items[i]->col, sub,
+                          "'%s' is read from the store, and the job names "
+                          "none: give 'store' or linkage.packages.%s",
+                          c->sources[i], c->sources[i]);
+            return -1;
+        }
     if (pl_yaml_require(d, lk, "linkage", "fields", PL_YAML_MAPPING, &v))
         return -1;
     if (v->n_pairs == 0 || v->n_pairs > PL_LK_MAX_FIELDS) {
@@ -549,9 +585,13 @@ void pl_linkage_free(pl_job *job)
     pl_linkage_cfg *c = job->linkage;
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_sources; i++)
+    for (size_t i = 0; i < c->n_sources; i++) {
         free(c->sources[i]);
+        if (c->pkg_src)
+            free(c->pkg_src[i].package);
+    }
     free(c->sources);
+    free(c->pkg_src);
     free(c);
     job->linkage = NULL;
 }

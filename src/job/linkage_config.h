@@ -71,8 +71,12 @@ typedef struct pl_linkage_cfg {
     int          identified_data;       /* the run holds identified data */
     char         persons[PL_NAME_MAX];  /* a source of the job, with identity */
     size_t       persons_index;         /* in job->sources */
-    char       **sources;               /* store sources without an identity */
+    char       **sources;               /* sources without an identity */
     size_t       n_sources;
+    /* One per source: name and, for one delivered as a transfer package
+     * (linkage.packages), package set (no identity, keep nothing); the
+     * platform opens it (stage/store.c, pl_store_find). */
+    pl_source_cfg *pkg_src;
     pl_lk_field  fields[PL_LK_MAX_FIELDS];
     size_t       n_fields;
     pl_lk_rule   rules[PL_LK_MAX_RULES];

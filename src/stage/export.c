@@ -56,6 +56,8 @@ static int h5_read_identity(pl_export *x, size_t si, uint64_t lo,
     const pl_source *s = &h->st.src[si];
     uint64_t first = s->first + lo;
     char what[PL_NAME_MAX * 2 + 16];
+    if (s->nir < 0)             /* a source without identity */
+        return 0;
     hid_t nir_t = H5Dget_type(s->nir);          /* raw bytes */
     snprintf(what, sizeof what, "/sources/%s/%s", s->cfg->name, s->cfg->nir);
     int rc = pl_store_read(&h->st, s->nir, what, nir_t, first, cnt, 0, nir,

@@ -15,20 +15,12 @@
 static pl_pkg_enc g_enc[PL_LK_MAX_FIELDS];
 static int g_have[PL_LK_MAX_FIELDS];
 
-static const pl_source *find_src(const pl_run *r, const char *name)
-{
-    for (size_t i = 0; i < r->store.n_src; i++)
-        if (strcmp(r->store.src[i].cfg->name, name) == 0)
-            return &r->store.src[i];
-    return NULL;
-}
-
 int pl_pprl_open(pl_run *r, const char *src, const pl_lk_field *f,
                  pl_pprl_col *c)
 {
     memset(c, 0, sizeof *c);
     c->d = -1;
-    const pl_source *s = find_src(r, src);
+    const pl_source *s = pl_store_find(&r->store, src);
     if (s && s->pkg) {
         const pl_pkg_src *ps = &s->pkg->src[s->pkg_si];
         snprintf(c->where, sizeof c->where, "%s: package source '%s' column "

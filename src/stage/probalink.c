@@ -93,14 +93,107 @@ typedef struct {
     int      is_str;
     size_t   size;
     uint64_t n;
+    /* A package source's column (docs/PACKAGE.md): its source, column
+     * index, bytes per row and whether its integers are signed. */
+    const pl_source *src;
+    size_t   pkg_col, raw;
+    int      sgn;
 } col_t;
+
+static const char *cmp_name(const pl_lk_field *f)
+{
+    return f->kind == PL_CMP_NAME ? "name" : f->kind == PL_CMP_DATE ? "date"
+           : f->kind == PL_CMP_EXACT ? "exact" : "number";
+}
+
+/* A clear matching column of a package source: a package column of type
+ * s<N> (name, exact) or an integer type (date, number, exact). */
+static int open_pkg_col(pl_run *r, const pl_source *s, const char *src,
+                        const pl_lk_field *f, col_t *out)
+{
+    const pl_pkg_src *ps = &s->pkg->src[s->pkg_si];
+    size_t ci = 0;
+    while (ci < ps->ncols && strcmp(ps->cols[ci].name, f->column) != 0)
+        ci++;
+    if (ci == ps->ncols) {
+        pl_err0("%s:%d:%d: linkage.fields.%s: %s: package source '%s' has "
+                "no column '%s' (the field compares it)", r->job->path,
+                f->line, f->col, f->name, s->pkg->path, src, f->column);
+        return -1;
+    }
+    const char *t = ps->cols[ci].type;
+    int is_str = t[0] == 's', is_int = t[0] == 'i' || t[0] == 'u';
+    int ok = (f->kind == PL_CMP_NAME && is_str) ||
+             (f->kind == PL_CMP_EXACT && (is_str || is_int)) ||
+             ((f->kind == PL_CMP_DATE || f->kind == PL_CMP_NUMBER) &&
+              is_int);
+    if (!ok) {
+        pl_err0("%s:%d:%d: linkage.fields.%s (compare: %s): %s: package "
+                "source '%s' column '%s' is of type %s, expected %s",
+                r->job->path, f->line, f->col, f->name, cmp_name(f),
+                s->pkg->path, src, f->column, t, t[0] == 'b'
+                    ? "a clear column (an encoding is compared with "
+                      "compare: dice)"
+                    : f->kind == PL_CMP_NAME ? "a string (s<N>)"
+                    : f->kind == PL_CMP_EXACT ? "a string or an integer"
+                    : "an integer (YYYYMMDD for a date)");
+        return -1;
+    }
+    if (ps->rows == 0) {
+        pl_err0("%s:%d:%d: linkage.fields.%s: %s: package source '%s' "
+                "column '%s': a comparison on an empty column (0 rows)",
+                r->job->path, f->line, f->col, f->name, s->pkg->path, src,
+                f->column);
+        return -1;
+    }
+    out->src = s;
+    out->pkg_col = ci;
+    out->raw = ps->cols[ci].size;
+    out->sgn = t[0] == 'i';
+    out->is_str = is_str;
+    out->size = is_str ? ps->cols[ci].size : 8;
+    out->n = ps->rows;
+    return 0;
+}
+
+/* Rows [first, first+n) of a package column into buf: strings as they
+ * are, integers widened to int64 (in place, back to front). */
+static int read_pkg_col(pl_run *r, const col_t *c, uint64_t first,
+                        uint64_t n, uint8_t *buf)
+{
+    pl_column col;
+    memset(&col, 0, sizeof col);
+    col.pkg_col = c->pkg_col;
+    col.size = c->raw;
+    if (pl_source_read(&r->store, c->src, &col, first, n, buf, r->dxpl) != 0)
+        return -1;
+    for (uint64_t i = n; !c->is_str && i-- > 0;) {
+        const uint8_t *p = buf + i * c->raw;
+        int64_t v = 0;
+        switch (c->raw) {
+        case 1: v = c->sgn ? (int8_t)p[0] : p[0]; break;
+        case 2: { int16_t a; uint16_t u; memcpy(&a, p, 2); memcpy(&u, p, 2);
+                  v = c->sgn ? a : u; break; }
+        case 4: { int32_t a; uint32_t u; memcpy(&a, p, 4); memcpy(&u, p, 4);
+                  v = c->sgn ? a : (int64_t)u; break; }
+        default: { uint64_t u; memcpy(&u, p, 8);
+                   v = c->sgn || u <= INT64_MAX ? (int64_t)u : INT64_MAX; }
+        }
+        memcpy(buf + i * 8, &v, 8);
+    }
+    return 0;
+}
 
 static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
                     col_t *out)
 {
     char path[PL_NAME_MAX * 2 + 16];
     snprintf(path, sizeof path, "/sources/%s/%s", src, f->column);
+    memset(out, 0, sizeof *out);
     out->d = -1;
+    const pl_source *ps = pl_store_find(&r->store, src);
+    if (ps && ps->pkg)
+        return open_pkg_col(r, ps, src, f, out);
     htri_t ex = H5Lexists(r->store.file, "/sources", H5P_DEFAULT);
     char gp[PL_NAME_MAX + 16];
     snprintf(gp, sizeof gp, "/sources/%s", src);
@@ -179,6 +272,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         enc[f].d = -1;
         if (c->fields[f].kind == PL_CMP_DICE) {
             ok = pl_pprl_open(r, src, &c->fields[f], &enc[f]) == 0;
+            memset(&cols[f], 0, sizeof cols[f]);
             cols[f].d = -1;
             cols[f].n = enc[f].n;
             cols[f].size = enc[f].bytes;
@@ -188,8 +282,10 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         if (ok)
             nopen++;
         if (ok && f > 0 && cols[f].n != cols[0].n) {
+            const pl_source *sp = pl_store_find(&r->store, src);
             pl_err0("%s: /sources/%s: matching columns '%s' and '%s' differ "
-                    "in length (%llu and %llu rows)", r->store.path, src,
+                    "in length (%llu and %llu rows)",
+                    sp && sp->pkg ? sp->pkg->path : r->store.path, src,
                     c->fields[0].column, c->fields[f].column,
                     (unsigned long long)cols[0].n,
                     (unsigned long long)cols[f].n);
@@ -250,14 +346,17 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
             continue;
         }
         hid_t mt = -1;
-        if (cols[f].is_str) {
+        if (cols[f].is_str && !cols[f].src) {
             mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, cols[f].size);
             H5Tset_strpad(mt, H5T_STR_NULLPAD);
         }
-        ok &= pl_store_read(&r->store, cols[f].d, what,
-                            cols[f].is_str ? mt : H5T_NATIVE_INT64,
-                            ok ? *first : 0, n, 0, buf, r->dxpl) == 0;
+        if (cols[f].src)                    /* a package column */
+            ok &= read_pkg_col(r, &cols[f], ok ? *first : 0, n, buf) == 0;
+        else
+            ok &= pl_store_read(&r->store, cols[f].d, what,
+                                cols[f].is_str ? mt : H5T_NATIVE_INT64,
+                                ok ? *first : 0, n, 0, buf, r->dxpl) == 0;
         if (mt >= 0)
             H5Tclose(mt);
         size_t sz = cols[f].is_str ? cols[f].size : 8;

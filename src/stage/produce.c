@@ -71,6 +71,14 @@ static long read_check(pl_export *x, size_t si, uint64_t lo, uint64_t cnt,
                               e->has_rank ? b->rank : NULL) != 0)
         return -1;
     size_t nv = 0;
+    if (!e->cfg->nir[0]) {      /* no identity: every row travels */
+        for (uint64_t i = 0; i < cnt; i++) {
+            b->why[i] = PL_OK;
+            b->bd[i] = b->sex[i] = 0;
+            b->idx[nv++] = i;
+        }
+        return (long)nv;
+    }
     for (uint64_t i = 0; i < cnt; i++) {
         int why = pl_identity_check_i64(b->nir + i * b->nir_size,
                                         (int)b->nir_size, b->bd[i], b->sex[i],
@@ -472,28 +480,37 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
      * the payload columns that are not encoded fields (those never leave
      * the producer), then the encodings. */
     size_t *pcol = pl_xcalloc(e->ncols + 1, sizeof *pcol);  /* export c
-                                                    -> package column, 0:
+                                                    -> package column + 1, 0:
                                                     not packaged */
-    size_t pc0 = e->has_rank ? 2 : 1;
+    int has_id = e->cfg->nir[0] != '\0';  /* else no p1 (docs/PACKAGE.md) */
+    size_t pc0 = !has_id ? 0 : e->has_rank ? 2 : 1;
     size_t ncols = pc0;
     for (size_t c = 0; payload && c < e->ncols; c++)
         if (!pl_encode_is_field(ec, e->cols[c].name))
-            pcol[c] = ncols++;
+            pcol[c] = ++ncols;      /* package column + 1 */
+    /* The identity's birth date and sex in clear (encode.clear_identity),
+     * for the platform's date/exact comparisons. */
+    size_t cid0 = ncols;
+    unsigned cid = has_id && ec ? ec->clear_id : 0;
+    ncols += (cid & PL_ENC_CLEAR_BIRTH_DATE ? 1 : 0) +
+             (cid & PL_ENC_CLEAR_SEX ? 1 : 0);
     size_t enc0 = ncols;
     ncols += en.ncols;
-    pl_pkg_col *cols = pl_xcalloc(ncols, sizeof *cols);
-    memcpy(cols[0].name, "p1", 3);
-    memcpy(cols[0].type, "p1", 3);
-    cols[0].size = 32;
-    if (e->has_rank) {
+    pl_pkg_col *cols = pl_xcalloc(ncols + 1, sizeof *cols);
+    if (has_id) {
+        memcpy(cols[0].name, "p1", 3);
+        memcpy(cols[0].type, "p1", 3);
+        cols[0].size = 32;
+    }
+    if (has_id && e->has_rank) {
         memcpy(cols[1].name, "birth_rank", 11);
         memcpy(cols[1].type, "u8", 3);
         cols[1].size = 1;
     }
     for (size_t c = 0; payload && c < e->ncols; c++) {
-        size_t pc = pcol[c];
-        if (!pc)
+        if (!pcol[c])
             continue;
+        size_t pc = pcol[c] - 1;
         memcpy(cols[pc].name, e->cols[c].name, PL_NAME_MAX);
         int reserved = strcmp(cols[pc].name, "p1") == 0 ||
                        (e->has_rank &&
@@ -509,6 +526,28 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
                         : "of a type a package cannot carry");
             ok = 0;
         }
+    }
+    {
+        size_t c = cid0;
+        if (cid & PL_ENC_CLEAR_BIRTH_DATE) {
+            snprintf(cols[c].name, PL_PKG_NAME_MAX, "%s", e->cfg->birth_date);
+            memcpy(cols[c].type, "i32", 4);
+            cols[c++].size = 4;
+        }
+        if (cid & PL_ENC_CLEAR_SEX) {
+            snprintf(cols[c].name, PL_PKG_NAME_MAX, "%s", e->cfg->sex);
+            memcpy(cols[c].type, "u8", 3);
+            cols[c++].size = 1;
+        }
+        for (size_t k = cid0; k < c; k++)
+            for (size_t j = pc0; j < cid0; j++)
+                if (strcmp(cols[j].name, cols[k].name) == 0) {
+                    pl_err0("%s: /sources/%s/%s: encode.clear_identity "
+                            "sends the identity column under its name, "
+                            "and a payload column has it too: drop it",
+                            e->path, e->cfg->name, cols[k].name);
+                    ok = 0;
+                }
     }
     for (size_t j = 0; j < en.ncols; j++) {
         char nm[PL_NAME_MAX];
@@ -556,10 +595,20 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
         uint64_t lo = k * B, cnt = pl_batch_count(e->count, lo, B);
         long nv = read_check(x, si, lo, cnt, &b);
         int rok = nv >= 0;
-        if (rok)
+        if (rok && has_id)
             pl_p1_batch(producer, b.nir, b.nir_size, b.bd, b.sex, b.idx,
                         (size_t)nv, st.col[0] + st.fill * 32);
-        for (long i = 0; rok && e->has_rank && i < nv; i++)  /* 1..255 */
+        for (long i = 0; rok && i < nv && cid; i++) {
+            size_t c = cid0;
+            size_t r = b.idx[i];
+            if (cid & PL_ENC_CLEAR_BIRTH_DATE) {
+                int32_t v = (int32_t)b.bd[r];   /* a valid date */
+                memcpy(st.col[c++] + (st.fill + (uint64_t)i) * 4, &v, 4);
+            }
+            if (cid & PL_ENC_CLEAR_SEX)
+                st.col[c][st.fill + (uint64_t)i] = (uint8_t)b.sex[r];
+        }
+        for (long i = 0; rok && has_id && e->has_rank && i < nv; i++)
             st.col[1][st.fill + (uint64_t)i] = (uint8_t)b.rank[b.idx[i]];
         pl_wipe(b.nir, cnt * b.nir_size);
         for (size_t c = 0; payload && c < e->ncols; c++) {
@@ -575,7 +624,7 @@ static int package_source(const pl_job *job, pl_export *x, size_t si,
             if (rok && is_field)
                 memcpy(en.val[fi], b.rbuf, cnt * sz);
             for (long i = 0; rok && pcol[c] && i < nv; i++)
-                memcpy(st.col[pcol[c]] + (st.fill + (uint64_t)i) * sz,
+                memcpy(st.col[pcol[c] - 1] + (st.fill + (uint64_t)i) * sz,
                        b.rbuf + b.idx[i] * sz, sz);
             if (is_field)
                 pl_wipe(b.rbuf, cnt * sz);

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/json.h"
 #include "base/mem.h"
+#include "job/linkage_config.h"
 #include "par/mpi.h"
 #include "par/h5.h"
 
@@ -596,7 +597,8 @@ static int id_conflict(const pl_store *st, const pl_pkg *p)
 }
 
 static int open_package_source(pl_store *st, pl_source *s,
-                               const pl_pkg_keys *k, MPI_Comm comm)
+                               const pl_pkg_keys *k, int linkage_only,
+                               MPI_Comm comm)
 {
     /* Sources of one package share it: verified and unwrapped once. */
     pl_pkg *p = NULL;
@@ -630,11 +632,23 @@ static int open_package_source(pl_store *st, pl_source *s,
         return -1;
     }
     const pl_pkg_src *ps = &p->src[s->pkg_si];
+    int has_p1 = strcmp(ps->cols[0].type, "p1") == 0;
+    if (has_p1 != !linkage_only) {
+        pl_err0("%s: package: source '%s' %s", p->path, s->cfg->name,
+                has_p1 ? "holds p1 (a source with an identity): list it "
+                         "under sources:, not linkage.packages"
+                       : "has no p1 (a source without identity, encoded "
+                         "for linkage): list it in linkage.sources and "
+                         "linkage.packages, not under sources:");
+        return -1;
+    }
     s->nrows = ps->rows;
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     pl_pkg_rank_rows(p, s->pkg_si, rank, size, &s->first, &s->count);
+    if (linkage_only)           /* matching columns only (probalink.c) */
+        return 0;
     s->p1 = ps->data[0];        /* owned by the package (not closed here) */
     if (ps->ncols > 1 && strcmp(ps->cols[1].name, "birth_rank") == 0 &&
         strcmp(ps->cols[1].type, "u8") == 0) {
@@ -750,7 +764,9 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     st->path = pl_xstrdup(path);
     st->n_src = job->n_sources;
     st->src = pl_xcalloc(st->n_src, sizeof *st->src);
-    st->pkgs = pl_xcalloc(job->n_sources + 1, sizeof *st->pkgs);
+    st->pkgs = pl_xcalloc(job->n_sources + 1 +
+                              (job->linkage ? job->linkage->n_sources : 0),
+                          sizeof *st->pkgs);
     for (size_t i = 0; i < st->n_src; i++) {
         pl_source *s = &st->src[i];
         s->cfg = &job->sources[i];
@@ -762,8 +778,22 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
         keys = &none;
     for (size_t i = 0; i < st->n_src; i++)
         if (st->src[i].cfg->package &&
-            open_package_source(st, &st->src[i], keys, comm) != 0)
+            open_package_source(st, &st->src[i], keys, 0, comm) != 0)
             return -1;
+    /* Linkage sources delivered as packages (linkage.packages): no
+     * identity, read only by the linkage (pl_store_find). */
+    const pl_linkage_cfg *lk = job->linkage;
+    for (size_t i = 0; lk && i < lk->n_sources; i++)
+        if (lk->pkg_src[i].package) {
+            if (!st->lsrc)
+                st->lsrc = pl_xcalloc(lk->n_sources, sizeof *st->lsrc);
+            pl_source *s = &st->lsrc[st->n_lsrc++];
+            s->cfg = &lk->pkg_src[i];
+            s->group = s->nir = s->birth_date = s->sex = s->birth_rank =
+                s->p1 = s->also_nir = s->also_birth_rank = -1;
+            if (open_package_source(st, s, keys, 1, comm) != 0)
+                return -1;
+        }
     /* (A producer's job lists opposition sources, not packages.) */
     if (!job->producer_job && open_opposition(st, job, keys, comm) != 0)
         return -1;
@@ -821,6 +851,9 @@ void pl_store_close(pl_store *st)
             H5Gclose(s->group);
     }
     free(st->src);
+    for (size_t i = 0; i < st->n_lsrc; i++)
+        free(st->lsrc[i].payload);
+    free(st->lsrc);
     for (size_t i = 0; i < st->n_pkgs; i++)
         pl_pkg_close(&st->pkgs[i]);
     free(st->pkgs);
@@ -865,4 +898,15 @@ int pl_store_read(const pl_store *st, hid_t dset, const char *what,
         return -1;
     }
     return 0;
+}
+
+const pl_source *pl_store_find(const pl_store *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_src; i++)
+        if (strcmp(st->src[i].cfg->name, name) == 0)
+            return &st->src[i];
+    for (size_t i = 0; i < st->n_lsrc; i++)
+        if (strcmp(st->lsrc[i].cfg->name, name) == 0)
+            return &st->lsrc[i];
+    return NULL;
 }

@@ -61,6 +61,11 @@ typedef struct {
      * and opposition package (a JSON array, same on every rank). */
     pl_pkg    *pkgs;
     size_t     n_pkgs;
+    /* Linkage sources delivered as packages (linkage.packages): sources
+     * without identity (no p1), read only by the linkage's matching
+     * columns; not sources of the run. */
+    pl_source *lsrc;
+    size_t     n_lsrc;
     char      *packages_json;
     /* Every p1 of the job's opposition packages, sorted, unique, on every
      * rank (32 bytes each; 1 M persons = 32 MiB). */
@@ -104,6 +109,10 @@ int pl_source_read(const pl_store *st, const pl_source *s,
  * rules as pl_store_read. */
 int pl_source_rank(const pl_store *st, const pl_source *s, uint64_t first,
                    uint64_t count, int64_t *buf, hid_t dxpl);
+/* The source `name`: one of the job's, or a linkage source delivered as
+ * a package; NULL when neither (a linkage source read from the store).
+ * Not collective. */
+const pl_source *pl_store_find(const pl_store *st, const char *name);
 /* 1 when p1 is on an opposition list (binary search; not collective). */
 int pl_store_opposed(const pl_store *st, const uint8_t p1[32]);
 

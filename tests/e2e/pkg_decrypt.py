@@ -9,7 +9,8 @@ and AAD).
 
 usage: pkg_decrypt.py PACKAGE SIGNING.pub.pem TRANSPORT.key.pem PASSFILE
 prints "source <name> <rows>" then one line per row:
-"<source> <row> <p1 hex> <column>=<value hex> ..." (an encoded column, b<N>,
+"<source> <row> <p1 hex> <column>=<value hex> ..." (p1 hex is "-" in a
+source without identity, which has no p1 column; an encoded column, b<N>,
 is preceded by an "encoding <source> <column> ..." line with its manifest
 parameters); exit 1 on any failure."""
 import hashlib, struct, sys
@@ -93,7 +94,10 @@ def main():
         for c in range(ncol):
             kw, cname, ctype = next(it).split(" ")
             cols.append((cname, ctype, size_of(ctype)))
-        if cols[0] != ("p1", "p1", 32):
+        # p1 first; a data package's source without identity has none
+        has_p1 = cols[0] == ("p1", "p1", 32)
+        if any(t == "p1" or n == "p1" for n, t, _ in cols[1:]) or \
+                (not has_p1 and (kind != "data" or cols[0][0] == "p1")):
             fail("first column is not p1")
         # one encoding (and its field lines) per b<N> column, in column order
         for cname, ctype, sz in cols:
@@ -140,8 +144,10 @@ def main():
         print("source %s %d" % (name, rows))
         for r in range(rows):
             vals = " ".join("%s=%s" % (cname, plain[c][r * sz:(r + 1) * sz].hex())
-                            for c, (cname, ctype, sz) in enumerate(cols) if c)
-            print("%s %d %s %s" % (name, r, plain[0][r * 32:(r + 1) * 32].hex(), vals))
+                            for c, (cname, ctype, sz) in enumerate(cols)
+                            if c or not has_p1)
+            print("%s %d %s %s" % (name, r, plain[0][r * 32:(r + 1) * 32].hex()
+                                   if has_p1 else "-", vals))
     if next(it) != "end":
         fail("end line")
 

@@ -56,9 +56,9 @@ def normalise(s):
         if cp < 0x80:
             if ch.isascii() and ch.isalnum():
                 out.append(ch.lower())
-        elif cp in REMOVED:
-            pass
-        elif 0xC0 <= cp <= 0x17F:
+        elif cp < 0xA0 or cp in REMOVED or 0x300 <= cp <= 0x36F:
+            pass                # C1 controls, separators, combining marks
+        elif 0xC0 <= cp <= 0x17F or 0x218 <= cp <= 0x21B:
             if ch in SPECIAL:
                 out.append(SPECIAL[ch])
             else:

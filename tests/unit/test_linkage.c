@@ -33,6 +33,50 @@ static int same_phon(const char *a, const char *b)
     return strcmp(pa, pb) == 0;
 }
 
+/* The one normaliser (base/strsim.h): its two modes agree on the letters
+ * (docs/PPRL.md 1.2, docs/LINKAGE.md). */
+static void test_norm_modes(void)
+{
+    static const char *const in[] = {
+        "H\xc3\xa9l\xc3\xa8ne-Marie d'Arc", "  \xc5\x93uvre  ",
+        "stra\xc3\x9f" "e", "\xc3\x87" "A\xe2\x80\x99VA", "Le\xc2\xa0Gall.",
+        "E\xcc\x81lo\xc3\xafse", "\xc8\x98tef\xc4\x83nescu", "D\xca\xbc" "Arc",
+        "Jean\xe2\x80\x95Luc", "\xc5\x81ukasz \xc3\x91\xc3\xba\xc3\xb1" "ez",
+        "o'neil_2", "a\xc2\x85" "b", "\xc3\x97\xc3\xb7"};
+    int agree = 1;
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        char a[64], b[64], c[64];
+        long la = pl_norm_text(in[i], strlen(in[i]), a, sizeof a,
+                               PL_NORM_PPRL);
+        size_t lb = pl_name_norm(in[i], strlen(in[i]), b, sizeof b), k = 0;
+        for (size_t j = 0; j < lb; j++)         /* the clear form, */
+            if (b[j] != ' ')                    /* spaces removed, */
+                c[k++] = (char)(b[j] >= 'A' && b[j] <= 'Z' ? b[j] + 32
+                                                           : b[j]);
+        c[k] = 0;                               /* lowercase */
+        if (la < 0 || strcmp(a, c) != 0) {
+            printf("# '%s': pprl '%s', clear '%s'\n", in[i], la < 0 ? "-" : a,
+                   b);
+            agree = 0;
+        }
+    }
+    CHECK(agree, "pl_norm_text: the PPRL form is the clear form lowercased "
+          "without its spaces (Latin input)");
+    CHECK(norm_is("E\xcc\x81LO\xc3\x8fSE", "ELOISE") &&
+              norm_is("\xc8\x9a" "epe\xc8\x99", "TEPES") &&
+              norm_is("Jean\xe2\x80\x95Luc D\xca\xbc" "Arc", "JEAN LUC D ARC"),
+          "clear names: NFD marks dropped, S/T comma folded, U+2015 and "
+          "U+02BC separate words");
+    char o[8];
+    CHECK(pl_norm_text("ab\xc3", 3, o, sizeof o, PL_NORM_PPRL) == -1 &&
+              pl_norm_text("ab\xc3", 3, o, sizeof o, PL_NORM_CLEAR) == 2,
+          "invalid UTF-8: refused in PPRL mode, dropped in clear mode");
+    CHECK(strcmp((pl_norm_text("\xce\xa9" "a", 3, o, sizeof o, PL_NORM_PPRL),
+                  o), "\xce\xa9" "a") == 0 &&
+              pl_norm_text("\xce\xa9" "a", 3, o, sizeof o, PL_NORM_CLEAR) == 1,
+          "other scripts: kept in PPRL mode, dropped in clear mode");
+}
+
 static void test_strsim(void)
 {
     CHECK(fabs(jw("MARTHA", "MARHTA") - 0.961) < 0.0005,
@@ -275,6 +319,7 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     test_strsim();
+    test_norm_modes();
     test_em();
     test_blocking();
     MPI_Finalize();

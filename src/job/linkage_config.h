@@ -73,6 +73,12 @@ typedef struct pl_linkage_cfg {
     size_t       persons_index;         /* in job->sources */
     char       **sources;               /* store sources without an identity */
     size_t       n_sources;
+    /* linkage.dedup: store sources without an identity to deduplicate
+     * (stage/dedup.h), also in `sources` or not; dedup_at: line, column of
+     * each entry (2 ints), for the store checks' messages */
+    char       **dedup;
+    size_t       n_dedup;
+    int         *dedup_at;
     pl_lk_field  fields[PL_LK_MAX_FIELDS];
     size_t       n_fields;
     pl_lk_rule   rules[PL_LK_MAX_RULES];

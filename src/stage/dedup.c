@@ -170,13 +170,22 @@ static uint32_t degree(const adj_ctx *a, const uint8_t *node)
     return (uint32_t)(j - i);
 }
 
-/* Serve: node -> its degree (uint32). */
-static int serve_degree(const uint8_t *recv, size_t n, uint8_t *reply,
-                        void *ctx)
+typedef struct {
+    adj_ctx a;
+    const uint8_t *dense;       /* per edge: its first node is on a triangle */
+} node_ctx;
+
+/* Serve: node -> its degree (uint32) || on a triangle (1 byte). */
+static int serve_node(const uint8_t *recv, size_t n, uint8_t *reply,
+                      void *ctx)
 {
+    const node_ctx *x = ctx;
     for (size_t i = 0; i < n; i++) {
-        uint32_t d = degree(ctx, recv + i * PL_KEY_REC);
-        memcpy(reply + 4 * i, &d, 4);
+        const uint8_t *node = recv + i * PL_KEY_REC;
+        uint64_t at = lower_bound(&x->a, node);
+        uint32_t d = degree(&x->a, node);
+        memcpy(reply + 5 * i, &d, 4);
+        reply[5 * i + 4] = d ? x->dense[at] : 0;
     }
     return 0;
 }
@@ -192,23 +201,16 @@ static int serve_edge(const uint8_t *recv, size_t n, uint8_t *reply,
     return 0;
 }
 
-/* Collective: removes from adj the weak bridges (dedup.h 3); *cut: the
- * directed edges removed here. */
+/* Collective: removes from adj the weak bridges (dedup.h 3): edges on no
+ * triangle between two records that are each on a triangle (two dense
+ * groups). *cut: the directed edges removed here. */
 static int cut_bridges(pl_run *r, uint8_t *adj, uint64_t *na, uint64_t *cut)
 {
     uint64_t n = *na;
     adj_ctx ac = {adj, n};
-    /* degrees of both ends */
-    uint8_t *q = pl_xmalloc_huge(n * PL_KEY_REC + 1);
     uint32_t *dh = pl_xmalloc_huge(n * 4 + 4);
-    uint32_t *dt = pl_xmalloc_huge(n * 4 + 4);
-    for (uint64_t i = 0; i < n; i++)
-        memcpy(q + i * PL_KEY_REC, adj + i * PL_EDGE_REC + PL_KEY_REC,
-               PL_KEY_REC);
-    int rc = pl_route_owned(r->comm, q, n, PL_KEY_REC, r->cap, serve_degree,
-                            &ac, 4, (uint8_t *)dt, NULL, NULL);
-    free(q);
     uint8_t *tri = pl_xcalloc_huge(n + 1);
+    uint8_t *dense = pl_xcalloc_huge(n + 1);
     /* wedges (u, w) around every node v of degree 2..max: closed, both
      * edges (v, u) and (v, w) lie on a triangle */
     uint64_t nw = 0;
@@ -243,8 +245,7 @@ static int cut_bridges(pl_run *r, uint8_t *adj, uint64_t *na, uint64_t *cut)
                 }
         i += d;
     }
-    if (rc == 0)
-        rc = pl_route_owned(r->comm, wq, nw, PL_EDGE_REC, r->cap, serve_edge,
+    int rc = pl_route_owned(r->comm, wq, nw, PL_EDGE_REC, r->cap, serve_edge,
                             &ac, 1, wr, NULL, NULL);
     for (uint64_t i = 0; rc == 0 && i < nw; i++)
         if (wr[i])
@@ -252,11 +253,34 @@ static int cut_bridges(pl_run *r, uint8_t *adj, uint64_t *na, uint64_t *cut)
     free(wq);
     free(wa);
     free(wr);
+    /* a node is dense when one of its edges is on a triangle (a node of
+     * degree above the maximum counts as dense: its edges are kept) */
+    for (uint64_t i = 0; i < n;) {
+        uint64_t d = dh[i], any = d > PL_DD_MAX_DEGREE;
+        for (uint64_t k = i; k < i + d; k++)
+            any |= tri[k];
+        for (uint64_t k = i; k < i + d; k++)
+            dense[k] = (uint8_t)any;
+        i += d;
+    }
+    /* degree and density of the other end */
+    uint8_t *q = pl_xmalloc_huge(n * PL_KEY_REC + 1);
+    uint8_t *rt = pl_xmalloc_huge(n * 5 + 5);
+    for (uint64_t i = 0; i < n; i++)
+        memcpy(q + i * PL_KEY_REC, adj + i * PL_EDGE_REC + PL_KEY_REC,
+               PL_KEY_REC);
+    node_ctx nx = {ac, dense};
+    if (rc == 0)
+        rc = pl_route_owned(r->comm, q, n, PL_KEY_REC, r->cap, serve_node,
+                            &nx, 5, rt, NULL, NULL);
+    free(q);
     uint64_t k = 0;
     *cut = 0;
     for (uint64_t i = 0; rc == 0 && i < n; i++) {
-        int weak = !tri[i] && dh[i] >= 2 && dt[i] >= 2 &&
-                   dh[i] <= PL_DD_MAX_DEGREE && dt[i] <= PL_DD_MAX_DEGREE;
+        uint32_t dt;
+        memcpy(&dt, rt + 5 * i, 4);
+        int weak = !tri[i] && dense[i] && rt[5 * i + 4] &&
+                   dh[i] <= PL_DD_MAX_DEGREE && dt <= PL_DD_MAX_DEGREE;
         if (weak) {
             (*cut)++;
             continue;
@@ -267,9 +291,10 @@ static int cut_bridges(pl_run *r, uint8_t *adj, uint64_t *na, uint64_t *cut)
     }
     if (rc == 0)
         *na = k;
+    free(rt);
     free(tri);
+    free(dense);
     free(dh);
-    free(dt);
     return rc;
 }
 

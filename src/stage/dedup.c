@@ -76,26 +76,6 @@ static uint64_t node_row(const uint8_t *n)
     return get_be(n + 16);
 }
 
-int pl_dedup_check(pl_run *r)
-{
-    const pl_linkage_cfg *c = r->job->linkage;
-    for (size_t k = 0; c && k < c->n_dedup; k++) {
-        char gp[PL_NAME_MAX + 16];
-        snprintf(gp, sizeof gp, "/sources/%s", c->dedup[k]);
-        htri_t ex = H5Lexists(r->store.file, "/sources", H5P_DEFAULT);
-        if (ex > 0)
-            ex = H5Lexists(r->store.file, gp, H5P_DEFAULT);
-        if (ex <= 0) {
-            pl_err0("%s:%d:%d: linkage.dedup[%zu]: %s: %s: no such source "
-                    "in the store (linkage.dedup lists sources of the store "
-                    "without an identity)", r->job->path, c->dedup_at[2 * k],
-                    c->dedup_at[2 * k + 1], k, r->store.path, gp);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * Scoring: accepted pairs */
 
@@ -888,13 +868,30 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
     return ok ? 0 : -1;
 }
 
-int pl_dedup_write(pl_run *r, hid_t f, const char *fname)
+int pl_dedup_write(pl_run *r, const char *fname)
 {
     struct pl_dedup_state *s = r->dedup;
-    for (size_t k = 0; s && k < s->n; k++)
-        if (!pl_all_ok(r->comm, write_one(r, f, fname, &s->d[k]) == 0))
-            return -1;
-    return 0;
+    if (!s)
+        return 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, r->comm, MPI_INFO_NULL);
+    H5Pset_coll_metadata_write(fapl, 1);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    hid_t f = H5Fopen(fname, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (!pl_all_ok(r->comm, f >= 0)) {
+        pl_err0("%s: cannot open for the dedup outputs: %s", fname,
+                pl_h5_reason());
+        if (f >= 0)
+            H5Fclose(f);
+        return -1;
+    }
+    int ok = 1;
+    for (size_t k = 0; k < s->n && ok; k++)
+        ok = pl_all_ok(r->comm, write_one(r, f, fname, &s->d[k]) == 0);
+    if (H5Fclose(f) < 0)
+        ok = 0;
+    return pl_all_ok(r->comm, ok) ? 0 : -1;
 }
 
 void pl_dedup_summary(const pl_run *r)

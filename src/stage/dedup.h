@@ -28,24 +28,20 @@
 #ifndef PL_STAGE_DEDUP_H
 #define PL_STAGE_DEDUP_H
 
-#include <hdf5.h>
-
 #include "stage/run.h"
 
 #define PL_DD_MAX_DEGREE 64     /* above: a dense group, its edges kept */
 #define PL_DD_SIZES 16          /* cluster size histogram bins */
 
-/* Collective, before the records are read: each source of linkage.dedup
- * is a group /sources/<name> of the store (else an error naming the job
- * file's line:column). */
-int  pl_dedup_check(pl_run *r);
-/* Collective, after the sources are linked (pl_probalink_link): steps
+/* Collective, after the sources are linked (pl_probalink_link, whose
+ * prepare read the records of linkage.dedup's sources too): steps
  * 1-5; a source also linked gets its records' pids replaced by their
  * cluster's. 0 when there is nothing to deduplicate. */
 int  pl_dedup_run(pl_run *r);
-/* Collective: /linked/<source>/cluster (and pid, row for a source only
- * deduplicated) and /linkage/<source>/dedup into the open linked.h5 f. */
-int  pl_dedup_write(pl_run *r, hid_t f, const char *fname);
+/* Collective, after pl_probalink_write: /linked/<source>/cluster (and
+ * pid, row for a source only deduplicated) and /linkage/<source>/dedup
+ * into the (closed) linked.h5 at fname. */
+int  pl_dedup_write(pl_run *r, const char *fname);
 /* Rank 0: summary lines. */
 void pl_dedup_summary(const pl_run *r);
 void pl_dedup_free(pl_run *r);

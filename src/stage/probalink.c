@@ -11,7 +11,6 @@
 #include "par/mpi.h"
 #include "stage/blocking.h"
 #include "stage/budget.h"
-#include "stage/dedup.h"
 #include "stage/fellegi.h"
 #include "stage/pprl_link.h"
 #include "stage/runaudit.h"
@@ -359,6 +358,27 @@ static void term_freqs(pl_run *r)
     free(cnt);
 }
 
+/* linkage.dedup: each source is a group /sources/<name> of the store. */
+static int dedup_check(pl_run *r)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    for (size_t k = 0; k < c->n_dedup; k++) {
+        char gp[PL_NAME_MAX + 16];
+        snprintf(gp, sizeof gp, "/sources/%s", c->dedup[k]);
+        htri_t ex = H5Lexists(r->store.file, "/sources", H5P_DEFAULT);
+        if (ex > 0)
+            ex = H5Lexists(r->store.file, gp, H5P_DEFAULT);
+        if (ex <= 0) {
+            pl_err0("%s:%d:%d: linkage.dedup[%zu]: %s: %s: no such source "
+                    "in the store (linkage.dedup lists sources of the store "
+                    "without an identity)", r->job->path, c->dedup_at[2 * k],
+                    c->dedup_at[2 * k + 1], k, r->store.path, gp);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int pl_probalink_prepare(pl_run *r)
 {
     const pl_linkage_cfg *c = r->job->linkage;
@@ -384,7 +404,7 @@ int pl_probalink_prepare(pl_run *r)
     s->p_ok = pl_xcalloc(s->p_count + 1, 1);
     PL_MPI_CHECK(MPI_Allreduce(present, all, (int)c->n_fields, MPI_UINT64_T,
                                MPI_SUM, r->comm));
-    if (pl_dedup_check(r) != 0)
+    if (dedup_check(r) != 0)
         return -1;
     s->q = pl_xcalloc(c->n_sources + c->n_dedup, sizeof *s->q);
     s->nq = c->n_sources;
@@ -1101,7 +1121,7 @@ int pl_probalink_link(pl_run *r)
     for (size_t k = 0; k < s->nq; k++)
         if (!s->q[k].dedup_only && link_one(r, &s->q[k]) != 0)
             return -1;
-    return pl_dedup_run(r);
+    return 0;
 }
 
 int pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out)
@@ -1399,7 +1419,6 @@ int pl_probalink_write(pl_run *r, const char *linked)
     for (size_t k = 0; k < s->nq && ok; k++)
         ok = s->q[k].dedup_only ||
              pl_all_ok(r->comm, write_source(r, f, linked, &s->q[k]) == 0);
-    ok = ok && pl_dedup_write(r, f, linked) == 0;
     if (H5Fclose(f) < 0)
         ok = 0;
     if (!pl_all_ok(r->comm, ok))
@@ -1455,7 +1474,6 @@ void pl_probalink_summary(const pl_run *r)
             pl_info("linkage %s: true precision %.4f recall %.4f F1 %.4f",
                     q->name, q->t_precision, q->t_recall, q->t_f1);
     }
-    pl_dedup_summary(r);
 }
 
 void pl_probalink_free(pl_run *r)
@@ -1463,7 +1481,6 @@ void pl_probalink_free(pl_run *r)
     struct pl_probalink_state *s = r->probalink;
     if (!s)
         return;
-    pl_dedup_free(r);
     pl_bk_release();
     if (s->P)
         pl_wipe(s->P, s->p_count * s->rs);

@@ -19,7 +19,7 @@ static const char *const field_keys[] = {
     "compare", "column", "jaro_winkler", "damerau_levenshtein", "phonetic",
     "tf", "swap", "within_days", "year_month", "within", "levels",
     "lsh_bits", NULL};
-static const char *const thr_keys[] = {"lower", "upper", NULL};
+static const char *const thr_keys[] = {"lower", "upper", "dedup", NULL};
 static const char *const em_keys[] = {"seed", "iterations", "random_pairs",
                                       NULL};
 static const char *const cmp_names[] = {"name", "date", "exact", "number",
@@ -434,6 +434,7 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
     c->col = lk->col;
     c->lower = 0.0;
     c->upper = 8.0;
+    c->dedup_upper = NAN;
     c->max_block = 1000;
     c->seed = 1;
     c->iterations = 100;
@@ -557,6 +558,10 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
             get_number(d, x, "linkage.thresholds.upper", -1000, 1000,
                        &c->upper))
             return -1;
+        if ((x = pl_yaml_get(v, "dedup")) &&
+            get_number(d, x, "linkage.thresholds.dedup", -1000, 1000,
+                       &c->dedup_upper))
+            return -1;
         if (!(c->lower <= c->upper)) {
             pl_yaml_error(d, v->line, v->col, "linkage.thresholds",
                           "thresholds out of order: lower (%g) must not "
@@ -564,6 +569,8 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
             return -1;
         }
     }
+    if (isnan(c->dedup_upper))
+        c->dedup_upper = c->upper;
     if ((v = pl_yaml_get(lk, "max_block"))) {
         if (pl_yaml_u64(d, v, "linkage.max_block", &c->max_block))
             return -1;

@@ -84,6 +84,9 @@ typedef struct pl_linkage_cfg {
     pl_lk_rule   rules[PL_LK_MAX_RULES];
     size_t       n_rules;
     double       lower, upper;          /* match weight thresholds */
+    double       dedup_upper;           /* thresholds.dedup (default upper):
+                                         * a pair within a deduplicated
+                                         * source is accepted at or above */
     uint64_t     max_block;             /* records per side per block */
     uint64_t     seed, iterations, random_pairs;
     int          line, col;

@@ -606,7 +606,8 @@ static int dedup_one(pl_run *r, dsrc *d)
                          &d->random_pairs, tph) != 0)
         return -1;
     /* 2. accepted pairs */
-    score_ctx x = {c, &d->mo, c->upper, N ? UINT64_MAX / N : 1, NULL, 0, 0};
+    score_ctx x = {c, &d->mo, c->dedup_upper, N ? UINT64_MAX / N : 1, NULL,
+                   0, 0};
     uint64_t rounds = pl_probalink_rounds(r, ps.count);
     pl_bk_caps caps[PL_LK_MAX_RULES];
     memset(caps, 0, sizeof caps);
@@ -832,7 +833,7 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
              pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0 &&
              attr_f64(g3, "lambda", d->mo.lambda) == 0 &&
              attr_f64(g3, "prior_weight", d->mo.prior_w) == 0 &&
-             attr_f64(g3, "upper", c->upper) == 0 &&
+             attr_f64(g3, "upper", c->dedup_upper) == 0 &&
              pl_attr_u64(g3, "em_iterations", d->mo.iterations) == 0 &&
              pl_attr_u64(g3, "em_seed", c->seed) == 0 &&
              pl_attr_u64(g3, "pairs_compared", d->pairs) == 0 &&

@@ -9,7 +9,8 @@
  *      and λ by EM per blocking rule);
  *   2. every pair of two of its records sharing a blocking key (row a <
  *      row b, each pair once across rules, pl_bk_run self mode) scored;
- *      pairs at w >= linkage.thresholds.upper are accepted;
+ *      pairs at w >= linkage.thresholds.dedup (default: upper) are
+ *      accepted;
  *   3. weak bridges cut: an accepted edge (a, b) that lies on no triangle
  *      of accepted edges, between two records each with another accepted
  *      edge (degree >= 2, both at most PL_DD_MAX_DEGREE), is cut;

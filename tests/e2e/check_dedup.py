@@ -122,6 +122,20 @@ if is_linked:
                  if int(cl[i]) in linked_pid)
     check(joined > 0, "%d records not linked themselves take the person's "
           "pid through their cluster" % joined)
+if bridge >= 0 and is_linked:
+    # the cluster of C1, C2, C3 (dedup_bridge.py) links to two persons: it
+    # is split along the links; C3, linked to no one, a new person
+    c = bridge + 6
+    np_ = len(ppid)
+    want3 = hmac.new(platform, b"pseudolink/noid1" + dom +
+                     int(c + 2).to_bytes(8, "big"),
+                     hashlib.sha256).digest()[:16].hex().encode()
+    got = (cl[c:c + 3].tolist(), status[c:c + 3].tolist())
+    check(got[0] == [c, c + 1, c + 2] and got[1][:2] == [1, 1] and
+          pid[c] == ppid[np_ - 2] and pid[c + 1] == ppid[np_ - 1] and
+          pid[c + 2] == want3 and A["clusters_split"] >= 1,
+          "a cluster linked to two persons is split along the links "
+          "(clusters, status %s)" % (got,))
 if bridge >= 0:
     b = cl[bridge:bridge + 6].tolist()
     check(b == [bridge] * 3 + [bridge + 3] * 3 and A["bridges_cut"] >= 1,

@@ -15,6 +15,7 @@
 #include "stage/probalink.h"
 
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ typedef struct {
     double    t_precision, t_recall, t_f1;
     uint64_t *cluster;          /* count: smallest row of the cluster */
     uint8_t  *pid;              /* count x 16: only deduplicated */
-    double    seconds;
+    double    seconds, cpu;
+    double    t_phase[4];       /* model, pairs, clusters, report (rank 0) */
 } dsrc;
 
 struct pl_dedup_state {
@@ -585,10 +587,17 @@ static void sum_u64(MPI_Comm comm, uint64_t *v, int n)
                                comm));
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int dedup_one(pl_run *r, dsrc *d)
 {
     const pl_linkage_cfg *c = r->job->linkage;
-    double t0 = MPI_Wtime();
+    double t0 = MPI_Wtime(), c0 = cpu_now();
     pl_probalink_src ps;
     if (pl_probalink_source(r, d->name, &ps) != 0) {
         pl_err0("internal error: the records of '%s' were not read",
@@ -605,6 +614,8 @@ static int dedup_one(pl_run *r, dsrc *d)
     if (pl_probalink_fit(r, NULL, 0, 0, ps.Q, ps.count, N, 1, &d->mo,
                          &d->random_pairs, tph) != 0)
         return -1;
+    d->t_phase[0] = tph[0] + tph[1];
+    double t1 = MPI_Wtime();
     /* 2. accepted pairs */
     score_ctx x = {c, &d->mo, c->dedup_upper, N ? UINT64_MAX / N : 1, NULL,
                    0, 0};
@@ -661,6 +672,8 @@ static int dedup_one(pl_run *r, dsrc *d)
             k++;
         }
     na = k;
+    double t2 = MPI_Wtime();
+    d->t_phase[1] = t2 - t1;
     /* 3. weak bridges */
     uint64_t cut = 0;
     if (cut_bridges(r, adj, &na, &cut) != 0) {
@@ -705,9 +718,13 @@ static int dedup_one(pl_run *r, dsrc *d)
     if (rc != 0)
         return -1;
     sum_u64(r->comm, &d->split, 1);
+    double t3 = MPI_Wtime();
+    d->t_phase[2] = t3 - t2;
     if (report(r, d) != 0)
         return -1;
+    d->t_phase[3] = MPI_Wtime() - t3;
     d->seconds = MPI_Wtime() - t0;
+    d->cpu = cpu_now() - c0;
     return 0;
 }
 
@@ -913,6 +930,10 @@ void pl_dedup_summary(const pl_run *r)
                 (unsigned long long)d->accepted,
                 (unsigned long long)d->bridges,
                 (unsigned long long)d->split, d->mo.lambda, d->seconds);
+        pl_info("linkage dedup %s: seconds (rank 0): model %.3f, pairs "
+                "%.3f, bridges, clusters and pids %.3f, report %.3f; cpu "
+                "seconds (rank 0) %.3f", d->name, d->t_phase[0],
+                d->t_phase[1], d->t_phase[2], d->t_phase[3], d->cpu);
         if (d->has_truth)
             pl_info("linkage dedup %s: true pairwise precision %.4f recall "
                     "%.4f F1 %.4f", d->name, d->t_precision, d->t_recall,

@@ -576,11 +576,6 @@ static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
     return div_up(mx, lim) ? div_up(mx, lim) : 1;
 }
 
-uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec)
-{
-    return bk_rounds(r, nrec);
-}
-
 static int cand_cmp(const void *x, const void *y)
 {
     const cand *a = x, *b = y;
@@ -635,29 +630,6 @@ static int read_truth(pl_run *r, const char *src, uint64_t n, uint64_t **out)
     }
     *out = t;
     return 1;
-}
-
-int pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
-                       uint64_t **out)
-{
-    return read_truth(r, src, n, out);
-}
-
-int pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
-                         uint8_t pid[16])
-{
-    if (r->job->mode != PL_MODE_KEYED)
-        return RAND_bytes(pid, 16) == 1 ? 0 : -1;
-    uint8_t msg[48], out[32], hsh[32];
-    EVP_Digest(src, strlen(src), hsh, NULL, EVP_sha256(), NULL);
-    memcpy(msg, "pseudolink/noid1", 16);
-    memcpy(msg + 16, hsh, 24);
-    for (int b = 0; b < 8; b++)
-        msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
-    pl_hmac(&r->platform, msg, sizeof msg, out);
-    memcpy(pid, out, 16);
-    pl_wipe(out, sizeof out);
-    return 0;
 }
 
 /* Rank 0: one-to-one assignment and decisions for all rows of q. */
@@ -1141,6 +1113,36 @@ int pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out)
         return 0;
     }
     return -1;
+}
+
+/* For stage/dedup.c (probalink.h). */
+
+uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec)
+{
+    return bk_rounds(r, nrec);
+}
+
+int pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
+                       uint64_t **out)
+{
+    return read_truth(r, src, n, out);
+}
+
+int pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
+                         uint8_t pid[16])
+{
+    if (r->job->mode != PL_MODE_KEYED)
+        return RAND_bytes(pid, 16) == 1 ? 0 : -1;
+    uint8_t msg[48], out[32], hsh[32];
+    EVP_Digest(src, strlen(src), hsh, NULL, EVP_sha256(), NULL);
+    memcpy(msg, "pseudolink/noid1", 16);
+    memcpy(msg + 16, hsh, 24);
+    for (int b = 0; b < 8; b++)
+        msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
+    pl_hmac(&r->platform, msg, sizeof msg, out);
+    memcpy(pid, out, 16);
+    pl_wipe(out, sizeof out);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------

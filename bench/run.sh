@@ -33,6 +33,7 @@
 # Env: NP (ranks), SIZES (records, e.g. "1M 4M"), MEM (memory_per_rank),
 #      LINKAGE_SIZES (linkage bench sizes, default 1M; "none" to skip),
 #      PPRL_SIZES (linkage on encodings, bench/pprl_link.sh; default 1M),
+#      DEDUP_SIZES (deduplication of a registry, bench/dedup.sh; default 1M),
 #      TCP_SIZE (store of the TCP runs; "none" to leave them out).
 set -u
 cd "$(dirname "$0")/.."
@@ -318,5 +319,7 @@ fi
 [ "${LINKAGE_SIZES:-1M}" != none ] && NP=$NP bash bench/linkage.sh | tee -a "$table"
 # The same on encodings (bench/pprl_link.sh; PPRL_SIZES="none" to skip).
 [ "${PPRL_SIZES:-1M}" != none ] && NP=$NP bash bench/pprl_link.sh | tee -a "$table"
+# Deduplication of a source (bench/dedup.sh; DEDUP_SIZES="none" to skip).
+[ "${DEDUP_SIZES:-1M}" != none ] && NP=$NP bash bench/dedup.sh | tee -a "$table"
 cp "$table" "$OUT/latest.txt"
 echo "table written to $table"

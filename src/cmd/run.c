@@ -30,6 +30,7 @@
 #include "crypto/keyset.h"
 #include "stage/misuse.h"
 #include "stage/probalink.h"
+#include "stage/dedup.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -315,12 +316,14 @@ static void summary(pl_run *r, double total_s, const char *published)
     pl_info("published: %s", published);
     pl_extracts_summary(r);
     pl_probalink_summary(r);
+    pl_dedup_summary(r);
 }
 
 static void run_free(pl_run *r)
 {
     free(r->ss);
     pl_extracts_release(r);
+    pl_dedup_free(r);
     pl_probalink_free(r);
     pl_linked_abort(r);
     pl_link_free(r);
@@ -402,7 +405,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     for (size_t i = 0; i < r->store.n_src; i++)
         links += r->ss[i].kept_total;
     pl_progress_stage("link (sort, merge, persons)", links, "links");
-    if (pl_link_finish(r) != 0 || pl_probalink_link(r) != 0) {
+    if (pl_link_finish(r) != 0 || pl_probalink_link(r) != 0 ||
+        pl_dedup_run(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }
@@ -416,6 +420,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         return -1;
     }
     if (pl_probalink_write(r, linked.tmp) != 0 ||
+        pl_dedup_write(r, linked.tmp) != 0 ||
         pl_corr_write(r, &corr, r->gendir, tag) != 0 ||
         pl_extracts_write(r, linked.tmp) != 0) {
         pl_out_discard(&linked, r->comm);

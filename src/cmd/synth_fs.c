@@ -416,8 +416,10 @@ static uint64_t gcd(uint64_t a, uint64_t b)
     return a;
 }
 
+#define DUP_RING 256            /* --dup-rate: copies of a recent row */
+
 static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
-                    const char *out, const char *exports)
+                    double dup, const char *out, const char *exports)
 {
     rng_t r;
     seed(&r, sd, 1);
@@ -451,15 +453,31 @@ static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
     while (np > 1 && (stride == 0 || gcd(np, stride) != 1))
         stride++;
     uint64_t off = rnext(&r) % (np ? np : 1);
+    /* --dup-rate: a row is, with that probability, another noisy copy of
+     * the person of one of the DUP_RING rows before it (its own stream:
+     * without it the rows are those of earlier versions) */
+    rng_t rd;
+    seed(&rd, sd, 3);
+    person *ring = dup > 0 ? pl_xcalloc(DUP_RING, sizeof *ring) : NULL;
+    uint64_t *ring_t = dup > 0 ? pl_xcalloc(DUP_RING, 8) : NULL;
     for (uint64_t i = 0; i < nr; i++) {
         person p;
         uint64_t truth;
-        if (unit(&r) < 0.10 || np == 0 || i >= np) {
+        if (dup > 0 && i > 0 && unit(&rd) < dup) {
+            uint64_t back = i < DUP_RING ? i : DUP_RING;
+            uint64_t j = i - 1 - below(&rd, (uint32_t)back);
+            p = ring[j % DUP_RING];
+            truth = ring_t[j % DUP_RING];
+        } else if (unit(&r) < 0.10 || np == 0 || i >= np) {
             draw_person(&r, &ln, &fm, &ff, ncom, &p);
             truth = np + i;
         } else {
             truth = (off + i * stride) % np;
             p = pp[truth];
+        }
+        if (ring) {
+            ring[i % DUP_RING] = p;
+            ring_t[i % DUP_RING] = truth;
         }
         if (unit(&r) < 0.06 * er)
             typo(&r, p.last);
@@ -502,6 +520,8 @@ static int synth_fs(uint64_t np, uint64_t nr, uint64_t sd, double er,
         }
         cols_set(&R, i, &p, truth);
     }
+    free(ring);
+    free(ring_t);
     char *tmp = pl_xasprintf("%s.tmp", out);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
@@ -569,6 +589,7 @@ int pl_synth_fs_main(int argc, char **argv)
         {"records", required_argument, NULL, 'm'},
         {"seed", required_argument, NULL, 's'},
         {"errors", required_argument, NULL, 'e'},
+        {"dup-rate", required_argument, NULL, 'd'},
         {"output", required_argument, NULL, 'o'},
         {"linkage-secret", required_argument, NULL, 'L'},
         {"registry-secret", required_argument, NULL, 'R'},
@@ -578,7 +599,7 @@ int pl_synth_fs_main(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     uint64_t np = 0, nr = 0, sd = 0;
     int have_s = 0;
-    double er = 1.0;
+    double er = 1.0, dup = 0.0;
     const char *out = NULL, *lsec = NULL, *rsec = NULL, *exports = NULL;
     int per_field = 0;
     optind = 1;
@@ -616,6 +637,15 @@ int pl_synth_fs_main(int argc, char **argv)
                 return 2;    /* usage (docs/CLI.md) */
             }
             break;
+        case 'd':
+            dup = strtod(optarg, &e);
+            if (!optarg[0] || *e || !(dup >= 0 && dup <= 0.9)) {
+                pl_err("synth --linkage: --dup-rate must be a number from 0 "
+                       "to 0.9 (the share of registry rows that are another "
+                       "copy of a recent row's person)");
+                return 2;    /* usage (docs/CLI.md) */
+            }
+            break;
         case 'o':
             out = optarg;
             break;
@@ -633,12 +663,16 @@ int pl_synth_fs_main(int argc, char **argv)
             break;
         case 'h':
             printf("usage: pseudolink synth --linkage --persons N --records M"
-                   " --seed S [--errors F] -o FILE\n\n"
+                   " --seed S [--errors F] [--dup-rate F] -o FILE\n\n"
                    "A store for probabilistic linkage: /sources/persons (p1"
                    " and matching fields)\nand /sources/registry (no NIR; "
                    "noisy copies, 10 %% new persons), truth in /truth.\n"
                    "  --errors F  multiply the default error rates by F "
                    "(default 1)\n"
+                   "  --dup-rate F  share of registry rows that are another "
+                   "noisy copy of a\n"
+                   "                recent row's person (0 to 0.9, default "
+                   "0: one row a person)\n"
                    "  --linkage-secret FILE  encode the names (CLK column "
                    "clk) and remove them\n"
                    "  --registry-secret FILE  the registry's secret "
@@ -666,7 +700,7 @@ int pl_synth_fs_main(int argc, char **argv)
                "--linkage-secret");
         return 2;    /* usage (docs/CLI.md) */
     }
-    int rc = synth_fs(np, nr, sd, er, out, exports);
+    int rc = synth_fs(np, nr, sd, er, dup, out, exports);
     if (rc == 0 && lsec &&
         pl_synth_pprl_encode(out, lsec, rsec ? rsec : lsec, !per_field) != 0)
         rc = 1;

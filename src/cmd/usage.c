@@ -78,8 +78,9 @@ static const cmd_help CMDS[] = {
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
      "         [--producer-key FILE] [--twins] -o FILE\n"
      "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
-     "         [--errors F] [--linkage-secret FILE [--registry-secret FILE]\n"
-     "         [--per-field]] [--exports DIR] -o FILE",
+     "         [--errors F] [--dup-rate F]\n"
+     "         [--linkage-secret FILE [--registry-secret FILE] [--per-field]]\n"
+     "         [--exports DIR] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
      "(for tests and benchmarks; no real person is in it).",
      "  --persons N           number of distinct persons (1..1000000000)\n"
@@ -103,6 +104,9 @@ static const cmd_help CMDS[] = {
      "  --records M           --linkage: registry records\n"
      "  --errors F            --linkage: multiply the default error rates by\n"
      "                        F (0..5, default 1)\n"
+     "  --dup-rate F          --linkage: share of registry rows that are one\n"
+     "                        more noisy copy of a recent row's person\n"
+     "                        (0..0.9, default 0; linkage.dedup finds them)\n"
      "  --linkage-secret FILE --linkage: names encoded (Bloom filters, CLK\n"
      "                        column clk) with this secret, clear names\n"
      "                        removed (docs/LINKAGE.md)\n"

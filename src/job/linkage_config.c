@@ -14,12 +14,12 @@ typedef const pl_yaml_node node_t;
 
 static const char *const lk_keys[] = {
     "identified_data", "persons", "sources", "fields", "blocking",
-    "thresholds", "max_block", "em", "packages", NULL};
+    "thresholds", "max_block", "em", "packages", "dedup", NULL};
 static const char *const field_keys[] = {
     "compare", "column", "jaro_winkler", "damerau_levenshtein", "phonetic",
     "tf", "swap", "within_days", "year_month", "within", "levels",
     "lsh_bits", NULL};
-static const char *const thr_keys[] = {"lower", "upper", NULL};
+static const char *const thr_keys[] = {"lower", "upper", "dedup", NULL};
 static const char *const em_keys[] = {"seed", "iterations", "random_pairs",
                                       NULL};
 static const char *const cmp_names[] = {"name", "date", "exact", "number",
@@ -368,6 +368,55 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
     return 0;
 }
 
+/* linkage.dedup: a sequence of store sources without an identity. */
+static int parse_dedup(doc_t *d, node_t *lk, pl_job *job, pl_linkage_cfg *c)
+{
+    node_t *v;
+    char sub[PL_YAML_PATH_MAX];
+    if (pl_yaml_optional(d, lk, "linkage", "dedup", PL_YAML_SEQUENCE, &v))
+        return -1;
+    if (!v)
+        return 0;
+    if (v->n_items == 0) {
+        pl_yaml_error(d, v->line, v->col, "linkage.dedup", "expected at "
+                      "least one source to deduplicate (or no "
+                      "linkage.dedup)");
+        return -1;
+    }
+    c->dedup = pl_xcalloc(v->n_items, sizeof *c->dedup);
+    c->dedup_at = pl_xcalloc(2 * v->n_items, sizeof *c->dedup_at);
+    for (size_t i = 0; i < v->n_items; i++) {
+        char nm[PL_NAME_MAX];
+        node_t *it = v->items[i];
+        pl_yaml_path_index(sub, "linkage.dedup", i);
+        if (get_name(d, it, sub, "source", nm))
+            return -1;
+        for (size_t j = 0; j < job->n_sources; j++)
+            if (strcmp(job->sources[j].name, nm) == 0) {
+                pl_yaml_error(d, it->line, it->col, sub, "'%s' is a source "
+                              "with an identity (sources.%s): its persons "
+                              "are already one pid each; linkage.dedup "
+                              "lists sources without one", nm, nm);
+                return -1;
+            }
+        for (size_t j = 0; j < c->n_dedup; j++)
+            if (strcmp(c->dedup[j], nm) == 0) {
+                pl_yaml_error(d, it->line, it->col, sub, "source '%s' "
+                              "listed twice", nm);
+                return -1;
+            }
+        if (strcmp(nm, "pid") == 0) {
+            pl_yaml_error(d, it->line, it->col, sub,
+                          "a source cannot be named 'pid'");
+            return -1;
+        }
+        c->dedup_at[2 * c->n_dedup] = it->line;
+        c->dedup_at[2 * c->n_dedup + 1] = it->col;
+        c->dedup[c->n_dedup++] = pl_xstrdup(nm);
+    }
+    return 0;
+}
+
 int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
 {
     node_t *lk, *v;
@@ -385,6 +434,7 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
     c->col = lk->col;
     c->lower = 0.0;
     c->upper = 8.0;
+    c->dedup_upper = NAN;
     c->max_block = 1000;
     c->seed = 1;
     c->iterations = 100;
@@ -406,15 +456,20 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
         return -1;
     }
     c->persons_index = pi;
-    if (pl_yaml_require(d, lk, "linkage", "sources", PL_YAML_SEQUENCE, &v))
+    if (parse_dedup(d, lk, job, c))
         return -1;
-    if (v->n_items == 0) {
+    if (c->n_dedup && !pl_yaml_get(lk, "sources"))
+        v = NULL;               /* deduplication only */
+    else if (pl_yaml_require(d, lk, "linkage", "sources", PL_YAML_SEQUENCE,
+                             &v))
+        return -1;
+    if (v && v->n_items == 0 && !c->n_dedup) {
         pl_yaml_error(d, v->line, v->col, "linkage.sources", "expected at "
                       "least one source to link");
         return -1;
     }
-    c->sources = pl_xcalloc(v->n_items, sizeof *c->sources);
-    for (size_t i = 0; i < v->n_items; i++) {
+    c->sources = pl_xcalloc(v ? v->n_items + 1 : 1, sizeof *c->sources);
+    for (size_t i = 0; v && i < v->n_items; i++) {
         char nm[PL_NAME_MAX];
         pl_yaml_path_index(sub, "linkage.sources", i);
         if (get_name(d, v->items[i], sub, "source", nm))
@@ -539,6 +594,10 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
             get_number(d, x, "linkage.thresholds.upper", -1000, 1000,
                        &c->upper))
             return -1;
+        if ((x = pl_yaml_get(v, "dedup")) &&
+            get_number(d, x, "linkage.thresholds.dedup", -1000, 1000,
+                       &c->dedup_upper))
+            return -1;
         if (!(c->lower <= c->upper)) {
             pl_yaml_error(d, v->line, v->col, "linkage.thresholds",
                           "thresholds out of order: lower (%g) must not "
@@ -546,6 +605,8 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
             return -1;
         }
     }
+    if (isnan(c->dedup_upper))
+        c->dedup_upper = c->upper;
     if ((v = pl_yaml_get(lk, "max_block"))) {
         if (pl_yaml_u64(d, v, "linkage.max_block", &c->max_block))
             return -1;
@@ -592,6 +653,10 @@ void pl_linkage_free(pl_job *job)
     }
     free(c->sources);
     free(c->pkg_src);
+    for (size_t i = 0; i < c->n_dedup; i++)
+        free(c->dedup[i]);
+    free(c->dedup);
+    free(c->dedup_at);
     free(c);
     job->linkage = NULL;
 }

@@ -77,11 +77,20 @@ typedef struct pl_linkage_cfg {
      * (linkage.packages), package set (no identity, keep nothing); the
      * platform opens it (stage/store.c, pl_store_find). */
     pl_source_cfg *pkg_src;
+    /* linkage.dedup: store sources without an identity to deduplicate
+     * (stage/dedup.h), also in `sources` or not; dedup_at: line, column of
+     * each entry (2 ints), for the store checks' messages */
+    char       **dedup;
+    size_t       n_dedup;
+    int         *dedup_at;
     pl_lk_field  fields[PL_LK_MAX_FIELDS];
     size_t       n_fields;
     pl_lk_rule   rules[PL_LK_MAX_RULES];
     size_t       n_rules;
     double       lower, upper;          /* match weight thresholds */
+    double       dedup_upper;           /* thresholds.dedup (default upper):
+                                         * a pair within a deduplicated
+                                         * source is accepted at or above */
     uint64_t     max_block;             /* records per side per block */
     uint64_t     seed, iterations, random_pairs;
     int          line, col;

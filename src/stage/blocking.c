@@ -260,6 +260,69 @@ static int share_caps(MPI_Comm comm, pl_bk_cap *mine, size_t n,
     return 0;
 }
 
+static void add_cap(pl_bk_cap **v, size_t *n, size_t *cap, uint64_t key,
+                    uint64_t cut_p, uint64_t cut_q)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        *v = pl_xrealloc(*v, *cap * sizeof **v);
+    }
+    pl_bk_cap *k = &(*v)[(*n)++];
+    k->key = key;
+    k->cut_p = cut_p;
+    k->cut_q = cut_q;
+}
+
+/* The pair (i, j) of received records shares the key of an earlier rule
+ * (and was within that rule's cap). */
+static int seen_before(const pl_bk_params *bp, const ent *a, const ent *b,
+                       const uint64_t *pk, size_t nprior)
+{
+    const uint64_t *ka = pk + (size_t)a->at * nprior,
+                   *kb = pk + (size_t)b->at * nprior;
+    for (size_t x = 0; x < nprior; x++)
+        if (ka[x] && ka[x] == kb[x] &&
+            !beyond_cap(bp->caps, x, ka[x], a->id, b->id))
+            return 1;
+    return 0;
+}
+
+/* bp->self: the block e[b, e0) (one side, sorted by row) paired with
+ * itself. Returns 1, or 0 when fn failed. */
+static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
+                      const ent *e, uint64_t b, uint64_t e0,
+                      const uint8_t *recv, size_t rs, const uint64_t *pk,
+                      size_t nprior, pl_bk_pair_fn fn, void *ctx,
+                      pl_bk_stats *st, pl_bk_cap **mycaps, size_t *n_caps,
+                      size_t *caps_cap)
+{
+    uint64_t n = e0 - b, cn = n;
+    if (n > st->max_block)
+        st->max_block = n;
+    if (cn > c->max_block) {
+        cn = c->max_block;
+        st->capped_blocks++;
+        st->capped_pairs += n * (n - 1) / 2 - cn * (cn - 1) / 2;
+        if (bp->caps && bp->dedup)
+            add_cap(mycaps, n_caps, caps_cap, e[b].key, e[b + cn - 1].id,
+                    e[b + cn - 1].id);
+    }
+    for (uint64_t i = b; i < b + cn; i++)
+        for (uint64_t j = i + 1; j < b + cn; j++) {
+            if (e[i].id == e[j].id)
+                continue;       /* never a record with itself */
+            if (nprior && seen_before(bp, &e[i], &e[j], pk, nprior)) {
+                st->dups++;
+                continue;
+            }
+            st->pairs++;
+            if (fn(recv + (size_t)e[i].at * rs, recv + (size_t)e[j].at * rs,
+                   ctx) != 0)
+                return 0;
+        }
+    return 1;
+}
+
 void pl_bk_release(void)
 {
     if (B.send)
@@ -359,6 +422,12 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             uint64_t mid = b;
             while (mid < e0 && e[mid].side == 0)
                 mid++;
+            if (bp->self) {
+                ok = self_block(c, bp, e, b, e0, recv, rs, pk, nprior, fn,
+                                ctx, st, &mycaps, &n_caps, &caps_cap);
+                b = e0;
+                continue;
+            }
             uint64_t npb = mid - b, nqb = e0 - mid;
             uint64_t big = npb > nqb ? npb : nqb;
             if (big > st->max_block)

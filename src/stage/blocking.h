@@ -10,6 +10,9 @@
  * every (person, record) pair of a block is handed to the callback — the
  * pair order is a function of the data only, not of the rank count.
  *
+ * With bp->self the records of one source are paired with each other
+ * (row a < row b only), for deduplicating a source.
+ *
  * Dedup: a pair whose two records share the key of an earlier rule is
  * skipped (it was found, and counted, under the first rule generating it).
  * A block with more than max_block records on a side is capped to the
@@ -60,6 +63,11 @@ typedef struct {
      * this rule's are filled in (the same on every rank); NULL: an earlier
      * rule's key always means the pair was compared there */
     pl_bk_caps *caps;
+    /* self (deduplication, stage/dedup.h): the records of Q against each
+     * other (P must be empty): every pair (a, b) of a block with row a <
+     * row b, handed as fn(a, b); a capped block compares its first
+     * max_block records (by row). */
+    int      self;
 } pl_bk_params;
 
 typedef struct {

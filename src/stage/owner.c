@@ -247,8 +247,8 @@ static int serve_node(const uint8_t *recv, size_t n, uint8_t *reply,
 }
 
 /* Serve: node -> its label (node map entries: node || label). */
-static int serve_label(const uint8_t *recv, size_t n, uint8_t *reply,
-                       void *ctx)
+int pl_cc_serve_label(const uint8_t *recv, size_t n, uint8_t *reply,
+                      void *ctx)
 {
     const pl_kmap *nm = ctx;
     for (size_t i = 0; i < n; i++) {
@@ -332,6 +332,11 @@ static int serve_hook(const uint8_t *recv, size_t n, uint8_t *reply,
     return 0;
 }
 
+void pl_kmap_free(pl_kmap *m)
+{
+    kmap_free(m);
+}
+
 /* Connected components of the node graph: nm gets node || label for
  * every node with an edge, label = the smallest node of its component. */
 static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
@@ -340,6 +345,17 @@ static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
     uint64_t na = 0;
     if (node_edges(o, comm, &adj, &na) != 0)
         return -1;
+    int rc = pl_cc_label(comm, o->cap, adj, na, "the key graph",
+                         "its persons", nm, &o->cc_rounds);
+    pl_wipe(adj, na * PL_EDGE_REC);
+    free(adj);
+    return rc;
+}
+
+int pl_cc_label(MPI_Comm comm, uint64_t cap, const uint8_t *adj, uint64_t na,
+                const char *graph, const char *what, pl_kmap *nm,
+                uint64_t *rounds)
+{
     kmap_init(nm, 2 * PL_KEY_REC, 1024);
     int fresh;
     for (uint64_t i = 0; i < na; i++) {
@@ -359,9 +375,9 @@ static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
     uint64_t round = 0;
     while (rc == 0 && !done) {
         if (round++ >= PL_CC_MAX_ROUNDS) {
-            pl_err0("the key graph did not settle in %d rounds of label "
-                    "propagation: refusing to guess its persons",
-                    PL_CC_MAX_ROUNDS);
+            pl_err0("%s did not settle in %d rounds of label "
+                    "propagation: refusing to guess %s", graph,
+                    PL_CC_MAX_ROUNDS, what);
             rc = -1;
             break;
         }
@@ -371,7 +387,7 @@ static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
         for (uint64_t i = 0; i < na; i++)
             memcpy(q + i * PL_KEY_REC, adj + i * PL_EDGE_REC + PL_KEY_REC,
                    PL_KEY_REC);
-        rc = pl_route_owned(comm, q, na, PL_KEY_REC, o->cap, serve_label, nm,
+        rc = pl_route_owned(comm, q, na, PL_KEY_REC, cap, pl_cc_serve_label, nm,
                             PL_KEY_REC, lab, NULL, NULL);
         size_t nh = 0;
         for (uint64_t i = 0; rc == 0 && i < na; i++) {
@@ -387,14 +403,14 @@ static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
         }
         /* (b) hooks, at the old label's owner. */
         if (rc == 0)
-            rc = pl_route_owned(comm, hooks, nh, PL_EDGE_REC, o->cap,
+            rc = pl_route_owned(comm, hooks, nh, PL_EDGE_REC, cap,
                                 serve_hook, &h, 0, NULL, NULL, NULL);
         /* (c) pointer jumping: a node takes its label's label. */
         for (size_t i = 0; rc == 0 && i < nown; i++)
             memcpy(q + i * PL_KEY_REC, own[i] + PL_KEY_REC, PL_KEY_REC);
         if (rc == 0)
-            rc = pl_route_owned(comm, q, nown, PL_KEY_REC, o->cap,
-                                serve_label, nm, PL_KEY_REC, lab, NULL, NULL);
+            rc = pl_route_owned(comm, q, nown, PL_KEY_REC, cap,
+                                pl_cc_serve_label, nm, PL_KEY_REC, lab, NULL, NULL);
         for (size_t i = 0; rc == 0 && i < nown; i++)
             if (memcmp(lab + i * PL_KEY_REC, own[i] + PL_KEY_REC,
                        PL_KEY_REC) < 0) {
@@ -408,16 +424,16 @@ static int components(pl_owner *o, MPI_Comm comm, pl_kmap *nm)
             done = !any;
         }
     }
-    o->cc_rounds = round;
+    *rounds = round;
     pl_wipe(q, na * PL_KEY_REC);
     pl_wipe(lab, na * PL_KEY_REC);
     pl_wipe(hooks, na * PL_EDGE_REC);
-    pl_wipe(adj, na * PL_EDGE_REC);
     free(q);
     free(lab);
     free(hooks);
-    free(adj);
     free(own);
+    if (rc != 0)
+        kmap_free(nm);
     return rc;
 }
 

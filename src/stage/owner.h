@@ -124,6 +124,26 @@ size_t pl_owner_count(const pl_owner *o);
  * by key; out holds pl_owner_count() entries. */
 void pl_owner_export(const pl_owner *o, uint8_t *out);
 
+/* Connected components of any graph whose nodes are PL_KEY_REC bytes
+ * (owned by pl_owner_of on their first 8 bytes; bytes 8..15 should be
+ * well mixed, they pick the table slot): the key graph above, and the
+ * accepted pairs of a deduplicated source (stage/dedup.h). adj holds na
+ * edges (node || node, PL_EDGE_REC), each given both ways, on the owner
+ * of its first node. Collective: nm gets node || label for every node of
+ * an edge owned here, the label being the smallest node (bytewise) of its
+ * component; min-label propagation with hooking and pointer jumping,
+ * exact and the same whatever the rank count. *rounds: rounds done.
+ * Returns 0, or -1 on every rank (nm freed) after saying that `graph` did
+ * not settle in PL_CC_MAX_ROUNDS rounds ("refusing to guess `what`"). */
+int  pl_cc_label(MPI_Comm comm, uint64_t cap, const uint8_t *adj,
+                 uint64_t na, const char *graph, const char *what,
+                 pl_kmap *nm, uint64_t *rounds);
+/* Serve fn (ctx: the pl_kmap of pl_cc_label): PL_KEY_REC nodes -> their
+ * label (PL_KEY_REC bytes; a node without an edge is its own label). */
+int  pl_cc_serve_label(const uint8_t *recv, size_t n, uint8_t *reply,
+                       void *ctx);
+void pl_kmap_free(pl_kmap *m);
+
 /* Bytes allocated by the key table (memory report). */
 static inline size_t pl_owner_bytes(const pl_owner *o)
 {

@@ -182,9 +182,13 @@ int pl_pprl_prepare(pl_run *r)
             g_enc[f] = p.enc;
             g_have[f] = 1;
         }
-        for (size_t k = 0; ok && k < c->n_sources; k++) {
+        /* linked sources, then deduplicated ones (linkage.dedup: the
+         * same encoding, so that the persons' width fits their rows) */
+        for (size_t k = 0; ok && k < c->n_sources + c->n_dedup; k++) {
             pl_pprl_col q;
-            ok = pl_pprl_open(r, c->sources[k], fd, &q) == 0;
+            ok = pl_pprl_open(r, k < c->n_sources ? c->sources[k]
+                                                  : c->dedup[k - c->n_sources],
+                              fd, &q) == 0;
             if (!ok)
                 break;
             const char *why = differs(&p.enc, p.bytes, &q.enc, q.bytes);

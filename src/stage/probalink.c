@@ -50,6 +50,7 @@ typedef struct {
 
 typedef struct {
     char      name[PL_NAME_MAX];
+    int       dedup_only;       /* in linkage.dedup only: read, not linked */
     uint64_t  nrows, first, count;
     uint8_t  *Q;                /* count records */
     /* results */
@@ -456,6 +457,27 @@ static void term_freqs(pl_run *r)
     free(cnt);
 }
 
+/* linkage.dedup: each source is a group /sources/<name> of the store. */
+static int dedup_check(pl_run *r)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    for (size_t k = 0; k < c->n_dedup; k++) {
+        char gp[PL_NAME_MAX + 16];
+        snprintf(gp, sizeof gp, "/sources/%s", c->dedup[k]);
+        htri_t ex = H5Lexists(r->store.file, "/sources", H5P_DEFAULT);
+        if (ex > 0)
+            ex = H5Lexists(r->store.file, gp, H5P_DEFAULT);
+        if (ex <= 0) {
+            pl_err0("%s:%d:%d: linkage.dedup[%zu]: %s: %s: no such source "
+                    "in the store (linkage.dedup lists sources of the store "
+                    "without an identity)", r->job->path, c->dedup_at[2 * k],
+                    c->dedup_at[2 * k + 1], k, r->store.path, gp);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int pl_probalink_prepare(pl_run *r)
 {
     const pl_linkage_cfg *c = r->job->linkage;
@@ -481,11 +503,24 @@ int pl_probalink_prepare(pl_run *r)
     s->p_ok = pl_xcalloc(s->p_count + 1, 1);
     PL_MPI_CHECK(MPI_Allreduce(present, all, (int)c->n_fields, MPI_UINT64_T,
                                MPI_SUM, r->comm));
-    s->q = pl_xcalloc(c->n_sources, sizeof *s->q);
+    if (dedup_check(r) != 0)
+        return -1;
+    s->q = pl_xcalloc(c->n_sources + c->n_dedup, sizeof *s->q);
     s->nq = c->n_sources;
+    for (size_t k = 0; k < c->n_dedup; k++) {   /* dedup only: read too */
+        int also = 0;
+        for (size_t j = 0; j < c->n_sources; j++)
+            also |= strcmp(c->sources[j], c->dedup[k]) == 0;
+        if (!also) {
+            snprintf(s->q[s->nq].name, sizeof s->q->name, "%s",
+                     c->dedup[k]);
+            s->q[s->nq++].dedup_only = 1;
+        }
+    }
     for (size_t k = 0; k < s->nq; k++) {
         qsrc *q = &s->q[k];
-        snprintf(q->name, sizeof q->name, "%s", c->sources[k]);
+        if (!q->dedup_only)
+            snprintf(q->name, sizeof q->name, "%s", c->sources[k]);
         uint64_t pq[PL_LK_MAX_FIELDS] = {0}, aq[PL_LK_MAX_FIELDS];
         rc = read_records(r, q->name, 1, 1, &q->nrows, &q->first, &q->count,
                           &q->Q, pq);
@@ -761,39 +796,41 @@ static int cand_row_cmp(const void *x, const void *y)
     return a->p < b->p ? -1 : a->p > b->p;
 }
 
-static int link_one(pl_run *r, qsrc *q)
+int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
+                     const uint8_t *Q, uint64_t nq, uint64_t NQ, int self,
+                     pl_fs_model *mo, uint64_t *random_pairs,
+                     double t_phase[2])
 {
     struct pl_probalink_state *s = r->probalink;
     const pl_linkage_cfg *c = s->c;
-    double t0 = MPI_Wtime(), c0 = cpu_now();
+    double t0 = MPI_Wtime();
     uint32_t G = pl_fs_patterns(c);
-    uint64_t np = s->p_count;
-    uint64_t NP = 0, NQ = 0;
-    PL_MPI_CHECK(MPI_Allreduce(&np, &NP, 1, MPI_UINT64_T, MPI_SUM, r->comm));
-    NQ = q->nrows;
-    uint64_t rounds = bk_rounds(r, np + q->count);
+    if (self)
+        NP = NQ;
+    uint64_t rounds = bk_rounds(r, np + nq);
     double *counts = pl_xcalloc_huge((size_t)G * sizeof *counts);
-    pass_ctx x = {c, counts, NULL, q, NULL, 0, 0, c->lower};
+    pass_ctx x = {c, counts, NULL, NULL, NULL, 0, 0, c->lower};
     /* 1. u from random pairs */
     pl_bk_params bp = {.rule = -1, .seed = c->seed, .rounds = 1,
-                       .cap = r->cap};
+                       .cap = r->cap, .self = self};
     bp.mod_p = div_up(NP, RANDOM_RECORDS);
     bp.mod_q = div_up(NQ, RANDOM_RECORDS);
     uint64_t sp = NP / (bp.mod_p ? bp.mod_p : 1),
              sq = NQ / (bp.mod_q ? bp.mod_q : 1);
     bp.nb = (uint64_t)fmax(1.0, (double)sp * (double)sq /
+                                    (self ? 2.0 : 1.0) /
                                     (double)c->random_pairs);
     pl_bk_stats st = {0};
-    if (pl_bk_run(r->comm, c, &bp, s->P, np, q->Q, q->count, count_pair, &x,
+    if (pl_bk_run(r->comm, c, &bp, P, np, Q, nq, count_pair, &x,
                   &st) != 0)
         goto fail;
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, (int)G, MPI_DOUBLE,
                                MPI_SUM, r->comm));
     sum_stats(r->comm, &st);
-    q->random_pairs = st.pairs;
-    pl_fs_u_from_counts(&q->mo, c, counts);
+    *random_pairs = st.pairs;
+    pl_fs_u_from_counts(mo, c, counts);
     double tp0 = MPI_Wtime();
-    q->t_phase[0] = tp0 - t0;
+    t_phase[0] = tp0 - t0;
     /* 2. m per rule on a sample of blocks; λ from the largest rule */
     double msum[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
     int mn[PL_LK_MAX_FIELDS] = {0};
@@ -802,10 +839,10 @@ static int link_one(pl_run *r, qsrc *q)
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         memset(counts, 0, (size_t)G * sizeof *counts);
         pl_bk_params tp = {.rule = (int)ri, .dedup = 0, .rounds = rounds,
-                           .cap = r->cap};
+                           .cap = r->cap, .self = self};
         tp.sample_mod = div_up(NQ, TRAIN_RECORDS);
         pl_bk_stats ts = {0};
-        if (pl_bk_run(r->comm, c, &tp, s->P, np, q->Q, q->count, count_pair,
+        if (pl_bk_run(r->comm, c, &tp, P, np, Q, nq, count_pair,
                       &x, &ts) != 0)
             goto fail;
         PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, (int)G, MPI_DOUBLE,
@@ -815,10 +852,10 @@ static int link_one(pl_run *r, qsrc *q)
             skip |= 1u << c->rules[ri].items[i].field;
         double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
         uint64_t it;
-        double lr = pl_fs_em(&q->mo, c, counts, skip, c->iterations, mr,
+        double lr = pl_fs_em(mo, c, counts, skip, c->iterations, mr,
                              &it);
-        if (it > q->mo.iterations)
-            q->mo.iterations = it;
+        if (it > mo->iterations)
+            mo->iterations = it;
         double tot = 0;
         for (uint32_t g = 0; g < G; g++)
             tot += counts[g];
@@ -835,17 +872,44 @@ static int link_one(pl_run *r, qsrc *q)
     for (size_t f = 0; f < c->n_fields; f++) {
         int L = c->fields[f].n_levels;
         for (int l = 0; l < L; l++)
-            q->mo.m[f][l] = mn[f] ? msum[f][l] / mn[f]
+            mo->m[f][l] = mn[f] ? msum[f][l] / mn[f]
                                   : (l == 0 ? 0.95 : 0.05 / (L - 1));
     }
-    if (matches > (double)(NQ < NP ? NQ : NP))
+    /* linking: at most one match per record; deduplicating: any pair of
+     * the N (N - 1) / 2 may match */
+    double universe = self ? (double)NQ * (double)(NQ - (NQ > 0)) / 2.0
+                           : (double)NP * (double)NQ;
+    if (!self && matches > (double)(NQ < NP ? NQ : NP))
         matches = (double)(NQ < NP ? NQ : NP);
-    double universe = (double)NP * (double)NQ;
-    q->mo.lambda = fmin(fmax(matches / (universe > 0 ? universe : 1), 1e-15),
+    mo->lambda = fmin(fmax(matches / (universe > 0 ? universe : 1), 1e-15),
                         0.5);
-    pl_fs_finish(&q->mo);
+    pl_fs_finish(mo);
+    t_phase[1] = MPI_Wtime() - tp0;
+    free(counts);
+    return 0;
+fail:
+    free(counts);
+    return -1;
+}
+
+static int link_one(pl_run *r, qsrc *q)
+{
+    struct pl_probalink_state *s = r->probalink;
+    const pl_linkage_cfg *c = s->c;
+    double t0 = MPI_Wtime(), c0 = cpu_now();
+    uint64_t np = s->p_count;
+    uint64_t NP = 0, NQ = 0;
+    PL_MPI_CHECK(MPI_Allreduce(&np, &NP, 1, MPI_UINT64_T, MPI_SUM, r->comm));
+    NQ = q->nrows;
+    uint64_t rounds = bk_rounds(r, np + q->count);
+    double *counts = NULL;
+    pass_ctx x = {c, counts, NULL, q, NULL, 0, 0, c->lower};
+    /* 1-2. the model */
+    if (pl_probalink_fit(r, s->P, np, NP, q->Q, q->count, NQ, 0, &q->mo,
+                         &q->random_pairs, q->t_phase) != 0)
+        goto fail;
+    double universe = (double)NP * (double)NQ;
     double tp1 = MPI_Wtime();
-    q->t_phase[1] = tp1 - tp0;
     /* 3. every candidate pair, scored */
     x.mo = &q->mo;
     pl_bk_stats tot = {0};
@@ -1126,8 +1190,57 @@ int pl_probalink_link(pl_run *r)
     if (persons_by_pid(r) != 0)
         return -1;
     for (size_t k = 0; k < s->nq; k++)
-        if (link_one(r, &s->q[k]) != 0)
+        if (!s->q[k].dedup_only && link_one(r, &s->q[k]) != 0)
             return -1;
+    return 0;
+}
+
+int pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out)
+{
+    struct pl_probalink_state *s = r->probalink;
+    for (size_t k = 0; s && k < s->nq; k++) {
+        qsrc *q = &s->q[k];
+        if (strcmp(q->name, name) != 0)
+            continue;
+        out->nrows = q->nrows;
+        out->first = q->first;
+        out->count = q->count;
+        out->Q = q->Q;
+        out->linked = !q->dedup_only;
+        out->status = q->status;
+        out->pid = q->pid;
+        return 0;
+    }
+    return -1;
+}
+
+/* For stage/dedup.c (probalink.h). */
+
+uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec)
+{
+    return bk_rounds(r, nrec);
+}
+
+int pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
+                       uint64_t **out)
+{
+    return read_truth(r, src, n, out);
+}
+
+int pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
+                         uint8_t pid[16])
+{
+    if (r->job->mode != PL_MODE_KEYED)
+        return RAND_bytes(pid, 16) == 1 ? 0 : -1;
+    uint8_t msg[48], out[32], hsh[32];
+    EVP_Digest(src, strlen(src), hsh, NULL, EVP_sha256(), NULL);
+    memcpy(msg, "pseudolink/noid1", 16);
+    memcpy(msg + 16, hsh, 24);
+    for (int b = 0; b < 8; b++)
+        msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
+    pl_hmac(&r->platform, msg, sizeof msg, out);
+    memcpy(pid, out, 16);
+    pl_wipe(out, sizeof out);
     return 0;
 }
 
@@ -1405,13 +1518,16 @@ int pl_probalink_write(pl_run *r, const char *linked)
     }
     int ok = 1;
     for (size_t k = 0; k < s->nq && ok; k++)
-        ok = pl_all_ok(r->comm, write_source(r, f, linked, &s->q[k]) == 0);
+        ok = s->q[k].dedup_only ||
+             pl_all_ok(r->comm, write_source(r, f, linked, &s->q[k]) == 0);
     if (H5Fclose(f) < 0)
         ok = 0;
     if (!pl_all_ok(r->comm, ok))
         return -1;
     int sok = 1;
     for (size_t k = 0; k < s->nq; k++) {
+        if (s->q[k].dedup_only)
+            continue;
         char name[PL_NAME_MAX + 16];
         snprintf(name, sizeof name, "linkage_%s.svg", s->q[k].name);
         if (r->rank == 0) {
@@ -1437,6 +1553,8 @@ void pl_probalink_summary(const pl_run *r)
     }
     for (size_t k = 0; k < s->nq; k++) {
         const qsrc *q = &s->q[k];
+        if (q->dedup_only)
+            continue;
         pl_info("linkage %s -> %s: %llu rows, %llu linked, %llu to review, "
                 "%llu new; %llu pairs compared (%llu found twice), "
                 "%.0f pairs/s/rank, %.3f s", q->name, s->c->persons,

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stage/fellegi.h"
 #include "stage/run.h"
 
 /* Collective, after pl_store_open and before the ingest: checks every
@@ -43,5 +44,43 @@ int  pl_probalink_write(pl_run *r, const char *linked);
 /* Rank 0: summary lines. */
 void pl_probalink_summary(const pl_run *r);
 void pl_probalink_free(pl_run *r);
+
+/* For stage/dedup.c: the records of a source of linkage.sources or
+ * linkage.dedup (this rank's rows [first, first + count) of nrows, side
+ * 1). linked: the source is also linked to the persons, and after
+ * pl_probalink_link status (1 linked, 2 review, 3 new) and pid (16 bytes
+ * a row; writable: a cluster's pid replaces it) are set, else NULL.
+ * Returns -1 when the source is not one of them. */
+typedef struct {
+    uint64_t       nrows, first, count;
+    const uint8_t *Q;
+    int            linked;
+    const uint8_t *status;
+    uint8_t       *pid;
+} pl_probalink_src;
+int  pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out);
+
+/* Collective: steps 1-2, the model of records Q (nq here, NQ in all)
+ * against the persons P (np here, NP in all), or with self against
+ * themselves (pairs of two records of Q, P empty; λ over the NQ (NQ-1)/2
+ * pairs): u from random pairs, m and λ by EM per blocking rule.
+ * *random_pairs: random pairs compared; t_phase: seconds of u, of EM.
+ * Returns 0, or -1 on every rank. */
+int  pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
+                      const uint8_t *Q, uint64_t nq, uint64_t NQ, int self,
+                      pl_fs_model *mo, uint64_t *random_pairs,
+                      double t_phase[2]);
+/* Collective: /truth/<src>/person of the store (synth stores), all n
+ * rows on rank 0 into *out (free()). 1 when read, 0 when absent or not of
+ * n rows, -1 on a read error (every rank). */
+int  pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
+                        uint64_t **out);
+/* A new person's pid for `row` of `src` (docs/LINKAGE.md 5: keyed, the
+ * HMAC of the source and the row; random mode, 16 random bytes). 0 or -1
+ * (no random bytes). */
+int  pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
+                          uint8_t pid[16]);
+/* Collective: blocking sub-rounds for nrec records on this rank. */
+uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec);
 
 #endif

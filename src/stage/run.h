@@ -75,6 +75,7 @@ typedef struct {
     struct pl_corr_state *corr;        /* correspondence.c */
     struct pl_extract_set *extracts;   /* extract.c; NULL when none */
     struct pl_probalink_state *probalink;  /* probalink.c; NULL when none */
+    struct pl_dedup_state *dedup;          /* dedup.c; NULL when none */
 } pl_run;
 
 #endif

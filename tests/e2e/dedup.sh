@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Deduplicating a source without a NIR (linkage.dedup, docs/LINKAGE.md
+# "Deduplication"): a synth registry with several records per person
+# (--dup-rate) plus a designed weak bridge between two dense groups
+# (dedup_bridge.py); clusters, pids and the report read with h5py and
+# checked against /truth (pairwise precision >= 0.98, recall >= 0.95), the
+# same outputs at -np 1, 2, 3, a source only deduplicated, and the job
+# file's errors (file:line:column).
+source "$(dirname "$0")/../lib/common.sh"
+keys
+"$PL" synth --linkage --persons 2500 --records 3000 --dup-rate 0.3 --seed 11 -o "$TMP/fs.h5" >/dev/null
+check "synth --dup-rate: several registry rows of one person in /truth" /usr/bin/python3 -c "
+import h5py, numpy as np, sys
+t = h5py.File('$TMP/fs.h5')['truth/registry/person'][:]
+_, c = np.unique(t, return_counts=True)
+sys.exit(0 if (c >= 2).sum() > 400 and (c >= 3).sum() > 50 else 1)"
+"$PL" synth --linkage --persons 10 --records 10 --seed 1 --dup-rate 1.5 -o "$TMP/x.h5" >"$TMP/x.log" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q -- "--dup-rate must be a number from 0 to 0.9" "$TMP/x.log" && [ ! -e "$TMP/x.h5" ] &&
+  ok "synth --dup-rate 1.5 refused (exit 2)" || notok "synth --dup-rate 1.5 refused (exit $rc)"
+B=$(/usr/bin/python3 tests/e2e/dedup_bridge.py "$TMP/fs.h5")
+
+sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/fs.h5#" \
+    -e "s#^  sources: \[registry\]#  sources: [registry]\n  dedup: [registry]#" \
+    "$ROOT/jobs/linkage.yaml" >"$TMP/job.yaml"
+for np in 1 2 3; do
+  if plrun "$np" run "$TMP/job.yaml" --out "$TMP/np$np" >"$TMP/np$np.log" 2>&1; then
+    ok "linkage and dedup run at -np $np"
+  else
+    notok "linkage and dedup run at -np $np"; tail -20 "$TMP/np$np.log"
+  fi
+done
+/usr/bin/python3 tests/e2e/check_dedup.py "$TMP/fs.h5" "$TMP/np2/linked.h5" "$TMP/keys/platform.key" 0.98 0.95 "$B" 1
+for np in 2 3; do
+  for g in /linked/registry /linkage/registry /review/registry; do
+    check "identical $g at -np 1 and -np $np" h5diff "$TMP/np1/linked.h5" "$TMP/np$np/linked.h5" "$g" "$g"
+  done
+done
+grep -q "linkage dedup registry: true pairwise precision" "$TMP/np2.log" &&
+  ok "summary prints the dedup quality" || notok "summary prints the dedup quality"
+/usr/bin/python3 -c "
+import h5py; f=h5py.File('$TMP/fs.h5')
+for c in ('last_name','first_name'):
+    for v in f['sources/registry/'+c][:200]:
+        v=v.decode('utf-8','replace').strip()
+        if len(v)>=6: print(v)" | sort -u >"$TMP/names"
+if grep -qiF -f "$TMP/names" "$TMP"/np*.log; then notok "no name in the run's messages"; else ok "no name in the run's messages"; fi
+
+# a source only deduplicated (not linked): /linked/registry holds pid, row
+# and cluster, every cluster a new person
+sed -e "s#^  dedup: \[registry\]##" -e "s#^  sources: \[registry\]#  dedup: [registry]#" \
+    "$TMP/job.yaml" >"$TMP/only.yaml"
+for np in 1 2; do
+  plrun "$np" run "$TMP/only.yaml" --out "$TMP/only$np" >"$TMP/only$np.log" 2>&1 ||
+    { notok "dedup only at -np $np"; tail -20 "$TMP/only$np.log"; }
+done
+if [ -e "$TMP/only2/linked.h5" ]; then
+  /usr/bin/python3 tests/e2e/check_dedup.py "$TMP/fs.h5" "$TMP/only2/linked.h5" "$TMP/keys/platform.key" 0.98 0.95 "$B" 0 |
+    sed 's/^\(not \)\{0,1\}ok - /&dedup only: /'
+  check "dedup only: /linked/registry has pid, row, cluster and no link columns" /usr/bin/python3 -c "
+import h5py, sys; f=h5py.File('$TMP/only2/linked.h5')
+sys.exit(0 if sorted(f['linked/registry']) == ['cluster','pid','row'] and list(f['linkage/registry']) == ['dedup'] and 'registry' not in f.get('review', {}) else 1)"
+  for g in /linked/registry /linkage/registry; do
+    check "dedup only: identical $g at -np 1 and -np 2" h5diff "$TMP/only1/linked.h5" "$TMP/only2/linked.h5" "$g" "$g"
+  done
+fi
+
+# on keyed Bloom-filter encodings (docs/PPRL.md): a registry without
+# clear names deduplicated on its per-field filters
+"$PL" keygen "$TMP/link.key" >/dev/null
+"$PL" synth --linkage --persons 2500 --records 3000 --dup-rate 0.3 --seed 11 \
+  --linkage-secret "$TMP/link.key" --per-field -o "$TMP/enc.h5" >/dev/null
+sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/enc.h5#" \
+    -e "s#^  sources: \[registry\]#  dedup: [registry]#" "$ROOT/jobs/linkage_pprl.yaml" >"$TMP/enc.yaml"
+if plrun 2 run "$TMP/enc.yaml" --out "$TMP/enc" >"$TMP/enc.log" 2>&1; then
+  /usr/bin/python3 tests/e2e/check_dedup.py "$TMP/enc.h5" "$TMP/enc/linked.h5" "$TMP/keys/platform.key" 0.98 0.95 -1 0 |
+    grep -E "^(not )?ok - (pairwise|every cluster|records of one)" | sed 's/^\(not \)\{0,1\}ok - /&encoded: /'
+else
+  notok "dedup on encodings"; tail -20 "$TMP/enc.log"
+fi
+
+# job file errors: file:line:column and key path, nothing published
+bad() {  # NAME EXPECTED-REGEX: run $TMP/bad.yaml and expect the error
+  local name=$1 want=$2
+  rm -rf "$TMP/bad"
+  if plrun 1 run "$TMP/bad.yaml" --out "$TMP/bad" >"$TMP/bad.log" 2>&1; then
+    notok "$name: refused"
+  elif grep -qE "$want" "$TMP/bad.log" && [ ! -e "$TMP/bad/linked.h5" ]; then
+    ok "$name: refused ($want)"
+  else
+    notok "$name: refused with '$want'"; cat "$TMP/bad.log"
+  fi
+}
+line=$(grep -n "^  dedup:" "$TMP/job.yaml" | cut -d: -f1)
+sed -e "s#^  dedup: \[registry\]#  dedup: [registry, nosuch]#" "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a source not in the store" "bad.yaml:$line:21: linkage.dedup\[1\]: [^ ]*fs.h5: /sources/nosuch: no such source in the store"
+sed -e "s#^  dedup: \[registry\]#  dedup: [persons]#" "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a source with an identity" "bad.yaml:$line:11: linkage.dedup\[0\]: 'persons' is a source with an identity"
+sed -e "s#^  dedup: \[registry\]#  dedup: [registry, registry]#" "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a source listed twice" "bad.yaml:$line:21: linkage.dedup\[1\]: source 'registry' listed twice"
+sed -e "s#^  dedup: \[registry\]#  dedup: []#" "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "an empty list" "bad.yaml:$line:10: linkage.dedup: expected at least one source to deduplicate"

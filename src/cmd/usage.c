@@ -79,7 +79,7 @@ static const cmd_help CMDS[] = {
      "         [--producer-key FILE] [--twins] -o FILE\n"
      "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
      "         [--errors F] [--linkage-secret FILE [--registry-secret FILE]\n"
-     "         [--per-field]] -o FILE",
+     "         [--per-field]] [--same-birth-date F] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
      "(for tests and benchmarks; no real person is in it).",
      "  --persons N           number of distinct persons (1..1000000000)\n"
@@ -110,6 +110,8 @@ static const cmd_help CMDS[] = {
      "                        --linkage: the registry's secret (default:\n"
      "                        the same)\n"
      "  --per-field           --linkage: one filter per name, bf_<name>\n"
+     "  --same-birth-date F   --linkage: a share F (0..1) of the persons born\n"
+     "                        on 1980-01-01 (a very large block; default 0)\n"
      "  -h, --help            this text",
      "pseudolink synth --persons 1000 --sources 3 --seed 1 -o store.h5"},
     {"plan", "size a Slurm job for a machine, write its sbatch script",

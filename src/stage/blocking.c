@@ -364,10 +364,12 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
 
 /* Collective (the split, docs/LINKAGE.md): lk[i] holds the block key of
  * this round's records (0: not in the round); on return, their leaf key.
- * Level by level, only (key, side) pairs travel to the key's owner, which
- * counts the block's sides: a block above max_block on a side is split
- * by the rule's next split key (its key added to caps->split, the same on
- * every rank), so no rank holds a huge block's records whole. Fills
+ * Level by level: a count sketch summed over ranks leaves out the records
+ * of blocks that surely fit; the others' (key, side) pairs travel to the
+ * key's owner, which counts the block's sides exactly: a block above
+ * max_block on a side is split by the rule's next split key (its key
+ * added to caps->split, the same on every rank), so no rank holds a huge
+ * block's records whole (16 bytes a record of it travel, not the record). Fills
  * st->split_blocks and adds the pairs of the split blocks to
  * st->capped_pairs (the leaves' own pairs are subtracted where they are
  * formed). Returns 0 or -1 on every rank. */
@@ -382,10 +384,31 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
     for (size_t i = 0; i < n; i++)
         act[i] = lk[i] != 0;
     int ret = 0;
+    /* a count sketch first (summed over ranks): a record whose cell holds
+     * at most max_block records a side is in no block above it, and does
+     * not travel; a level whose cells all fit ends the split at once */
+    enum { CELLS = 1 << 16 };
+    uint32_t *sk = pl_xmalloc(2 * CELLS * sizeof *sk);
     for (size_t lev = 0; lev < r->n_split; lev++) {
+        memset(sk, 0, 2 * CELLS * sizeof *sk);
+        for (size_t i = 0; i < n; i++)
+            if (act[i])
+                sk[(i >= np) * CELLS + (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sk, 2 * CELLS, MPI_UINT32_T,
+                                   MPI_SUM, comm));
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            m += act[i];
+            if (act[i]) {
+                size_t cell = lk[i] * 0x9e3779b97f4a7c15ull >> 48;
+                act[i] = sk[cell] > c->max_block ||
+                         sk[CELLS + cell] > c->max_block;
+                m += act[i];
+            }
+        uint64_t any = m;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_UINT64_T,
+                                   MPI_MAX, comm));
+        if (!any)
+            break;              /* every block fits: the same on every rank */
         cnt_item *items = pl_xcalloc(m + 1, sizeof *items);
         m = 0;
         for (size_t i = 0; i < n; i++)
@@ -464,6 +487,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         free(all);
     }
     free(act);
+    free(sk);
     return ret;
 }
 

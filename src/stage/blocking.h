@@ -17,8 +17,10 @@
  * the count of capped blocks, never a value. With bp->caps, a pair that an
  * earlier rule's cap left out is not a duplicate: a later rule compares it.
  *
- * Split (bp->split, scoring): before a round's records travel, only their
- * (key, side) go to the key's owner, which counts each block's sides; a
+ * Split (bp->split, scoring): before a round's records travel, a count
+ * sketch summed over ranks finds the blocks that may be above max_block;
+ * only their records' (key, side) go to the key's owner, which counts each
+ * block's sides; a
  * block above max_block is split by the rule's split keys (rule->split,
  * level by level, the sub-block keys chained hashes of the block key and
  * the split item; a missing value is a sub-block of its own), and records

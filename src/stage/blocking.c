@@ -350,6 +350,8 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
 {
     (void)reply;
     (void)ctx;
+    if (n == 0)
+        return 0;
     if (C.n + n > C.cap) {
         size_t c = C.cap ? C.cap : 1 << 16;
         while (c < C.n + n)

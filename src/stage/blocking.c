@@ -371,8 +371,8 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
  * key's owner, which counts the block's sides exactly: a block above
  * max_block on a side is split by the rule's next split key (its key
  * added to caps->split, the same on every rank), so no rank holds a huge
- * block's records whole (16 bytes a record of it travel, not the record). Fills
- * st->split_blocks and adds the pairs of the split blocks to
+ * block's records whole (16 bytes a record of it travel, not the record).
+ * Fills st->split_blocks and adds the pairs of the split blocks to
  * st->capped_pairs (the leaves' own pairs are subtracted where they are
  * formed). Returns 0 or -1 on every rank. */
 static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,

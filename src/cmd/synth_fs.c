@@ -219,6 +219,10 @@ typedef struct {
     uint8_t sex;
 } person;
 
+/* --same-birth-date F: share of persons born on 1 January 1980 (a very
+ * large block); 0 draws nothing (the default data stay the same). */
+static double same_bd;
+
 static void draw_person(rng_t *r, const table *ln, const table *fm,
                         const table *ff, uint32_t ncom, person *p)
 {
@@ -234,6 +238,8 @@ static void draw_person(rng_t *r, const table *ln, const table *fm,
     int64_t d0 = pl_days_from_civil(1930, 1, 1), d1 = pl_days_from_civil(2020, 12,
                                                                     31);
     p->bd = pl_civil_from_days(d0 + below(r, (uint32_t)(d1 - d0)));
+    if (same_bd > 0 && unit(r) < same_bd)
+        p->bd = 19800101;
     /* communes: Zipf-ish over ncom codes, département 01..95 */
     uint32_t c = (uint32_t)(pow(unit(r), 2.5) * ncom);
     snprintf(p->commune, W, "%02u%03u", 1 + c % 95, (c / 95) % 1000);
@@ -595,6 +601,7 @@ int pl_synth_fs_main(int argc, char **argv)
         {"registry-secret", required_argument, NULL, 'R'},
         {"per-field", no_argument, NULL, 'F'},
         {"exports", required_argument, NULL, 'X'},
+        {"same-birth-date", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     uint64_t np = 0, nr = 0, sd = 0;
@@ -602,6 +609,7 @@ int pl_synth_fs_main(int argc, char **argv)
     double er = 1.0, dup = 0.0;
     const char *out = NULL, *lsec = NULL, *rsec = NULL, *exports = NULL;
     int per_field = 0;
+    same_bd = 0;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -646,6 +654,14 @@ int pl_synth_fs_main(int argc, char **argv)
                 return 2;    /* usage (docs/CLI.md) */
             }
             break;
+        case 'B':
+            same_bd = strtod(optarg, &e);
+            if (*e || !(same_bd >= 0 && same_bd <= 1)) {
+                pl_err("synth --linkage: --same-birth-date must be a number "
+                       "from 0 to 1 (a share of the persons)");
+                return 2;    /* usage (docs/CLI.md) */
+            }
+            break;
         case 'o':
             out = optarg;
             break;
@@ -682,7 +698,10 @@ int pl_synth_fs_main(int argc, char **argv)
                    "  --exports DIR  also write the producers' exports "
                    "DIR/persons.h5 (with NIR)\n"
                    "                 and DIR/registry.h5 (no NIR), for "
-                   "produce (no truth in them)\n");
+                   "produce (no truth in them)\n"
+                   "  --same-birth-date F  a share F of the persons born on "
+                   "1980-01-01 (a very\n"
+                   "               large block; default 0)\n");
             return 0;
         default:
             pl_err("synth --linkage: unknown or incomplete option '%s'",

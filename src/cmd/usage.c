@@ -78,7 +78,7 @@ static const cmd_help CMDS[] = {
      "pseudolink synth --persons N --sources K --seed S [--invalid F]\n"
      "         [--producer-key FILE] [--twins] -o FILE\n"
      "   or: pseudolink synth --linkage --persons N --records M --seed S\n"
-     "         [--errors F] [--dup-rate F]\n"
+     "         [--errors F] [--dup-rate F] [--same-birth-date F]\n"
      "         [--linkage-secret FILE [--registry-secret FILE] [--per-field]]\n"
      "         [--exports DIR] -o FILE",
      "Write a synthetic input store, with the ground truth under /truth\n"
@@ -117,6 +117,8 @@ static const cmd_help CMDS[] = {
      "  --exports DIR         --linkage: also the producers' clear exports,\n"
      "                        DIR/persons.h5 (with NIR) and DIR/registry.h5\n"
      "                        (no NIR), for produce (docs/PRODUCER.md)\n"
+     "  --same-birth-date F   --linkage: a share F (0..1) of the persons born\n"
+     "                        on 1980-01-01 (a very large block; default 0)\n"
      "  -h, --help            this text",
      "pseudolink synth --persons 1000 --sources 3 --seed 1 -o store.h5"},
     {"plan", "size a Slurm job for a machine, write its sbatch script",

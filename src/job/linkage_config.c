@@ -258,18 +258,17 @@ static int parse_field(doc_t *d, const pl_yaml_pair *p, pl_lk_field *f)
     return 0;
 }
 
-/* "last_name:phonetic + birth_date:year" */
-static int parse_rule(doc_t *d, node_t *v, const char *path,
-                      const pl_linkage_cfg *c, pl_lk_rule *r)
+/* "last_name:phonetic + birth_date:year": at most max items into
+ * items[*n] (what: "blocking rule" or "split key", for messages). */
+static int parse_items(doc_t *d, node_t *v, const char *path,
+                       const pl_linkage_cfg *c, const char *what,
+                       size_t max, pl_lk_item *items, size_t *n_items)
 {
     const char *s;
     char shown[PL_YAML_SHOW_MAX];
     if (pl_yaml_string(d, v, path, &s))
         return -1;
-    memset(r, 0, sizeof *r);
-    snprintf(r->text, sizeof r->text, "%s", s);
-    r->line = v->line;
-    r->col = v->col;
+    *n_items = 0;
     const char *p = s;
     for (;;) {
         while (*p == ' ')
@@ -279,15 +278,15 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
             e++;
         size_t len = (size_t)(e - p);
         if (len == 0) {
-            pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+            pl_yaml_error(d, v->line, v->col, path, "%s '%s': "
                           "expected field[:phonetic|:year|:year_month|"
                           ":initial] joined by '+'",
-                          pl_yaml_show(s, v->len, shown));
+                          what, pl_yaml_show(s, v->len, shown));
             return -1;
         }
-        if (r->n_items == PL_LK_MAX_ITEMS) {
-            pl_yaml_error(d, v->line, v->col, path, "at most %d items in a "
-                          "blocking rule", PL_LK_MAX_ITEMS);
+        if (*n_items == max) {
+            pl_yaml_error(d, v->line, v->col, path, "at most %zu item%s in a "
+                          "%s", max, max > 1 ? "s" : "", what);
             return -1;
         }
         char item[PL_NAME_MAX * 2];
@@ -304,10 +303,10 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
                 if (strcmp(colon + 1, xform_names[i]) == 0)
                     xf = i;
             if (xf < 0) {
-                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                pl_yaml_error(d, v->line, v->col, path, "%s '%s': "
                               "unknown transform '%s' (expected phonetic, "
                               "year, year_month, initial or lsh)",
-                              pl_yaml_show(s, v->len, shown),
+                              what, pl_yaml_show(s, v->len, shown),
                               pl_yaml_show(colon + 1, strlen(colon + 1),
                                            (char[PL_YAML_SHOW_MAX]){0}));
                 return -1;
@@ -322,9 +321,9 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
             for (size_t i = 0; i < c->n_fields; i++)
                 snprintf(fl + strlen(fl), sizeof fl - strlen(fl), "%s%s",
                          i ? ", " : "", c->fields[i].name);
-            pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s' "
+            pl_yaml_error(d, v->line, v->col, path, "%s '%s' "
                           "names an unknown field '%s' (expected one of: %s)",
-                          pl_yaml_show(s, v->len, shown),
+                          what, pl_yaml_show(s, v->len, shown),
                           pl_yaml_show(item, strlen(item),
                                        (char[PL_YAML_SHOW_MAX]){0}), fl);
             return -1;
@@ -336,31 +335,31 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
             (xf == PL_BK_INITIAL && k != PL_CMP_NAME) ||
             ((xf == PL_BK_LSH) != (k == PL_CMP_DICE))) {
             if (k == PL_CMP_DICE)
-                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                pl_yaml_error(d, v->line, v->col, path, "%s '%s': "
                               "field '%s' (compare: dice) blocks only as "
                               "'%s:lsh' (Hamming LSH on its filters)",
-                              pl_yaml_show(s, v->len, shown),
+                              what, pl_yaml_show(s, v->len, shown),
                               c->fields[fi].name, c->fields[fi].name);
             else
-                pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+                pl_yaml_error(d, v->line, v->col, path, "%s '%s': "
                               "'%s' does not apply to field '%s' (compare: "
-                              "%s)", pl_yaml_show(s, v->len, shown),
+                              "%s)", what, pl_yaml_show(s, v->len, shown),
                               xform_names[xf], c->fields[fi].name,
                               cmp_names[k]);
             return -1;
         }
-        r->items[r->n_items].field = fi;
-        r->items[r->n_items].xform = (pl_bk_xform)xf;
-        r->n_items++;
+        items[*n_items].field = fi;
+        items[*n_items].xform = (pl_bk_xform)xf;
+        (*n_items)++;
         p = e;
         while (*p == ' ')
             p++;
         if (!*p)
             break;
         if (*p != '+') {
-            pl_yaml_error(d, v->line, v->col, path, "blocking rule '%s': "
+            pl_yaml_error(d, v->line, v->col, path, "%s '%s': "
                           "expected '+' between items",
-                          pl_yaml_show(s, v->len, shown));
+                          what, pl_yaml_show(s, v->len, shown));
             return -1;
         }
         p++;
@@ -414,6 +413,130 @@ static int parse_dedup(doc_t *d, node_t *lk, pl_job *job, pl_linkage_cfg *c)
         c->dedup_at[2 * c->n_dedup + 1] = it->col;
         c->dedup[c->n_dedup++] = pl_xstrdup(nm);
     }
+    return 0;
+}
+
+/* An item as written: "last_name:phonetic". */
+static void item_text(const pl_linkage_cfg *c, const pl_lk_item *it,
+                      char *out, size_t n)
+{
+    snprintf(out, n, "%s%s%s", c->fields[it->field].name,
+             it->xform ? ":" : "", xform_names[it->xform]);
+}
+
+/* The automatic split of a rule: the fields of the model not in the rule,
+ * in model order, up to PL_LK_MAX_SPLIT: a name by its phonetic key (its
+ * initial when phonetic is off), a date by its year, an exact field by
+ * its value; numbers and encodings are not split keys by default. */
+static void auto_split(const pl_linkage_cfg *c, pl_lk_rule *r)
+{
+    r->n_split = 0;
+    for (size_t f = 0; f < c->n_fields && r->n_split < PL_LK_MAX_SPLIT;
+         f++) {
+        int in_rule = 0;
+        for (size_t i = 0; i < r->n_items; i++)
+            in_rule |= r->items[i].field == f;
+        pl_cmp_kind k = c->fields[f].kind;
+        if (in_rule || k == PL_CMP_NUMBER || k == PL_CMP_DICE)
+            continue;
+        pl_lk_item *it = &r->split[r->n_split++];
+        it->field = f;
+        it->xform = k == PL_CMP_NAME ? (c->fields[f].phonetic
+                                            ? PL_BK_PHONETIC : PL_BK_INITIAL)
+                    : k == PL_CMP_DATE ? PL_BK_YEAR : PL_BK_VALUE;
+    }
+}
+
+static void split_text(const pl_linkage_cfg *c, pl_lk_rule *r)
+{
+    r->split_text[0] = 0;
+    for (size_t i = 0; i < r->n_split; i++) {
+        char t[PL_NAME_MAX + 16];
+        item_text(c, &r->split[i], t, sizeof t);
+        size_t l = strlen(r->split_text);
+        snprintf(r->split_text + l, sizeof r->split_text - l, "%s%s",
+                 i ? ", " : "", t);
+    }
+}
+
+/* A rule: its text, or {rule: text, split: item | [items]}. */
+static int parse_rule(doc_t *d, node_t *v, const char *path,
+                      const pl_linkage_cfg *c, pl_lk_rule *r)
+{
+    memset(r, 0, sizeof *r);
+    r->line = v->line;
+    r->col = v->col;
+    node_t *t = v, *sp = NULL;
+    char sub[PL_YAML_PATH_MAX], sub2[PL_YAML_PATH_MAX];
+    const char *tp = path;
+    if (v->kind == PL_YAML_MAPPING) {
+        static const char *const rule_keys[] = {"rule", "split", NULL};
+        if (pl_yaml_check_keys(d, v, path, rule_keys) ||
+            pl_yaml_require(d, v, path, "rule", PL_YAML_SCALAR, &t))
+            return -1;
+        pl_yaml_path(sub, path, "rule");
+        tp = sub;
+        sp = pl_yaml_get(v, "split");
+    }
+    const char *s;
+    if (pl_yaml_string(d, t, tp, &s) ||
+        parse_items(d, t, tp, c, "blocking rule", PL_LK_MAX_ITEMS, r->items,
+                    &r->n_items))
+        return -1;
+    snprintf(r->text, sizeof r->text, "%s", s);
+    if (!sp) {
+        auto_split(c, r);
+        split_text(c, r);
+        return 0;
+    }
+    r->split_set = 1;
+    pl_yaml_path(sub, path, "split");
+    size_t n = sp->kind == PL_YAML_SEQUENCE ? sp->n_items : 1;
+    if (sp->kind == PL_YAML_MAPPING || (sp->kind == PL_YAML_SCALAR &&
+                                        sp->is_null)) {
+        pl_yaml_error(d, sp->line, sp->col, sub, "expected a split key "
+                      "(field[:transform]) or a list of them, [] for none, "
+                      "got %s", pl_yaml_describe(sp));
+        return -1;
+    }
+    if (n > PL_LK_MAX_SPLIT) {
+        pl_yaml_error(d, sp->line, sp->col, sub, "at most %d split keys, "
+                      "got %zu", PL_LK_MAX_SPLIT, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        node_t *x = sp->kind == PL_YAML_SEQUENCE ? sp->items[i] : sp;
+        const char *xp = sub;
+        if (sp->kind == PL_YAML_SEQUENCE) {
+            pl_yaml_path_index(sub2, sub, i);
+            xp = sub2;
+        }
+        size_t one;
+        if (parse_items(d, x, xp, c, "split key", 1, &r->split[i], &one))
+            return -1;
+        size_t f = r->split[i].field;
+        char it[PL_NAME_MAX + 16], shown[PL_YAML_SHOW_MAX];
+        item_text(c, &r->split[i], it, sizeof it);
+        for (size_t j = 0; j < r->n_items; j++)
+            if (r->items[j].field == f) {
+                pl_yaml_error(d, x->line, x->col, xp, "split key '%s' is on "
+                              "field '%s', already in the rule '%s': a "
+                              "split key must be another field", it,
+                              c->fields[f].name,
+                              pl_yaml_show(r->text, strlen(r->text),
+                                           shown));
+                return -1;
+            }
+        for (size_t j = 0; j < i; j++)
+            if (r->split[j].field == f) {
+                pl_yaml_error(d, x->line, x->col, xp, "split key '%s': "
+                              "field '%s' is already a split key of this "
+                              "rule", it, c->fields[f].name);
+                return -1;
+            }
+        r->n_split++;
+    }
+    split_text(c, r);
     return 0;
 }
 

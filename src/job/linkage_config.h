@@ -23,6 +23,7 @@ typedef enum { PL_CMP_NAME = 0, PL_CMP_DATE, PL_CMP_EXACT,
 #define PL_LK_MAX_FIELDS 16
 #define PL_LK_MAX_RULES 8
 #define PL_LK_MAX_ITEMS 4
+#define PL_LK_MAX_SPLIT 3       /* split keys of a rule (levels) */
 
 typedef struct {
     char        name[PL_NAME_MAX];      /* field name (its key) */
@@ -64,6 +65,14 @@ typedef struct {
     char        text[160];              /* as written, for messages */
     pl_lk_item  items[PL_LK_MAX_ITEMS];
     size_t      n_items;
+    /* A block above max_block is split by split[0], a sub-block still
+     * above it by split[1], ...; one item per level, never a field of the
+     * rule. Written as {rule: ..., split: ...} (split_set), else chosen
+     * (docs/LINKAGE.md); n_split 0: capped only. */
+    pl_lk_item  split[PL_LK_MAX_SPLIT];
+    size_t      n_split;
+    int         split_set;
+    char        split_text[160];        /* "last_name:phonetic, sex" */
     int         line, col;
 } pl_lk_rule;
 

@@ -10,73 +10,125 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The bytes that key item `it` of a record (n, or 0 when missing);
+ * lsh_seed seeds an LSH item's bit sample. buf: PL_BK_ITEM_MAX bytes. */
+#define PL_BK_ITEM_MAX (sizeof(pl_fs_name) + 48)
+static size_t item_bytes(const pl_linkage_cfg *c, const pl_lk_item *it,
+                         uint64_t lsh_seed, const uint8_t *rec, char *buf)
+{
+    const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
+    size_t f = it->field;
+    if (h->missing >> f & 1)
+        return 0;
+    size_t n = 0;
+    const uint8_t *v = rec + pl_fs_off(c, f);
+    const pl_fs_name *x = (const pl_fs_name *)v;
+    switch (it->xform) {
+    case PL_BK_VALUE:
+        if (c->fields[f].kind == PL_CMP_NAME) {
+            n = strnlen(x->s, PL_FS_STR);
+            memcpy(buf, x->s, n);
+        } else {
+            memcpy(buf, v, PL_FS_SMALL);
+            n = PL_FS_SMALL;
+        }
+        break;
+    case PL_BK_PHONETIC:
+        if (x->ph == 0)
+            return 0;
+        memcpy(buf, &x->ph, 4);
+        n = 4;
+        break;
+    case PL_BK_YEAR: {
+        int64_t y = pl_fs_int(v) / 10000;
+        memcpy(buf, &y, 8);
+        n = 8;
+        break;
+    }
+    case PL_BK_YEARMONTH: {
+        int64_t y = pl_fs_int(v) / 100;
+        memcpy(buf, &y, 8);
+        n = 8;
+        break;
+    }
+    case PL_BK_INITIAL:
+        buf[0] = x->s[0];
+        n = 1;
+        break;
+    case PL_BK_LSH: {           /* Hamming LSH: lsh_bits sampled bits */
+        uint64_t acc = 0;
+        size_t bits = c->fields[f].bytes * 8;
+        unsigned nb = c->fields[f].lsh_bits;
+        for (unsigned j = 0; j < nb; j++) {
+            uint64_t s = lsh_seed * 0x9e3779b97f4a7c15ull + j + 1;
+            uint64_t pos = pl_hash64(&s, sizeof s, 0x5a) % bits;
+            acc = acc << 1 | (v[pos / 8] >> (pos % 8) & 1);
+            if (j % 64 == 63 || j + 1 == nb) {
+                memcpy(buf + n, &acc, 8);
+                n += 8;
+                acc = 0;
+            }
+        }
+        break;
+    }
+    }
+    return n;
+}
+
 uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
                    const uint8_t *rec)
 {
-    const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
     uint64_t k = 0x51ed270b27a1c0ffull;
+    uint64_t ri = (uint64_t)(r - c->rules);    /* seeds an LSH sample */
     for (size_t i = 0; i < r->n_items; i++) {
-        size_t f = r->items[i].field;
-        if (h->missing >> f & 1)
+        char buf[PL_BK_ITEM_MAX];
+        size_t n = item_bytes(c, &r->items[i], ri, rec, buf);
+        if (n == 0)
             return 0;
-        char buf[sizeof(pl_fs_name) + 40];
-        size_t n = 0;
-        const uint8_t *v = rec + pl_fs_off(c, f);
-        const pl_fs_name *x = (const pl_fs_name *)v;
-        switch (r->items[i].xform) {
-        case PL_BK_VALUE:
-            if (c->fields[f].kind == PL_CMP_NAME) {
-                n = strnlen(x->s, PL_FS_STR);
-                memcpy(buf, x->s, n);
-            } else {
-                memcpy(buf, v, PL_FS_SMALL);
-                n = PL_FS_SMALL;
-            }
-            break;
-        case PL_BK_PHONETIC:
-            if (x->ph == 0)
-                return 0;
-            memcpy(buf, &x->ph, 4);
-            n = 4;
-            break;
-        case PL_BK_YEAR: {
-            int64_t y = pl_fs_int(v) / 10000;
-            memcpy(buf, &y, 8);
-            n = 8;
-            break;
-        }
-        case PL_BK_YEARMONTH: {
-            int64_t y = pl_fs_int(v) / 100;
-            memcpy(buf, &y, 8);
-            n = 8;
-            break;
-        }
-        case PL_BK_INITIAL:
-            buf[0] = x->s[0];
-            n = 1;
-            break;
-        case PL_BK_LSH: {       /* Hamming LSH: lsh_bits sampled bits, the
-                                   sample seeded by the rule's index */
-            uint64_t ri = (uint64_t)(r - c->rules), acc = 0;
-            size_t bits = c->fields[f].bytes * 8;
-            unsigned nb = c->fields[f].lsh_bits;
-            for (unsigned j = 0; j < nb; j++) {
-                uint64_t s = ri * 0x9e3779b97f4a7c15ull + j + 1;
-                uint64_t pos = pl_hash64(&s, sizeof s, 0x5a) % bits;
-                acc = acc << 1 | (v[pos / 8] >> (pos % 8) & 1);
-                if (j % 64 == 63 || j + 1 == nb) {
-                    memcpy(buf + n, &acc, 8);
-                    n += 8;
-                    acc = 0;
-                }
-            }
-            break;
-        }
-        }
         buf[n++] = (char)(0x80 | i);
         k = pl_hash64(buf, n, k);
     }
     return k ? k : 1;
+}
+
+/* The key of a sub-block: block key k split by r->split[lev]. A missing
+ * value is a sub-block of its own (every record stays in one leaf). */
+static uint64_t sub_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
+                        size_t lev, uint64_t k, const uint8_t *rec)
+{
+    char buf[PL_BK_ITEM_MAX];
+    uint64_t ri = (uint64_t)(r - c->rules);
+    size_t n = item_bytes(c, &r->split[lev],
+                          ri + PL_LK_MAX_RULES * (lev + 1), rec, buf);
+    buf[n] = (char)((n ? 0xa0 : 0xc0) | lev);  /* present / missing */
+    uint64_t h = pl_hash64(buf, n + 1, k ^ 0x5b117b10c4ull);
+    return h ? h : 1;
+}
+
+static int has_key(const uint64_t *v, size_t n, uint64_t k)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (v[m] < k)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < n && v[lo] == k;
+}
+
+uint64_t pl_bk_leaf(const pl_linkage_cfg *c, size_t rule,
+                    const pl_bk_caps *caps, uint64_t k, const uint8_t *rec)
+{
+    const pl_lk_rule *r = &c->rules[rule];
+    if (!k || !caps)
+        return k;
+    const pl_bk_caps *x = &caps[rule];
+    for (size_t lev = 0; lev < r->n_split && has_key(x->split, x->n_split, k);
+         lev++)
+        k = sub_key(c, r, lev, k, rec);
+    return k;
 }
 
 static void put_be(uint8_t *p, uint64_t v)
@@ -138,8 +190,8 @@ static struct {
     size_t    send_cap, recv_cap, recv_n, rs;
     ent      *e, *tmp;
     size_t    e_cap, tmp_cap;
-    uint64_t *keys, *pk;
-    size_t    keys_cap, pk_cap;
+    uint64_t *keys, *pk, *lk;
+    size_t    keys_cap, pk_cap, lk_cap;
     pl_route_bufs rb;
 } B;
 
@@ -224,16 +276,18 @@ static int beyond_cap(const pl_bk_caps *caps, size_t x, uint64_t k,
     return h && (p > h->cut_p || q > h->cut_q);
 }
 
-/* Collective: every rank's capped blocks of this rule, to every rank,
- * sorted by key. */
-static int share_caps(MPI_Comm comm, pl_bk_cap *mine, size_t n,
-                      pl_bk_caps *out)
+/* Collective: every rank's `bytes` bytes at mine, concatenated in rank
+ * order into *out (malloc'd, *out_bytes). Returns 0 or -1 on every rank. */
+static int share_all(MPI_Comm comm, const void *mine, size_t bytes,
+                     void **out, size_t *out_bytes)
 {
     int size;
     MPI_Comm_size(comm, &size);
-    int nb = (int)(n * sizeof *mine), ok = n * sizeof *mine < INT32_MAX / 2;
+    int nb = (int)bytes, ok = bytes < INT32_MAX / 2;
+    *out = NULL;
+    *out_bytes = 0;
     if (!pl_all_ok(comm, ok)) {
-        pl_err0("linkage: too many capped blocks in one rule");
+        pl_err0("linkage: too many capped or split blocks in one rule");
         return -1;
     }
     int *rc = pl_xcalloc((size_t)size, sizeof *rc);
@@ -245,19 +299,198 @@ static int share_caps(MPI_Comm comm, pl_bk_cap *mine, size_t n,
         t += (uint64_t)rc[i];
     }
     if (!pl_all_ok(comm, t < INT32_MAX)) {
-        pl_err0("linkage: too many capped blocks in one rule");
+        pl_err0("linkage: too many capped or split blocks in one rule");
         free(rc);
         free(rd);
         return -1;
     }
-    out->n = t / sizeof *mine;
-    out->v = pl_xmalloc(t + 1);
-    PL_MPI_CHECK(MPI_Allgatherv(mine, nb, MPI_BYTE, out->v, rc, rd, MPI_BYTE,
+    *out = pl_xmalloc(t + 1);
+    *out_bytes = t;
+    PL_MPI_CHECK(MPI_Allgatherv(mine, nb, MPI_BYTE, *out, rc, rd, MPI_BYTE,
                                 comm));
-    qsort(out->v, out->n, sizeof *out->v, cap_cmp);
     free(rc);
     free(rd);
     return 0;
+}
+
+/* Collective: every rank's capped blocks of this rule, to every rank,
+ * sorted by key. */
+static int share_caps(MPI_Comm comm, pl_bk_cap *mine, size_t n,
+                      pl_bk_caps *out)
+{
+    void *v;
+    size_t t;
+    if (share_all(comm, mine, n * sizeof *mine, &v, &t) != 0)
+        return -1;
+    out->v = v;
+    out->n = t / sizeof *mine;
+    qsort(out->v, out->n, sizeof *out->v, cap_cmp);
+    return 0;
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Count items of the split pass: a (sub-)block key and a side. */
+typedef struct {
+    uint8_t key[8];             /* big-endian (pl_owner_of) */
+    uint8_t side, pad[7];
+} cnt_item;
+
+static struct {
+    cnt_item *v;
+    size_t    n, cap;
+} C;
+
+static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
+                      void *ctx)
+{
+    (void)reply;
+    (void)ctx;
+    if (n == 0)
+        return 0;
+    if (C.n + n > C.cap) {
+        size_t c = C.cap ? C.cap : 1 << 16;
+        while (c < C.n + n)
+            c *= 2;
+        C.v = pl_xrealloc(C.v, c * sizeof *C.v);
+        C.cap = c;
+    }
+    memcpy(C.v + C.n, recv, n * sizeof *C.v);
+    C.n += n;
+    return 0;
+}
+
+/* Collective (the split, docs/LINKAGE.md): lk[i] holds the block key of
+ * this round's records (0: not in the round); on return, their leaf key.
+ * Level by level: a count sketch summed over ranks leaves out the records
+ * of blocks that surely fit; the others' (key, side) pairs travel to the
+ * key's owner, which counts the block's sides exactly: a block above
+ * max_block on a side is split by the rule's next split key (its key
+ * added to caps->split, the same on every rank), so no rank holds a huge
+ * block's records whole (16 bytes a record of it travel, not the record).
+ * Fills st->split_blocks and adds the pairs of the split blocks to
+ * st->capped_pairs (the leaves' own pairs are subtracted where they are
+ * formed). Returns 0 or -1 on every rank. */
+static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
+                       const uint8_t *P, size_t np, const uint8_t *Q,
+                       uint64_t *lk, size_t n, uint64_t cap, pl_bk_caps *caps,
+                       pl_bk_stats *st)
+{
+    const pl_lk_rule *r = &c->rules[rule];
+    size_t rs = pl_fs_recsize(c);
+    uint8_t *act = pl_xmalloc(n + 1);   /* still in a block being counted */
+    for (size_t i = 0; i < n; i++)
+        act[i] = lk[i] != 0;
+    int ret = 0;
+    /* a count sketch first (summed over ranks): a record whose cell holds
+     * at most max_block records a side is in no block above it, and does
+     * not travel; a level whose cells all fit ends the split at once */
+    enum { CELLS = 1 << 16 };
+    uint32_t *sk = pl_xmalloc(2 * CELLS * sizeof *sk);
+    for (size_t lev = 0; lev < r->n_split; lev++) {
+        memset(sk, 0, 2 * CELLS * sizeof *sk);
+        for (size_t i = 0; i < n; i++)
+            if (act[i])
+                sk[(i >= np) * CELLS + (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sk, 2 * CELLS, MPI_UINT32_T,
+                                   MPI_SUM, comm));
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (act[i]) {
+                size_t cell = lk[i] * 0x9e3779b97f4a7c15ull >> 48;
+                act[i] = sk[cell] > c->max_block ||
+                         sk[CELLS + cell] > c->max_block;
+                m += act[i];
+            }
+        uint64_t any = m;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_UINT64_T,
+                                   MPI_MAX, comm));
+        if (!any)
+            break;              /* every block fits: the same on every rank */
+        cnt_item *items = pl_xcalloc(m + 1, sizeof *items);
+        m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (act[i]) {
+                put_be(items[m].key, lk[i]);
+                items[m++].side = i >= np;
+            }
+        C.n = 0;
+        int rc = pl_route_owned(comm, (const uint8_t *)items, m,
+                                sizeof *items, cap, gather_cnt, NULL, 0,
+                                NULL, NULL, NULL);
+        free(items);
+        if (rc != 0) {
+            ret = -1;
+            break;
+        }
+        /* the owner's counts: blocks above max_block on a side */
+        B.e = grow(B.e, &B.e_cap, (C.n + 1) * sizeof *B.e);
+        B.tmp = grow(B.tmp, &B.tmp_cap, (C.n + 1) * sizeof *B.e);
+        for (size_t i = 0; i < C.n; i++) {
+            B.e[i].key = get_be(C.v[i].key);
+            B.e[i].side = C.v[i].side;
+            B.e[i].id = 0;
+            B.e[i].at = 0;
+        }
+        sort_keys(B.e, B.tmp, C.n);
+        uint64_t *big = NULL;
+        size_t nbig = 0, bigcap = 0;
+        for (size_t b = 0; b < C.n;) {
+            size_t e0 = b;
+            uint64_t side[2] = {0, 0};
+            while (e0 < C.n && B.e[e0].key == B.e[b].key)
+                side[B.e[e0++].side != 0]++;
+            if (side[0] > c->max_block || side[1] > c->max_block) {
+                if (nbig == bigcap) {
+                    bigcap = bigcap ? 2 * bigcap : 64;
+                    big = pl_xrealloc(big, bigcap * sizeof *big);
+                }
+                big[nbig++] = B.e[b].key;
+                if (lev == 0) {
+                    st->split_blocks++;
+                    st->capped_pairs += side[0] * side[1];
+                }
+            }
+            b = e0;
+        }
+        void *all;
+        size_t ab;
+        rc = share_all(comm, big, nbig * sizeof *big, &all, &ab);
+        free(big);
+        if (rc != 0) {
+            ret = -1;
+            break;
+        }
+        size_t na = ab / sizeof(uint64_t);
+        uint64_t *ov = all;
+        if (na == 0) {
+            free(all);
+            break;              /* every block fits: the same on every rank */
+        }
+        qsort(ov, na, sizeof *ov, u64_cmp);
+        for (size_t i = 0; i < n; i++)
+            if (act[i]) {
+                if (has_key(ov, na, lk[i]))
+                    lk[i] = sub_key(c, r, lev, lk[i],
+                                    i < np ? P + i * rs : Q + (i - np) * rs);
+                else
+                    act[i] = 0; /* at its leaf */
+            }
+        /* the split blocks of the rule, for later rules' dedup: merged */
+        pl_bk_caps *x = &caps[rule];
+        x->split = pl_xrealloc(x->split, (x->n_split + na) * sizeof *ov);
+        memcpy(x->split + x->n_split, ov, na * sizeof *ov);
+        x->n_split += na;
+        qsort(x->split, x->n_split, sizeof *ov, u64_cmp);
+        free(all);
+    }
+    free(act);
+    free(sk);
+    return ret;
 }
 
 static void add_cap(pl_bk_cap **v, size_t *n, size_t *cap, uint64_t key,
@@ -335,6 +568,9 @@ void pl_bk_release(void)
     free(B.tmp);
     free(B.keys);
     free(B.pk);
+    free(B.lk);
+    free(C.v);
+    memset(&C, 0, sizeof C);
     pl_route_bufs_free(&B.rb);
     memset(&B, 0, sizeof B);
 }
@@ -350,6 +586,18 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
     for (size_t i = 0; i < np + nq; i++)
         keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
     size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
+    const pl_lk_rule *rule = bp->rule >= 0 ? &c->rules[bp->rule] : NULL;
+    int split = bp->split && !bp->self && bp->caps && bp->dedup && rule &&
+                rule->n_split > 0;
+    uint64_t *lk = keys;        /* routing keys: the leaves when split */
+    if (split) {
+        pl_bk_caps *x = &bp->caps[bp->rule];
+        free(x->split);
+        x->split = NULL;
+        x->n_split = 0;
+        B.lk = grow(B.lk, &B.lk_cap, (np + nq + 1) * sizeof *B.lk);
+        lk = B.lk;
+    }
     int ok = 1;
     pl_bk_cap *mycaps = NULL;   /* this rank's capped blocks (bp->caps) */
     size_t n_caps = 0, caps_cap = 0;
@@ -357,6 +605,16 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         size_t n = 0;
         for (size_t i = 0; i < np + nq; i++)
             n += keys[i] && (keys[i] >> 40) % rounds == s;
+        if (split) {            /* a round is its records' block keys' */
+            for (size_t i = 0; i < np + nq; i++)
+                lk[i] = keys[i] && (keys[i] >> 40) % rounds == s ? keys[i]
+                                                                  : 0;
+            if (split_round(comm, c, (size_t)bp->rule, P, np, Q, lk,
+                            np + nq, bp->cap, bp->caps, st) != 0) {
+                free(mycaps);
+                return -1;      /* every rank */
+            }
+        }
         B.send = grow(B.send, &B.send_cap, n * rs + 1);
         uint8_t *send = B.send;
         size_t k = 0;
@@ -364,7 +622,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             if (keys[i] && (keys[i] >> 40) % rounds == s) {
                 uint8_t *d = send + k++ * rs;
                 memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
-                put_be(d, keys[i]);
+                put_be(d, lk[i]);
             }
         B.rs = rs;
         B.recv_n = 0;
@@ -399,9 +657,11 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             B.pk = grow(B.pk, &B.pk_cap, (nr * nprior + 1) * sizeof *B.pk);
             pk = B.pk;
             for (uint64_t i = 0; i < nr; i++)
-                for (size_t j = 0; j < nprior; j++)
-                    pk[i * nprior + j] =
-                        pl_bk_key(c, &c->rules[j], recv + i * rs);
+                for (size_t j = 0; j < nprior; j++)  /* leaf keys */
+                    pk[i * nprior + j] = pl_bk_leaf(
+                        c, j, bp->caps,
+                        pl_bk_key(c, &c->rules[j], recv + i * rs),
+                        recv + i * rs);
         }
         for (uint64_t b = 0; b < nr && ok;) {
             uint64_t e0 = b;
@@ -433,6 +693,11 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             if (big > st->max_block)
                 st->max_block = big;
             uint64_t cp = npb, cq = nqb;
+            /* a sub-block of a split block: its pairs were counted as
+             * not compared with the whole block's (split_round) */
+            if (split && pl_bk_key(c, rule, recv + (size_t)e[b].at * rs) !=
+                             e[b].key)
+                st->capped_pairs -= npb * nqb;
             if (cp > c->max_block || cq > c->max_block) {
                 if (cp > c->max_block)
                     cp = c->max_block;
@@ -500,5 +765,8 @@ void pl_bk_caps_free(pl_bk_caps *caps, size_t n_rules)
         free(caps[i].v);
         caps[i].v = NULL;
         caps[i].n = 0;
+        free(caps[i].split);
+        caps[i].split = NULL;
+        caps[i].n_split = 0;
     }
 }

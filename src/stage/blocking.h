@@ -19,6 +19,19 @@
  * first max_block of each side (by row); the caller warns with the rule and
  * the count of capped blocks, never a value. With bp->caps, a pair that an
  * earlier rule's cap left out is not a duplicate: a later rule compares it.
+ *
+ * Split (bp->split, scoring): before a round's records travel, a count
+ * sketch summed over ranks finds the blocks that may be above max_block;
+ * only their records' (key, side) go to the key's owner, which counts each
+ * block's sides; a
+ * block above max_block is split by the rule's split keys (rule->split,
+ * level by level, the sub-block keys chained hashes of the block key and
+ * the split item; a missing value is a sub-block of its own), and records
+ * travel to the owner of their leaf (sub-)block, capped only when the
+ * last split key leaves it above max_block. The split blocks' keys are
+ * kept in bp->caps (the same on every rank): a later rule's dedup
+ * compares the earlier rules' leaf keys (pl_bk_leaf), so a pair is
+ * counted once, under the first rule whose leaf block compared it.
  */
 #ifndef PL_STAGE_BLOCKING_H
 #define PL_STAGE_BLOCKING_H
@@ -45,14 +58,24 @@ typedef struct {
     uint64_t key, cut_p, cut_q;
 } pl_bk_cap;
 typedef struct {
-    pl_bk_cap *v;               /* sorted by key */
+    pl_bk_cap *v;               /* sorted by key (the leaf block's) */
     size_t     n;
+    uint64_t  *split;           /* keys of the blocks split, any level, */
+    size_t     n_split;         /*   sorted */
 } pl_bk_caps;
 void pl_bk_caps_free(pl_bk_caps *caps, size_t n_rules);
+
+/* Leaf key of a record of block key k under rule `rule`: k split by the
+ * rule's split keys while caps[rule].split holds it (k itself when caps is
+ * NULL or the block was not split; 0 stays 0). */
+uint64_t pl_bk_leaf(const pl_linkage_cfg *c, size_t rule,
+                    const pl_bk_caps *caps, uint64_t k, const uint8_t *rec);
 
 typedef struct {
     int      rule;              /* index in c->rules; -1: random pairs */
     int      dedup;             /* skip pairs found by an earlier rule */
+    int      split;             /* with dedup and caps: split the blocks
+                                   above max_block (rule->split) */
     uint64_t sample_mod;        /* > 1: only blocks with key % mod == 0 */
     /* rule -1: records sampled with probability 1/mod_p, 1/mod_q, put in
      * one of nb random blocks (seeded): random pairs for u. */
@@ -73,7 +96,11 @@ typedef struct {
 typedef struct {
     uint64_t pairs;             /* handed to the callback */
     uint64_t dups;              /* skipped: found by an earlier rule */
-    uint64_t capped_blocks, capped_pairs;
+    uint64_t capped_blocks;     /* blocks (leaves) capped */
+    uint64_t capped_pairs;      /* pairs of the capped and split blocks
+                                   not compared (summed over ranks: one
+                                   rank's share may wrap) */
+    uint64_t split_blocks;      /* blocks above max_block split */
     uint64_t max_block;         /* largest side seen */
 } pl_bk_stats;
 

@@ -56,6 +56,7 @@ typedef struct {
     /* results */
     pl_fs_model mo;
     uint64_t  pairs, dups, capped_blocks, capped_pairs, random_pairs;
+    uint64_t  split_blocks;
     uint64_t  hist[HIST_BINS];
     uint64_t  hist_pq[HIST_BINS];   /* sum of P(match), 2^-32 units: exact */
     double    hist_p[HIST_BINS], est_matches;
@@ -637,10 +638,11 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 
 static void sum_stats(MPI_Comm comm, pl_bk_stats *st)
 {
-    uint64_t v[4] = {st->pairs, st->dups, st->capped_blocks,
-                     st->capped_pairs};
-    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_UINT64_T, MPI_SUM,
+    uint64_t v[5] = {st->pairs, st->dups, st->capped_blocks,
+                     st->capped_pairs, st->split_blocks};
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 5, MPI_UINT64_T, MPI_SUM,
                                comm));
+    st->split_blocks = v[4];
     st->pairs = v[0];
     st->dups = v[1];
     st->capped_blocks = v[2];
@@ -650,7 +652,16 @@ static void sum_stats(MPI_Comm comm, pl_bk_stats *st)
 static void warn_capped(pl_run *r, const pl_lk_rule *rule,
                         const pl_bk_stats *st)
 {
-    if (r->rank == 0 && st->capped_blocks)
+    if (r->rank == 0 && st->split_blocks)
+        pl_warn("linkage: blocking rule '%s': %llu block%s above max_block "
+                "(%llu records a side) split by %s; %llu still above it "
+                "capped; %llu pairs not compared",
+                rule->text, (unsigned long long)st->split_blocks,
+                st->split_blocks > 1 ? "s" : "",
+                (unsigned long long)r->job->linkage->max_block,
+                rule->split_text, (unsigned long long)st->capped_blocks,
+                (unsigned long long)st->capped_pairs);
+    else if (r->rank == 0 && st->capped_blocks)
         pl_warn("linkage: blocking rule '%s': %llu block%s above max_block "
                 "(%llu records a side) capped, %llu pairs not compared",
                 rule->text, (unsigned long long)st->capped_blocks,
@@ -916,8 +927,8 @@ static int link_one(pl_run *r, qsrc *q)
     pl_bk_caps caps[PL_LK_MAX_RULES];
     memset(caps, 0, sizeof caps);
     for (size_t ri = 0; ri < c->n_rules; ri++) {
-        pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .rounds = rounds,
-                            .cap = r->cap, .caps = caps};
+        pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .split = 1,
+                            .rounds = rounds, .cap = r->cap, .caps = caps};
         pl_bk_stats ss = {0};
         if (pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count, score_pair,
                       &x, &ss) != 0) {
@@ -930,12 +941,14 @@ static int link_one(pl_run *r, qsrc *q)
         tot.dups += ss.dups;
         tot.capped_blocks += ss.capped_blocks;
         tot.capped_pairs += ss.capped_pairs;
+        tot.split_blocks += ss.split_blocks;
     }
     pl_bk_caps_free(caps, c->n_rules);
     q->pairs = tot.pairs;
     q->dups = tot.dups;
     q->capped_blocks = tot.capped_blocks;
     q->capped_pairs = tot.capped_pairs;
+    q->split_blocks = tot.split_blocks;
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, q->hist, HIST_BINS,
                                MPI_UINT64_T, MPI_SUM, r->comm));
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, q->hist_pq, HIST_BINS,
@@ -1410,6 +1423,7 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
              pl_attr_u64(g3, "pairs_duplicate", q->dups) == 0 &&
              pl_attr_u64(g3, "pairs_random", q->random_pairs) == 0 &&
              pl_attr_u64(g3, "blocks_capped", q->capped_blocks) == 0 &&
+             pl_attr_u64(g3, "blocks_split", q->split_blocks) == 0 &&
              pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0 &&
              put_attr_f64(g3, "estimated_precision", q->est_precision) == 0 &&
              put_attr_f64(g3, "estimated_recall", q->est_recall) == 0;

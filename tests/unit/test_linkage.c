@@ -357,6 +357,76 @@ static void test_blocking(void)
           "blocking key: a missing value puts the record in no block");
 }
 
+static void set_rec3(uint8_t *rec, uint64_t id, int side, int64_t a,
+                     int64_t b, int64_t d)
+{
+    memset(rec, 0, sizeof(pl_fs_hdr) + 24);
+    pl_fs_hdr *h = (pl_fs_hdr *)rec;
+    h->id = id;
+    h->side = (uint8_t)side;
+    memcpy(rec + sizeof *h, &a, 8);
+    memcpy(rec + sizeof *h + 8, &b, 8);
+    memcpy(rec + sizeof *h + 16, &d, 8);
+}
+
+/* A block above max_block split by a further key; dedup on the leaves. */
+static void test_split(void)
+{
+    pl_linkage_cfg c;
+    exact_cfg(&c, 3);
+    c.max_block = 2;
+    c.n_rules = 2;
+    c.rules[0].n_items = 1;             /* f0, split by f1 */
+    c.rules[0].items[0].field = 0;
+    c.rules[0].n_split = 1;
+    c.rules[0].split[0].field = 1;
+    c.rules[1].n_items = 1;             /* f2 */
+    c.rules[1].items[0].field = 2;
+    enum { RS = sizeof(pl_fs_hdr) + 24 };
+    uint8_t P[5][RS], Q[1][RS];
+    set_rec3(P[0], 0, 0, 1, 0, 9);      /* A: block f0=1, leaf f1=0 */
+    set_rec3(P[1], 1, 0, 1, 1, 5);      /* B, C, E: leaf f1=1, capped to */
+    set_rec3(P[2], 2, 0, 1, 1, 6);      /*   B, C */
+    set_rec3(P[3], 3, 0, 1, 0, 7);      /* D: leaf f1=0 */
+    set_rec3(P[4], 4, 0, 1, 1, 5);      /* E */
+    set_rec3(Q[0], 9, 1, 1, 1, 9);      /* with B, C under rule 0; with A
+                                           (same f0, another leaf) and
+                                           nobody else under rule 1 */
+    pairs_seen s = {{{0}}, 0};
+    pl_bk_stats st[2] = {{0}};
+    pl_bk_caps caps[2] = {{0}};
+    int rc = 0;
+    for (int r = 0; r < 2 && rc == 0; r++) {
+        pl_bk_params bp = {.rule = r, .dedup = 1, .split = 1, .rounds = 1,
+                           .caps = caps};
+        rc = pl_bk_run(MPI_COMM_WORLD, &c, &bp, &P[0][0], 5, &Q[0][0], 1,
+                       on_pair, &s, &st[r]);
+    }
+    pl_bk_caps_free(caps, 2);
+    CHECK(rc == 0 && s.n == 3 && s.seen[0][0] == 1 && s.seen[1][0] == 2 &&
+              s.seen[2][0] == 0 && st[0].split_blocks == 1 &&
+              st[0].capped_blocks == 1 && st[0].capped_pairs == 3,
+          "split: a block of 5 persons (max_block 2) split by a further "
+          "key; the leaf of 3 capped to its first 2; 3 pairs not compared "
+          "(%d pairs, %llu split, %llu capped, %llu not compared)", s.n,
+          (unsigned long long)st[0].split_blocks,
+          (unsigned long long)st[0].capped_blocks,
+          (unsigned long long)st[0].capped_pairs);
+    CHECK(rc == 0 && st[1].pairs == 1 && st[1].dups == 0,
+          "split: a pair sharing an earlier rule's block key but not its "
+          "leaf is compared by the later rule (%llu pairs, %llu skipped)",
+          (unsigned long long)st[1].pairs, (unsigned long long)st[1].dups);
+    /* without .split the same block is capped only */
+    pairs_seen s2 = {{{0}}, 0};
+    pl_bk_stats st2 = {0};
+    pl_bk_params bp = {.rule = 0, .dedup = 1, .rounds = 1};
+    rc = pl_bk_run(MPI_COMM_WORLD, &c, &bp, &P[0][0], 5, &Q[0][0], 1,
+                   on_pair, &s2, &st2);
+    CHECK(rc == 0 && s2.n == 2 && st2.split_blocks == 0 &&
+              st2.capped_blocks == 1 && s2.seen[0][0] == 0,
+          "split off: the block is capped to its first 2 persons");
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -364,6 +434,7 @@ int main(int argc, char **argv)
     test_norm_modes();
     test_em();
     test_blocking();
+    test_split();
     MPI_Finalize();
     return unit_done();
 }

@@ -15,8 +15,9 @@
  * (pl_route) until no rank has any left. Every edge carries at most six
  * messages, so the rounds and the work are bounded by the edges; the round
  * count is the length of the longest chain of decreasing dependent edges
- * (a handful on linkage data). Memory: about 100 bytes per edge per rank
- * (a copy at each endpoint's owner), plus the messages of a round.
+ * (a handful on linkage data). Memory: about 150 bytes per edge (a copy
+ * at each endpoint's owner, with its flags and indexes) plus 8 bytes per
+ * message of a round; the caller's edges are not kept.
  *
  * Left and right ids are two separate id spaces (a record row and a person
  * row; a cluster id could be either). An id is any uint64_t.
@@ -45,9 +46,10 @@ typedef struct {
  * e[i] is in the greedy matching, else 0 (the same whatever the rank count
  * and the order of the edges). An edge given twice counts once (the first
  * copy in e is the one marked). stats may be NULL.
- * Returns 0, or -1 on every rank after a message when an edge has a NaN
- * weight, an id is UINT64_MAX... (see assign.c) or the rounds found the
- * messages inconsistent (a left vertex split over ranks). */
+ * Returns 0, or -1 on every rank (matched left undefined) after a message:
+ * an edge with a NaN weight (no order), more than 2^61 edges on a rank, or
+ * messages found inconsistent during the rounds (which the contract rules
+ * out: a left vertex split over ranks). Ids are never printed. */
 int pl_assign(MPI_Comm comm, const pl_as_edge *e, size_t n,
               uint8_t *matched, pl_as_stats *stats);
 

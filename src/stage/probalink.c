@@ -73,6 +73,7 @@ typedef struct {
     uint64_t  n_rev;
     double    seconds, cpu;
     double    t_phase[5];   /* u, em, score, decide, pids (rank 0) */
+    uint64_t  as_edges, as_rounds;  /* assignment: candidates >= upper */
 } qsrc;
 
 struct pl_probalink_state {
@@ -821,8 +822,11 @@ static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
             ei[ne++] = i;
         }
     uint8_t *m = pl_xmalloc_huge(ne + 1);
-    int rc = pl_assign(r->comm, e, ne, m, NULL);
+    pl_as_stats ast = {0};
+    int rc = pl_assign(r->comm, e, ne, m, &ast);
     free(e);
+    q->as_edges = ne;
+    q->as_rounds = ast.rounds;
     q->status = pl_xmalloc_huge(q->count + 1);
     q->weight = pl_xmalloc_huge(q->count * 8 + 8);
     q->pid = pl_xcalloc_huge(q->count * 16 + 16);
@@ -876,6 +880,8 @@ static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
     }
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_UINT64_T, MPI_SUM,
                                r->comm));
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &q->as_edges, 1, MPI_UINT64_T,
+                               MPI_SUM, r->comm));
     q->n_link = v[0];
     q->n_review = v[1];
     q->n_new = v[2];
@@ -1475,6 +1481,10 @@ void pl_probalink_summary(const pl_run *r)
                 "0): read %.3f, link %.3f", q->name, s->t_prepare,
                 q->t_phase[0], q->t_phase[1], q->t_phase[2], q->t_phase[3],
                 q->t_phase[4], s->cpu_prepare, q->cpu);
+        pl_info("linkage %s: one-to-one assignment of %llu candidate pairs "
+                "at or above upper in %llu message rounds", q->name,
+                (unsigned long long)q->as_edges,
+                (unsigned long long)q->as_rounds);
         if (q->has_truth)
             pl_info("linkage %s: true precision %.4f recall %.4f F1 %.4f",
                     q->name, q->t_precision, q->t_recall, q->t_f1);

@@ -842,7 +842,8 @@ static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
     }
     /* sum of the links' probabilities in 2^-32 units: exact, the same
      * whatever the rank count */
-    uint64_t v[4] = {0, 0, 0, 0};       /* link, review, new, sum P */
+    /* link, review, new, sum of the links' P, sum of the best P a row */
+    uint64_t v[5] = {0, 0, 0, 0, 0};
     for (size_t k = 0; k < ne; k++) {
         if (!m[k])
             continue;
@@ -866,6 +867,7 @@ static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
         uint64_t row = cv[i].q - q->first;
         while (j < nc && cv[j].q == cv[i].q)
             j++;
+        v[4] += (uint64_t)llround(pl_fs_prob(cv[i].w) * 4294967296.0);
         if (q->status[row] != ST_LINK) {
             q->weight[row] = cv[i].w;
             q->status[row] = ST_REVIEW;
@@ -878,14 +880,17 @@ static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
         v[1] += q->status[i] == ST_REVIEW;
         v[2] += q->status[i] == ST_NEW;
     }
-    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_UINT64_T, MPI_SUM,
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 5, MPI_UINT64_T, MPI_SUM,
                                r->comm));
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &q->as_edges, 1, MPI_UINT64_T,
                                MPI_SUM, r->comm));
     q->n_link = v[0];
     q->n_review = v[1];
     q->n_new = v[2];
+    /* expected matches: a record has at most one, with the probability of
+     * its best candidate (docs/LINKAGE.md, "Estimated quality") */
     double sum_p = (double)v[3] / 4294967296.0;
+    q->est_matches = (double)v[4] / 4294967296.0;
     q->est_precision = q->n_link ? sum_p / (double)q->n_link : 1.0;
     q->est_recall = q->est_matches > 0 ? fmin(1.0, sum_p / q->est_matches)
                                        : 1.0;
@@ -1009,8 +1014,6 @@ static int link_one(pl_run *r, qsrc *q)
                                MPI_UINT64_T, MPI_SUM, r->comm));
     for (int b = 0; b < HIST_BINS; b++)
         q->hist_p[b] = (double)q->hist_pq[b] / 4294967296.0;
-    /* matches the model expects: λ over all person x record pairs */
-    q->est_matches = q->mo.lambda * universe;
     double tp2 = MPI_Wtime();
     q->t_phase[2] = tp2 - tp1;
     /* 4. candidates to their row's owner (pl_block, as the outputs): every

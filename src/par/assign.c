@@ -337,6 +337,8 @@ int pl_assign(MPI_Comm comm, const pl_as_edge *e, size_t n,
         side_free(R);
         return -1;
     }
+    if (!R->e)                  /* no right vertex here */
+        R->e = pl_xmalloc(sizeof *R->e);
     qsort(R->e, R->ne, sizeof *R->e, right_cmp);
     R->perm = pl_xmalloc_huge((R->ne + 1) * sizeof *R->perm);
     for (size_t j = 0; j < R->ne; j++)
@@ -382,7 +384,8 @@ int pl_assign(MPI_Comm comm, const pl_as_edge *e, size_t n,
     free(x.dest);
     uint64_t nmatched = 0;
     if (rc == 0) {
-        memset(matched, 0, n);
+        if (n)
+            memset(matched, 0, n);
         for (size_t j = 0; j < n; j++)
             if (L->mate[L->ev[j]] == j) {
                 matched[L->e[j].k] = 1;

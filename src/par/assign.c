@@ -309,7 +309,11 @@ int pl_assign(MPI_Comm comm, const pl_as_edge *e, size_t n,
         L->e[i].peer = 0;
         L->e[i].rank = 0;
     }
-    qsort(L->e, n, sizeof *L->e, left_cmp);
+    size_t in_order = 1;        /* the caller's edges often come sorted */
+    while (in_order < n && left_cmp(&L->e[in_order - 1], &L->e[in_order]) < 0)
+        in_order++;
+    if (in_order < n)
+        qsort(L->e, n, sizeof *L->e, left_cmp);
     /* a copy of each edge to its right vertex's owner */
     uint8_t *recs = pl_xmalloc_huge(n * RREC + 1);
     uint64_t *arrival = pl_xmalloc_huge(n * 8 + 8);

@@ -14,8 +14,8 @@
  * the messages (8 bytes: point, gone, matched) travel in all-to-all rounds
  * (pl_route) until no rank has any left. Every edge carries at most six
  * messages, so the rounds and the work are bounded by the edges; the round
- * count is the length of the longest chain of decreasing dependent edges
- * (a handful on linkage data). Memory: about 150 bytes per edge (a copy
+ * count is the length of the longest chain of edges decided one after the
+ * other (4 on the 1 M synthetic linkage; K for K x K edges of one weight). Memory: about 150 bytes per edge (a copy
  * at each endpoint's owner, with its flags and indexes) plus 8 bytes per
  * message of a round; the caller's edges are not kept.
  *

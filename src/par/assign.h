@@ -15,9 +15,10 @@
  * (pl_route) until no rank has any left. Every edge carries at most six
  * messages, so the rounds and the work are bounded by the edges; the round
  * count is the length of the longest chain of edges decided one after the
- * other (4 on the 1 M synthetic linkage; K for K x K edges of one weight). Memory: about 150 bytes per edge (a copy
- * at each endpoint's owner, with its flags and indexes) plus 8 bytes per
- * message of a round; the caller's edges are not kept.
+ * other (4 on the 1 M synthetic linkage; K for K x K edges of one
+ * weight). Memory: about 150 bytes per edge (a copy at each endpoint's
+ * owner, with its flags and indexes) plus 12 bytes per message of a
+ * round; the caller's edges are not kept.
  *
  * Left and right ids are two separate id spaces (a record row and a person
  * row; a cluster id could be either). An id is any uint64_t.

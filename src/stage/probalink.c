@@ -6,6 +6,7 @@
 #include "base/strsim.h"
 #include "crypto/hmac.h"
 #include "job/linkage_config.h"
+#include "par/assign.h"
 #include "par/exchange.h"
 #include "par/h5.h"
 #include "par/mpi.h"
@@ -69,11 +70,12 @@ typedef struct {
     uint8_t  *status;
     double   *weight;
     uint8_t  *pid;
-    /* rank 0: review rows */
+    /* this rank's rows' review lists, by row */
     cand     *review;
     uint64_t  n_rev;
     double    seconds, cpu;
     double    t_phase[5];   /* u, em, score, decide, pids (rank 0) */
+    uint64_t  as_edges, as_rounds;  /* assignment: candidates >= upper */
 } qsrc;
 
 struct pl_probalink_state {
@@ -686,24 +688,79 @@ static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
     return div_up(mx, lim) ? div_up(mx, lim) : 1;
 }
 
-static int cand_cmp(const void *x, const void *y)
-{
-    const cand *a = x, *b = y;
-    if (a->w != b->w)
-        return a->w > b->w ? -1 : 1;
-    if (a->q != b->q)
-        return a->q < b->q ? -1 : 1;
-    return a->p < b->p ? -1 : a->p > b->p;
-}
-
 static int u64_cmp(const void *x, const void *y)
 {
     uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
     return a < b ? -1 : a > b;
 }
 
-/* Collective: the truth of `src` (rows first..first+n on rank 0 = all). */
-static int read_truth(pl_run *r, const char *src, uint64_t n, uint64_t **out)
+/* Rank owning `row` of n rows in pl_block's distribution. */
+static int block_owner(uint64_t n, int size, uint64_t row)
+{
+    uint64_t q = n / (uint64_t)size, rem = n % (uint64_t)size;
+    if (row < rem * (q + 1))
+        return (int)(row / (q + 1));
+    return q ? (int)(rem + (row - rem * (q + 1)) / q) : size - 1;
+}
+
+typedef struct {
+    uint8_t *v;                 /* received records, n of recsize */
+    size_t   n, cap, recsize;
+} recv_buf;
+
+static int append_recv(const uint8_t *recv, size_t n, uint8_t *reply,
+                       void *ctx)
+{
+    (void)reply;
+    recv_buf *b = ctx;
+    if (b->n + n > b->cap) {
+        b->cap = b->n + n > 2 * b->cap ? b->n + n : 2 * b->cap;
+        b->v = pl_xrealloc(b->v, (b->cap + 1) * b->recsize);
+    }
+    memcpy(b->v + b->n * b->recsize, recv, n * b->recsize);
+    b->n += n;
+    return 0;
+}
+
+/* Collective: records of recsize bytes, whose first 8 bytes are a row of
+ * n rows, to the row's owner (pl_block). Allocates *out (*nout records). */
+static int route_by_row(pl_run *r, const uint8_t *recs, size_t nrec,
+                        size_t recsize, uint64_t n, uint8_t **out,
+                        size_t *nout)
+{
+    uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
+    uint64_t *pos = pl_xcalloc((size_t)r->size, sizeof *pos);
+    for (size_t i = 0; i < nrec; i++) {
+        uint64_t row;
+        memcpy(&row, recs + i * recsize, 8);
+        counts[block_owner(n, r->size, row)]++;
+    }
+    for (int d = 1; d < r->size; d++)
+        pos[d] = pos[d - 1] + counts[d - 1];
+    uint8_t *g = pl_xmalloc_huge(nrec * recsize + 1);
+    for (size_t i = 0; i < nrec; i++) {
+        uint64_t row;
+        memcpy(&row, recs + i * recsize, 8);
+        memcpy(g + pos[block_owner(n, r->size, row)]++ * recsize,
+               recs + i * recsize, recsize);
+    }
+    recv_buf b = {NULL, 0, 0, recsize};
+    int rc = pl_route(r->comm, g, counts, recsize, r->cap, append_recv, &b,
+                      0, NULL, NULL);
+    pl_wipe(g, nrec * recsize);
+    free(g);
+    free(counts);
+    free(pos);
+    *out = b.v ? b.v : pl_xmalloc(recsize);
+    *nout = b.n;
+    return rc;
+}
+
+/* Collective: rows [first, first+count) of the truth of `src` (n rows in
+ * all) into *out; 0 when the store has none (or not of n rows), 1 when
+ * read, -1 on error (every rank). */
+static int read_truth(pl_run *r, const char *src, uint64_t n, uint64_t first,
+                      uint64_t count, uint64_t **out)
 {
     char path[PL_NAME_MAX + 32];
     snprintf(path, sizeof path, "/truth/%s/person", src);
@@ -730,9 +787,9 @@ static int read_truth(pl_run *r, const char *src, uint64_t n, uint64_t **out)
         H5Dclose(d);
         return 0;
     }
-    uint64_t *t = pl_xmalloc_huge((r->rank == 0 ? n : 0) * 8 + 8);
-    int ok = pl_store_read(&r->store, d, path, H5T_NATIVE_UINT64, 0,
-                           r->rank == 0 ? n : 0, 0, t, r->dxpl) == 0;
+    uint64_t *t = pl_xmalloc_huge(count * 8 + 8);
+    int ok = pl_store_read(&r->store, d, path, H5T_NATIVE_UINT64, first,
+                           count, 0, t, r->dxpl) == 0;
     H5Dclose(d);
     if (!pl_all_ok(r->comm, ok)) {
         free(t);
@@ -742,59 +799,143 @@ static int read_truth(pl_run *r, const char *src, uint64_t n, uint64_t **out)
     return 1;
 }
 
-/* Rank 0: one-to-one assignment and decisions for all rows of q. */
-static void decide(pl_run *r, qsrc *q, cand *cv, size_t nc,
-                   uint8_t *status, double *weight, uint8_t *pid,
-                   uint64_t *prow)
+typedef struct {
+    const uint64_t *v;          /* persons truth: block rows, or sorted */
+    uint64_t first, n;
+} truth_ctx;
+
+/* Reply the truth of person rows (8-byte queries) from this rank's block. */
+static int serve_truth_row(const uint8_t *recv, size_t n, uint8_t *reply,
+                           void *ctx)
+{
+    const truth_ctx *t = ctx;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t row;
+        memcpy(&row, recv + 8 * i, 8);
+        if (row < t->first || row - t->first >= t->n)
+            return -1;
+        memcpy(reply + 8 * i, &t->v[row - t->first], 8);
+    }
+    return 0;
+}
+
+/* Reply 1 when a truth value ({key, value} queries) is a person's. */
+static int serve_truth_has(const uint8_t *recv, size_t n, uint8_t *reply,
+                           void *ctx)
+{
+    const truth_ctx *t = ctx;
+    for (size_t i = 0; i < n; i++)
+        reply[i] = bsearch(recv + 16 * i + 8, t->v, t->n, 8, u64_cmp) != NULL;
+    return 0;
+}
+
+static void truth_key(uint64_t v, uint8_t *rec)
+{
+    uint64_t h = pl_hash64(&v, 8, 11);
+    for (int i = 0; i < 8; i++)
+        rec[i] = (uint8_t)(h >> (56 - 8 * i));
+    memcpy(rec + 8, &v, 8);
+}
+
+/* Collective: true precision and recall from /truth when the store has it
+ * (synthetic data): a link is right when its record's and its person's
+ * truth agree; recall counts the records whose person is a person of the
+ * run (their truth value among the persons'). prow: this rank's rows'
+ * linked person rows (UINT64_MAX: not linked). */
+static int true_quality(pl_run *r, qsrc *q, const uint64_t *prow)
 {
     const pl_linkage_cfg *c = r->job->linkage;
-    qsort(cv, nc, sizeof *cv, cand_cmp);
-    uint64_t np = r->store.src[c->persons_index].nrows;
-    uint8_t *used_p = pl_xcalloc(np + 1, 1);
-    uint8_t *nrev = pl_xcalloc(q->nrows + 1, 1);
-    for (uint64_t i = 0; i < q->nrows; i++) {
-        status[i] = ST_NEW;
-        weight[i] = NAN;
-        prow[i] = UINT64_MAX;
+    uint64_t npr = r->store.src[c->persons_index].nrows, pf, pc;
+    pl_block(npr, r->rank, r->size, &pf, &pc);
+    uint64_t *tq = NULL, *tp = NULL;
+    int h1 = read_truth(r, q->name, q->nrows, q->first, q->count, &tq);
+    int h2 = h1 > 0 ? read_truth(r, c->persons, npr, pf, pc, &tp) : 0;
+    if (h1 <= 0 || h2 <= 0) {
+        free(tq);
+        free(tp);
+        return h1 < 0 || h2 < 0 ? -1 : 0;
     }
-    double sum_p = 0;
-    for (size_t i = 0; i < nc; i++) {
-        cand *cd = &cv[i];
-        if (isnan(weight[cd->q]))
-            weight[cd->q] = cd->w;      /* best candidate's weight */
-        if (cd->w >= c->upper && status[cd->q] == ST_NEW && cd->p < np &&
-            !used_p[cd->p]) {
-            status[cd->q] = ST_LINK;
-            weight[cd->q] = cd->w;
-            used_p[cd->p] = 1;
-            memcpy(pid + 16 * cd->q, cd->pid, 16);
-            prow[cd->q] = cd->p;
-            q->n_link++;
-            sum_p += pl_fs_prob(cd->w);
+    /* the linked persons' truth, from their row's owner */
+    uint64_t nl = 0;
+    for (uint64_t i = 0; i < q->count; i++)
+        nl += prow[i] != UINT64_MAX;
+    uint64_t *qr = pl_xmalloc_huge(nl * 8 + 8), *ans = pl_xmalloc_huge(nl * 8 + 8);
+    uint64_t *qi = pl_xmalloc_huge(nl * 8 + 8);
+    uint64_t *counts = pl_xcalloc((size_t)r->size, sizeof *counts);
+    uint64_t *pos = pl_xcalloc((size_t)r->size, sizeof *pos);
+    for (uint64_t i = 0; i < q->count; i++)
+        if (prow[i] != UINT64_MAX)
+            counts[block_owner(npr, r->size, prow[i])]++;
+    for (int d = 1; d < r->size; d++)
+        pos[d] = pos[d - 1] + counts[d - 1];
+    for (uint64_t i = 0; i < q->count; i++)
+        if (prow[i] != UINT64_MAX) {
+            uint64_t at = pos[block_owner(npr, r->size, prow[i])]++;
+            qr[at] = prow[i];
+            qi[at] = i;
         }
+    truth_ctx tc = {tp, pf, pc};
+    int rc = pl_route(r->comm, (const uint8_t *)qr, counts, 8, r->cap,
+                      serve_truth_row, &tc, 8, (uint8_t *)ans, NULL);
+    uint64_t v[3] = {0, 0, 0};          /* tp, fp, pos */
+    for (uint64_t k = 0; k < nl && rc == 0; k++) {
+        if (ans[k] == tq[qi[k]])
+            v[0]++;
+        else
+            v[1]++;
     }
-    /* possible matches of the records left unlinked */
-    q->review = pl_xmalloc((nc + 1) * sizeof *q->review);
-    q->n_rev = 0;
-    for (size_t i = 0; i < nc; i++) {
-        cand *cd = &cv[i];
-        if (status[cd->q] == ST_LINK || nrev[cd->q] >= MAX_REVIEW)
-            continue;
-        if (cd->w >= c->lower) {
-            nrev[cd->q]++;
-            status[cd->q] = ST_REVIEW;
-            q->review[q->n_rev++] = *cd;
-        }
+    free(qr);
+    free(qi);
+    free(ans);
+    free(counts);
+    free(pos);
+    /* recall's denominator: the persons' truth values at a hash's owner */
+    uint8_t *recs = pl_xmalloc_huge((pc > q->count ? pc : q->count) * 16 + 16);
+    for (uint64_t i = 0; i < pc; i++)
+        truth_key(tp[i], recs + 16 * i);
+    uint8_t *got = NULL;
+    uint64_t ngot = 0;
+    if (rc == 0)
+        rc = pl_route_gather(r->comm, recs, pc, 16, r->cap, &got, &ngot,
+                             NULL);
+    uint64_t *pv = pl_xmalloc_huge(ngot * 8 + 8);
+    for (uint64_t i = 0; i < ngot; i++)
+        memcpy(&pv[i], got + 16 * i + 8, 8);
+    free(got);
+    qsort(pv, ngot, 8, u64_cmp);
+    for (uint64_t i = 0; i < q->count; i++)
+        truth_key(tq[i], recs + 16 * i);
+    uint8_t *has = pl_xmalloc_huge(q->count + 1);
+    truth_ctx th = {pv, 0, ngot};
+    if (rc == 0)
+        rc = pl_route_owned(r->comm, recs, q->count, 16, r->cap,
+                            serve_truth_has, &th, 1, has, NULL, NULL);
+    for (uint64_t i = 0; i < q->count && rc == 0; i++)
+        v[2] += has[i];
+    free(has);
+    free(pv);
+    free(recs);
+    free(tq);
+    free(tp);
+    if (rc != 0) {
+        pl_err0("linkage: %s: /truth: a linked person row outside the "
+                "persons' truth", q->name);
+        return -1;
     }
-    for (uint64_t i = 0; i < q->nrows; i++) {
-        q->n_review += status[i] == ST_REVIEW;
-        q->n_new += status[i] == ST_NEW;
-    }
-    q->est_precision = q->n_link ? sum_p / (double)q->n_link : 1.0;
-    q->est_recall = q->est_matches > 0 ? fmin(1.0, sum_p / q->est_matches)
-                                       : 1.0;
-    free(used_p);
-    free(nrev);
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 3, MPI_UINT64_T, MPI_SUM,
+                               r->comm));
+    uint64_t tpn = v[0], fpn = v[1];
+    q->has_truth = 1;
+    q->t_tp = tpn;
+    q->t_fp = fpn;
+    q->t_pos = v[2];
+    q->t_precision = tpn + fpn ? (double)tpn / (double)(tpn + fpn) : 1;
+    q->t_recall = v[2] ? (double)tpn / (double)v[2] : 1;
+    q->t_f1 = q->t_precision + q->t_recall > 0
+                  ? 2 * q->t_precision * q->t_recall /
+                        (q->t_precision + q->t_recall)
+                  : 0;
+    return 0;
 }
 
 static int cand_row_cmp(const void *x, const void *y)
@@ -805,6 +946,100 @@ static int cand_row_cmp(const void *x, const void *y)
     if (a->w != b->w)
         return a->w > b->w ? -1 : 1;
     return a->p < b->p ? -1 : a->p > b->p;
+}
+
+/* Collective: decisions for this rank's rows of q from the candidates of
+ * its rows (cv, nc: every candidate of a row is here). The one-to-one
+ * assignment is the greedy's, best weight first, ties by row then person
+ * row (par/assign.h), over the candidates at or above upper; then per
+ * row: linked, or review with its best MAX_REVIEW candidates, or new.
+ * prow[i]: the linked person row of row first+i (UINT64_MAX: none). */
+static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    qsort(cv, nc, sizeof *cv, cand_row_cmp);
+    uint64_t np = r->store.src[c->persons_index].nrows;
+    pl_as_edge *e = pl_xmalloc_huge(nc * sizeof *e + 1);
+    size_t *ei = pl_xmalloc_huge(nc * sizeof *ei + 1), ne = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (cv[i].w >= c->upper && cv[i].p < np) {
+            e[ne] = (pl_as_edge){cv[i].q, cv[i].p, cv[i].w};
+            ei[ne++] = i;
+        }
+    uint8_t *m = pl_xmalloc_huge(ne + 1);
+    pl_as_stats ast = {0};
+    int rc = pl_assign(r->comm, e, ne, m, &ast);
+    free(e);
+    q->as_edges = ne;
+    q->as_rounds = ast.rounds;
+    q->status = pl_xmalloc_huge(q->count + 1);
+    q->weight = pl_xmalloc_huge(q->count * 8 + 8);
+    q->pid = pl_xcalloc_huge(q->count * 16 + 16);
+    for (uint64_t i = 0; i < q->count; i++) {
+        q->status[i] = ST_NEW;
+        q->weight[i] = NAN;
+        prow[i] = UINT64_MAX;
+    }
+    if (rc != 0) {
+        free(ei);
+        free(m);
+        return -1;
+    }
+    /* sum of the links' probabilities in 2^-32 units: exact, the same
+     * whatever the rank count */
+    /* link, review, new, sum of the links' P, sum of the best P a row */
+    uint64_t v[5] = {0, 0, 0, 0, 0};
+    for (size_t k = 0; k < ne; k++) {
+        if (!m[k])
+            continue;
+        const cand *cd = &cv[ei[k]];
+        uint64_t i = cd->q - q->first;
+        q->status[i] = ST_LINK;
+        q->weight[i] = cd->w;
+        memcpy(q->pid + 16 * i, cd->pid, 16);
+        prow[i] = cd->p;
+        v[0]++;
+        v[3] += (uint64_t)llround(pl_fs_prob(cd->w) * 4294967296.0);
+    }
+    free(ei);
+    free(m);
+    /* per row: its best candidate's weight; the review list of a row left
+     * unlinked (its candidates are all at or above lower) */
+    q->review = pl_xmalloc((nc + 1) * sizeof *q->review);
+    q->n_rev = 0;
+    for (size_t i = 0; i < nc;) {
+        size_t j = i;
+        uint64_t row = cv[i].q - q->first;
+        while (j < nc && cv[j].q == cv[i].q)
+            j++;
+        v[4] += (uint64_t)llround(pl_fs_prob(cv[i].w) * 4294967296.0);
+        if (q->status[row] != ST_LINK) {
+            q->weight[row] = cv[i].w;
+            q->status[row] = ST_REVIEW;
+            for (size_t k = i; k < j && k - i < MAX_REVIEW; k++)
+                q->review[q->n_rev++] = cv[k];
+        }
+        i = j;
+    }
+    for (uint64_t i = 0; i < q->count; i++) {
+        v[1] += q->status[i] == ST_REVIEW;
+        v[2] += q->status[i] == ST_NEW;
+    }
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, 5, MPI_UINT64_T, MPI_SUM,
+                               r->comm));
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &q->as_edges, 1, MPI_UINT64_T,
+                               MPI_SUM, r->comm));
+    q->n_link = v[0];
+    q->n_review = v[1];
+    q->n_new = v[2];
+    /* expected matches: a record has at most one, with the probability of
+     * its best candidate (docs/LINKAGE.md, "Estimated quality") */
+    double sum_p = (double)v[3] / 4294967296.0;
+    q->est_matches = (double)v[4] / 4294967296.0;
+    q->est_precision = q->n_link ? sum_p / (double)q->n_link : 1.0;
+    q->est_recall = q->est_matches > 0 ? fmin(1.0, sum_p / q->est_matches)
+                                       : 1.0;
+    return 0;
 }
 
 int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
@@ -919,7 +1154,6 @@ static int link_one(pl_run *r, qsrc *q)
     if (pl_probalink_fit(r, s->P, np, NP, q->Q, q->count, NQ, 0, &q->mo,
                          &q->random_pairs, q->t_phase) != 0)
         goto fail;
-    double universe = (double)NP * (double)NQ;
     double tp1 = MPI_Wtime();
     /* 3. every candidate pair, scored */
     x.mo = &q->mo;
@@ -955,154 +1189,43 @@ static int link_one(pl_run *r, qsrc *q)
                                MPI_UINT64_T, MPI_SUM, r->comm));
     for (int b = 0; b < HIST_BINS; b++)
         q->hist_p[b] = (double)q->hist_pq[b] / 4294967296.0;
-    /* matches the model expects: λ over all person x record pairs */
-    q->est_matches = q->mo.lambda * universe;
     double tp2 = MPI_Wtime();
     q->t_phase[2] = tp2 - tp1;
-    /* 4. candidates to rank 0 (sorted there: the order is the data's) */
-    int nb = (int)(x.nc * sizeof(cand));
-    if (x.nc * sizeof(cand) > (size_t)INT32_MAX) {
-        pl_err("linkage: %s: too many candidate pairs above the lower "
-               "threshold on this rank (%zu); raise linkage.thresholds."
-               "lower", q->name, x.nc);
-        nb = -1;
-    }
-    if (!pl_all_ok(r->comm, nb >= 0))
-        goto fail;
-    int *rc = NULL, *rd = NULL;
-    if (r->rank == 0) {
-        rc = pl_xcalloc((size_t)r->size, sizeof *rc);
-        rd = pl_xcalloc((size_t)r->size, sizeof *rd);
-    }
-    PL_MPI_CHECK(MPI_Gather(&nb, 1, MPI_INT, rc, 1, MPI_INT, 0, r->comm));
-    cand *all = NULL;
-    size_t nall = 0;
-    int okg = 1;
-    if (r->rank == 0) {
-        uint64_t t = 0;
-        for (int i = 0; i < r->size; i++) {
-            rd[i] = (int)t;
-            t += (uint64_t)rc[i];
-        }
-        if (t > (uint64_t)INT32_MAX) {
-            pl_err("linkage: %s: too many candidate pairs above the lower "
-                   "threshold (%llu bytes); raise linkage.thresholds.lower",
-                   q->name, (unsigned long long)t);
-            okg = 0;
-            for (int i = 0; i < r->size; i++)
-                rc[i] = rd[i] = 0;
-        }
-        nall = okg ? t / sizeof(cand) : 0;
-        all = pl_xmalloc_huge(nall * sizeof(cand) + 1);
-    }
-    PL_MPI_CHECK(MPI_Gatherv(x.cv, okg ? nb : 0, MPI_BYTE, all, rc, rd,
-                             MPI_BYTE, 0, r->comm));
-    free(rc);
-    free(rd);
+    /* 4. candidates to their row's owner (pl_block, as the outputs): every
+     * candidate of a row is then on the rank that decides and writes it */
+    cand *mc = NULL;
+    size_t nmc = 0;
+    int rr = route_by_row(r, (const uint8_t *)x.cv, x.nc, sizeof(cand), NQ,
+                          (uint8_t **)&mc, &nmc);
+    if (x.cv)
+        pl_wipe(x.cv, x.nc * sizeof(cand));
     free(x.cv);
     x.cv = NULL;
-    if (!pl_root_ok(r->comm, okg)) {
-        free(all);
+    if (rr != 0) {
+        free(mc);
         goto fail;
     }
-    /* 5. decisions on rank 0, sent back by row block */
-    uint8_t *st0 = NULL, *pid0 = NULL;
-    double *w0 = NULL;
-    uint64_t *prow = NULL;
-    if (r->rank == 0) {
-        st0 = pl_xmalloc_huge(NQ + 1);
-        w0 = pl_xmalloc_huge(NQ * 8 + 8);
-        pid0 = pl_xcalloc_huge(NQ * 16 + 16);
-        prow = pl_xmalloc_huge(NQ * 8 + 8);
-        decide(r, q, all, nall, st0, w0, pid0, prow);
-        qsort(q->review, q->n_rev, sizeof *q->review, cand_row_cmp);
-    }
-    free(all);
-    /* truth */
-    uint64_t *tq = NULL, *tp = NULL;
-    int h1 = read_truth(r, q->name, NQ, &tq);
-    int h2 = h1 > 0 ? read_truth(r, c->persons,
-                                 r->store.src[c->persons_index].nrows, &tp)
-                    : 0;
-    if (h1 < 0 || h2 < 0) {
-        free(tq);
-        free(tp);
-        goto fail;
-    }
-    if (r->rank == 0 && h1 > 0 && h2 > 0) {
-        uint64_t npr = r->store.src[c->persons_index].nrows;
-        uint64_t *sorted = pl_xmalloc_huge(npr * 8 + 8);
-        memcpy(sorted, tp, npr * 8);
-        qsort(sorted, npr, 8, u64_cmp);
-        uint64_t tpn = 0, fpn = 0, pos = 0;
-        for (uint64_t i = 0; i < NQ; i++) {
-            if (bsearch(&tq[i], sorted, npr, 8, u64_cmp))
-                pos++;
-            if (st0[i] == ST_LINK) {
-                if (tp[prow[i]] == tq[i])
-                    tpn++;
-                else
-                    fpn++;
-            }
+    for (size_t i = 0; i < nmc; i++)
+        if (mc[i].q < q->first || mc[i].q - q->first >= q->count) {
+            pl_err("linkage: %s: a candidate routed to the wrong rank",
+                   q->name);
+            rr = -1;
+            break;
         }
-        free(sorted);
-        q->has_truth = 1;
-        q->t_tp = tpn;
-        q->t_fp = fpn;
-        q->t_pos = pos;
-        q->t_precision = tpn + fpn ? (double)tpn / (double)(tpn + fpn) : 1;
-        q->t_recall = pos ? (double)tpn / (double)pos : 1;
-        q->t_f1 = q->t_precision + q->t_recall > 0
-                      ? 2 * q->t_precision * q->t_recall /
-                            (q->t_precision + q->t_recall)
-                      : 0;
+    if (!pl_all_ok(r->comm, rr == 0)) {
+        free(mc);
+        goto fail;
     }
-    free(tq);
-    free(tp);
+    /* 5. decisions (distributed one-to-one assignment), then the truth */
+    uint64_t *prow = pl_xmalloc_huge(q->count * 8 + 8);
+    rr = decide(r, q, mc, nmc, prow);
+    pl_wipe(mc, nmc * sizeof(cand));
+    free(mc);
+    if (rr == 0)
+        rr = true_quality(r, q, prow);
     free(prow);
-    int *sc = pl_xcalloc((size_t)r->size, sizeof *sc);
-    int *sd = pl_xcalloc((size_t)r->size, sizeof *sd);
-    for (int i = 0; i < r->size; i++) {
-        uint64_t f, n;
-        pl_block(NQ, i, r->size, &f, &n);
-        sc[i] = (int)n;
-        sd[i] = (int)f;
-    }
-    q->status = pl_xmalloc_huge(q->count + 1);
-    q->weight = pl_xmalloc_huge(q->count * 8 + 8);
-    q->pid = pl_xmalloc_huge(q->count * 16 + 16);
-    PL_MPI_CHECK(MPI_Scatterv(st0, sc, sd, MPI_UINT8_T, q->status,
-                              (int)q->count, MPI_UINT8_T, 0, r->comm));
-    PL_MPI_CHECK(MPI_Scatterv(w0, sc, sd, MPI_DOUBLE, q->weight,
-                              (int)q->count, MPI_DOUBLE, 0, r->comm));
-    MPI_Datatype p16;
-    PL_MPI_CHECK(MPI_Type_contiguous(16, MPI_BYTE, &p16));
-    PL_MPI_CHECK(MPI_Type_commit(&p16));
-    PL_MPI_CHECK(MPI_Scatterv(pid0, sc, sd, p16, q->pid, (int)q->count, p16,
-                              0, r->comm));
-    MPI_Type_free(&p16);
-    free(sc);
-    free(sd);
-    free(st0);
-    free(w0);
-    if (pid0)
-        pl_wipe(pid0, NQ * 16);
-    free(pid0);
-    /* counts every rank reports the same */
-    uint64_t cnt3[3] = {q->n_link, q->n_review, q->n_new};
-    PL_MPI_CHECK(MPI_Bcast(cnt3, 3, MPI_UINT64_T, 0, r->comm));
-    q->n_link = cnt3[0];
-    q->n_review = cnt3[1];
-    q->n_new = cnt3[2];
-    double dv[6] = {q->est_precision, q->est_recall, q->t_precision,
-                    q->t_recall, q->t_f1, (double)q->has_truth};
-    PL_MPI_CHECK(MPI_Bcast(dv, 6, MPI_DOUBLE, 0, r->comm));
-    q->est_precision = dv[0];
-    q->est_recall = dv[1];
-    q->t_precision = dv[2];
-    q->t_recall = dv[3];
-    q->t_f1 = dv[4];
-    q->has_truth = (int)dv[5];
+    if (rr != 0)
+        goto fail;
     double tp3 = MPI_Wtime();
     q->t_phase[3] = tp3 - tp2;
     /* new persons' pids, for this rank's rows */
@@ -1237,7 +1360,7 @@ uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec)
 int pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
                        uint64_t **out)
 {
-    return read_truth(r, src, n, out);
+    return read_truth(r, src, n, 0, r->rank == 0 ? n : 0, out);
 }
 
 int pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
@@ -1335,15 +1458,15 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
         H5Gclose(g);
     if (gl >= 0)
         H5Gclose(gl);
-    /* review: rank 0 holds it; its length goes to every rank */
-    uint64_t nrev = q->n_rev;
-    PL_MPI_CHECK(MPI_Bcast(&nrev, 1, MPI_UINT64_T, 0, r->comm));
+    /* review: each rank holds its rows' lists, in row order: written at
+     * the offset of the ranks before it */
+    uint64_t rev_off = 0, nrev = 0;
+    pl_exscan(r->comm, q->n_rev, &rev_off, &nrev);
     hid_t gr = ok ? mkgroup(f, "review") : -1;
     hid_t g2 = gr >= 0 ? mkgroup(gr, q->name) : -1;
     ok &= g2 >= 0;
     if (ok) {
-        int mine = r->rank == 0;
-        uint64_t n = mine ? nrev : 0;
+        uint64_t n = q->n_rev;
         uint64_t *rows = pl_xmalloc_huge(n * 8 + 8);
         char *hex = pl_xmalloc_huge(n * 32 + 1);
         double *w = pl_xmalloc_huge(n * 8 + 8);
@@ -1352,12 +1475,18 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
             hexpid(q->review[i].pid, hex + 32 * i);
             w[i] = q->review[i].w;
         }
-        ok = pl_h5_put(g2, fname, "row", H5T_STD_U64LE, nrev, 0, rows, mine,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g2, fname, "pid", s32, nrev, 0, hex, mine,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g2, fname, "weight", H5T_IEEE_F64LE, nrev, 0, w, mine,
-                       r->dxpl) == 0;
+        struct { const char *n; hid_t t; const void *b; } ds[] = {
+            {"row", H5T_STD_U64LE, rows},
+            {"pid", s32, hex},
+            {"weight", H5T_IEEE_F64LE, w}};
+        for (size_t i = 0; i < 3 && ok; i++) {
+            hid_t d = pl_h5_dataset(fname, g2, ds[i].n, ds[i].t, nrev, 0);
+            ok = d >= 0 && pl_h5_write_rows(fname, d, ds[i].n, ds[i].t,
+                                            rev_off, n, 0, ds[i].b,
+                                            r->dxpl) == 0;
+            if (d >= 0)
+                H5Dclose(d);
+        }
         free(rows);
         free(hex);
         free(w);
@@ -1585,6 +1714,10 @@ void pl_probalink_summary(const pl_run *r)
                 "0): read %.3f, link %.3f", q->name, s->t_prepare,
                 q->t_phase[0], q->t_phase[1], q->t_phase[2], q->t_phase[3],
                 q->t_phase[4], s->cpu_prepare, q->cpu);
+        pl_info("linkage %s: one-to-one assignment of %llu candidate pairs "
+                "at or above upper in %llu message rounds", q->name,
+                (unsigned long long)q->as_edges,
+                (unsigned long long)q->as_rounds);
         if (q->has_truth)
             pl_info("linkage %s: true precision %.4f recall %.4f F1 %.4f",
                     q->name, q->t_precision, q->t_recall, q->t_f1);

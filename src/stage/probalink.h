@@ -10,10 +10,13 @@
  *      model); m per field averaged over the rules that do not block on it;
  *   3. every candidate pair scored (rules OR-ed, a pair counted once);
  *      the pairs at or above the lower threshold are kept;
- *   4. rank 0 assigns one-to-one, best weight first (ties: row, then
- *      person row): a weight >= upper links the record to its person's
- *      pid; a record whose best weight is in [lower, upper) is listed in
- *      /review/<source> and becomes a new person, as does one below.
+ *   4. the candidates go to their record's row owner (pl_block); the
+ *      one-to-one assignment is the sequential greedy's, best weight
+ *      first (ties: row, then person row), computed distributed over the
+ *      candidates >= upper (par/assign.h): a linked record gets its
+ *      person's pid; a record not linked with candidates (all >= lower) is
+ *      listed in /review/<source> (its best 3) and becomes a new person,
+ *      as does one without; each rank decides and writes its own rows.
  * Collective functions return a status every rank agrees on (-1 after a
  * message). No name or field value is ever printed.
  */

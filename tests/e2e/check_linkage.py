@@ -55,6 +55,16 @@ k = f["linkage/registry"]
 a = k.attrs
 check(abs(a["true_precision"] - precision) < 1e-9 and abs(a["true_recall"] - recall) < 1e-9,
       "/linkage/registry@true_precision, true_recall agree with h5py's count")
+# estimated quality (docs/LINKAGE.md "Estimated quality"): precision is the
+# links' mean probability; recall their sum over the records' best
+# candidates' probabilities, of which match_probability is the linked
+# pair's for a linked row (the best one, or a little less)
+sl = prob[linked_rows].sum()
+e_out = prob.sum()
+check(abs(a["estimated_precision"] - sl / max(1, linked_rows.sum())) < 1e-6
+      and sl / e_out - 0.01 <= a["estimated_recall"] <= sl / e_out + 1e-6,
+      f"estimated precision {a['estimated_precision']:.4f} and recall "
+      f"{a['estimated_recall']:.4f} from the links' and records' match probabilities")
 check(k["m"].shape == k["u"].shape == k["field"].shape == k["level"].shape,
       "/linkage model: m, u, field, level of one length")
 check(int(k["hist_pairs"][:].sum()) == int(a["pairs_compared"]),

@@ -73,6 +73,9 @@ typedef struct pl_linkage_cfg {
     size_t       persons_index;         /* in job->sources */
     char       **sources;               /* store sources without an identity */
     size_t       n_sources;
+    /* per source: its name and linkage.keep (keep_given, no identity), the
+     * payload the store opens for it (stage/store.h) */
+    pl_source_cfg *src;
     pl_lk_field  fields[PL_LK_MAX_FIELDS];
     size_t       n_fields;
     pl_lk_rule   rules[PL_LK_MAX_RULES];

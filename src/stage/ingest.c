@@ -400,9 +400,8 @@ static void check_progress(const pl_run *r, const pl_source *s,
  * (~0.5 % pass the key by chance, few enough for a large column) and far
  * below a real NIR column (> 90 %); a false alarm costs one line of
  * allow_nir_like, a miss publishes identifiers. */
-static int scan_payload(pl_run *r, size_t si, check_pos *cp)
+static int scan_payload(pl_run *r, const pl_source *s, check_pos *cp)
 {
-    const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows;
     int refused = 0;
     for (size_t c = 0; c < s->n_payload; c++) {
@@ -486,7 +485,7 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
     uint64_t reasons[16] = {0};
     ss->rejected = ss->opposed = 0;
     check_pos cp = {base, 0, check_passes(s)};
-    if (scan_payload(r, si, &cp) != 0)
+    if (scan_payload(r, s, &cp) != 0)
         return -1;
     uint64_t B = r->job->batch_rows;
     uint64_t nb = pl_batches(r->comm, s->count, B);
@@ -616,6 +615,12 @@ int pl_ingest_count(pl_run *r)
             return -1;
         base += r->store.src[si].nrows;
         pl_progress_set(base);
+    }
+    /* The kept columns of the linkage sources (linkage.keep) too. */
+    for (size_t k = 0; k < r->store.n_lsrc; k++) {
+        check_pos cp = {base, 0, check_passes(&r->store.lsrc[k])};
+        if (scan_payload(r, &r->store.lsrc[k], &cp) != 0)
+            return -1;
     }
     double t0 = MPI_Wtime();
     if (pl_owner_resolve(&r->owner, r->comm) != 0)

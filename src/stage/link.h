@@ -54,10 +54,16 @@ const uint8_t  *pl_links_person_keys(const pl_links *l);
 const uint32_t *pl_links_person_counts(const pl_links *l);
 
 /* The run's index, fed by the ingest (a pl_batch_sink, stage/ingest.h):
- * the valid rows of rows [lo, lo+cnt) of source si with their pids. */
+ * the valid rows of rows [lo, lo+cnt) of source si with their pids. Its
+ * sources are the store's, then linkage.sources (store.lsrc). */
 void pl_link_begin(pl_run *r);
 int  pl_link_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                    const uint8_t *why, const uint8_t *pids);
+/* Collective, after pl_probalink_link and before pl_link_finish: the
+ * rows of each linkage source (store.lsrc[k], source n_src + k of the
+ * index) with their final pids (stage/probalink.h), those linked to an
+ * opposed person left out; sets r->lss. 0 without linkage. */
+int  pl_link_linkage(pl_run *r);
 int  pl_link_finish(pl_run *r);
 /* The run's index (NULL before pl_link_begin). */
 pl_links *pl_link_index(const pl_run *r);

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/json.h"
 #include "base/mem.h"
+#include "job/linkage_config.h"
 #include "par/mpi.h"
 #include "par/h5.h"
 
@@ -742,6 +743,13 @@ int pl_source_read(const pl_store *st, const pl_source *s,
                          col ? 0 : 32, buf, dxpl);
 }
 
+static void init_source(pl_source *s, const pl_source_cfg *cfg)
+{
+    s->cfg = cfg;
+    s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
+    s->also_nir = s->also_birth_rank = -1;
+}
+
 int pl_store_open(pl_store *st, const char *path, const pl_job *job,
                   const pl_pkg_keys *keys, MPI_Comm comm)
 {
@@ -751,12 +759,8 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     st->n_src = job->n_sources;
     st->src = pl_xcalloc(st->n_src, sizeof *st->src);
     st->pkgs = pl_xcalloc(job->n_sources + 1, sizeof *st->pkgs);
-    for (size_t i = 0; i < st->n_src; i++) {
-        pl_source *s = &st->src[i];
-        s->cfg = &job->sources[i];
-        s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
-        s->also_nir = s->also_birth_rank = -1;
-    }
+    for (size_t i = 0; i < st->n_src; i++)
+        init_source(&st->src[i], &job->sources[i]);
     pl_pkg_keys none = {NULL, 0, NULL};
     if (!keys)
         keys = &none;
@@ -789,6 +793,14 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     for (size_t i = 0; i < st->n_src; i++)
         if (!st->src[i].pkg && open_source(st, &st->src[i], comm) != 0)
             return -1;
+    const pl_linkage_cfg *lk = job->linkage;
+    st->n_lsrc = lk ? lk->n_sources : 0;
+    st->lsrc = pl_xcalloc(st->n_lsrc + 1, sizeof *st->lsrc);
+    for (size_t k = 0; k < st->n_lsrc; k++)
+        init_source(&st->lsrc[k], &lk->src[k]);
+    for (size_t k = 0; k < st->n_lsrc; k++)
+        if (open_source(st, &st->lsrc[k], comm) != 0)
+            return -1;
     return 0;
 }
 
@@ -800,8 +812,8 @@ static void close_id(hid_t id)
 
 void pl_store_close(pl_store *st)
 {
-    for (size_t i = 0; i < st->n_src; i++) {
-        pl_source *s = &st->src[i];
+    for (size_t i = 0; i < st->n_src + st->n_lsrc; i++) {
+        pl_source *s = i < st->n_src ? &st->src[i] : &st->lsrc[i - st->n_src];
         if (s->pkg)
             s->p1 = s->birth_rank = -1;     /* the package's datasets */
         close_id(s->nir);
@@ -821,6 +833,9 @@ void pl_store_close(pl_store *st)
             H5Gclose(s->group);
     }
     free(st->src);
+    free(st->lsrc);
+    st->lsrc = NULL;
+    st->n_lsrc = 0;
     for (size_t i = 0; i < st->n_pkgs; i++)
         pl_pkg_close(&st->pkgs[i]);
     free(st->pkgs);

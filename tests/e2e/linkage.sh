@@ -8,9 +8,28 @@ keys
 "$PL" synth --linkage --persons 6000 --records 4000 --seed 11 -o "$TMP/fs.h5" >/dev/null
 check "synth --linkage writes a store with /truth" \
   /usr/bin/python3 -c "import h5py,sys; f=h5py.File('$TMP/fs.h5'); sys.exit(0 if 'registry' in f['truth'] and 'p1' in f['sources/persons'] else 1)"
+# the registry's own data (payload beside the matching fields): a cancer
+# code and a stage, carried by linkage.keep, and an extract of them
+/usr/bin/python3 -c "
+import h5py, numpy as np
+g = h5py.File('$TMP/fs.h5', 'r+')['sources/registry']; n = g['sex'].shape[0]
+rng = np.random.default_rng(1)
+g['diagnosis'] = np.array([('C%02d' % x).encode() for x in rng.integers(0, 50, n)], dtype='S3')
+g['diagnosis'].attrs['description'] = 'registry diagnosis (ICD-O topography)'
+g['stage'] = rng.integers(1, 5, n).astype('int16')"
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/fs.h5#" \
     "$ROOT/jobs/linkage.yaml" >"$TMP/job.yaml"
-for np in 1 2; do
+cat >>"$TMP/job.yaml" <<EOF
+  keep: {registry: [diagnosis, stage]}
+extracts:
+  onco:
+    key: $TMP/keys/project_diabetes.key
+    sources:
+      registry: {columns: [diagnosis, stage], filter: {diagnosis: {prefix: [C1, C2]}}}
+    generalise: {diagnosis: {prefix: 2}}
+    risk: {quasi_identifiers: [diagnosis, stage], k: 2, on_violation: warn}
+EOF
+for np in 1 2 3; do
   if plrun "$np" run "$TMP/job.yaml" --out "$TMP/np$np" >"$TMP/np$np.log" 2>&1; then
     ok "linkage run at -np $np"
   else
@@ -18,9 +37,19 @@ for np in 1 2; do
   fi
 done
 /usr/bin/python3 tests/e2e/check_linkage.py "$TMP/fs.h5" "$TMP/np2/linked.h5" 0.99 0.97
-for g in /linked/registry /review/registry /linkage/registry /linked/persons; do
-  check "identical $g at -np 1 and -np 2" h5diff "$TMP/np1/linked.h5" "$TMP/np2/linked.h5" "$g" "$g"
+for np in 2 3; do
+  for g in /linked/registry /review/registry /linkage/registry /linked/persons /links /persons; do
+    check "identical $g at -np 1 and -np $np" h5diff "$TMP/np1/linked.h5" "$TMP/np$np/linked.h5" "$g" "$g"
+  done
+  check "identical extract onco.h5 at -np 1 and -np $np" h5diff "$TMP/np1/extracts/onco.h5" "$TMP/np$np/extracts/onco.h5"
 done
+# the registry's rows cross-linked like an identity source's (docs/FORMATS.md 5)
+/usr/bin/python3 tests/e2e/check_linkage_rows.py "$TMP/fs.h5" "$TMP/np2/linked.h5" registry
+/usr/bin/python3 tests/e2e/check_extract.py "$TMP/np2/linked.h5" "$TMP/np2/extracts/onco.h5" \
+  "$TMP/keys/project_diabetes.key" '{"sources": {"registry": {"columns": ["diagnosis", "stage"],
+  "filter": {"diagnosis": {"prefix": ["C1", "C2"]}}}}, "generalise": {"diagnosis": {"prefix": 2}},
+  "qi": ["diagnosis", "stage"], "sensitive": null, "k": 2}' | sed 's/^\(not \)\{0,1\}ok - /&registry extract /'
+
 check "linkage_registry.svg is well-formed SVG" /usr/bin/python3 -c "
 import xml.etree.ElementTree as E,sys; r=E.parse('$TMP/np2/current/linkage_registry.svg').getroot(); sys.exit(0 if r.tag.endswith('svg') and len(r)>50 else 1)"
 grep -q "true precision" "$TMP/np2.log" && ok "summary prints the quality" || notok "summary prints the quality"

@@ -62,6 +62,85 @@ for c in ('last_name','first_name'):
         if len(v)>=6: print(v)" | sort -u >"$TMP/names"
 if grep -qiF -f "$TMP/names" "$TMP/np1.log" "$TMP/np2.log"; then notok "no name in the run's messages"; else ok "no name in the run's messages"; fi
 
+# --- opposition: a registry record of an objector is left out -------------
+# The persons source gets a NIR identity (so that a producer can list one
+# of them in an opposition package); a registry record linked to the
+# objector goes like every other record of that person.
+T=$TMP/tk
+mkdir -p "$T"
+cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$T/"
+chmod 600 "$T"/*.key.pem "$T"/*.pass
+Q=$(/usr/bin/python3 - "$TMP/fs.h5" "$TMP/np1/linked.h5" "$TMP/oppst.h5" "$TMP/objectors.h5" <<'PY'
+import sys, h5py, numpy as np
+s, L = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+o = h5py.File(sys.argv[3], "w")
+for grp in ("sources/persons", "sources/registry", "truth/persons", "truth/registry"):
+    for c in s[grp]:
+        if c != "p1":
+            o[grp + "/" + c] = s[grp][c][:]
+bd, sex = s["sources/persons/birth_date"][:], s["sources/persons/sex"][:]
+nir = []
+for i in range(len(bd)):
+    d = "%d%02d%02d75%03d%03d" % (sex[i], bd[i] // 10000 % 100, bd[i] // 100 % 100, 1 + i // 999, 1 + i % 999)
+    nir.append((d + "%02d" % (97 - int(d) % 97)).encode())
+o["sources/persons/nir"] = np.array(nir, dtype="S15")
+# the objector: a person whose registry record was linked to them
+tp, tq = s["truth/persons/person"][:], s["truth/registry/person"][:]
+st, rows = L["linked/registry/match_status"][:], L["linked/registry/row"][:]
+q = next(int(r) for r, x in zip(rows, st) if x == 1 and (tq == tq[r]).sum() == 1 and (tp == tq[r]).sum() == 1)
+i = int(np.nonzero(tp == tq[q])[0][0])
+b = h5py.File(sys.argv[4], "w")
+g = b.create_group("sources/objectors")
+g["nir"] = np.array([nir[i]], dtype="S15")
+g["birth_date"] = np.array([bd[i]], dtype=np.int32)
+g["sex"] = np.array([sex[i]], dtype=np.uint8)
+print(q)
+PY
+)
+cat >"$TMP/prodopp.yaml" <<EOF
+producer: cnam
+package: objectors
+store: $TMP/objectors.h5
+output: $TMP/prodopp
+keys:
+  producer: $TMP/keys/producer.key
+  transport: $T/hdh_transport.pub.pem
+sources:
+  objectors:
+    identity: {nir: nir, birth_date: birth_date, sex: sex}
+opposition: [objectors]
+EOF
+"$PL" produce "$TMP/prodopp.yaml" --signing-key "$T/cnam_signing.key.pem" \
+  --signing-passphrase-file "$T/cnam_signing.pass" >"$TMP/prodopp.log" 2>&1
+OPK=$TMP/prodopp/objectors.opposition.pkg.h5
+check "opposition package of one objector in the persons source" test -f "$OPK"
+sed -e "s#^store: .*#store: $TMP/oppst.h5#" -e "s#^  platform: .*#&\n  producer: $TMP/keys/producer.key#" \
+    -e "s#identity: {p1: p1}#identity: {nir: nir, birth_date: birth_date, sex: sex}#" "$TMP/job.yaml" >"$TMP/oppjob.yaml"
+printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' "$T/cnam_signing.pub.pem" "$OPK" >>"$TMP/oppjob.yaml"
+if plrun 2 run "$TMP/oppjob.yaml" --out "$TMP/opp" --transport-key "$T/hdh_transport.key.pem" \
+    --transport-passphrase-file "$T/hdh_transport.pass" >"$TMP/opp.log" 2>&1; then
+  /usr/bin/python3 - "$TMP/opp/linked.h5" "$TMP/opp/extracts/onco.h5" "$Q" "$TMP/opp.log" <<'PY'
+import sys, re, h5py
+f, x, q = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), int(sys.argv[3])
+g = f["linked/registry"]
+rows = [int(r) for r in g["row"][:]]
+si = [n.decode() if isinstance(n, bytes) else n for n in f["links"].attrs["sources"]].index("registry")
+lrows = [int(r) for r, s in zip(f["links/row"][:], f["links/source"][:]) if s == si]
+ok = q not in rows and q not in lrows and len(rows) == 3999 and sorted(lrows) == rows
+print(("ok - " if ok else "not ok - ") + "opposition: the objector's registry record is in no /linked row, no /links "
+      "row; the 3999 others are (%s)" % (q in rows))
+rev = [int(r) for r in f["review/registry/row"][:]]
+n = int(sum(f["persons/registry"][:])), int(x["persons/registry"][:].sum())
+print(("ok - " if q not in rev and n[0] == 3999 else "not ok - ") +
+      "opposition: not in /review, /persons counts 3999 registry records")
+m = re.search(r"^opposition: 1 persons listed, (\d+) records left out", open(sys.argv[4]).read(), re.M)
+print(("ok - " if m and m.group(1) == "2" else "not ok - ") +
+      "opposition: the summary counts the person's row and their registry record (%s)" % (m and m.group(1)))
+PY
+else
+  notok "linkage run with an opposition"; tail -5 "$TMP/opp.log"
+fi
+
 # job file errors: file:line:column and key path, nothing published
 bad() {  # NAME EXPECTED-REGEX: run $TMP/bad.yaml and expect the error
   local name=$1 want=$2

@@ -163,6 +163,12 @@ sed -e 's#within_days: 31#within_days: soon#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "a comparison option of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_date.within_days'
 sed -e 's#first_name: {compare: name}#first_name: {compare: name, column: ""}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "an empty column name" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.first_name.column: expected a column name, got an empty string'
+sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, last_name]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "linkage.keep naming a matching field's column" "bad.yaml:[0-9]+:[0-9]+: linkage.keep.registry\[1\]: column 'last_name' is the column of matching field 'last_name'; matching fields are never carried"
+sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {cohort: [diagnosis]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "linkage.keep naming another source" "bad.yaml:[0-9]+:[0-9]+: linkage.keep.cohort: 'cohort' is not a source of linkage.sources"
+sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, grade]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "linkage.keep naming a column the store lacks" "fs.h5: /sources/registry/grade: kept column not found"
 cp "$TMP/job.yaml" "$TMP/bad.yaml"
 sed -i -e 's#birth_name: {compare: name}#birth_name: {compare: date}#' "$TMP/bad.yaml"
 bad "a matching field of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_name \(compare: date\): [^ ]*fs.h5: /sources/persons/birth_name: expected a 1-D dataset of an integer'

@@ -407,8 +407,8 @@ static int run_job(pl_run *r, const run_args *a, char *published,
         links += r->ss[i].kept_total;
     pl_progress_stage("link (sort, merge, persons)", links, "links");
     /* The linkage decides first: its records join the index with their
-     * pids (stage/link.h), then the one sort. */
-    if (pl_probalink_link(r) != 0 || pl_link_linkage(r) != 0 ||
+     * pids (stage/probalink.h), then the one sort. */
+    if (pl_probalink_link(r) != 0 || pl_probalink_links(r) != 0 ||
         pl_link_finish(r) != 0) {
         pl_linked_abort(r);
         return -1;

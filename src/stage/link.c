@@ -7,7 +7,6 @@
 #include "base/progress.h"
 #include "par/exchange.h"
 #include "par/mpi.h"
-#include "stage/probalink.h"
 #include "stage/pseudonym.h"
 
 #include <stdlib.h>
@@ -182,40 +181,27 @@ int pl_link_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     return rc;
 }
 
-int pl_link_linkage(pl_run *r)
+int pl_link_rows(pl_run *r, size_t si, uint64_t first, uint64_t n,
+                 const uint8_t *pids, const uint8_t *skip)
 {
     double t0 = MPI_Wtime();
     uint64_t B = r->job->batch_rows ? r->job->batch_rows : 1;
+    uint64_t nb = pl_batches(r->comm, n, B);
     int ok = 1;
-    for (size_t k = 0; k < r->store.n_lsrc && ok; k++) {
-        pl_probalink_out o;
-        pl_src_state *ss = &r->lss[k];
-        ok = pl_probalink_rows(r, k, &o) == 0;
-        if (!pl_all_ok(r->comm, ok))
-            break;
-        memset(ss, 0, sizeof *ss);
-        for (uint64_t i = 0; i < o.count; i++)
-            ss->opposed += o.status[i] == PL_LK_OPPOSED;
-        ss->kept = o.count - ss->opposed;
-        pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
-        uint64_t off;
-        pl_exscan(r->comm, ss->opposed, &off, &ss->opposed_total);
-        uint64_t nb = pl_batches(r->comm, o.count, B);
-        for (uint64_t b = 0; b < nb && ok; b++) {
-            uint64_t lo = b * B, cnt = pl_batch_count(o.count, lo, B), m = 0;
-            for (uint64_t i = lo; i < lo + cnt; i++)
-                if (o.status[i] != PL_LK_OPPOSED)
-                    pl_link_pack(r->link->recs + m++ * PL_LINK_BYTES,
-                                 o.pid + i * PL_PID_BYTES,
-                                 (unsigned)(r->store.n_src + k), o.first + i);
-            pl_route_stats st = {0};
-            ok = pl_links_add(r->link->links, r->comm, r->link->recs, m,
-                              r->cap, &st) == 0;
-            r->exchange_rounds += st.rounds;
-        }
+    for (uint64_t b = 0; b < nb && ok; b++) {
+        uint64_t lo = b * B, cnt = pl_batch_count(n, lo, B), m = 0;
+        for (uint64_t i = lo; i < lo + cnt; i++)
+            if (!skip || !skip[i])
+                pl_link_pack(r->link->recs + m++ * PL_LINK_BYTES,
+                             pids + i * PL_PID_BYTES, (unsigned)si,
+                             first + i);
+        pl_route_stats st = {0};
+        ok = pl_links_add(r->link->links, r->comm, r->link->recs, m, r->cap,
+                          &st) == 0;
+        r->exchange_rounds += st.rounds;
     }
     r->t[PL_T_LINK] += MPI_Wtime() - t0;
-    return pl_all_ok(r->comm, ok) ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 int pl_link_finish(pl_run *r)

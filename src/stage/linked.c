@@ -87,7 +87,7 @@ static size_t row_width(const pl_run *r)
 
 /* /linked/<source>: the group, its counts and every column, sized from
  * the count pass (pl_ingest_count), or for a linkage source (lk) from its
- * decisions (pl_link_linkage), its counts being the linkage's. */
+ * decisions (pl_probalink_links), its counts being the linkage's. */
 static int create_source(pl_run *r, const pl_source *s,
                          const pl_src_state *ss, const pl_probalink_out *lk,
                          src_writer *w, hid_t str32)

@@ -12,6 +12,7 @@
 #include "stage/blocking.h"
 #include "stage/budget.h"
 #include "stage/fellegi.h"
+#include "stage/link.h"
 #include "stage/nir.h"
 #include "stage/pprl_link.h"
 #include "stage/runaudit.h"
@@ -451,7 +452,8 @@ static void opposed_pid(pl_run *r, uint64_t row, uint8_t pid[16])
         memcpy(pid, out, 16);
     } else if (RAND_bytes(pid, 16) != 1)
         memcpy(pid, &row, 8), memset(pid + 8, 0xA5, 8);
-    s->opp = pl_xrealloc(s->opp, (s->n_opp + 1) * 16);
+    if ((s->n_opp & (s->n_opp - 1)) == 0)      /* 0, 1, 2, 4, ...: double */
+        s->opp = pl_xrealloc(s->opp, (s->n_opp ? 2 * s->n_opp : 1) * 16);
     memcpy(s->opp + 16 * s->n_opp++, pid, 16);
 }
 
@@ -1112,6 +1114,29 @@ static int mark_opposed(pl_run *r)
     }
     pl_wipe(all, (size_t)n * 16);
     free(all);
+    return 0;
+}
+
+int pl_probalink_links(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    for (size_t k = 0; s && k < s->nq; k++) {
+        qsrc *q = &s->q[k];
+        pl_src_state *ss = &r->lss[k];
+        uint8_t *skip = pl_xcalloc(q->count + 1, 1);
+        memset(ss, 0, sizeof *ss);
+        for (uint64_t i = 0; i < q->count; i++)
+            ss->opposed += skip[i] = q->status[i] == ST_OPPOSED;
+        ss->kept = q->count - ss->opposed;
+        pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
+        uint64_t off;
+        pl_exscan(r->comm, ss->opposed, &off, &ss->opposed_total);
+        int rc = pl_link_rows(r, r->store.n_src + k, q->first, q->count,
+                              q->pid, skip);
+        free(skip);
+        if (rc != 0)
+            return -1;
+    }
     return 0;
 }
 

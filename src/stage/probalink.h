@@ -54,6 +54,12 @@ typedef struct {
 } pl_probalink_out;
 /* Not collective; -1 when there is no such source. */
 int  pl_probalink_rows(const pl_run *r, size_t k, pl_probalink_out *out);
+/* Collective, after pl_probalink_link and before pl_link_finish: hands
+ * each source's final per-row pids to the run's links index (source
+ * store.n_src + k, stage/link.h), the opposed records left out, and sets
+ * r->lss[k] (kept, opposed: their offsets and totals). 0 without
+ * linkage. */
+int  pl_probalink_links(pl_run *r);
 #define PL_LK_OPPOSED 4         /* the status of a record left out */
 /* Collective: write /review/<source> and /linkage/<source> into the
  * (closed) linked.h5 at `linked` (/linked/<source> is stage/linked.c's),

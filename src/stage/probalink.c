@@ -437,7 +437,7 @@ int pl_probalink_prepare(pl_run *r)
 
 /* An opposed person's row stays a candidate, so that a record of that
  * person is recognised (and left out like the person's other records,
- * pl_probalink_rows), under a stand-in pid never written: keyed, the first
+ * mark_opposed), under a stand-in pid never written: keyed, the first
  * 16 bytes of HMAC(platform key, "pseudolink/opp01" || row, 8 bytes
  * big-endian); random mode, 16 random bytes. */
 static void opposed_pid(pl_run *r, uint64_t row, uint8_t pid[16])

@@ -169,6 +169,14 @@ sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {cohort: [diagnosis]}#' "
 bad "linkage.keep naming another source" "bad.yaml:[0-9]+:[0-9]+: linkage.keep.cohort: 'cohort' is not a source of linkage.sources"
 sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, grade]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "linkage.keep naming a column the store lacks" "fs.h5: /sources/registry/grade: kept column not found"
+cp "$TMP/fs.h5" "$TMP/nirs.h5"
+/usr/bin/python3 -c "
+import h5py, numpy as np
+g = h5py.File('$TMP/nirs.h5', 'r+')['sources/registry']; n = g['sex'].shape[0]
+d = ['1850175%03d%03d' % (1 + i // 999, 1 + i % 999) for i in range(n)]
+g['parent_nir'] = np.array([(x + '%02d' % (97 - int(x) % 97)).encode() for x in d], dtype='S15')"
+sed -e "s#^store: .*#store: $TMP/nirs.h5#" -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, stage, parent_nir]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a kept column of NIRs" "nirs.h5: /sources/registry/parent_nir: payload column looks like NIRs \(4000 of 4000 non-empty values pass the NIR checks\): it would be published in clear; leave it out of linkage.keep.registry"
 cp "$TMP/job.yaml" "$TMP/bad.yaml"
 sed -i -e 's#birth_name: {compare: name}#birth_name: {compare: date}#' "$TMP/bad.yaml"
 bad "a matching field of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_name \(compare: date\): [^ ]*fs.h5: /sources/persons/birth_name: expected a 1-D dataset of an integer'

@@ -284,6 +284,8 @@ static void summary(pl_run *r, double total_s, const char *published)
         uint64_t opp = 0;
         for (size_t i = 0; i < r->store.n_src; i++)
             opp += r->ss[i].opposed_total;
+        for (size_t k = 0; k < r->store.n_lsrc; k++)
+            opp += r->lss[k].opposed_total;     /* linked to such a person */
         pl_info("opposition: %llu persons listed, %llu records left out "
                 "(no pid, no output row, no correspondence entry)",
                 (unsigned long long)r->store.n_opposed,
@@ -322,6 +324,7 @@ static void summary(pl_run *r, double total_s, const char *published)
 static void run_free(pl_run *r)
 {
     free(r->ss);
+    free(r->lss);
     pl_extracts_release(r);
     pl_dedup_free(r);
     pl_probalink_free(r);
@@ -382,6 +385,7 @@ static int run_job(pl_run *r, const run_args *a, char *published,
                                           &keys, r->comm) == 0))
         return -1;
     r->ss = pl_xcalloc(r->store.n_src, sizeof *r->ss);
+    r->lss = pl_xcalloc(r->store.n_lsrc + 1, sizeof *r->lss);
     pl_owner_init(&r->owner, r->job->mode, &r->platform, r->cap);
     if (pl_corr_begin(r, &a->prev) != 0 || pl_extracts_prepare(r) != 0 ||
         pl_probalink_prepare(r) != 0 || pl_ingest_count(r) != 0)
@@ -405,8 +409,11 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     for (size_t i = 0; i < r->store.n_src; i++)
         links += r->ss[i].kept_total;
     pl_progress_stage("link (sort, merge, persons)", links, "links");
-    if (pl_link_finish(r) != 0 || pl_probalink_link(r) != 0 ||
-        pl_dedup_run(r) != 0) {
+    /* The linkage decides first (and deduplication rewrites the pids of
+     * its clusters): its records join the index with their final pids
+     * (stage/probalink.h), then the one sort. */
+    if (pl_probalink_link(r) != 0 || pl_dedup_run(r) != 0 ||
+        pl_probalink_links(r) != 0 || pl_link_finish(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }

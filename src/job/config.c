@@ -803,15 +803,15 @@ static int parse_job(doc_t *d, pl_job *job)
     if (parse_keys(d, root, job, &keys) || parse_sources(d, root, job) ||
         parse_options(d, root, job) || check_keys_needed(d, keys, job) ||
         pl_custody_cfg_parse(d, root, &job->custody) ||
+        pl_linkage_parse(d, root, job) ||     /* extracts may name its sources */
         pl_extracts_parse(d, root, job) || parse_column_dict(d, root, job) ||
-        parse_producers(d, root, job) || parse_opposition(d, root, job) ||
-        pl_linkage_parse(d, root, job))
+        parse_producers(d, root, job) || parse_opposition(d, root, job))
         return -1;
     int pkgs = job->n_opposition > 0;
     for (size_t i = 0; i < job->n_sources; i++)
         pkgs |= job->sources[i].package != NULL;
     for (size_t i = 0; job->linkage && i < job->linkage->n_sources; i++)
-        pkgs |= job->linkage->pkg_src[i].package != NULL;
+        pkgs |= job->linkage->src[i].package != NULL;
     if (pkgs && job->n_producers == 0) {
         pl_yaml_error(d, root->line, root->col, "", "missing required key "
                       "'producers' (the job reads transfer packages: list "

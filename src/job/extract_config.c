@@ -2,6 +2,7 @@
  * extract_config.h and docs/EXTRACTS.md. Every array is attached to the job
  * as soon as it is allocated, so pl_extracts_free releases it on error. */
 #include "job/extract_config.h"
+#include "job/linkage_config.h"
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -136,11 +137,17 @@ static int parse_filter(doc_t *d, const pl_yaml_pair *p, const char *path,
     return 0;
 }
 
+/* A source of the job (its index), or of linkage.sources (n_sources + k). */
 static int find_source(const pl_job *job, const char *name, size_t *idx)
 {
     for (size_t i = 0; i < job->n_sources; i++)
         if (strcmp(job->sources[i].name, name) == 0) {
             *idx = i;
+            return 0;
+        }
+    for (size_t k = 0; job->linkage && k < job->linkage->n_sources; k++)
+        if (strcmp(job->linkage->sources[k], name) == 0) {
+            *idx = job->n_sources + k;
             return 0;
         }
     return -1;

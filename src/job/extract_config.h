@@ -41,7 +41,8 @@ typedef struct {
 
 typedef struct {
     char       source[PL_NAME_MAX];
-    size_t     job_index;       /* index in job->sources */
+    size_t     job_index;       /* index in job->sources; n_sources + k:
+                                 * linkage.sources[k] */
     char     **columns;         /* granted payload columns, in output order */
     size_t     n_columns;
     pl_filter *filters;         /* all must hold */

@@ -14,7 +14,7 @@ typedef const pl_yaml_node node_t;
 
 static const char *const lk_keys[] = {
     "identified_data", "persons", "sources", "fields", "blocking",
-    "thresholds", "max_block", "em", "packages", "dedup", NULL};
+    "thresholds", "max_block", "em", "packages", "dedup", "keep", NULL};
 static const char *const field_keys[] = {
     "compare", "column", "jaro_winkler", "damerau_levenshtein", "phonetic",
     "tf", "swap", "within_days", "year_month", "within", "levels",
@@ -540,6 +540,67 @@ static int parse_rule(doc_t *d, node_t *v, const char *path,
     return 0;
 }
 
+/* linkage.keep: {<source>: [column, ...]}: the payload columns of each
+ * source to link carried to /linked/<source> (none when not listed); a
+ * matching field's column is never carried. After the fields. */
+static int parse_keep(doc_t *d, node_t *lk, pl_linkage_cfg *c)
+{
+    node_t *v;
+    char sub[PL_YAML_PATH_MAX], el[PL_YAML_PATH_MAX], col[PL_NAME_MAX];
+    for (size_t k = 0; k < c->n_sources; k++) {  /* (c->src: packages) */
+        c->src[k].line = c->line;
+        c->src[k].col = c->col;
+    }
+    if (pl_yaml_optional(d, lk, "linkage", "keep", PL_YAML_MAPPING, &v))
+        return -1;
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        const pl_yaml_pair *p = &v->pairs[i];
+        char nm[PL_NAME_MAX];
+        if (get_name(d, p->key, "linkage.keep", "source", nm))
+            return -1;
+        pl_yaml_path(sub, "linkage.keep", nm);
+        size_t k = c->n_sources;
+        for (size_t j = 0; j < c->n_sources; j++)
+            if (strcmp(c->sources[j], nm) == 0)
+                k = j;
+        if (k == c->n_sources) {
+            pl_yaml_error(d, p->key->line, p->key->col, sub, "'%s' is not a "
+                          "source of linkage.sources", nm);
+            return -1;
+        }
+        if (pl_yaml_expect(d, p->value, sub, PL_YAML_SEQUENCE))
+            return -1;
+        pl_source_cfg *s = &c->src[k];
+        s->line = p->key->line;
+        s->col = p->key->col;
+        s->keep = pl_xcalloc(p->value->n_items + 1, sizeof *s->keep);
+        for (size_t j = 0; j < p->value->n_items; j++) {
+            node_t *x = p->value->items[j];
+            pl_yaml_path_index(el, sub, j);
+            if (get_name(d, x, el, "column", col))
+                return -1;
+            for (size_t f = 0; f < c->n_fields; f++)
+                if (strcmp(c->fields[f].column, col) == 0) {
+                    pl_yaml_error(d, x->line, x->col, el, "column '%s' is "
+                                  "the column of matching field '%s'; "
+                                  "matching fields are never carried as "
+                                  "payload", col, c->fields[f].name);
+                    return -1;
+                }
+            for (size_t q = 0; q < s->n_keep; q++)
+                if (strcmp(s->keep[q], col) == 0) {
+                    pl_yaml_error(d, x->line, x->col, el, "duplicate column "
+                                  "'%s' (also at index %zu)", col, q);
+                    return -1;
+                }
+            s->keep[s->n_keep++] = pl_xstrdup(col);
+        }
+    }
+    return 0;
+}
+
 int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
 {
     node_t *lk, *v;
@@ -621,11 +682,11 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
     /* packages: {source: FILE}: linkage sources delivered as transfer
      * packages without identity (docs/LINKAGE.md); the others are groups
      * of the store. */
-    c->pkg_src = pl_xcalloc(c->n_sources, sizeof *c->pkg_src);
+    c->src = pl_xcalloc(c->n_sources + 1, sizeof *c->src);
     for (size_t i = 0; i < c->n_sources; i++) {
-        snprintf(c->pkg_src[i].name, sizeof c->pkg_src[i].name, "%s",
+        snprintf(c->src[i].name, sizeof c->src[i].name, "%s",
                  c->sources[i]);
-        c->pkg_src[i].keep_given = 1;   /* no payload: matching columns */
+        c->src[i].keep_given = 1;       /* no payload unless linkage.keep */
     }
     node_t *pk;
     if (pl_yaml_optional(d, lk, "linkage", "packages", PL_YAML_MAPPING, &pk))
@@ -642,11 +703,11 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
             return -1;
         }
         if (pl_yaml_path_str(d, pk, "linkage.packages", pp->key->str, 1,
-                             &c->pkg_src[j].package))
+                             &c->src[j].package))
             return -1;
     }
     for (size_t i = 0; i < c->n_sources; i++)
-        if (!c->pkg_src[i].package && !job->store) {
+        if (!c->src[i].package && !job->store) {
             pl_yaml_path_index(sub, "linkage.sources", i);
             pl_yaml_error(d, v->items[i]->line, v->items[i]->col, sub,
                           "'%s' is read from the store, and the job names "
@@ -730,6 +791,8 @@ int pl_linkage_parse(doc_t *d, node_t *root, pl_job *job)
     }
     if (isnan(c->dedup_upper))
         c->dedup_upper = c->upper;
+    if (parse_keep(d, lk, c))
+        return -1;
     if ((v = pl_yaml_get(lk, "max_block"))) {
         if (pl_yaml_u64(d, v, "linkage.max_block", &c->max_block))
             return -1;
@@ -771,11 +834,14 @@ void pl_linkage_free(pl_job *job)
         return;
     for (size_t i = 0; i < c->n_sources; i++) {
         free(c->sources[i]);
-        if (c->pkg_src)
-            free(c->pkg_src[i].package);
+        for (size_t j = 0; c->src && j < c->src[i].n_keep; j++)
+            free(c->src[i].keep[j]);
+        free(c->src ? c->src[i].keep : NULL);
+        if (c->src)
+            free(c->src[i].package);
     }
     free(c->sources);
-    free(c->pkg_src);
+    free(c->src);
     for (size_t i = 0; i < c->n_dedup; i++)
         free(c->dedup[i]);
     free(c->dedup);

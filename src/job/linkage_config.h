@@ -82,10 +82,11 @@ typedef struct pl_linkage_cfg {
     size_t       persons_index;         /* in job->sources */
     char       **sources;               /* sources without an identity */
     size_t       n_sources;
-    /* One per source: name and, for one delivered as a transfer package
-     * (linkage.packages), package set (no identity, keep nothing); the
-     * platform opens it (stage/store.c, pl_store_find). */
-    pl_source_cfg *pkg_src;
+    /* One per source of linkage.sources (no identity): its name, the
+     * payload of linkage.keep (keep_given: nothing unless listed) and,
+     * for one delivered as a transfer package (linkage.packages), the
+     * package; the store opens them (stage/store.h, st->lsrc). */
+    pl_source_cfg *src;
     /* linkage.dedup: store sources without an identity to deduplicate
      * (stage/dedup.h), also in `sources` or not; dedup_at: line, column of
      * each entry (2 ints), for the store checks' messages */

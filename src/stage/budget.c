@@ -156,7 +156,8 @@ void pl_budget_report(pl_run *r)
     getrusage(RUSAGE_SELF, &ru);
     uint64_t mine[4] = {(uint64_t)ru.ru_maxrss, 0, 0, 0}, max[4];
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
-    mine[1] = lc->n_persons * (PL_PID_BYTES + 4 * r->store.n_src);
+    mine[1] = lc->n_persons * (PL_PID_BYTES + 4 * (r->store.n_src +
+                                                   r->store.n_lsrc));
     mine[2] = pl_owner_bytes(&r->owner);              /* allocated */
     mine[3] = lc->spilled;
     PL_MPI_CHECK(MPI_Reduce(mine, max, 4, MPI_UINT64_T, MPI_MAX, 0, r->comm));

@@ -168,10 +168,13 @@ static int prepare_one(pl_run *r, const pl_extract_cfg *e, xproj *p)
         xsrc *x = &p->src[s];
         x->cfg = &e->src[s];
         x->sens = -1;
-        for (size_t k = 0; k < r->store.n_src; k++)
-            if (r->store.src[k].cfg == &r->job->sources[x->cfg->job_index])
+        size_t ji = x->cfg->job_index, nj = r->job->n_sources;
+        for (size_t k = 0; ji < nj && k < r->store.n_src; k++)
+            if (r->store.src[k].cfg == &r->job->sources[ji])
                 x->si = k;
-        x->s = &r->store.src[x->si];
+        /* a linkage source (store.lsrc; its kept rows in r->lss) */
+        x->s = ji < nj ? &r->store.src[x->si] : &r->store.lsrc[ji - nj];
+        x->ss = ji < nj ? &r->ss[x->si] : &r->lss[ji - nj];
         if (prepare_columns(r, e, x) != 0 || prepare_filters(r, e, x) != 0)
             return -1;
     }
@@ -240,7 +243,7 @@ static size_t max_size(const pl_source *s)
 static int load_kept(pl_run *r, hid_t lf, const char *lpath, xsrc *x)
 {
     const pl_source *s = x->s;
-    const pl_src_state *ss = &r->ss[x->si];
+    const pl_src_state *ss = x->ss;
     x->sel = pl_xcalloc(s->count ? s->count : 1, 1);
     x->rowpid = pl_xcalloc(s->count ? s->count : 1, PL_PID_BYTES);
     char rpath[PL_NAME_MAX + 32], ppath[PL_NAME_MAX + 32];

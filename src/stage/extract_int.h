@@ -18,6 +18,7 @@ typedef struct {
     const pl_extract_src *cfg;
     const pl_source *s;
     size_t      si;             /* index in the store */
+    const pl_src_state *ss;     /* its counts (r->ss[si], or r->lss[k]) */
     size_t     *col;            /* granted column -> payload index */
     pl_gen_col *gen;            /* per granted column */
     size_t     *fcol;           /* filter -> payload index */

@@ -399,10 +399,11 @@ static void check_progress(const pl_run *r, const pl_source *s,
  * threshold (1 % of non-empty values) is far above random 15-digit codes
  * (~0.5 % pass the key by chance, few enough for a large column) and far
  * below a real NIR column (> 90 %); a false alarm costs one line of
- * allow_nir_like, a miss publishes identifiers. */
-static int scan_payload(pl_run *r, size_t si, check_pos *cp)
+ * allow_nir_like, a miss publishes identifiers. lk: a linkage source
+ * (its linkage.keep). */
+static int scan_payload(pl_run *r, const pl_source *s, check_pos *cp,
+                        int lk)
 {
-    const pl_source *s = &r->store.src[si];
     uint64_t B = r->job->batch_rows;
     int refused = 0;
     for (size_t c = 0; c < s->n_payload; c++) {
@@ -435,7 +436,14 @@ static int scan_payload(pl_run *r, size_t si, check_pos *cp)
             return -1;
         uint64_t g[2];
         PL_MPI_CHECK(MPI_Allreduce(n, g, 2, MPI_UINT64_T, MPI_SUM, r->comm));
-        if (pl_nir_scan_refused(g[0], g[1])) {
+        if (pl_nir_scan_refused(g[0], g[1]) && lk) {
+            pl_err0("%s: %s: payload column looks like NIRs (%llu of %llu "
+                    "non-empty values pass the NIR checks): it would be "
+                    "published in clear; leave it out of linkage.keep.%s",
+                    r->store.path, what, (unsigned long long)g[0],
+                    (unsigned long long)g[1], s->cfg->name);
+            refused = 1;
+        } else if (pl_nir_scan_refused(g[0], g[1])) {
             pl_err0("%s: %s: payload column looks like NIRs (%llu of %llu "
                     "non-empty values pass the NIR checks): it would be "
                     "published in clear; name it as an identity, drop it, "
@@ -486,7 +494,7 @@ static int count_source(pl_run *r, size_t si, uint64_t base)
     uint64_t reasons[16] = {0};
     ss->rejected = ss->opposed = 0;
     check_pos cp = {base, 0, check_passes(s)};
-    if (scan_payload(r, si, &cp) != 0)
+    if (scan_payload(r, s, &cp, 0) != 0)
         return -1;
     uint64_t B = r->job->batch_rows;
     uint64_t nb = pl_batches(r->comm, s->count, B);
@@ -616,6 +624,12 @@ int pl_ingest_count(pl_run *r)
             return -1;
         base += r->store.src[si].nrows;
         pl_progress_set(base);
+    }
+    /* The kept columns of the linkage sources (linkage.keep) too. */
+    for (size_t k = 0; k < r->store.n_lsrc; k++) {
+        check_pos cp = {base, 0, check_passes(&r->store.lsrc[k])};
+        if (scan_payload(r, &r->store.lsrc[k], &cp, 1) != 0)
+            return -1;
     }
     double t0 = MPI_Wtime();
     if (pl_owner_resolve(&r->owner, r->comm) != 0)

@@ -151,7 +151,8 @@ void pl_link_begin(pl_run *r)
 {
     struct pl_link_state *st = pl_xcalloc(1, sizeof *st);
     uint64_t B = r->job->batch_rows ? r->job->batch_rows : 1;
-    st->links = pl_links_new(r->store.n_src, r->link_run, r->merge_bytes,
+    st->links = pl_links_new(r->store.n_src + r->store.n_lsrc, r->link_run,
+                             r->merge_bytes,
                              r->job->output, B);
     st->recs = pl_xmalloc(B * PL_LINK_BYTES);
     r->link = st;
@@ -178,6 +179,29 @@ int pl_link_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     r->exchange_rounds += st.rounds;
     r->t[PL_T_LINK] += MPI_Wtime() - t0;
     return rc;
+}
+
+int pl_link_rows(pl_run *r, size_t si, uint64_t first, uint64_t n,
+                 const uint8_t *pids, const uint8_t *skip)
+{
+    double t0 = MPI_Wtime();
+    uint64_t B = r->job->batch_rows ? r->job->batch_rows : 1;
+    uint64_t nb = pl_batches(r->comm, n, B);
+    int ok = 1;
+    for (uint64_t b = 0; b < nb && ok; b++) {
+        uint64_t lo = b * B, cnt = pl_batch_count(n, lo, B), m = 0;
+        for (uint64_t i = lo; i < lo + cnt; i++)
+            if (!skip || !skip[i])
+                pl_link_pack(r->link->recs + m++ * PL_LINK_BYTES,
+                             pids + i * PL_PID_BYTES, (unsigned)si,
+                             first + i);
+        pl_route_stats st = {0};
+        ok = pl_links_add(r->link->links, r->comm, r->link->recs, m, r->cap,
+                          &st) == 0;
+        r->exchange_rounds += st.rounds;
+    }
+    r->t[PL_T_LINK] += MPI_Wtime() - t0;
+    return ok ? 0 : -1;
 }
 
 int pl_link_finish(pl_run *r)

@@ -54,10 +54,17 @@ const uint8_t  *pl_links_person_keys(const pl_links *l);
 const uint32_t *pl_links_person_counts(const pl_links *l);
 
 /* The run's index, fed by the ingest (a pl_batch_sink, stage/ingest.h):
- * the valid rows of rows [lo, lo+cnt) of source si with their pids. */
+ * the valid rows of rows [lo, lo+cnt) of source si with their pids. Its
+ * sources are the store's, then linkage.sources (store.lsrc). */
 void pl_link_begin(pl_run *r);
 int  pl_link_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                    const uint8_t *why, const uint8_t *pids);
+/* Rows [first, first+n) of source si of the index (a linkage source is
+ * store.n_src + k) with their pids [n][16], a row whose skip[i] is set
+ * left out (skip may be NULL), before pl_link_finish. Collective (in
+ * batches of batch_rows); the status is shared by every rank. */
+int  pl_link_rows(pl_run *r, size_t si, uint64_t first, uint64_t n,
+                  const uint8_t *pids, const uint8_t *skip);
 int  pl_link_finish(pl_run *r);
 /* The run's index (NULL before pl_link_begin). */
 pl_links *pl_link_index(const pl_run *r);

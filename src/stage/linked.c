@@ -12,6 +12,10 @@
 #include "par/mpi.h"
 #include "par/h5.h"
 #include "stage/colmeta.h"
+#include "stage/fellegi.h"
+#include "stage/probalink.h"
+
+#include <math.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +33,7 @@ typedef struct {
     hid_t   *d;                 /* pid, row, payload...; -1 when not made */
     hid_t   *ot;                /* payload output types (strings tagged
                                  * UTF-8, bytes unchanged) */
-    size_t   nd;
+    size_t   nd, np;            /* datasets, payload columns */
     hid_t    rej_row, rej_why;  /* /rejects/<source>/{row,reason} */
     hid_t    amb_row, amb_cand; /* /ambiguous/<source>/{row,candidates} */
     uint64_t done, rej_done, amb_done;  /* rows written so far, this rank */
@@ -70,22 +74,28 @@ static int describe_payload(pl_run *r, const pl_source *s,
 static size_t row_width(const pl_run *r)
 {
     size_t m = 32;              /* pid hex; also holds a u64 row */
-    for (size_t si = 0; si < r->store.n_src; si++)
-        for (size_t c = 0; c < r->store.src[si].n_payload; c++)
-            if (r->store.src[si].payload[c].size > m)
-                m = r->store.src[si].payload[c].size;
+    for (size_t si = 0; si < r->store.n_src + r->store.n_lsrc; si++) {
+        const pl_source *s = si < r->store.n_src
+                                 ? &r->store.src[si]
+                                 : &r->store.lsrc[si - r->store.n_src];
+        for (size_t c = 0; c < s->n_payload; c++)
+            if (s->payload[c].size > m)
+                m = s->payload[c].size;
+    }
     return m;
 }
 
 /* /linked/<source>: the group, its counts and every column, sized from
- * the count pass (pl_ingest_count). */
-static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
+ * the count pass (pl_ingest_count), or for a linkage source (lk) from its
+ * decisions (pl_probalink_links), its counts being the linkage's. */
+static int create_source(pl_run *r, const pl_source *s,
+                         const pl_src_state *ss, const pl_probalink_out *lk,
+                         src_writer *w, hid_t str32)
 {
-    const pl_source *s = &r->store.src[si];
-    const pl_src_state *ss = &r->ss[si];
     char path[PL_NAME_MAX + 16];
     snprintf(path, sizeof path, "/linked/%s", s->cfg->name);
-    w->nd = 2 + s->n_payload;
+    w->nd = 2 + s->n_payload + (lk ? 3 : 0);
+    w->np = s->n_payload;
     w->d = pl_xmalloc(w->nd * sizeof *w->d);
     w->ot = pl_xmalloc((s->n_payload ? s->n_payload : 1) * sizeof *w->ot);
     for (size_t c = 0; c < w->nd; c++)
@@ -96,9 +106,17 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
     if (!pl_all_ok(r->comm, g >= 0))
         return -1;
     pl_attr_u64(g, "rows_read", s->nrows);
-    pl_attr_u64(g, "rows_rejected", ss->rej_total);
-    pl_attr_u64(g, "rows_linked", ss->kept_total);
-    pl_attr_u64(g, "rows_ambiguous", ss->amb_total);
+    if (lk) {
+        pl_attr_u64(g, "rows_linked", lk->n_link);
+        pl_attr_u64(g, "rows_review", lk->n_review);
+        pl_attr_u64(g, "rows_new", lk->n_new);
+        pl_attr_strlist(g, "match_status_codes",
+                        (const char *[]){"1=linked", "2=review", "3=new"}, 3);
+    } else {
+        pl_attr_u64(g, "rows_rejected", ss->rej_total);
+        pl_attr_u64(g, "rows_linked", ss->kept_total);
+        pl_attr_u64(g, "rows_ambiguous", ss->amb_total);
+    }
     int ok = (w->d[0] = pl_out_dataset(&r->lw->f, g, "pid", str32,
                                        ss->kept_total)) >= 0;
     ok = ok && (w->d[1] = pl_out_dataset(&r->lw->f, g, "row",
@@ -115,6 +133,22 @@ static int create_source(pl_run *r, size_t si, src_writer *w, hid_t str32)
         ok = (w->d[2 + c] = pl_out_dataset(&r->lw->f, g, s->payload[c].name,
                                            w->ot[c], ss->kept_total)) >= 0;
         ok = ok && describe_payload(r, s, &s->payload[c], w->d[2 + c]) == 0;
+    }
+    static const struct { const char *n, *desc, *units; } mc[3] = {
+        {"match_weight", "match weight of the link, or of the best candidate "
+         "(log2 Bayes factor with the prior); NaN without candidate",
+         "log2"},
+        {"match_status", "1 linked to a person of the run, 2 a new person "
+         "with possible matches (/review), 3 a new person (see "
+         "@match_status_codes)", NULL},
+        {"match_probability", "1 / (1 + 2^-match_weight); 0 without "
+         "candidate", NULL}};
+    for (size_t c = 0; lk && c < 3 && ok; c++) {
+        hid_t t = c == 1 ? H5T_STD_U8LE : H5T_IEEE_F64LE;
+        size_t at = 2 + s->n_payload + c;
+        ok = (w->d[at] = pl_out_dataset(&r->lw->f, g, mc[c].n, t,
+                                        ss->kept_total)) >= 0 &&
+             pl_colmeta_put(w->d[at], mc[c].desc, mc[c].units, NULL) == 0;
     }
     H5Gclose(g);
     return pl_all_ok(r->comm, ok) ? 0 : -1;
@@ -216,7 +250,8 @@ int pl_linked_begin(pl_run *r)
         return -1;
     int rc = 0;
     for (size_t si = 0; si < r->store.n_src && rc == 0; si++)
-        rc = create_source(r, si, &lw->w[si], lw->str32);
+        rc = create_source(r, &r->store.src[si], &r->ss[si], NULL, &lw->w[si],
+                           lw->str32);
     return rc == 0 ? create_rejects(r, lw) : -1;
 }
 
@@ -244,16 +279,15 @@ static int check_text(pl_run *r, const pl_source *s, const pl_column *col,
 /* One batch of one source: rows [lo, lo+cnt) of this rank's block, with
  * their reject reasons and the pids of the valid ones (in row order).
  * Collective: every rank calls it for every batch, maybe with cnt = 0. */
-int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
-                    const uint8_t *why, const uint8_t *pids)
+/* pid, row and payload of the kept rows (why 0) of rows [lo, lo+cnt) of
+ * this rank's block of s, at their offset; the count written in *nk. */
+static int write_rows(pl_run *r, const pl_source *s, const pl_src_state *ss,
+                      src_writer *w, uint64_t lo, uint64_t cnt,
+                      const uint8_t *why, const uint8_t *pids, uint64_t *nkp)
 {
-    double t0 = MPI_Wtime();
     struct pl_linked_writer *lw = r->lw;
-    src_writer *w = &lw->w[si];
-    const pl_source *s = &r->store.src[si];
-    const pl_src_state *ss = &r->ss[si];
     uint8_t *in = lw->in, *out = lw->out;
-    uint64_t nk = 0, nr = 0;
+    uint64_t nk = 0;
     uint64_t *rows = (uint64_t *)out;
     for (uint64_t i = 0; i < cnt; i++)
         if (!why[i])
@@ -276,6 +310,21 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
         ok &= pl_out_write(&r->lw->f, w->d[2 + c], col->name, w->ot[c],
                            off, m, out, r->dxpl) == 0;
     }
+    *nkp = nk;
+    return ok ? 0 : -1;
+}
+
+int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
+                    const uint8_t *why, const uint8_t *pids)
+{
+    double t0 = MPI_Wtime();
+    struct pl_linked_writer *lw = r->lw;
+    src_writer *w = &lw->w[si];
+    const pl_source *s = &r->store.src[si];
+    const pl_src_state *ss = &r->ss[si];
+    uint8_t *in = lw->in, *out = lw->out;
+    uint64_t nk = 0, nr = 0;
+    int ok = write_rows(r, s, ss, w, lo, cnt, why, pids, &nk) == 0;
     /* Rejects: row numbers, then the reason codes (uint8) after them. */
     uint64_t *rrow = (uint64_t *)in;
     uint8_t *rwhy = out;
@@ -314,27 +363,32 @@ int pl_linked_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
 }
 
 /* Close the per-source datasets and free the batch buffers. */
+static void close_writer(src_writer *w)
+{
+    for (size_t c = 0; w->d && c < w->nd; c++)
+        if (w->d[c] >= 0)
+            H5Dclose(w->d[c]);
+    if (w->rej_row >= 0)
+        H5Dclose(w->rej_row);
+    if (w->rej_why >= 0)
+        H5Dclose(w->rej_why);
+    for (size_t c = 0; w->ot && c < w->np; c++)
+        H5Tclose(w->ot[c]);
+    if (w->amb_row >= 0)
+        H5Dclose(w->amb_row);
+    if (w->amb_cand >= 0)
+        H5Dclose(w->amb_cand);
+    free(w->d);
+    free(w->ot);
+    w->d = NULL;
+    w->ot = NULL;
+}
+
 static void close_datasets(pl_run *r)
 {
     struct pl_linked_writer *lw = r->lw;
-    for (size_t si = 0; lw->w && si < r->store.n_src; si++) {
-        src_writer *w = &lw->w[si];
-        for (size_t c = 0; w->d && c < w->nd; c++)
-            if (w->d[c] >= 0)
-                H5Dclose(w->d[c]);
-        if (w->rej_row >= 0)
-            H5Dclose(w->rej_row);
-        if (w->rej_why >= 0)
-            H5Dclose(w->rej_why);
-        for (size_t c = 0; w->ot && c + 2 < w->nd; c++)
-            H5Tclose(w->ot[c]);
-        if (w->amb_row >= 0)
-            H5Dclose(w->amb_row);
-        if (w->amb_cand >= 0)
-            H5Dclose(w->amb_cand);
-        free(w->d);
-        free(w->ot);
-    }
+    for (size_t si = 0; lw->w && si < r->store.n_src; si++)
+        close_writer(&lw->w[si]);
     free(lw->w);
     lw->w = NULL;
     free(lw->in);
@@ -476,6 +530,10 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
         kept += r->ss[si].kept_total;
         amb += r->ss[si].amb_total;
     }
+    for (size_t k = 0; k < r->store.n_lsrc; k++) {     /* linkage sources */
+        read += r->store.lsrc[k].nrows;
+        kept += r->lss[k].kept_total;
+    }
     const pl_links_counts *lc = pl_links_count(pl_link_index(r));
     hid_t root = H5Gopen2(f->file, "/", H5P_DEFAULT);
     char sha[65];
@@ -488,7 +546,7 @@ static int write_root_attrs(pl_run *r, pl_outfile *f,
     rc |= pl_attr_str(root, "tool_version", "pseudolink " PL_VERSION_STR);
     rc |= pl_attr_str(root, "job_sha256", sha);
     rc |= pl_linked_write_root(root, r->job->mode, lc->persons_total, names,
-                               r->store.n_src);
+                               r->store.n_src + r->store.n_lsrc);
     H5Gclose(root);
     return rc;
 }
@@ -542,18 +600,87 @@ static int write_lineage(pl_run *r, pl_outfile *f)
     return pl_all_ok(r->comm, rc == 0) ? 0 : -1;
 }
 
+/* /linked/<source> of each linkage source (store.lsrc): pid, row and
+ * payload written as an identity source's rows are (write_rows), then
+ * match_weight, match_status, match_probability; a record linked to an
+ * opposed person is left out like every record of that person. */
+static int write_linkage(pl_run *r)
+{
+    struct pl_linked_writer *lw = r->lw;
+    uint64_t B = r->job->batch_rows ? r->job->batch_rows : 1;
+    uint8_t *why = pl_xmalloc(B), *st = pl_xmalloc(B);
+    uint8_t *pids = pl_xmalloc(B * PL_PID_BYTES);
+    double *wt = pl_xmalloc(B * sizeof *wt), *pr = pl_xmalloc(B * sizeof *pr);
+    int ok = 1;
+    for (size_t k = 0; k < r->store.n_lsrc && ok; k++) {
+        const pl_source *s = &r->store.lsrc[k];
+        const pl_src_state *ss = &r->lss[k];
+        pl_probalink_out o;
+        src_writer w;
+        memset(&w, 0, sizeof w);
+        w.rej_row = w.rej_why = w.amb_row = w.amb_cand = -1;
+        ok = pl_all_ok(r->comm, pl_probalink_rows(r, k, &o) == 0 &&
+                                    o.first == s->first &&
+                                    o.count == s->count);
+        if (!ok) {
+            pl_err0("%s: /sources/%s: internal error: the linkage's rows "
+                    "differ from the store's", r->store.path, s->cfg->name);
+            break;
+        }
+        ok = create_source(r, s, ss, &o, &w, lw->str32) == 0;
+        size_t at = 2 + s->n_payload;
+        uint64_t nb = ok ? pl_batches(r->comm, s->count, B) : 0;
+        for (uint64_t b = 0; b < nb && ok; b++) {
+            uint64_t lo = b * B, cnt = pl_batch_count(s->count, lo, B);
+            uint64_t m = 0, nk = 0, off = ss->kept_off + w.done;
+            for (uint64_t i = 0; i < cnt; i++) {
+                uint64_t g = lo + i;
+                why[i] = o.status[g] == PL_LK_OPPOSED ? PL_R_OPPOSED : 0;
+                if (why[i])
+                    continue;
+                memcpy(pids + m * PL_PID_BYTES, o.pid + g * PL_PID_BYTES,
+                       PL_PID_BYTES);
+                st[m] = o.status[g];
+                wt[m] = o.weight[g];
+                pr[m] = isnan(o.weight[g]) ? 0.0 : pl_fs_prob(o.weight[g]);
+                m++;
+            }
+            int wok = write_rows(r, s, ss, &w, lo, cnt, why, pids, &nk) == 0;
+            wok &= pl_out_write(&lw->f, w.d[at], "match_weight",
+                                H5T_NATIVE_DOUBLE, off, m, wt, r->dxpl) == 0;
+            wok &= pl_out_write(&lw->f, w.d[at + 1], "match_status",
+                                H5T_NATIVE_UINT8, off, m, st, r->dxpl) == 0;
+            wok &= pl_out_write(&lw->f, w.d[at + 2], "match_probability",
+                                H5T_NATIVE_DOUBLE, off, m, pr, r->dxpl) == 0;
+            w.done += nk;
+            ok = pl_all_ok(r->comm, wok && nk == m && !*r->stop);
+        }
+        ok = pl_all_ok(r->comm, ok && w.done == ss->kept);
+        close_writer(&w);
+    }
+    pl_wipe(pids, B * PL_PID_BYTES);
+    free(pids);
+    free(why);
+    free(st);
+    free(wt);
+    free(pr);
+    return ok ? 0 : -1;
+}
+
 /* After the last batch: every rank wrote all its rows. Then the links,
  * persons and the root attributes; the file is closed, not published. */
 int pl_linked_end(pl_run *r, pl_outfile *out)
 {
-    size_t ns = r->store.n_src;
-    int ok = 1;
-    for (size_t si = 0; si < ns; si++)
+    size_t ns = r->store.n_src + r->store.n_lsrc;
+    int lk = write_linkage(r) == 0, ok = 1;      /* agreed by every rank */
+    for (size_t si = 0; si < r->store.n_src; si++)
         ok &= r->lw->w[si].done == r->ss[si].kept &&
               r->lw->w[si].rej_done == r->ss[si].rejected &&
               r->lw->w[si].amb_done == r->ss[si].ambiguous;
     close_datasets(r);
     pl_outfile *f = &r->lw->f;
+    if (!lk)
+        return -1;
     if (!pl_all_ok(r->comm, ok)) {
         pl_err0("%s: internal error: rows written differ from the rows "
                 "counted", f->tmp);
@@ -561,7 +688,9 @@ int pl_linked_end(pl_run *r, pl_outfile *out)
     }
     const char **names = pl_xmalloc(ns * sizeof *names);
     for (size_t si = 0; si < ns; si++)
-        names[si] = r->store.src[si].cfg->name;
+        names[si] = si < r->store.n_src
+                        ? r->store.src[si].cfg->name
+                        : r->store.lsrc[si - r->store.n_src].cfg->name;
     int rc = pl_linked_write_index(f, r->comm, r->dxpl, pl_link_index(r),
                                    names, ns, r->job->batch_rows, r->stop);
     if (rc == 0)

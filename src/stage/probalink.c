@@ -13,6 +13,8 @@
 #include "stage/blocking.h"
 #include "stage/budget.h"
 #include "stage/fellegi.h"
+#include "stage/link.h"
+#include "stage/nir.h"
 #include "stage/pprl_link.h"
 #include "stage/runaudit.h"
 
@@ -33,7 +35,7 @@
 #define RANDOM_RECORDS 100000   /* records per side for random pairs */
 #define MAX_REVIEW 3            /* candidates listed per record */
 
-enum { ST_LINK = 1, ST_REVIEW = 2, ST_NEW = 3 };
+enum { ST_LINK = 1, ST_REVIEW = 2, ST_NEW = 3, ST_OPPOSED = PL_LK_OPPOSED };
 
 /* This process's CPU seconds (the bench tells CPU from waiting with it). */
 static double cpu_now(void)
@@ -61,7 +63,7 @@ typedef struct {
     uint64_t  hist[HIST_BINS];
     uint64_t  hist_pq[HIST_BINS];   /* sum of P(match), 2^-32 units: exact */
     double    hist_p[HIST_BINS], est_matches;
-    uint64_t  n_link, n_review, n_new;
+    uint64_t  n_link, n_review, n_new, n_opposed;
     double    est_precision, est_recall;
     int       has_truth;
     double    t_precision, t_recall, t_f1;
@@ -85,6 +87,8 @@ struct pl_probalink_state {
     double    t_prepare, cpu_prepare;
     uint8_t  *P;                /* p_count records (all rows) */
     uint8_t  *p_ok;             /* row got a pid */
+    uint8_t  *opp;              /* stand-in pids of opposed persons' rows */
+    uint64_t  n_opp;
     qsrc     *q;
     size_t    nq;
 };
@@ -568,6 +572,28 @@ int pl_probalink_prepare(pl_run *r)
     return 0;
 }
 
+/* An opposed person's row stays a candidate, so that a record of that
+ * person is recognised (and left out like the person's other records,
+ * mark_opposed), under a stand-in pid never written: keyed, the first
+ * 16 bytes of HMAC(platform key, "pseudolink/opp01" || row, 8 bytes
+ * big-endian); random mode, 16 random bytes. */
+static void opposed_pid(pl_run *r, uint64_t row, uint8_t pid[16])
+{
+    struct pl_probalink_state *s = r->probalink;
+    if (r->job->mode == PL_MODE_KEYED) {
+        uint8_t msg[24], out[32];
+        memcpy(msg, "pseudolink/opp01", 16);
+        for (int b = 0; b < 8; b++)
+            msg[16 + b] = (uint8_t)(row >> (56 - 8 * b));
+        pl_hmac(&r->platform, msg, sizeof msg, out);
+        memcpy(pid, out, 16);
+    } else if (RAND_bytes(pid, 16) != 1)
+        memcpy(pid, &row, 8), memset(pid + 8, 0xA5, 8);
+    if ((s->n_opp & (s->n_opp - 1)) == 0)      /* 0, 1, 2, 4, ...: double */
+        s->opp = pl_xrealloc(s->opp, (s->n_opp ? 2 * s->n_opp : 1) * 16);
+    memcpy(s->opp + 16 * s->n_opp++, pid, 16);
+}
+
 int pl_probalink_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                        const uint8_t *why, const uint8_t *pids)
 {
@@ -577,10 +603,15 @@ int pl_probalink_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
     uint64_t k = 0;
     for (uint64_t i = 0; i < cnt; i++) {
         uint64_t row = lo + i;          /* in this rank's block */
-        if (why[i] || row >= s->p_count)
+        if (row >= s->p_count || (why[i] && why[i] != PL_R_OPPOSED)) {
+            k += !why[i];
             continue;
+        }
         pl_fs_hdr *h = (pl_fs_hdr *)(s->P + row * s->rs);
-        memcpy(h->pid, pids + 16 * k++, 16);
+        if (why[i] == PL_R_OPPOSED)
+            opposed_pid(r, s->p_first + row, h->pid);
+        else
+            memcpy(h->pid, pids + 16 * k++, 16);
         s->p_ok[row] = 1;
     }
     return 0;
@@ -1318,6 +1349,8 @@ static int persons_by_pid(pl_run *r)
     return 0;
 }
 
+static int mark_opposed(pl_run *r);
+
 int pl_probalink_link(pl_run *r)
 {
     struct pl_probalink_state *s = r->probalink;
@@ -1328,6 +1361,104 @@ int pl_probalink_link(pl_run *r)
     for (size_t k = 0; k < s->nq; k++)
         if (!s->q[k].dedup_only && link_one(r, &s->q[k]) != 0)
             return -1;
+    return mark_opposed(r);
+}
+
+static int pid_cmp(const void *x, const void *y)
+{
+    return memcmp(x, y, 16);
+}
+
+/* Collective: records linked to an opposed person's row become ST_OPPOSED
+ * (pid wiped; rows_linked does not count them) and no opposed person is a
+ * review candidate. Every rank gets every stand-in pid (16 bytes per
+ * opposed row). */
+static int mark_opposed(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    int mine = (int)s->n_opp, n = 0;
+    int *cnt = pl_xcalloc((size_t)r->size, sizeof *cnt);
+    int *dsp = pl_xcalloc((size_t)r->size, sizeof *dsp);
+    PL_MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, r->comm));
+    for (int i = 0; i < r->size; i++) {
+        dsp[i] = n * 16;
+        n += cnt[i];
+        cnt[i] *= 16;
+    }
+    uint8_t *all = pl_xmalloc_huge((size_t)n * 16 + 16);
+    PL_MPI_CHECK(MPI_Allgatherv(s->opp ? s->opp : all, mine * 16, MPI_BYTE,
+                                all, cnt, dsp, MPI_BYTE, r->comm));
+    free(cnt);
+    free(dsp);
+    qsort(all, (size_t)n, 16, pid_cmp);
+    for (size_t k = 0; k < s->nq && n > 0; k++) {
+        qsrc *q = &s->q[k];
+        uint64_t opp = 0, tot = 0;
+        for (uint64_t i = 0; i < q->count; i++)
+            if (q->status[i] == ST_LINK &&
+                bsearch(q->pid + 16 * i, all, (size_t)n, 16, pid_cmp)) {
+                q->status[i] = ST_OPPOSED;
+                pl_wipe(q->pid + 16 * i, 16);
+                opp++;
+            }
+        PL_MPI_CHECK(MPI_Allreduce(&opp, &tot, 1, MPI_UINT64_T, MPI_SUM,
+                                   r->comm));
+        q->n_link -= tot;
+        q->n_opposed = tot;
+        uint64_t m = 0;
+        for (uint64_t i = 0; i < q->n_rev; i++)
+            if (!bsearch(q->review[i].pid, all, (size_t)n, 16, pid_cmp))
+                q->review[m++] = q->review[i];
+        q->n_rev = m;
+    }
+    pl_wipe(all, (size_t)n * 16);
+    free(all);
+    return 0;
+}
+
+int pl_probalink_links(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    /* linkage.sources only (r->store.lsrc): a source in linkage.dedup
+     * alone is written by stage/dedup.c, outside the cross-link index */
+    for (size_t k = 0; s && k < s->nq && k < r->store.n_lsrc; k++) {
+        qsrc *q = &s->q[k];
+        if (q->dedup_only)
+            continue;
+        pl_src_state *ss = &r->lss[k];
+        uint8_t *skip = pl_xcalloc(q->count + 1, 1);
+        memset(ss, 0, sizeof *ss);
+        for (uint64_t i = 0; i < q->count; i++)
+            ss->opposed += skip[i] = q->status[i] == ST_OPPOSED;
+        ss->kept = q->count - ss->opposed;
+        pl_exscan(r->comm, ss->kept, &ss->kept_off, &ss->kept_total);
+        uint64_t off;
+        pl_exscan(r->comm, ss->opposed, &off, &ss->opposed_total);
+        int rc = pl_link_rows(r, r->store.n_src + k, q->first, q->count,
+                              q->pid, skip);
+        free(skip);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int pl_probalink_rows(const pl_run *r, size_t k, pl_probalink_out *out)
+{
+    const struct pl_probalink_state *s = r->probalink;
+    if (!s || k >= s->nq || s->q[k].dedup_only)
+        return -1;
+    const qsrc *q = &s->q[k];
+    out->nrows = q->nrows;
+    out->first = q->first;
+    out->count = q->count;
+    out->status = q->status;
+    out->weight = q->weight;
+    out->pid = q->pid;
+    out->n_link = q->n_link;
+    out->n_review = q->n_review;
+    out->n_new = q->n_new;
+    out->n_opposed = q->n_opposed;
     return 0;
 }
 
@@ -1412,52 +1543,13 @@ static void hexpid(const uint8_t *p, char *out)
     }
 }
 
+/* /review/<source> and /linkage/<source>; /linked/<source> is linked.c's
+ * (pl_probalink_rows). */
 static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
 {
     const pl_linkage_cfg *c = r->job->linkage;
     int ok = 1;
     hid_t s32 = pl_str_type(32);
-    hid_t gl = mkgroup(f, "linked");
-    hid_t g = gl >= 0 ? mkgroup(gl, q->name) : -1;
-    ok &= g >= 0;
-    if (ok) {
-        char *hex = pl_xmalloc_huge(q->count * 32 + 1);
-        uint64_t *rows = pl_xmalloc_huge(q->count * 8 + 8);
-        double *prob = pl_xmalloc_huge(q->count * 8 + 8);
-        for (uint64_t i = 0; i < q->count; i++) {
-            hexpid(q->pid + 16 * i, hex + 32 * i);
-            rows[i] = q->first + i;
-            prob[i] = isnan(q->weight[i]) ? 0.0 : pl_fs_prob(q->weight[i]);
-        }
-        struct { const char *n; hid_t t, mt; const void *b; } ds[] = {
-            {"pid", s32, s32, hex},
-            {"row", H5T_STD_U64LE, H5T_NATIVE_UINT64, rows},
-            {"match_weight", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, q->weight},
-            {"match_status", H5T_STD_U8LE, H5T_NATIVE_UINT8, q->status},
-            {"match_probability", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, prob}};
-        for (size_t i = 0; i < 5 && ok; i++) {
-            hid_t d = pl_h5_dataset(fname, g, ds[i].n, ds[i].t, q->nrows, 0);
-            ok = d >= 0 && pl_h5_write_rows(fname, d, ds[i].n, ds[i].mt,
-                                            q->first, q->count, 0, ds[i].b,
-                                            r->dxpl) == 0;
-            if (d >= 0)
-                H5Dclose(d);
-        }
-        free(hex);
-        free(rows);
-        free(prob);
-        ok = ok && pl_attr_u64(g, "rows_read", q->nrows) == 0 &&
-             pl_attr_u64(g, "rows_linked", q->n_link) == 0 &&
-             pl_attr_u64(g, "rows_review", q->n_review) == 0 &&
-             pl_attr_u64(g, "rows_new", q->n_new) == 0 &&
-             pl_attr_strlist(g, "match_status_codes",
-                             (const char *[]){"1=linked", "2=review",
-                                              "3=new"}, 3) == 0;
-    }
-    if (g >= 0)
-        H5Gclose(g);
-    if (gl >= 0)
-        H5Gclose(gl);
     /* review: each rank holds its rows' lists, in row order: written at
      * the offset of the ranks before it */
     uint64_t rev_off = 0, nrev = 0;
@@ -1734,6 +1826,9 @@ void pl_probalink_free(pl_run *r)
         pl_wipe(s->P, s->p_count * s->rs);
     free(s->P);
     free(s->p_ok);
+    if (s->opp)
+        pl_wipe(s->opp, s->n_opp * 16);
+    free(s->opp);
     for (size_t k = 0; k < s->nq; k++) {
         qsrc *q = &s->q[k];
         if (q->Q)

@@ -38,11 +38,37 @@ int  pl_probalink_prepare(pl_run *r);
 /* Batch sink (ingest.h): keeps the pids of the persons source's rows. */
 int  pl_probalink_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
                         const uint8_t *why, const uint8_t *pids);
-/* Collective, after the ingest: fit, score, decide. */
+/* Collective, after the ingest: fit, score, decide; a record linked to an
+ * opposed person (whose rows are candidates under stand-in pids) is then
+ * marked opposed, and no opposed person is a review candidate. */
 int  pl_probalink_link(pl_run *r);
-/* Collective: write /linked/<source>, /review/<source>, /linkage/<source>
- * into the (closed) linked.h5 at `linked`, and linkage_<source>.svg into
- * the run's directory (listed with pl_run_output). */
+/* The final decisions of linkage.sources[k] for this rank's rows
+ * [first, first+count) of its nrows (arrays of count): status 1 linked,
+ * 2 review, 3 new, 4 linked to an opposed person (left out of every
+ * output, pid zero); match weight (NaN without candidate); pid (16 bytes),
+ * the person's or the new person's. Global counts n_link (opposed ones not
+ * included), n_review, n_new, n_opposed. Valid after pl_probalink_link,
+ * until pl_probalink_free. */
+typedef struct {
+    uint64_t nrows, first, count;
+    const uint8_t *status;
+    const double  *weight;
+    const uint8_t *pid;
+    uint64_t n_link, n_review, n_new, n_opposed;
+} pl_probalink_out;
+/* Not collective; -1 when there is no such source. */
+int  pl_probalink_rows(const pl_run *r, size_t k, pl_probalink_out *out);
+/* Collective, after pl_probalink_link and before pl_link_finish: hands
+ * each source's final per-row pids to the run's links index (source
+ * store.n_src + k, stage/link.h), the opposed records left out, and sets
+ * r->lss[k] (kept, opposed: their offsets and totals). 0 without
+ * linkage. */
+int  pl_probalink_links(pl_run *r);
+#define PL_LK_OPPOSED 4         /* the status of a record left out */
+/* Collective: write /review/<source> and /linkage/<source> into the
+ * (closed) linked.h5 at `linked` (/linked/<source> is stage/linked.c's),
+ * and linkage_<source>.svg into the run's directory (listed with
+ * pl_run_output). */
 int  pl_probalink_write(pl_run *r, const char *linked);
 /* Rank 0: summary lines. */
 void pl_probalink_summary(const pl_run *r);

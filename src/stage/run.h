@@ -55,6 +55,9 @@ typedef struct {
     pl_job   *job;
     pl_store  store;
     pl_src_state *ss;
+    pl_src_state *lss;          /* store.lsrc (linkage.sources): kept rows
+                                 * (their decisions, no opposed record),
+                                 * opposed; set by pl_probalink_links */
     const char *gendir;         /* this run's own output directory, where
                                  * every output is written (runaudit.h) */
     hid_t     dxpl;             /* transfer property (collective or not) */

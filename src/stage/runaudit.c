@@ -170,6 +170,8 @@ static void record_counts(pl_run *r, pl_audit_rec *a)
         uint64_t opp = 0;
         for (size_t i = 0; r->ss && i < r->store.n_src; i++)
             opp += r->ss[i].opposed_total;
+        for (size_t k = 0; r->lss && k < r->store.n_lsrc; k++)
+            opp += r->lss[k].opposed_total;     /* linkage records */
         pl_audit_u64(a, "opposition_persons", r->store.n_opposed);
         pl_audit_u64(a, "opposition_records", opp);
     }

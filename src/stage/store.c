@@ -474,9 +474,16 @@ static int precheck(const char *path, MPI_Comm comm)
 /* ------------------------------------------------------------------------ */
 /* Sources from transfer packages */
 
+/* Column 0 is p1 in a source with an identity; a linkage source
+ * delivered without identity has none (docs/PACKAGE.md). */
+static size_t pkg_first_col(const pl_pkg_src *ps)
+{
+    return ps->ncols && strcmp(ps->cols[0].type, "p1") == 0 ? 1 : 0;
+}
+
 static int pkg_col_index(const pl_pkg_src *ps, const char *name)
 {
-    for (size_t c = 1; c < ps->ncols; c++)
+    for (size_t c = pkg_first_col(ps); c < ps->ncols; c++)
         if (strcmp(ps->cols[c].name, name) == 0)
             return (int)c;
     return -1;
@@ -507,7 +514,7 @@ static int pkg_payload(pl_source *s, const pl_pkg *p, const pl_pkg_src *ps)
                 return -1;
             }
     /* A birth_rank column beside p1 is identity, not payload. */
-    size_t pc = s->pkg_rank ? 2 : 1;
+    size_t pc = pkg_first_col(ps) + (s->pkg_rank ? 1 : 0);
     for (int l = 0; s->pkg_rank && l < 3; l++)
         if (in_list(lists[l], nl[l], "birth_rank")) {
             pl_err0("%s: package source '%s': 'birth_rank' named in '%s' "
@@ -647,8 +654,8 @@ static int open_package_source(pl_store *st, pl_source *s,
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     pl_pkg_rank_rows(p, s->pkg_si, rank, size, &s->first, &s->count);
-    if (linkage_only)           /* matching columns only (probalink.c) */
-        return 0;
+    if (linkage_only)           /* no p1: matching columns (probalink.c) */
+        return pkg_payload(s, p, ps);
     s->p1 = ps->data[0];        /* owned by the package (not closed here) */
     if (ps->ncols > 1 && strcmp(ps->cols[1].name, "birth_rank") == 0 &&
         strcmp(ps->cols[1].type, "u8") == 0) {
@@ -756,6 +763,13 @@ int pl_source_read(const pl_store *st, const pl_source *s,
                          col ? 0 : 32, buf, dxpl);
 }
 
+static void init_source(pl_source *s, const pl_source_cfg *cfg)
+{
+    s->cfg = cfg;
+    s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
+    s->also_nir = s->also_birth_rank = -1;
+}
+
 int pl_store_open(pl_store *st, const char *path, const pl_job *job,
                   const pl_pkg_keys *keys, MPI_Comm comm)
 {
@@ -767,12 +781,13 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     st->pkgs = pl_xcalloc(job->n_sources + 1 +
                               (job->linkage ? job->linkage->n_sources : 0),
                           sizeof *st->pkgs);
-    for (size_t i = 0; i < st->n_src; i++) {
-        pl_source *s = &st->src[i];
-        s->cfg = &job->sources[i];
-        s->group = s->nir = s->birth_date = s->sex = s->birth_rank = s->p1 = -1;
-        s->also_nir = s->also_birth_rank = -1;
-    }
+    for (size_t i = 0; i < st->n_src; i++)
+        init_source(&st->src[i], &job->sources[i]);
+    const pl_linkage_cfg *lk = job->linkage;
+    st->n_lsrc = lk ? lk->n_sources : 0;
+    st->lsrc = pl_xcalloc(st->n_lsrc + 1, sizeof *st->lsrc);
+    for (size_t k = 0; k < st->n_lsrc; k++)
+        init_source(&st->lsrc[k], &lk->src[k]);
     pl_pkg_keys none = {NULL, 0, NULL};
     if (!keys)
         keys = &none;
@@ -781,19 +796,12 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
             open_package_source(st, &st->src[i], keys, 0, comm) != 0)
             return -1;
     /* Linkage sources delivered as packages (linkage.packages): no
-     * identity, read only by the linkage (pl_store_find). */
-    const pl_linkage_cfg *lk = job->linkage;
-    for (size_t i = 0; lk && i < lk->n_sources; i++)
-        if (lk->pkg_src[i].package) {
-            if (!st->lsrc)
-                st->lsrc = pl_xcalloc(lk->n_sources, sizeof *st->lsrc);
-            pl_source *s = &st->lsrc[st->n_lsrc++];
-            s->cfg = &lk->pkg_src[i];
-            s->group = s->nir = s->birth_date = s->sex = s->birth_rank =
-                s->p1 = s->also_nir = s->also_birth_rank = -1;
-            if (open_package_source(st, s, keys, 1, comm) != 0)
-                return -1;
-        }
+     * identity; their matching columns are read by the linkage
+     * (pl_store_find), their linkage.keep payload like any source's. */
+    for (size_t k = 0; k < st->n_lsrc; k++)
+        if (st->lsrc[k].cfg->package &&
+            open_package_source(st, &st->lsrc[k], keys, 1, comm) != 0)
+            return -1;
     /* (A producer's job lists opposition sources, not packages.) */
     if (!job->producer_job && open_opposition(st, job, keys, comm) != 0)
         return -1;
@@ -819,6 +827,9 @@ int pl_store_open(pl_store *st, const char *path, const pl_job *job,
     for (size_t i = 0; i < st->n_src; i++)
         if (!st->src[i].pkg && open_source(st, &st->src[i], comm) != 0)
             return -1;
+    for (size_t k = 0; k < st->n_lsrc; k++)
+        if (!st->lsrc[k].pkg && open_source(st, &st->lsrc[k], comm) != 0)
+            return -1;
     return 0;
 }
 
@@ -830,8 +841,8 @@ static void close_id(hid_t id)
 
 void pl_store_close(pl_store *st)
 {
-    for (size_t i = 0; i < st->n_src; i++) {
-        pl_source *s = &st->src[i];
+    for (size_t i = 0; i < st->n_src + st->n_lsrc; i++) {
+        pl_source *s = i < st->n_src ? &st->src[i] : &st->lsrc[i - st->n_src];
         if (s->pkg)
             s->p1 = s->birth_rank = -1;     /* the package's datasets */
         close_id(s->nir);
@@ -851,9 +862,9 @@ void pl_store_close(pl_store *st)
             H5Gclose(s->group);
     }
     free(st->src);
-    for (size_t i = 0; i < st->n_lsrc; i++)
-        free(st->lsrc[i].payload);
     free(st->lsrc);
+    st->lsrc = NULL;
+    st->n_lsrc = 0;
     for (size_t i = 0; i < st->n_pkgs; i++)
         pl_pkg_close(&st->pkgs[i]);
     free(st->pkgs);
@@ -906,7 +917,7 @@ const pl_source *pl_store_find(const pl_store *st, const char *name)
         if (strcmp(st->src[i].cfg->name, name) == 0)
             return &st->src[i];
     for (size_t i = 0; i < st->n_lsrc; i++)
-        if (strcmp(st->lsrc[i].cfg->name, name) == 0)
+        if (st->lsrc[i].pkg && strcmp(st->lsrc[i].cfg->name, name) == 0)
             return &st->lsrc[i];
     return NULL;
 }

@@ -56,16 +56,16 @@ typedef struct {
     hid_t      file;            /* -1 when every source is a package */
     pl_source *src;
     size_t     n_src;
+    /* The sources of linkage.sources (no identity; docs/LINKAGE.md): their
+     * rows, this rank's block and the columns of linkage.keep; from the
+     * store, or from a transfer package without p1 (linkage.packages). */
+    pl_source *lsrc;
+    size_t     n_lsrc;
     /* Transfer packages (crypto/package.h): one per package source (open
      * while the run reads), and what the audit line says of each package
      * and opposition package (a JSON array, same on every rank). */
     pl_pkg    *pkgs;
     size_t     n_pkgs;
-    /* Linkage sources delivered as packages (linkage.packages): sources
-     * without identity (no p1), read only by the linkage's matching
-     * columns; not sources of the run. */
-    pl_source *lsrc;
-    size_t     n_lsrc;
     char      *packages_json;
     /* Every p1 of the job's opposition packages, sorted, unique, on every
      * rank (32 bytes each; 1 M persons = 32 MiB). */
@@ -85,7 +85,8 @@ typedef struct {
  * verified (signature, manifest, sizes: crypto/package.h) before any record
  * is read; it must be a data package holding a source of the same name,
  * and keep/drop/allow_nir_like name its columns. Opposition packages are
- * read whole (their p1) into st->opposed. */
+ * read whole (their p1) into st->opposed. The sources of linkage.sources
+ * are opened too (st->lsrc). */
 int  pl_store_open(pl_store *st, const char *path, const pl_job *job,
                    const pl_pkg_keys *keys, MPI_Comm comm);
 void pl_store_close(pl_store *st);

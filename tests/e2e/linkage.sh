@@ -8,8 +8,27 @@ keys
 "$PL" synth --linkage --persons 6000 --records 4000 --seed 11 -o "$TMP/fs.h5" >/dev/null
 check "synth --linkage writes a store with /truth" \
   /usr/bin/python3 -c "import h5py,sys; f=h5py.File('$TMP/fs.h5'); sys.exit(0 if 'registry' in f['truth'] and 'p1' in f['sources/persons'] else 1)"
+# the registry's own data (payload beside the matching fields): a cancer
+# code and a stage, carried by linkage.keep, and an extract of them
+/usr/bin/python3 -c "
+import h5py, numpy as np
+g = h5py.File('$TMP/fs.h5', 'r+')['sources/registry']; n = g['sex'].shape[0]
+rng = np.random.default_rng(1)
+g['diagnosis'] = np.array([('C%02d' % x).encode() for x in rng.integers(0, 50, n)], dtype='S3')
+g['diagnosis'].attrs['description'] = 'registry diagnosis (ICD-O topography)'
+g['stage'] = rng.integers(1, 5, n).astype('int16')"
 sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/fs.h5#" \
     "$ROOT/jobs/linkage.yaml" >"$TMP/job.yaml"
+cat >>"$TMP/job.yaml" <<EOF
+  keep: {registry: [diagnosis, stage]}
+extracts:
+  onco:
+    key: $TMP/keys/project_diabetes.key
+    sources:
+      registry: {columns: [diagnosis, stage], filter: {diagnosis: {prefix: [C1, C2]}}}
+    generalise: {diagnosis: {prefix: 2}}
+    risk: {quasi_identifiers: [diagnosis, stage], k: 2, on_violation: warn}
+EOF
 for np in 1 2 3; do
   if plrun "$np" run "$TMP/job.yaml" --out "$TMP/np$np" >"$TMP/np$np.log" 2>&1; then
     ok "linkage run at -np $np"
@@ -18,13 +37,19 @@ for np in 1 2 3; do
   fi
 done
 /usr/bin/python3 tests/e2e/check_linkage.py "$TMP/fs.h5" "$TMP/np2/linked.h5" 0.99 0.97
-# -np 3: uneven row blocks; the candidates, the assignment (par/assign.h)
-# and the review lists are spread over the ranks
 for np in 2 3; do
-  for g in /linked/registry /review/registry /linkage/registry /linked/persons; do
+  for g in /linked/registry /review/registry /linkage/registry /linked/persons /links /persons; do
     check "identical $g at -np 1 and -np $np" h5diff "$TMP/np1/linked.h5" "$TMP/np$np/linked.h5" "$g" "$g"
   done
+  check "identical extract onco.h5 at -np 1 and -np $np" h5diff "$TMP/np1/extracts/onco.h5" "$TMP/np$np/extracts/onco.h5"
 done
+# the registry's rows cross-linked like an identity source's (docs/FORMATS.md 5)
+/usr/bin/python3 tests/e2e/check_linkage_rows.py "$TMP/fs.h5" "$TMP/np2/linked.h5" registry
+/usr/bin/python3 tests/e2e/check_extract.py "$TMP/np2/linked.h5" "$TMP/np2/extracts/onco.h5" \
+  "$TMP/keys/project_diabetes.key" '{"sources": {"registry": {"columns": ["diagnosis", "stage"],
+  "filter": {"diagnosis": {"prefix": ["C1", "C2"]}}}}, "generalise": {"diagnosis": {"prefix": 2}},
+  "qi": ["diagnosis", "stage"], "sensitive": null, "k": 2}' | sed 's/^\(not \)\{0,1\}ok - /&registry extract /'
+
 check "linkage_registry.svg is well-formed SVG" /usr/bin/python3 -c "
 import xml.etree.ElementTree as E,sys; r=E.parse('$TMP/np2/current/linkage_registry.svg').getroot(); sys.exit(0 if r.tag.endswith('svg') and len(r)>50 else 1)"
 grep -q "true precision" "$TMP/np2.log" && ok "summary prints the quality" || notok "summary prints the quality"
@@ -36,6 +61,85 @@ for c in ('last_name','first_name'):
         v=v.decode('utf-8','replace').strip()
         if len(v)>=6: print(v)" | sort -u >"$TMP/names"
 if grep -qiF -f "$TMP/names" "$TMP/np1.log" "$TMP/np2.log"; then notok "no name in the run's messages"; else ok "no name in the run's messages"; fi
+
+# --- opposition: a registry record of an objector is left out -------------
+# The persons source gets a NIR identity (so that a producer can list one
+# of them in an opposition package); a registry record linked to the
+# objector goes like every other record of that person.
+T=$TMP/tk
+mkdir -p "$T"
+cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$T/"
+chmod 600 "$T"/*.key.pem "$T"/*.pass
+Q=$(/usr/bin/python3 - "$TMP/fs.h5" "$TMP/np1/linked.h5" "$TMP/oppst.h5" "$TMP/objectors.h5" <<'PY'
+import sys, h5py, numpy as np
+s, L = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+o = h5py.File(sys.argv[3], "w")
+for grp in ("sources/persons", "sources/registry", "truth/persons", "truth/registry"):
+    for c in s[grp]:
+        if c != "p1":
+            o[grp + "/" + c] = s[grp][c][:]
+bd, sex = s["sources/persons/birth_date"][:], s["sources/persons/sex"][:]
+nir = []
+for i in range(len(bd)):
+    d = "%d%02d%02d75%03d%03d" % (sex[i], bd[i] // 10000 % 100, bd[i] // 100 % 100, 1 + i // 999, 1 + i % 999)
+    nir.append((d + "%02d" % (97 - int(d) % 97)).encode())
+o["sources/persons/nir"] = np.array(nir, dtype="S15")
+# the objector: a person whose registry record was linked to them
+tp, tq = s["truth/persons/person"][:], s["truth/registry/person"][:]
+st, rows = L["linked/registry/match_status"][:], L["linked/registry/row"][:]
+q = next(int(r) for r, x in zip(rows, st) if x == 1 and (tq == tq[r]).sum() == 1 and (tp == tq[r]).sum() == 1)
+i = int(np.nonzero(tp == tq[q])[0][0])
+b = h5py.File(sys.argv[4], "w")
+g = b.create_group("sources/objectors")
+g["nir"] = np.array([nir[i]], dtype="S15")
+g["birth_date"] = np.array([bd[i]], dtype=np.int32)
+g["sex"] = np.array([sex[i]], dtype=np.uint8)
+print(q)
+PY
+)
+cat >"$TMP/prodopp.yaml" <<EOF
+producer: cnam
+package: objectors
+store: $TMP/objectors.h5
+output: $TMP/prodopp
+keys:
+  producer: $TMP/keys/producer.key
+  transport: $T/hdh_transport.pub.pem
+sources:
+  objectors:
+    identity: {nir: nir, birth_date: birth_date, sex: sex}
+opposition: [objectors]
+EOF
+"$PL" produce "$TMP/prodopp.yaml" --signing-key "$T/cnam_signing.key.pem" \
+  --signing-passphrase-file "$T/cnam_signing.pass" >"$TMP/prodopp.log" 2>&1
+OPK=$TMP/prodopp/objectors.opposition.pkg.h5
+check "opposition package of one objector in the persons source" test -f "$OPK"
+sed -e "s#^store: .*#store: $TMP/oppst.h5#" -e "s#^  platform: .*#&\n  producer: $TMP/keys/producer.key#" \
+    -e "s#identity: {p1: p1}#identity: {nir: nir, birth_date: birth_date, sex: sex}#" "$TMP/job.yaml" >"$TMP/oppjob.yaml"
+printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' "$T/cnam_signing.pub.pem" "$OPK" >>"$TMP/oppjob.yaml"
+if plrun 2 run "$TMP/oppjob.yaml" --out "$TMP/opp" --transport-key "$T/hdh_transport.key.pem" \
+    --transport-passphrase-file "$T/hdh_transport.pass" >"$TMP/opp.log" 2>&1; then
+  /usr/bin/python3 - "$TMP/opp/linked.h5" "$TMP/opp/extracts/onco.h5" "$Q" "$TMP/opp.log" <<'PY'
+import sys, re, h5py
+f, x, q = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), int(sys.argv[3])
+g = f["linked/registry"]
+rows = [int(r) for r in g["row"][:]]
+si = [n.decode() if isinstance(n, bytes) else n for n in f["links"].attrs["sources"]].index("registry")
+lrows = [int(r) for r, s in zip(f["links/row"][:], f["links/source"][:]) if s == si]
+ok = q not in rows and q not in lrows and len(rows) == 3999 and sorted(lrows) == rows
+print(("ok - " if ok else "not ok - ") + "opposition: the objector's registry record is in no /linked row, no /links "
+      "row; the 3999 others are (%s)" % (q in rows))
+rev = [int(r) for r in f["review/registry/row"][:]]
+n = int(sum(f["persons/registry"][:])), int(x["persons/registry"][:].sum())
+print(("ok - " if q not in rev and n[0] == 3999 else "not ok - ") +
+      "opposition: not in /review, /persons counts 3999 registry records")
+m = re.search(r"^opposition: 1 persons listed, (\d+) records left out", open(sys.argv[4]).read(), re.M)
+print(("ok - " if m and m.group(1) == "2" else "not ok - ") +
+      "opposition: the summary counts the person's row and their registry record (%s)" % (m and m.group(1)))
+PY
+else
+  notok "linkage run with an opposition"; tail -5 "$TMP/opp.log"
+fi
 
 # job file errors: file:line:column and key path, nothing published
 bad() {  # NAME EXPECTED-REGEX: run $TMP/bad.yaml and expect the error
@@ -59,6 +163,20 @@ sed -e 's#within_days: 31#within_days: soon#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "a comparison option of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_date.within_days'
 sed -e 's#first_name: {compare: name}#first_name: {compare: name, column: ""}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
 bad "an empty column name" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.first_name.column: expected a column name, got an empty string'
+sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, last_name]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "linkage.keep naming a matching field's column" "bad.yaml:[0-9]+:[0-9]+: linkage.keep.registry\[1\]: column 'last_name' is the column of matching field 'last_name'; matching fields are never carried"
+sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {cohort: [diagnosis]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "linkage.keep naming another source" "bad.yaml:[0-9]+:[0-9]+: linkage.keep.cohort: 'cohort' is not a source of linkage.sources"
+sed -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, grade]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "linkage.keep naming a column the store lacks" "fs.h5: /sources/registry/grade: kept column not found"
+cp "$TMP/fs.h5" "$TMP/nirs.h5"
+/usr/bin/python3 -c "
+import h5py, numpy as np
+g = h5py.File('$TMP/nirs.h5', 'r+')['sources/registry']; n = g['sex'].shape[0]
+d = ['1850175%03d%03d' % (1 + i // 999, 1 + i % 999) for i in range(n)]
+g['parent_nir'] = np.array([(x + '%02d' % (97 - int(x) % 97)).encode() for x in d], dtype='S15')"
+sed -e "s#^store: .*#store: $TMP/nirs.h5#" -e 's#keep: {registry: \[diagnosis, stage\]}#keep: {registry: [diagnosis, stage, parent_nir]}#' "$TMP/job.yaml" >"$TMP/bad.yaml"
+bad "a kept column of NIRs" "nirs.h5: /sources/registry/parent_nir: payload column looks like NIRs \(4000 of 4000 non-empty values pass the NIR checks\): it would be published in clear; leave it out of linkage.keep.registry"
 cp "$TMP/job.yaml" "$TMP/bad.yaml"
 sed -i -e 's#birth_name: {compare: name}#birth_name: {compare: date}#' "$TMP/bad.yaml"
 bad "a matching field of the wrong type" 'bad.yaml:[0-9]+:[0-9]+: linkage.fields.birth_name \(compare: date\): [^ ]*fs.h5: /sources/persons/birth_name: expected a 1-D dataset of an integer'

@@ -2,6 +2,8 @@
  * Only creates files under /tmp (mkstemp / tmpfile). CHECK evaluates its
  * condition twice, so calls with side effects are made before it. */
 #include "job/config.h"
+#include "job/extract_config.h"
+#include "job/linkage_config.h"
 #include "base/log.h"
 #include "unit.h"
 #include "base/yamltree.h"
@@ -586,6 +588,53 @@ static void test_quiet(void)
     CHECK(rc == -1 && rc2 == -1 && size == 0, "quiet prints nothing");
 }
 
+/* linkage.keep: each source to link carries the columns it lists (none
+ * otherwise); an extract may name a source to link. */
+static void test_linkage_keep(void)
+{
+#define LK "store: s\noutput: o\nmode: keyed\nkeys: {platform: q}\n"      \
+           "sources:\n  persons:\n    identity: {p1: p1}\n"                  \
+           "linkage:\n  persons: persons\n  sources: [registry, cohort]\n"   \
+           "  fields:\n    birth_date: {compare: date}\n"                    \
+           "  blocking: [birth_date]\n"
+    static const char y[] = LK "  keep: {cohort: [diagnosis, stage]}\n"
+        "extracts:\n  onco:\n    key: k\n"
+        "    sources: {cohort: {columns: [stage]}}\n";
+    pl_job job;
+    int rc = parse_capture(&job, y, strlen(y));
+    CHECK(rc == 0, "linkage.keep and an extract of a source to link parse");
+    if (rc)
+        return;
+    const pl_linkage_cfg *c = job.linkage;
+    CHECK(c->n_sources == 2 && strcmp(c->src[0].name, "registry") == 0 &&
+          c->src[0].keep_given && c->src[0].n_keep == 0 &&
+          strcmp(c->src[1].name, "cohort") == 0 && c->src[1].n_keep == 2 &&
+          strcmp(c->src[1].keep[1], "stage") == 0,
+          "linkage.keep: listed columns, none for a source not listed");
+    CHECK(job.n_extracts == 1 &&
+          job.extracts[0].src[0].job_index == job.n_sources + 1,
+          "an extract names a source to link: job_index n_sources + k");
+    pl_job_free(&job);
+    static const struct { const char *yaml, *want; } bad[] = {
+        {LK "  keep: {other: [x]}\n",
+         "t.yaml:14:10: linkage.keep.other: 'other' is not a source of "
+         "linkage.sources"},
+        {LK "  keep: {registry: [birth_date]}\n",
+         "t.yaml:14:21: linkage.keep.registry[0]: column 'birth_date' is the "
+         "column of matching field 'birth_date'"},
+        {LK "  keep: {registry: [a, a]}\n",
+         "t.yaml:14:24: linkage.keep.registry[1]: duplicate column 'a'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rc = parse_capture(&job, bad[i].yaml, strlen(bad[i].yaml));
+        CHECK(rc == -1 && strstr(msg, bad[i].want) != NULL,
+              "linkage.keep error %zu: \"%s\"", i, bad[i].want);
+        if (!strstr(msg, bad[i].want))
+            printf("#   got: %s", msg);
+    }
+#undef LK
+}
+
 int main(void)
 {
     test_valid();
@@ -597,5 +646,6 @@ int main(void)
     test_yamltree();
     test_load();
     test_quiet();
+    test_linkage_keep();
     return unit_done();
 }

@@ -119,6 +119,19 @@ print(("ok" if f1 >= float(sys.argv[3]) and p >= 0.99 else "not ok") +
 PY
 }
 quality "$TMP/plat/linked.h5" 0.97 "linkage of the two packages"
+# linkage.keep on a package source: its payload travels to /linked, and its
+# rows are cross-linked in /links like the persons' (docs/LINKAGE.md)
+$PY - "$TMP/exp/registry.h5" "$TMP/plat/linked.h5" <<'PY'
+import sys, h5py, numpy as np
+e = h5py.File(sys.argv[1], "r"); f = h5py.File(sys.argv[2], "r")
+g = f["linked/registry"]; site = e["sources/registry/site"][:]
+ok = "site" in g and (g["site"][:] == site[g["row"][:]]).all()
+print(("ok" if ok else "not ok") + " - linkage.keep: the package's 'site' column in /linked/registry, row by row")
+L = f["links"]; names = [n.decode() if isinstance(n, bytes) else n for n in L.attrs["sources"]]
+k = names.index("registry"); sel = L["source"][:] == k
+ok = sel.sum() == len(site) and sorted(L["row"][:][sel]) == list(range(len(site)))
+print(("ok" if ok else "not ok") + " - every registry row of the package is in /links once")
+PY
 check "the audit line lists both packages and says no identified data was held" \
   bash -c "grep -q '\"identified_data\":\"none' '$TMP/plat/audit.log' && grep -q 'registry_delivery.pkg.h5\",\"id\"' '$TMP/plat/audit.log' && grep -q '\"linkage_encodings\":\[{\"field\":\"last_name\"' '$TMP/plat/audit.log'"
 

@@ -256,6 +256,7 @@ typedef struct {
     size_t   col[PL_ENC_MAX_FIELDS];    /* export column (FV_COL) */
     int      is_int[PL_ENC_MAX_FIELDS];
     uint8_t *val[PL_ENC_MAX_FIELDS];    /* the batch's values (FV_COL) */
+    size_t   vbytes[PL_ENC_MAX_FIELDS]; /* allocated size of val[i] */
     size_t   ncols;                     /* encoded columns */
     size_t   words, out_bytes;          /* before / after hardening */
     uint64_t *tmp, *out;
@@ -264,12 +265,13 @@ typedef struct {
 
 static void enc_free(encoder *en, uint64_t B)
 {
+    (void)B;
     if (!en->cfg)
         return;
     for (size_t i = 0; i < en->cfg->n_fields; i++) {
         pl_bloom_field_wipe(&en->f[i]);
         if (en->val[i]) {
-            pl_wipe(en->val[i], B * 8 > 0 ? B * 8 : 1);
+            pl_wipe(en->val[i], en->vbytes[i]);
             free(en->val[i]);
         }
     }
@@ -326,7 +328,8 @@ static int enc_init(encoder *en, const pl_export *x, const pl_export_src *e,
             en->is_int[i] = cl == H5T_INTEGER;
             if (e->cols[k].size > maxsz)
                 maxsz = e->cols[k].size;
-            en->val[i] = pl_xmalloc(B * e->cols[k].size + 1);
+            en->vbytes[i] = B * e->cols[k].size + 1;
+            en->val[i] = pl_xmalloc(en->vbytes[i]);
         }
         if (pl_bloom_field_init(&en->f[i], lk_secret, lk_secret_len, fn,
                                 c->k[i], c->q, (int)c->pad) != 0)

@@ -222,6 +222,16 @@ platjob hdiff "$TMP/prod/cnam_h/cnam_persons.pkg.h5" "$TMP/prod/reg_nh/registry_
 refused "producers that differ in harden only" hdiff \
   "reg_nh/registry_delivery.pkg.h5: package source 'registry' column 'bf_last_name': linkage.fields.last_name: its encoding differs from the persons side's .* in harden:"
 
+# === an encoded field narrower than 8 bytes (site: s4), also in keep ========
+# (a heap overflow in produce's encoder once: it wiped 8 bytes a row)
+prodjob producer_registry.yaml reg_site 's#fields: \[last_name, first_name, birth_name\]#fields: [last_name, first_name, birth_name, site]#'
+timeout 60 "$PL" produce "$TMP/reg_site.yaml" $SIGN_REG --linkage-secret "$K/link.key" \
+  --out "$TMP/prod/reg_site" >"$TMP/reg_site.log" 2>&1 &&
+  $PY "$ROOT/tests/e2e/pkg_decrypt.py" "$TMP/prod/reg_site/registry_delivery.pkg.h5" "$K/registry_signing.pub.pem" \
+    "$K/hdh_transport.key.pem" "$K/hdh_transport.pass" >"$TMP/dec_site.txt" 2>"$TMP/dec.err"
+check "encode a 4-byte column listed in keep too: bf_site, and no clear site in the package" \
+  bash -c "grep -q '^encoding registry bf_site bits=512 ' '$TMP/dec_site.txt' && grep -q '^registry 0 - .* bf_site=' '$TMP/dec_site.txt' && ! grep -q ' site=' '$TMP/dec_site.txt'"
+
 # === producer job errors ===================================================
 badprod() {  # NAME SED-EXPR EXPECTED-REGEX
   prodjob producer_registry.yaml badprod "$2"

@@ -180,6 +180,23 @@ YAML
 refused "a package source without identity (no p1) listed under sources:" noid \
   "registry_delivery.pkg.h5: package: source 'registry' has no p1 \(a source without identity, encoded for linkage\): list it in linkage.sources and linkage.packages"
 
+# A trusted producer's signed manifest whose encoding says bits 1024 for a
+# b64 column (a buggy or hostile producer: re-signed with its own key).
+$PY - "$REG" "$TMP/forged.pkg.h5" "$K/registry_signing.key.pem" "$K/registry_signing.pass" <<'PY'
+import sys, shutil, h5py, numpy as np
+from cryptography.hazmat.primitives import serialization
+key = serialization.load_pem_private_key(open(sys.argv[3], "rb").read(), open(sys.argv[4], "rb").read().strip())
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    m = bytes(f["manifest"][:]).replace(b"bf_last_name version pseudolink-pprl-v1 bits 512 ",
+                                        b"bf_last_name version pseudolink-pprl-v1 bits 1024 ", 1)
+    del f["manifest"], f["signature"]
+    f["manifest"] = np.frombuffer(m, np.uint8); f["signature"] = np.frombuffer(key.sign(m), np.uint8)
+PY
+platjob forged "$CNAM" "$TMP/forged.pkg.h5"
+refused "a signed encoding line whose bits do not give the column's width" forged \
+  "forged.pkg.h5: package: manifest refused at its line [0-9]+: an encoded column's width is not the one its encoding gives"
+
 # === per-field encodings hardened: xor_fold + balance, q = 3 ===============
 H='s#      q: 2#      q: 3\n      harden: [xor_fold, balance]\n      filter_bits: 1024#;/filter_bits: 512/d'
 prodjob producer_registry.yaml reg_h "$H"

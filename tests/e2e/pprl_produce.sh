@@ -197,6 +197,10 @@ platjob forged "$CNAM" "$TMP/forged.pkg.h5"
 refused "a signed encoding line whose bits do not give the column's width" forged \
   "forged.pkg.h5: package: manifest refused at its line [0-9]+: an encoded column's width is not the one its encoding gives"
 
+platjob p1aslk "$CNAM" "$CNAM"
+refused "a package with p1 (cnam's) under linkage.packages" p1aslk \
+  "cnam_persons.pkg.h5: package: delivered for source 'persons', not for 'registry' \(linkage.packages.registry\): refused"
+
 # === per-field encodings hardened: xor_fold + balance, q = 3 ===============
 H='s#      q: 2#      q: 3\n      harden: [xor_fold, balance]\n      filter_bits: 1024#;/filter_bits: 512/d'
 prodjob producer_registry.yaml reg_h "$H"

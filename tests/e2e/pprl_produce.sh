@@ -253,6 +253,33 @@ timeout 60 "$PL" produce "$TMP/reg_site.yaml" $SIGN_REG --linkage-secret "$K/lin
 check "encode a 4-byte column listed in keep too: bf_site, and no clear site in the package" \
   bash -c "grep -q '^encoding registry bf_site bits=512 ' '$TMP/dec_site.txt' && grep -q '^registry 0 - .* bf_site=' '$TMP/dec_site.txt' && ! grep -q ' site=' '$TMP/dec_site.txt'"
 
+# === long names and NUL bytes: the whole value, up to its first NUL =========
+# (a name of more than 4095 bytes was cut mid-character once: "not UTF-8")
+$PY - "$TMP/exp/registry.h5" "$TMP/long.h5" <<'PY'
+import sys, shutil, h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    g = f["sources/registry"]; v = g["last_name"][:].astype("S6000"); del g["last_name"]
+    v[0] = ("\u00e9" * 3000).encode(); v[1] = b"A" * 6000; v[2] = b"Dupont\0Durand"
+    g["last_name"] = v
+PY
+prodjob producer_registry.yaml reg_long "s#^store: .*#store: $TMP/long.h5#"
+"$PL" produce "$TMP/reg_long.yaml" $SIGN_REG --linkage-secret "$K/link.key" \
+  --out "$TMP/prod/reg_long" >"$TMP/reg_long.log" 2>&1 &&
+  $PY "$ROOT/tests/e2e/pkg_decrypt.py" "$TMP/prod/reg_long/registry_delivery.pkg.h5" "$K/registry_signing.pub.pem" \
+    "$K/hdh_transport.key.pem" "$K/hdh_transport.pass" >"$TMP/dec_long.txt" 2>"$TMP/dec.err"
+$PY - "$TMP/dec_long.txt" "$ROOT/tests/e2e" "$SECRET_HEX" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import pprl_vectors as pv
+rows = [dict(kv.split("=") for kv in l.split()[3:]) for l in open(sys.argv[1]) if l.startswith("registry ")]
+sec = bytes.fromhex(sys.argv[3])
+want = ["\u00e9" * 3000, "A" * 6000, "Dupont"]
+ok = len(rows) == 4000 and all(pv.encode(sec, 512, 0, b"", [("last_name", 20, 2, 1, w)]) == rows[i]["bf_last_name"]
+                               for i, w in enumerate(want))
+print(("ok" if ok else "not ok") + " - names of 6000 bytes encoded whole, a string ends at its first NUL (docs/PACKAGE.md 3.1)")
+PY
+
 # === producer job errors ===================================================
 badprod() {  # NAME SED-EXPR EXPECTED-REGEX
   prodjob producer_registry.yaml badprod "$2"

@@ -264,6 +264,7 @@ with h5py.File(sys.argv[2], "a") as f:
     g["last_name"] = v
 PY
 prodjob producer_registry.yaml reg_long "s#^store: .*#store: $TMP/long.h5#"
+: >"$TMP/dec_long.txt"
 "$PL" produce "$TMP/reg_long.yaml" $SIGN_REG --linkage-secret "$K/link.key" \
   --out "$TMP/prod/reg_long" >"$TMP/reg_long.log" 2>&1 &&
   $PY "$ROOT/tests/e2e/pkg_decrypt.py" "$TMP/prod/reg_long/registry_delivery.pkg.h5" "$K/registry_signing.pub.pem" \

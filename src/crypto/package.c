@@ -757,13 +757,14 @@ static int valid_time(const char *t)
 
 /* Returns NULL, or a short reason (no data from the manifest). */
 static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
-                                  size_t len)
+                                  size_t len, const char **at)
 {
-    const char *q = buf, *end = buf + len;
+    const char *end = buf + len;
+    *at = buf;
     char line[512], a[256], b[256];
     unsigned long long u1, u2, u3;
     size_t nsrc;
-#define LINE() do { if (next_line(&q, end, line, sizeof line) != 0) \
+#define LINE() do { if (next_line(at, end, line, sizeof line) != 0) \
                         return "a line is missing or too long"; } while (0)
     LINE();
     if (strcmp(line, PL_PKG_FORMAT) != 0)
@@ -820,7 +821,7 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
          * manifest's own bytes can describe: each column takes a line of
          * at least COL_LINE bytes, each block a line of BLOCK_LINE bytes
          * and one digest line of DIGEST_LINE bytes per column. */
-        size_t left = (size_t)(end - q);
+        size_t left = (size_t)(end - *at);
         if (nc > left / COL_LINE ||
             u2 > (left - nc * COL_LINE) / (BLOCK_LINE + nc * DIGEST_LINE))
             return "bad 'source' line (more columns or blocks than the "
@@ -867,7 +868,7 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
                 continue;
             s->enc = pl_xrealloc(s->enc, (s->nenc + 1) * sizeof *s->enc);
             pl_pkg_enc *e = &s->enc[s->nenc++];
-            const char *why = pl_pkg_enc_parse(&q, end, s->cols[c].name,
+            const char *why = pl_pkg_enc_parse(at, end, s->cols[c].name,
                                                s->cols[c].size, e);
             if (why)
                 return why;
@@ -896,7 +897,7 @@ static const char *parse_manifest(pl_pkg *p, mf_extra *x, const char *buf,
             return "the blocks do not cover the source's rows";
     }
     LINE();
-    if (strcmp(line, "end") != 0 || q != end)
+    if (strcmp(line, "end") != 0 || *at != end)
         return "no 'end' line, or bytes after it";
     return NULL;
 #undef LINE
@@ -1030,7 +1031,7 @@ static int verify_root(pl_pkg *p, mf_extra *x, uint8_t **man, size_t *mlen,
     H5Fclose(f);
     pl_h5_reason();
     int rc = -1;
-    const char *why;
+    const char *why, *at = NULL;
     if (rm != 0) {
         pl_err("%s: package: /manifest %s", path,
                rm > 0 ? "is missing (not a pseudolink package)" : mwhy);
@@ -1038,8 +1039,15 @@ static int verify_root(pl_pkg *p, mf_extra *x, uint8_t **man, size_t *mlen,
         pl_err("%s: package: unsigned (/signature %s): refused", path,
                rs > 0 ? "is missing" : rs < 0 ? swhy
                                       : "is not a 64-byte Ed25519 signature");
-    } else if ((why = parse_manifest(p, x, (const char *)*man, *mlen))) {
-        pl_err("%s: package: manifest refused: %s", path, why);
+    } else if ((why = parse_manifest(p, x, (const char *)*man, *mlen,
+                                     &at))) {
+        /* The line reached: the one read last (no content: the reader
+         * finds it with h5py, docs/PACKAGE.md section 2). */
+        size_t ln = 0;
+        for (const char *c = (const char *)*man; c < at; c++)
+            ln += *c == '\n';
+        pl_err("%s: package: manifest refused at its line %zu: %s", path,
+               ln ? ln : 1, why);
     } else {
         const pl_pkg_signer *who = NULL;
         char fpr[72];
@@ -1188,7 +1196,8 @@ int pl_pkg_open(pl_pkg *p, const char *path, const pl_pkg_signer *trusted,
         free(p->src);
         p->src = NULL;
         p->nsrc = 0;
-        ok = parse_manifest(p, &x, (const char *)man, ml) == NULL;
+        const char *at;
+        ok = parse_manifest(p, &x, (const char *)man, ml, &at) == NULL;
     }
     free(man);
     if (!pl_all_ok(comm, ok)) {

@@ -256,6 +256,9 @@ typedef struct {
     size_t   col[PL_ENC_MAX_FIELDS];    /* export column (FV_COL) */
     int      is_int[PL_ENC_MAX_FIELDS];
     uint8_t *val[PL_ENC_MAX_FIELDS];    /* the batch's values (FV_COL) */
+    size_t   vbytes[PL_ENC_MAX_FIELDS]; /* allocated size of val[i] */
+    char    *text;                      /* one field's text (enc_value) */
+    size_t   text_cap;                  /* the widest column + 1, >= 32 */
     size_t   ncols;                     /* encoded columns */
     size_t   words, out_bytes;          /* before / after hardening */
     uint64_t *tmp, *out;
@@ -264,16 +267,20 @@ typedef struct {
 
 static void enc_free(encoder *en, uint64_t B)
 {
+    (void)B;
     if (!en->cfg)
         return;
     for (size_t i = 0; i < en->cfg->n_fields; i++) {
         pl_bloom_field_wipe(&en->f[i]);
         if (en->val[i]) {
-            pl_wipe(en->val[i], B * 8 > 0 ? B * 8 : 1);
+            pl_wipe(en->val[i], en->vbytes[i]);
             free(en->val[i]);
         }
     }
     pl_bloom_hardening_free(&en->h);
+    if (en->text)
+        pl_wipe(en->text, en->text_cap);
+    free(en->text);
     if (en->tmp)
         pl_wipe(en->tmp, en->words * 8);
     free(en->tmp);
@@ -326,13 +333,15 @@ static int enc_init(encoder *en, const pl_export *x, const pl_export_src *e,
             en->is_int[i] = cl == H5T_INTEGER;
             if (e->cols[k].size > maxsz)
                 maxsz = e->cols[k].size;
-            en->val[i] = pl_xmalloc(B * e->cols[k].size + 1);
+            en->vbytes[i] = B * e->cols[k].size + 1;
+            en->val[i] = pl_xmalloc(en->vbytes[i]);
         }
         if (pl_bloom_field_init(&en->f[i], lk_secret, lk_secret_len, fn,
                                 c->k[i], c->q, (int)c->pad) != 0)
             return -1;
     }
-    (void)maxsz;
+    en->text_cap = maxsz + 32;          /* a whole string, or an int64 */
+    en->text = pl_xmalloc(en->text_cap);
     en->ncols = pl_encode_ncols(c);
     en->words = c->bits / 64;
     if (pl_bloom_hardening_init(&en->h, lk_secret, lk_secret_len, c->bits,
@@ -415,7 +424,7 @@ static int enc_batch(const encoder *en, const pl_export *x, size_t si,
 {
     const pl_export_src *e = &x->src[si];
     const pl_encode_cfg *c = en->cfg;
-    char val[4096];
+    char *val = en->text;
     int ok = 1;
     for (long i = 0; i < nv && ok; i++) {
         size_t r = b->idx[i];
@@ -432,7 +441,7 @@ static int enc_batch(const encoder *en, const pl_export *x, size_t si,
             memset(en->tmp, 0, en->words * 8);
             size_t f0 = c->clk ? 0 : j, f1 = c->clk ? c->n_fields : j + 1;
             for (size_t f = f0; f < f1 && ok; f++) {
-                size_t l = enc_value(en, e, f, b, r, val, sizeof val);
+                size_t l = enc_value(en, e, f, b, r, val, en->text_cap);
                 if (pl_bloom_add(&en->f[f], en->tmp, c->bits, val, l, salt,
                                  saltlen) != 0) {
                     pl_err("%s: /sources/%s/%s row %llu: not valid UTF-8 "
@@ -443,7 +452,7 @@ static int enc_batch(const encoder *en, const pl_export *x, size_t si,
                                 : e->first + lo + r));
                     ok = 0;
                 }
-                pl_wipe(val, sizeof val);
+                pl_wipe(val, l + 1);
             }
             const uint64_t *res = en->tmp;
             if (c->harden) {

@@ -633,9 +633,10 @@ static int open_package_source(pl_store *st, pl_source *s,
     s->pkg_si = pl_pkg_source(p, s->cfg->name);
     if (s->pkg_si < 0) {
         pl_err0("%s: package: delivered for source%s %s, not for '%s' "
-                "(sources.%s.package): refused", p->path,
+                "(%s.%s): refused", p->path,
                 p->nsrc == 1 ? "" : "s", pkg_names(p, names, sizeof names),
-                s->cfg->name, s->cfg->name);
+                s->cfg->name, linkage_only ? "linkage.packages" : "sources",
+                linkage_only ? s->cfg->name : "package");
         return -1;
     }
     const pl_pkg_src *ps = &p->src[s->pkg_si];

@@ -254,8 +254,8 @@ tamper "a soft link inside the package" "soft.pkg.h5: package: /sources/deaths/p
 NP=2 tamper "a dataset with external storage (another file's bytes)" "estore.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset stored in the package" "$TMP/estore.yaml" $TRANS
 tamper "a virtual dataset (VDS) inside the package" "vds.pkg.h5: package: /sources/deaths/p1: is not a contiguous dataset" "$TMP/vds.yaml" $TRANS
 tamper "a 1 GiB manifest never written (refused before allocating it)" "sparse.pkg.h5: package: /manifest is not stored in full" "$TMP/sparse.yaml" $TRANS
-tamper "unsigned huge block counts (refused before allocating, no abort)" "huge.pkg.h5: package: manifest refused: bad 'source' line" "$TMP/huge.yaml" $TRANS
-tamper "a signed 'created' that is not a UTC time (audit line injection)" "created.pkg.h5: package: manifest refused: bad 'created' line" "$TMP/created.yaml" $TRANS
+tamper "unsigned huge block counts (refused before allocating, no abort)" "huge.pkg.h5: package: manifest refused at its line [0-9]+: bad 'source' line" "$TMP/huge.yaml" $TRANS
+tamper "a signed 'created' that is not a UTC time (audit line injection)" "created.pkg.h5: package: manifest refused at its line 5: bad 'created' line" "$TMP/created.yaml" $TRANS
 grep -q '"outcome":"failure".*cnam_delivery\|"outcome":"failure"' "$TMP/t1/audit.log" 2>/dev/null
 check "a refused package run leaves a failure audit line" test $? -eq 0
 

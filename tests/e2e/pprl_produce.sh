@@ -193,6 +193,27 @@ YAML
 refused "a package source without identity (no p1) listed under sources:" noid \
   "registry_delivery.pkg.h5: package: source 'registry' has no p1 \(a source without identity, encoded for linkage\): list it in linkage.sources and linkage.packages"
 
+# A trusted producer's signed manifest whose encoding says bits 1024 for a
+# b64 column (a buggy or hostile producer: re-signed with its own key).
+$PY - "$REG" "$TMP/forged.pkg.h5" "$K/registry_signing.key.pem" "$K/registry_signing.pass" <<'PY'
+import sys, shutil, h5py, numpy as np
+from cryptography.hazmat.primitives import serialization
+key = serialization.load_pem_private_key(open(sys.argv[3], "rb").read(), open(sys.argv[4], "rb").read().strip())
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    m = bytes(f["manifest"][:]).replace(b"bf_last_name version pseudolink-pprl-v1 bits 512 ",
+                                        b"bf_last_name version pseudolink-pprl-v1 bits 1024 ", 1)
+    del f["manifest"], f["signature"]
+    f["manifest"] = np.frombuffer(m, np.uint8); f["signature"] = np.frombuffer(key.sign(m), np.uint8)
+PY
+platjob forged "$CNAM" "$TMP/forged.pkg.h5"
+refused "a signed encoding line whose bits do not give the column's width" forged \
+  "forged.pkg.h5: package: manifest refused at its line [0-9]+: an encoded column's width is not the one its encoding gives"
+
+platjob p1aslk "$CNAM" "$CNAM"
+refused "a package with p1 (cnam's) under linkage.packages" p1aslk \
+  "cnam_persons.pkg.h5: package: delivered for source 'persons', not for 'registry' \(linkage.packages.registry\): refused"
+
 # === per-field encodings hardened: xor_fold + balance, q = 3 ===============
 H='s#      q: 2#      q: 3\n      harden: [xor_fold, balance]\n      filter_bits: 1024#;/filter_bits: 512/d'
 prodjob producer_registry.yaml reg_h "$H"
@@ -234,6 +255,44 @@ produce reg_nh "$SIGN_REG" "$K/link.key"
 platjob hdiff "$TMP/prod/cnam_h/cnam_persons.pkg.h5" "$TMP/prod/reg_nh/registry_delivery.pkg.h5"
 refused "producers that differ in harden only" hdiff \
   "reg_nh/registry_delivery.pkg.h5: package source 'registry' column 'bf_last_name': linkage.fields.last_name: its encoding differs from the persons side's .* in harden:"
+
+# === an encoded field narrower than 8 bytes (site: s4), also in keep ========
+# (a heap overflow in produce's encoder once: it wiped 8 bytes a row)
+prodjob producer_registry.yaml reg_site 's#fields: \[last_name, first_name, birth_name\]#fields: [last_name, first_name, birth_name, site]#'
+timeout 60 "$PL" produce "$TMP/reg_site.yaml" $SIGN_REG --linkage-secret "$K/link.key" \
+  --out "$TMP/prod/reg_site" >"$TMP/reg_site.log" 2>&1 &&
+  $PY "$ROOT/tests/e2e/pkg_decrypt.py" "$TMP/prod/reg_site/registry_delivery.pkg.h5" "$K/registry_signing.pub.pem" \
+    "$K/hdh_transport.key.pem" "$K/hdh_transport.pass" >"$TMP/dec_site.txt" 2>"$TMP/dec.err"
+check "encode a 4-byte column listed in keep too: bf_site, and no clear site in the package" \
+  bash -c "grep -q '^encoding registry bf_site bits=512 ' '$TMP/dec_site.txt' && grep -q '^registry 0 - .* bf_site=' '$TMP/dec_site.txt' && ! grep -q ' site=' '$TMP/dec_site.txt'"
+
+# === long names and NUL bytes: the whole value, up to its first NUL =========
+# (a name of more than 4095 bytes was cut mid-character once: "not UTF-8")
+$PY - "$TMP/exp/registry.h5" "$TMP/long.h5" <<'PY'
+import sys, shutil, h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "a") as f:
+    g = f["sources/registry"]; v = g["last_name"][:].astype("S6000"); del g["last_name"]
+    v[0] = ("\u00e9" * 3000).encode(); v[1] = b"A" * 6000; v[2] = b"Dupont\0Durand"
+    g["last_name"] = v
+PY
+prodjob producer_registry.yaml reg_long "s#^store: .*#store: $TMP/long.h5#"
+: >"$TMP/dec_long.txt"
+"$PL" produce "$TMP/reg_long.yaml" $SIGN_REG --linkage-secret "$K/link.key" \
+  --out "$TMP/prod/reg_long" >"$TMP/reg_long.log" 2>&1 &&
+  $PY "$ROOT/tests/e2e/pkg_decrypt.py" "$TMP/prod/reg_long/registry_delivery.pkg.h5" "$K/registry_signing.pub.pem" \
+    "$K/hdh_transport.key.pem" "$K/hdh_transport.pass" >"$TMP/dec_long.txt" 2>"$TMP/dec.err"
+$PY - "$TMP/dec_long.txt" "$ROOT/tests/e2e" "$SECRET_HEX" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import pprl_vectors as pv
+rows = [dict(kv.split("=") for kv in l.split()[3:]) for l in open(sys.argv[1]) if l.startswith("registry ")]
+sec = bytes.fromhex(sys.argv[3])
+want = ["\u00e9" * 3000, "A" * 6000, "Dupont"]
+ok = len(rows) == 4000 and all(pv.encode(sec, 512, 0, b"", [("last_name", 20, 2, 1, w)]) == rows[i]["bf_last_name"]
+                               for i, w in enumerate(want))
+print(("ok" if ok else "not ok") + " - names of 6000 bytes encoded whole, a string ends at its first NUL (docs/PACKAGE.md 3.1)")
+PY
 
 # === producer job errors ===================================================
 badprod() {  # NAME SED-EXPR EXPECTED-REGEX

@@ -16,6 +16,10 @@ set -u
 cd "$(dirname "$0")/.."
 NP=${NP:-2}
 SIZES=${LINKAGE_SIZES:-1M}
+# the job: jobs/linkage_bench.yaml (jobs/linkage.yaml's fields, blocking
+# rules whose blocks stay small at 10 M: docs/LINKAGE.md "Measured"), or
+# LINKAGE_JOB=jobs/linkage.yaml for the example job's rules
+JOBFILE=${LINKAGE_JOB:-jobs/linkage_bench.yaml}
 [ $# -gt 0 ] && SIZES="$*"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -36,7 +40,7 @@ for size in $SIZES; do
   rm -rf "$out"
   job=$DATA/linkage-$size.yaml
   sed -e "s#inputs/keys/#$DATA/keys/#g" -e "s#^store: .*#store: $store#" \
-      -e "s#^output: .*#output: $out#" jobs/linkage.yaml >"$job"
+      -e "s#^output: .*#output: $out#" "$JOBFILE" >"$job"
   # the linkage keeps ~170 bytes a record resident and refuses a
   # memory_per_rank under twice that (docs/LINKAGE.md): 2 GiB fits ~6 M
   # records a rank; larger runs get 8 GiB a rank
@@ -44,6 +48,7 @@ for size in $SIZES; do
     printf 'options:\n  memory_per_rank: 8GiB\n' >>"$job"
   fi
   log=bench/out/run-linkage-$size.log
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   w0=$(date +%s.%N)
   timev=()
   [ -x /usr/bin/time ] && timev=(/usr/bin/time -v -o "$log.time")
@@ -63,6 +68,9 @@ for size in $SIZES; do
   sed -n 's/^linkage .*: seconds (rank 0): /#   phases (rank 0): /p' "$log"
   grep -E 'warning: linkage' "$log" | sed 's/^.*warning: /#   /'
   [ -s "$log.time" ] && sed -n 's/^\tMaximum resident set size (kbytes): \([0-9]*\)/#   \/usr\/bin\/time -v: largest process peak RSS \1 KiB/p' "$log.time"
+  [ -s "$log.time" ] && awk -v n="$NP" -v l0="$load0" -v l1="$(cut -d' ' -f1 /proc/loadavg)" \
+    '/User time/ { u = $NF } /System time/ { s = $NF }
+     END { printf "#   /usr/bin/time -v: user %.2f s, sys %.2f s (all ranks and mpirun), %.2f CPU-s a rank; load average %s at start, %s at end\n", u, s, (u + s) / n, l0, l1 }' "$log.time"
   rm -rf "$out"
 done
 echo "# linkage: wall = whole mpirun; total = the run's own total; link = the linkage stage (slowest rank's view, rank 0);"

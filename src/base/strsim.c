@@ -173,29 +173,37 @@ double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)
         lb = 64;
     size_t win = (la > lb ? la : lb) / 2;
     win = win > 0 ? win - 1 : 0;
+    /* bit-parallel matching: pos[c] = positions of byte c in b; a[i]
+     * takes the first free position of b in its window (the lowest set
+     * bit), as the character-by-character scan does */
+    uint64_t pos[256];
+    const unsigned char *ua = (const unsigned char *)a,
+                        *ub = (const unsigned char *)b;
+    for (size_t j = 0; j < lb; j++)
+        pos[ub[j]] = 0;
+    for (size_t i = 0; i < la; i++)
+        pos[ua[i]] = 0;
+    for (size_t j = 0; j < lb; j++)
+        pos[ub[j]] |= 1ull << j;
+    uint64_t all = lb == 64 ? ~0ull : (1ull << lb) - 1;
     uint64_t ma = 0, mb = 0;
     size_t m = 0;
     for (size_t i = 0; i < la; i++) {
-        size_t lo = i > win ? i - win : 0, hi = i + win + 1 < lb ? i + win + 1 : lb;
-        for (size_t j = lo; j < hi; j++)
-            if (!(mb >> j & 1) && a[i] == b[j]) {
-                ma |= 1ull << i;
-                mb |= 1ull << j;
-                m++;
-                break;
-            }
+        size_t lo = i > win ? i - win : 0, hi = i + win + 1;
+        uint64_t inwin = (hi >= 64 ? ~0ull : (1ull << hi) - 1) &
+                         ~((1ull << lo) - 1) & all;
+        uint64_t cand = pos[ua[i]] & ~mb & inwin;
+        if (cand) {
+            mb |= cand & -cand;
+            ma |= 1ull << i;
+            m++;
+        }
     }
     if (m == 0)
         return 0.0;
-    size_t t = 0, j = 0;
-    for (size_t i = 0; i < la; i++)
-        if (ma >> i & 1) {
-            while (!(mb >> j & 1))
-                j++;
-            if (a[i] != b[j])
-                t++;
-            j++;
-        }
+    size_t t = 0;
+    for (uint64_t x = ma, y = mb; x; x &= x - 1, y &= y - 1)
+        t += a[__builtin_ctzll(x)] != b[__builtin_ctzll(y)];
     double md = (double)m;
     double jaro = (md / (double)la + md / (double)lb +
                    (md - (double)t / 2.0) / md) / 3.0;

@@ -37,6 +37,21 @@ static int date_level(const pl_lk_field *f, int64_t a, int64_t b)
     return l;
 }
 
+/* strnlen(s, PL_FS_STR) of a name slot, from three 8-byte words (the
+ * first zero byte: the classic has-zero-byte bit trick) */
+_Static_assert(PL_FS_STR % 8 == 0, "name slot of whole words");
+static inline size_t name_len(const char *s)
+{
+    for (size_t k = 0; k < PL_FS_STR; k += 8) {
+        uint64_t w;
+        memcpy(&w, s + k, 8);
+        uint64_t z = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+        if (z)
+            return k + (size_t)(__builtin_ctzll(z) >> 3);
+    }
+    return PL_FS_STR;
+}
+
 uint32_t pl_fs_phonetic(const char *s, size_t len)
 {
     char ph[PL_PHON_MAX];
@@ -68,7 +83,7 @@ int pl_fs_level(const pl_lk_field *f, const uint8_t *pa, const uint8_t *pb)
         break;
     }
     const pl_fs_name *a = (const pl_fs_name *)pa, *b = (const pl_fs_name *)pb;
-    size_t la = strnlen(a->s, PL_FS_STR), lb = strnlen(b->s, PL_FS_STR);
+    size_t la = name_len(a->s), lb = name_len(b->s);
     if (la == lb && memcmp(a->s, b->s, la) == 0)
         return 0;
     int l = 1;

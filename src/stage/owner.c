@@ -3,6 +3,7 @@
 #include "par/exchange.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sort.h"
 #include "par/mpi.h"
 
 #include <openssl/crypto.h>
@@ -178,6 +179,10 @@ int pl_owner_preload(pl_owner *o, const uint8_t key[PL_KEY_REC],
 static int cmp_key(const void *a, const void *b)
 {
     return memcmp(a, b, PL_KEY_REC);
+}
+static uint64_t key_prefix(const void *a)
+{
+    return pl_sort_be64(a);
 }
 
 static int cmp_ent(const void *a, const void *b)
@@ -1018,7 +1023,7 @@ void pl_owner_export(const pl_owner *o, uint8_t *out)
         if (o->keys.used[i] && (e[K_ST] & ST_PID))
             memcpy(out + k++ * rec, e, rec);
     }
-    qsort(out, k, rec, cmp_key);
+    pl_sort_keyed(out, k, rec, key_prefix, cmp_key);   /* keys unique */
 }
 
 static int cmp_pid(const void *a, const void *b)

@@ -3,6 +3,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sort.h"
 #include "base/strsim.h"
 #include "crypto/hmac.h"
 #include "job/linkage_config.h"
@@ -979,6 +980,11 @@ static int cand_row_cmp(const void *x, const void *y)
     return a->p < b->p ? -1 : a->p > b->p;
 }
 
+static uint64_t cand_row_key(const void *x)
+{
+    return ((const cand *)x)->q;
+}
+
 /* Collective: decisions for this rank's rows of q from the candidates of
  * its rows (cv, nc: every candidate of a row is here). The one-to-one
  * assignment is the greedy's, best weight first, ties by row then person
@@ -988,7 +994,7 @@ static int cand_row_cmp(const void *x, const void *y)
 static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
 {
     const pl_linkage_cfg *c = r->job->linkage;
-    qsort(cv, nc, sizeof *cv, cand_row_cmp);
+    pl_sort_keyed(cv, nc, sizeof *cv, cand_row_key, cand_row_cmp);
     uint64_t np = r->store.src[c->persons_index].nrows;
     pl_as_edge *e = pl_xmalloc_huge(nc * sizeof *e + 1);
     size_t *ei = pl_xmalloc_huge(nc * sizeof *ei + 1), ne = 0;
@@ -1302,6 +1308,11 @@ static int pid_row_cmp(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
+static uint64_t pid_row_key(const void *x)
+{
+    return pl_sort_be64(((const pl_fs_hdr *)x)->pid);
+}
+
 /* Collective: the persons, one record per pid (its first row), held by the
  * pid's owner rank. A source with several rows per person (stays) then
  * gives each person one candidate; rejected rows (no pid) are dropped. */
@@ -1330,7 +1341,7 @@ static int persons_by_pid(pl_run *r)
         free(out);
         return -1;
     }
-    qsort(out, nout, rs, pid_row_cmp);
+    pl_sort_keyed(out, nout, rs, pid_row_key, pid_row_cmp);
     uint64_t k = 0;
     for (uint64_t i = 0; i < nout; i++) {
         const pl_fs_hdr *h = (const pl_fs_hdr *)(out + i * rs);

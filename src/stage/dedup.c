@@ -408,6 +408,11 @@ static int cluster_pids(pl_run *r, dsrc *d, const pl_probalink_src *ps,
         if (ps->linked && ps->status[i] == 1) {
             o[PL_KEY_REC + 8] = 1;
             memcpy(o + PL_KEY_REC + 9, ps->pid + 16 * i, 16);
+        } else if (ps->linked && ps->status[i] == PL_LK_OPPOSED) {
+            /* linked to an opposed person: a person of its own whose pid
+             * is zero (never written), so that its cluster goes with it */
+            o[PL_KEY_REC + 8] = 2;
+            memset(o + PL_KEY_REC + 9, 0, 16);
         }
     }
     uint8_t *g = NULL;
@@ -503,8 +508,16 @@ static int report(pl_run *r, dsrc *d)
     }
     uint64_t N = d->nrows;
     uint64_t *all = pl_xmalloc_huge((r->rank == 0 ? N : 0) * 8 + 8);
-    PL_MPI_CHECK(MPI_Gatherv(d->cluster, (int)d->count, MPI_UINT64_T, all,
+    /* a record left out by an opposition is in no cluster reported */
+    pl_probalink_src ps;
+    int lk = pl_probalink_source(r, d->name, &ps) == 0 && ps.linked;
+    uint64_t *mine = pl_xmalloc_huge(d->count * 8 + 8);
+    for (uint64_t i = 0; i < d->count; i++)
+        mine[i] = lk && ps.status[i] == PL_LK_OPPOSED ? UINT64_MAX
+                                                      : d->cluster[i];
+    PL_MPI_CHECK(MPI_Gatherv(mine, (int)d->count, MPI_UINT64_T, all,
                              rc, rd, MPI_UINT64_T, 0, r->comm));
+    free(mine);
     free(rc);
     free(rd);
     uint64_t *truth = NULL;
@@ -512,6 +525,17 @@ static int report(pl_run *r, dsrc *d)
     if (ht < 0) {
         free(all);
         return -1;
+    }
+    if (r->rank == 0) {
+        uint64_t k = 0;
+        for (uint64_t i = 0; i < N; i++)
+            if (all[i] != UINT64_MAX) {
+                all[k] = all[i];
+                if (ht > 0)
+                    truth[k] = truth[i];
+                k++;
+            }
+        N = k;
     }
     uint64_t v[9 + PL_DD_SIZES] = {0};
     double t3[3] = {0, 0, 0};
@@ -706,9 +730,16 @@ static int dedup_one(pl_run *r, dsrc *d)
         rc = cluster_pids(r, d, &ps, lab, pid);
     free(lab);
     if (rc == 0) {
-        if (ps.linked)
+        if (ps.linked) {
+            /* a zero pid: the cluster's (part's) person is opposed */
+            static const uint8_t zero[16];
+            uint8_t *opp = pl_xcalloc(d->count + 1, 1);
+            for (uint64_t i = 0; i < d->count; i++)
+                opp[i] = memcmp(pid + 16 * i, zero, 16) == 0;
             memcpy(ps.pid, pid, d->count * 16);
-        else
+            rc = pl_probalink_oppose(r, d->name, opp);
+            free(opp);
+        } else
             d->pid = pid;
     }
     if (!d->pid) {
@@ -802,9 +833,29 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
         free(rows);
         H5Tclose(s32);
     }
-    ok = ok && put_rows(r, g, fname, "cluster", H5T_STD_U64LE,
-                        H5T_NATIVE_UINT64, d, d->cluster) &&
-         pl_attr_u64(g, "clusters", d->clusters) == 0;
+    if (ok && d->linked) {
+        /* aligned with /linked/<source>/row: the records an opposition
+         * left out are not written */
+        pl_probalink_src ps;
+        ok = pl_probalink_source(r, d->name, &ps) == 0;
+        uint64_t *cl = pl_xmalloc_huge(d->count * 8 + 8), n = 0, off = 0,
+                 tot = 0;
+        for (uint64_t i = 0; ok && i < d->count; i++)
+            if (ps.status[i] != PL_LK_OPPOSED)
+                cl[n++] = d->cluster[i];
+        pl_exscan(r->comm, n, &off, &tot);
+        hid_t ds = ok ? pl_h5_dataset(fname, g, "cluster", H5T_STD_U64LE,
+                                      tot, 0) : -1;
+        ok = ds >= 0 && pl_h5_write_rows(fname, ds, "cluster",
+                                         H5T_NATIVE_UINT64, off, n, 0, cl,
+                                         r->dxpl) == 0;
+        if (ds >= 0)
+            H5Dclose(ds);
+        free(cl);
+    } else
+        ok = ok && put_rows(r, g, fname, "cluster", H5T_STD_U64LE,
+                            H5T_NATIVE_UINT64, d, d->cluster);
+    ok = ok && pl_attr_u64(g, "clusters", d->clusters) == 0;
     if (g >= 0)
         H5Gclose(g);
     if (gl >= 0)

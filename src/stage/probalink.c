@@ -1483,6 +1483,37 @@ int pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out)
 
 /* For stage/dedup.c (probalink.h). */
 
+int pl_probalink_oppose(pl_run *r, const char *name, const uint8_t *opp)
+{
+    struct pl_probalink_state *s = r->probalink;
+    qsrc *q = NULL;
+    for (size_t k = 0; s && k < s->nq && !q; k++)
+        if (!s->q[k].dedup_only && strcmp(s->q[k].name, name) == 0)
+            q = &s->q[k];
+    uint64_t v[3] = {0, 0, 0}, t[3];   /* linked, review, new */
+    for (uint64_t i = 0; q && i < q->count; i++)
+        if (opp[i] && q->status[i] != ST_OPPOSED) {
+            v[q->status[i] == ST_LINK ? 0 : q->status[i] == ST_REVIEW ? 1
+                                                                      : 2]++;
+            q->status[i] = ST_OPPOSED;
+            pl_wipe(q->pid + 16 * i, 16);
+        }
+    PL_MPI_CHECK(MPI_Allreduce(v, t, 3, MPI_UINT64_T, MPI_SUM, r->comm));
+    if (!q)
+        return 0;
+    q->n_link -= t[0];
+    q->n_review -= t[1];
+    q->n_new -= t[2];
+    q->n_opposed += t[0] + t[1] + t[2];
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < q->n_rev; i++)
+        if (q->status[q->review[i].q - q->first] != ST_OPPOSED)
+            q->review[m++] = q->review[i];
+    q->n_rev = m;
+    return 0;
+}
+
+
 uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec)
 {
     return bk_rounds(r, nrec);

@@ -744,6 +744,8 @@ static int append_recv(const uint8_t *recv, size_t n, uint8_t *reply,
 {
     (void)reply;
     recv_buf *b = ctx;
+    if (n == 0)     /* nothing received: b->v may still be NULL */
+        return 0;
     if (b->n + n > b->cap) {
         b->cap = b->n + n > 2 * b->cap ? b->n + n : 2 * b->cap;
         b->v = pl_xrealloc(b->v, (b->cap + 1) * b->recsize);

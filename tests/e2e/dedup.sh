@@ -151,6 +151,18 @@ else
   notok "linkage and dedup run with an opposition"; tail -5 "$TMP/opp.log"
 fi
 
+# A file-size limit hit while the linkage's and the dedup's outputs are
+# added to linked.h5 (/links and /persons fit): a clean failure, nothing
+# published, no crash (the limit is set inside each rank only).
+sed -e "s#^store: .*#store: $TMP/os.h5#" "$TMP/job.yaml" >"$TMP/fsz.yaml"
+mpirun -np 2 bash -c 'ulimit -f 100; exec "$0" "$@"' "$PL" run "$TMP/fsz.yaml" --out "$TMP/fsz" >"$TMP/fsz.log" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "nothing was published" "$TMP/fsz.log" && [ ! -e "$TMP/fsz/current" ] &&
+   ! grep -qi "signal\|segmentation" "$TMP/fsz.log"; then
+  ok "file-size limit during the linkage outputs: exit 1, nothing published"
+else
+  notok "file-size limit during the linkage outputs: exit 1, nothing published (exit $rc)"; grep -i "error\|signal" "$TMP/fsz.log" | head -5
+fi
+
 # on keyed Bloom-filter encodings (docs/PPRL.md): a registry without
 # clear names deduplicated on its per-field filters
 "$PL" keygen "$TMP/link.key" >/dev/null

@@ -420,7 +420,9 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     double t0 = MPI_Wtime();
     /* Every output is written into the run's own directory (r->gendir);
      * the whole set becomes current at once, or none of it does. */
-    pl_outfile linked, corr;
+    /* corr is discarded too when the linkage's outputs fail before
+     * pl_corr_write has set it: nothing to discard then */
+    pl_outfile linked, corr = {NULL, NULL, -1};
     pl_progress_stage("write linked.h5 (/links, /persons)", links, "links");
     if (pl_linked_end(r, &linked) != 0) {
         pl_linked_abort(r);

@@ -132,6 +132,11 @@ static herr_t close_or_exit(hid_t file, unsigned timeout)
     return rc;
 }
 
+int pl_out_close_h5(hid_t file)
+{
+    return close_or_exit(file, CLOSE_TIMEOUT) < 0 ? -1 : 0;
+}
+
 int pl_out_close(pl_outfile *f)
 {
     if (f->file < 0)

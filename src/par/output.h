@@ -35,6 +35,11 @@ int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
 int  pl_out_broken(void);
 /* Close (collective); returns -1 if HDF5 could not flush the file. */
 int  pl_out_close(pl_outfile *f);
+/* H5Fclose (collective) of an output reopened to add to it (linked.h5 by
+ * the linkage and the deduplication): -1 if HDF5 could not flush it; a
+ * close that stalls after a write error (a full file system) ends the
+ * process after a message instead of hanging, as pl_out_close. */
+int  pl_out_close_h5(hid_t file);
 /* Forget the names of a closed file that stays (its directory is
  * published as a whole, par/generation.h). Not collective. */
 void pl_out_free(pl_outfile *f);

@@ -211,6 +211,8 @@ static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
 {
     (void)reply;
     (void)ctx;
+    if (n == 0)     /* nothing received: B.recv may still be NULL */
+        return 0;
     size_t need = (B.recv_n + n) * B.rs;
     if (need > B.recv_cap) {
         size_t c = B.recv_cap ? B.recv_cap : 1 << 20;

@@ -9,6 +9,7 @@
 #include "par/exchange.h"
 #include "par/h5.h"
 #include "par/mpi.h"
+#include "par/output.h"
 #include "stage/blocking.h"
 #include "stage/fellegi.h"
 #include "stage/owner.h"
@@ -408,6 +409,11 @@ static int cluster_pids(pl_run *r, dsrc *d, const pl_probalink_src *ps,
         if (ps->linked && ps->status[i] == 1) {
             o[PL_KEY_REC + 8] = 1;
             memcpy(o + PL_KEY_REC + 9, ps->pid + 16 * i, 16);
+        } else if (ps->linked && ps->status[i] == PL_LK_OPPOSED) {
+            /* linked to an opposed person: a person of its own whose pid
+             * is zero (never written), so that its cluster goes with it */
+            o[PL_KEY_REC + 8] = 2;
+            memset(o + PL_KEY_REC + 9, 0, 16);
         }
     }
     uint8_t *g = NULL;
@@ -503,8 +509,16 @@ static int report(pl_run *r, dsrc *d)
     }
     uint64_t N = d->nrows;
     uint64_t *all = pl_xmalloc_huge((r->rank == 0 ? N : 0) * 8 + 8);
-    PL_MPI_CHECK(MPI_Gatherv(d->cluster, (int)d->count, MPI_UINT64_T, all,
+    /* a record left out by an opposition is in no cluster reported */
+    pl_probalink_src ps;
+    int lk = pl_probalink_source(r, d->name, &ps) == 0 && ps.linked;
+    uint64_t *mine = pl_xmalloc_huge(d->count * 8 + 8);
+    for (uint64_t i = 0; i < d->count; i++)
+        mine[i] = lk && ps.status[i] == PL_LK_OPPOSED ? UINT64_MAX
+                                                      : d->cluster[i];
+    PL_MPI_CHECK(MPI_Gatherv(mine, (int)d->count, MPI_UINT64_T, all,
                              rc, rd, MPI_UINT64_T, 0, r->comm));
+    free(mine);
     free(rc);
     free(rd);
     uint64_t *truth = NULL;
@@ -512,6 +526,17 @@ static int report(pl_run *r, dsrc *d)
     if (ht < 0) {
         free(all);
         return -1;
+    }
+    if (r->rank == 0) {
+        uint64_t k = 0;
+        for (uint64_t i = 0; i < N; i++)
+            if (all[i] != UINT64_MAX) {
+                all[k] = all[i];
+                if (ht > 0)
+                    truth[k] = truth[i];
+                k++;
+            }
+        N = k;
     }
     uint64_t v[9 + PL_DD_SIZES] = {0};
     double t3[3] = {0, 0, 0};
@@ -706,9 +731,16 @@ static int dedup_one(pl_run *r, dsrc *d)
         rc = cluster_pids(r, d, &ps, lab, pid);
     free(lab);
     if (rc == 0) {
-        if (ps.linked)
+        if (ps.linked) {
+            /* a zero pid: the cluster's (part's) person is opposed */
+            static const uint8_t zero[16];
+            uint8_t *opp = pl_xcalloc(d->count + 1, 1);
+            for (uint64_t i = 0; i < d->count; i++)
+                opp[i] = memcmp(pid + 16 * i, zero, 16) == 0;
             memcpy(ps.pid, pid, d->count * 16);
-        else
+            rc = pl_probalink_oppose(r, d->name, opp);
+            free(opp);
+        } else
             d->pid = pid;
     }
     if (!d->pid) {
@@ -776,7 +808,15 @@ static int put_rows(pl_run *r, hid_t g, const char *fname, const char *name,
                                          d->count, 0, buf, r->dxpl) == 0;
     if (ds >= 0)
         H5Dclose(ds);
-    return ok;
+    return pl_all_ok(r->comm, ok);
+}
+
+/* A step of an output written by every rank: its result on all ranks, so
+ * that they stop at the same step (a write failing on one rank only, a
+ * full file system, must not leave the others in the next collective). */
+static int aok(pl_run *r, int v)
+{
+    return pl_all_ok(r->comm, v);
 }
 
 static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
@@ -797,14 +837,34 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
         ok = put_rows(r, g, fname, "pid", s32, s32, d, hex) &&
              put_rows(r, g, fname, "row", H5T_STD_U64LE, H5T_NATIVE_UINT64,
                       d, rows) &&
-             pl_attr_u64(g, "rows_read", d->nrows) == 0;
+             aok(r, pl_attr_u64(g, "rows_read", d->nrows) == 0);
         free(hex);
         free(rows);
         H5Tclose(s32);
     }
-    ok = ok && put_rows(r, g, fname, "cluster", H5T_STD_U64LE,
-                        H5T_NATIVE_UINT64, d, d->cluster) &&
-         pl_attr_u64(g, "clusters", d->clusters) == 0;
+    if (ok && d->linked) {
+        /* aligned with /linked/<source>/row: the records an opposition
+         * left out are not written */
+        pl_probalink_src ps;
+        ok = pl_probalink_source(r, d->name, &ps) == 0;
+        uint64_t *cl = pl_xmalloc_huge(d->count * 8 + 8), n = 0, off = 0,
+                 tot = 0;
+        for (uint64_t i = 0; ok && i < d->count; i++)
+            if (ps.status[i] != PL_LK_OPPOSED)
+                cl[n++] = d->cluster[i];
+        pl_exscan(r->comm, n, &off, &tot);
+        hid_t ds = ok ? pl_h5_dataset(fname, g, "cluster", H5T_STD_U64LE,
+                                      tot, 0) : -1;
+        ok = aok(r, ds >= 0 && pl_h5_write_rows(fname, ds, "cluster",
+                                                H5T_NATIVE_UINT64, off, n, 0,
+                                                cl, r->dxpl) == 0);
+        if (ds >= 0)
+            H5Dclose(ds);
+        free(cl);
+    } else
+        ok = ok && put_rows(r, g, fname, "cluster", H5T_STD_U64LE,
+                            H5T_NATIVE_UINT64, d, d->cluster);
+    ok = ok && aok(r, pl_attr_u64(g, "clusters", d->clusters) == 0);
     if (g >= 0)
         H5Gclose(g);
     if (gl >= 0)
@@ -834,43 +894,43 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
             fn[i] = c->fields[i].name;
         for (size_t i = 0; i < c->n_rules; i++)
             rn[i] = c->rules[i].text;
-        ok = pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "cluster_sizes", H5T_STD_U64LE,
-                       PL_DD_SIZES, 0, d->sizes, 1, r->dxpl) == 0 &&
-             pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0 &&
-             pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0 &&
-             attr_f64(g3, "lambda", d->mo.lambda) == 0 &&
-             attr_f64(g3, "prior_weight", d->mo.prior_w) == 0 &&
-             attr_f64(g3, "upper", c->dedup_upper) == 0 &&
-             pl_attr_u64(g3, "em_iterations", d->mo.iterations) == 0 &&
-             pl_attr_u64(g3, "em_seed", c->seed) == 0 &&
-             pl_attr_u64(g3, "pairs_compared", d->pairs) == 0 &&
-             pl_attr_u64(g3, "pairs_duplicate", d->dups) == 0 &&
-             pl_attr_u64(g3, "pairs_random", d->random_pairs) == 0 &&
-             pl_attr_u64(g3, "blocks_capped", d->capped_blocks) == 0 &&
-             pl_attr_u64(g3, "pairs_capped", d->capped_pairs) == 0 &&
-             pl_attr_u64(g3, "pairs_accepted", d->accepted) == 0 &&
-             pl_attr_u64(g3, "bridges_cut", d->bridges) == 0 &&
-             pl_attr_u64(g3, "max_degree", PL_DD_MAX_DEGREE) == 0 &&
-             pl_attr_u64(g3, "clusters", d->clusters) == 0 &&
-             pl_attr_u64(g3, "clusters_split", d->split) == 0 &&
-             pl_attr_u64(g3, "linked", (uint64_t)d->linked) == 0;
+        ok = aok(r, pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "cluster_sizes", H5T_STD_U64LE,
+                       PL_DD_SIZES, 0, d->sizes, 1, r->dxpl) == 0) &&
+             aok(r, pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0) &&
+             aok(r, pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0) &&
+             aok(r, attr_f64(g3, "lambda", d->mo.lambda) == 0) &&
+             aok(r, attr_f64(g3, "prior_weight", d->mo.prior_w) == 0) &&
+             aok(r, attr_f64(g3, "upper", c->dedup_upper) == 0) &&
+             aok(r, pl_attr_u64(g3, "em_iterations", d->mo.iterations) == 0) &&
+             aok(r, pl_attr_u64(g3, "em_seed", c->seed) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_compared", d->pairs) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_duplicate", d->dups) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_random", d->random_pairs) == 0) &&
+             aok(r, pl_attr_u64(g3, "blocks_capped", d->capped_blocks) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_capped", d->capped_pairs) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_accepted", d->accepted) == 0) &&
+             aok(r, pl_attr_u64(g3, "bridges_cut", d->bridges) == 0) &&
+             aok(r, pl_attr_u64(g3, "max_degree", PL_DD_MAX_DEGREE) == 0) &&
+             aok(r, pl_attr_u64(g3, "clusters", d->clusters) == 0) &&
+             aok(r, pl_attr_u64(g3, "clusters_split", d->split) == 0) &&
+             aok(r, pl_attr_u64(g3, "linked", (uint64_t)d->linked) == 0);
         if (ok && d->has_truth)
-            ok = pl_attr_u64(g3, "true_pairs", d->t_true) == 0 &&
-                 pl_attr_u64(g3, "predicted_pairs", d->t_pred) == 0 &&
-                 pl_attr_u64(g3, "correct_pairs", d->t_tp) == 0 &&
-                 attr_f64(g3, "true_precision", d->t_precision) == 0 &&
-                 attr_f64(g3, "true_recall", d->t_recall) == 0 &&
-                 attr_f64(g3, "true_f1", d->t_f1) == 0;
+            ok = aok(r, pl_attr_u64(g3, "true_pairs", d->t_true) == 0) &&
+                 aok(r, pl_attr_u64(g3, "predicted_pairs", d->t_pred) == 0) &&
+                 aok(r, pl_attr_u64(g3, "correct_pairs", d->t_tp) == 0) &&
+                 aok(r, attr_f64(g3, "true_precision", d->t_precision) == 0) &&
+                 aok(r, attr_f64(g3, "true_recall", d->t_recall) == 0) &&
+                 aok(r, attr_f64(g3, "true_f1", d->t_f1) == 0);
         free(m);
         free(u);
         free(w);
@@ -907,7 +967,7 @@ int pl_dedup_write(pl_run *r, const char *fname)
     int ok = 1;
     for (size_t k = 0; k < s->n && ok; k++)
         ok = pl_all_ok(r->comm, write_one(r, f, fname, &s->d[k]) == 0);
-    if (H5Fclose(f) < 0)
+    if (pl_out_close_h5(f) < 0)
         ok = 0;
     return pl_all_ok(r->comm, ok) ? 0 : -1;
 }

@@ -11,6 +11,7 @@
 #include "par/exchange.h"
 #include "par/h5.h"
 #include "par/mpi.h"
+#include "par/output.h"
 #include "stage/blocking.h"
 #include "stage/budget.h"
 #include "stage/fellegi.h"
@@ -745,6 +746,8 @@ static int append_recv(const uint8_t *recv, size_t n, uint8_t *reply,
 {
     (void)reply;
     recv_buf *b = ctx;
+    if (n == 0)     /* nothing received: b->v may still be NULL */
+        return 0;
     if (b->n + n > b->cap) {
         b->cap = b->n + n > 2 * b->cap ? b->n + n : 2 * b->cap;
         b->v = pl_xrealloc(b->v, (b->cap + 1) * b->recsize);
@@ -1494,6 +1497,37 @@ int pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out)
 
 /* For stage/dedup.c (probalink.h). */
 
+int pl_probalink_oppose(pl_run *r, const char *name, const uint8_t *opp)
+{
+    struct pl_probalink_state *s = r->probalink;
+    qsrc *q = NULL;
+    for (size_t k = 0; s && k < s->nq && !q; k++)
+        if (!s->q[k].dedup_only && strcmp(s->q[k].name, name) == 0)
+            q = &s->q[k];
+    uint64_t v[3] = {0, 0, 0}, t[3];   /* linked, review, new */
+    for (uint64_t i = 0; q && i < q->count; i++)
+        if (opp[i] && q->status[i] != ST_OPPOSED) {
+            v[q->status[i] == ST_LINK ? 0 : q->status[i] == ST_REVIEW ? 1
+                                                                      : 2]++;
+            q->status[i] = ST_OPPOSED;
+            pl_wipe(q->pid + 16 * i, 16);
+        }
+    PL_MPI_CHECK(MPI_Allreduce(v, t, 3, MPI_UINT64_T, MPI_SUM, r->comm));
+    if (!q)
+        return 0;
+    q->n_link -= t[0];
+    q->n_review -= t[1];
+    q->n_new -= t[2];
+    q->n_opposed += t[0] + t[1] + t[2];
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < q->n_rev; i++)
+        if (q->status[q->review[i].q - q->first] != ST_OPPOSED)
+            q->review[m++] = q->review[i];
+    q->n_rev = m;
+    return 0;
+}
+
+
 uint64_t pl_probalink_rounds(pl_run *r, uint64_t nrec)
 {
     return bk_rounds(r, nrec);
@@ -1554,6 +1588,14 @@ static void hexpid(const uint8_t *p, char *out)
     }
 }
 
+/* A step of an output written by every rank: its result on all ranks, so
+ * that they stop at the same step (a write failing on one rank only, a
+ * full file system, must not leave the others in the next collective). */
+static int aok(pl_run *r, int v)
+{
+    return pl_all_ok(r->comm, v);
+}
+
 /* /review/<source> and /linkage/<source>; /linked/<source> is linked.c's
  * (pl_probalink_rows). */
 static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
@@ -1584,9 +1626,9 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
             {"weight", H5T_IEEE_F64LE, w}};
         for (size_t i = 0; i < 3 && ok; i++) {
             hid_t d = pl_h5_dataset(fname, g2, ds[i].n, ds[i].t, nrev, 0);
-            ok = d >= 0 && pl_h5_write_rows(fname, d, ds[i].n, ds[i].t,
-                                            rev_off, n, 0, ds[i].b,
-                                            r->dxpl) == 0;
+            ok = aok(r, d >= 0 && pl_h5_write_rows(fname, d, ds[i].n,
+                                                   ds[i].t, rev_off, n, 0,
+                                                   ds[i].b, r->dxpl) == 0);
             if (d >= 0)
                 H5Dclose(d);
         }
@@ -1626,39 +1668,39 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
             fn[i] = c->fields[i].name;
         for (size_t i = 0; i < c->n_rules; i++)
             rn[i] = c->rules[i].text;
-        ok = pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
-                       r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "hist_edges", H5T_IEEE_F64LE,
-                       HIST_BINS + 1, 0, edges, 1, r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "hist_pairs", H5T_STD_U64LE, HIST_BINS, 0,
-                       q->hist, 1, r->dxpl) == 0 &&
-             pl_h5_put(g3, fname, "hist_expected_matches", H5T_IEEE_F64LE,
-                       HIST_BINS, 0, q->hist_p, 1, r->dxpl) == 0 &&
-             pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0 &&
-             pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0 &&
-             pl_attr_str(g3, "persons", c->persons) == 0 &&
-             put_attr_f64(g3, "lambda", q->mo.lambda) == 0 &&
-             put_attr_f64(g3, "prior_weight", q->mo.prior_w) == 0 &&
-             put_attr_f64(g3, "lower", c->lower) == 0 &&
-             put_attr_f64(g3, "upper", c->upper) == 0 &&
-             pl_attr_u64(g3, "em_iterations", q->mo.iterations) == 0 &&
-             pl_attr_u64(g3, "em_seed", c->seed) == 0 &&
-             pl_attr_u64(g3, "pairs_compared", q->pairs) == 0 &&
-             pl_attr_u64(g3, "pairs_duplicate", q->dups) == 0 &&
-             pl_attr_u64(g3, "pairs_random", q->random_pairs) == 0 &&
-             pl_attr_u64(g3, "blocks_capped", q->capped_blocks) == 0 &&
-             pl_attr_u64(g3, "blocks_split", q->split_blocks) == 0 &&
-             pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0 &&
-             put_attr_f64(g3, "estimated_precision", q->est_precision) == 0 &&
-             put_attr_f64(g3, "estimated_recall", q->est_recall) == 0;
+        ok = aok(r, pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
+                       r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "hist_edges", H5T_IEEE_F64LE,
+                       HIST_BINS + 1, 0, edges, 1, r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "hist_pairs", H5T_STD_U64LE, HIST_BINS, 0,
+                       q->hist, 1, r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g3, fname, "hist_expected_matches", H5T_IEEE_F64LE,
+                       HIST_BINS, 0, q->hist_p, 1, r->dxpl) == 0) &&
+             aok(r, pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0) &&
+             aok(r, pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0) &&
+             aok(r, pl_attr_str(g3, "persons", c->persons) == 0) &&
+             aok(r, put_attr_f64(g3, "lambda", q->mo.lambda) == 0) &&
+             aok(r, put_attr_f64(g3, "prior_weight", q->mo.prior_w) == 0) &&
+             aok(r, put_attr_f64(g3, "lower", c->lower) == 0) &&
+             aok(r, put_attr_f64(g3, "upper", c->upper) == 0) &&
+             aok(r, pl_attr_u64(g3, "em_iterations", q->mo.iterations) == 0) &&
+             aok(r, pl_attr_u64(g3, "em_seed", c->seed) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_compared", q->pairs) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_duplicate", q->dups) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_random", q->random_pairs) == 0) &&
+             aok(r, pl_attr_u64(g3, "blocks_capped", q->capped_blocks) == 0) &&
+             aok(r, pl_attr_u64(g3, "blocks_split", q->split_blocks) == 0) &&
+             aok(r, pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0) &&
+             aok(r, put_attr_f64(g3, "estimated_precision", q->est_precision) == 0) &&
+             aok(r, put_attr_f64(g3, "estimated_recall", q->est_recall) == 0);
         /* Encoded fields: their parameters (never the secret). */
         char *et[PL_LK_MAX_FIELDS];
         size_t ne = 0;
@@ -1666,14 +1708,14 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
             if ((et[ne] = pl_pprl_params_text(r, f)))
                 ne++;
         if (ok && ne)
-            ok = pl_attr_strlist(g3, "encodings", (const char *const *)et,
-                                 ne) == 0;
+            ok = aok(r, pl_attr_strlist(g3, "encodings", (const char *const *)et,
+                                 ne) == 0);
         for (size_t f = 0; f < ne; f++)
             free(et[f]);
         if (ok && q->has_truth)
-            ok = put_attr_f64(g3, "true_precision", q->t_precision) == 0 &&
-                 put_attr_f64(g3, "true_recall", q->t_recall) == 0 &&
-                 put_attr_f64(g3, "true_f1", q->t_f1) == 0;
+            ok = aok(r, put_attr_f64(g3, "true_precision", q->t_precision) == 0) &&
+                 aok(r, put_attr_f64(g3, "true_recall", q->t_recall) == 0) &&
+                 aok(r, put_attr_f64(g3, "true_f1", q->t_f1) == 0);
         free(m);
         free(u);
         free(w);
@@ -1766,7 +1808,7 @@ int pl_probalink_write(pl_run *r, const char *linked)
     for (size_t k = 0; k < s->nq && ok; k++)
         ok = s->q[k].dedup_only ||
              pl_all_ok(r->comm, write_source(r, f, linked, &s->q[k]) == 0);
-    if (H5Fclose(f) < 0)
+    if (pl_out_close_h5(f) < 0)
         ok = 0;
     if (!pl_all_ok(r->comm, ok))
         return -1;

@@ -88,6 +88,12 @@ typedef struct {
     uint8_t       *pid;
 } pl_probalink_src;
 int  pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out);
+/* Collective (stage/dedup.c, before pl_probalink_links): this rank's
+ * records of linked source `name` flagged in opp[0..count) are an opposed
+ * person's (their cluster holds a record linked to one): status 4, pid
+ * wiped, out of the review lists and the counts. 0 (also for a name that
+ * is no linked source). */
+int  pl_probalink_oppose(pl_run *r, const char *name, const uint8_t *opp);
 
 /* Collective: steps 1-2, the model of records Q (nq here, NQ in all)
  * against the persons P (np here, NP in all), or with self against

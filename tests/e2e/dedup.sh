@@ -36,6 +36,12 @@ for np in 2 3; do
     check "identical $g at -np 1 and -np $np" h5diff "$TMP/np1/linked.h5" "$TMP/np$np/linked.h5" "$g" "$g"
   done
 done
+for np in 1 2 3; do /usr/bin/python3 tests/e2e/check_links.py "$TMP/np$np/linked.h5" "linked and deduplicated, -np $np"; done
+for np in 2 3; do
+  for g in /links /persons; do
+    check "identical $g at -np 1 and -np $np" h5diff "$TMP/np1/linked.h5" "$TMP/np$np/linked.h5" "$g" "$g"
+  done
+done
 grep -q "linkage dedup registry: true pairwise precision" "$TMP/np2.log" &&
   ok "summary prints the dedup quality" || notok "summary prints the dedup quality"
 /usr/bin/python3 -c "
@@ -63,6 +69,98 @@ sys.exit(0 if sorted(f['linked/registry']) == ['cluster','pid','row'] and list(f
   for g in /linked/registry /linkage/registry; do
     check "dedup only: identical $g at -np 1 and -np 2" h5diff "$TMP/only1/linked.h5" "$TMP/only2/linked.h5" "$g" "$g"
   done
+fi
+
+# --- opposition: an objector's cluster is the objector's -----------------
+# Two persons (NIR identity, listed in an opposition package) whose cluster
+# holds a record linked to them and records the one-to-one linkage left
+# unlinked: none of the cluster's records is in /linked, /links, /review.
+T=$TMP/tk
+mkdir -p "$T"
+cp "$ROOT"/inputs/transfer/*.pem "$ROOT"/inputs/transfer/*.pass "$T/"
+chmod 600 "$T"/*.key.pem "$T"/*.pass
+"$PL" synth --linkage --persons 300 --records 400 --dup-rate 0.4 --seed 3 -o "$TMP/os.h5" >/dev/null
+/usr/bin/python3 - "$TMP/os.h5" "$TMP/on.h5" <<'PY'
+import sys, h5py, numpy as np
+s, o = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "w")
+for grp in ("sources/persons", "sources/registry", "truth/persons", "truth/registry"):
+    for c in s[grp]:
+        if c != "p1":
+            o[grp + "/" + c] = s[grp][c][:]
+bd, sex = s["sources/persons/birth_date"][:], s["sources/persons/sex"][:]
+nir = []
+for i in range(len(bd)):
+    d = "%d%02d%02d75%03d%03d" % (sex[i], bd[i] // 10000 % 100, bd[i] // 100 % 100, 1 + i // 999, 1 + i % 999)
+    nir.append((d + "%02d" % (97 - int(d) % 97)).encode())
+o["sources/persons/nir"] = np.array(nir, dtype="S15")
+PY
+sed -e "s#^store: .*#store: $TMP/on.h5#" -e "s#^  platform: .*#&\n  producer: $TMP/keys/producer.key#" \
+    -e "s#identity: {p1: p1}#identity: {nir: nir, birth_date: birth_date, sex: sex}#" "$TMP/job.yaml" >"$TMP/on.yaml"
+plrun 1 run "$TMP/on.yaml" --out "$TMP/on" >"$TMP/on.log" 2>&1 || { notok "opposition: the run without it"; tail -5 "$TMP/on.log"; }
+/usr/bin/python3 - "$TMP/on.h5" "$TMP/on/linked.h5" "$TMP/objectors.h5" "$TMP/objrows" <<'PY'
+import sys, h5py, numpy as np, collections
+s, L = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+g = L["linked/registry"]
+st, cl, pid, rows = g["match_status"][:], g["cluster"][:], g["pid"][:], g["row"][:]
+pp, prow = list(L["linked/persons/pid"][:]), L["linked/persons/row"][:]
+m = collections.defaultdict(list)
+for k in range(len(st)):
+    m[cl[k]].append(k)
+objs = [(int(prow[pp.index(pid[ks[0]])]), [int(rows[k]) for k in ks]) for c, ks in sorted(m.items())
+        if (st[ks] == 1).any() and (st[ks] != 1).any()][:2]
+b = h5py.File(sys.argv[3], "w").create_group("sources/objectors")
+for c in ("nir", "birth_date", "sex"):
+    b[c] = s["sources/persons/" + c][:][[i for i, _ in objs]]
+open(sys.argv[4], "w").write(" ".join(str(r) for _, rs in objs for r in rs))
+PY
+cat >"$TMP/prodopp.yaml" <<EOF
+producer: cnam
+package: objectors
+store: $TMP/objectors.h5
+output: $TMP/prodopp
+keys: {producer: $TMP/keys/producer.key, transport: $T/hdh_transport.pub.pem}
+sources:
+  objectors: {identity: {nir: nir, birth_date: birth_date, sex: sex}}
+opposition: [objectors]
+EOF
+"$PL" produce "$TMP/prodopp.yaml" --signing-key "$T/cnam_signing.key.pem" \
+  --signing-passphrase-file "$T/cnam_signing.pass" >"$TMP/prodopp.log" 2>&1 || notok "opposition: produce"
+printf 'producers:\n  cnam: {signing_key: %s}\nopposition:\n  - %s\n' "$T/cnam_signing.pub.pem" \
+  "$TMP/prodopp/objectors.opposition.pkg.h5" >>"$TMP/on.yaml"
+if plrun 2 run "$TMP/on.yaml" --out "$TMP/opp" --transport-key "$T/hdh_transport.key.pem" \
+    --transport-passphrase-file "$T/hdh_transport.pass" >"$TMP/opp.log" 2>&1; then
+  /usr/bin/python3 tests/e2e/check_links.py "$TMP/opp/linked.h5" "opposition and dedup"
+  /usr/bin/python3 - "$TMP/opp/linked.h5" "$TMP/objrows" "$TMP/opp.log" <<'PY'
+import sys, re, h5py
+f, obj = h5py.File(sys.argv[1], "r"), set(int(x) for x in open(sys.argv[2]).read().split())
+g = f["linked/registry"]
+rows = set(int(r) for r in g["row"][:])
+si = [n.decode() if isinstance(n, bytes) else n for n in f["links"].attrs["sources"]].index("registry")
+lrows = set(int(r) for r, s in zip(f["links/row"][:], f["links/source"][:]) if s == si)
+rev = set(int(r) for r in f["review/registry/row"][:])
+a = g.attrs
+ok = len(obj) > 2 and not (obj & rows) and not (obj & lrows) and not (obj & rev) and \
+     len(rows) == 400 - len(obj) and a["rows_linked"] + a["rows_review"] + a["rows_new"] == len(rows)
+print(("ok - " if ok else "not ok - ") + "opposition and dedup: no record of an objector's cluster (%d) in /linked, "
+      "/links, /review; the counts add up (%d published)" % (len(obj), len(obj & rows)))
+m = re.search(r"^opposition: 2 persons listed, (\d+) records left out", open(sys.argv[3]).read(), re.M)
+print(("ok - " if m and int(m.group(1)) == 2 + len(obj) else "not ok - ") +
+      "opposition and dedup: the summary counts the persons' rows and their clusters (%s)" % (m and m.group(1)))
+PY
+else
+  notok "linkage and dedup run with an opposition"; tail -5 "$TMP/opp.log"
+fi
+
+# A file-size limit hit while the linkage's and the dedup's outputs are
+# added to linked.h5 (/links and /persons fit): a clean failure, nothing
+# published, no crash (the limit is set inside each rank only).
+sed -e "s#^store: .*#store: $TMP/os.h5#" "$TMP/job.yaml" >"$TMP/fsz.yaml"
+mpirun -np 2 bash -c 'ulimit -f 100; exec "$0" "$@"' "$PL" run "$TMP/fsz.yaml" --out "$TMP/fsz" >"$TMP/fsz.log" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "nothing was published" "$TMP/fsz.log" && [ ! -e "$TMP/fsz/current" ] &&
+   ! grep -qi "signal\|segmentation" "$TMP/fsz.log"; then
+  ok "file-size limit during the linkage outputs: exit 1, nothing published"
+else
+  notok "file-size limit during the linkage outputs: exit 1, nothing published (exit $rc)"; grep -i "error\|signal" "$TMP/fsz.log" | head -5
 fi
 
 # on keyed Bloom-filter encodings (docs/PPRL.md): a registry without

@@ -29,9 +29,7 @@ static const char *const latin_ext_a[128] = {
     "s", "s", "t", "t", "t", "t", "t", "t", "u", "u", "u", "u", "u", "u", "u", "u",
     "u", "u", "u", "u", "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s"};
 
-/* One UTF-8 code point (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF): its length, or 0 when invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
+size_t pl_utf8_next(const unsigned char *s, size_t n, unsigned *cp)
 {
     unsigned c = s[0];
     size_t l;
@@ -109,7 +107,7 @@ long pl_norm_text(const char *in, size_t len, char *out, size_t cap,
         return clear ? 0 : -1;
     for (size_t i = 0; i < len;) {
         unsigned cp;
-        size_t l = utf8_next(s + i, len - i, &cp);
+        size_t l = pl_utf8_next(s + i, len - i, &cp);
         if (!l) {
             if (!clear) {
                 memset(out, 0, o);

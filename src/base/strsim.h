@@ -53,6 +53,9 @@ enum { PL_NORM_PPRL = 0, PL_NORM_CLEAR = 1 };
  * PL_NORM_PPRL mode on invalid UTF-8 or when the result does not fit
  * (never longer than the input: cap >= len + 1 always fits), with out
  * wiped, nothing printed. */
+/* One UTF-8 code point of s (n bytes, n >= 1; RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF) into *cp: its length, or 0 when invalid. */
+size_t pl_utf8_next(const unsigned char *s, size_t n, unsigned *cp);
 long pl_norm_text(const char *in, size_t len, char *out, size_t cap,
                   unsigned flags);
 /* Normalise `in` (inlen bytes, stops at a NUL) into `out` (at most cap-1

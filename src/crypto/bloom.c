@@ -17,37 +17,6 @@
 
 /* ---- normalisation ------------------------------------------------------ */
 
-/* Decode one UTF-8 code point (RFC 3629: no overlongs, no surrogates,
- * <= U+10FFFF); its length, or 0 if invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t l;
-    unsigned min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        l = 2, min = 0x80, c &= 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        l = 3, min = 0x800, c &= 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        l = 4, min = 0x10000, c &= 0x07;
-    } else {
-        return 0;
-    }
-    if (n < l)
-        return 0;
-    for (size_t i = 1; i < l; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = c << 6 | (s[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return l;
-}
 
 /* The one name normalisation of base/strsim.h, in its PPRL mode. */
 long pl_pprl_normalise(const char *in, size_t len, char *out, size_t outcap)
@@ -201,7 +170,7 @@ int pl_bloom_add_normalised(const pl_bloom_field *f, uint64_t *filter,
     int rc = 0;
     for (size_t i = 0; i < len;) {
         unsigned cp;
-        size_t l = utf8_next((const unsigned char *)norm + i, len - i, &cp);
+        size_t l = pl_utf8_next((const unsigned char *)norm + i, len - i, &cp);
         if (!l) {
             pl_err("pprl: field %s: value is not valid UTF-8", f->name);
             rc = -1;

@@ -132,6 +132,23 @@ static herr_t close_or_exit(hid_t file, unsigned timeout)
     return rc;
 }
 
+hid_t pl_out_open_h5(MPI_Comm comm, const char *path, const char *what)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_coll_metadata_write(fapl, 1);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (!pl_all_ok(comm, f >= 0)) {
+        pl_err0("%s: cannot open for %s: %s", path, what, pl_h5_reason());
+        if (f >= 0)
+            H5Fclose(f);
+        return -1;
+    }
+    return f;
+}
+
 int pl_out_close_h5(hid_t file)
 {
     return close_or_exit(file, CLOSE_TIMEOUT) < 0 ? -1 : 0;

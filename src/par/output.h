@@ -35,6 +35,11 @@ int  pl_out_create(pl_outfile *f, const char *dir, const char *name,
 int  pl_out_broken(void);
 /* Close (collective); returns -1 if HDF5 could not flush the file. */
 int  pl_out_close(pl_outfile *f);
+/* Collective: reopen a closed output (linked.h5) read-write with the
+ * MPI-IO driver and collective metadata, to add objects to it; `what`
+ * names the caller in the message. The file, or -1 on every rank after a
+ * message. */
+hid_t pl_out_open_h5(MPI_Comm comm, const char *path, const char *what);
 /* H5Fclose (collective) of an output reopened to add to it (linked.h5 by
  * the linkage and the deduplication): -1 if HDF5 could not flush it; a
  * close that stalls after a write error (a full file system) ends the

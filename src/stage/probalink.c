@@ -1791,19 +1791,9 @@ int pl_probalink_write(pl_run *r, const char *linked)
     struct pl_probalink_state *s = r->probalink;
     if (!s)
         return 0;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, r->comm, MPI_INFO_NULL);
-    H5Pset_coll_metadata_write(fapl, 1);
-    H5Pset_all_coll_metadata_ops(fapl, 1);
-    hid_t f = H5Fopen(linked, H5F_ACC_RDWR, fapl);
-    H5Pclose(fapl);
-    if (!pl_all_ok(r->comm, f >= 0)) {
-        pl_err0("%s: cannot open for the linkage outputs: %s", linked,
-                pl_h5_reason());
-        if (f >= 0)
-            H5Fclose(f);
+    hid_t f = pl_out_open_h5(r->comm, linked, "the linkage outputs");
+    if (f < 0)
         return -1;
-    }
     int ok = 1;
     for (size_t k = 0; k < s->nq && ok; k++)
         ok = s->q[k].dedup_only ||

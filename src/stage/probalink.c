@@ -988,6 +988,33 @@ static uint64_t cand_row_key(const void *x)
     return ((const cand *)x)->q;
 }
 
+/* A new person's pid (docs/LINKAGE.md, Method 5): keyed, the first 16
+ * bytes of HMAC(platform, "pseudolink/noid1" || dom || row, big-endian),
+ * dom = SHA-256(source)[0:24]; random mode, 16 random bytes. -1 when no
+ * random bytes. Not collective. */
+static void noid_domain(const char *src, uint8_t dom[24])
+{
+    uint8_t hsh[32];
+    EVP_Digest(src, strlen(src), hsh, NULL, EVP_sha256(), NULL);
+    memcpy(dom, hsh, 24);
+}
+
+static int noid_pid(pl_run *r, const uint8_t dom[24], uint64_t row,
+                    uint8_t pid[16])
+{
+    if (r->job->mode != PL_MODE_KEYED)
+        return RAND_bytes(pid, 16) == 1 ? 0 : -1;
+    uint8_t msg[48], out[32];
+    memcpy(msg, "pseudolink/noid1", 16);
+    memcpy(msg + 16, dom, 24);
+    for (int b = 0; b < 8; b++)
+        msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
+    pl_hmac(&r->platform, msg, sizeof msg, out);
+    memcpy(pid, out, 16);
+    pl_wipe(out, sizeof out);
+    return 0;
+}
+
 /* Collective: decisions for this rank's rows of q from the candidates of
  * its rows (cv, nc: every candidate of a row is here). The one-to-one
  * assignment is the greedy's, best weight first, ties by row then person
@@ -1270,26 +1297,15 @@ static int link_one(pl_run *r, qsrc *q)
     q->t_phase[3] = tp3 - tp2;
     /* new persons' pids, for this rank's rows */
     uint8_t dom[24];
-    {
-        uint8_t hsh[32];
-        EVP_Digest(q->name, strlen(q->name), hsh, NULL, EVP_sha256(), NULL);
-        memcpy(dom, hsh, 24);
-    }
-    for (uint64_t i = 0; i < q->count; i++) {
-        if (q->status[i] == ST_LINK)
-            continue;
-        if (r->job->mode == PL_MODE_KEYED) {
-            uint8_t msg[48], out[32];
-            memcpy(msg, "pseudolink/noid1", 16);
-            memcpy(msg + 16, dom, 24);
-            uint64_t row = q->first + i;
-            for (int b = 0; b < 8; b++)
-                msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
-            pl_hmac(&r->platform, msg, sizeof msg, out);
-            memcpy(q->pid + 16 * i, out, 16);
-        } else if (RAND_bytes(q->pid + 16 * i, 16) != 1) {
-            memset(q->pid + 16 * i, 0, 16);
-        }
+    noid_domain(q->name, dom);
+    int pok = 1;
+    for (uint64_t i = 0; i < q->count && pok; i++)
+        if (q->status[i] != ST_LINK)
+            pok = noid_pid(r, dom, q->first + i, q->pid + 16 * i) == 0;
+    if (!pl_all_ok(r->comm, pok)) {
+        pl_err("linkage: %s: no random bytes for new persons' pids",
+               q->name);
+        goto fail;
     }
     free(counts);
     q->t_phase[4] = MPI_Wtime() - tp3;
@@ -1542,18 +1558,9 @@ int pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
 int pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
                          uint8_t pid[16])
 {
-    if (r->job->mode != PL_MODE_KEYED)
-        return RAND_bytes(pid, 16) == 1 ? 0 : -1;
-    uint8_t msg[48], out[32], hsh[32];
-    EVP_Digest(src, strlen(src), hsh, NULL, EVP_sha256(), NULL);
-    memcpy(msg, "pseudolink/noid1", 16);
-    memcpy(msg + 16, hsh, 24);
-    for (int b = 0; b < 8; b++)
-        msg[40 + b] = (uint8_t)(row >> (56 - 8 * b));
-    pl_hmac(&r->platform, msg, sizeof msg, out);
-    memcpy(pid, out, 16);
-    pl_wipe(out, sizeof out);
-    return 0;
+    uint8_t dom[24];
+    noid_domain(src, dom);
+    return noid_pid(r, dom, row, pid);
 }
 
 /* ------------------------------------------------------------------------

@@ -241,6 +241,26 @@ int pl_attr_u64(hid_t loc, const char *name, uint64_t v)
     return rc;
 }
 
+int pl_attr_f64(hid_t loc, const char *name, double v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &v) >= 0 ? 0 : -1;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+hid_t pl_h5_group(hid_t loc, const char *name)
+{
+    htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+    if (ex > 0)
+        return H5Gopen2(loc, name, H5P_DEFAULT);
+    return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
 int pl_attr_str(hid_t loc, const char *name, const char *v)
 {
     hid_t t = pl_str_type(strlen(v));

@@ -56,8 +56,14 @@ int pl_h5_put(hid_t loc, const char *fname, const char *name, hid_t type,
               uint64_t d0, uint64_t d1, const void *buf, int mine,
               hid_t dxpl);
 
+/* Collective: the group `name` of loc, opened when it exists, else
+ * created; -1 on failure. */
+hid_t pl_h5_group(hid_t loc, const char *name);
+
 /* Attributes (collective, same value on every rank). 0 or -1. */
 int pl_attr_u64(hid_t loc, const char *name, uint64_t v);
+/* A little-endian IEEE double (H5T_IEEE_F64LE). */
+int pl_attr_f64(hid_t loc, const char *name, double v);
 int pl_attr_str(hid_t loc, const char *name, const char *v);
 int pl_attr_strlist(hid_t loc, const char *name, const char *const *v,
                     size_t n);

@@ -780,26 +780,6 @@ int pl_dedup_run(pl_run *r)
 /* ------------------------------------------------------------------------
  * Outputs */
 
-static hid_t mkgroup(hid_t loc, const char *name)
-{
-    htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
-    if (ex > 0)
-        return H5Gopen2(loc, name, H5P_DEFAULT);
-    return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-}
-
-static int attr_f64(hid_t loc, const char *name, double v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT,
-                         H5P_DEFAULT);
-    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &v) >= 0 ? 0 : -1;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
-}
-
 static int put_rows(pl_run *r, hid_t g, const char *fname, const char *name,
                     hid_t ft, hid_t mt, const dsrc *d, const void *buf)
 {
@@ -823,8 +803,8 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
 {
     const pl_linkage_cfg *c = r->job->linkage;
     int ok = 1;
-    hid_t gl = mkgroup(f, "linked");
-    hid_t g = gl >= 0 ? mkgroup(gl, d->name) : -1;
+    hid_t gl = pl_h5_group(f, "linked");
+    hid_t g = gl >= 0 ? pl_h5_group(gl, d->name) : -1;
     ok &= g >= 0;
     if (ok && !d->linked) {
         hid_t s32 = pl_str_type(32);
@@ -869,48 +849,17 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
         H5Gclose(g);
     if (gl >= 0)
         H5Gclose(gl);
-    hid_t gk = ok ? mkgroup(f, "linkage") : -1;
-    hid_t g2 = gk >= 0 ? mkgroup(gk, d->name) : -1;
-    hid_t g3 = g2 >= 0 ? mkgroup(g2, "dedup") : -1;
+    hid_t gk = ok ? pl_h5_group(f, "linkage") : -1;
+    hid_t g2 = gk >= 0 ? pl_h5_group(gk, d->name) : -1;
+    hid_t g3 = g2 >= 0 ? pl_h5_group(g2, "dedup") : -1;
     ok &= g3 >= 0;
     if (ok) {
-        size_t nl = 0;
-        for (size_t i = 0; i < c->n_fields; i++)
-            nl += (size_t)c->fields[i].n_levels;
-        double *m = pl_xmalloc(nl * 8), *u = pl_xmalloc(nl * 8),
-               *w = pl_xmalloc(nl * 8);
-        uint16_t *fi = pl_xmalloc(nl * 2), *li = pl_xmalloc(nl * 2);
-        size_t k = 0;
-        for (size_t i = 0; i < c->n_fields; i++)
-            for (int l = 0; l < c->fields[i].n_levels; l++, k++) {
-                m[k] = d->mo.m[i][l];
-                u[k] = d->mo.u[i][l];
-                w[k] = d->mo.w[i][l];
-                fi[k] = (uint16_t)i;
-                li[k] = (uint16_t)l;
-            }
-        const char *fn[PL_LK_MAX_FIELDS], *rn[PL_LK_MAX_RULES];
-        for (size_t i = 0; i < c->n_fields; i++)
-            fn[i] = c->fields[i].name;
-        for (size_t i = 0; i < c->n_rules; i++)
-            rn[i] = c->rules[i].text;
-        ok = aok(r, pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
-                       r->dxpl) == 0) &&
+        ok = pl_probalink_put_model(r, g3, fname, &d->mo) &&
              aok(r, pl_h5_put(g3, fname, "cluster_sizes", H5T_STD_U64LE,
                        PL_DD_SIZES, 0, d->sizes, 1, r->dxpl) == 0) &&
-             aok(r, pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0) &&
-             aok(r, pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0) &&
-             aok(r, attr_f64(g3, "lambda", d->mo.lambda) == 0) &&
-             aok(r, attr_f64(g3, "prior_weight", d->mo.prior_w) == 0) &&
-             aok(r, attr_f64(g3, "upper", c->dedup_upper) == 0) &&
+             aok(r, pl_attr_f64(g3, "lambda", d->mo.lambda) == 0) &&
+             aok(r, pl_attr_f64(g3, "prior_weight", d->mo.prior_w) == 0) &&
+             aok(r, pl_attr_f64(g3, "upper", c->dedup_upper) == 0) &&
              aok(r, pl_attr_u64(g3, "em_iterations", d->mo.iterations) == 0) &&
              aok(r, pl_attr_u64(g3, "em_seed", c->seed) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_compared", d->pairs) == 0) &&
@@ -928,14 +877,9 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
             ok = aok(r, pl_attr_u64(g3, "true_pairs", d->t_true) == 0) &&
                  aok(r, pl_attr_u64(g3, "predicted_pairs", d->t_pred) == 0) &&
                  aok(r, pl_attr_u64(g3, "correct_pairs", d->t_tp) == 0) &&
-                 aok(r, attr_f64(g3, "true_precision", d->t_precision) == 0) &&
-                 aok(r, attr_f64(g3, "true_recall", d->t_recall) == 0) &&
-                 aok(r, attr_f64(g3, "true_f1", d->t_f1) == 0);
-        free(m);
-        free(u);
-        free(w);
-        free(fi);
-        free(li);
+                 aok(r, pl_attr_f64(g3, "true_precision", d->t_precision) == 0) &&
+                 aok(r, pl_attr_f64(g3, "true_recall", d->t_recall) == 0) &&
+                 aok(r, pl_attr_f64(g3, "true_f1", d->t_f1) == 0);
     }
     if (g3 >= 0)
         H5Gclose(g3);

@@ -1566,26 +1566,6 @@ int pl_probalink_new_pid(pl_run *r, const char *src, uint64_t row,
 /* ------------------------------------------------------------------------
  * Outputs */
 
-static int put_attr_f64(hid_t loc, const char *name, double v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT,
-                         H5P_DEFAULT);
-    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &v) >= 0 ? 0 : -1;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
-}
-
-static hid_t mkgroup(hid_t loc, const char *name)
-{
-    htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
-    if (ex > 0)
-        return H5Gopen2(loc, name, H5P_DEFAULT);
-    return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-}
-
 static void hexpid(const uint8_t *p, char *out)
 {
     static const char hx[] = "0123456789abcdef";
@@ -1603,6 +1583,50 @@ static int aok(pl_run *r, int v)
     return pl_all_ok(r->comm, v);
 }
 
+int pl_probalink_put_model(pl_run *r, hid_t g, const char *fname,
+                           const pl_fs_model *mo)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    size_t nl = 0;
+    for (size_t i = 0; i < c->n_fields; i++)
+        nl += (size_t)c->fields[i].n_levels;
+    double *m = pl_xmalloc(nl * 8 + 8), *u = pl_xmalloc(nl * 8 + 8),
+           *w = pl_xmalloc(nl * 8 + 8);
+    uint16_t *fi = pl_xmalloc(nl * 2 + 2), *li = pl_xmalloc(nl * 2 + 2);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_fields; i++)
+        for (int l = 0; l < c->fields[i].n_levels; l++, k++) {
+            m[k] = mo->m[i][l];
+            u[k] = mo->u[i][l];
+            w[k] = mo->w[i][l];
+            fi[k] = (uint16_t)i;
+            li[k] = (uint16_t)l;
+        }
+    const char *fn[PL_LK_MAX_FIELDS], *rn[PL_LK_MAX_RULES];
+    for (size_t i = 0; i < c->n_fields; i++)
+        fn[i] = c->fields[i].name;
+    for (size_t i = 0; i < c->n_rules; i++)
+        rn[i] = c->rules[i].text;
+    int ok = aok(r, pl_h5_put(g, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
+                              r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
+                              r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g, fname, "weight", H5T_IEEE_F64LE, nl, 0, w,
+                              1, r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
+                              r->dxpl) == 0) &&
+             aok(r, pl_h5_put(g, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
+                              r->dxpl) == 0) &&
+             aok(r, pl_attr_strlist(g, "fields", fn, c->n_fields) == 0) &&
+             aok(r, pl_attr_strlist(g, "blocking", rn, c->n_rules) == 0);
+    free(m);
+    free(u);
+    free(w);
+    free(fi);
+    free(li);
+    return ok;
+}
+
 /* /review/<source> and /linkage/<source>; /linked/<source> is linked.c's
  * (pl_probalink_rows). */
 static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
@@ -1614,8 +1638,8 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
      * the offset of the ranks before it */
     uint64_t rev_off = 0, nrev = 0;
     pl_exscan(r->comm, q->n_rev, &rev_off, &nrev);
-    hid_t gr = ok ? mkgroup(f, "review") : -1;
-    hid_t g2 = gr >= 0 ? mkgroup(gr, q->name) : -1;
+    hid_t gr = ok ? pl_h5_group(f, "review") : -1;
+    hid_t g2 = gr >= 0 ? pl_h5_group(gr, q->name) : -1;
     ok &= g2 >= 0;
     if (ok) {
         uint64_t n = q->n_rev;
@@ -1648,56 +1672,25 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
     if (gr >= 0)
         H5Gclose(gr);
     /* the model and the report */
-    hid_t gk = ok ? mkgroup(f, "linkage") : -1;
-    hid_t g3 = gk >= 0 ? mkgroup(gk, q->name) : -1;
+    hid_t gk = ok ? pl_h5_group(f, "linkage") : -1;
+    hid_t g3 = gk >= 0 ? pl_h5_group(gk, q->name) : -1;
     ok &= g3 >= 0;
     if (ok) {
-        size_t nl = 0;
-        for (size_t i = 0; i < c->n_fields; i++)
-            nl += (size_t)c->fields[i].n_levels;
-        double *m = pl_xmalloc(nl * 8), *u = pl_xmalloc(nl * 8),
-               *w = pl_xmalloc(nl * 8);
-        uint16_t *fi = pl_xmalloc(nl * 2), *li = pl_xmalloc(nl * 2);
-        size_t k = 0;
-        for (size_t i = 0; i < c->n_fields; i++)
-            for (int l = 0; l < c->fields[i].n_levels; l++, k++) {
-                m[k] = q->mo.m[i][l];
-                u[k] = q->mo.u[i][l];
-                w[k] = q->mo.w[i][l];
-                fi[k] = (uint16_t)i;
-                li[k] = (uint16_t)l;
-            }
         double edges[HIST_BINS + 1];
         for (int b = 0; b <= HIST_BINS; b++)
             edges[b] = HIST_LO + b;
-        const char *fn[PL_LK_MAX_FIELDS], *rn[PL_LK_MAX_RULES];
-        for (size_t i = 0; i < c->n_fields; i++)
-            fn[i] = c->fields[i].name;
-        for (size_t i = 0; i < c->n_rules; i++)
-            rn[i] = c->rules[i].text;
-        ok = aok(r, pl_h5_put(g3, fname, "m", H5T_IEEE_F64LE, nl, 0, m, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "u", H5T_IEEE_F64LE, nl, 0, u, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "weight", H5T_IEEE_F64LE, nl, 0, w, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "field", H5T_STD_U16LE, nl, 0, fi, 1,
-                       r->dxpl) == 0) &&
-             aok(r, pl_h5_put(g3, fname, "level", H5T_STD_U16LE, nl, 0, li, 1,
-                       r->dxpl) == 0) &&
+        ok = pl_probalink_put_model(r, g3, fname, &q->mo) &&
              aok(r, pl_h5_put(g3, fname, "hist_edges", H5T_IEEE_F64LE,
                        HIST_BINS + 1, 0, edges, 1, r->dxpl) == 0) &&
              aok(r, pl_h5_put(g3, fname, "hist_pairs", H5T_STD_U64LE, HIST_BINS, 0,
                        q->hist, 1, r->dxpl) == 0) &&
              aok(r, pl_h5_put(g3, fname, "hist_expected_matches", H5T_IEEE_F64LE,
                        HIST_BINS, 0, q->hist_p, 1, r->dxpl) == 0) &&
-             aok(r, pl_attr_strlist(g3, "fields", fn, c->n_fields) == 0) &&
-             aok(r, pl_attr_strlist(g3, "blocking", rn, c->n_rules) == 0) &&
              aok(r, pl_attr_str(g3, "persons", c->persons) == 0) &&
-             aok(r, put_attr_f64(g3, "lambda", q->mo.lambda) == 0) &&
-             aok(r, put_attr_f64(g3, "prior_weight", q->mo.prior_w) == 0) &&
-             aok(r, put_attr_f64(g3, "lower", c->lower) == 0) &&
-             aok(r, put_attr_f64(g3, "upper", c->upper) == 0) &&
+             aok(r, pl_attr_f64(g3, "lambda", q->mo.lambda) == 0) &&
+             aok(r, pl_attr_f64(g3, "prior_weight", q->mo.prior_w) == 0) &&
+             aok(r, pl_attr_f64(g3, "lower", c->lower) == 0) &&
+             aok(r, pl_attr_f64(g3, "upper", c->upper) == 0) &&
              aok(r, pl_attr_u64(g3, "em_iterations", q->mo.iterations) == 0) &&
              aok(r, pl_attr_u64(g3, "em_seed", c->seed) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_compared", q->pairs) == 0) &&
@@ -1706,8 +1699,8 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
              aok(r, pl_attr_u64(g3, "blocks_capped", q->capped_blocks) == 0) &&
              aok(r, pl_attr_u64(g3, "blocks_split", q->split_blocks) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_capped", q->capped_pairs) == 0) &&
-             aok(r, put_attr_f64(g3, "estimated_precision", q->est_precision) == 0) &&
-             aok(r, put_attr_f64(g3, "estimated_recall", q->est_recall) == 0);
+             aok(r, pl_attr_f64(g3, "estimated_precision", q->est_precision) == 0) &&
+             aok(r, pl_attr_f64(g3, "estimated_recall", q->est_recall) == 0);
         /* Encoded fields: their parameters (never the secret). */
         char *et[PL_LK_MAX_FIELDS];
         size_t ne = 0;
@@ -1720,14 +1713,9 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
         for (size_t f = 0; f < ne; f++)
             free(et[f]);
         if (ok && q->has_truth)
-            ok = aok(r, put_attr_f64(g3, "true_precision", q->t_precision) == 0) &&
-                 aok(r, put_attr_f64(g3, "true_recall", q->t_recall) == 0) &&
-                 aok(r, put_attr_f64(g3, "true_f1", q->t_f1) == 0);
-        free(m);
-        free(u);
-        free(w);
-        free(fi);
-        free(li);
+            ok = aok(r, pl_attr_f64(g3, "true_precision", q->t_precision) == 0) &&
+                 aok(r, pl_attr_f64(g3, "true_recall", q->t_recall) == 0) &&
+                 aok(r, pl_attr_f64(g3, "true_f1", q->t_f1) == 0);
     }
     if (g3 >= 0)
         H5Gclose(g3);

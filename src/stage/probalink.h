@@ -110,6 +110,12 @@ int  pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
  * n rows, -1 on a read error (every rank). */
 int  pl_probalink_truth(pl_run *r, const char *src, uint64_t n,
                         uint64_t **out);
+/* Collective (stage/dedup.c too): the model `mo` into group g of the
+ * reopened linked.h5 `fname`: datasets m, u, weight (float64), field,
+ * level (uint16) per (field, level), attributes fields and blocking
+ * (docs/LINKAGE.md). 1 when every rank wrote it, else 0 on every rank. */
+int  pl_probalink_put_model(pl_run *r, hid_t g, const char *fname,
+                            const pl_fs_model *mo);
 /* A new person's pid for `row` of `src` (docs/LINKAGE.md 5: keyed, the
  * HMAC of the source and the row; random mode, 16 random bytes). 0 or -1
  * (no random bytes). */

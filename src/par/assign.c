@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sort.h"
 #include "par/exchange.h"
 #include "par/mpi.h"
 
@@ -99,6 +100,11 @@ static int right_cmp(const void *x, const void *y)
     if (a->rank != b->rank)     /* copies of one edge come from one rank */
         return a->rank < b->rank ? -1 : 1;
     return a->peer < b->peer ? -1 : a->peer > b->peer;
+}
+
+static uint64_t sedge_v(const void *x)
+{
+    return ((const sedge *)x)->v;
 }
 
 static void side_index(side_t *s)
@@ -343,7 +349,7 @@ int pl_assign(MPI_Comm comm, const pl_as_edge *e, size_t n,
     }
     if (!R->e)                  /* no right vertex here */
         R->e = pl_xmalloc(sizeof *R->e);
-    qsort(R->e, R->ne, sizeof *R->e, right_cmp);
+    pl_sort_keyed(R->e, R->ne, sizeof *R->e, sedge_v, right_cmp);
     R->perm = pl_xmalloc_huge((R->ne + 1) * sizeof *R->perm);
     for (size_t j = 0; j < R->ne; j++)
         R->perm[R->e[j].k] = j;

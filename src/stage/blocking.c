@@ -192,6 +192,8 @@ static struct {
     size_t    e_cap, tmp_cap;
     uint64_t *keys, *pk, *lk;
     size_t    keys_cap, pk_cap, lk_cap;
+    uint32_t *ix;               /* record indices by round */
+    size_t    ix_cap;
     pl_route_bufs rb;
 } B;
 
@@ -366,8 +368,9 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
     return 0;
 }
 
-/* Collective (the split, docs/LINKAGE.md): lk[i] holds the block key of
- * this round's records (0: not in the round); on return, their leaf key.
+/* Collective (the split, docs/LINKAGE.md): this round's n records are
+ * ix[0..n) (indices into P then Q: side 1 from np on), lk[j] the block key
+ * of record ix[j]; on return, its leaf key.
  * Level by level: a count sketch summed over ranks leaves out the records
  * of blocks that surely fit; the others' (key, side) pairs travel to the
  * key's owner, which counts the block's sides exactly: a block above
@@ -376,11 +379,12 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
  * block's records whole (16 bytes a record of it travel, not the record).
  * Fills st->split_blocks and adds the pairs of the split blocks to
  * st->capped_pairs (the leaves' own pairs are subtracted where they are
- * formed). Returns 0 or -1 on every rank. */
+ * formed). Work in the round's records only, not in every record of the
+ * rank. Returns 0 or -1 on every rank. */
 static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
                        const uint8_t *P, size_t np, const uint8_t *Q,
-                       uint64_t *lk, size_t n, uint64_t cap, pl_bk_caps *caps,
-                       pl_bk_stats *st)
+                       const uint32_t *ix, uint64_t *lk, size_t n,
+                       uint64_t cap, pl_bk_caps *caps, pl_bk_stats *st)
 {
     const pl_lk_rule *r = &c->rules[rule];
     size_t rs = pl_fs_recsize(c);
@@ -397,7 +401,8 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         memset(sk, 0, 2 * CELLS * sizeof *sk);
         for (size_t i = 0; i < n; i++)
             if (act[i])
-                sk[(i >= np) * CELLS + (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
+                sk[(ix[i] >= np) * CELLS +
+                   (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
         PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sk, 2 * CELLS, MPI_UINT32_T,
                                    MPI_SUM, comm));
         size_t m = 0;
@@ -418,7 +423,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         for (size_t i = 0; i < n; i++)
             if (act[i]) {
                 put_be(items[m].key, lk[i]);
-                items[m++].side = i >= np;
+                items[m++].side = ix[i] >= np;
             }
         C.n = 0;
         int rc = pl_route_owned(comm, (const uint8_t *)items, m,
@@ -478,7 +483,8 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
             if (act[i]) {
                 if (has_key(ov, na, lk[i]))
                     lk[i] = sub_key(c, r, lev, lk[i],
-                                    i < np ? P + i * rs : Q + (i - np) * rs);
+                                    ix[i] < np ? P + (size_t)ix[i] * rs
+                                             : Q + (size_t)(ix[i] - np) * rs);
                 else
                     act[i] = 0; /* at its leaf */
             }
@@ -571,6 +577,7 @@ void pl_bk_release(void)
     free(B.keys);
     free(B.pk);
     free(B.lk);
+    free(B.ix);
     free(C.v);
     memset(&C, 0, sizeof C);
     pl_route_bufs_free(&B.rb);
@@ -591,47 +598,69 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
     const pl_lk_rule *rule = bp->rule >= 0 ? &c->rules[bp->rule] : NULL;
     int split = bp->split && !bp->self && bp->caps && bp->dedup && rule &&
                 rule->n_split > 0;
-    uint64_t *lk = keys;        /* routing keys: the leaves when split */
     if (split) {
         pl_bk_caps *x = &bp->caps[bp->rule];
         free(x->split);
         x->split = NULL;
         x->n_split = 0;
-        B.lk = grow(B.lk, &B.lk_cap, (np + nq + 1) * sizeof *B.lk);
-        lk = B.lk;
     }
+    /* a round's routing keys (the leaves when split), by its records */
+    B.lk = grow(B.lk, &B.lk_cap, (np + nq + 1) * sizeof *B.lk);
+    uint64_t *lk = B.lk;
     int ok = 1;
     pl_bk_cap *mycaps = NULL;   /* this rank's capped blocks (bp->caps) */
     size_t n_caps = 0, caps_cap = 0;
-    for (uint64_t s = 0; s < rounds; s++) {
-        size_t n = 0;
+    /* the records of each round, in index order (a counting sort by
+     * round): a round's work is its own records', not every record's */
+    if (np + nq > UINT32_MAX) {
+        pl_err("linkage: more than 2^32 records on this rank");
+        ok = 0;
+    }
+    if (!pl_all_ok(comm, ok))
+        return -1;
+    uint64_t *roff = pl_xcalloc(rounds + 1, sizeof *roff);
+    for (size_t i = 0; i < np + nq; i++)
+        if (keys[i])
+            roff[(keys[i] >> 40) % rounds + 1]++;
+    for (uint64_t s = 0; s < rounds; s++)
+        roff[s + 1] += roff[s];
+    B.ix = grow(B.ix, &B.ix_cap, (roff[rounds] + 1) * sizeof *B.ix);
+    {
+        uint64_t *at = pl_xmalloc((rounds + 1) * sizeof *at);
+        memcpy(at, roff, (rounds + 1) * sizeof *at);
         for (size_t i = 0; i < np + nq; i++)
-            n += keys[i] && (keys[i] >> 40) % rounds == s;
+            if (keys[i])
+                B.ix[at[(keys[i] >> 40) % rounds]++] = (uint32_t)i;
+        free(at);
+    }
+    for (uint64_t s = 0; s < rounds; s++) {
+        const uint32_t *ix = B.ix + roff[s];
+        size_t n = (size_t)(roff[s + 1] - roff[s]);
+        for (size_t j = 0; j < n; j++)
+            lk[j] = keys[ix[j]];
         if (split) {            /* a round is its records' block keys' */
-            for (size_t i = 0; i < np + nq; i++)
-                lk[i] = keys[i] && (keys[i] >> 40) % rounds == s ? keys[i]
-                                                                  : 0;
-            if (split_round(comm, c, (size_t)bp->rule, P, np, Q, lk,
-                            np + nq, bp->cap, bp->caps, st) != 0) {
+            if (split_round(comm, c, (size_t)bp->rule, P, np, Q, ix, lk, n,
+                            bp->cap, bp->caps, st) != 0) {
                 free(mycaps);
+                free(roff);
                 return -1;      /* every rank */
             }
         }
         B.send = grow(B.send, &B.send_cap, n * rs + 1);
         uint8_t *send = B.send;
-        size_t k = 0;
-        for (size_t i = 0; i < np + nq; i++)
-            if (keys[i] && (keys[i] >> 40) % rounds == s) {
-                uint8_t *d = send + k++ * rs;
-                memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
-                put_be(d, lk[i]);
-            }
+        for (size_t j = 0; j < n; j++) {
+            uint8_t *d = send + j * rs;
+            size_t i = ix[j];
+            memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
+            put_be(d, lk[j]);
+        }
         B.rs = rs;
         B.recv_n = 0;
         int rc = pl_route_owned(comm, send, n, rs, bp->cap, gather, NULL, 0,
                                 NULL, &B.rb, NULL);
         if (rc != 0) {
             free(mycaps);
+            free(roff);
             return -1;          /* every rank */
         }
         uint64_t nr = B.recv_n;
@@ -750,6 +779,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             break;
         }
     }
+    free(roff);
     if (ok && bp->caps && bp->dedup && bp->rule >= 0) {
         pl_bk_caps *mine = &bp->caps[bp->rule];
         free(mine->v);

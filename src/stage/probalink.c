@@ -983,9 +983,41 @@ static int cand_row_cmp(const void *x, const void *y)
     return a->p < b->p ? -1 : a->p > b->p;
 }
 
-static uint64_t cand_row_key(const void *x)
+/* The candidates of this rank's rows [first, first + count) in row order,
+ * each row's by cand_row_cmp: a counting sort by row (the rows are dense
+ * here) into a new array, then each row's few candidates in place. The
+ * order is qsort's by cand_row_cmp (a total order). Frees cv. */
+static cand *cands_by_row(cand *cv, size_t nc, uint64_t first,
+                          uint64_t count)
 {
-    return ((const cand *)x)->q;
+    uint64_t *at = pl_xcalloc_huge((count + 1) * sizeof *at);
+    for (size_t i = 0; i < nc; i++)
+        at[cv[i].q - first + 1]++;
+    for (uint64_t i = 0; i < count; i++)
+        at[i + 1] += at[i];
+    cand *out = pl_xmalloc_huge((nc + 1) * sizeof *out);
+    for (size_t i = 0; i < nc; i++)
+        out[at[cv[i].q - first]++] = cv[i];
+    pl_wipe(cv, nc * sizeof *cv);
+    free(cv);
+    /* at[i] is now the end of row i's run */
+    for (uint64_t i = 0, b = 0; i < count; b = at[i++]) {
+        uint64_t e = at[i];
+        if (e - b > 16)
+            qsort(out + b, e - b, sizeof *out, cand_row_cmp);
+        else
+            for (uint64_t k = b + 1; k < e; k++) {
+                cand t = out[k];
+                uint64_t j = k;
+                while (j > b && cand_row_cmp(&out[j - 1], &t) > 0) {
+                    out[j] = out[j - 1];
+                    j--;
+                }
+                out[j] = t;
+            }
+    }
+    free(at);
+    return out;
 }
 
 /* A new person's pid (docs/LINKAGE.md, Method 5): keyed, the first 16
@@ -1016,7 +1048,8 @@ static int noid_pid(pl_run *r, const uint8_t dom[24], uint64_t row,
 }
 
 /* Collective: decisions for this rank's rows of q from the candidates of
- * its rows (cv, nc: every candidate of a row is here). The one-to-one
+ * its rows (cv, nc: every candidate of a row is here, sorted by
+ * cands_by_row). The one-to-one
  * assignment is the greedy's, best weight first, ties by row then person
  * row (par/assign.h), over the candidates at or above upper; then per
  * row: linked, or review with its best MAX_REVIEW candidates, or new.
@@ -1024,7 +1057,6 @@ static int noid_pid(pl_run *r, const uint8_t dom[24], uint64_t row,
 static int decide(pl_run *r, qsrc *q, cand *cv, size_t nc, uint64_t *prow)
 {
     const pl_linkage_cfg *c = r->job->linkage;
-    pl_sort_keyed(cv, nc, sizeof *cv, cand_row_key, cand_row_cmp);
     uint64_t np = r->store.src[c->persons_index].nrows;
     pl_as_edge *e = pl_xmalloc_huge(nc * sizeof *e + 1);
     size_t *ei = pl_xmalloc_huge(nc * sizeof *ei + 1), ne = 0;
@@ -1285,11 +1317,13 @@ static int link_one(pl_run *r, qsrc *q)
     }
     /* 5. decisions (distributed one-to-one assignment), then the truth */
     uint64_t *prow = pl_xmalloc_huge(q->count * 8 + 8);
+    mc = cands_by_row(mc, nmc, q->first, q->count);
     rr = decide(r, q, mc, nmc, prow);
     pl_wipe(mc, nmc * sizeof(cand));
     free(mc);
     if (rr == 0)
         rr = true_quality(r, q, prow);
+
     free(prow);
     if (rr != 0)
         goto fail;

@@ -194,7 +194,6 @@ static struct {
     size_t    keys_cap, pk_cap, lk_cap;
     uint32_t *ix;               /* record indices by round */
     size_t    ix_cap;
-    pl_route_bufs rb;
 } B;
 
 static void *grow(void *p, size_t *cap, size_t need)
@@ -401,8 +400,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         memset(sk, 0, 2 * CELLS * sizeof *sk);
         for (size_t i = 0; i < n; i++)
             if (act[i])
-                sk[(ix[i] >= np) * CELLS +
-                   (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
+                sk[(ix[i] >= np) * CELLS + (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
         PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sk, 2 * CELLS, MPI_UINT32_T,
                                    MPI_SUM, comm));
         size_t m = 0;
@@ -564,6 +562,25 @@ static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
     return 1;
 }
 
+/* The records of the block starting at e[from] are scattered in the
+ * received buffer (arrival order): their first touch in the pair loop
+ * was a cache miss per record and per pair loop stalled on it. Asking for
+ * them one block ahead overlaps those misses with the current block's
+ * comparisons (at most 64 records: a capped block compares fewer). */
+static void prefetch_block(const ent *e, uint64_t from, uint64_t nr,
+                           const uint8_t *recv, size_t rs,
+                           const uint64_t *pk, size_t nprior)
+{
+    uint64_t k = e[from].key;
+    for (uint64_t i = from; i < nr && i < from + 64 && e[i].key == k; i++) {
+        const uint8_t *p = recv + (size_t)e[i].at * rs;
+        for (size_t o = 0; o < rs; o += 64)
+            __builtin_prefetch(p + o);
+        if (nprior)             /* and their earlier rules' keys */
+            __builtin_prefetch(pk + (size_t)e[i].at * nprior);
+    }
+}
+
 void pl_bk_release(void)
 {
     if (B.send)
@@ -580,7 +597,6 @@ void pl_bk_release(void)
     free(B.ix);
     free(C.v);
     memset(&C, 0, sizeof C);
-    pl_route_bufs_free(&B.rb);
     memset(&B, 0, sizeof B);
 }
 
@@ -618,6 +634,10 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
     }
     if (!pl_all_ok(comm, ok))
         return -1;
+    int size;
+    MPI_Comm_size(comm, &size);
+    uint64_t *dcount = pl_xcalloc((size_t)size, sizeof *dcount),
+             *dpos = pl_xcalloc((size_t)size, sizeof *dpos);
     uint64_t *roff = pl_xcalloc(rounds + 1, sizeof *roff);
     for (size_t i = 0; i < np + nq; i++)
         if (keys[i])
@@ -643,24 +663,41 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                             bp->cap, bp->caps, st) != 0) {
                 free(mycaps);
                 free(roff);
+                free(dcount);
+                free(dpos);
                 return -1;      /* every rank */
             }
         }
+        /* each record straight to its destination's part of the send
+         * buffer (pl_route): one copy, no grouped copy to make and wipe */
         B.send = grow(B.send, &B.send_cap, n * rs + 1);
         uint8_t *send = B.send;
+        memset(dcount, 0, (size_t)size * sizeof *dcount);
         for (size_t j = 0; j < n; j++) {
-            uint8_t *d = send + j * rs;
+            uint8_t kb[8];
+            put_be(kb, lk[j]);
+            dcount[pl_owner_of(kb, size)]++;
+        }
+        dpos[0] = 0;
+        for (int d = 1; d < size; d++)
+            dpos[d] = dpos[d - 1] + dcount[d - 1];
+        for (size_t j = 0; j < n; j++) {
+            uint8_t kb[8];
+            put_be(kb, lk[j]);
+            uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs;
             size_t i = ix[j];
             memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
-            put_be(d, lk[j]);
+            memcpy(d, kb, 8);
         }
         B.rs = rs;
         B.recv_n = 0;
-        int rc = pl_route_owned(comm, send, n, rs, bp->cap, gather, NULL, 0,
-                                NULL, &B.rb, NULL);
+        int rc = pl_route(comm, send, dcount, rs, bp->cap, gather, NULL, 0,
+                          NULL, NULL);
         if (rc != 0) {
             free(mycaps);
             free(roff);
+            free(dcount);
+            free(dpos);
             return -1;          /* every rank */
         }
         uint64_t nr = B.recv_n;
@@ -694,10 +731,15 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                         pl_bk_key(c, &c->rules[j], recv + i * rs),
                         recv + i * rs);
         }
+        if (nr)
+            prefetch_block(e, 0, nr, recv, rs, pk, nprior);
         for (uint64_t b = 0; b < nr && ok;) {
             uint64_t e0 = b;
             while (e0 < nr && e[e0].key == e[b].key)
                 e0++;
+            if (e0 < nr)        /* the next block's records, while this */
+                prefetch_block(e, e0, nr, recv, rs, pk,
+                               nprior);   /* one is paired */
             if (e0 - b > 32)    /* persons first, then by row */
                 qsort(e + b, e0 - b, sizeof *e, ent_cmp);
             else
@@ -780,6 +822,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         }
     }
     free(roff);
+    free(dcount);
+    free(dpos);
     if (ok && bp->caps && bp->dedup && bp->rule >= 0) {
         pl_bk_caps *mine = &bp->caps[bp->rule];
         free(mine->v);

@@ -268,6 +268,58 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
 
 /* Read rows [first, first+count) of every matching column of `src` into
  * records (side 0/1). Sets *nrows to the column length. */
+/* A name's slot from its stored value: normalised (pl_name_norm), cut
+ * at PL_FS_STR bytes, with its phonetic key. Names repeat (a few thousand
+ * first names carry most records), so the last value seen in each slot
+ * of a small direct-mapped table of raw values (at most 32 bytes) is
+ * kept with its result: most values are normalised and encoded once.
+ * Returns the normalised length (0: missing). */
+#define MEMO_SLOTS (1u << 16)
+typedef struct {
+    uint8_t  raw[32];           /* the stored value, zero-padded */
+    char     norm[PL_FS_STR];
+    uint32_t ph;
+    uint8_t  len, used;
+} name_memo;
+
+static size_t name_value(name_memo *memo, const char *s, size_t sz,
+                         pl_fs_name *nm)
+{
+    name_memo *m = NULL;
+    uint8_t raw[32];
+    if (sz <= sizeof raw) {
+        memset(raw, 0, sizeof raw);
+        memcpy(raw, s, sz);
+        uint64_t w[4];
+        memcpy(w, raw, sizeof w);
+        uint64_t h = w[0] * 0x9e3779b97f4a7c15ull ^
+                     w[1] * 0xc2b2ae3d27d4eb4full ^
+                     w[2] * 0x165667b19e3779f9ull ^
+                     w[3] * 0xd6e8feb86659fd93ull;
+        m = &memo[(h ^ h >> 29) * 0xbf58476d1ce4e5b9ull >> 48];
+        if (m->used && memcmp(m->raw, raw, sizeof raw) == 0) {
+            memcpy(nm->s, m->norm, m->len);
+            nm->ph = m->ph;
+            pl_wipe(raw, sizeof raw);
+            return m->len;
+        }
+    }
+    char tmp[PL_FS_STR + 1];
+    size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
+    memcpy(nm->s, tmp, l);
+    nm->ph = pl_fs_phonetic(tmp, l);
+    if (m) {
+        memcpy(m->raw, raw, sizeof raw);
+        memcpy(m->norm, tmp, l);
+        m->len = (uint8_t)l;
+        m->ph = nm->ph;
+        m->used = 1;
+    }
+    pl_wipe(raw, sizeof raw);
+    pl_wipe(tmp, sizeof tmp);
+    return l;
+}
+
 static int read_records(pl_run *r, const char *src, int side, int own_block,
                         uint64_t *nrows, uint64_t *first, uint64_t *count,
                         uint8_t **out, uint64_t *present)
@@ -332,6 +384,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         if (cols[f].size > maxsz)
             maxsz = cols[f].size;
     uint8_t *buf = pl_xmalloc_huge(n * maxsz + 1);
+    name_memo *memo = pl_xcalloc(MEMO_SLOTS, sizeof *memo);
     for (size_t f = 0; f < c->n_fields; f++) {
         const pl_lk_field *fd = &c->fields[f];
         char what[PL_NAME_MAX * 2 + 16];
@@ -378,12 +431,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
             const char *s = (const char *)buf + i * sz;
             int miss = 0;
             if (fd->kind == PL_CMP_NAME) {
-                pl_fs_name *nm = (pl_fs_name *)v;
-                char tmp[PL_FS_STR + 1];
-                size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
-                memcpy(nm->s, tmp, l);
-                nm->ph = pl_fs_phonetic(tmp, l);
-                miss = l == 0;
+                miss = name_value(memo, s, sz, (pl_fs_name *)v) == 0;
             } else if (cols[f].is_str) {
                 size_t l = strnlen(s, sz);
                 while (l > 0 && s[l - 1] == ' ')
@@ -409,6 +457,8 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         pl_wipe(buf, n * sz);
     }
     free(buf);
+    pl_wipe(memo, MEMO_SLOTS * sizeof *memo);   /* names */
+    free(memo);
     for (size_t f = 0; f < c->n_fields; f++) {
         if (cols[f].d >= 0)
             H5Dclose(cols[f].d);

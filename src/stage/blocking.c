@@ -394,19 +394,28 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
     /* a count sketch first (summed over ranks): a record whose cell holds
      * at most max_block records a side is in no block above it, and does
      * not travel; a level whose cells all fit ends the split at once */
-    enum { CELLS = 1 << 16 };
+    /* cells: about 8 of the round's records (all ranks) a cell, so that
+     * a cell above max_block a side is most often a block above it */
+    uint64_t tot = n;
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &tot, 1, MPI_UINT64_T, MPI_SUM,
+                               comm));
+    unsigned bits = 16;
+    while (bits < 20 && (1ull << bits) * 8 < tot)
+        bits++;
+    const size_t CELLS = (size_t)1 << bits;
+    const unsigned SH = 64 - bits;
     uint32_t *sk = pl_xmalloc(2 * CELLS * sizeof *sk);
     for (size_t lev = 0; lev < r->n_split; lev++) {
         memset(sk, 0, 2 * CELLS * sizeof *sk);
         for (size_t i = 0; i < n; i++)
             if (act[i])
-                sk[(ix[i] >= np) * CELLS + (lk[i] * 0x9e3779b97f4a7c15ull >> 48)]++;
-        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sk, 2 * CELLS, MPI_UINT32_T,
+                sk[(ix[i] >= np) * CELLS + (lk[i] * 0x9e3779b97f4a7c15ull >> SH)]++;
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, sk, (int)(2 * CELLS), MPI_UINT32_T,
                                    MPI_SUM, comm));
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (act[i]) {
-                size_t cell = lk[i] * 0x9e3779b97f4a7c15ull >> 48;
+                size_t cell = lk[i] * 0x9e3779b97f4a7c15ull >> SH;
                 act[i] = sk[cell] > c->max_block ||
                          sk[CELLS + cell] > c->max_block;
                 m += act[i];

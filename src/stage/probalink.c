@@ -699,7 +699,8 @@ static int score_pair(const uint8_t *p, const uint8_t *q, void *ctx)
     int b = (int)floor(w - HIST_LO);
     b = b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b;
     x->q->hist[b]++;
-    x->q->hist_pq[b] += (uint64_t)llround(pl_fs_prob(w) * 4294967296.0);
+    if (w > -34)        /* below, P * 2^32 < 1/4: rounds to 0 (no exp2) */
+        x->q->hist_pq[b] += (uint64_t)llround(pl_fs_prob(w) * 4294967296.0);
     if (w >= x->lower) {
         if (x->nc == x->capc) {
             x->capc = x->capc ? 2 * x->capc : 4096;
@@ -757,14 +758,13 @@ static void warn_capped(pl_run *r, const pl_lk_rule *rule,
 
 static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
 {
-    /* About 64 MiB of routed records per round and rank, or 1/16 of
-     * memory_per_rank when that is less (sent and received: 1/8). */
+    /* 1/16 of memory_per_rank of routed records per round and rank (sent
+     * and received: 1/8): fewer rounds, fewer collective steps */
     struct pl_probalink_state *s = r->probalink;
     uint64_t mem = r->job->memory_per_rank ? r->job->memory_per_rank
                                            : PL_DEFAULT_MEMORY;
-    uint64_t bytes = nrec * s->rs * 2, lim = 64ull << 20;
-    if (mem / 16 < lim)
-        lim = mem / 16 > 4096 ? mem / 16 : 4096;
+    uint64_t bytes = nrec * s->rs * 2,
+             lim = mem / 16 > 4096 ? mem / 16 : 4096;
     uint64_t mx = 0;
     PL_MPI_CHECK(MPI_Allreduce(&bytes, &mx, 1, MPI_UINT64_T, MPI_MAX,
                                r->comm));

@@ -778,6 +778,11 @@ static int u64_cmp(const void *x, const void *y)
 }
 
 /* Rank owning `row` of n rows in pl_block's distribution. */
+static uint64_t u64_key(const void *x)
+{
+    return *(const uint64_t *)x;
+}
+
 static int block_owner(uint64_t n, int size, uint64_t row)
 {
     uint64_t q = n / (uint64_t)size, rem = n % (uint64_t)size;
@@ -987,7 +992,7 @@ static int true_quality(pl_run *r, qsrc *q, const uint64_t *prow)
     for (uint64_t i = 0; i < ngot; i++)
         memcpy(&pv[i], got + 16 * i + 8, 8);
     free(got);
-    qsort(pv, ngot, 8, u64_cmp);
+    pl_sort_keyed(pv, ngot, 8, u64_key, u64_cmp);
     for (uint64_t i = 0; i < q->count; i++)
         truth_key(tq[i], recs + 16 * i);
     uint8_t *has = pl_xmalloc_huge(q->count + 1);

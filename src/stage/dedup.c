@@ -108,11 +108,219 @@ static int score_pair(const uint8_t *a, const uint8_t *b, void *ctx)
     uint8_t lev[PL_LK_MAX_FIELDS];
     pl_fs_compare(x->c, a, b, lev);
     double w = pl_fs_weight(x->mo, x->c, lev, b);
+    if (getenv("PL_DD_DUMP")) {   /* DEBUG */
+        static FILE *df;
+        if (!df) {
+            char fn[256];
+            int rk;
+            MPI_Comm_rank(MPI_COMM_WORLD, &rk);
+            snprintf(fn, sizeof fn, "%s.%d", getenv("PL_DD_DUMP"), rk);
+            df = fopen(fn, "w");
+        }
+        struct { uint64_t a, b; double w; uint8_t l[8]; } rec;
+        memset(&rec, 0, sizeof rec);
+        rec.a = ((const pl_fs_hdr *)a)->id;
+        rec.b = ((const pl_fs_hdr *)b)->id;
+        rec.w = w;
+        memcpy(rec.l, lev, x->c->n_fields < 8 ? x->c->n_fields : 8);
+        fwrite(&rec, sizeof rec, 1, df);
+    }
     if (w >= x->upper) {
         uint64_t ra = ((const pl_fs_hdr *)a)->id, rb = ((const pl_fs_hdr *)b)->id;
         push_edge(x, ra, rb);
         push_edge(x, rb, ra);
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * m of pairs within a source: per blocking rule, a two-class EM whose u is
+ * free within the rule's pairs too (docs/LINKAGE.md "Deduplication", 1) */
+
+#define TRAIN_RECORDS 50000     /* records per EM sample (probalink.c's) */
+
+typedef struct {
+    const pl_linkage_cfg *c;
+    double *counts;
+} count_ctx;
+
+static int count_pair(const uint8_t *a, const uint8_t *b, void *ctx)
+{
+    count_ctx *x = ctx;
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    x->counts[pl_fs_compare(x->c, a, b, lev)] += 1.0;
+    return 0;
+}
+
+/* EM on one rule's pattern counts, fields in skip left out; m, u of the
+ * other fields, returns λ (share of the pairs in the match class). */
+static double em_free(const pl_linkage_cfg *c, const double *counts,
+                      uint32_t skip, uint64_t iterations,
+                      double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                      double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                      uint64_t *iters_done)
+{
+    uint32_t G = pl_fs_patterns(c);
+    size_t nf = c->n_fields;
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    double num[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+           unm[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    /* start: u the rule's own level shares (most of its pairs do not
+     * match), m decreasing from exact agreement */
+    memset(unm, 0, sizeof unm);
+    double total = 0;
+    for (uint32_t g = 0; g < G; g++) {
+        if (counts[g] == 0)
+            continue;
+        total += counts[g];
+        pl_fs_decode(c, g, lev);
+        for (size_t f = 0; f < nf; f++)
+            if (lev[f] < c->fields[f].n_levels)
+                unm[f][lev[f]] += counts[g];
+    }
+    for (size_t f = 0; f < nf; f++) {
+        int L = c->fields[f].n_levels;
+        double den = 0;
+        for (int l = 0; l < L; l++)
+            den += unm[f][l];
+        for (int l = 0; l < L; l++) {
+            u[f][l] = (unm[f][l] + 0.5) / (den + 0.5 * L);
+            m[f][l] = l == 0 ? 0.9 : 0.1 / (L - 1);
+        }
+    }
+    *iters_done = 0;
+    if (total == 0)
+        return 0.0;
+    double lambda = 0.1;
+    for (uint64_t it = 0; it < iterations; it++) {
+        memset(num, 0, sizeof num);
+        memset(unm, 0, sizeof unm);
+        double sp = 0;
+        for (uint32_t g = 0; g < G; g++) {
+            if (counts[g] == 0)
+                continue;
+            pl_fs_decode(c, g, lev);
+            double pm = lambda, pu = 1 - lambda;
+            for (size_t f = 0; f < nf; f++)
+                if (!(skip >> f & 1) && lev[f] < c->fields[f].n_levels) {
+                    pm *= m[f][lev[f]];
+                    pu *= u[f][lev[f]];
+                }
+            double p = pm / (pm + pu), cp = counts[g] * p,
+                   cu = counts[g] - cp;
+            sp += cp;
+            for (size_t f = 0; f < nf; f++)
+                if (lev[f] < c->fields[f].n_levels) {
+                    num[f][lev[f]] += cp;
+                    unm[f][lev[f]] += cu;
+                }
+        }
+        double delta = 0;
+        for (size_t f = 0; f < nf; f++) {
+            if (skip >> f & 1)
+                continue;
+            int L = c->fields[f].n_levels;
+            double dm = 0, du = 0;
+            for (int l = 0; l < L; l++) {
+                dm += num[f][l];
+                du += unm[f][l];
+            }
+            for (int l = 0; l < L; l++) {
+                double vm = (num[f][l] + 1e-6) / (dm + 1e-6 * L);
+                double vu = (unm[f][l] + 1e-6) / (du + 1e-6 * L);
+                delta = fmax(delta, fmax(fabs(vm - m[f][l]),
+                                         fabs(vu - u[f][l])));
+                m[f][l] = vm;
+                u[f][l] = vu;
+            }
+        }
+        double nl = sp / total;
+        delta = fmax(delta, fabs(nl - lambda));
+        lambda = fmin(fmax(nl, 1e-12), 1 - 1e-12);
+        *iters_done = it + 1;
+        if (delta < 1e-9)
+            break;
+    }
+    return lambda;
+}
+
+/* Collective: mo's m and λ re-estimated (u kept: the random pairs'). */
+static int fit_self_m(pl_run *r, const pl_probalink_src *ps, uint64_t N,
+                      pl_fs_model *mo)
+{
+    const pl_linkage_cfg *c = r->job->linkage;
+    uint32_t G = pl_fs_patterns(c);
+    double *counts = pl_xcalloc_huge((size_t)G * sizeof *counts);
+    count_ctx x = {c, counts};
+    uint64_t rounds = pl_probalink_rounds(r, ps->count);
+    uint64_t mod = N > TRAIN_RECORDS ? (N + TRAIN_RECORDS - 1) / TRAIN_RECORDS
+                                     : 1;
+    double msum[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    int mn[PL_LK_MAX_FIELDS] = {0};
+    memset(msum, 0, sizeof msum);
+    double matches = 0;
+    uint64_t iters = 0;
+    for (size_t ri = 0; ri < c->n_rules; ri++) {
+        memset(counts, 0, (size_t)G * sizeof *counts);
+        pl_bk_params tp = {.rule = (int)ri, .dedup = 0, .rounds = rounds,
+                           .cap = r->cap, .self = 1, .sample_mod = mod};
+        pl_bk_stats ts = {0};
+        if (pl_bk_run(r->comm, c, &tp, NULL, 0, ps->Q, ps->count,
+                      count_pair, &x, &ts) != 0) {
+            free(counts);
+            return -1;
+        }
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, (int)G, MPI_DOUBLE,
+                                   MPI_SUM, r->comm));
+        uint32_t skip = 0;
+        for (size_t i = 0; i < c->rules[ri].n_items; i++)
+            skip |= 1u << c->rules[ri].items[i].field;
+        double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+               ur[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+        uint64_t it;
+        double lr = em_free(c, counts, skip, c->iterations, mr, ur, &it);
+        if (it > iters)
+            iters = it;
+        double tot = 0;
+        for (uint32_t g = 0; g < G; g++)
+            tot += counts[g];
+        if (getenv("PL_DD_DEBUG") && r->rank == 0) {   /* DEBUG */
+            fprintf(stderr, "rule %zu: pairs %.0f lambda %.4g it %llu\n", ri,
+                    tot, lr, (unsigned long long)it);
+            for (size_t f = 0; f < c->n_fields; f++) {
+                if (skip >> f & 1)
+                    continue;
+                fprintf(stderr, "  f%zu m", f);
+                for (int l = 0; l < c->fields[f].n_levels; l++)
+                    fprintf(stderr, " %.4f", mr[f][l]);
+                fprintf(stderr, " | u");
+                for (int l = 0; l < c->fields[f].n_levels; l++)
+                    fprintf(stderr, " %.4f", ur[f][l]);
+                fprintf(stderr, "\n");
+            }
+        }
+        double mt = lr * tot * (double)mod;
+        if (mt > matches)
+            matches = mt;
+        for (size_t f = 0; f < c->n_fields; f++)
+            if (!(skip >> f & 1) && tot > 0) {
+                for (int l = 0; l < c->fields[f].n_levels; l++)
+                    msum[f][l] += mr[f][l];
+                mn[f]++;
+            }
+    }
+    free(counts);
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int L = c->fields[f].n_levels;
+        for (int l = 0; l < L; l++)
+            mo->m[f][l] = mn[f] ? msum[f][l] / mn[f]
+                                : (l == 0 ? 0.95 : 0.05 / (L - 1));
+    }
+    double universe = (double)N * (double)(N - (N > 0)) / 2.0;
+    mo->lambda = fmin(fmax(matches / (universe > 0 ? universe : 1), 1e-15),
+                      0.5);
+    mo->iterations = iters;
+    pl_fs_finish(mo);
     return 0;
 }
 
@@ -638,6 +846,8 @@ static int dedup_one(pl_run *r, dsrc *d)
     /* 1. the model of pairs within the source */
     if (pl_probalink_fit(r, NULL, 0, 0, ps.Q, ps.count, N, 1, &d->mo,
                          &d->random_pairs, tph) != 0)
+        return -1;
+    if (!getenv("PL_DD_OLD") && fit_self_m(r, &ps, N, &d->mo) != 0)
         return -1;
     d->t_phase[0] = tph[0] + tph[1];
     double t1 = MPI_Wtime();

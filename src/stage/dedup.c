@@ -229,20 +229,28 @@ static double em_free_u(const pl_linkage_cfg *c, const double *counts,
     return lambda;
 }
 
-/* A match / non-match split: on every field used, the match class agrees
- * exactly at least as often, and disagrees at most as often, as the
- * other class. */
-static int is_match_split(const pl_linkage_cfg *c, uint32_t skip,
+/* A match / non-match split (dedup.h 1): on every field used, the match
+ * class agrees exactly at least as often, and disagrees at most as often,
+ * as the other class; and the other class is one of non-matches: on at
+ * least one field used it agrees exactly less often than the geometric
+ * mean of the random pairs' rate (mo->u) and the match class's, nearer
+ * random pairs than matches (a field independent of the rule's key). */
+static int is_match_split(const pl_linkage_cfg *c, const pl_fs_model *mo,
+                          uint32_t skip,
                           double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
                           double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV])
 {
+    int random_like = 0;
     for (size_t f = 0; f < c->n_fields; f++) {
         int L = c->fields[f].n_levels;
-        if (!(skip >> f & 1) &&
-            (m[f][0] < u[f][0] || m[f][L - 1] > u[f][L - 1]))
+        if (skip >> f & 1)
+            continue;
+        if (m[f][0] < u[f][0] || m[f][L - 1] > u[f][L - 1])
             return 0;
+        if (u[f][0] * u[f][0] < mo->u[f][0] * m[f][0])
+            random_like = 1;
     }
-    return 1;
+    return random_like;
 }
 
 /* Collective, after pl_probalink_fit (whose u from random pairs is kept):
@@ -286,7 +294,7 @@ static int fit_self_m(pl_run *r, const pl_probalink_src *ps, uint64_t N,
                ur[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
         uint64_t it, it2;
         double lr = em_free_u(c, counts, skip, c->iterations, mr, ur, &it);
-        if (is_match_split(c, skip, mr, ur))
+        if (is_match_split(c, mo, skip, mr, ur))
             *free_u |= 1ull << ri;
         else {
             lr = pl_fs_em(mo, c, counts, skip, c->iterations, mr, &it2);

@@ -9,7 +9,9 @@
  *      per blocking rule by a two-class EM whose non-match shares are
  *      free within the rule's blocks (namesakes agree there on the fields
  *      tied to the rule's own far more than random pairs do), or, when
- *      that solution is no match / non-match split, by pl_fs_em (u fixed);
+ *      that solution is no match / non-match split (a class of matches
+ *      agreeing more on every field, the other nearer random pairs on
+ *      one), by pl_fs_em (u fixed);
  *      m the mean over the rules, λ the largest rule's matches over the
  *      N (N - 1) / 2 pairs;
  *   2. every pair of two of its records sharing a blocking key (row a <

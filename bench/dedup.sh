@@ -8,13 +8,13 @@
 # no linkage.sources), run with NP ranks. Prints one line per size: wall,
 # the run's total and the dedup's seconds, pairs compared and accepted,
 # clusters, bridges cut, true pairwise precision, recall, F1, peak RSS.
+# The threshold is the default (thresholds.dedup = upper, 10); DEDUP_UPPER=W
+# runs at thresholds.dedup W instead.
 set -u
 cd "$(dirname "$0")/.."
 NP=${NP:-2}
 SIZES=${DEDUP_SIZES:-1M}
-# linkage.thresholds.dedup: at 1 M records the default (upper, 10) merges
-# namesakes (docs/LINKAGE.md "Deduplication", measured)
-UPPER=${DEDUP_UPPER:-16}
+UPPER=${DEDUP_UPPER:-}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_rmaps_base_oversubscribe=1
@@ -33,10 +33,11 @@ for size in $SIZES; do
   out=$DATA/out-dedup-$size
   rm -rf "$out"
   job=$DATA/dedup-$size.yaml
+  th=()
+  [ -n "$UPPER" ] && th=(-e "s#^  thresholds: {lower: 0, upper: 10}#  thresholds: {lower: 0, upper: 10, dedup: $UPPER}#")
   sed -e "s#inputs/keys/#$DATA/keys/#g" -e "s#^store: .*#store: $store#" \
       -e "s#^output: .*#output: $out#" -e "s#^  sources: \[registry\]#  dedup: [registry]#" \
-      -e "s#^  thresholds: {lower: 0, upper: 10}#  thresholds: {lower: 0, upper: 10, dedup: $UPPER}#" \
-      jobs/linkage.yaml >"$job"
+      "${th[@]}" jobs/linkage.yaml >"$job"
   if [ $(( 2 * n / NP )) -gt 5000000 ]; then
     printf 'options:\n  memory_per_rank: 8GiB\n' >>"$job"
   fi
@@ -60,4 +61,4 @@ for size in $SIZES; do
 done
 echo "# dedup: wall = whole mpirun; total = the run's own total; dedup = the deduplication (rank 0: model, pairs, bridges, components, pids, report);"
 echo "# cpu0 = rank 0's CPU seconds in the deduplication (MPI waits poll, so they count)"
-echo "# thresholds.dedup $UPPER (DEDUP_UPPER); precision, recall, F1 = true pairwise ones of the clustering from /truth (synth --linkage --dup-rate 0.3, default error rates)"
+echo "# thresholds.dedup ${UPPER:-10, the default (upper)}; precision, recall, F1 = true pairwise ones of the clustering from /truth (synth --linkage --dup-rate 0.3, default error rates)"

@@ -4,9 +4,16 @@
  *
  * For each source of linkage.dedup (its records read by probalink.c,
  * whether it is also linked to the persons or not):
- *   1. its own Fellegi–Sunter model, pairs within the source
- *      (pl_probalink_fit with self: u from random pairs of its records, m
- *      and λ by EM per blocking rule);
+ *   1. its own Fellegi–Sunter model, pairs within the source: u from
+ *      random pairs of its records (pl_probalink_fit with self); m and λ
+ *      per blocking rule by a two-class EM whose non-match shares are
+ *      free within the rule's blocks (namesakes agree there on the fields
+ *      tied to the rule's own far more than random pairs do), or, when
+ *      that solution is no match / non-match split (a class of matches
+ *      agreeing more on every field, the other nearer random pairs on
+ *      one), by pl_fs_em (u fixed);
+ *      m the mean over the rules, λ the largest rule's matches over the
+ *      N (N - 1) / 2 pairs;
  *   2. every pair of two of its records sharing a blocking key (row a <
  *      row b, each pair once across rules, pl_bk_run self mode) scored;
  *      pairs at w >= linkage.thresholds.dedup (default: upper) are

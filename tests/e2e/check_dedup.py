@@ -59,7 +59,8 @@ check(A["linked"] == (1 if is_linked else 0), "@linked says whether the "
       "source is also linked")
 for a in ("pairs_compared", "pairs_duplicate", "pairs_random",
           "pairs_accepted", "blocks_capped", "pairs_capped", "bridges_cut",
-          "clusters_split", "em_iterations", "em_seed", "max_degree",
+          "clusters_split", "em_iterations", "em_seed", "em_free_u",
+          "max_degree",
           "true_pairs", "predicted_pairs", "correct_pairs"):
     check(a in A and A[a].dtype == np.dtype("<u8"), "@%s uint64" % a)
 nl = d["m"].shape[0]
@@ -68,6 +69,8 @@ check(all(d[x].shape == (nl,) for x in ("u", "weight", "field", "level")) and
       "the model: m, u, weight = log2(m/u) per (field, level)")
 check(0 < A["lambda"] < 0.5 and A["pairs_accepted"] <= A["pairs_compared"],
       "lambda in (0, 0.5), accepted pairs among the compared")
+check(A["em_free_u"] < 2 ** len(A["blocking"]),
+      "@em_free_u: a bit per blocking rule (%d)" % A["em_free_u"])
 
 
 # pairwise quality recomputed from the clusters and the truth

@@ -26,7 +26,6 @@ typedef struct {
     int       linked;
     uint64_t  nrows, first, count;
     pl_fs_model mo;
-    uint64_t  free_u;           /* bit r: rule r's m from the free-u EM */
     uint64_t  pairs, dups, random_pairs, capped_blocks, capped_pairs;
     uint64_t  accepted, bridges, clusters, split, cc_rounds;
     uint64_t  sizes[PL_DD_SIZES];
@@ -114,219 +113,6 @@ static int score_pair(const uint8_t *a, const uint8_t *b, void *ctx)
         push_edge(x, ra, rb);
         push_edge(x, rb, ra);
     }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------
- * m and λ of pairs within a source (dedup.h 1) */
-
-#define TRAIN_RECORDS 50000     /* records per EM sample, as the linkage's */
-
-typedef struct {
-    const pl_linkage_cfg *c;
-    double *counts;
-} count_ctx;
-
-static int count_pair(const uint8_t *a, const uint8_t *b, void *ctx)
-{
-    count_ctx *x = ctx;
-    uint8_t lev[PL_LK_MAX_FIELDS];
-    x->counts[pl_fs_compare(x->c, a, b, lev)] += 1.0;
-    return 0;
-}
-
-/* Two-class EM on one rule's pattern counts, both classes' level shares
- * free (m of the matches, u of the other pairs of the rule's blocks); the
- * fields in skip (the rule's own) left out. Start: u the rule's level
- * shares (most pairs of a block are not matches), m decreasing from exact
- * agreement as pl_fs_em's. Returns λ (share of the pairs in the match
- * class). Deterministic: the same counts give the same result anywhere. */
-static double em_free_u(const pl_linkage_cfg *c, const double *counts,
-                        uint32_t skip, uint64_t iterations,
-                        double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-                        double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-                        uint64_t *iters_done)
-{
-    uint32_t G = pl_fs_patterns(c);
-    size_t nf = c->n_fields;
-    uint8_t lev[PL_LK_MAX_FIELDS];
-    double nm[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-           nu[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
-    memset(nu, 0, sizeof nu);
-    double total = 0;
-    for (uint32_t g = 0; g < G; g++) {
-        if (counts[g] == 0)
-            continue;
-        total += counts[g];
-        pl_fs_decode(c, g, lev);
-        for (size_t f = 0; f < nf; f++)
-            if (lev[f] < c->fields[f].n_levels)
-                nu[f][lev[f]] += counts[g];
-    }
-    for (size_t f = 0; f < nf; f++) {
-        int L = c->fields[f].n_levels;
-        double den = 0;
-        for (int l = 0; l < L; l++)
-            den += nu[f][l];
-        for (int l = 0; l < L; l++) {
-            u[f][l] = (nu[f][l] + 0.5) / (den + 0.5 * L);
-            m[f][l] = l == 0 ? 0.9 : 0.1 / (L - 1);
-        }
-    }
-    *iters_done = 0;
-    if (total == 0)
-        return 0.0;
-    double lambda = 0.1;
-    for (uint64_t it = 0; it < iterations; it++) {
-        memset(nm, 0, sizeof nm);
-        memset(nu, 0, sizeof nu);
-        double sp = 0;
-        for (uint32_t g = 0; g < G; g++) {
-            if (counts[g] == 0)
-                continue;
-            pl_fs_decode(c, g, lev);
-            double pm = lambda, pu = 1 - lambda;
-            for (size_t f = 0; f < nf; f++)
-                if (!(skip >> f & 1) && lev[f] < c->fields[f].n_levels) {
-                    pm *= m[f][lev[f]];
-                    pu *= u[f][lev[f]];
-                }
-            double p = pm / (pm + pu), cm = counts[g] * p,
-                   cu = counts[g] - cm;
-            sp += cm;
-            for (size_t f = 0; f < nf; f++)
-                if (lev[f] < c->fields[f].n_levels) {
-                    nm[f][lev[f]] += cm;
-                    nu[f][lev[f]] += cu;
-                }
-        }
-        double delta = 0;
-        for (size_t f = 0; f < nf; f++) {
-            if (skip >> f & 1)
-                continue;
-            int L = c->fields[f].n_levels;
-            double dm = 0, du = 0;
-            for (int l = 0; l < L; l++) {
-                dm += nm[f][l];
-                du += nu[f][l];
-            }
-            for (int l = 0; l < L; l++) {
-                double vm = (nm[f][l] + 1e-6) / (dm + 1e-6 * L);
-                double vu = (nu[f][l] + 1e-6) / (du + 1e-6 * L);
-                delta = fmax(delta, fmax(fabs(vm - m[f][l]),
-                                         fabs(vu - u[f][l])));
-                m[f][l] = vm;
-                u[f][l] = vu;
-            }
-        }
-        double nl = sp / total;
-        delta = fmax(delta, fabs(nl - lambda));
-        lambda = fmin(fmax(nl, 1e-12), 1 - 1e-12);
-        *iters_done = it + 1;
-        if (delta < 1e-9)
-            break;
-    }
-    return lambda;
-}
-
-/* A match / non-match split (dedup.h 1): on every field used, the match
- * class agrees exactly at least as often, and disagrees at most as often,
- * as the other class; and the other class is one of non-matches: on at
- * least one field used it agrees exactly less often than the geometric
- * mean of the random pairs' rate (mo->u) and the match class's, nearer
- * random pairs than matches (a field independent of the rule's key). */
-static int is_match_split(const pl_linkage_cfg *c, const pl_fs_model *mo,
-                          uint32_t skip,
-                          double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-                          double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV])
-{
-    int random_like = 0;
-    for (size_t f = 0; f < c->n_fields; f++) {
-        int L = c->fields[f].n_levels;
-        if (skip >> f & 1)
-            continue;
-        if (m[f][0] < u[f][0] || m[f][L - 1] > u[f][L - 1])
-            return 0;
-        if (u[f][0] * u[f][0] < mo->u[f][0] * m[f][0])
-            random_like = 1;
-    }
-    return random_like;
-}
-
-/* Collective, after pl_probalink_fit (whose u from random pairs is kept):
- * mo's m and λ re-estimated, rule by rule, by em_free_u on a seeded
- * sample of the rule's blocks (the linkage's sample); a rule whose free
- * solution is not a match / non-match split takes pl_fs_em's (u fixed at
- * the random pairs'). m per field: the mean over the rules not on it;
- * λ: the largest rule's matches over the N (N - 1) / 2 pairs. *free_u:
- * bit r set when rule r's solution is the free one. */
-static int fit_self_m(pl_run *r, const pl_probalink_src *ps, uint64_t N,
-                      pl_fs_model *mo, uint64_t *free_u)
-{
-    const pl_linkage_cfg *c = r->job->linkage;
-    uint32_t G = pl_fs_patterns(c);
-    double *counts = pl_xcalloc_huge((size_t)G * sizeof *counts);
-    count_ctx x = {c, counts};
-    uint64_t rounds = pl_probalink_rounds(r, ps->count);
-    uint64_t mod = (N + TRAIN_RECORDS - 1) / TRAIN_RECORDS;
-    double msum[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
-    int mn[PL_LK_MAX_FIELDS] = {0};
-    memset(msum, 0, sizeof msum);
-    double matches = 0;
-    uint64_t iters = 0;
-    *free_u = 0;
-    for (size_t ri = 0; ri < c->n_rules; ri++) {
-        memset(counts, 0, (size_t)G * sizeof *counts);
-        pl_bk_params tp = {.rule = (int)ri, .dedup = 0, .rounds = rounds,
-                           .cap = r->cap, .self = 1, .sample_mod = mod};
-        pl_bk_stats ts = {0};
-        if (pl_bk_run(r->comm, c, &tp, NULL, 0, ps->Q, ps->count,
-                      count_pair, &x, &ts) != 0) {
-            free(counts);
-            return -1;
-        }
-        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, (int)G, MPI_DOUBLE,
-                                   MPI_SUM, r->comm));
-        uint32_t skip = 0;
-        for (size_t i = 0; i < c->rules[ri].n_items; i++)
-            skip |= 1u << c->rules[ri].items[i].field;
-        double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-               ur[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
-        uint64_t it, it2;
-        double lr = em_free_u(c, counts, skip, c->iterations, mr, ur, &it);
-        if (is_match_split(c, mo, skip, mr, ur))
-            *free_u |= 1ull << ri;
-        else {
-            lr = pl_fs_em(mo, c, counts, skip, c->iterations, mr, &it2);
-            it = it2 > it ? it2 : it;
-        }
-        if (it > iters)
-            iters = it;
-        double tot = 0;
-        for (uint32_t g = 0; g < G; g++)
-            tot += counts[g];
-        double mt = lr * tot * (double)(mod ? mod : 1);
-        if (mt > matches)
-            matches = mt;
-        for (size_t f = 0; f < c->n_fields; f++)
-            if (!(skip >> f & 1) && tot > 0) {
-                for (int l = 0; l < c->fields[f].n_levels; l++)
-                    msum[f][l] += mr[f][l];
-                mn[f]++;
-            }
-    }
-    free(counts);
-    for (size_t f = 0; f < c->n_fields; f++) {
-        int L = c->fields[f].n_levels;
-        for (int l = 0; l < L; l++)
-            mo->m[f][l] = mn[f] ? msum[f][l] / mn[f]
-                                : (l == 0 ? 0.95 : 0.05 / (L - 1));
-    }
-    double universe = (double)N * (double)(N - (N > 0)) / 2.0;
-    mo->lambda = fmin(fmax(matches / (universe > 0 ? universe : 1), 1e-15),
-                      0.5);
-    mo->iterations = iters;
-    pl_fs_finish(mo);
     return 0;
 }
 
@@ -849,12 +635,11 @@ static int dedup_one(pl_run *r, dsrc *d)
     d->count = ps.count;
     uint64_t N = ps.nrows;
     double tph[2];
-    /* 1. the model of pairs within the source: u from random pairs by the
-     * linkage's fit, m and λ by the EM of pairs within one source */
+    /* 1. the model of pairs within the source (the linkage's fit, self:
+     * u from random pairs, m and λ per rule by the EM with u free in the
+     * rule's blocks when it splits matches from non-matches) */
     if (pl_probalink_fit(r, NULL, 0, 0, ps.Q, ps.count, N, 1, &d->mo,
                          &d->random_pairs, tph) != 0)
-        return -1;
-    if (fit_self_m(r, &ps, N, &d->mo, &d->free_u) != 0)
         return -1;
     double t1 = MPI_Wtime();
     d->t_phase[0] = t1 - t0;
@@ -1079,7 +864,7 @@ static int write_one(pl_run *r, hid_t f, const char *fname, const dsrc *d)
              aok(r, pl_attr_f64(g3, "upper", c->dedup_upper) == 0) &&
              aok(r, pl_attr_u64(g3, "em_iterations", d->mo.iterations) == 0) &&
              aok(r, pl_attr_u64(g3, "em_seed", c->seed) == 0) &&
-             aok(r, pl_attr_u64(g3, "em_free_u", d->free_u) == 0) &&
+             aok(r, pl_attr_u64(g3, "em_free_u", d->mo.free_u) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_compared", d->pairs) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_duplicate", d->dups) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_random", d->random_pairs) == 0) &&

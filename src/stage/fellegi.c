@@ -239,6 +239,124 @@ double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
     return lambda;
 }
 
+/* Two-class EM on one rule's pattern counts, both classes' level shares
+ * free (m of the matches, u of the other pairs of the rule's blocks); the
+ * fields in skip (the rule's own) left out. Start: u the rule's level
+ * shares (most pairs of a block are not matches), m decreasing from exact
+ * agreement as pl_fs_em's. Returns λ (share of the pairs in the match
+ * class). Deterministic: the same counts give the same result anywhere. */
+double pl_fs_em_free_u(const pl_linkage_cfg *c, const double *counts,
+                        uint32_t skip, uint64_t iterations,
+                        double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                        double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                        uint64_t *iters_done)
+{
+    uint32_t G = pl_fs_patterns(c);
+    size_t nf = c->n_fields;
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    double nm[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+           nu[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    memset(nu, 0, sizeof nu);
+    double total = 0;
+    for (uint32_t g = 0; g < G; g++) {
+        if (counts[g] == 0)
+            continue;
+        total += counts[g];
+        pl_fs_decode(c, g, lev);
+        for (size_t f = 0; f < nf; f++)
+            if (lev[f] < c->fields[f].n_levels)
+                nu[f][lev[f]] += counts[g];
+    }
+    for (size_t f = 0; f < nf; f++) {
+        int L = c->fields[f].n_levels;
+        double den = 0;
+        for (int l = 0; l < L; l++)
+            den += nu[f][l];
+        for (int l = 0; l < L; l++) {
+            u[f][l] = (nu[f][l] + 0.5) / (den + 0.5 * L);
+            m[f][l] = l == 0 ? 0.9 : 0.1 / (L - 1);
+        }
+    }
+    *iters_done = 0;
+    if (total == 0)
+        return 0.0;
+    double lambda = 0.1;
+    for (uint64_t it = 0; it < iterations; it++) {
+        memset(nm, 0, sizeof nm);
+        memset(nu, 0, sizeof nu);
+        double sp = 0;
+        for (uint32_t g = 0; g < G; g++) {
+            if (counts[g] == 0)
+                continue;
+            pl_fs_decode(c, g, lev);
+            double pm = lambda, pu = 1 - lambda;
+            for (size_t f = 0; f < nf; f++)
+                if (!(skip >> f & 1) && lev[f] < c->fields[f].n_levels) {
+                    pm *= m[f][lev[f]];
+                    pu *= u[f][lev[f]];
+                }
+            double p = pm / (pm + pu), cm = counts[g] * p,
+                   cu = counts[g] - cm;
+            sp += cm;
+            for (size_t f = 0; f < nf; f++)
+                if (lev[f] < c->fields[f].n_levels) {
+                    nm[f][lev[f]] += cm;
+                    nu[f][lev[f]] += cu;
+                }
+        }
+        double delta = 0;
+        for (size_t f = 0; f < nf; f++) {
+            if (skip >> f & 1)
+                continue;
+            int L = c->fields[f].n_levels;
+            double dm = 0, du = 0;
+            for (int l = 0; l < L; l++) {
+                dm += nm[f][l];
+                du += nu[f][l];
+            }
+            for (int l = 0; l < L; l++) {
+                double vm = (nm[f][l] + 1e-6) / (dm + 1e-6 * L);
+                double vu = (nu[f][l] + 1e-6) / (du + 1e-6 * L);
+                delta = fmax(delta, fmax(fabs(vm - m[f][l]),
+                                         fabs(vu - u[f][l])));
+                m[f][l] = vm;
+                u[f][l] = vu;
+            }
+        }
+        double nl = sp / total;
+        delta = fmax(delta, fabs(nl - lambda));
+        lambda = fmin(fmax(nl, 1e-12), 1 - 1e-12);
+        *iters_done = it + 1;
+        if (delta < 1e-9)
+            break;
+    }
+    return lambda;
+}
+
+/* A match / non-match split (dedup.h 1): on every field used, the match
+ * class agrees exactly at least as often, and disagrees at most as often,
+ * as the other class; and the other class is one of non-matches: on at
+ * least one field used it agrees exactly less often than the geometric
+ * mean of the random pairs' rate (mo->u) and the match class's, nearer
+ * random pairs than matches (a field independent of the rule's key). */
+int pl_fs_is_match_split(const pl_linkage_cfg *c, const pl_fs_model *mo,
+                          uint32_t skip,
+                          double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                          double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV])
+{
+    int random_like = 0;
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int L = c->fields[f].n_levels;
+        if (skip >> f & 1)
+            continue;
+        if (m[f][0] < u[f][0] || m[f][L - 1] > u[f][L - 1])
+            return 0;
+        if (u[f][0] * u[f][0] < mo->u[f][0] * m[f][0])
+            random_like = 1;
+    }
+    return random_like;
+}
+
 void pl_fs_finish(pl_fs_model *mo)
 {
     for (size_t f = 0; f < mo->nf; f++)

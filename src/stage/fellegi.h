@@ -109,6 +109,8 @@ typedef struct {
     double lambda;              /* prior P(match) over all pairs */
     double prior_w;             /* log2(lambda / (1 - lambda)) */
     uint64_t iterations;        /* EM iterations done (largest rule) */
+    uint64_t free_u;            /* bit r: rule r's m and λ from the EM
+                                   with u free (pl_fs_em_free_u) */
 } pl_fs_model;
 
 /* u from the pattern counts of random pairs (Laplace-smoothed). */
@@ -124,6 +126,28 @@ double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
                 const double *counts, uint32_t skip, uint64_t iterations,
                 double m_r[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
                 uint64_t *iters_done);
+
+/* Two-class EM on one rule's pattern counts with both classes' level
+ * shares free: m of the matches and u of the rule's other pairs (inside a
+ * rule's blocks, non-matches agree far more often than random pairs: on a
+ * name key, namesakes). Fields in skip left out; u[] receives the other
+ * class's shares. Returns λ, the match class's share of the pairs.
+ * Deterministic. */
+double pl_fs_em_free_u(const pl_linkage_cfg *c, const double *counts,
+                       uint32_t skip, uint64_t iterations,
+                       double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                       double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                       uint64_t *iters_done);
+
+/* Is the free solution (m, u) a match / non-match split? On every field
+ * used the match class agrees at least as often and disagrees at most as
+ * often as the other, and on at least one the other class agrees exactly
+ * less often than the geometric mean of the random pairs' rate (mo->u)
+ * and the match class's (nearer random pairs than matches). 1 or 0. */
+int pl_fs_is_match_split(const pl_linkage_cfg *c, const pl_fs_model *mo,
+                         uint32_t skip,
+                         double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                         double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV]);
 
 /* Final weights w = log2(m/u) and prior_w from lambda. */
 void pl_fs_finish(pl_fs_model *mo);

@@ -1229,6 +1229,7 @@ int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
     sum_stats(r->comm, &st);
     *random_pairs = st.pairs;
     pl_fs_u_from_counts(mo, c, counts);
+    mo->free_u = 0;
     double tp0 = MPI_Wtime();
     t_phase[0] = tp0 - t0;
     /* 2. m per rule on a sample of blocks; λ from the largest rule */
@@ -1250,10 +1251,22 @@ int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
         uint32_t skip = 0;
         for (size_t i = 0; i < c->rules[ri].n_items; i++)
             skip |= 1u << c->rules[ri].items[i].field;
-        double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
-        uint64_t it;
-        double lr = pl_fs_em(mo, c, counts, skip, c->iterations, mr,
-                             &it);
+        /* m and λ: the EM with u free in the rule's blocks when its
+         * solution is a match / non-match split (docs/LINKAGE.md, Method
+         * 3: in a rule's blocks non-matches agree far more often than
+         * random pairs, and the EM with u fixed at the random pairs' takes
+         * them for matches); else the EM with u fixed */
+        double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+               ur[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+        uint64_t it, it2;
+        double lr = pl_fs_em_free_u(c, counts, skip, c->iterations, mr, ur,
+                                    &it);
+        if (pl_fs_is_match_split(c, mo, skip, mr, ur))
+            mo->free_u |= 1ull << ri;
+        else {
+            lr = pl_fs_em(mo, c, counts, skip, c->iterations, mr, &it2);
+            it = it2 > it ? it2 : it;
+        }
         if (it > mo->iterations)
             mo->iterations = it;
         double tot = 0;
@@ -1781,6 +1794,7 @@ static int write_source(pl_run *r, hid_t f, const char *fname, qsrc *q)
              aok(r, pl_attr_f64(g3, "lower", c->lower) == 0) &&
              aok(r, pl_attr_f64(g3, "upper", c->upper) == 0) &&
              aok(r, pl_attr_u64(g3, "em_iterations", q->mo.iterations) == 0) &&
+             aok(r, pl_attr_u64(g3, "em_free_u", q->mo.free_u) == 0) &&
              aok(r, pl_attr_u64(g3, "em_seed", c->seed) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_compared", q->pairs) == 0) &&
              aok(r, pl_attr_u64(g3, "pairs_duplicate", q->dups) == 0) &&

@@ -173,21 +173,18 @@ void pl_fs_u_from_counts(pl_fs_model *mo, const pl_linkage_cfg *c,
     }
 }
 
-double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
-                const double *counts, uint32_t skip, uint64_t iterations,
-                double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-                uint64_t *iters_done)
+/* The EM both fits share: m (and, with u_free, u) re-estimated from the
+ * pattern counts until they move less than 1e-9; m and u hold the start
+ * on entry. With u fixed, the same arithmetic as ever (the m side is
+ * computed identically either way). Returns λ. */
+static double em_run(const pl_linkage_cfg *c, const double *counts,
+                     uint32_t skip, uint64_t iterations, int u_free,
+                     double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                     double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                     uint64_t *iters_done)
 {
     uint32_t G = pl_fs_patterns(c);
     size_t nf = c->n_fields;
-    /* start: m decreasing from exact agreement */
-    for (size_t f = 0; f < nf; f++) {
-        int L = c->fields[f].n_levels;
-        double rest = 0.1 / (L - 1);
-        m[f][0] = 0.9;
-        for (int l = 1; l < L; l++)
-            m[f][l] = rest;
-    }
     double lambda = 0.1, total = 0;
     for (uint32_t g = 0; g < G; g++)
         total += counts[g];
@@ -195,92 +192,8 @@ double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
     if (total == 0)
         return 0.0;
     uint8_t lev[PL_LK_MAX_FIELDS];
-    double num[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
-    for (uint64_t it = 0; it < iterations; it++) {
-        memset(num, 0, sizeof num);
-        double sp = 0;
-        for (uint32_t g = 0; g < G; g++) {
-            if (counts[g] == 0)
-                continue;
-            pl_fs_decode(c, g, lev);
-            double pm = lambda, pu = 1 - lambda;
-            for (size_t f = 0; f < nf; f++)
-                if (!(skip >> f & 1) && lev[f] < c->fields[f].n_levels) {
-                    pm *= m[f][lev[f]];
-                    pu *= mo->u[f][lev[f]];
-                }
-            double p = pm / (pm + pu), cp = counts[g] * p;
-            sp += cp;
-            for (size_t f = 0; f < nf; f++)
-                if (lev[f] < c->fields[f].n_levels)
-                    num[f][lev[f]] += cp;
-        }
-        double delta = 0;
-        for (size_t f = 0; f < nf; f++) {
-            if (skip >> f & 1)
-                continue;
-            int L = c->fields[f].n_levels;
-            double den = 0;
-            for (int l = 0; l < L; l++)
-                den += num[f][l];
-            for (int l = 0; l < L; l++) {
-                double v = (num[f][l] + 1e-6) / (den + 1e-6 * L);
-                delta = fmax(delta, fabs(v - m[f][l]));
-                m[f][l] = v;
-            }
-        }
-        double nl = sp / total;
-        delta = fmax(delta, fabs(nl - lambda));
-        lambda = fmin(fmax(nl, 1e-12), 1 - 1e-12);
-        *iters_done = it + 1;
-        if (delta < 1e-9)
-            break;
-    }
-    return lambda;
-}
-
-/* Two-class EM on one rule's pattern counts, both classes' level shares
- * free (m of the matches, u of the other pairs of the rule's blocks); the
- * fields in skip (the rule's own) left out. Start: u the rule's level
- * shares (most pairs of a block are not matches), m decreasing from exact
- * agreement as pl_fs_em's. Returns λ (share of the pairs in the match
- * class). Deterministic: the same counts give the same result anywhere. */
-double pl_fs_em_free_u(const pl_linkage_cfg *c, const double *counts,
-                        uint32_t skip, uint64_t iterations,
-                        double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-                        double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
-                        uint64_t *iters_done)
-{
-    uint32_t G = pl_fs_patterns(c);
-    size_t nf = c->n_fields;
-    uint8_t lev[PL_LK_MAX_FIELDS];
     double nm[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
            nu[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
-    memset(nu, 0, sizeof nu);
-    double total = 0;
-    for (uint32_t g = 0; g < G; g++) {
-        if (counts[g] == 0)
-            continue;
-        total += counts[g];
-        pl_fs_decode(c, g, lev);
-        for (size_t f = 0; f < nf; f++)
-            if (lev[f] < c->fields[f].n_levels)
-                nu[f][lev[f]] += counts[g];
-    }
-    for (size_t f = 0; f < nf; f++) {
-        int L = c->fields[f].n_levels;
-        double den = 0;
-        for (int l = 0; l < L; l++)
-            den += nu[f][l];
-        for (int l = 0; l < L; l++) {
-            u[f][l] = (nu[f][l] + 0.5) / (den + 0.5 * L);
-            m[f][l] = l == 0 ? 0.9 : 0.1 / (L - 1);
-        }
-    }
-    *iters_done = 0;
-    if (total == 0)
-        return 0.0;
-    double lambda = 0.1;
     for (uint64_t it = 0; it < iterations; it++) {
         memset(nm, 0, sizeof nm);
         memset(nu, 0, sizeof nu);
@@ -316,11 +229,13 @@ double pl_fs_em_free_u(const pl_linkage_cfg *c, const double *counts,
             }
             for (int l = 0; l < L; l++) {
                 double vm = (nm[f][l] + 1e-6) / (dm + 1e-6 * L);
-                double vu = (nu[f][l] + 1e-6) / (du + 1e-6 * L);
-                delta = fmax(delta, fmax(fabs(vm - m[f][l]),
-                                         fabs(vu - u[f][l])));
+                delta = fmax(delta, fabs(vm - m[f][l]));
                 m[f][l] = vm;
-                u[f][l] = vu;
+                if (u_free) {
+                    double vu = (nu[f][l] + 1e-6) / (du + 1e-6 * L);
+                    delta = fmax(delta, fabs(vu - u[f][l]));
+                    u[f][l] = vu;
+                }
             }
         }
         double nl = sp / total;
@@ -331,6 +246,67 @@ double pl_fs_em_free_u(const pl_linkage_cfg *c, const double *counts,
             break;
     }
     return lambda;
+}
+
+/* start: m decreasing from exact agreement */
+static void em_start_m(const pl_linkage_cfg *c,
+                       double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV])
+{
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int L = c->fields[f].n_levels;
+        m[f][0] = 0.9;
+        for (int l = 1; l < L; l++)
+            m[f][l] = 0.1 / (L - 1);
+    }
+}
+
+double pl_fs_em(const pl_fs_model *mo, const pl_linkage_cfg *c,
+                const double *counts, uint32_t skip, uint64_t iterations,
+                double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                uint64_t *iters_done)
+{
+    double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    memcpy(u, mo->u, sizeof u);
+    em_start_m(c, m);
+    return em_run(c, counts, skip, iterations, 0, m, u, iters_done);
+}
+
+/* Two-class EM on one rule's pattern counts, both classes' level shares
+ * free (m of the matches, u of the other pairs of the rule's blocks); the
+ * fields in skip (the rule's own) left out. Start: u the rule's level
+ * shares (most pairs of a block are not matches), m decreasing from exact
+ * agreement as pl_fs_em's. Returns λ (share of the pairs in the match
+ * class). Deterministic: the same counts give the same result anywhere. */
+double pl_fs_em_free_u(const pl_linkage_cfg *c, const double *counts,
+                       uint32_t skip, uint64_t iterations,
+                       double m[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                       double u[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
+                       uint64_t *iters_done)
+{
+    /* start: u the rule's level shares (most pairs of a block are not
+     * matches) */
+    uint32_t G = pl_fs_patterns(c);
+    uint8_t lev[PL_LK_MAX_FIELDS];
+    double nu[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
+    memset(nu, 0, sizeof nu);
+    for (uint32_t g = 0; g < G; g++) {
+        if (counts[g] == 0)
+            continue;
+        pl_fs_decode(c, g, lev);
+        for (size_t f = 0; f < c->n_fields; f++)
+            if (lev[f] < c->fields[f].n_levels)
+                nu[f][lev[f]] += counts[g];
+    }
+    for (size_t f = 0; f < c->n_fields; f++) {
+        int L = c->fields[f].n_levels;
+        double den = 0;
+        for (int l = 0; l < L; l++)
+            den += nu[f][l];
+        for (int l = 0; l < L; l++)
+            u[f][l] = (nu[f][l] + 0.5) / (den + 0.5 * L);
+    }
+    em_start_m(c, m);
+    return em_run(c, counts, skip, iterations, 1, m, u, iters_done);
 }
 
 /* A match / non-match split (dedup.h 1): on every field used, the match

@@ -75,6 +75,18 @@ for np in 2 3; do
     check "split blocks: identical $g at -np 1 and -np $np" h5diff "$TMP/exact-1/linked.h5" "$TMP/exact-$np/linked.h5" "$g" "$g"
   done
 done
+# the same splits with the blocking in several rounds a rule (each round
+# splits its own records): memory_per_rank 18MiB at -np 2 keeps about
+# 8.8 MiB of records a rank (just under half) and routes them in rounds
+# of 1/16 of it (1.1 MiB: 2 rounds); the same pair counts, the same outputs
+{ cat "$TMP/exact.yaml"; printf 'options:\n  memory_per_rank: 18MiB\n'; } >"$TMP/rounds.yaml"
+run rounds 2
+check "split blocks in several blocking rounds: pair counts are the store's" \
+  /usr/bin/python3 tests/e2e/check_split.py "$TMP/fs.h5" "$TMP/rounds-2/linked.h5" 100 \
+  "birth_date/sex,commune;sex/birth_date:year,commune;sex/birth_date:year;commune"
+for g in /linked/registry /review/registry /linkage/registry; do
+  check "split blocks in several blocking rounds: identical $g" h5diff "$TMP/exact-1/linked.h5" "$TMP/rounds-2/linked.h5" "$g" "$g"
+done
 
 # job file errors: file:line:column and key path, nothing published
 bad() {  # NAME EXPECTED-REGEX RULE...

@@ -203,6 +203,8 @@ static void *grow(void *p, size_t *cap, size_t need)
     size_t n = *cap ? *cap : 4096;
     while (n < need)
         n *= 2;
+    if (p)                      /* it held records: names */
+        pl_wipe(p, *cap);
     free(p);
     *cap = n;
     return pl_xmalloc_huge(n);
@@ -220,8 +222,10 @@ static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
         while (c < need)
             c *= 2;
         uint8_t *nb = pl_xmalloc_huge(c);
-        if (B.recv_n)
+        if (B.recv_n) {
             memcpy(nb, B.recv, B.recv_n * B.rs);
+            pl_wipe(B.recv, B.recv_n * B.rs);   /* names */
+        }
         free(B.recv);
         B.recv = nb;
         B.recv_cap = c;

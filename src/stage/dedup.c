@@ -660,6 +660,8 @@ static int dedup_one(pl_run *r, dsrc *d)
         d->dups += st.dups;
         d->capped_blocks += st.capped_blocks;
         d->capped_pairs += st.capped_pairs;
+        if (rc == 0 && !pl_all_ok(r->comm, !*r->stop))
+            rc = -1;            /* a SIGTERM: stop between rules */
     }
     pl_bk_caps_free(caps, c->n_rules);
     if (rc != 0) {

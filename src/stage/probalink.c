@@ -759,12 +759,21 @@ static void warn_capped(pl_run *r, const pl_lk_rule *rule,
 static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
 {
     /* 1/16 of memory_per_rank of routed records per round and rank (sent
-     * and received: 1/8): fewer rounds, fewer collective steps */
+     * and received: 1/8): fewer rounds, fewer collective steps. A block
+     * held whole (a capped leaf, a rule with split: []) may bring one rank
+     * up to every rank's share of a round: with many ranks the share is
+     * at most max(64 MiB, memory_per_rank / (8 x ranks)), so that one
+     * rank receives at most max(ranks x 64 MiB, memory_per_rank / 8). */
     struct pl_probalink_state *s = r->probalink;
     uint64_t mem = r->job->memory_per_rank ? r->job->memory_per_rank
                                            : PL_DEFAULT_MEMORY;
+    uint64_t skew = mem / (8 * (uint64_t)r->size);
+    if (skew < (64ull << 20))
+        skew = 64ull << 20;
     uint64_t bytes = nrec * s->rs * 2,
-             lim = mem / 16 > 4096 ? mem / 16 : 4096;
+             lim = mem / 16 < skew ? mem / 16 : skew;
+    if (lim < 4096)
+        lim = 4096;
     uint64_t mx = 0;
     PL_MPI_CHECK(MPI_Allreduce(&bytes, &mx, 1, MPI_UINT64_T, MPI_MAX,
                                r->comm));
@@ -1337,6 +1346,12 @@ static int link_one(pl_run *r, qsrc *q)
             goto fail;
         }
         sum_stats(r->comm, &ss);
+        /* a SIGTERM (the scheduler's, before its SIGKILL) stops the run
+         * between rules, not after the whole linkage */
+        if (!pl_all_ok(r->comm, !*r->stop)) {
+            pl_bk_caps_free(caps, c->n_rules);
+            goto fail;
+        }
         warn_capped(r, &c->rules[ri], &ss);
         tot.pairs += ss.pairs;
         tot.dups += ss.dups;

@@ -142,3 +142,26 @@ else
 fi
 check "bad audit log: message names it" grep -q "$TMP/ro.*audit log" "$TMP/log"
 intact "bad audit log"; no_lock "bad audit log"
+
+# SIGTERM during the linkage's scoring (a long linkage at 10 M records
+# takes a minute, more than the scheduler's grace period before SIGKILL):
+# the run stops between blocking rules, in the link stage, not after the
+# whole linkage; nothing published.
+keys
+"$PL" synth --linkage --persons 400000 --records 400000 --seed 5 -o "$TMP/lk.h5" >/dev/null 2>&1 || notok "synth linkage store"
+sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/lk.h5#" \
+    "$ROOT/jobs/linkage_bench.yaml" >"$TMP/lk.yaml"
+mpirun -np 2 "$PL" run "$TMP/lk.yaml" --out "$TMP/lkout" >"$TMP/lk.log" 2>&1 &
+bg=$!
+for _ in $(seq 1 1200); do
+  grep -q 'stage link (sort, merge, persons)' "$TMP/lk.log" && break
+  kill -0 "$bg" 2>/dev/null || break
+  sleep 0.05
+done
+sleep 0.3                       # into the model fit or the first rules
+kill -TERM $(ranks) 2>/dev/null
+wait "$bg"; rc=$?
+check "SIGTERM during the linkage: run exits non-zero" test $rc -ne 0
+check "SIGTERM during the linkage: stops in the link stage (between blocking rules), publishes nothing" \
+  grep -q "stopped by signal 15 (Terminated) in stage link (sort, merge, persons).*nothing was published" "$TMP/lk.log"
+check "SIGTERM during the linkage: no linked.h5" test ! -e "$TMP/lkout/linked.h5"

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,9 +105,20 @@ void *pl_xmalloc_huge(size_t n)
     return p;
 }
 
+/* calloc, not malloc + memset: a large block comes from mmap, already
+ * zero, and calloc knows it (the memset was a second pass over every page
+ * of the linkage's records and the run's large tables); huge pages asked
+ * for on its 2 MiB-aligned interior. */
 void *pl_xcalloc_huge(size_t n)
 {
-    void *p = pl_xmalloc_huge(n);
-    memset(p, 0, n ? n : 1);
+    void *p = calloc(1, n ? n : 1);
+    if (!p)
+        oom(n);
+    if (n >= HUGE_MIN) {
+        uintptr_t a = ((uintptr_t)p + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1),
+                  e = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_ALIGN - 1);
+        if (e > a)
+            (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+    }
     return p;
 }

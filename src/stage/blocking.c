@@ -1,6 +1,7 @@
 /* blocking.c — see blocking.h. */
 #include "stage/blocking.h"
 
+#include "base/bytes.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/strsim.h"
@@ -131,21 +132,6 @@ uint64_t pl_bk_leaf(const pl_linkage_cfg *c, size_t rule,
     return k;
 }
 
-static void put_be(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* The key of a record under the run's parameters, 0 = not routed. */
 static uint64_t route_key(const pl_linkage_cfg *c, const pl_bk_params *bp,
@@ -433,7 +419,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         m = 0;
         for (size_t i = 0; i < n; i++)
             if (act[i]) {
-                put_be(items[m].key, lk[i]);
+                pl_put_be64(items[m].key, lk[i]);
                 items[m++].side = ix[i] >= np;
             }
         C.n = 0;
@@ -449,7 +435,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         B.e = grow(B.e, &B.e_cap, (C.n + 1) * sizeof *B.e);
         B.tmp = grow(B.tmp, &B.tmp_cap, (C.n + 1) * sizeof *B.e);
         for (size_t i = 0; i < C.n; i++) {
-            B.e[i].key = get_be(C.v[i].key);
+            B.e[i].key = pl_get_be64(C.v[i].key);
             B.e[i].side = C.v[i].side;
             B.e[i].id = 0;
             B.e[i].at = 0;
@@ -688,7 +674,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         memset(dcount, 0, (size_t)size * sizeof *dcount);
         for (size_t j = 0; j < n; j++) {
             uint8_t kb[8];
-            put_be(kb, lk[j]);
+            pl_put_be64(kb, lk[j]);
             dcount[pl_owner_of(kb, size)]++;
         }
         dpos[0] = 0;
@@ -696,7 +682,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             dpos[d] = dpos[d - 1] + dcount[d - 1];
         for (size_t j = 0; j < n; j++) {
             uint8_t kb[8];
-            put_be(kb, lk[j]);
+            pl_put_be64(kb, lk[j]);
             uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs;
             size_t i = ix[j];
             memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
@@ -726,7 +712,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         ent *e = B.e;
         for (uint64_t i = 0; i < nr; i++) {
             const pl_fs_hdr *h = (const pl_fs_hdr *)(recv + i * rs);
-            e[i].key = get_be(h->key);
+            e[i].key = pl_get_be64(h->key);
             e[i].id = h->id;
             e[i].side = h->side;
             e[i].at = (uint32_t)i;

@@ -2,6 +2,7 @@
 #include "stage/dedup.h"
 
 #include "base/hex.h"
+#include "base/bytes.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/strsim.h"
@@ -49,34 +50,19 @@ struct pl_dedup_state {
  * smallest node is the smallest row) and spread evenly over the owner
  * ranks; 8..15: a hash of the row (table slots); 16..23: the row. */
 
-static void put_be(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void node_of(uint64_t row, uint64_t scale, uint8_t *n)
 {
     memset(n, 0, PL_KEY_REC);
-    put_be(n, row * scale);
+    pl_put_be64(n, row * scale);
     uint64_t h = pl_hash64(&row, sizeof row, 0x6e6f6465);
     memcpy(n + 8, &h, 8);
-    put_be(n + 16, row);
+    pl_put_be64(n + 16, row);
 }
 
 static uint64_t node_row(const uint8_t *n)
 {
-    return get_be(n + 16);
+    return pl_get_be64(n + 16);
 }
 
 /* ------------------------------------------------------------------------
@@ -325,7 +311,7 @@ static int serve_result(const uint8_t *recv, size_t n, uint8_t *reply,
             pl_err("internal error: a record's cluster was not assigned");
             return -1;
         }
-        uint64_t cl = get_be(h + 8);
+        uint64_t cl = pl_get_be64(h + 8);
         memcpy(o, &cl, 8);
         memcpy(o + 8, h + 16, 16);
     }
@@ -348,7 +334,7 @@ static int assign(pl_run *r, dsrc *d, const uint8_t *a, uint64_t n,
     uint8_t newpid[16];
     uint64_t unl_min = UINT64_MAX;
     for (uint64_t i = nl; i < n; i++) {
-        uint64_t row = get_be(a + i * A_REC + PL_KEY_REC);
+        uint64_t row = pl_get_be64(a + i * A_REC + PL_KEY_REC);
         if (row < unl_min)
             unl_min = row;
     }
@@ -377,7 +363,7 @@ static int assign(pl_run *r, dsrc *d, const uint8_t *a, uint64_t n,
         else if (persons >= 2) {
             cl = UINT64_MAX;
             for (uint64_t k = i; k < j; k++) {
-                uint64_t row = get_be(a + k * A_REC + PL_KEY_REC);
+                uint64_t row = pl_get_be64(a + k * A_REC + PL_KEY_REC);
                 if (row < cl)
                     cl = row;
             }
@@ -386,7 +372,7 @@ static int assign(pl_run *r, dsrc *d, const uint8_t *a, uint64_t n,
         for (uint64_t k = i; k < j; k++) {
             uint8_t *o = res + k * R_REC;
             memcpy(o, a + k * A_REC + PL_KEY_REC, 8);
-            put_be(o + 8, cl);
+            pl_put_be64(o + 8, cl);
             memcpy(o + 16, pid, 16);
         }
         i = j;
@@ -405,7 +391,7 @@ static int cluster_pids(pl_run *r, dsrc *d, const pl_probalink_src *ps,
     for (uint64_t i = 0; i < n; i++) {
         uint8_t *o = s + i * A_REC;
         memcpy(o, labels + i * PL_KEY_REC, PL_KEY_REC);
-        put_be(o + PL_KEY_REC, d->first + i);
+        pl_put_be64(o + PL_KEY_REC, d->first + i);
         if (ps->linked && ps->status[i] == 1) {
             o[PL_KEY_REC + 8] = 1;
             memcpy(o + PL_KEY_REC + 9, ps->pid + 16 * i, 16);

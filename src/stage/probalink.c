@@ -1268,9 +1268,15 @@ int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
         double mr[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV],
                ur[PL_LK_MAX_FIELDS][PL_FS_MAX_LEV];
         uint64_t it, it2;
+        double tot = 0;
+        for (uint32_t g = 0; g < G; g++)
+            tot += counts[g];
+        /* no pair in the rule's sample: nothing fitted, no free solution
+         * (the EM's start alone passed the split test on a 2-level field
+         * such as sex, and @em_free_u said the rule was fitted free) */
         double lr = pl_fs_em_free_u(c, counts, skip, c->iterations, mr, ur,
                                     &it);
-        if (pl_fs_is_match_split(c, mo, skip, mr, ur))
+        if (tot > 0 && pl_fs_is_match_split(c, mo, skip, mr, ur))
             mo->free_u |= 1ull << ri;
         else {
             lr = pl_fs_em(mo, c, counts, skip, c->iterations, mr, &it2);
@@ -1278,9 +1284,6 @@ int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
         }
         if (it > mo->iterations)
             mo->iterations = it;
-        double tot = 0;
-        for (uint32_t g = 0; g < G; g++)
-            tot += counts[g];
         double mt = lr * tot * (double)(tp.sample_mod ? tp.sample_mod : 1);
         if (mt > matches)
             matches = mt;

@@ -258,3 +258,23 @@ sys.exit(0 if 0 < a['em_free_u'] < 2 ** len(a['blocking']) and last < -8
 else
   notok "linkage run on 50 000 records"; tail -5 "$TMP/m50k.log"
 fi
+
+# a rule whose sample has no pair (the registry's communes are none of the
+# persons'): nothing fitted, so no free solution; the EM's start alone
+# passed the split test (on sex) and @em_free_u said rule 3 was fitted free
+"$PL" synth --linkage --persons 2000 --records 1500 --seed 3 -o "$TMP/nop.h5" >/dev/null
+/usr/bin/python3 -c "
+import h5py, numpy as np
+d = h5py.File('$TMP/nop.h5', 'r+')['sources/registry/commune']; d[...] = np.full(d.shape, b'ZZZZZ', 'S5')"
+sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/nop.h5#" \
+    -e "s#^    - last_name:phonetic + first_name:phonetic#&\n    - commune#" \
+    "$ROOT/jobs/linkage.yaml" >"$TMP/nop.yaml"
+if plrun 2 run "$TMP/nop.yaml" --out "$TMP/nop" >"$TMP/nop.log" 2>&1; then
+  check "a blocking rule with no pair in its sample: its @em_free_u bit clear" /usr/bin/python3 -c "
+import h5py, sys
+a = h5py.File('$TMP/nop/linked.h5')['linkage/registry'].attrs
+print('# em_free_u', a['em_free_u'], 'rules', len(a['blocking']))
+sys.exit(0 if len(a['blocking']) == 4 and not int(a['em_free_u']) >> 3 & 1 else 1)"
+else
+  notok "linkage run with a rule that has no pair"; tail -5 "$TMP/nop.log"
+fi

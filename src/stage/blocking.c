@@ -359,7 +359,8 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
 
 /* Collective (the split, docs/LINKAGE.md): this round's n records are
  * ix[0..n) (indices into P then Q: side 1 from np on), lk[j] the block key
- * of record ix[j]; on return, its leaf key.
+ * of record ix[j]; on return, its leaf key. tot: the round's records on
+ * every rank.
  * Level by level: a count sketch summed over ranks leaves out the records
  * of blocks that surely fit; the others' (key, side) pairs travel to the
  * key's owner, which counts the block's sides exactly: a block above
@@ -373,7 +374,8 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
 static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
                        const uint8_t *P, size_t np, const uint8_t *Q,
                        const uint32_t *ix, uint64_t *lk, size_t n,
-                       uint64_t cap, pl_bk_caps *caps, pl_bk_stats *st)
+                       uint64_t tot, uint64_t cap, pl_bk_caps *caps,
+                       pl_bk_stats *st)
 {
     const pl_lk_rule *r = &c->rules[rule];
     size_t rs = pl_fs_recsize(c);
@@ -384,11 +386,8 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
     /* a count sketch first (summed over ranks): a record whose cell holds
      * at most max_block records a side is in no block above it, and does
      * not travel; a level whose cells all fit ends the split at once */
-    /* cells: about 8 of the round's records (all ranks) a cell, so that
-     * a cell above max_block a side is most often a block above it */
-    uint64_t tot = n;
-    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &tot, 1, MPI_UINT64_T, MPI_SUM,
-                               comm));
+    /* cells: about 8 of the round's records (tot, all ranks) a cell, so
+     * that a cell above max_block a side is most often a block above it */
     unsigned bits = 16;
     while (bits < 20 && (1ull << bits) * 8 < tot)
         bits++;
@@ -643,6 +642,15 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             roff[(keys[i] >> 40) % rounds + 1]++;
     for (uint64_t s = 0; s < rounds; s++)
         roff[s + 1] += roff[s];
+    /* each round's records over every rank (the split's sketch size):
+     * one reduction for all rounds */
+    uint64_t *rtot = pl_xcalloc(rounds + 1, sizeof *rtot);
+    if (split) {
+        for (uint64_t s = 0; s < rounds; s++)
+            rtot[s] = roff[s + 1] - roff[s];
+        PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, rtot, (int)rounds,
+                                   MPI_UINT64_T, MPI_SUM, comm));
+    }
     B.ix = grow(B.ix, &B.ix_cap, (roff[rounds] + 1) * sizeof *B.ix);
     {
         uint64_t *at = pl_xmalloc((rounds + 1) * sizeof *at);
@@ -659,12 +667,9 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             lk[j] = keys[ix[j]];
         if (split) {            /* a round is its records' block keys' */
             if (split_round(comm, c, (size_t)bp->rule, P, np, Q, ix, lk, n,
-                            bp->cap, bp->caps, st) != 0) {
-                free(mycaps);
-                free(roff);
-                free(dcount);
-                free(dpos);
-                return -1;      /* every rank */
+                            rtot[s], bp->cap, bp->caps, st) != 0) {
+                ok = 0;         /* every rank */
+                break;
             }
         }
         /* each record straight to its destination's part of the send
@@ -693,11 +698,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         int rc = pl_route(comm, send, dcount, rs, bp->cap, gather, NULL, 0,
                           NULL, NULL);
         if (rc != 0) {
-            free(mycaps);
-            free(roff);
-            free(dcount);
-            free(dpos);
-            return -1;          /* every rank */
+            ok = 0;             /* every rank */
+            break;
         }
         uint64_t nr = B.recv_n;
         const uint8_t *recv = B.recv;
@@ -821,6 +823,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         }
     }
     free(roff);
+    free(rtot);
     free(dcount);
     free(dpos);
     if (ok && bp->caps && bp->dedup && bp->rule >= 0) {

@@ -1438,9 +1438,16 @@ fail:
     return -1;
 }
 
+/* A person row's pid and row, routed to the pid's owner to find the rows
+ * that repeat a pid (24 bytes: pid[0..8) is the routing key). */
+typedef struct {
+    uint8_t  pid[16];
+    uint64_t id;
+} pid_row;
+
 static int pid_row_cmp(const void *x, const void *y)
 {
-    const pl_fs_hdr *a = x, *b = y;
+    const pid_row *a = x, *b = y;
     int c = memcmp(a->pid, b->pid, 16);
     if (c)
         return c;
@@ -1449,52 +1456,74 @@ static int pid_row_cmp(const void *x, const void *y)
 
 static uint64_t pid_row_key(const void *x)
 {
-    return pl_sort_be64(((const pl_fs_hdr *)x)->pid);
+    return pl_sort_be64(((const pid_row *)x)->pid);
 }
 
-/* Collective: the persons, one record per pid (its first row), held by the
- * pid's owner rank. A source with several rows per person (stays) then
- * gives each person one candidate; rejected rows (no pid) are dropped. */
+/* Collective: the persons, one record per pid (its first row), each kept
+ * on the rank that read it. A source with several rows per person (stays)
+ * then gives each person one candidate; rejected rows (no pid) are
+ * dropped. Only each row's pid and row number travel (24 bytes, not the
+ * whole record): the pid's owner finds the rows after a pid's first, and
+ * only those rows' numbers go back to the ranks that hold them. */
 static int persons_by_pid(pl_run *r)
 {
     struct pl_probalink_state *s = r->probalink;
+    const pl_linkage_cfg *c = r->job->linkage;
+    uint64_t npr = r->store.src[c->persons_index].nrows;
     size_t rs = s->rs;
     uint64_t np = 0;
+    pid_row *pr = pl_xmalloc_huge(s->p_count * sizeof *pr + sizeof *pr);
     for (uint64_t i = 0; i < s->p_count; i++)
         if (s->p_ok[i]) {
-            uint8_t *d = s->P + np * rs;
-            if (np != i)
-                memcpy(d, s->P + i * rs, rs);
-            memcpy(d, ((pl_fs_hdr *)d)->pid, 8);  /* route by pid */
-            np++;
+            const pl_fs_hdr *h = (const pl_fs_hdr *)(s->P + i * rs);
+            memcpy(pr[np].pid, h->pid, 16);
+            pr[np++].id = s->p_first + i;
         }
     uint8_t *out = NULL;
     uint64_t nout = 0;
-    int rc = pl_route_gather(r->comm, s->P, np, rs, r->cap, &out, &nout,
-                             NULL);
-    pl_wipe(s->P, s->p_count * rs);
-    free(s->P);
-    s->P = NULL;
-    s->p_count = 0;
+    int rc = pl_route_gather(r->comm, (const uint8_t *)pr, np, sizeof *pr,
+                             r->cap, &out, &nout, NULL);
+    pl_wipe(pr, np * sizeof *pr);
+    free(pr);
     if (rc != 0) {
         free(out);
         return -1;
     }
-    pl_sort_keyed(out, nout, rs, pid_row_key, pid_row_cmp);
-    uint64_t k = 0;
-    for (uint64_t i = 0; i < nout; i++) {
-        const pl_fs_hdr *h = (const pl_fs_hdr *)(out + i * rs);
-        if (k > 0 &&
-            memcmp(((const pl_fs_hdr *)(out + (k - 1) * rs))->pid, h->pid,
-                   16) == 0)
-            continue;
-        if (k != i)
-            memcpy(out + k * rs, out + i * rs, rs);
-        k++;
+    pid_row *g = (pid_row *)out;
+    pl_sort_keyed(g, nout, sizeof *g, pid_row_key, pid_row_cmp);
+    /* the rows after their pid's first, as 8-byte rows for route_by_row */
+    uint64_t nd = 0, *drop = (uint64_t *)out;
+    for (uint64_t i = 1; i < nout; i++)
+        if (memcmp(g[i - 1].pid, g[i].pid, 16) == 0)
+            drop[nd++] = g[i].id;   /* nd < i: g[i] is read before */
+    pl_wipe(out + nd * 8, nout * sizeof *g - nd * 8);
+    uint8_t *mine = NULL;
+    size_t nmine = 0;
+    rc = route_by_row(r, out, nd, 8, npr, &mine, &nmine);
+    free(out);
+    for (size_t i = 0; i < nmine && rc == 0; i++) {
+        uint64_t row;
+        memcpy(&row, mine + 8 * i, 8);
+        if (row < s->p_first || row - s->p_first >= s->p_count)
+            rc = -1;
+        else
+            s->p_ok[row - s->p_first] = 0;
     }
-    for (uint64_t i = k; i < nout; i++)
-        pl_wipe(out + i * rs, rs);
-    s->P = out;
+    free(mine);
+    if (!pl_all_ok(r->comm, rc == 0)) {
+        pl_err0("linkage: persons: a repeated pid's row outside its rank");
+        return -1;
+    }
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < s->p_count; i++)
+        if (s->p_ok[i]) {
+            if (k != i)
+                memcpy(s->P + k * rs, s->P + i * rs, rs);
+            memcpy(s->P + k * rs, ((pl_fs_hdr *)(s->P + k * rs))->pid, 8);
+            k++;
+        }
+    if (k < s->p_count)
+        pl_wipe(s->P + k * rs, (s->p_count - k) * rs);
     s->p_count = k;
     return 0;
 }

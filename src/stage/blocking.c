@@ -609,6 +609,15 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
     for (size_t i = 0; i < np + nq; i++)
         keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
     size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
+    /* the earlier rules' leaf keys travel with the record (bp->leaf) */
+    size_t ls = bp->leaf_rules;
+    int carry = bp->leaf && bp->dedup && nprior > 0 && nprior <= ls;
+    int keep = bp->leaf && bp->dedup && bp->rule >= 0 &&
+               (size_t)bp->rule < ls;
+    size_t rs2 = rs + (carry ? 8 * nprior : 0);
+    if (keep)
+        for (size_t i = 0; i < np + nq; i++)
+            bp->leaf[i * ls + (size_t)bp->rule] = 0;
     const pl_lk_rule *rule = bp->rule >= 0 ? &c->rules[bp->rule] : NULL;
     int split = bp->split && !bp->self && bp->caps && bp->dedup && rule &&
                 rule->n_split > 0;
@@ -674,7 +683,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         }
         /* each record straight to its destination's part of the send
          * buffer (pl_route): one copy, no grouped copy to make and wipe */
-        B.send = grow(B.send, &B.send_cap, n * rs + 1);
+        B.send = grow(B.send, &B.send_cap, n * rs2 + 1);
         uint8_t *send = B.send;
         memset(dcount, 0, (size_t)size * sizeof *dcount);
         for (size_t j = 0; j < n; j++) {
@@ -688,14 +697,18 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         for (size_t j = 0; j < n; j++) {
             uint8_t kb[8];
             pl_put_be64(kb, lk[j]);
-            uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs;
+            uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs2;
             size_t i = ix[j];
             memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
             memcpy(d, kb, 8);
+            if (carry)
+                memcpy(d + rs, bp->leaf + i * ls, 8 * nprior);
+            if (keep)
+                bp->leaf[i * ls + (size_t)bp->rule] = lk[j];
         }
-        B.rs = rs;
+        B.rs = rs2;
         B.recv_n = 0;
-        int rc = pl_route(comm, send, dcount, rs, bp->cap, gather, NULL, 0,
+        int rc = pl_route(comm, send, dcount, rs2, bp->cap, gather, NULL, 0,
                           NULL, NULL);
         if (rc != 0) {
             ok = 0;             /* every rank */
@@ -713,7 +726,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         B.tmp = grow(B.tmp, &B.tmp_cap, (nr + 1) * sizeof *B.e);
         ent *e = B.e;
         for (uint64_t i = 0; i < nr; i++) {
-            const pl_fs_hdr *h = (const pl_fs_hdr *)(recv + i * rs);
+            const pl_fs_hdr *h = (const pl_fs_hdr *)(recv + i * rs2);
             e[i].key = pl_get_be64(h->key);
             e[i].id = h->id;
             e[i].side = h->side;
@@ -725,21 +738,26 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         if (nprior) {
             B.pk = grow(B.pk, &B.pk_cap, (nr * nprior + 1) * sizeof *B.pk);
             pk = B.pk;
-            for (uint64_t i = 0; i < nr; i++)
-                for (size_t j = 0; j < nprior; j++)  /* leaf keys */
-                    pk[i * nprior + j] = pl_bk_leaf(
-                        c, j, bp->caps,
-                        pl_bk_key(c, &c->rules[j], recv + i * rs),
-                        recv + i * rs);
+            if (carry)          /* sent with the record */
+                for (uint64_t i = 0; i < nr; i++)
+                    memcpy(pk + i * nprior, recv + i * rs2 + rs,
+                           8 * nprior);
+            else
+                for (uint64_t i = 0; i < nr; i++)
+                    for (size_t j = 0; j < nprior; j++)  /* leaf keys */
+                        pk[i * nprior + j] = pl_bk_leaf(
+                            c, j, bp->caps,
+                            pl_bk_key(c, &c->rules[j], recv + i * rs2),
+                            recv + i * rs2);
         }
         if (nr)
-            prefetch_block(e, 0, nr, recv, rs, pk, nprior);
+            prefetch_block(e, 0, nr, recv, rs2, pk, nprior);
         for (uint64_t b = 0; b < nr && ok;) {
             uint64_t e0 = b;
             while (e0 < nr && e[e0].key == e[b].key)
                 e0++;
             if (e0 < nr)        /* the next block's records, while this */
-                prefetch_block(e, e0, nr, recv, rs, pk,
+                prefetch_block(e, e0, nr, recv, rs2, pk,
                                nprior);   /* one is paired */
             if (e0 - b > 32)    /* persons first, then by row */
                 qsort(e + b, e0 - b, sizeof *e, ent_cmp);
@@ -757,7 +775,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             while (mid < e0 && e[mid].side == 0)
                 mid++;
             if (bp->self) {
-                ok = self_block(c, bp, e, b, e0, recv, rs, pk, nprior, fn,
+                ok = self_block(c, bp, e, b, e0, recv, rs2, pk, nprior, fn,
                                 ctx, st, &mycaps, &n_caps, &caps_cap);
                 b = e0;
                 continue;
@@ -769,7 +787,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             uint64_t cp = npb, cq = nqb;
             /* a sub-block of a split block: its pairs were counted as
              * not compared with the whole block's (split_round) */
-            if (split && pl_bk_key(c, rule, recv + (size_t)e[b].at * rs) !=
+            if (split && pl_bk_key(c, rule, recv + (size_t)e[b].at * rs2) !=
                              e[b].key)
                 st->capped_pairs -= npb * nqb;
             if (cp > c->max_block || cq > c->max_block) {
@@ -792,7 +810,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                 }
             }
             for (uint64_t i = b; i < b + cp && ok; i++) {
-                const uint8_t *pr = recv + (size_t)e[i].at * rs;
+                const uint8_t *pr = recv + (size_t)e[i].at * rs2;
                 for (uint64_t j = mid; j < mid + cq; j++) {
                     if (nprior) {
                         const uint64_t *ka = pk + (size_t)e[i].at * nprior,
@@ -809,7 +827,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                         }
                     }
                     st->pairs++;
-                    if (fn(pr, recv + (size_t)e[j].at * rs, ctx) != 0) {
+                    if (fn(pr, recv + (size_t)e[j].at * rs2, ctx) != 0) {
                         ok = 0;
                         break;
                     }
@@ -835,6 +853,18 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
     }
     free(mycaps);
     return ok ? 0 : -1;
+}
+
+uint64_t *pl_bk_leaf_alloc(size_t n, size_t k)
+{
+    return k ? pl_xmalloc_huge(n * k * sizeof(uint64_t) + 8) : NULL;
+}
+
+void pl_bk_leaf_free(uint64_t *leaf, size_t n, size_t k)
+{
+    if (leaf)
+        pl_wipe(leaf, n * k * sizeof *leaf);
+    free(leaf);
 }
 
 void pl_bk_caps_free(pl_bk_caps *caps, size_t n_rules)

@@ -91,6 +91,15 @@ typedef struct {
      * row b, handed as fn(a, b); a capped block compares its first
      * max_block records (by row). */
     int      self;
+    /* dedup, optional: each record's leaf key under each rule, kept
+     * between the calls of one rule loop (same P and Q, rules in order):
+     * leaf[i * leaf_rules + k] for record i (P's then Q's) and rule k <
+     * leaf_rules. A call for rule k fills its column (0: not routed) and
+     * sends the earlier columns with each record, so the receiver reads
+     * the earlier rules' leaf keys instead of recomputing them (name
+     * hashes and the split keys' search). NULL: recomputed. */
+    uint64_t *leaf;
+    size_t    leaf_rules;
 } pl_bk_params;
 
 typedef struct {
@@ -103,6 +112,11 @@ typedef struct {
     uint64_t split_blocks;      /* blocks above max_block split */
     uint64_t max_block;         /* largest side seen */
 } pl_bk_stats;
+
+/* The leaf keys array of n records under k rules (pl_bk_params.leaf;
+ * NULL when k is 0), and its release (wiped: keys are hashes of names). */
+uint64_t *pl_bk_leaf_alloc(size_t n, size_t k);
+void pl_bk_leaf_free(uint64_t *leaf, size_t n, size_t k);
 
 /* Collective. P: np persons records, Q: nq records to link (this rank's),
  * each pl_fs_recsize(c) bytes. Stats are this rank's (callers reduce).

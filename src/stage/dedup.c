@@ -636,9 +636,12 @@ static int dedup_one(pl_run *r, dsrc *d)
     pl_bk_caps caps[PL_LK_MAX_RULES];
     memset(caps, 0, sizeof caps);
     int rc = 0;
+    size_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    uint64_t *leaf = pl_bk_leaf_alloc(ps.count, nleaf);
     for (size_t ri = 0; ri < c->n_rules && rc == 0; ri++) {
         pl_bk_params bp = {.rule = (int)ri, .dedup = 1, .rounds = rounds,
-                           .cap = r->cap, .caps = caps, .self = 1};
+                           .cap = r->cap, .caps = caps, .self = 1,
+                           .leaf = leaf, .leaf_rules = nleaf};
         pl_bk_stats st = {0};
         rc = pl_bk_run(r->comm, c, &bp, NULL, 0, ps.Q, ps.count, score_pair,
                        &x, &st);
@@ -649,6 +652,7 @@ static int dedup_one(pl_run *r, dsrc *d)
         if (rc == 0 && !pl_all_ok(r->comm, !*r->stop))
             rc = -1;            /* a SIGTERM: stop between rules */
     }
+    pl_bk_leaf_free(leaf, ps.count, nleaf);
     pl_bk_caps_free(caps, c->n_rules);
     if (rc != 0) {
         free(x.e);

@@ -1341,19 +1341,24 @@ static int link_one(pl_run *r, qsrc *q)
     pl_bk_stats tot = {0};
     pl_bk_caps caps[PL_LK_MAX_RULES];
     memset(caps, 0, sizeof caps);
+    /* each record's leaf keys under the rules but the last (blocking.h) */
+    size_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    uint64_t *leaf = pl_bk_leaf_alloc(np + q->count, nleaf);
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .split = 1,
-                            .rounds = rounds, .cap = r->cap, .caps = caps};
+                            .rounds = rounds, .cap = r->cap, .caps = caps,
+                            .leaf = leaf, .leaf_rules = nleaf};
         pl_bk_stats ss = {0};
-        if (pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count, score_pair,
-                      &x, &ss) != 0) {
-            pl_bk_caps_free(caps, c->n_rules);
-            goto fail;
-        }
-        sum_stats(r->comm, &ss);
+        int bk = pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count,
+                           score_pair, &x, &ss);
         /* a SIGTERM (the scheduler's, before its SIGKILL) stops the run
          * between rules, not after the whole linkage */
-        if (!pl_all_ok(r->comm, !*r->stop)) {
+        if (bk == 0) {
+            sum_stats(r->comm, &ss);
+            bk = pl_all_ok(r->comm, !*r->stop) ? 0 : -1;
+        }
+        if (bk != 0) {
+            pl_bk_leaf_free(leaf, np + q->count, nleaf);
             pl_bk_caps_free(caps, c->n_rules);
             goto fail;
         }
@@ -1364,6 +1369,7 @@ static int link_one(pl_run *r, qsrc *q)
         tot.capped_pairs += ss.capped_pairs;
         tot.split_blocks += ss.split_blocks;
     }
+    pl_bk_leaf_free(leaf, np + q->count, nleaf);
     pl_bk_caps_free(caps, c->n_rules);
     q->pairs = tot.pairs;
     q->dups = tot.dups;

@@ -171,28 +171,35 @@ static int ent_cmp(const void *x, const void *y)
 }
 
 /* Buffers kept between calls (grow only): pages are touched once. */
+/* Each buffer's *_hi: the most bytes it was asked for, the part that may
+ * hold data (wiped on regrow and release; its untouched tail is never
+ * faulted in just to be zeroed). */
 static struct {
     uint8_t  *send, *recv;
-    size_t    send_cap, recv_cap, recv_n, rs;
+    size_t    send_cap, recv_cap, recv_n, rs, send_hi, recv_hi;
     ent      *e, *tmp;
-    size_t    e_cap, tmp_cap;
+    size_t    e_cap, tmp_cap, e_hi, tmp_hi;
     uint64_t *keys, *pk, *lk;
-    size_t    keys_cap, pk_cap, lk_cap;
+    size_t    keys_cap, pk_cap, lk_cap, keys_hi, pk_hi, lk_hi;
     uint32_t *ix;               /* record indices by round */
-    size_t    ix_cap;
+    size_t    ix_cap, ix_hi;
 } B;
 
-static void *grow(void *p, size_t *cap, size_t need)
+static void *grow(void *p, size_t *cap, size_t *hi, size_t need)
 {
-    if (need <= *cap)
+    if (need <= *cap) {
+        if (need > *hi)
+            *hi = need;
         return p;
+    }
     size_t n = *cap ? *cap : 4096;
     while (n < need)
         n *= 2;
     if (p)                      /* it held records: names */
-        pl_wipe(p, *cap);
+        pl_wipe(p, *hi);
     free(p);
     *cap = n;
+    *hi = need;
     return pl_xmalloc_huge(n);
 }
 
@@ -208,16 +215,19 @@ static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
         while (c < need)
             c *= 2;
         uint8_t *nb = pl_xmalloc_huge(c);
-        if (B.recv_n) {
+        if (B.recv_n)
             memcpy(nb, B.recv, B.recv_n * B.rs);
-            pl_wipe(B.recv, B.recv_n * B.rs);   /* names */
-        }
+        if (B.recv)     /* names, also an earlier round's */
+            pl_wipe(B.recv, B.recv_hi);
         free(B.recv);
         B.recv = nb;
         B.recv_cap = c;
+        B.recv_hi = B.recv_n * B.rs;
     }
     memcpy(B.recv + B.recv_n * B.rs, recv, n * B.rs);
     B.recv_n += n;
+    if (B.recv_n * B.rs > B.recv_hi)
+        B.recv_hi = B.recv_n * B.rs;
     return 0;
 }
 
@@ -431,8 +441,9 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
             break;
         }
         /* the owner's counts: blocks above max_block on a side */
-        B.e = grow(B.e, &B.e_cap, (C.n + 1) * sizeof *B.e);
-        B.tmp = grow(B.tmp, &B.tmp_cap, (C.n + 1) * sizeof *B.e);
+        B.e = grow(B.e, &B.e_cap, &B.e_hi, (C.n + 1) * sizeof *B.e);
+        B.tmp = grow(B.tmp, &B.tmp_cap, &B.tmp_hi,
+                     (C.n + 1) * sizeof *B.e);
         for (size_t i = 0; i < C.n; i++) {
             B.e[i].key = pl_get_be64(C.v[i].key);
             B.e[i].side = C.v[i].side;
@@ -582,9 +593,9 @@ static void prefetch_block(const ent *e, uint64_t from, uint64_t nr,
 void pl_bk_release(void)
 {
     if (B.send)
-        pl_wipe(B.send, B.send_cap);
+        pl_wipe(B.send, B.send_hi);
     if (B.recv)
-        pl_wipe(B.recv, B.recv_cap);
+        pl_wipe(B.recv, B.recv_hi);
     free(B.send);
     free(B.recv);
     free(B.e);
@@ -604,7 +615,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
 {
     size_t rs = pl_fs_recsize(c);
     uint64_t rounds = bp->rounds ? bp->rounds : 1;
-    B.keys = grow(B.keys, &B.keys_cap, (np + nq + 1) * sizeof *B.keys);
+    B.keys = grow(B.keys, &B.keys_cap, &B.keys_hi,
+                  (np + nq + 1) * sizeof *B.keys);
     uint64_t *keys = B.keys;
     for (size_t i = 0; i < np + nq; i++)
         keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
@@ -628,7 +640,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         x->n_split = 0;
     }
     /* a round's routing keys (the leaves when split), by its records */
-    B.lk = grow(B.lk, &B.lk_cap, (np + nq + 1) * sizeof *B.lk);
+    B.lk = grow(B.lk, &B.lk_cap, &B.lk_hi, (np + nq + 1) * sizeof *B.lk);
     uint64_t *lk = B.lk;
     int ok = 1;
     pl_bk_cap *mycaps = NULL;   /* this rank's capped blocks (bp->caps) */
@@ -660,7 +672,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, rtot, (int)rounds,
                                    MPI_UINT64_T, MPI_SUM, comm));
     }
-    B.ix = grow(B.ix, &B.ix_cap, (roff[rounds] + 1) * sizeof *B.ix);
+    B.ix = grow(B.ix, &B.ix_cap, &B.ix_hi,
+                (roff[rounds] + 1) * sizeof *B.ix);
     {
         uint64_t *at = pl_xmalloc((rounds + 1) * sizeof *at);
         memcpy(at, roff, (rounds + 1) * sizeof *at);
@@ -683,7 +696,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         }
         /* each record straight to its destination's part of the send
          * buffer (pl_route): one copy, no grouped copy to make and wipe */
-        B.send = grow(B.send, &B.send_cap, n * rs2 + 1);
+        B.send = grow(B.send, &B.send_cap, &B.send_hi, n * rs2 + 1);
         uint8_t *send = B.send;
         memset(dcount, 0, (size_t)size * sizeof *dcount);
         for (size_t j = 0; j < n; j++) {
@@ -722,8 +735,9 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             ok = 0;
             nr = 0;
         }
-        B.e = grow(B.e, &B.e_cap, (nr + 1) * sizeof *B.e);
-        B.tmp = grow(B.tmp, &B.tmp_cap, (nr + 1) * sizeof *B.e);
+        B.e = grow(B.e, &B.e_cap, &B.e_hi, (nr + 1) * sizeof *B.e);
+        B.tmp = grow(B.tmp, &B.tmp_cap, &B.tmp_hi,
+                     (nr + 1) * sizeof *B.e);
         ent *e = B.e;
         for (uint64_t i = 0; i < nr; i++) {
             const pl_fs_hdr *h = (const pl_fs_hdr *)(recv + i * rs2);
@@ -736,7 +750,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         /* earlier rules' keys of every received record, for dedup */
         uint64_t *pk = NULL;
         if (nprior) {
-            B.pk = grow(B.pk, &B.pk_cap, (nr * nprior + 1) * sizeof *B.pk);
+            B.pk = grow(B.pk, &B.pk_cap, &B.pk_hi,
+                        (nr * nprior + 1) * sizeof *B.pk);
             pk = B.pk;
             if (carry)          /* sent with the record */
                 for (uint64_t i = 0; i < nr; i++)

@@ -1363,6 +1363,11 @@ static int link_one(pl_run *r, qsrc *q)
             goto fail;
         }
         warn_capped(r, &c->rules[ri], &ss);
+        if (r->rank == 0)       /* which rule costs what: for tuning */
+            pl_info("linkage %s: blocking rule '%s': %llu pairs compared, "
+                    "%llu found by an earlier rule", q->name,
+                    c->rules[ri].text, (unsigned long long)ss.pairs,
+                    (unsigned long long)ss.dups);
         tot.pairs += ss.pairs;
         tot.dups += ss.dups;
         tot.capped_blocks += ss.capped_blocks;

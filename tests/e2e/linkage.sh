@@ -241,7 +241,6 @@ ka = h5py.File('$TMP/np2/linked.h5')['linkage/registry'].attrs
 kb = h5py.File('$TMP/twice/linked.h5')['linkage/registry'].attrs
 print('# pairs', ka['pairs_compared'], kb['pairs_compared'], 'twice', ka['pairs_duplicate'], kb['pairs_duplicate'])
 sys.exit(0 if ka['pairs_compared'] == kb['pairs_compared'] and ka['pairs_duplicate'] == kb['pairs_duplicate'] else 1)"
-else 1)"
 else
   notok "persons source with two rows per person"; tail -5 "$TMP/twice.log"
 fi

@@ -83,7 +83,7 @@ fuzz-long: deps-test
 # `make test`).
 bench: deps keyperms
 	@$(MAKE) --no-print-directory build bench/bin/hmac_rate bench/bin/dice_rate \
-	  bench/bin/csv_rate
+	  bench/bin/csv_rate bench/bin/mem_touch
 	NP=$(NP) bash bench/run.sh
 	NP=$(NP) bash bench/reveal.sh
 

@@ -45,6 +45,10 @@ DATA=bench/data
 mkdir -p "$DATA/keys" bench/out
 cp inputs/keys/*.key "$DATA/keys/" && chmod 600 "$DATA"/keys/*.key
 count() { case $1 in *M) echo $(( ${1%M} * 1000000 )) ;; *k) echo $(( ${1%k} * 1000 )) ;; *) echo "$1" ;; esac; }
+# the machine's fresh-memory speed (bench/mem_touch.c): a large run's wall
+# time follows the memory it touches first, and on a VM that varies
+[ -x bench/bin/mem_touch ] || make --no-print-directory bench/bin/mem_touch >/dev/null 2>&1
+[ -x bench/bin/mem_touch ] && echo "# $(bench/bin/mem_touch | tr '\n' ' ')GB/s"
 printf '%-6s %8s %8s %8s %8s %12s %14s %14s %9s %9s %9s %8s\n' linkage wall total link cpu0 pairs "pairs/s/core" "pairs/cpu-s" precision recall F1 rssMiB
 for size in $SIZES; do
   n=$(count "$size")

@@ -596,6 +596,13 @@ void pl_bk_release(void)
         pl_wipe(B.send, B.send_hi);
     if (B.recv)
         pl_wipe(B.recv, B.recv_hi);
+    /* and the keys: hashes of names */
+    if (B.keys)
+        pl_wipe(B.keys, B.keys_hi);
+    if (B.lk)
+        pl_wipe(B.lk, B.lk_hi);
+    if (B.pk)
+        pl_wipe(B.pk, B.pk_hi);
     free(B.send);
     free(B.recv);
     free(B.e);

@@ -619,7 +619,11 @@ int pl_probalink_prepare(pl_run *r)
     uint64_t nrec = s->p_count, mx = 0;
     for (size_t k = 0; k < s->nq; k++)
         nrec += s->q[k].count;
-    uint64_t need = nrec * (s->rs + 8) + (8ull << 20);  /* + tf sketch */
+    /* a record, its key, its leaf keys under the rules but the last
+     * (blocking.h, pl_bk_params.leaf); plus 8 MiB for the term-frequency
+     * sketches (4 MiB a name field, freed before the blocking) */
+    uint64_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    uint64_t need = nrec * (s->rs + 8 + 8 * nleaf) + (8ull << 20);
     PL_MPI_CHECK(MPI_Allreduce(&need, &mx, 1, MPI_UINT64_T, MPI_MAX,
                                r->comm));
     if (mx > mem / 2) {
@@ -783,7 +787,10 @@ static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
     uint64_t skew = mem / (8 * (uint64_t)r->size);
     if (skew < (64ull << 20))
         skew = 64ull << 20;
-    uint64_t bytes = nrec * s->rs * 2,
+    /* a routed record carries the earlier rules' leaf keys */
+    const pl_linkage_cfg *c = r->job->linkage;
+    uint64_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    uint64_t bytes = nrec * (s->rs + 8 * nleaf) * 2,
              lim = mem / 16 < skew ? mem / 16 : skew;
     if (lim < 4096)
         lim = 4096;
@@ -1525,6 +1532,10 @@ static int persons_by_pid(pl_run *r)
     size_t nmine = 0;
     rc = route_by_row(r, out, nd, 8, npr, &mine, &nmine);
     free(out);
+    if (rc != 0) {              /* every rank: pl_route's contract */
+        free(mine);
+        return -1;
+    }
     for (size_t i = 0; i < nmine && rc == 0; i++) {
         uint64_t row;
         memcpy(&row, mine + 8 * i, 8);

@@ -62,9 +62,10 @@ for size in $SIZES; do
   job=$DATA/linkage-$size.yaml
   sed -e "s#inputs/keys/#$DATA/keys/#g" -e "s#^store: .*#store: $store#" \
       -e "s#^output: .*#output: $out#" "$JOBFILE" >"$job"
-  # the linkage keeps ~190 bytes a record resident (jobs/linkage_bench.yaml) and refuses a
-  # memory_per_rank under twice that (docs/LINKAGE.md): 2 GiB fits ~6 M
-  # records a rank; larger runs get 8 GiB a rank
+  # the linkage keeps ~190 bytes a record resident (this job's fields and
+  # rules) and refuses a memory_per_rank under twice that
+  # (docs/LINKAGE.md): 2 GiB fits ~5.5 M records a rank; larger runs get
+  # 8 GiB a rank
   if [ $(( 2 * n / NP )) -gt 5000000 ]; then
     printf 'options:\n  memory_per_rank: 8GiB\n' >>"$job"
   fi

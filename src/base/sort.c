@@ -78,26 +78,26 @@ void pl_sort_keyed(void *base, size_t n, size_t size, pl_sort_key_fn key,
             }
         i = j;
     }
-    /* position k takes element v[k].at: follow each cycle once */
-    unsigned char *tmp = pl_xmalloc(size);
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].at == i)
-            continue;
-        memcpy(tmp, b + i * size, size);
-        size_t j = i;
-        while (v[j].at != i) {
-            size_t from = v[j].at;
-            memcpy(b + j * size, b + from * size, size);
-            v[j].at = j;
-            j = from;
-        }
-        memcpy(b + j * size, tmp, size);
-        v[j].at = j;
+    /* position k takes element v[k].at: gathered into a copy, then copied
+     * back. The loads are independent, so the memory overlaps them;
+     * following each cycle in place was a chain of dependent cache misses
+     * (1.3 of 1.6 s for 5 M random keys). The copy is t itself for
+     * elements of at most 16 bytes, else n * size bytes more for the
+     * time of this step. */
+    unsigned char *g = size <= sizeof *t ? (unsigned char *)t
+                                         : pl_xmalloc_huge(n * size);
+    for (size_t k = 0; k < n; k++) {
+        if (k + 16 < n)
+            __builtin_prefetch(b + v[k + 16].at * size);
+        memcpy(g + k * size, b + v[k].at * size, size);
     }
-    pl_wipe(tmp, size);
+    memcpy(b, g, n * size);
+    if (g != (unsigned char *)t) {
+        pl_wipe(g, n * size);
+        free(g);
+    }
     pl_wipe(v, n * sizeof *v);
     pl_wipe(t, n * sizeof *t);
-    free(tmp);
     free(v);
     free(t);
 }

@@ -4,12 +4,13 @@
  *
  * key(e) must be consistent with cmp: key(a) < key(b) implies
  * cmp(a, b) < 0. Elements are radix-sorted by key (stable), then every
- * run of equal keys by cmp (stable), then moved once into place (cycle by
- * cycle, one element of scratch). The result is the order of a stable
- * sort by cmp: for a total order (no two elements equal under cmp), the
- * order qsort gives. Uses 16 bytes a element of scratch (wiped before it
- * is freed: keys may be parts of identifiers). Never fails (allocation
- * failure is fatal, base/mem.h). No MPI.
+ * run of equal keys by cmp (stable), then gathered in their order into a
+ * copy and copied back. The result is the order of a stable sort by cmp:
+ * for a total order (no two elements equal under cmp), the order qsort
+ * gives. Uses 32 bytes an element of scratch, and for elements of more
+ * than 16 bytes n * size more during the last step (all wiped before they
+ * are freed: keys and elements may be parts of identifiers). Never fails
+ * (allocation failure is fatal, base/mem.h). No MPI.
  */
 #ifndef PL_BASE_SORT_H
 #define PL_BASE_SORT_H

@@ -170,10 +170,10 @@ static int ent_cmp(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* Buffers kept between calls (grow only): pages are touched once. */
-/* Each buffer's *_hi: the most bytes it was asked for, the part that may
- * hold data (wiped on regrow and release; its untouched tail is never
- * faulted in just to be zeroed). */
+/* Buffers kept between calls (grow only): pages are touched once. Each
+ * buffer's *_hi: the most bytes it was asked for, the part that may hold
+ * data (wiped on regrow and release; its untouched tail is never faulted
+ * in just to be zeroed). */
 static struct {
     uint8_t  *send, *recv;
     size_t    send_cap, recv_cap, recv_n, rs, send_hi, recv_hi;

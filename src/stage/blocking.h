@@ -113,6 +113,13 @@ typedef struct {
     uint64_t max_block;         /* largest side seen */
 } pl_bk_stats;
 
+/* Rules whose leaf keys a rule loop keeps (pl_bk_params.leaf_rules):
+ * every rule but the last, whose keys no later rule reads. */
+static inline size_t pl_bk_leaf_rules(const pl_linkage_cfg *c)
+{
+    return c->n_rules > 1 ? c->n_rules - 1 : 0;
+}
+
 /* The leaf keys array of n records under k rules (pl_bk_params.leaf;
  * NULL when k is 0), and its release (wiped: keys are hashes of names). */
 uint64_t *pl_bk_leaf_alloc(size_t n, size_t k);

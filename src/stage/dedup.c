@@ -636,7 +636,7 @@ static int dedup_one(pl_run *r, dsrc *d)
     pl_bk_caps caps[PL_LK_MAX_RULES];
     memset(caps, 0, sizeof caps);
     int rc = 0;
-    size_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    size_t nleaf = pl_bk_leaf_rules(c);
     uint64_t *leaf = pl_bk_leaf_alloc(ps.count, nleaf);
     for (size_t ri = 0; ri < c->n_rules && rc == 0; ri++) {
         pl_bk_params bp = {.rule = (int)ri, .dedup = 1, .rounds = rounds,

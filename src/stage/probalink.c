@@ -470,6 +470,42 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
 
 /* Term frequencies of the name fields with tf on: a count sketch of 2^20
  * cells per field summed over every rank and source. */
+/* One pass of term_freqs over every record's name fields tf[0..ntf):
+ * count (all == NULL: each value's sketch cell counted in cnt and kept
+ * in its tf slot, tot[t] values seen) or share (the cell's count over
+ * all[t], in place of the cell). */
+static void tf_pass(struct pl_probalink_state *s, const size_t *tf,
+                    size_t ntf, size_t M, uint32_t *cnt, uint64_t *tot,
+                    const uint64_t *all)
+{
+    const pl_linkage_cfg *c = s->c;
+    for (size_t k = 0; k <= s->nq; k++) {
+        uint8_t *R = k == 0 ? s->P : s->q[k - 1].Q;
+        uint64_t n = k == 0 ? s->p_count : s->q[k - 1].count;
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t *rec = R + i * s->rs;
+            uint32_t miss = ((const pl_fs_hdr *)rec)->missing;
+            for (size_t t = 0; t < ntf; t++) {
+                if (miss >> tf[t] & 1)
+                    continue;
+                pl_fs_name *v = (pl_fs_name *)(rec + pl_fs_off(c, tf[t]));
+                uint32_t cell;
+                if (all) {
+                    memcpy(&cell, &v->tf, 4);
+                    v->tf = (float)((double)cnt[t * M + cell] /
+                                    (double)(all[t] ? all[t] : 1));
+                    continue;
+                }
+                cell = (uint32_t)(pl_hash64(v->s, strnlen(v->s, PL_FS_STR),
+                                            7) & (M - 1));
+                cnt[t * M + cell]++;
+                memcpy(&v->tf, &cell, 4);   /* the cell, until its count */
+                tot[t]++;
+            }
+        }
+    }
+}
+
 static void term_freqs(pl_run *r)
 {
     struct pl_probalink_state *s = r->probalink;
@@ -486,46 +522,12 @@ static void term_freqs(pl_run *r)
      * than the caches: one pass a field was three times the traffic) */
     uint32_t *cnt = pl_xcalloc_huge(ntf * M * sizeof *cnt);
     uint64_t tot[PL_LK_MAX_FIELDS] = {0}, all[PL_LK_MAX_FIELDS] = {0};
-    for (size_t k = 0; k <= s->nq; k++) {
-        uint8_t *R = k == 0 ? s->P : s->q[k - 1].Q;
-        uint64_t n = k == 0 ? s->p_count : s->q[k - 1].count;
-        for (uint64_t i = 0; i < n; i++) {
-            uint8_t *rec = R + i * s->rs;
-            uint32_t miss = ((const pl_fs_hdr *)rec)->missing;
-            for (size_t t = 0; t < ntf; t++) {
-                if (miss >> tf[t] & 1)
-                    continue;
-                pl_fs_name *v = (pl_fs_name *)(rec + pl_fs_off(c, tf[t]));
-                uint32_t cell = (uint32_t)(pl_hash64(v->s,
-                                                     strnlen(v->s, PL_FS_STR),
-                                                     7) & (M - 1));
-                cnt[t * M + cell]++;
-                memcpy(&v->tf, &cell, 4);   /* the cell, until its count */
-                tot[t]++;
-            }
-        }
-    }
+    tf_pass(s, tf, ntf, M, cnt, tot, NULL);
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, cnt, (int)(ntf * M),
                                MPI_UINT32_T, MPI_SUM, r->comm));
     PL_MPI_CHECK(MPI_Allreduce(tot, all, (int)ntf, MPI_UINT64_T, MPI_SUM,
                                r->comm));
-    for (size_t k = 0; k <= s->nq; k++) {
-        uint8_t *R = k == 0 ? s->P : s->q[k - 1].Q;
-        uint64_t n = k == 0 ? s->p_count : s->q[k - 1].count;
-        for (uint64_t i = 0; i < n; i++) {
-            uint8_t *rec = R + i * s->rs;
-            uint32_t miss = ((const pl_fs_hdr *)rec)->missing;
-            for (size_t t = 0; t < ntf; t++) {
-                if (miss >> tf[t] & 1)
-                    continue;
-                pl_fs_name *v = (pl_fs_name *)(rec + pl_fs_off(c, tf[t]));
-                uint32_t cell;
-                memcpy(&cell, &v->tf, 4);
-                v->tf = (float)((double)cnt[t * M + cell] /
-                                (double)(all[t] ? all[t] : 1));
-            }
-        }
-    }
+    tf_pass(s, tf, ntf, M, cnt, NULL, all);
     free(cnt);
 }
 
@@ -622,7 +624,7 @@ int pl_probalink_prepare(pl_run *r)
     /* a record, its key, its leaf keys under the rules but the last
      * (blocking.h, pl_bk_params.leaf); plus 8 MiB for the term-frequency
      * sketches (4 MiB a name field, freed before the blocking) */
-    uint64_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    uint64_t nleaf = pl_bk_leaf_rules(c);
     uint64_t need = nrec * (s->rs + 8 + 8 * nleaf) + (8ull << 20);
     PL_MPI_CHECK(MPI_Allreduce(&need, &mx, 1, MPI_UINT64_T, MPI_MAX,
                                r->comm));
@@ -789,7 +791,7 @@ static uint64_t bk_rounds(pl_run *r, uint64_t nrec)
         skew = 64ull << 20;
     /* a routed record carries the earlier rules' leaf keys */
     const pl_linkage_cfg *c = r->job->linkage;
-    uint64_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    uint64_t nleaf = pl_bk_leaf_rules(c);
     uint64_t bytes = nrec * (s->rs + 8 * nleaf) * 2,
              lim = mem / 16 < skew ? mem / 16 : skew;
     if (lim < 4096)
@@ -1360,7 +1362,7 @@ static int link_one(pl_run *r, qsrc *q)
     pl_bk_caps caps[PL_LK_MAX_RULES];
     memset(caps, 0, sizeof caps);
     /* each record's leaf keys under the rules but the last (blocking.h) */
-    size_t nleaf = c->n_rules > 1 ? c->n_rules - 1 : 0;
+    size_t nleaf = pl_bk_leaf_rules(c);
     uint64_t *leaf = pl_bk_leaf_alloc(np + q->count, nleaf);
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .split = 1,

@@ -948,6 +948,29 @@ static void truth_key(uint64_t v, uint8_t *rec)
     memcpy(rec + 8, &v, 8);
 }
 
+/* Collective: n truth values to the owner of their hash (truth_key);
+ * *out (malloc'd, *nout values) what this rank owns, sorted. Returns 0 or
+ * -1 on every rank. */
+static int truth_at_owners(pl_run *r, const uint64_t *v, uint64_t n,
+                           uint64_t **out, uint64_t *nout)
+{
+    uint8_t *recs = pl_xmalloc_huge(n * 16 + 16), *got = NULL;
+    for (uint64_t i = 0; i < n; i++)
+        truth_key(v[i], recs + 16 * i);
+    uint64_t ng = 0;
+    int rc = pl_route_gather(r->comm, recs, n, 16, r->cap, &got, &ng, NULL);
+    free(recs);
+    uint64_t *o = pl_xmalloc_huge(ng * 8 + 8);
+    for (uint64_t i = 0; rc == 0 && i < ng; i++)
+        memcpy(&o[i], got + 16 * i + 8, 8);
+    free(got);
+    if (rc == 0)
+        pl_sort_keyed(o, ng, 8, u64_key, u64_cmp);
+    *out = o;
+    *nout = rc == 0 ? ng : 0;
+    return rc;
+}
+
 /* Collective: true precision and recall from /truth when the store has it
  * (synthetic data): a link is right when its record's and its person's
  * truth agree; recall counts the records whose person is a person of the
@@ -1000,34 +1023,14 @@ static int true_quality(pl_run *r, qsrc *q, const uint64_t *prow)
     free(ans);
     free(counts);
     free(pos);
-    /* recall's denominator: the persons' truth values at a hash's owner */
-    uint8_t *recs = pl_xmalloc_huge((pc > q->count ? pc : q->count) * 16 + 16);
-    for (uint64_t i = 0; i < pc; i++)
-        truth_key(tp[i], recs + 16 * i);
-    uint8_t *got = NULL;
-    uint64_t ngot = 0;
+    /* recall's denominator: the persons' truth values and the records'
+     * at a hash's owner, each sorted, merged there (a bsearch a record
+     * was most of this at 10 M) */
+    uint64_t *pv = NULL, *qv = NULL, ngot = 0, nqg = 0;
     if (rc == 0)
-        rc = pl_route_gather(r->comm, recs, pc, 16, r->cap, &got, &ngot,
-                             NULL);
-    uint64_t *pv = pl_xmalloc_huge(ngot * 8 + 8);
-    for (uint64_t i = 0; i < ngot; i++)
-        memcpy(&pv[i], got + 16 * i + 8, 8);
-    free(got);
-    pl_sort_keyed(pv, ngot, 8, u64_key, u64_cmp);
-    for (uint64_t i = 0; i < q->count; i++)
-        truth_key(tq[i], recs + 16 * i);
-    /* the records' truth values at the same owners, sorted, merged with
-     * the persons' (a bsearch a record was most of this at 10 M) */
-    uint8_t *qg = NULL;
-    uint64_t nqg = 0;
+        rc = truth_at_owners(r, tp, pc, &pv, &ngot);
     if (rc == 0)
-        rc = pl_route_gather(r->comm, recs, q->count, 16, r->cap, &qg, &nqg,
-                             NULL);
-    uint64_t *qv = pl_xmalloc_huge(nqg * 8 + 8);
-    for (uint64_t i = 0; i < nqg; i++)
-        memcpy(&qv[i], qg + 16 * i + 8, 8);
-    free(qg);
-    pl_sort_keyed(qv, nqg, 8, u64_key, u64_cmp);
+        rc = truth_at_owners(r, tq, q->count, &qv, &nqg);
     for (uint64_t i = 0, j = 0; i < nqg && rc == 0; i++) {
         while (j < ngot && pv[j] < qv[i])
             j++;
@@ -1035,7 +1038,6 @@ static int true_quality(pl_run *r, qsrc *q, const uint64_t *prow)
     }
     free(qv);
     free(pv);
-    free(recs);
     free(tq);
     free(tp);
     if (rc != 0) {

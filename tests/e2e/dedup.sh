@@ -79,14 +79,22 @@ fi
 # size the records of different persons sharing last, first and birth name
 # are many; an EM with u fixed at the random pairs' takes them for matches
 # (docs/LINKAGE.md "Deduplication", 1: precision 0.98 here, 0.86 at 1 M).
+# dedup_quality TAG JOB P R CHECKS PREFIX FAILED: deduplicate $TMP/TAG.h5
+# with JOB's fields at -np 2; check_dedup.py's lines matching CHECKS (its
+# targets P and R), named PREFIX: ...; FAILED names a failed run.
+dedup_quality() {
+  local tag=$1 job=$2 p=$3 r=$4 want=$5 prefix=$6 failed=$7
+  sed -e "s#^store: .*#store: $TMP/$tag.h5#" "$job" >"$TMP/$tag.yaml"
+  if plrun 2 run "$TMP/$tag.yaml" --out "$TMP/$tag" >"$TMP/$tag.log" 2>&1; then
+    /usr/bin/python3 tests/e2e/check_dedup.py "$TMP/$tag.h5" "$TMP/$tag/linked.h5" "$TMP/keys/platform.key" "$p" "$r" -1 0 |
+      grep -E "^(not )?ok - ($want)" | sed "s/^\(not \)\{0,1\}ok - /&$prefix: /"
+  else
+    notok "$failed"; tail -20 "$TMP/$tag.log"
+  fi
+}
 "$PL" synth --linkage --persons 50000 --records 50000 --dup-rate 0.3 --seed 5 -o "$TMP/q.h5" >/dev/null
-sed -e "s#^store: .*#store: $TMP/q.h5#" "$TMP/only.yaml" >"$TMP/q.yaml"
-if plrun 2 run "$TMP/q.yaml" --out "$TMP/q" >"$TMP/q.log" 2>&1; then
-  /usr/bin/python3 tests/e2e/check_dedup.py "$TMP/q.h5" "$TMP/q/linked.h5" "$TMP/keys/platform.key" 0.99 0.97 -1 0 |
-    grep -E "^(not )?ok - (pairwise|true pairwise|@em_free_u)" | sed 's/^\(not \)\{0,1\}ok - /&50 000 records, default threshold: /'
-else
-  notok "dedup of 50 000 records"; tail -20 "$TMP/q.log"
-fi
+dedup_quality q "$TMP/only.yaml" 0.99 0.97 "pairwise|true pairwise|@em_free_u" \
+  "50 000 records, default threshold" "dedup of 50 000 records"
 
 # --- opposition: an objector's cluster is the objector's -----------------
 # Two persons (NIR identity, listed in an opposition package) whose cluster
@@ -200,13 +208,8 @@ fi
 # u fixed (recall 0.948 without the check)
 "$PL" synth --linkage --persons 50000 --records 50000 --dup-rate 0.3 --seed 5 \
   --linkage-secret "$TMP/link.key" --per-field -o "$TMP/enc50.h5" >/dev/null
-sed -e "s#^store: .*#store: $TMP/enc50.h5#" "$TMP/enc.yaml" >"$TMP/enc50.yaml"
-if plrun 2 run "$TMP/enc50.yaml" --out "$TMP/enc50" >"$TMP/enc50.log" 2>&1; then
-  /usr/bin/python3 tests/e2e/check_dedup.py "$TMP/enc50.h5" "$TMP/enc50/linked.h5" "$TMP/keys/platform.key" 0.98 0.95 -1 0 |
-    grep -E "^(not )?ok - pairwise" | sed 's/^\(not \)\{0,1\}ok - /&encoded, 50 000 records: /'
-else
-  notok "dedup on 50 000 encoded records"; tail -20 "$TMP/enc50.log"
-fi
+dedup_quality enc50 "$TMP/enc.yaml" 0.98 0.95 "pairwise" \
+  "encoded, 50 000 records" "dedup on 50 000 encoded records"
 
 # job file errors: file:line:column and key path, nothing published
 bad() {  # NAME EXPECTED-REGEX: run $TMP/bad.yaml and expect the error

@@ -153,11 +153,7 @@ sed -e "s#inputs/keys/#$TMP/keys/#g" -e "s#^store: .*#store: $TMP/lk.h5#" \
     "$ROOT/jobs/linkage_bench.yaml" >"$TMP/lk.yaml"
 mpirun -np 2 "$PL" run "$TMP/lk.yaml" --out "$TMP/lkout" >"$TMP/lk.log" 2>&1 &
 bg=$!
-for _ in $(seq 1 1200); do
-  grep -q 'stage link (sort, merge, persons)' "$TMP/lk.log" && break
-  kill -0 "$bg" 2>/dev/null || break
-  sleep 0.05
-done
+wait_log "$bg" "$TMP/lk.log" 'stage link \(sort, merge, persons\)' 1200 0.05
 sleep 0.3                       # into the model fit or the first rules
 kill -TERM $(ranks) 2>/dev/null
 wait "$bg"; rc=$?

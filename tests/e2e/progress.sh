@@ -87,11 +87,7 @@ check "error: the last stdout line says exit status 1 and that nothing was publi
 # script), once the ingest stage has shown progress.
 mpirun -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o3" --progress 0.1 >"$TMP/s.log" 2>"$TMP/s.err" &
 bg=$!
-for _ in $(seq 1 300); do
-  grep -Eq "^$TS progress ingest: " "$TMP/s.log" && break
-  kill -0 "$bg" 2>/dev/null || break
-  sleep 0.05
-done
+wait_log "$bg" "$TMP/s.log" "^$TS progress ingest: " 300 0.05
 kill -USR1 "$bg" 2>/dev/null
 wait "$bg"; rc=$?
 check "stopped: exit 1" test "$rc" -eq 1
@@ -105,11 +101,7 @@ check "stopped: the audit line carries the same report" \
 # published and completes (exit 0), and says the signal came too late.
 mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o7" --progress 0 >"$TMP/l.log" 2>"$TMP/l.err" &
 bg=$!
-for _ in $(seq 1 600); do
-  grep -Eq "^$TS stage publish" "$TMP/l.log" && break
-  kill -0 "$bg" 2>/dev/null || break
-  sleep 0.01
-done
+wait_log "$bg" "$TMP/l.log" "^$TS stage publish" 600 0.01
 late=$(grep -c "^sha256 kernel" "$TMP/l.log")
 kill -USR1 "$bg" 2>/dev/null
 wait "$bg"; rc=$?
@@ -125,11 +117,7 @@ fi
 # report and the audit line still name it (the ranks agree on it).
 mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o8" --progress 0.1 >"$TMP/r.log" 2>"$TMP/r.err" &
 bg=$!
-for _ in $(seq 1 300); do
-  grep -Eq "^$TS progress (check|ingest): " "$TMP/r.log" && break
-  kill -0 "$bg" 2>/dev/null || break
-  sleep 0.05
-done
+wait_log "$bg" "$TMP/r.log" "^$TS progress (check|ingest): " 300 0.05
 sent=no
 for p in $(pgrep -P "$bg"); do
   if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then

@@ -20,6 +20,18 @@ missing() {
 # check NAME CMD...: ok when CMD succeeds.
 check() { local n=$1; shift; if "$@"; then ok "$n"; else notok "$n"; fi; }
 
+# wait_log PID LOG REGEX TRIES STEP: poll LOG every STEP seconds, at most
+# TRIES times, until a line matches REGEX (grep -E) or PID has ended.
+wait_log() {
+  local pid=$1 log=$2 re=$3 tries=$4 step=$5 _
+  for _ in $(seq 1 "$tries"); do
+    grep -Eq "$re" "$log" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep "$step"
+  done
+  return 1
+}
+
 # mpirun wrapper: np, then pseudolink arguments.
 plrun() { local np=$1; shift; mpirun -np "$np" "$PL" "$@"; }
 

@@ -8,6 +8,7 @@
 #include "par/exchange.h"
 #include "par/mpi.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,7 @@ typedef struct {
     uint64_t key, id;
     uint32_t at;                /* record index in the received buffer */
     uint8_t  side;
+    uint8_t  leaf;              /* pl_fs_hdr.leaf: in a split block */
 } ent;
 
 static int ent_cmp(const void *x, const void *y)
@@ -571,23 +573,38 @@ static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
     return 1;
 }
 
-/* The records of the block starting at e[from] are scattered in the
- * received buffer (arrival order): their first touch in the pair loop
- * was a cache miss per record and per pair loop stalled on it. Asking for
- * them one block ahead overlaps those misses with the current block's
- * comparisons (at most 64 records: a capped block compares fewer). */
-static void prefetch_block(const ent *e, uint64_t from, uint64_t nr,
-                           const uint8_t *recv, size_t rs,
-                           const uint64_t *pk, size_t nprior)
+/* The records of a block are scattered in the received buffer (arrival
+ * order): their first touch in the pair loop was a cache miss per record,
+ * and the loop stalled on it. Most blocks are a few records, many of one
+ * side only (nothing to pair, nothing to read), so one block ahead covered
+ * too little: the blocks that will be paired are asked for until PF_AHEAD
+ * entries past the current block (at most 64 records a block: a capped
+ * block compares fewer). *pf: the next entry not yet looked at. */
+#define PF_AHEAD 48
+static void prefetch_ahead(const ent *e, uint64_t *pf, uint64_t upto,
+                           uint64_t nr, int self, const uint8_t *recv,
+                           size_t rs, const uint64_t *pk, size_t nprior)
 {
-    uint64_t k = e[from].key;
-    for (uint64_t i = from; i < nr && i < from + 64 && e[i].key == k; i++) {
-        const uint8_t *p = recv + (size_t)e[i].at * rs;
-        for (size_t o = 0; o < rs; o += 64)
-            __builtin_prefetch(p + o);
-        if (nprior)             /* and their earlier rules' keys */
-            __builtin_prefetch(pk + (size_t)e[i].at * nprior);
+    uint64_t i = *pf;
+    if (upto > nr)
+        upto = nr;
+    while (i < upto) {
+        uint64_t e0 = i + 1;
+        while (e0 < nr && e[e0].key == e[i].key)
+            e0++;
+        /* sorted persons first: a pair needs both sides (self: 2) */
+        int pairs = self ? e0 - i > 1 : e[i].side == 0 && e[e0 - 1].side != 0;
+        for (uint64_t j = i; pairs && j < e0 && j < i + 64; j++) {
+            const uint8_t *p = recv + (size_t)e[j].at * rs;
+            for (size_t o = 0; o < rs; o += 64)
+                __builtin_prefetch(p + o);
+            if (nprior)         /* and their earlier rules' keys */
+                __builtin_prefetch(pk + (size_t)e[j].at * nprior);
+        }
+        i = e0;
     }
+    if (i > *pf)
+        *pf = i;
 }
 
 void pl_bk_release(void)
@@ -721,6 +738,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             size_t i = ix[j];
             memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
             memcpy(d, kb, 8);
+            d[offsetof(pl_fs_hdr, leaf)] = lk[j] != keys[i];
             if (carry)
                 memcpy(d + rs, bp->leaf + i * ls, 8 * nprior);
             if (keep)
@@ -751,6 +769,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             e[i].key = pl_get_be64(h->key);
             e[i].id = h->id;
             e[i].side = h->side;
+            e[i].leaf = h->leaf;
             e[i].at = (uint32_t)i;
         }
         sort_keys(e, B.tmp, nr);
@@ -772,15 +791,13 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                             pl_bk_key(c, &c->rules[j], recv + i * rs2),
                             recv + i * rs2);
         }
-        if (nr)
-            prefetch_block(e, 0, nr, recv, rs2, pk, nprior);
+        uint64_t pf = 0;        /* prefetch_ahead's cursor */
         for (uint64_t b = 0; b < nr && ok;) {
             uint64_t e0 = b;
             while (e0 < nr && e[e0].key == e[b].key)
                 e0++;
-            if (e0 < nr)        /* the next block's records, while this */
-                prefetch_block(e, e0, nr, recv, rs2, pk,
-                               nprior);   /* one is paired */
+            prefetch_ahead(e, &pf, e0 + PF_AHEAD, nr, bp->self, recv, rs2,
+                           pk, nprior);
             if (e0 - b > 32)    /* persons first, then by row */
                 qsort(e + b, e0 - b, sizeof *e, ent_cmp);
             else
@@ -809,8 +826,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             uint64_t cp = npb, cq = nqb;
             /* a sub-block of a split block: its pairs were counted as
              * not compared with the whole block's (split_round) */
-            if (split && pl_bk_key(c, rule, recv + (size_t)e[b].at * rs2) !=
-                             e[b].key)
+            if (split && e[b].leaf)
                 st->capped_pairs -= npb * nqb;
             if (cp > c->max_block || cq > c->max_block) {
                 if (cp > c->max_block)

@@ -54,7 +54,8 @@ typedef struct {
     uint8_t  pid[16];           /* persons side: the person's pid */
     uint32_t missing;           /* bit f: field f missing */
     uint8_t  side;              /* 0 persons, 1 records to link */
-    uint8_t  str_field;         /* reserved */
+    uint8_t  leaf;              /* 1: routed by a split block's leaf
+                                   key (stage/blocking.c) */
     uint8_t  pad[2];
 } pl_fs_hdr;
 

@@ -66,7 +66,7 @@ void pl_plan_memory(uint64_t rows_per_rank, uint64_t persons_per_rank,
                     pl_mem_estimate *m)
 {
     uint64_t slots = 1024;      /* owner.c starts at 1024 and doubles */
-    while (slots < 2 * persons_per_rank)
+    while (3 * slots < 4 * persons_per_rank)    /* at most 3/4 full */
         slots *= 2;
     m->dict = slots * (PL_OWNER_ENTRY + 1) * 3 / 2;
     m->ingest = 640 * batch_rows;

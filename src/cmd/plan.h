@@ -12,8 +12,9 @@
 
 /* Memory one rank needs, in bytes, from the code's data structures:
  *   dict      owner's key table: 52 B per slot (key p1 || rank 33 B + pid
- *             16 B + state 2 B + used flag 1 B), slots = next power of two >= 2 x persons owned
- *             (load factor <= 0.5), x 1.5 while it grows (old + new table);
+ *             16 B + state 2 B + used flag 1 B), slots = next power of
+ *             two >= 4/3 x persons owned (load factor <= 0.75), x 1.5
+ *             while it grows (old + new table);
  *             rows with two identities add edges (66 B) until the count
  *             pass ends (not counted: most sources have one identity);
  *   ingest    640 B per row of a batch: every buffer sized by the batch

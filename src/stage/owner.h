@@ -32,7 +32,7 @@
  *     key) || pid || opposed (1: the key's person is opposed, pid zero).
  * Returns: serve fns 0 or -1 (the route agrees); collectives -1 on every
  * rank together, messages via base/log.h. Memory: one entry per key
- * (PL_OWNER_ENTRY bytes, table at most half full), edges (66 bytes), and
+ * (PL_OWNER_ENTRY bytes, table at most 3/4 full), edges (66 bytes), and
  * during pl_owner_resolve one entry per edge node and per person.
  */
 #ifndef PL_OWNER_H

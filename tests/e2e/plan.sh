@@ -203,7 +203,7 @@ import sys, math
 rows, largest, ranks, persons = int(sys.argv[1]), int(sys.argv[2]), 4, 100000
 n, p = math.ceil(rows / ranks), math.ceil(persons / ranks)
 slots = 1024
-while slots < 2 * p: slots *= 2
+while 3 * slots < 4 * p: slots *= 2     # owner.c: at most 3/4 full
 batch = min(1048576, math.ceil(largest / ranks))   # batch buffers: largest source's block
 total = 100e6 + slots * 52 * 3 // 2 + 640 * batch + 144 * n
 print(n, math.ceil(total / 1e6))
@@ -263,13 +263,14 @@ grep -q "cannot fit on tiny: memory per rank estimate [0-9]* MB is over the node
 check "the refusal explains the numbers" test $? -eq 0
 check "no script is written when refused" test ! -e "$TMP/tiny.sbatch"
 # More nodes when one cannot hold the owner dictionaries: 2 tasks per node
-# (500 MB each) and 10^8 persons: 1.5 x 49 B x 2^27 slots per rank on one
-# node; nodes are added until a rank's share fits: 2 x 24 ranks hold
-# 2 083 334 persons each, in 2^22 slots (308 MB) — 23 nodes would need 2^23.
+# (500 MB each) and 10^8 persons: 1.5 x 52 B x 2^26 slots per rank on one
+# node; nodes are added until a rank's share fits: 2 x 16 ranks hold
+# 3 125 000 persons each, in 2^22 slots (327 MB, at most 3/4 full) — 15
+# nodes would need 2^23.
 grow=(--profiles "$TMP/tiny.yaml" --profile tiny --tasks-per-node 2 --persons 100000000)
 sed -i 's/^        max_nodes: 4$/        max_nodes: 64/' "$TMP/tiny.yaml"
 "$PL" plan "${grow[@]}" "$TMP/job.yaml" >"$TMP/grow.sbatch" 2>"$TMP/grow.log"
-check "plan adds nodes until the memory per rank fits" grep -q '^#SBATCH --nodes=24$' "$TMP/grow.sbatch"
+check "plan adds nodes until the memory per rank fits" grep -q '^#SBATCH --nodes=16$' "$TMP/grow.sbatch"
 "$PL" plan "${grow[@]}" --nodes 1 "$TMP/job.yaml" >/dev/null 2>"$TMP/forced.log"
 rc=$?
 grep -q "cannot fit on tiny: .* at 1 node .*use more --nodes" "$TMP/forced.log"

@@ -107,9 +107,11 @@ static uint64_t stage_round(round_bufs *b, const uint8_t *send,
     return ns;
 }
 
-int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
-             size_t recsize, uint64_t cap, pl_serve_fn serve, void *ctx,
-             size_t reply_size, uint8_t *reply, pl_route_stats *stats)
+/* pl_route and pl_route_into: where == NULL receives into keep.rbuf. */
+static int route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
+                 size_t recsize, uint64_t cap, pl_recv_fn where,
+                 pl_serve_fn serve, void *ctx, size_t reply_size,
+                 uint8_t *reply, pl_route_stats *stats)
 {
     int size;
     MPI_Comm_size(comm, &size);
@@ -160,8 +162,9 @@ int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
         }
         if (nr > nr_max)
             nr_max = nr;
-        uint8_t *rbuf = keep_grow(&keep.rbuf, &keep.rbuf_bytes,
-                                  (nr ? nr : 1) * recsize);
+        uint8_t *rbuf = where ? where(nr, ctx)
+                              : keep_grow(&keep.rbuf, &keep.rbuf_bytes,
+                                          (nr ? nr : 1) * recsize);
         uint8_t *rep_in = reply_size ? keep_grow(&keep.rep_in, &keep.rep_bytes,
                                                  (nr ? nr : 1) * reply_size)
                                      : NULL;
@@ -191,8 +194,9 @@ int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
             stats->received += nr;
         }
     }
-    /* Staging and receive buffers held p1 values: wipe what was used. */
-    if (keep.rbuf)
+    /* Staging and receive buffers held p1 values: wipe what was used
+     * (the caller's, with where, are the caller's to wipe). */
+    if (keep.rbuf && !where)
         pl_wipe(keep.rbuf, nr_max * recsize);
     if (b.sbuf)
         pl_wipe(b.sbuf, stage * recsize);
@@ -204,6 +208,22 @@ int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
     free(start);
     free(sent);
     return status;
+}
+
+int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
+             size_t recsize, uint64_t cap, pl_serve_fn serve, void *ctx,
+             size_t reply_size, uint8_t *reply, pl_route_stats *stats)
+{
+    return route(comm, send, counts, recsize, cap, NULL, serve, ctx,
+                 reply_size, reply, stats);
+}
+
+int pl_route_into(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
+                  size_t recsize, uint64_t cap, pl_recv_fn where,
+                  pl_serve_fn serve, void *ctx, pl_route_stats *stats)
+{
+    return route(comm, send, counts, recsize, cap, where, serve, ctx, 0, NULL,
+                 stats);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -33,6 +33,20 @@ int pl_route(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
              size_t recsize, uint64_t cap, pl_serve_fn serve, void *ctx,
              size_t reply_size, uint8_t *reply, pl_route_stats *stats);
 
+/* Where a round's n records (n may be 0) are to be received: room for n
+ * records of recsize bytes in the caller's memory, valid until serve()
+ * returns. Never NULL (allocate with the pl_x* functions). */
+typedef uint8_t *(*pl_recv_fn)(size_t n, void *ctx);
+
+/* pl_route without replies, each round received straight into where()'s
+ * memory and then given to serve() there: a serve() that gathers every
+ * round's records (the linkage's blocking) makes no copy of them, and
+ * pl_route's own receive buffer is not used. The caller wipes its
+ * memory; pl_route_into wipes its staging copy as pl_route does. */
+int pl_route_into(MPI_Comm comm, const uint8_t *send, const uint64_t *counts,
+                  size_t recsize, uint64_t cap, pl_recv_fn where,
+                  pl_serve_fn serve, void *ctx, pl_route_stats *stats);
+
 /* pl_route keeps its receive buffers between calls; this frees them. */
 void pl_route_release(void);
 

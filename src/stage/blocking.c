@@ -205,13 +205,12 @@ static void *grow(void *p, size_t *cap, size_t *hi, size_t need)
     return pl_xmalloc_huge(n);
 }
 
-static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+/* pl_route_into's where: the round's records go after the earlier
+ * rounds' in B.recv (grown, keeping them), received there by MPI. */
+static uint8_t *gather_at(size_t n, void *ctx)
 {
-    (void)reply;
     (void)ctx;
-    if (n == 0)     /* nothing received: B.recv may still be NULL */
-        return 0;
-    size_t need = (B.recv_n + n) * B.rs;
+    size_t need = (B.recv_n + n + 1) * B.rs;
     if (need > B.recv_cap) {
         size_t c = B.recv_cap ? B.recv_cap : 1 << 20;
         while (c < need)
@@ -226,7 +225,15 @@ static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
         B.recv_cap = c;
         B.recv_hi = B.recv_n * B.rs;
     }
-    memcpy(B.recv + B.recv_n * B.rs, recv, n * B.rs);
+    return B.recv + B.recv_n * B.rs;
+}
+
+/* ... and its serve: they are in place already */
+static int gather(const uint8_t *recv, size_t n, uint8_t *reply, void *ctx)
+{
+    (void)recv;
+    (void)reply;
+    (void)ctx;
     B.recv_n += n;
     if (B.recv_n * B.rs > B.recv_hi)
         B.recv_hi = B.recv_n * B.rs;
@@ -746,8 +753,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         }
         B.rs = rs2;
         B.recv_n = 0;
-        int rc = pl_route(comm, send, dcount, rs2, bp->cap, gather, NULL, 0,
-                          NULL, NULL);
+        int rc = pl_route_into(comm, send, dcount, rs2, bp->cap, gather_at,
+                               gather, NULL, NULL);
         if (rc != 0) {
             ok = 0;             /* every rank */
             break;

@@ -275,6 +275,7 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
  * kept with its result: most values are normalised and encoded once.
  * Returns the normalised length (0: missing). */
 #define MEMO_SLOTS (1u << 16)
+#define READ_CHUNK (1u << 20)   /* rows a read (read_records) */
 typedef struct {
     uint8_t  raw[32];           /* the stored value, zero-padded */
     char     norm[PL_FS_STR];
@@ -383,78 +384,95 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
     for (size_t f = 0; f < c->n_fields; f++)
         if (cols[f].size > maxsz)
             maxsz = cols[f].size;
-    uint8_t *buf = pl_xmalloc_huge(n * maxsz + 1);
+    /* a column is read READ_CHUNK rows at a time into one buffer, the
+     * same for every column and source (32 MiB for 32-byte names), rather
+     * than a column-long buffer of fresh pages each time: at 5 M rows a
+     * rank that was 160 MB a name column faulted in to be read once, and
+     * fresh pages are the slow part on a VM. Every rank makes the same
+     * number of reads (collective transfers). */
+    uint64_t nmax = n;
+    PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &nmax, 1, MPI_UINT64_T,
+                               MPI_MAX, r->comm));
+    uint64_t nchunk = (nmax + READ_CHUNK - 1) / READ_CHUNK;
+    uint64_t bn = n < READ_CHUNK ? n : READ_CHUNK;
+    uint8_t *buf = pl_xmalloc_huge(bn * maxsz + 1);
     name_memo *memo = pl_xcalloc(MEMO_SLOTS, sizeof *memo);
     for (size_t f = 0; f < c->n_fields; f++) {
         const pl_lk_field *fd = &c->fields[f];
         char what[PL_NAME_MAX * 2 + 16];
         snprintf(what, sizeof what, "/sources/%s/%s", src, fd->column);
-        if (fd->kind == PL_CMP_DICE) {      /* filters as they are */
-            ok &= pl_pprl_read(r, &enc[f], ok ? *first : 0, n, buf) == 0;
-            size_t off = pl_fs_off(c, f), nw = fd->bytes / 8;
-            for (uint64_t i = 0; i < n && ok; i++) {
-                uint8_t *rec = recs + i * rs;
-                memcpy(rec + off, buf + i * fd->bytes, fd->bytes);
-                uint64_t w[1];
-                int any = 0;
-                for (size_t j = 0; j < nw && !any; j++) {
-                    memcpy(w, rec + off + 8 * j, 8);
-                    any = w[0] != 0;
-                }
-                if (!any)
-                    ((pl_fs_hdr *)rec)->missing |= 1u << f;
-                else
-                    present[f]++;
-            }
-            continue;
-        }
         hid_t mt = -1;
-        if (cols[f].is_str && !cols[f].src) {
+        if (fd->kind != PL_CMP_DICE && cols[f].is_str && !cols[f].src) {
             mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, cols[f].size);
             H5Tset_strpad(mt, H5T_STR_NULLPAD);
         }
-        if (cols[f].src)                    /* a package column */
-            ok &= read_pkg_col(r, &cols[f], ok ? *first : 0, n, buf) == 0;
-        else
-            ok &= pl_store_read(&r->store, cols[f].d, what,
-                                cols[f].is_str ? mt : H5T_NATIVE_INT64,
-                                ok ? *first : 0, n, 0, buf, r->dxpl) == 0;
+        for (uint64_t ch = 0; ch < nchunk; ch++) {
+            uint64_t c0 = ch * READ_CHUNK < n ? ch * READ_CHUNK : n;
+            uint64_t cn = n - c0 < READ_CHUNK ? n - c0 : READ_CHUNK;
+            uint64_t at = ok ? *first + c0 : 0;
+            if (fd->kind == PL_CMP_DICE) {  /* filters as they are */
+                ok &= pl_pprl_read(r, &enc[f], at, cn, buf) == 0;
+                size_t off = pl_fs_off(c, f), nw = fd->bytes / 8;
+                for (uint64_t k = 0; k < cn && ok; k++) {
+                    uint8_t *rec = recs + (c0 + k) * rs;
+                    memcpy(rec + off, buf + k * fd->bytes, fd->bytes);
+                    uint64_t w[1];
+                    int any = 0;
+                    for (size_t j = 0; j < nw && !any; j++) {
+                        memcpy(w, rec + off + 8 * j, 8);
+                        any = w[0] != 0;
+                    }
+                    if (!any)
+                        ((pl_fs_hdr *)rec)->missing |= 1u << f;
+                    else
+                        present[f]++;
+                }
+                pl_wipe(buf, cn * fd->bytes);
+                continue;
+            }
+            if (cols[f].src)                /* a package column */
+                ok &= read_pkg_col(r, &cols[f], at, cn, buf) == 0;
+            else
+                ok &= pl_store_read(&r->store, cols[f].d, what,
+                                    cols[f].is_str ? mt : H5T_NATIVE_INT64,
+                                    at, cn, 0, buf, r->dxpl) == 0;
+            size_t sz = cols[f].is_str ? cols[f].size : 8;
+            size_t off = pl_fs_off(c, f);
+            for (uint64_t k = 0; k < cn && ok; k++) {
+                uint8_t *rec = recs + (c0 + k) * rs;
+                pl_fs_hdr *h = (pl_fs_hdr *)rec;
+                uint8_t *v = rec + off;
+                const char *s = (const char *)buf + k * sz;
+                int miss = 0;
+                if (fd->kind == PL_CMP_NAME) {
+                    miss = name_value(memo, s, sz, (pl_fs_name *)v) == 0;
+                } else if (cols[f].is_str) {
+                    size_t l = strnlen(s, sz);
+                    while (l > 0 && s[l - 1] == ' ')
+                        l--;
+                    if (l <= PL_FS_SMALL) {
+                        memcpy(v, s, l);
+                    } else {
+                        uint64_t hh = pl_hash64(s, l, 0);
+                        memcpy(v, &hh, 8);
+                    }
+                    miss = l == 0;
+                } else {
+                    int64_t x;
+                    memcpy(&x, s, 8);
+                    memcpy(v, &x, 8);
+                    miss = fd->kind != PL_CMP_NUMBER && x <= 0;
+                }
+                if (miss)
+                    h->missing |= 1u << f;
+                else
+                    present[f]++;
+            }
+            pl_wipe(buf, cn * sz);
+        }
         if (mt >= 0)
             H5Tclose(mt);
-        size_t sz = cols[f].is_str ? cols[f].size : 8;
-        size_t off = pl_fs_off(c, f);
-        for (uint64_t i = 0; i < n && ok; i++) {
-            uint8_t *rec = recs + i * rs;
-            pl_fs_hdr *h = (pl_fs_hdr *)rec;
-            uint8_t *v = rec + off;
-            const char *s = (const char *)buf + i * sz;
-            int miss = 0;
-            if (fd->kind == PL_CMP_NAME) {
-                miss = name_value(memo, s, sz, (pl_fs_name *)v) == 0;
-            } else if (cols[f].is_str) {
-                size_t l = strnlen(s, sz);
-                while (l > 0 && s[l - 1] == ' ')
-                    l--;
-                if (l <= PL_FS_SMALL) {
-                    memcpy(v, s, l);
-                } else {
-                    uint64_t hh = pl_hash64(s, l, 0);
-                    memcpy(v, &hh, 8);
-                }
-                miss = l == 0;
-            } else {
-                int64_t x;
-                memcpy(&x, s, 8);
-                memcpy(v, &x, 8);
-                miss = fd->kind != PL_CMP_NUMBER && x <= 0;
-            }
-            if (miss)
-                h->missing |= 1u << f;
-            else
-                present[f]++;
-        }
-        pl_wipe(buf, n * sz);
     }
     free(buf);
     pl_wipe(memo, MEMO_SLOTS * sizeof *memo);   /* names */

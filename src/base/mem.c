@@ -85,10 +85,61 @@ void pl_wipe(void *p, size_t n)
 #define HUGE_MIN   (8u << 20)
 #define HUGE_ALIGN (2u << 20)
 
+/* Blocks given back by pl_free_huge, for the next large request they fit
+ * (see mem.h). A handful: the stages' big buffers, not a heap. */
+#define CACHE_SLOTS 16
+static struct {
+    void  *p;
+    size_t n;
+} cache[CACHE_SLOTS];
+
+/* The smallest cached block of n to 4n bytes, taken out; NULL if none (a
+ * block far larger than asked is left for a request its size). */
+static void *cache_take(size_t n)
+{
+    size_t best = CACHE_SLOTS;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].p && cache[i].n >= n && cache[i].n / 4 <= n &&
+            (best == CACHE_SLOTS || cache[i].n < cache[best].n))
+            best = i;
+    if (best == CACHE_SLOTS)
+        return NULL;
+    void *p = cache[best].p;
+    cache[best].p = NULL;
+    cache[best].n = 0;
+    return p;
+}
+
+void pl_free_huge(void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n >= HUGE_MIN)
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+            if (!cache[i].p) {
+                cache[i].p = p;
+                cache[i].n = n;
+                return;
+            }
+    free(p);
+}
+
+void pl_huge_cache_drop(void)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        free(cache[i].p);
+        cache[i].p = NULL;
+        cache[i].n = 0;
+    }
+}
+
 void *pl_malloc_huge(size_t n)
 {
     if (n < HUGE_MIN)
         return malloc(n ? n : 1);
+    void *c = cache_take(n);
+    if (c)
+        return c;
     size_t m = (n + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
     void *p = NULL;
     if (posix_memalign(&p, HUGE_ALIGN, m) != 0)
@@ -111,6 +162,11 @@ void *pl_xmalloc_huge(size_t n)
  * for on its 2 MiB-aligned interior. */
 void *pl_xcalloc_huge(size_t n)
 {
+    if (n >= HUGE_MIN) {        /* a cached block is resident: zero it */
+        void *c = cache_take(n);
+        if (c)
+            return memset(c, 0, n);
+    }
     void *p = calloc(1, n ? n : 1);
     if (!p)
         oom(n);

@@ -332,6 +332,7 @@ static void run_free(pl_run *r)
     pl_link_free(r);
     pl_owner_free(&r->owner);
     pl_route_release();
+    pl_huge_cache_drop();
     pl_corr_end(r);
     pl_hmac_key_wipe(&r->producer);
     pl_hmac_key_wipe(&r->platform);

@@ -125,11 +125,11 @@ static void side_index(side_t *s)
         s->ev[j] = v - 1;
     }
     s->vs[nv] = n;
-    s->ptr = pl_xmalloc((nv + 1) * sizeof *s->ptr);
-    s->mate = pl_xmalloc((nv + 1) * sizeof *s->mate);
+    s->ptr = pl_xmalloc_huge((nv + 1) * sizeof *s->ptr);
+    s->mate = pl_xmalloc_huge((nv + 1) * sizeof *s->mate);
     s->nm = pl_xcalloc(nv + 1, 1);
     s->in = pl_xcalloc(nv + 1, 1);
-    s->touched = pl_xmalloc((nv + 1) * sizeof *s->touched);
+    s->touched = pl_xmalloc_huge((nv + 1) * sizeof *s->touched);
     for (size_t i = 0; i < nv; i++) {
         s->ptr[i] = s->mate[i] = NONE;
         s->touched[i] = i;      /* every vertex points in the first round */
@@ -138,18 +138,25 @@ static void side_index(side_t *s)
     s->nt = nv;
 }
 
+/* The large arrays back to the cache (base/mem.h: the next stage's
+ * buffers, or the other side's); the right side's edges were grown by
+ * realloc, an ordinary block. */
 static void side_free(side_t *s)
 {
-    free(s->e);
+    size_t n = s->ne + 1, v = s->nv + 1;
+    if (s->right)
+        free(s->e);
+    else
+        pl_free_huge(s->e, (s->cap + 1) * sizeof *s->e);
     free(s->fl);
-    free(s->ev);
+    pl_free_huge(s->ev, s->ev ? n * sizeof *s->ev : 0);
     free(s->vs);
-    free(s->ptr);
-    free(s->mate);
+    pl_free_huge(s->ptr, s->ptr ? v * sizeof *s->ptr : 0);
+    pl_free_huge(s->mate, s->mate ? v * sizeof *s->mate : 0);
     free(s->nm);
     free(s->in);
-    free(s->touched);
-    free(s->perm);
+    pl_free_huge(s->touched, s->touched ? v * sizeof *s->touched : 0);
+    pl_free_huge(s->perm, s->perm ? n * sizeof *s->perm : 0);
 }
 
 static void emit(as_ctx *x, const side_t *s, size_t j, uint64_t type)
@@ -340,8 +347,8 @@ int pl_assign(MPI_Comm comm, const pl_as_edge *e, size_t n,
         L->e[j].peer = arrival[j];
         L->e[j].rank = (uint64_t)pl_owner_of(recs + RREC * j, size);
     }
-    free(recs);
-    free(arrival);
+    pl_free_huge(recs, n * RREC + 1);
+    pl_free_huge(arrival, n * 8 + 8);
     if (rc != 0) {
         side_free(L);
         side_free(R);

@@ -199,7 +199,7 @@ static void *grow(void *p, size_t *cap, size_t *hi, size_t need)
         n *= 2;
     if (p)                      /* it held records: names */
         pl_wipe(p, *hi);
-    free(p);
+    pl_free_huge(p, *cap);
     *cap = n;
     *hi = need;
     return pl_xmalloc_huge(n);
@@ -220,7 +220,7 @@ static uint8_t *gather_at(size_t n, void *ctx)
             memcpy(nb, B.recv, B.recv_n * B.rs);
         if (B.recv)     /* names, also an earlier round's */
             pl_wipe(B.recv, B.recv_hi);
-        free(B.recv);
+        pl_free_huge(B.recv, B.recv_cap);
         B.recv = nb;
         B.recv_cap = c;
         B.recv_hi = B.recv_n * B.rs;
@@ -627,14 +627,15 @@ void pl_bk_release(void)
         pl_wipe(B.lk, B.lk_hi);
     if (B.pk)
         pl_wipe(B.pk, B.pk_hi);
-    free(B.send);
-    free(B.recv);
-    free(B.e);
-    free(B.tmp);
-    free(B.keys);
-    free(B.pk);
-    free(B.lk);
-    free(B.ix);
+    /* wiped: back to the cache, for the decisions' buffers (base/mem.h) */
+    pl_free_huge(B.send, B.send_cap);
+    pl_free_huge(B.recv, B.recv_cap);
+    pl_free_huge(B.e, B.e_cap);
+    pl_free_huge(B.tmp, B.tmp_cap);
+    pl_free_huge(B.keys, B.keys_cap);
+    pl_free_huge(B.pk, B.pk_cap);
+    pl_free_huge(B.lk, B.lk_cap);
+    pl_free_huge(B.ix, B.ix_cap);
     free(C.v);
     memset(&C, 0, sizeof C);
     memset(&B, 0, sizeof B);
@@ -909,7 +910,7 @@ void pl_bk_leaf_free(uint64_t *leaf, size_t n, size_t k)
 {
     if (leaf)
         pl_wipe(leaf, n * k * sizeof *leaf);
-    free(leaf);
+    pl_free_huge(leaf, n * k * sizeof *leaf + 8);
 }
 
 void pl_bk_caps_free(pl_bk_caps *caps, size_t n_rules)

@@ -1416,6 +1416,8 @@ static int link_one(pl_run *r, qsrc *q)
     }
     pl_bk_leaf_free(leaf, np + q->count, nleaf);
     pl_bk_caps_free(caps, c->n_rules);
+    /* the blocking's buffers (wiped) serve the decisions' (base/mem.h) */
+    pl_bk_release();
     q->pairs = tot.pairs;
     q->dups = tot.dups;
     q->capped_blocks = tot.capped_blocks;

@@ -413,8 +413,14 @@ static int run_job(pl_run *r, const run_args *a, char *published,
     /* The linkage decides first (and deduplication rewrites the pids of
      * its clusters): its records join the index with their final pids
      * (stage/probalink.h), then the one sort. */
-    if (pl_probalink_link(r) != 0 || pl_dedup_run(r) != 0 ||
-        pl_probalink_links(r) != 0 || pl_link_finish(r) != 0) {
+    if (pl_probalink_link(r) != 0 || pl_dedup_run(r) != 0) {
+        pl_linked_abort(r);
+        return -1;
+    }
+    /* the names are no longer needed: wiped now, and their memory
+     * serves the sort's and the outputs' buffers */
+    pl_probalink_drop_records(r);
+    if (pl_probalink_links(r) != 0 || pl_link_finish(r) != 0) {
         pl_linked_abort(r);
         return -1;
     }

@@ -588,6 +588,7 @@ static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
  * entries past the current block (at most 64 records a block: a capped
  * block compares fewer). *pf: the next entry not yet looked at. */
 #define PF_AHEAD 48
+#define PACK_AHEAD 8     /* records (pl_bk_run's send loop) */
 static void prefetch_ahead(const ent *e, uint64_t *pf, uint64_t upto,
                            uint64_t nr, int self, const uint8_t *recv,
                            size_t rs, const uint64_t *pk, size_t nprior)
@@ -744,6 +745,13 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             pl_put_be64(kb, lk[j]);
             uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs2;
             size_t i = ix[j];
+            if (j + PACK_AHEAD < n) {   /* a round's records are every
+                                         * rounds-th: not streamed */
+                size_t a = ix[j + PACK_AHEAD];
+                const uint8_t *pa = a < np ? P + a * rs : Q + (a - np) * rs;
+                for (size_t o = 0; o < rs; o += 64)
+                    __builtin_prefetch(pa + o);
+            }
             memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
             memcpy(d, kb, 8);
             d[offsetof(pl_fs_hdr, leaf)] = lk[j] != keys[i];

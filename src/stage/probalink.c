@@ -2063,6 +2063,25 @@ void pl_probalink_summary(const pl_run *r)
     }
 }
 
+void pl_probalink_drop_records(pl_run *r)
+{
+    struct pl_probalink_state *s = r->probalink;
+    if (!s)
+        return;
+    pl_bk_release();
+    if (s->P)                   /* its tail was wiped when compacted */
+        pl_wipe(s->P, s->p_count * s->rs);
+    pl_free_huge(s->P, s->p_count * s->rs + 1);
+    s->P = NULL;
+    for (size_t k = 0; k < s->nq; k++) {
+        qsrc *q = &s->q[k];
+        if (q->Q)
+            pl_wipe(q->Q, q->count * s->rs);
+        pl_free_huge(q->Q, q->count * s->rs + 1);
+        q->Q = NULL;
+    }
+}
+
 void pl_probalink_free(pl_run *r)
 {
     struct pl_probalink_state *s = r->probalink;

@@ -64,6 +64,12 @@ int  pl_probalink_rows(const pl_run *r, size_t k, pl_probalink_out *out);
  * r->lss[k] (kept, opposed: their offsets and totals). 0 without
  * linkage. */
 int  pl_probalink_links(pl_run *r);
+/* Not collective, after pl_dedup_run (the last reader of the records):
+ * the matching records (names, dates) are wiped and released; the
+ * decisions stay for the outputs. Their memory serves the outputs'
+ * buffers (base/mem.h pl_free_huge). Records are not available after
+ * (pl_probalink_source gives Q NULL). */
+void pl_probalink_drop_records(pl_run *r);
 #define PL_LK_OPPOSED 4         /* the status of a record left out */
 /* Collective: write /review/<source> and /linkage/<source> into the
  * (closed) linked.h5 at `linked` (/linked/<source> is stage/linked.c's),

@@ -275,7 +275,9 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
  * kept with its result: most values are normalised and encoded once.
  * Returns the normalised length (0: missing). */
 #define MEMO_SLOTS (1u << 16)
+#ifndef READ_CHUNK              /* -DREAD_CHUNK=N: a test build's */
 #define READ_CHUNK (1u << 20)   /* rows a read (read_records) */
+#endif
 typedef struct {
     uint8_t  raw[32];           /* the stored value, zero-padded */
     char     norm[PL_FS_STR];

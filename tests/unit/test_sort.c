@@ -1,7 +1,11 @@
 /* test_sort.c — the speed paths of the linkage give the results of the
  * plain ones bit for bit: the bit-parallel Jaro–Winkler (base/strsim.h)
- * against the character-by-character scan it replaced, and pl_sort_keyed
- * (base/sort.h) against a stable sort by the same comparator. */
+ * against the character-by-character scan it replaced, pl_sort_keyed
+ * (base/sort.h) against a stable sort by the same comparator, and the
+ * large-block cache (base/mem.h pl_free_huge) gives back what plain
+ * allocation would: zeroed memory from pl_xcalloc_huge, a block to one
+ * request at a time. */
+#include "base/mem.h"
 #include "base/sort.h"
 #include "base/strsim.h"
 #include "unit.h"
@@ -142,9 +146,41 @@ static void test_sort(void)
               "200000 records, repeated keys, records moved whole)");
 }
 
+static void test_cache(void)
+{
+    const size_t M = 16u << 20;
+    uint8_t *a = pl_xmalloc_huge(M);
+    memset(a, 0xa5, M);                 /* resident, and not zero */
+    pl_free_huge(a, M);
+    uint8_t *b = pl_xcalloc_huge(M - 4096);
+    size_t nz = 0;
+    for (size_t i = 0; i < M - 4096; i++)
+        nz += b[i] != 0;
+    CHECK(b == a, "a block given back serves the next request it fits");
+    CHECK(nz == 0, "pl_xcalloc_huge from the cache is zeroed (%zu bytes "
+          "were not)", nz);
+    uint8_t *c = pl_xmalloc_huge(M);    /* b is in use: not handed out */
+    CHECK(c != b, "a block in use is not handed out twice");
+    pl_free_huge(b, M - 4096);
+    uint8_t *d = pl_xmalloc_huge(M / 8);   /* 16 MiB for 2 MiB: kept */
+    CHECK(d != b, "a block over 4 times the request is left for a larger one");
+    uint8_t *e = pl_xmalloc_huge(M / 2);
+    CHECK(e == b, "a block of 1 to 4 times the request serves it");
+    free(d);                            /* a cached block is an ordinary one */
+    pl_free_huge(e, M / 2);
+    pl_free_huge(c, M);
+    pl_free_huge(NULL, M);
+    pl_huge_cache_drop();
+    uint8_t *f = pl_xcalloc_huge(M);
+    CHECK(f[0] == 0 && f[M - 1] == 0, "after the cache is dropped, a fresh "
+          "zeroed block");
+    free(f);
+}
+
 int main(void)
 {
     test_jw();
     test_sort();
+    test_cache();
     return unit_done();
 }

@@ -212,7 +212,7 @@ static uint8_t *gather_at(size_t n, void *ctx)
     (void)ctx;
     size_t need = (B.recv_n + n + 1) * B.rs;
     if (need > B.recv_cap) {
-        size_t c = B.recv_cap ? B.recv_cap : 1 << 20;
+        size_t c = B.recv_cap ? B.recv_cap : 1 << 16;
         while (c < need)
             c *= 2;
         uint8_t *nb = pl_xmalloc_huge(c);

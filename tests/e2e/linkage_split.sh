@@ -88,6 +88,16 @@ for g in /linked/registry /review/registry /linkage/registry; do
   check "split blocks in several blocking rounds: identical $g" h5diff "$TMP/exact-1/linked.h5" "$TMP/rounds-2/linked.h5" "$g" "$g"
 done
 
+# ... and with each blocking round's records arriving in many small
+# all-to-all rounds (exchange_cap: 16 records a destination), each
+# received after the earlier ones in the blocking's buffer, which grows
+# as they come (par/exchange.h pl_route_into): the same outputs
+{ cat "$TMP/exact.yaml"; printf 'options:\n  exchange_cap: 16\n'; } >"$TMP/cap16.yaml"
+run cap16 2
+for g in /linked/registry /review/registry /linkage/registry; do
+  check "blocking records in rounds of 16 a destination: identical $g" h5diff "$TMP/exact-1/linked.h5" "$TMP/cap16-2/linked.h5" "$g" "$g"
+done
+
 # job file errors: file:line:column and key path, nothing published
 bad() {  # NAME EXPECTED-REGEX RULE...
   local name=$1 want=$2; shift 2

@@ -281,12 +281,20 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
 typedef struct {
     uint8_t  raw[32];           /* the stored value, zero-padded */
     char     norm[PL_FS_STR];
-    uint32_t ph;
+    uint32_t ph, cell;
     uint8_t  len, used;
 } name_memo;
 
+/* A normalised name's term-frequency sketch cell (term_freqs), computed
+ * once a distinct value in read_records and kept in the value's tf slot
+ * until its count replaces it. */
+static uint32_t tf_cell(const char *norm, size_t l)
+{
+    return (uint32_t)(pl_hash64(norm, l, 7) & ((1u << TF_BITS) - 1));
+}
+
 static size_t name_value(name_memo *memo, const char *s, size_t sz,
-                         pl_fs_name *nm)
+                         pl_fs_name *nm, int tf)
 {
     name_memo *m = NULL;
     uint8_t raw[32];
@@ -303,6 +311,8 @@ static size_t name_value(name_memo *memo, const char *s, size_t sz,
         if (m->used && memcmp(m->raw, raw, sizeof raw) == 0) {
             memcpy(nm->s, m->norm, m->len);
             nm->ph = m->ph;
+            if (tf)
+                memcpy(&nm->tf, &m->cell, 4);
             pl_wipe(raw, sizeof raw);
             return m->len;
         }
@@ -311,11 +321,16 @@ static size_t name_value(name_memo *memo, const char *s, size_t sz,
     size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
     memcpy(nm->s, tmp, l);
     nm->ph = pl_fs_phonetic(tmp, l);
+    /* strnlen(nm->s) in term_freqs was l: a normalised name has no NUL */
+    uint32_t cell = tf_cell(tmp, strnlen(tmp, l));
+    if (tf)
+        memcpy(&nm->tf, &cell, 4);
     if (m) {
         memcpy(m->raw, raw, sizeof raw);
         memcpy(m->norm, tmp, l);
         m->len = (uint8_t)l;
         m->ph = nm->ph;
+        m->cell = cell;
         m->used = 1;
     }
     pl_wipe(raw, sizeof raw);
@@ -448,7 +463,8 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                 const char *s = (const char *)buf + k * sz;
                 int miss = 0;
                 if (fd->kind == PL_CMP_NAME) {
-                    miss = name_value(memo, s, sz, (pl_fs_name *)v) == 0;
+                    miss = name_value(memo, s, sz, (pl_fs_name *)v,
+                                      fd->tf) == 0;
                 } else if (cols[f].is_str) {
                     size_t l = strnlen(s, sz);
                     while (l > 0 && s[l - 1] == ' ')
@@ -516,10 +532,8 @@ static void tf_pass(struct pl_probalink_state *s, const size_t *tf,
                                     (double)(all[t] ? all[t] : 1));
                     continue;
                 }
-                cell = (uint32_t)(pl_hash64(v->s, strnlen(v->s, PL_FS_STR),
-                                            7) & (M - 1));
-                cnt[t * M + cell]++;
-                memcpy(&v->tf, &cell, 4);   /* the cell, until its count */
+                memcpy(&cell, &v->tf, 4);   /* read_records' tf_cell */
+                cnt[t * M + (cell & (M - 1))]++;
                 tot[t]++;
             }
         }

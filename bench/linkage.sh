@@ -76,6 +76,10 @@ for size in $SIZES; do
     printf 'options:\n  memory_per_rank: 8GiB\n' >>"$job"
   fi
   log=bench/out/run-linkage-$size.log
+  # the store read once first, into the page cache: the bench times the
+  # job, not this VM's disk (whose page cache DAMON reclaims between
+  # runs: a cold 10 M store added 10 to 20 s of reading, varying)
+  cat "$store" >/dev/null
   load0=$(cut -d' ' -f1 /proc/loadavg)
   w0=$(date +%s.%N)
   timev=()

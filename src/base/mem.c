@@ -31,8 +31,97 @@ static void oom(size_t n)
     exit(2);                    /* a hook must not return; be sure */
 }
 
+#define HUGE_MIN   (8u << 20)
+#define HUGE_ALIGN (2u << 20)
+
+/* Blocks given back by pl_free_huge, for the next large request they fit
+ * (see mem.h). A handful: the stages' big buffers, not a heap. */
+#define CACHE_SLOTS 16
+static struct {
+    void  *p;
+    size_t n;
+} cache[CACHE_SLOTS];
+
+/* The smallest cached block of n to 4n bytes, taken out; NULL if none (a
+ * block far larger than asked is left for a request its size). The part
+ * of it past n (from the next 2 MiB boundary) is given back to the
+ * kernel: the new holder's resident size is what it asked for. */
+static void *cache_take(size_t n)
+{
+    size_t best = CACHE_SLOTS;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].p && cache[i].n >= n && cache[i].n / 4 <= n &&
+            (best == CACHE_SLOTS || cache[i].n < cache[best].n))
+            best = i;
+    if (best == CACHE_SLOTS)
+        return NULL;
+    void *p = cache[best].p;
+    uintptr_t a = ((uintptr_t)p + n + HUGE_ALIGN - 1) &
+                  ~(uintptr_t)(HUGE_ALIGN - 1),
+              e = ((uintptr_t)p + cache[best].n) & ~(uintptr_t)4095;
+    if (e > a)
+        (void)madvise((void *)a, e - a, MADV_DONTNEED);
+    cache[best].p = NULL;
+    cache[best].n = 0;
+    return p;
+}
+
+/* Before a large allocation that the cache cannot serve takes fresh
+ * memory: cached blocks of at least its size freed first (the smallest
+ * first, the large ones being the costly ones to fault in again), so
+ * that the resident size does not grow while the cache holds memory. */
+static void cache_room(size_t n)
+{
+    size_t freed = 0;
+    while (freed < n) {
+        size_t best = CACHE_SLOTS;
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+            if (cache[i].p && (best == CACHE_SLOTS || cache[i].n < cache[best].n))
+                best = i;
+        if (best == CACHE_SLOTS)
+            return;
+        freed += cache[best].n;
+        free(cache[best].p);
+        cache[best].p = NULL;
+        cache[best].n = 0;
+    }
+}
+
+void pl_free_huge(void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n >= HUGE_MIN)
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+            if (!cache[i].p) {
+                cache[i].p = p;
+                cache[i].n = n;
+                return;
+            }
+    free(p);
+}
+
+void pl_huge_cache_drop(void)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        free(cache[i].p);
+        cache[i].p = NULL;
+        cache[i].n = 0;
+    }
+}
+
+size_t pl_huge_cached(void)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        t += cache[i].p ? cache[i].n : 0;
+    return t;
+}
+
 void *pl_xmalloc(size_t n)
 {
+    if (n >= HUGE_MIN)          /* the cache's memory first (pl_free_huge) */
+        cache_room(n);
     void *p = malloc(n ? n : 1);
     if (!p)
         oom(n);
@@ -41,6 +130,8 @@ void *pl_xmalloc(size_t n)
 
 void *pl_xcalloc(size_t n, size_t size)
 {
+    if (size && n >= HUGE_MIN / size)
+        cache_room(n * size);
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
         oom(n * size);
@@ -49,6 +140,8 @@ void *pl_xcalloc(size_t n, size_t size)
 
 void *pl_xrealloc(void *p, size_t n)
 {
+    if (n >= HUGE_MIN)          /* at most n more resident */
+        cache_room(n);
     void *q = realloc(p, n ? n : 1);
     if (!q)
         oom(n);
@@ -82,56 +175,6 @@ void pl_wipe(void *p, size_t n)
         explicit_bzero(p, n);
 }
 
-#define HUGE_MIN   (8u << 20)
-#define HUGE_ALIGN (2u << 20)
-
-/* Blocks given back by pl_free_huge, for the next large request they fit
- * (see mem.h). A handful: the stages' big buffers, not a heap. */
-#define CACHE_SLOTS 16
-static struct {
-    void  *p;
-    size_t n;
-} cache[CACHE_SLOTS];
-
-/* The smallest cached block of n to 4n bytes, taken out; NULL if none (a
- * block far larger than asked is left for a request its size). */
-static void *cache_take(size_t n)
-{
-    size_t best = CACHE_SLOTS;
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
-        if (cache[i].p && cache[i].n >= n && cache[i].n / 4 <= n &&
-            (best == CACHE_SLOTS || cache[i].n < cache[best].n))
-            best = i;
-    if (best == CACHE_SLOTS)
-        return NULL;
-    void *p = cache[best].p;
-    cache[best].p = NULL;
-    cache[best].n = 0;
-    return p;
-}
-
-void pl_free_huge(void *p, size_t n)
-{
-    if (!p)
-        return;
-    if (n >= HUGE_MIN)
-        for (size_t i = 0; i < CACHE_SLOTS; i++)
-            if (!cache[i].p) {
-                cache[i].p = p;
-                cache[i].n = n;
-                return;
-            }
-    free(p);
-}
-
-void pl_huge_cache_drop(void)
-{
-    for (size_t i = 0; i < CACHE_SLOTS; i++) {
-        free(cache[i].p);
-        cache[i].p = NULL;
-        cache[i].n = 0;
-    }
-}
 
 void *pl_malloc_huge(size_t n)
 {
@@ -140,6 +183,7 @@ void *pl_malloc_huge(size_t n)
     void *c = cache_take(n);
     if (c)
         return c;
+    cache_room(n);
     size_t m = (n + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN;
     void *p = NULL;
     if (posix_memalign(&p, HUGE_ALIGN, m) != 0)
@@ -166,6 +210,7 @@ void *pl_xcalloc_huge(size_t n)
         void *c = cache_take(n);
         if (c)
             return memset(c, 0, n);
+        cache_room(n);
     }
     void *p = calloc(1, n ? n : 1);
     if (!p)

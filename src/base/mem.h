@@ -33,18 +33,23 @@ void *pl_xcalloc_huge(size_t n);
 
 /* Give a block of n bytes from the functions above back for reuse: a
  * later one of them asked for n/4 to n bytes may get it, resident
- * already. Fresh pages are most of what a large allocation costs (on a
- * VM whose host supplies them one fault at a time, about 0.5 GB/s against
- * 20 GB/s to rewrite resident ones), so a stage's big buffers serve the
- * next stage's instead of being unmapped and faulted in again. The
- * caller wipes the block first when it held identifiers, as before
- * free(). A few blocks are kept (beyond, it is freed); a block given out
- * again is an ordinary block (free() or pl_free_huge). The peak resident
- * size never grows by it: a cached block was resident when given back.
- * NULL is ignored. Not thread-safe (the ranks are single-threaded). */
+ * already (the part past what it asks for is given back to the kernel).
+ * Fresh pages are most of what a large allocation costs (on a VM whose
+ * host supplies them one fault at a time, about 0.5 GB/s against 20 GB/s
+ * to rewrite resident ones), so a stage's big buffers serve the next
+ * stage's instead of being unmapped and faulted in again. The caller
+ * wipes the block first when it held identifiers, as before free(). A
+ * few blocks are kept (beyond, it is freed); a block given out again is
+ * an ordinary block (free() or pl_free_huge). The cache never adds to
+ * the resident size: before any allocation of 8 MiB or more through this
+ * file that it cannot serve, cached blocks of at least that size are
+ * freed (libraries' own allocations excepted). NULL is ignored. Not
+ * thread-safe (the ranks are single-threaded). */
 void pl_free_huge(void *p, size_t n);
 /* Frees the cached blocks (the end of a run). */
 void pl_huge_cache_drop(void);
+/* Bytes the cache holds (tests). */
+size_t pl_huge_cached(void);
 
 /* Wipe a buffer that held identifiers (p1, NIR) before it is reused or
  * freed: explicit_bzero runs at memset speed, which matters for the

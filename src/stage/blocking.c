@@ -628,6 +628,10 @@ void pl_bk_release(void)
         pl_wipe(B.lk, B.lk_hi);
     if (B.pk)
         pl_wipe(B.pk, B.pk_hi);
+    if (B.e)                    /* block keys and rows */
+        pl_wipe(B.e, B.e_hi);
+    if (B.tmp)
+        pl_wipe(B.tmp, B.tmp_hi);
     /* wiped: back to the cache, for the decisions' buffers (base/mem.h) */
     pl_free_huge(B.send, B.send_cap);
     pl_free_huge(B.recv, B.recv_cap);

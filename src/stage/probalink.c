@@ -275,8 +275,10 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
  * kept with its result: most values are normalised and encoded once.
  * Returns the normalised length (0: missing). */
 #define MEMO_SLOTS (1u << 16)
-#ifndef READ_CHUNK              /* -DREAD_CHUNK=N: a test build's */
-#define READ_CHUNK (1u << 20)   /* rows a read (read_records) */
+/* rows a read (read_records); a test build may make it small:
+ * make CC='mpicc -DLK_READ_CHUNK=1000' */
+#ifndef LK_READ_CHUNK
+#define LK_READ_CHUNK (1u << 20)
 #endif
 typedef struct {
     uint8_t  raw[32];           /* the stored value, zero-padded */
@@ -401,7 +403,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
     for (size_t f = 0; f < c->n_fields; f++)
         if (cols[f].size > maxsz)
             maxsz = cols[f].size;
-    /* a column is read READ_CHUNK rows at a time into one buffer, the
+    /* a column is read LK_READ_CHUNK rows at a time into one buffer, the
      * same for every column and source (32 MiB for 32-byte names), rather
      * than a column-long buffer of fresh pages each time: at 5 M rows a
      * rank that was 160 MB a name column faulted in to be read once, and
@@ -410,8 +412,8 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
     uint64_t nmax = n;
     PL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &nmax, 1, MPI_UINT64_T,
                                MPI_MAX, r->comm));
-    uint64_t nchunk = (nmax + READ_CHUNK - 1) / READ_CHUNK;
-    uint64_t bn = n < READ_CHUNK ? n : READ_CHUNK;
+    uint64_t nchunk = (nmax + LK_READ_CHUNK - 1) / LK_READ_CHUNK;
+    uint64_t bn = n < LK_READ_CHUNK ? n : LK_READ_CHUNK;
     uint8_t *buf = pl_xmalloc_huge(bn * maxsz + 1);
     name_memo *memo = pl_xcalloc(MEMO_SLOTS, sizeof *memo);
     for (size_t f = 0; f < c->n_fields; f++) {
@@ -425,8 +427,8 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
             H5Tset_strpad(mt, H5T_STR_NULLPAD);
         }
         for (uint64_t ch = 0; ch < nchunk; ch++) {
-            uint64_t c0 = ch * READ_CHUNK < n ? ch * READ_CHUNK : n;
-            uint64_t cn = n - c0 < READ_CHUNK ? n - c0 : READ_CHUNK;
+            uint64_t c0 = ch * LK_READ_CHUNK < n ? ch * LK_READ_CHUNK : n;
+            uint64_t cn = n - c0 < LK_READ_CHUNK ? n - c0 : LK_READ_CHUNK;
             uint64_t at = ok ? *first + c0 : 0;
             if (fd->kind == PL_CMP_DICE) {  /* filters as they are */
                 ok &= pl_pprl_read(r, &enc[f], at, cn, buf) == 0;

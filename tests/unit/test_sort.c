@@ -148,10 +148,11 @@ static void test_sort(void)
 
 static void test_cache(void)
 {
-    const size_t M = 16u << 20;
+    const size_t M = 64u << 20;
     uint8_t *a = pl_xmalloc_huge(M);
     memset(a, 0xa5, M);                 /* resident, and not zero */
     pl_free_huge(a, M);
+    CHECK(pl_huge_cached() == M, "a block given back is cached");
     uint8_t *b = pl_xcalloc_huge(M - 4096);
     size_t nz = 0;
     for (size_t i = 0; i < M - 4096; i++)
@@ -162,15 +163,25 @@ static void test_cache(void)
     uint8_t *c = pl_xmalloc_huge(M);    /* b is in use: not handed out */
     CHECK(c != b, "a block in use is not handed out twice");
     pl_free_huge(b, M - 4096);
-    uint8_t *d = pl_xmalloc_huge(M / 8);   /* 16 MiB for 2 MiB: kept */
-    CHECK(d != b, "a block over 4 times the request is left for a larger one");
+    pl_free_huge(c, M);
     uint8_t *e = pl_xmalloc_huge(M / 2);
-    CHECK(e == b, "a block of 1 to 4 times the request serves it");
+    CHECK(e == b, "a block of 1 to 4 times the request serves it, the "
+          "smallest that fits");
+    memset(e, 0x5a, M / 2);
+    CHECK(pl_huge_cached() == M, "the other block stays cached");
+    /* a request no cached block fits (c is over 4 x 8 MiB): c is freed
+     * before fresh memory is taken, so the cache adds nothing resident */
+    uint8_t *d = pl_xmalloc_huge(M / 8);
+    CHECK(d != c && pl_huge_cached() == 0, "a request the cache cannot "
+          "serve frees the cached blocks first (%zu bytes left)",
+          pl_huge_cached());
+    uint8_t *g = pl_xmalloc(M / 4);     /* nor does a plain large one */
+    free(g);
     free(d);                            /* a cached block is an ordinary one */
     pl_free_huge(e, M / 2);
-    pl_free_huge(c, M);
     pl_free_huge(NULL, M);
     pl_huge_cache_drop();
+    CHECK(pl_huge_cached() == 0, "dropped: nothing cached");
     uint8_t *f = pl_xcalloc_huge(M);
     CHECK(f[0] == 0 && f[M - 1] == 0, "after the cache is dropped, a fresh "
           "zeroed block");

@@ -32,9 +32,14 @@
 #   10M   70.5 s  69.7 s  88 596 010  0.9999  0.9755  0.9875  first touch 0.9 GB/s
 #   1M    6.03 s  5.58 s  3 291 895   1.0000  0.9843  0.9921
 #   1M    5.00-5.99 s wall, 4.6-5.6 s total (7 runs of `mpirun ... run`)
-# Quality targets met; 1 M within 6 s (8 s with a cold page cache: this
-# VM's fresh memory and page cache vary, see bench/mem_touch.c);
-# the 10 M target (60 s) is not met (63-70 s).
+# Fourth pass (5db94e2, the night, store read into the page cache first;
+# docs/LINKAGE.md "Fourth pass"):
+#   10M   66.13 s 65.53 s 88 596 010  0.9999  0.9755  0.9875  first touch 1.6 / 0.48 GB/s
+#   1M    4.77 s  4.38 s  3 291 895   1.0000  0.9843  0.9921
+#   1M    4.59 s  4.19 s  3 291 895   1.0000  0.9843  0.9921
+# Quality targets met; 1 M within 6 s (this VM's fresh memory and page
+# cache vary, see bench/mem_touch.c); the 10 M target (60 s) is not met
+# (64-67 s).
 set -u
 cd "$(dirname "$0")/.."
 NP=${NP:-2}

@@ -77,6 +77,33 @@ static int owner(uint64_t l)
     return (int)((l * 0x9e3779b97f4a7c15ull) >> 40) % size;
 }
 
+/* pl_assign of this rank's k edges mine (gi: their index in e), the
+ * matching gathered over the ranks and compared with the sequential
+ * greedy's on all n edges e; frees mine and gi. 1 when equal. */
+static int assign_check(const pl_as_edge *e, size_t n, pl_as_edge *mine,
+                        size_t *gi, size_t k, uint64_t *rounds)
+{
+    uint8_t *m = calloc(k + 1, 1);
+    pl_as_stats st = {0};
+    int rc = pl_assign(MPI_COMM_WORLD, mine, k, m, &st);
+    uint8_t *got = calloc(n + 1, 1), *all = calloc(n + 1, 1);
+    for (size_t i = 0; i < k; i++)
+        got[gi[i]] = m[i];
+    MPI_Allreduce(got, all, (int)n, MPI_UINT8_T, MPI_MAX, MPI_COMM_WORLD);
+    uint8_t *ref = calloc(n + 1, 1);
+    greedy(e, n, ref);
+    int same = rc == 0 && (n == 0 || memcmp(all, ref, n) == 0);
+    if (rounds)
+        *rounds = st.rounds;
+    free(mine);
+    free(gi);
+    free(m);
+    free(got);
+    free(all);
+    free(ref);
+    return same;
+}
+
 /* Distributed run of the global edge list e (every rank has it): this
  * rank passes the edges of the left vertices it owns, in reverse order of
  * index within each left vertex's group when `shuffle` (copies of one edge
@@ -102,24 +129,7 @@ static int run(const pl_as_edge *e, size_t n, uint64_t *rounds)
             mine[k] = e[i];
             gi[k++] = i;
         }
-    uint8_t *m = calloc(k + 1, 1);
-    pl_as_stats st = {0};
-    int rc = pl_assign(MPI_COMM_WORLD, mine, k, m, &st);
-    uint8_t *got = calloc(n + 1, 1), *all = calloc(n + 1, 1);
-    for (size_t i = 0; i < k; i++)
-        got[gi[i]] = m[i];
-    MPI_Allreduce(got, all, (int)n, MPI_UINT8_T, MPI_MAX, MPI_COMM_WORLD);
-    uint8_t *ref = calloc(n + 1, 1);
-    greedy(e, n, ref);
-    int same = rc == 0 && (n == 0 || memcmp(all, ref, n) == 0);
-    *rounds = st.rounds;
-    free(mine);
-    free(gi);
-    free(m);
-    free(got);
-    free(all);
-    free(ref);
-    return same;
+    return assign_check(e, n, mine, gi, k, rounds);
 }
 
 /* run() for a large graph: this rank's edges in index order (no scan for
@@ -134,22 +144,7 @@ static int run_big(const pl_as_edge *e, size_t n)
             mine[k] = e[i];
             gi[k++] = i;
         }
-    uint8_t *m = calloc(k + 1, 1);
-    int rc = pl_assign(MPI_COMM_WORLD, mine, k, m, NULL);
-    uint8_t *got = calloc(n + 1, 1), *all = calloc(n + 1, 1);
-    for (size_t i = 0; i < k; i++)
-        got[gi[i]] = m[i];
-    MPI_Allreduce(got, all, (int)n, MPI_UINT8_T, MPI_MAX, MPI_COMM_WORLD);
-    uint8_t *ref = calloc(n + 1, 1);
-    greedy(e, n, ref);
-    int same = rc == 0 && memcmp(all, ref, n) == 0;
-    free(mine);
-    free(gi);
-    free(m);
-    free(got);
-    free(all);
-    free(ref);
-    return same;
+    return assign_check(e, n, mine, gi, k, NULL);
 }
 
 static void random_graph(pl_as_edge *e, size_t n, uint64_t nl, uint64_t nr,

@@ -40,11 +40,13 @@ void *pl_xcalloc_huge(size_t n);
  * stage's instead of being unmapped and faulted in again. The caller
  * wipes the block first when it held identifiers, as before free(). A
  * few blocks are kept (beyond, it is freed); a block given out again is
- * an ordinary block (free() or pl_free_huge). The cache never adds to
- * the resident size: before any allocation of 8 MiB or more through this
- * file that it cannot serve, cached blocks of at least that size are
- * freed (libraries' own allocations excepted). NULL is ignored. Not
- * thread-safe (the ranks are single-threaded). */
+ * an ordinary block (free() or pl_free_huge). Before any allocation of
+ * 8 MiB or more through this file that it cannot serve, cached blocks of
+ * at least that size are freed: large allocations take the cache's memory
+ * rather than adding to it. Smaller allocations and the libraries' own
+ * (HDF5, MPI) do not empty it, so while it holds blocks they may add up
+ * to its size to the resident set (the stages' small buffers: a few MiB).
+ * NULL is ignored. Not thread-safe (the ranks are single-threaded). */
 void pl_free_huge(void *p, size_t n);
 /* Frees the cached blocks (the end of a run). */
 void pl_huge_cache_drop(void);

@@ -99,19 +99,25 @@ check "stopped: the audit line carries the same report" \
 
 # A stop during publish (after the last check) cannot stop it: the run is
 # published and completes (exit 0), and says the signal came too late.
-mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o7" --progress 0 >"$TMP/l.log" 2>"$TMP/l.err" &
-bg=$!
-wait_log "$bg" "$TMP/l.log" "^$TS stage publish" 600 0.01
-late=$(grep -c "^sha256 kernel" "$TMP/l.log")
-kill -USR1 "$bg" 2>/dev/null
-wait "$bg"; rc=$?
-check "stop during publish: published, exit 0 (rc=$rc)" test "$rc" -eq 0 -a -e "$TMP/o7/linked.h5"
-if [ "$late" -eq 0 ]; then
-  check "stop during publish: a warning says the signal came after the last point a run can stop" \
-    grep -Eq "^$TS pseudolink: .*warning: signal 10 \(User defined signal 1\) came during publish, after the last point a run can stop" "$TMP/l.err"
-else
-  ok "stop during publish: (the signal came after the run had ended its publish; warning not checked)"
-fi
+# The signal may land after the run's last look at it, before its summary
+# reaches the log through mpirun (then no warning is due, and the log
+# cannot tell): up to three tries for one that lands inside publish.
+warned=0 tries=0 pubok=1
+while [ "$tries" -lt 3 ] && [ "$warned" -eq 0 ]; do
+  tries=$((tries + 1))
+  rm -rf "$TMP/o7"
+  mpirun -q -np 2 "$PL" run "$TMP/slow.yaml" --out "$TMP/o7" --progress 0 >"$TMP/l.log" 2>"$TMP/l.err" &
+  bg=$!
+  wait_log "$bg" "$TMP/l.log" "^$TS stage publish" 600 0.01
+  kill -USR1 "$bg" 2>/dev/null
+  wait "$bg"; rc=$?
+  [ "$rc" -eq 0 ] && [ -e "$TMP/o7/linked.h5" ] || pubok=0
+  grep -Eq "^$TS pseudolink: .*warning: signal 10 \(User defined signal 1\) came during publish, after the last point a run can stop" "$TMP/l.err" &&
+    warned=1
+done
+check "stop during publish: published, exit 0, every try ($tries)" test "$pubok" -eq 1
+check "stop during publish: a warning says the signal came after the last point a run can stop ($tries tries)" \
+  test "$warned" -eq 1
 
 # The signal reaching one rank only (a kill of that rank's pid): the
 # report and the audit line still name it (the ranks agree on it).

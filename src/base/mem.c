@@ -175,7 +175,6 @@ void pl_wipe(void *p, size_t n)
         explicit_bzero(p, n);
 }
 
-
 void *pl_malloc_huge(size_t n)
 {
     if (n < HUGE_MIN)

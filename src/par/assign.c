@@ -149,14 +149,14 @@ static void side_free(side_t *s)
     else
         pl_free_huge(s->e, (s->cap + 1) * sizeof *s->e);
     free(s->fl);
-    pl_free_huge(s->ev, s->ev ? n * sizeof *s->ev : 0);
+    pl_free_huge(s->ev, n * sizeof *s->ev);     /* NULL: ignored */
     free(s->vs);
-    pl_free_huge(s->ptr, s->ptr ? v * sizeof *s->ptr : 0);
-    pl_free_huge(s->mate, s->mate ? v * sizeof *s->mate : 0);
+    pl_free_huge(s->ptr, v * sizeof *s->ptr);
+    pl_free_huge(s->mate, v * sizeof *s->mate);
     free(s->nm);
     free(s->in);
-    pl_free_huge(s->touched, s->touched ? v * sizeof *s->touched : 0);
-    pl_free_huge(s->perm, s->perm ? n * sizeof *s->perm : 0);
+    pl_free_huge(s->touched, v * sizeof *s->touched);
+    pl_free_huge(s->perm, n * sizeof *s->perm);
 }
 
 static void emit(as_ctx *x, const side_t *s, size_t j, uint64_t type)

@@ -2105,19 +2105,13 @@ void pl_probalink_free(pl_run *r)
     struct pl_probalink_state *s = r->probalink;
     if (!s)
         return;
-    pl_bk_release();
-    if (s->P)
-        pl_wipe(s->P, s->p_count * s->rs);
-    free(s->P);
+    pl_probalink_drop_records(r);   /* the records, if still held */
     free(s->p_ok);
     if (s->opp)
         pl_wipe(s->opp, s->n_opp * 16);
     free(s->opp);
     for (size_t k = 0; k < s->nq; k++) {
         qsrc *q = &s->q[k];
-        if (q->Q)
-            pl_wipe(q->Q, q->count * s->rs);
-        free(q->Q);
         free(q->status);
         free(q->weight);
         free(q->pid);

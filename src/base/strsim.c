@@ -2,6 +2,9 @@
 #include "base/strsim.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>  /* x86-64 baseline: no run-time dispatch */
+#endif
 
 /* ---- the one name normalisation (strsim.h; docs/PPRL.md 1.2) ---- */
 
@@ -171,30 +174,58 @@ double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)
         lb = 64;
     size_t win = (la > lb ? la : lb) / 2;
     win = win > 0 ? win - 1 : 0;
-    /* bit-parallel matching: pos[c] = positions of byte c in b; a[i]
-     * takes the first free position of b in its window (the lowest set
-     * bit), as the character-by-character scan does */
-    uint64_t pos[256];
+    /* bit-parallel matching: the positions of byte a[i] in b as a bit
+     * set; a[i] takes the first free position of b in its window (the
+     * lowest set bit), as the character-by-character scan does */
     const unsigned char *ua = (const unsigned char *)a,
                         *ub = (const unsigned char *)b;
-    for (size_t j = 0; j < lb; j++)
-        pos[ub[j]] = 0;
-    for (size_t i = 0; i < la; i++)
-        pos[ua[i]] = 0;
-    for (size_t j = 0; j < lb; j++)
-        pos[ub[j]] |= 1ull << j;
     uint64_t all = lb == 64 ? ~0ull : (1ull << lb) - 1;
     uint64_t ma = 0, mb = 0;
     size_t m = 0;
-    for (size_t i = 0; i < la; i++) {
-        size_t lo = i > win ? i - win : 0, hi = i + win + 1;
-        uint64_t inwin = (hi >= 64 ? ~0ull : (1ull << hi) - 1) &
-                         ~((1ull << lo) - 1) & all;
-        uint64_t cand = pos[ua[i]] & ~mb & inwin;
-        if (cand) {
-            mb |= cand & -cand;
-            ma |= 1ull << i;
-            m++;
+#if defined(__SSE2__)
+    /* b of at most 32 bytes (every linkage name: PL_FS_STR): a[i]'s bit
+     * set is two byte compares against b and their masks, no table */
+    if (lb <= 32) {
+        unsigned char bb[32] = {0};     /* past lb: masked off by `all` */
+        memcpy(bb, ub, lb);
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)bb),
+                b1 = _mm_loadu_si128((const __m128i *)(const void *)(bb + 16));
+        for (size_t i = 0; i < la; i++) {
+            size_t lo = i > win ? i - win : 0, hi = i + win + 1;
+            uint64_t inwin = (hi >= 64 ? ~0ull : (1ull << hi) - 1) &
+                             ~((1ull << lo) - 1) & all;
+            __m128i ch = _mm_set1_epi8((char)ua[i]);
+            uint64_t pos =
+                (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(ch, b0)) |
+                (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(ch, b1))
+                    << 16;
+            uint64_t cand = pos & ~mb & inwin;
+            if (cand) {
+                mb |= cand & -cand;
+                ma |= 1ull << i;
+                m++;
+            }
+        }
+    } else
+#endif
+    {
+        uint64_t pos[256];      /* pos[c]: positions of byte c in b */
+        for (size_t j = 0; j < lb; j++)
+            pos[ub[j]] = 0;
+        for (size_t i = 0; i < la; i++)
+            pos[ua[i]] = 0;
+        for (size_t j = 0; j < lb; j++)
+            pos[ub[j]] |= 1ull << j;
+        for (size_t i = 0; i < la; i++) {
+            size_t lo = i > win ? i - win : 0, hi = i + win + 1;
+            uint64_t inwin = (hi >= 64 ? ~0ull : (1ull << hi) - 1) &
+                             ~((1ull << lo) - 1) & all;
+            uint64_t cand = pos[ua[i]] & ~mb & inwin;
+            if (cand) {
+                mb |= cand & -cand;
+                ma |= 1ull << i;
+                m++;
+            }
         }
     }
     if (m == 0)

@@ -85,12 +85,15 @@ static void test_jw(void)
                                              : (char)('A' + next() % alph);
         if (it % 7 == 0 && la && lb)
             a[0] = b[0] = (char)0xC3;       /* a byte above 127 */
+        if (it % 11 == 0 && la)     /* a NUL: never the padding past b */
+            a[next() % la] = 0;
         double x = jw_scan(a, la, b, lb), y = pl_jaro_winkler(a, la, b, lb);
         bad += memcmp(&x, &y, sizeof x) != 0;
     }
     CHECK(bad == 0,
           "Jaro-Winkler (bit-parallel) = the character scan, bit for bit, "
-          "on %ld random pairs of 0..69 bytes (%ld differ)", n, bad);
+          "on %ld random pairs of 0..69 bytes, some with NUL bytes (%ld "
+          "differ)", n, bad);
 }
 
 typedef struct {

@@ -162,72 +162,11 @@ size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap)
     return n > 0 ? (size_t)n : 0;
 }
 
-double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)
+/* Jaro–Winkler from the matched positions: ma (bits of a), mb (bits of
+ * b), m of them. */
+static double jw_finish(const char *a, size_t la, const char *b, size_t lb,
+                        uint64_t ma, uint64_t mb, size_t m)
 {
-    if (la == 0 && lb == 0)
-        return 1.0;
-    if (la == 0 || lb == 0)
-        return 0.0;
-    if (la > 64)
-        la = 64;
-    if (lb > 64)
-        lb = 64;
-    size_t win = (la > lb ? la : lb) / 2;
-    win = win > 0 ? win - 1 : 0;
-    /* bit-parallel matching: the positions of byte a[i] in b as a bit
-     * set; a[i] takes the first free position of b in its window (the
-     * lowest set bit), as the character-by-character scan does */
-    const unsigned char *ua = (const unsigned char *)a,
-                        *ub = (const unsigned char *)b;
-    uint64_t all = lb == 64 ? ~0ull : (1ull << lb) - 1;
-    uint64_t ma = 0, mb = 0;
-    size_t m = 0;
-#if defined(__SSE2__)
-    /* b of at most 32 bytes (every linkage name: PL_FS_STR): a[i]'s bit
-     * set is two byte compares against b and their masks, no table */
-    if (lb <= 32) {
-        unsigned char bb[32] = {0};     /* past lb: masked off by `all` */
-        memcpy(bb, ub, lb);
-        __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)bb),
-                b1 = _mm_loadu_si128((const __m128i *)(const void *)(bb + 16));
-        for (size_t i = 0; i < la; i++) {
-            size_t lo = i > win ? i - win : 0, hi = i + win + 1;
-            uint64_t inwin = (hi >= 64 ? ~0ull : (1ull << hi) - 1) &
-                             ~((1ull << lo) - 1) & all;
-            __m128i ch = _mm_set1_epi8((char)ua[i]);
-            uint64_t pos =
-                (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(ch, b0)) |
-                (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(ch, b1))
-                    << 16;
-            uint64_t cand = pos & ~mb & inwin;
-            if (cand) {
-                mb |= cand & -cand;
-                ma |= 1ull << i;
-                m++;
-            }
-        }
-    } else
-#endif
-    {
-        uint64_t pos[256];      /* pos[c]: positions of byte c in b */
-        for (size_t j = 0; j < lb; j++)
-            pos[ub[j]] = 0;
-        for (size_t i = 0; i < la; i++)
-            pos[ua[i]] = 0;
-        for (size_t j = 0; j < lb; j++)
-            pos[ub[j]] |= 1ull << j;
-        for (size_t i = 0; i < la; i++) {
-            size_t lo = i > win ? i - win : 0, hi = i + win + 1;
-            uint64_t inwin = (hi >= 64 ? ~0ull : (1ull << hi) - 1) &
-                             ~((1ull << lo) - 1) & all;
-            uint64_t cand = pos[ua[i]] & ~mb & inwin;
-            if (cand) {
-                mb |= cand & -cand;
-                ma |= 1ull << i;
-                m++;
-            }
-        }
-    }
     if (m == 0)
         return 0.0;
     size_t t = 0;
@@ -240,6 +179,104 @@ double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)
     while (p < 4 && p < la && p < lb && a[p] == b[p])
         p++;
     return jaro + (double)p * 0.1 * (1.0 - jaro);
+}
+
+/* b's window of a[i]: the positions a[i] may match (bits of b). */
+static inline uint64_t jw_window(size_t i, size_t win, uint64_t all)
+{
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1;
+    return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1) & all;
+}
+
+#if defined(__SSE2__)
+/* b of at most 32 bytes in b0, b1 (bytes past lb masked off by `all`):
+ * a[i]'s positions in b are two byte compares and their masks, no table.
+ * a[i] takes the first free position of b in its window (the lowest set
+ * bit), as the character-by-character scan does. */
+static double jw_sse2(const char *a, size_t la, const char *b, size_t lb,
+                      __m128i b0, __m128i b1)
+{
+    const unsigned char *ua = (const unsigned char *)a;
+    size_t win = (la > lb ? la : lb) / 2;
+    win = win > 0 ? win - 1 : 0;
+    uint64_t all = (1ull << lb) - 1;
+    uint64_t ma = 0, mb = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < la; i++) {
+        __m128i ch = _mm_set1_epi8((char)ua[i]);
+        uint64_t pos =
+            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(ch, b0)) |
+            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(ch, b1))
+                << 16;
+        uint64_t cand = pos & ~mb & jw_window(i, win, all);
+        if (cand) {
+            mb |= cand & -cand;
+            ma |= 1ull << i;
+            m++;
+        }
+    }
+    return jw_finish(a, la, b, lb, ma, mb, m);
+}
+#endif
+
+double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)
+{
+    if (la == 0 && lb == 0)
+        return 1.0;
+    if (la == 0 || lb == 0)
+        return 0.0;
+    if (la > 64)
+        la = 64;
+    if (lb > 64)
+        lb = 64;
+#if defined(__SSE2__)
+    if (lb <= 32) {             /* every linkage name (PL_FS_STR) */
+        unsigned char bb[32] = {0};
+        memcpy(bb, b, lb);
+        return jw_sse2(a, la, b, lb,
+                       _mm_loadu_si128((const __m128i *)(const void *)bb),
+                       _mm_loadu_si128((const __m128i *)(const void *)(bb + 16)));
+    }
+#endif
+    size_t win = (la > lb ? la : lb) / 2;
+    win = win > 0 ? win - 1 : 0;
+    /* bit-parallel matching: pos[c] = positions of byte c in b */
+    uint64_t pos[256];
+    const unsigned char *ua = (const unsigned char *)a,
+                        *ub = (const unsigned char *)b;
+    for (size_t j = 0; j < lb; j++)
+        pos[ub[j]] = 0;
+    for (size_t i = 0; i < la; i++)
+        pos[ua[i]] = 0;
+    for (size_t j = 0; j < lb; j++)
+        pos[ub[j]] |= 1ull << j;
+    uint64_t all = lb == 64 ? ~0ull : (1ull << lb) - 1;
+    uint64_t ma = 0, mb = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < la; i++) {
+        uint64_t cand = pos[ua[i]] & ~mb & jw_window(i, win, all);
+        if (cand) {
+            mb |= cand & -cand;
+            ma |= 1ull << i;
+            m++;
+        }
+    }
+    return jw_finish(a, la, b, lb, ma, mb, m);
+}
+
+double pl_jaro_winkler32(const char *a, size_t la, const char *b, size_t lb)
+{
+#if defined(__SSE2__)
+    if (la == 0 || lb == 0 || la > 32 || lb > 32)
+        return pl_jaro_winkler(a, la, b, lb);
+    /* b's 32 bytes as they are: no copy (a copy's byte stores then a
+     * 16-byte load stall on store forwarding) */
+    return jw_sse2(a, la, b, lb,
+                   _mm_loadu_si128((const __m128i *)(const void *)b),
+                   _mm_loadu_si128((const __m128i *)(const void *)(b + 16)));
+#else
+    return pl_jaro_winkler(a, la, b, lb);
+#endif
 }
 
 int pl_osa_distance(const char *a, size_t la, const char *b, size_t lb)

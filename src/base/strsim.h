@@ -25,7 +25,8 @@
  *  - pl_name_norm: pl_norm_text in PL_NORM_CLEAR mode (what the
  *    similarity functions below expect).
  *  - pl_jaro_winkler: Jaro–Winkler similarity in [0, 1] (prefix scale 0.1,
- *    prefix of at most 4), e.g. MARTHA/MARHTA 0.961.
+ *    prefix of at most 4), e.g. MARTHA/MARHTA 0.961; pl_jaro_winkler32
+ *    the same on 32-byte readable buffers (no copy).
  *  - pl_osa_distance: Damerau–Levenshtein distance in its *optimal string
  *    alignment* form (restricted edit distance: insert, delete, substitute,
  *    transpose two adjacent characters; no substring edited twice), so
@@ -64,6 +65,10 @@ long pl_norm_text(const char *in, size_t len, char *out, size_t cap,
 size_t pl_name_norm(const char *in, size_t inlen, char *out, size_t cap);
 
 double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb);
+/* The same value, bit for bit, for a and b that are each readable for 32
+ * bytes (a linkage name slot, stage/fellegi.h): bytes past la and lb are
+ * ignored, b is not copied. */
+double pl_jaro_winkler32(const char *a, size_t la, const char *b, size_t lb);
 
 /* OSA distance; strings longer than 63 bytes are compared on their first
  * 63 bytes. */

@@ -83,11 +83,14 @@ int pl_fs_level(const pl_lk_field *f, const uint8_t *pa, const uint8_t *pb)
         break;
     }
     const pl_fs_name *a = (const pl_fs_name *)pa, *b = (const pl_fs_name *)pb;
-    size_t la = name_len(a->s), lb = name_len(b->s);
-    if (la == lb && memcmp(a->s, b->s, la) == 0)
+    /* NUL-padded slots: equal names are equal slots */
+    if (memcmp(a->s, b->s, PL_FS_STR) == 0)
         return 0;
+    size_t la = name_len(a->s), lb = name_len(b->s);
     int l = 1;
-    double jw = f->n_jw ? pl_jaro_winkler(a->s, la, b->s, lb) : 0;
+    /* a slot is 32 readable bytes (s, tf, ph): pl_jaro_winkler32 */
+    _Static_assert(sizeof(pl_fs_name) >= 32, "a name slot of 32 bytes");
+    double jw = f->n_jw ? pl_jaro_winkler32(a->s, la, b->s, lb) : 0;
     for (size_t i = 0; i < f->n_jw; i++, l++) {
         if (jw >= f->jw[i])
             return l;

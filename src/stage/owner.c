@@ -58,22 +58,28 @@ static uint8_t *kmap_get(const pl_kmap *m, const uint8_t *key)
     return m->used[j] ? m->slots + j * m->esz : NULL;
 }
 
-static void kmap_grow(pl_kmap *m)
+/* The table for n entries at most 3/4 full (kmap_put's bound). */
+static void kmap_reserve(pl_kmap *m, uint64_t n)
 {
-    pl_kmap n;
-    kmap_init(&n, m->esz, m->cap * 2);
+    size_t cap = m->cap;
+    while (4 * (n + 1) > 3 * (uint64_t)cap)
+        cap *= 2;
+    if (cap == m->cap)
+        return;
+    pl_kmap t;
+    kmap_init(&t, m->esz, cap);
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->used[i])
             continue;
         const uint8_t *e = m->slots + i * m->esz;
-        size_t j = kmap_find(&n, e);
-        memcpy(n.slots + j * n.esz, e, m->esz);
-        n.used[j] = 1;
+        size_t j = kmap_find(&t, e);
+        memcpy(t.slots + j * t.esz, e, m->esz);
+        t.used[j] = 1;
     }
-    n.n = m->n;
-    n.grows = m->grows + 1;
+    t.n = m->n;
+    t.grows = m->grows + 1;
     kmap_free(m);
-    *m = n;
+    *m = t;
 }
 
 /* The entry of key, inserted (zero value) when absent; *fresh says so. */
@@ -83,7 +89,7 @@ static uint8_t *kmap_put(pl_kmap *m, const uint8_t *key, int *fresh)
      * the table (one doubling less than at 1/2) is half the fresh memory
      * to fault in, which is most of its cost at 10^7 keys a rank */
     if (4 * (m->n + 1) > 3 * m->cap)
-        kmap_grow(m);
+        kmap_reserve(m, m->n);
     size_t j = kmap_find(m, key);
     uint8_t *e = m->slots + j * m->esz;
     *fresh = !m->used[j];
@@ -110,6 +116,11 @@ void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
     o->platform = platform;
     o->cap = cap;
     kmap_init(&o->keys, PL_OWNER_ENTRY, 1024);
+}
+
+void pl_owner_reserve(pl_owner *o, uint64_t keys)
+{
+    kmap_reserve(&o->keys, keys);
 }
 
 void pl_owner_free(pl_owner *o)

@@ -95,6 +95,11 @@ typedef struct {
 void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
                    uint64_t cap);
 void pl_owner_free(pl_owner *o);
+/* Sizes the key table for `keys` keys at once (local; never shrinks):
+ * the doublings that inserting them one by one would make, each a fresh
+ * table faulted in and the old one rehashed, are not made. An estimate
+ * (the largest source's rows over the ranks): more keys still grow it. */
+void pl_owner_reserve(pl_owner *o, uint64_t keys);
 
 /* Phase 1 serve fns: recv holds PL_KEY_REC / PL_EDGE_REC records. */
 int pl_owner_add_serve(const uint8_t *recv, size_t n, uint8_t *reply,

@@ -72,7 +72,7 @@ static uint64_t next(void)
 
 static void test_jw(void)
 {
-    long bad = 0, n = 300000;
+    long bad = 0, n = 300000, bad32 = 0, n32 = 0;
     for (long it = 0; it < n; it++) {
         char a[80], b[80];
         size_t cap = it % 100 == 0 ? 70 : 25;
@@ -89,11 +89,24 @@ static void test_jw(void)
             a[next() % la] = 0;
         double x = jw_scan(a, la, b, lb), y = pl_jaro_winkler(a, la, b, lb);
         bad += memcmp(&x, &y, sizeof x) != 0;
+        if (la <= 32 && lb <= 32) {     /* 32-byte buffers, junk past */
+            char pa[32], pb[32];
+            for (size_t i = 0; i < 32; i++) {
+                pa[i] = i < la ? a[i] : (char)(next() % 3 ? 0 : 'A');
+                pb[i] = i < lb ? b[i] : (char)(next() % 3 ? 0 : 'A');
+            }
+            double z = pl_jaro_winkler32(pa, la, pb, lb);
+            bad32 += memcmp(&x, &z, sizeof x) != 0;
+            n32++;
+        }
     }
     CHECK(bad == 0,
           "Jaro-Winkler (bit-parallel) = the character scan, bit for bit, "
           "on %ld random pairs of 0..69 bytes, some with NUL bytes (%ld "
           "differ)", n, bad);
+    CHECK(n32 > 1000 && bad32 == 0,
+          "pl_jaro_winkler32 on 32-byte buffers with junk past the "
+          "strings = the scan, bit for bit (%ld of %ld differ)", bad32, n32);
 }
 
 typedef struct {

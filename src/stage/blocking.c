@@ -15,15 +15,18 @@
 /* The bytes that key item `it` of a record (n, or 0 when missing);
  * lsh_seed seeds an LSH item's bit sample. buf: PL_BK_ITEM_MAX bytes. */
 #define PL_BK_ITEM_MAX (sizeof(pl_fs_name) + 48)
-static size_t item_bytes(const pl_linkage_cfg *c, const pl_lk_item *it,
-                         uint64_t lsh_seed, const uint8_t *rec, char *buf)
+/* dict: rec is a stored record (fellegi.h), else a routed one. */
+static size_t item_bytes(const pl_linkage_cfg *c, const pl_fs_dict *dict,
+                         const pl_lk_item *it, uint64_t lsh_seed,
+                         const uint8_t *rec, char *buf)
 {
     const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
     size_t f = it->field;
     if (h->missing >> f & 1)
         return 0;
     size_t n = 0;
-    const uint8_t *v = rec + pl_fs_off(c, f);
+    const uint8_t *v = dict ? pl_fs_sval(c, dict, rec, f)
+                            : rec + pl_fs_off(c, f);
     const pl_fs_name *x = (const pl_fs_name *)v;
     switch (it->xform) {
     case PL_BK_VALUE:
@@ -77,14 +80,14 @@ static size_t item_bytes(const pl_linkage_cfg *c, const pl_lk_item *it,
     return n;
 }
 
-uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
-                   const uint8_t *rec)
+static uint64_t bk_key(const pl_linkage_cfg *c, const pl_fs_dict *dict,
+                       const pl_lk_rule *r, const uint8_t *rec)
 {
     uint64_t k = 0x51ed270b27a1c0ffull;
     uint64_t ri = (uint64_t)(r - c->rules);    /* seeds an LSH sample */
     for (size_t i = 0; i < r->n_items; i++) {
         char buf[PL_BK_ITEM_MAX];
-        size_t n = item_bytes(c, &r->items[i], ri, rec, buf);
+        size_t n = item_bytes(c, dict, &r->items[i], ri, rec, buf);
         if (n == 0)
             return 0;
         buf[n++] = (char)(0x80 | i);
@@ -93,14 +96,22 @@ uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
     return k ? k : 1;
 }
 
+uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
+                   const uint8_t *rec)
+{
+    return bk_key(c, NULL, r, rec);
+}
+
 /* The key of a sub-block: block key k split by r->split[lev]. A missing
- * value is a sub-block of its own (every record stays in one leaf). */
-static uint64_t sub_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
-                        size_t lev, uint64_t k, const uint8_t *rec)
+ * value is a sub-block of its own (every record stays in one leaf).
+ * dict: rec is a stored record. */
+static uint64_t sub_key(const pl_linkage_cfg *c, const pl_fs_dict *dict,
+                        const pl_lk_rule *r, size_t lev, uint64_t k,
+                        const uint8_t *rec)
 {
     char buf[PL_BK_ITEM_MAX];
     uint64_t ri = (uint64_t)(r - c->rules);
-    size_t n = item_bytes(c, &r->split[lev],
+    size_t n = item_bytes(c, dict, &r->split[lev],
                           ri + PL_LK_MAX_RULES * (lev + 1), rec, buf);
     buf[n] = (char)((n ? 0xa0 : 0xc0) | lev);  /* present / missing */
     uint64_t h = pl_hash64(buf, n + 1, k ^ 0x5b117b10c4ull);
@@ -129,7 +140,7 @@ uint64_t pl_bk_leaf(const pl_linkage_cfg *c, size_t rule,
     const pl_bk_caps *x = &caps[rule];
     for (size_t lev = 0; lev < r->n_split && has_key(x->split, x->n_split, k);
          lev++)
-        k = sub_key(c, r, lev, k, rec);
+        k = sub_key(c, NULL, r, lev, k, rec);
     return k;
 }
 
@@ -149,7 +160,7 @@ static uint64_t route_key(const pl_linkage_cfg *c, const pl_bk_params *bp,
         uint64_t k = pl_hash64(&b, sizeof b, bp->seed ^ 0x6b6579);
         return k ? k : 1;
     }
-    uint64_t k = pl_bk_key(c, &c->rules[bp->rule], rec);
+    uint64_t k = bk_key(c, bp->dict, &c->rules[bp->rule], rec);
     if (k && bp->sample_mod > 1 && (k >> 7) % bp->sample_mod != 0)
         return 0;
     return k;
@@ -390,14 +401,15 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
  * st->capped_pairs (the leaves' own pairs are subtracted where they are
  * formed). Work in the round's records only, not in every record of the
  * rank. Returns 0 or -1 on every rank. */
-static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
+static int split_round(MPI_Comm comm, const pl_linkage_cfg *c,
+                       const pl_fs_dict *dict, size_t rule,
                        const uint8_t *P, size_t np, const uint8_t *Q,
                        const uint32_t *ix, uint64_t *lk, size_t n,
                        uint64_t tot, uint64_t cap, pl_bk_caps *caps,
                        pl_bk_stats *st)
 {
     const pl_lk_rule *r = &c->rules[rule];
-    size_t rs = pl_fs_recsize(c);
+    size_t rs = dict ? pl_fs_srecsize(c) : pl_fs_recsize(c);
     uint8_t *act = pl_xmalloc(n + 1);   /* still in a block being counted */
     for (size_t i = 0; i < n; i++)
         act[i] = lk[i] != 0;
@@ -498,7 +510,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c, size_t rule,
         for (size_t i = 0; i < n; i++)
             if (act[i]) {
                 if (has_key(ov, na, lk[i]))
-                    lk[i] = sub_key(c, r, lev, lk[i],
+                    lk[i] = sub_key(c, dict, r, lev, lk[i],
                                     ix[i] < np ? P + (size_t)ix[i] * rs
                                              : Q + (size_t)(ix[i] - np) * rs);
                 else
@@ -650,13 +662,15 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
               const uint8_t *P, size_t np, const uint8_t *Q, size_t nq,
               pl_bk_pair_fn fn, void *ctx, pl_bk_stats *st)
 {
-    size_t rs = pl_fs_recsize(c);
+    /* rs: a routed record; ss: one of P and Q (stored, or the same) */
+    size_t rs = pl_fs_recsize(c),
+           ss = bp->dict ? pl_fs_srecsize(c) : rs;
     uint64_t rounds = bp->rounds ? bp->rounds : 1;
     B.keys = grow(B.keys, &B.keys_cap, &B.keys_hi,
                   (np + nq + 1) * sizeof *B.keys);
     uint64_t *keys = B.keys;
     for (size_t i = 0; i < np + nq; i++)
-        keys[i] = route_key(c, bp, i < np ? P + i * rs : Q + (i - np) * rs);
+        keys[i] = route_key(c, bp, i < np ? P + i * ss : Q + (i - np) * ss);
     size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
     /* the earlier rules' leaf keys travel with the record (bp->leaf) */
     size_t ls = bp->leaf_rules;
@@ -725,7 +739,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         for (size_t j = 0; j < n; j++)
             lk[j] = keys[ix[j]];
         if (split) {            /* a round is its records' block keys' */
-            if (split_round(comm, c, (size_t)bp->rule, P, np, Q, ix, lk, n,
+            if (split_round(comm, c, bp->dict, (size_t)bp->rule, P, np, Q,
+                            ix, lk, n,
                             rtot[s], bp->cap, bp->caps, st) != 0) {
                 ok = 0;         /* every rank */
                 break;
@@ -752,11 +767,15 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
             if (j + PACK_AHEAD < n) {   /* a round's records are every
                                          * rounds-th: not streamed */
                 size_t a = ix[j + PACK_AHEAD];
-                const uint8_t *pa = a < np ? P + a * rs : Q + (a - np) * rs;
-                for (size_t o = 0; o < rs; o += 64)
+                const uint8_t *pa = a < np ? P + a * ss : Q + (a - np) * ss;
+                for (size_t o = 0; o < ss; o += 64)
                     __builtin_prefetch(pa + o);
             }
-            memcpy(d, i < np ? P + i * rs : Q + (i - np) * rs, rs);
+            const uint8_t *src = i < np ? P + i * ss : Q + (i - np) * ss;
+            if (bp->dict)       /* the names from their dictionaries */
+                pl_fs_expand(c, bp->dict, src, d);
+            else
+                memcpy(d, src, rs);
             memcpy(d, kb, 8);
             d[offsetof(pl_fs_hdr, leaf)] = lk[j] != keys[i];
             if (carry)

@@ -641,7 +641,8 @@ static int dedup_one(pl_run *r, dsrc *d)
     for (size_t ri = 0; ri < c->n_rules && rc == 0; ri++) {
         pl_bk_params bp = {.rule = (int)ri, .dedup = 1, .rounds = rounds,
                            .cap = r->cap, .caps = caps, .self = 1,
-                           .leaf = leaf, .leaf_rules = nleaf};
+                           .leaf = leaf, .leaf_rules = nleaf,
+                           .dict = ps.dict};
         pl_bk_stats st = {0};
         rc = pl_bk_run(r->comm, c, &bp, NULL, 0, ps.Q, ps.count, score_pair,
                        &x, &st);

@@ -3,6 +3,7 @@
 #include "base/date.h"
 #include "crypto/dice.h"
 
+#include "base/mem.h"
 #include "base/strsim.h"
 
 #include <math.h>
@@ -50,6 +51,84 @@ static inline size_t name_len(const char *s)
             return k + (size_t)(__builtin_ctzll(z) >> 3);
     }
     return PL_FS_STR;
+}
+
+void pl_fs_expand(const pl_linkage_cfg *c, const pl_fs_dict *dict,
+                  const uint8_t *in, uint8_t *out)
+{
+    memcpy(out, in, sizeof(pl_fs_hdr));
+    size_t si = sizeof(pl_fs_hdr), so = si;
+    for (size_t f = 0; f < c->n_fields; f++) {
+        const pl_lk_field *fd = &c->fields[f];
+        if (fd->kind == PL_CMP_NAME) {
+            uint32_t id;
+            memcpy(&id, in + si, 4);
+            memcpy(out + so, &dict[f].v[id], sizeof(pl_fs_name));
+        } else
+            memcpy(out + so, in + si, pl_fs_slot(fd));
+        si += pl_fs_sslot(fd);
+        so += pl_fs_slot(fd);
+    }
+}
+
+static size_t dict_slot(const pl_fs_name *v, size_t cap)
+{
+    uint64_t w[3];
+    memcpy(w, v->s, sizeof w);
+    uint64_t h = w[0] * 0x9e3779b97f4a7c15ull ^ w[1] * 0xc2b2ae3d27d4eb4full ^
+                 w[2] * 0x165667b19e3779f9ull;
+    return (size_t)((h ^ h >> 31) * 0xbf58476d1ce4e5b9ull >> 20) & (cap - 1);
+}
+
+static void dict_rehash(pl_fs_dict *d, size_t cap)
+{
+    free(d->ix);
+    d->ix = pl_xcalloc(cap, sizeof *d->ix);
+    d->ix_cap = cap;
+    for (size_t i = 0; i < d->n; i++) {
+        size_t j = dict_slot(&d->v[i], cap);
+        while (d->ix[j])
+            j = (j + 1) & (cap - 1);
+        d->ix[j] = (uint32_t)i + 1;
+    }
+}
+
+_Static_assert(sizeof(pl_fs_name) == 32, "a name value of 32 bytes");
+uint32_t pl_fs_dict_add(pl_fs_dict *d, const pl_fs_name *v)
+{
+    if (2 * (d->n + 1) > d->ix_cap)     /* at most half full */
+        dict_rehash(d, d->ix_cap ? 2 * d->ix_cap : 1024);
+    size_t j = dict_slot(v, d->ix_cap);
+    while (d->ix[j]) {
+        uint32_t i = d->ix[j] - 1;
+        if (memcmp(d->v[i].s, v->s, PL_FS_STR) == 0)
+            return i;
+        j = (j + 1) & (d->ix_cap - 1);
+    }
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? 2 * d->cap : 1024;
+        pl_fs_name *nv = pl_xmalloc(nc * sizeof *nv);
+        if (d->n)
+            memcpy(nv, d->v, d->n * sizeof *nv);
+        pl_wipe(d->v, d->n * sizeof *d->v);
+        free(d->v);
+        d->v = nv;
+        d->occ = pl_xrealloc(d->occ, nc * sizeof *d->occ);
+        d->cap = nc;
+    }
+    d->v[d->n] = *v;
+    d->occ[d->n] = 0;
+    d->ix[j] = (uint32_t)d->n + 1;
+    return (uint32_t)d->n++;
+}
+
+void pl_fs_dict_free(pl_fs_dict *d)
+{
+    pl_wipe(d->v, d->n * sizeof *d->v);
+    free(d->v);
+    free(d->occ);
+    free(d->ix);
+    memset(d, 0, sizeof *d);
 }
 
 uint32_t pl_fs_phonetic(const char *s, size_t len)

@@ -84,6 +84,62 @@ static inline int64_t pl_fs_int(const uint8_t *v)
     return x;
 }
 
+/* Stored records: a rank's records at rest (stage/probalink.c reads them,
+ * stage/blocking.c routes them) hold a name as the 4-byte index of its
+ * value in the field's dictionary on that rank, every other value as a
+ * routed record does; a routed record is made from a stored one by
+ * pl_fs_expand (byte for byte the record the name would have given).
+ * Names repeat (a few thousand first names carry most records): the
+ * records at rest are half the size, and a name's term frequency is set
+ * once a distinct value. */
+typedef struct {
+    pl_fs_name *v;              /* the distinct values, by index */
+    uint32_t   *occ;            /* records (present values) using each */
+    size_t      n, cap;
+    uint32_t   *ix;             /* open addressing: index + 1, 0 free */
+    size_t      ix_cap;
+} pl_fs_dict;
+
+#define PL_FS_ID 4
+static inline size_t pl_fs_sslot(const pl_lk_field *f)
+{
+    return f->kind == PL_CMP_NAME ? PL_FS_ID : pl_fs_slot(f);
+}
+static inline size_t pl_fs_soff(const pl_linkage_cfg *c, size_t f)
+{
+    size_t o = sizeof(pl_fs_hdr);
+    for (size_t g = 0; g < f; g++)
+        o += pl_fs_sslot(&c->fields[g]);
+    return o;
+}
+static inline size_t pl_fs_srecsize(const pl_linkage_cfg *c)
+{
+    return pl_fs_soff(c, c->n_fields);
+}
+/* Field f's value in stored record rec (dict: one per field, by field
+ * index; only the name fields' are used): the slot a routed record has. */
+static inline const uint8_t *pl_fs_sval(const pl_linkage_cfg *c,
+                                        const pl_fs_dict *dict,
+                                        const uint8_t *rec, size_t f)
+{
+    const uint8_t *v = rec + pl_fs_soff(c, f);
+    if (c->fields[f].kind != PL_CMP_NAME)
+        return v;
+    uint32_t id;
+    __builtin_memcpy(&id, v, 4);
+    return (const uint8_t *)&dict[f].v[id];
+}
+/* The routed record (pl_fs_recsize bytes at out) of stored record in. */
+void pl_fs_expand(const pl_linkage_cfg *c, const pl_fs_dict *dict,
+                  const uint8_t *in, uint8_t *out);
+/* The index of value v in d, added (occ 0) when new; values are equal
+ * when their s are (tf and ph follow from s). At most UINT32_MAX - 1
+ * values: the caller keeps a rank's records under that (one value a
+ * record at most). Allocation failure aborts (base/mem.h). */
+uint32_t pl_fs_dict_add(pl_fs_dict *d, const pl_fs_name *v);
+/* Wiped (names) and freed; d zeroed. */
+void pl_fs_dict_free(pl_fs_dict *d);
+
 /* The `ph` of a normalised name: 32-bit hash of its phonetic key, never 0
  * for a key of at least one letter; 0 without one. */
 uint32_t pl_fs_phonetic(const char *s, size_t len);

@@ -84,7 +84,9 @@ typedef struct {
 
 struct pl_probalink_state {
     const pl_linkage_cfg *c;
-    size_t    rs, psi;
+    size_t    rs, srs, psi;     /* routed, stored record (fellegi.h) */
+    /* the name fields' values on this rank, every source's (fellegi.h) */
+    pl_fs_dict dict[PL_LK_MAX_FIELDS];
     uint64_t  p_first, p_count;
     double    t_prepare, cpu_prepare;
     uint8_t  *P;                /* p_count records (all rows) */
@@ -284,7 +286,8 @@ typedef struct {
     uint8_t  raw[32];           /* the stored value, zero-padded */
     char     norm[PL_FS_STR];
     uint32_t ph, cell;
-    uint8_t  len, used;
+    uint32_t id;                /* its dictionary index in field idf */
+    uint8_t  len, used, idf;
 } name_memo;
 
 /* A normalised name's term-frequency sketch cell (term_freqs), computed
@@ -295,11 +298,15 @@ static uint32_t tf_cell(const char *norm, size_t l)
     return (uint32_t)(pl_hash64(norm, l, 7) & ((1u << TF_BITS) - 1));
 }
 
-static size_t name_value(name_memo *memo, const char *s, size_t sz,
-                         pl_fs_name *nm, int tf)
+/* The dictionary index (d, field f) of stored value s (sz bytes) into
+ * *id; returns the normalised length (0: missing). */
+static size_t name_id(name_memo *memo, const char *s, size_t sz, int tf,
+                      pl_fs_dict *d, size_t f, uint32_t *id)
 {
     name_memo *m = NULL;
     uint8_t raw[32];
+    pl_fs_name nm;
+    memset(&nm, 0, sizeof nm);
     if (sz <= sizeof raw) {
         memset(raw, 0, sizeof raw);
         memcpy(raw, s, sz);
@@ -311,32 +318,44 @@ static size_t name_value(name_memo *memo, const char *s, size_t sz,
                      w[3] * 0xd6e8feb86659fd93ull;
         m = &memo[(h ^ h >> 29) * 0xbf58476d1ce4e5b9ull >> 48];
         if (m->used && memcmp(m->raw, raw, sizeof raw) == 0) {
-            memcpy(nm->s, m->norm, m->len);
-            nm->ph = m->ph;
-            if (tf)
-                memcpy(&nm->tf, &m->cell, 4);
             pl_wipe(raw, sizeof raw);
+            if (m->idf == f) {  /* this field's value seen before */
+                *id = m->id;
+                return m->len;
+            }
+            memcpy(nm.s, m->norm, m->len);
+            nm.ph = m->ph;
+            if (tf)
+                memcpy(&nm.tf, &m->cell, 4);
+            *id = m->id = pl_fs_dict_add(d, &nm);
+            m->idf = (uint8_t)f;
+            pl_wipe(&nm, sizeof nm);
             return m->len;
         }
     }
     char tmp[PL_FS_STR + 1];
     size_t l = pl_name_norm(s, sz, tmp, sizeof tmp);
-    memcpy(nm->s, tmp, l);
-    nm->ph = pl_fs_phonetic(tmp, l);
+    memcpy(nm.s, tmp, l);
+    nm.ph = pl_fs_phonetic(tmp, l);
     /* strnlen(nm->s) in term_freqs was l: a normalised name has no NUL */
     uint32_t cell = tf_cell(tmp, strnlen(tmp, l));
     if (tf)
-        memcpy(&nm->tf, &cell, 4);
+        memcpy(&nm.tf, &cell, 4);
+    *id = pl_fs_dict_add(d, &nm);
     if (m) {
         memcpy(m->raw, raw, sizeof raw);
         memcpy(m->norm, tmp, l);
+        memset(m->norm + l, 0, PL_FS_STR - l);
         m->len = (uint8_t)l;
-        m->ph = nm->ph;
+        m->ph = nm.ph;
         m->cell = cell;
+        m->id = *id;
+        m->idf = (uint8_t)f;
         m->used = 1;
     }
     pl_wipe(raw, sizeof raw);
     pl_wipe(tmp, sizeof tmp);
+    pl_wipe(&nm, sizeof nm);
     return l;
 }
 
@@ -345,7 +364,8 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                         uint8_t **out, uint64_t *present)
 {
     const pl_linkage_cfg *c = r->job->linkage;
-    size_t rs = pl_fs_recsize(c);
+    struct pl_probalink_state *st = r->probalink;
+    size_t rs = pl_fs_srecsize(c);      /* stored records (fellegi.h) */
     col_t cols[PL_LK_MAX_FIELDS];
     pl_pprl_col enc[PL_LK_MAX_FIELDS];      /* compare: dice fields */
     int ok = 1;
@@ -393,6 +413,13 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         ok = 0;
     }
     uint64_t n = ok ? *count : 0;
+    if (n >= UINT32_MAX) {      /* names' indices (pl_fs_dict_add) */
+        pl_err("%s: /sources/%s: %llu rows on this rank; the linkage takes "
+               "fewer than 2^32 a rank: run more ranks", r->store.path, src,
+               (unsigned long long)n);
+        ok = 0;
+        n = 0;
+    }
     uint8_t *recs = pl_xcalloc_huge(n * rs + 1);
     for (uint64_t i = 0; i < n; i++) {
         pl_fs_hdr *h = (pl_fs_hdr *)(recs + i * rs);
@@ -432,7 +459,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
             uint64_t at = ok ? *first + c0 : 0;
             if (fd->kind == PL_CMP_DICE) {  /* filters as they are */
                 ok &= pl_pprl_read(r, &enc[f], at, cn, buf) == 0;
-                size_t off = pl_fs_off(c, f), nw = fd->bytes / 8;
+                size_t off = pl_fs_soff(c, f), nw = fd->bytes / 8;
                 for (uint64_t k = 0; k < cn && ok; k++) {
                     uint8_t *rec = recs + (c0 + k) * rs;
                     memcpy(rec + off, buf + k * fd->bytes, fd->bytes);
@@ -457,7 +484,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                                     cols[f].is_str ? mt : H5T_NATIVE_INT64,
                                     at, cn, 0, buf, r->dxpl) == 0;
             size_t sz = cols[f].is_str ? cols[f].size : 8;
-            size_t off = pl_fs_off(c, f);
+            size_t off = pl_fs_soff(c, f);
             for (uint64_t k = 0; k < cn && ok; k++) {
                 uint8_t *rec = recs + (c0 + k) * rs;
                 pl_fs_hdr *h = (pl_fs_hdr *)rec;
@@ -465,8 +492,11 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                 const char *s = (const char *)buf + k * sz;
                 int miss = 0;
                 if (fd->kind == PL_CMP_NAME) {
-                    miss = name_value(memo, s, sz, (pl_fs_name *)v,
-                                      fd->tf) == 0;
+                    uint32_t id;
+                    miss = name_id(memo, s, sz, fd->tf, &st->dict[f], f,
+                                   &id) == 0;
+                    memcpy(v, &id, 4);
+                    st->dict[f].occ[id] += !miss;   /* term_freqs */
                 } else if (cols[f].is_str) {
                     size_t l = strnlen(s, sz);
                     while (l > 0 && s[l - 1] == ' ')
@@ -508,36 +538,33 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
 
 /* Term frequencies of the name fields with tf on: a count sketch of 2^20
  * cells per field summed over every rank and source. */
-/* One pass of term_freqs over every record's name fields tf[0..ntf):
- * count (all == NULL: each value's sketch cell counted in cnt and kept
- * in its tf slot, tot[t] values seen) or share (the cell's count over
- * all[t], in place of the cell). */
+/* One pass of term_freqs over the distinct values of the name fields
+ * tf[0..ntf) (fellegi.h's dictionaries: each value with the number of
+ * records carrying it, occ): count (all == NULL: each value's sketch
+ * cell, kept in its tf slot by read_records, counted occ times in cnt,
+ * tot[t] values seen) or share (the cell's count over all[t], in place
+ * of the cell). A value no present record carries (missing: "") keeps
+ * its cell, never read. The same counts and shares as a pass over every
+ * record, each value once. */
 static void tf_pass(struct pl_probalink_state *s, const size_t *tf,
                     size_t ntf, size_t M, uint32_t *cnt, uint64_t *tot,
                     const uint64_t *all)
 {
-    const pl_linkage_cfg *c = s->c;
-    for (size_t k = 0; k <= s->nq; k++) {
-        uint8_t *R = k == 0 ? s->P : s->q[k - 1].Q;
-        uint64_t n = k == 0 ? s->p_count : s->q[k - 1].count;
-        for (uint64_t i = 0; i < n; i++) {
-            uint8_t *rec = R + i * s->rs;
-            uint32_t miss = ((const pl_fs_hdr *)rec)->missing;
-            for (size_t t = 0; t < ntf; t++) {
-                if (miss >> tf[t] & 1)
-                    continue;
-                pl_fs_name *v = (pl_fs_name *)(rec + pl_fs_off(c, tf[t]));
-                uint32_t cell;
-                if (all) {
-                    memcpy(&cell, &v->tf, 4);
-                    v->tf = (float)((double)cnt[t * M + cell] /
-                                    (double)(all[t] ? all[t] : 1));
-                    continue;
-                }
-                memcpy(&cell, &v->tf, 4);   /* read_records' tf_cell */
-                cnt[t * M + (cell & (M - 1))]++;
-                tot[t]++;
+    for (size_t t = 0; t < ntf; t++) {
+        pl_fs_dict *d = &s->dict[tf[t]];
+        for (size_t i = 0; i < d->n; i++) {
+            if (d->occ[i] == 0)
+                continue;
+            pl_fs_name *v = &d->v[i];
+            uint32_t cell;
+            memcpy(&cell, &v->tf, 4);   /* read_records' tf_cell */
+            if (all) {
+                v->tf = (float)((double)cnt[t * M + cell] /
+                                (double)(all[t] ? all[t] : 1));
+                continue;
             }
+            cnt[t * M + (cell & (M - 1))] += d->occ[i];
+            tot[t] += d->occ[i];
         }
     }
 }
@@ -553,9 +580,8 @@ static void term_freqs(pl_run *r)
             tf[ntf++] = f;
     if (ntf == 0)
         return;
-    /* one sketch a field; every field's counts in one pass over the
-     * records, their shares in a second (the records are far larger
-     * than the caches: one pass a field was three times the traffic) */
+    /* one sketch a field: the counts over every field's distinct values,
+     * then their shares (tf_pass) */
     uint32_t *cnt = pl_xcalloc_huge(ntf * M * sizeof *cnt);
     uint64_t tot[PL_LK_MAX_FIELDS] = {0}, all[PL_LK_MAX_FIELDS] = {0};
     tf_pass(s, tf, ntf, M, cnt, tot, NULL);
@@ -600,6 +626,7 @@ int pl_probalink_prepare(pl_run *r)
     if (pl_pprl_prepare(r) != 0)        /* sets the dice fields' widths */
         return -1;
     s->rs = pl_fs_recsize(c);
+    s->srs = pl_fs_srecsize(c);
     s->psi = c->persons_index;
     const pl_source *ps = &r->store.src[s->psi];
     s->p_first = ps->first;
@@ -714,7 +741,7 @@ int pl_probalink_batch(pl_run *r, size_t si, uint64_t lo, uint64_t cnt,
             k += !why[i];
             continue;
         }
-        pl_fs_hdr *h = (pl_fs_hdr *)(s->P + row * s->rs);
+        pl_fs_hdr *h = (pl_fs_hdr *)(s->P + row * s->srs);
         if (why[i] == PL_R_OPPOSED)
             opposed_pid(r, s->p_first + row, h->pid);
         else
@@ -1281,7 +1308,7 @@ int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
     pass_ctx x = {c, counts, NULL, NULL, NULL, 0, 0, c->lower};
     /* 1. u from random pairs */
     pl_bk_params bp = {.rule = -1, .seed = c->seed, .rounds = 1,
-                       .cap = r->cap, .self = self};
+                       .cap = r->cap, .self = self, .dict = s->dict};
     bp.mod_p = div_up(NP, RANDOM_RECORDS);
     bp.mod_q = div_up(NQ, RANDOM_RECORDS);
     uint64_t sp = NP / (bp.mod_p ? bp.mod_p : 1),
@@ -1309,7 +1336,7 @@ int pl_probalink_fit(pl_run *r, const uint8_t *P, uint64_t np, uint64_t NP,
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         memset(counts, 0, (size_t)G * sizeof *counts);
         pl_bk_params tp = {.rule = (int)ri, .dedup = 0, .rounds = rounds,
-                           .cap = r->cap, .self = self};
+                           .cap = r->cap, .self = self, .dict = s->dict};
         tp.sample_mod = div_up(NQ, TRAIN_RECORDS);
         pl_bk_stats ts = {0};
         if (pl_bk_run(r->comm, c, &tp, P, np, Q, nq, count_pair,
@@ -1405,7 +1432,8 @@ static int link_one(pl_run *r, qsrc *q)
     for (size_t ri = 0; ri < c->n_rules; ri++) {
         pl_bk_params sp2 = {.rule = (int)ri, .dedup = 1, .split = 1,
                             .rounds = rounds, .cap = r->cap, .caps = caps,
-                            .leaf = leaf, .leaf_rules = nleaf};
+                            .leaf = leaf, .leaf_rules = nleaf,
+                            .dict = s->dict};
         pl_bk_stats ss = {0};
         int bk = pl_bk_run(r->comm, c, &sp2, s->P, np, q->Q, q->count,
                            score_pair, &x, &ss);
@@ -1543,7 +1571,7 @@ static int persons_by_pid(pl_run *r)
     struct pl_probalink_state *s = r->probalink;
     const pl_linkage_cfg *c = r->job->linkage;
     uint64_t npr = r->store.src[c->persons_index].nrows;
-    size_t rs = s->rs;
+    size_t rs = s->srs;         /* stored records */
     uint64_t np = 0;
     pid_row *pr = pl_xmalloc_huge(s->p_count * sizeof *pr + sizeof *pr);
     for (uint64_t i = 0; i < s->p_count; i++)
@@ -1729,6 +1757,7 @@ int pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out)
         out->first = q->first;
         out->count = q->count;
         out->Q = q->Q;
+        out->dict = s->dict;
         out->linked = !q->dedup_only;
         out->status = q->status;
         out->pid = q->pid;
@@ -2088,16 +2117,18 @@ void pl_probalink_drop_records(pl_run *r)
         return;
     pl_bk_release();
     if (s->P)                   /* its tail was wiped when compacted */
-        pl_wipe(s->P, s->p_count * s->rs);
-    pl_free_huge(s->P, s->p_count * s->rs + 1);
+        pl_wipe(s->P, s->p_count * s->srs);
+    pl_free_huge(s->P, s->p_count * s->srs + 1);
     s->P = NULL;
     for (size_t k = 0; k < s->nq; k++) {
         qsrc *q = &s->q[k];
         if (q->Q)
-            pl_wipe(q->Q, q->count * s->rs);
-        pl_free_huge(q->Q, q->count * s->rs + 1);
+            pl_wipe(q->Q, q->count * s->srs);
+        pl_free_huge(q->Q, q->count * s->srs + 1);
         q->Q = NULL;
     }
+    for (size_t f = 0; f < PL_LK_MAX_FIELDS; f++)  /* the names */
+        pl_fs_dict_free(&s->dict[f]);
 }
 
 void pl_probalink_free(pl_run *r)

@@ -82,13 +82,14 @@ void pl_probalink_free(pl_run *r);
 
 /* For stage/dedup.c: the records of a source of linkage.sources or
  * linkage.dedup (this rank's rows [first, first + count) of nrows, side
- * 1). linked: the source is also linked to the persons, and after
+ * 1; pl_bk_params.dict = dict). linked: the source is also linked to the persons, and after
  * pl_probalink_link status (1 linked, 2 review, 3 new) and pid (16 bytes
  * a row; writable: a cluster's pid replaces it) are set, else NULL.
  * Returns -1 when the source is not one of them. */
 typedef struct {
     uint64_t       nrows, first, count;
-    const uint8_t *Q;
+    const uint8_t *Q;           /* stored records (stage/fellegi.h) */
+    const pl_fs_dict *dict;     /* their names' dictionaries */
     int            linked;
     const uint8_t *status;
     uint8_t       *pid;

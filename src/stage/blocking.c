@@ -16,17 +16,17 @@
  * lsh_seed seeds an LSH item's bit sample. buf: PL_BK_ITEM_MAX bytes. */
 #define PL_BK_ITEM_MAX (sizeof(pl_fs_name) + 48)
 /* dict: rec is a stored record (fellegi.h), else a routed one. */
-static size_t item_bytes(const pl_linkage_cfg *c, const pl_fs_dict *dict,
-                         const pl_lk_item *it, uint64_t lsh_seed,
-                         const uint8_t *rec, char *buf)
+static size_t item_bytes(const pl_linkage_cfg *c, const pl_fs_layout *L,
+                         const pl_fs_dict *dict, const pl_lk_item *it,
+                         uint64_t lsh_seed, const uint8_t *rec, char *buf)
 {
     const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
     size_t f = it->field;
     if (h->missing >> f & 1)
         return 0;
     size_t n = 0;
-    const uint8_t *v = dict ? pl_fs_sval(c, dict, rec, f)
-                            : rec + pl_fs_off(c, f);
+    const uint8_t *v = dict ? pl_fs_sval(c, L, dict, rec, f)
+                            : rec + L->off[f];
     const pl_fs_name *x = (const pl_fs_name *)v;
     switch (it->xform) {
     case PL_BK_VALUE:
@@ -80,14 +80,15 @@ static size_t item_bytes(const pl_linkage_cfg *c, const pl_fs_dict *dict,
     return n;
 }
 
-static uint64_t bk_key(const pl_linkage_cfg *c, const pl_fs_dict *dict,
-                       const pl_lk_rule *r, const uint8_t *rec)
+static uint64_t bk_key(const pl_linkage_cfg *c, const pl_fs_layout *L,
+                       const pl_fs_dict *dict, const pl_lk_rule *r,
+                       const uint8_t *rec)
 {
     uint64_t k = 0x51ed270b27a1c0ffull;
     uint64_t ri = (uint64_t)(r - c->rules);    /* seeds an LSH sample */
     for (size_t i = 0; i < r->n_items; i++) {
         char buf[PL_BK_ITEM_MAX];
-        size_t n = item_bytes(c, dict, &r->items[i], ri, rec, buf);
+        size_t n = item_bytes(c, L, dict, &r->items[i], ri, rec, buf);
         if (n == 0)
             return 0;
         buf[n++] = (char)(0x80 | i);
@@ -99,19 +100,21 @@ static uint64_t bk_key(const pl_linkage_cfg *c, const pl_fs_dict *dict,
 uint64_t pl_bk_key(const pl_linkage_cfg *c, const pl_lk_rule *r,
                    const uint8_t *rec)
 {
-    return bk_key(c, NULL, r, rec);
+    pl_fs_layout L;
+    pl_fs_layout_of(c, &L);
+    return bk_key(c, &L, NULL, r, rec);
 }
 
 /* The key of a sub-block: block key k split by r->split[lev]. A missing
  * value is a sub-block of its own (every record stays in one leaf).
  * dict: rec is a stored record. */
-static uint64_t sub_key(const pl_linkage_cfg *c, const pl_fs_dict *dict,
-                        const pl_lk_rule *r, size_t lev, uint64_t k,
-                        const uint8_t *rec)
+static uint64_t sub_key(const pl_linkage_cfg *c, const pl_fs_layout *L,
+                        const pl_fs_dict *dict, const pl_lk_rule *r,
+                        size_t lev, uint64_t k, const uint8_t *rec)
 {
     char buf[PL_BK_ITEM_MAX];
     uint64_t ri = (uint64_t)(r - c->rules);
-    size_t n = item_bytes(c, dict, &r->split[lev],
+    size_t n = item_bytes(c, L, dict, &r->split[lev],
                           ri + PL_LK_MAX_RULES * (lev + 1), rec, buf);
     buf[n] = (char)((n ? 0xa0 : 0xc0) | lev);  /* present / missing */
     uint64_t h = pl_hash64(buf, n + 1, k ^ 0x5b117b10c4ull);
@@ -138,16 +141,20 @@ uint64_t pl_bk_leaf(const pl_linkage_cfg *c, size_t rule,
     if (!k || !caps)
         return k;
     const pl_bk_caps *x = &caps[rule];
+    if (r->n_split == 0 || !has_key(x->split, x->n_split, k))
+        return k;
+    pl_fs_layout L;
+    pl_fs_layout_of(c, &L);
     for (size_t lev = 0; lev < r->n_split && has_key(x->split, x->n_split, k);
          lev++)
-        k = sub_key(c, NULL, r, lev, k, rec);
+        k = sub_key(c, &L, NULL, r, lev, k, rec);
     return k;
 }
 
 
 /* The key of a record under the run's parameters, 0 = not routed. */
-static uint64_t route_key(const pl_linkage_cfg *c, const pl_bk_params *bp,
-                          const uint8_t *rec)
+static uint64_t route_key(const pl_linkage_cfg *c, const pl_fs_layout *L,
+                          const pl_bk_params *bp, const uint8_t *rec)
 {
     const pl_fs_hdr *h = (const pl_fs_hdr *)rec;
     if (bp->rule < 0) {
@@ -160,7 +167,7 @@ static uint64_t route_key(const pl_linkage_cfg *c, const pl_bk_params *bp,
         uint64_t k = pl_hash64(&b, sizeof b, bp->seed ^ 0x6b6579);
         return k ? k : 1;
     }
-    uint64_t k = bk_key(c, bp->dict, &c->rules[bp->rule], rec);
+    uint64_t k = bk_key(c, L, bp->dict, &c->rules[bp->rule], rec);
     if (k && bp->sample_mod > 1 && (k >> 7) % bp->sample_mod != 0)
         return 0;
     return k;
@@ -402,14 +409,15 @@ static int gather_cnt(const uint8_t *recv, size_t n, uint8_t *reply,
  * formed). Work in the round's records only, not in every record of the
  * rank. Returns 0 or -1 on every rank. */
 static int split_round(MPI_Comm comm, const pl_linkage_cfg *c,
-                       const pl_fs_dict *dict, size_t rule,
+                       const pl_fs_layout *L, const pl_fs_dict *dict,
+                       size_t rule,
                        const uint8_t *P, size_t np, const uint8_t *Q,
                        const uint32_t *ix, uint64_t *lk, size_t n,
                        uint64_t tot, uint64_t cap, pl_bk_caps *caps,
                        pl_bk_stats *st)
 {
     const pl_lk_rule *r = &c->rules[rule];
-    size_t rs = dict ? pl_fs_srecsize(c) : pl_fs_recsize(c);
+    size_t rs = dict ? L->srs : L->rs;
     uint8_t *act = pl_xmalloc(n + 1);   /* still in a block being counted */
     for (size_t i = 0; i < n; i++)
         act[i] = lk[i] != 0;
@@ -510,7 +518,7 @@ static int split_round(MPI_Comm comm, const pl_linkage_cfg *c,
         for (size_t i = 0; i < n; i++)
             if (act[i]) {
                 if (has_key(ov, na, lk[i]))
-                    lk[i] = sub_key(c, dict, r, lev, lk[i],
+                    lk[i] = sub_key(c, L, dict, r, lev, lk[i],
                                     ix[i] < np ? P + (size_t)ix[i] * rs
                                              : Q + (size_t)(ix[i] - np) * rs);
                 else
@@ -601,6 +609,7 @@ static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
  * block compares fewer). *pf: the next entry not yet looked at. */
 #define PF_AHEAD 48
 #define PACK_AHEAD 8     /* records (pl_bk_run's send loop) */
+#define KEY_AHEAD 8      /* records (pl_bk_run's key loop) */
 static void prefetch_ahead(const ent *e, uint64_t *pf, uint64_t upto,
                            uint64_t nr, int self, const uint8_t *recv,
                            size_t rs, const uint64_t *pk, size_t nprior)
@@ -663,14 +672,25 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
               pl_bk_pair_fn fn, void *ctx, pl_bk_stats *st)
 {
     /* rs: a routed record; ss: one of P and Q (stored, or the same) */
-    size_t rs = pl_fs_recsize(c),
-           ss = bp->dict ? pl_fs_srecsize(c) : rs;
+    pl_fs_layout L;
+    pl_fs_layout_of(c, &L);
+    size_t rs = L.rs, ss = bp->dict ? L.srs : rs;
     uint64_t rounds = bp->rounds ? bp->rounds : 1;
     B.keys = grow(B.keys, &B.keys_cap, &B.keys_hi,
                   (np + nq + 1) * sizeof *B.keys);
     uint64_t *keys = B.keys;
-    for (size_t i = 0; i < np + nq; i++)
-        keys[i] = route_key(c, bp, i < np ? P + i * ss : Q + (i - np) * ss);
+    /* a rule's names are the dictionaries' values: random reads, asked
+     * for KEY_AHEAD records ahead (the records themselves stream) */
+    int names = bp->dict && bp->rule >= 0 && L.n_names > 0;
+    for (size_t i = 0; i < np + nq; i++) {
+        if (names && i + KEY_AHEAD < np + nq) {
+            size_t a = i + KEY_AHEAD;
+            pl_fs_prefetch_names(&L, bp->dict,
+                                 a < np ? P + a * ss : Q + (a - np) * ss);
+        }
+        keys[i] = route_key(c, &L, bp,
+                            i < np ? P + i * ss : Q + (i - np) * ss);
+    }
     size_t nprior = bp->rule > 0 && bp->dedup ? (size_t)bp->rule : 0;
     /* the earlier rules' leaf keys travel with the record (bp->leaf) */
     size_t ls = bp->leaf_rules;
@@ -739,7 +759,7 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         for (size_t j = 0; j < n; j++)
             lk[j] = keys[ix[j]];
         if (split) {            /* a round is its records' block keys' */
-            if (split_round(comm, c, bp->dict, (size_t)bp->rule, P, np, Q,
+            if (split_round(comm, c, &L, bp->dict, (size_t)bp->rule, P, np, Q,
                             ix, lk, n,
                             rtot[s], bp->cap, bp->caps, st) != 0) {
                 ok = 0;         /* every rank */
@@ -771,9 +791,14 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                 for (size_t o = 0; o < ss; o += 64)
                     __builtin_prefetch(pa + o);
             }
+            if (bp->dict && j + PACK_AHEAD / 2 < n) {  /* then its names */
+                size_t a = ix[j + PACK_AHEAD / 2];
+                pl_fs_prefetch_names(&L, bp->dict, a < np ? P + a * ss
+                                                          : Q + (a - np) * ss);
+            }
             const uint8_t *src = i < np ? P + i * ss : Q + (i - np) * ss;
             if (bp->dict)       /* the names from their dictionaries */
-                pl_fs_expand(c, bp->dict, src, d);
+                pl_fs_expand(&L, bp->dict, src, d);
             else
                 memcpy(d, src, rs);
             memcpy(d, kb, 8);

@@ -53,22 +53,38 @@ static inline size_t name_len(const char *s)
     return PL_FS_STR;
 }
 
-void pl_fs_expand(const pl_linkage_cfg *c, const pl_fs_dict *dict,
-                  const uint8_t *in, uint8_t *out)
+void pl_fs_layout_of(const pl_linkage_cfg *c, pl_fs_layout *L)
 {
-    memcpy(out, in, sizeof(pl_fs_hdr));
-    size_t si = sizeof(pl_fs_hdr), so = si;
+    memset(L, 0, sizeof *L);
+    size_t so = sizeof(pl_fs_hdr), ro = so;
+    /* the header, then runs of plain values merged */
+    L->seg[0].from = L->seg[0].to = 0;
+    L->seg[0].len = (uint32_t)so;
+    L->seg[0].f = -1;
+    L->n_seg = 1;
     for (size_t f = 0; f < c->n_fields; f++) {
         const pl_lk_field *fd = &c->fields[f];
+        L->off[f] = ro;
+        L->soff[f] = so;
         if (fd->kind == PL_CMP_NAME) {
-            uint32_t id;
-            memcpy(&id, in + si, 4);
-            memcpy(out + so, &dict[f].v[id], sizeof(pl_fs_name));
-        } else
-            memcpy(out + so, in + si, pl_fs_slot(fd));
-        si += pl_fs_sslot(fd);
-        so += pl_fs_slot(fd);
+            L->names[L->n_names++] = (uint8_t)f;
+            L->seg[L->n_seg].from = (uint32_t)so;
+            L->seg[L->n_seg].to = (uint32_t)ro;
+            L->seg[L->n_seg].len = sizeof(pl_fs_name);
+            L->seg[L->n_seg++].f = (int32_t)f;
+        } else if (L->seg[L->n_seg - 1].f < 0) {   /* extends the run */
+            L->seg[L->n_seg - 1].len += (uint32_t)pl_fs_slot(fd);
+        } else {
+            L->seg[L->n_seg].from = (uint32_t)so;
+            L->seg[L->n_seg].to = (uint32_t)ro;
+            L->seg[L->n_seg].len = (uint32_t)pl_fs_slot(fd);
+            L->seg[L->n_seg++].f = -1;
+        }
+        so += pl_fs_sslot(fd);
+        ro += pl_fs_slot(fd);
     }
+    L->rs = ro;
+    L->srs = so;
 }
 
 static size_t dict_slot(const pl_fs_name *v, size_t cap)

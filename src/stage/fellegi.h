@@ -116,22 +116,66 @@ static inline size_t pl_fs_srecsize(const pl_linkage_cfg *c)
 {
     return pl_fs_soff(c, c->n_fields);
 }
+/* A record layout (pl_fs_layout_of, once a call of the blocking): each
+ * field's offset in a routed and in a stored record, and pl_fs_expand's
+ * copy plan (seg: f >= 0 a name field's 32-byte value from its
+ * dictionary, else len bytes as they are). */
+typedef struct {
+    size_t   rs, srs;
+    size_t   off[PL_LK_MAX_FIELDS], soff[PL_LK_MAX_FIELDS];
+    size_t   n_names;
+    uint8_t  names[PL_LK_MAX_FIELDS];   /* the name fields */
+    size_t   n_seg;
+    struct {
+        uint32_t from, to, len;
+        int32_t  f;
+    } seg[2 * PL_LK_MAX_FIELDS + 1];
+} pl_fs_layout;
+void pl_fs_layout_of(const pl_linkage_cfg *c, pl_fs_layout *L);
+
 /* Field f's value in stored record rec (dict: one per field, by field
  * index; only the name fields' are used): the slot a routed record has. */
 static inline const uint8_t *pl_fs_sval(const pl_linkage_cfg *c,
+                                        const pl_fs_layout *L,
                                         const pl_fs_dict *dict,
                                         const uint8_t *rec, size_t f)
 {
-    const uint8_t *v = rec + pl_fs_soff(c, f);
+    const uint8_t *v = rec + L->soff[f];
     if (c->fields[f].kind != PL_CMP_NAME)
         return v;
     uint32_t id;
     __builtin_memcpy(&id, v, 4);
     return (const uint8_t *)&dict[f].v[id];
 }
-/* The routed record (pl_fs_recsize bytes at out) of stored record in. */
-void pl_fs_expand(const pl_linkage_cfg *c, const pl_fs_dict *dict,
-                  const uint8_t *in, uint8_t *out);
+/* The routed record (L->rs bytes at out) of stored record in. */
+static inline void pl_fs_expand(const pl_fs_layout *L,
+                                const pl_fs_dict *dict, const uint8_t *in,
+                                uint8_t *out)
+{
+    for (size_t k = 0; k < L->n_seg; k++) {
+        if (L->seg[k].f >= 0) {
+            uint32_t id;
+            __builtin_memcpy(&id, in + L->seg[k].from, 4);
+            __builtin_memcpy(out + L->seg[k].to, &dict[L->seg[k].f].v[id],
+                             sizeof(pl_fs_name));
+        } else
+            __builtin_memcpy(out + L->seg[k].to, in + L->seg[k].from,
+                             L->seg[k].len);
+    }
+}
+/* Asks for the dictionary values of stored record rec (its names) to be
+ * fetched into the cache, ahead of their use. */
+static inline void pl_fs_prefetch_names(const pl_fs_layout *L,
+                                        const pl_fs_dict *dict,
+                                        const uint8_t *rec)
+{
+    for (size_t k = 0; k < L->n_names; k++) {
+        size_t f = L->names[k];
+        uint32_t id;
+        __builtin_memcpy(&id, rec + L->soff[f], 4);
+        __builtin_prefetch(&dict[f].v[id]);
+    }
+}
 /* The index of value v in d, added (occ 0) when new; values are equal
  * when their s are (tf and ph follow from s). At most UINT32_MAX - 1
  * values: the caller keeps a rank's records under that (one value a

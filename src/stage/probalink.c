@@ -276,7 +276,8 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
  * of a small direct-mapped table of raw values (at most 32 bytes) is
  * kept with its result: most values are normalised and encoded once.
  * Returns the normalised length (0: missing). */
-#define MEMO_SLOTS (1u << 16)
+#define MEMO_BITS 18     /* 20 MiB: most of a field's distinct values */
+#define MEMO_SLOTS (1u << MEMO_BITS)
 /* rows a read (read_records); a test build may make it small:
  * make CC='mpicc -DLK_READ_CHUNK=1000' */
 #ifndef LK_READ_CHUNK
@@ -316,7 +317,7 @@ static size_t name_id(name_memo *memo, const char *s, size_t sz, int tf,
                      w[1] * 0xc2b2ae3d27d4eb4full ^
                      w[2] * 0x165667b19e3779f9ull ^
                      w[3] * 0xd6e8feb86659fd93ull;
-        m = &memo[(h ^ h >> 29) * 0xbf58476d1ce4e5b9ull >> 48];
+        m = &memo[(h ^ h >> 29) * 0xbf58476d1ce4e5b9ull >> (64 - MEMO_BITS)];
         if (m->used && memcmp(m->raw, raw, sizeof raw) == 0) {
             pl_wipe(raw, sizeof raw);
             if (m->idf == f) {  /* this field's value seen before */

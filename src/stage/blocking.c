@@ -25,6 +25,15 @@ static size_t item_bytes(const pl_linkage_cfg *c, const pl_fs_layout *L,
     if (h->missing >> f & 1)
         return 0;
     size_t n = 0;
+    if (dict && it->xform == PL_BK_PHONETIC &&
+        c->fields[f].kind == PL_CMP_NAME) {   /* in the stored slot */
+        uint32_t ph;
+        memcpy(&ph, rec + L->soff[f] + 4, 4);
+        if (ph == 0)
+            return 0;
+        memcpy(buf, &ph, 4);
+        return 4;
+    }
     const uint8_t *v = dict ? pl_fs_sval(c, L, dict, rec, f)
                             : rec + L->off[f];
     const pl_fs_name *x = (const pl_fs_name *)v;
@@ -681,7 +690,13 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
     uint64_t *keys = B.keys;
     /* a rule's names are the dictionaries' values: random reads, asked
      * for KEY_AHEAD records ahead (the records themselves stream) */
-    int names = bp->dict && bp->rule >= 0 && L.n_names > 0;
+    int names = 0;              /* a rule item reading a dictionary value */
+    for (size_t t = 0; bp->dict && bp->rule >= 0 &&
+                       t < c->rules[bp->rule].n_items; t++) {
+        const pl_lk_item *it = &c->rules[bp->rule].items[t];
+        names |= c->fields[it->field].kind == PL_CMP_NAME &&
+                 it->xform != PL_BK_PHONETIC;
+    }
     for (size_t i = 0; i < np + nq; i++) {
         if (names && i + KEY_AHEAD < np + nq) {
             size_t a = i + KEY_AHEAD;

@@ -87,7 +87,8 @@ static inline int64_t pl_fs_int(const uint8_t *v)
 /* Stored records: a rank's records at rest (stage/probalink.c reads them,
  * stage/blocking.c routes them) hold a name as the 4-byte index of its
  * value in the field's dictionary on that rank, every other value as a
- * routed record does; a routed record is made from a stored one by
+ * routed record does (a name's slot: the index, then the value's ph);
+ * a routed record is made from a stored one by
  * pl_fs_expand (byte for byte the record the name would have given).
  * Names repeat (a few thousand first names carry most records): the
  * records at rest are half the size, and a name's term frequency is set
@@ -100,7 +101,9 @@ typedef struct {
     size_t      ix_cap;
 } pl_fs_dict;
 
-#define PL_FS_ID 4
+/* a stored name: its index, then its ph (the blocking keys' phonetic
+ * items read it there, not in the dictionary: no random read) */
+#define PL_FS_ID 8
 static inline size_t pl_fs_sslot(const pl_lk_field *f)
 {
     return f->kind == PL_CMP_NAME ? PL_FS_ID : pl_fs_slot(f);

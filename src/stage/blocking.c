@@ -617,7 +617,8 @@ static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
  * entries past the current block (at most 64 records a block: a capped
  * block compares fewer). *pf: the next entry not yet looked at. */
 #define PF_AHEAD 48
-#define PACK_AHEAD 8     /* records (pl_bk_run's send loop) */
+#define PACK_AHEAD 16    /* records (pl_bk_run's send loop), and their */
+#define NAMES_AHEAD 8    /*   names' dictionary values once they are in */
 #define KEY_AHEAD 8      /* records (pl_bk_run's key loop) */
 static void prefetch_ahead(const ent *e, uint64_t *pf, uint64_t upto,
                            uint64_t nr, int self, const uint8_t *recv,
@@ -806,8 +807,8 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
                 for (size_t o = 0; o < ss; o += 64)
                     __builtin_prefetch(pa + o);
             }
-            if (bp->dict && j + PACK_AHEAD / 2 < n) {  /* then its names */
-                size_t a = ix[j + PACK_AHEAD / 2];
+            if (bp->dict && j + NAMES_AHEAD < n) {  /* then its names */
+                size_t a = ix[j + NAMES_AHEAD];
                 pl_fs_prefetch_names(&L, bp->dict, a < np ? P + a * ss
                                                           : Q + (a - np) * ss);
             }

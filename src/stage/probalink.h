@@ -103,7 +103,8 @@ int  pl_probalink_source(pl_run *r, const char *name, pl_probalink_src *out);
 int  pl_probalink_oppose(pl_run *r, const char *name, const uint8_t *opp);
 
 /* Collective: steps 1-2, the model of records Q (nq here, NQ in all)
- * against the persons P (np here, NP in all), or with self against
+ * against the persons P (np here, NP in all; both stored records of this
+ * run's dictionaries, stage/fellegi.h), or with self against
  * themselves (pairs of two records of Q, P empty; λ over the NQ (NQ-1)/2
  * pairs): u from random pairs, m and λ by EM per blocking rule.
  * *random_pairs: random pairs compared; t_phase: seconds of u, of EM.

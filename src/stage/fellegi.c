@@ -98,6 +98,7 @@ static size_t dict_slot(const pl_fs_name *v, size_t cap)
 
 static void dict_rehash(pl_fs_dict *d, size_t cap)
 {
+    pl_wipe(d->ix, d->ix_cap * sizeof *d->ix);
     free(d->ix);
     d->ix = pl_xcalloc(cap, sizeof *d->ix);
     d->ix_cap = cap;
@@ -141,6 +142,9 @@ uint32_t pl_fs_dict_add(pl_fs_dict *d, const pl_fs_name *v)
 void pl_fs_dict_free(pl_fs_dict *d)
 {
     pl_wipe(d->v, d->n * sizeof *d->v);
+    /* and the names' counts and slots (an unkeyed hash of each) */
+    pl_wipe(d->occ, d->n * sizeof *d->occ);
+    pl_wipe(d->ix, d->ix_cap * sizeof *d->ix);
     free(d->v);
     free(d->occ);
     free(d->ix);

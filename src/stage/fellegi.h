@@ -104,6 +104,10 @@ typedef struct {
 /* a stored name: its index, then its ph (the blocking keys' phonetic
  * items read it there, not in the dictionary: no random read) */
 #define PL_FS_ID 8
+/* every slot a multiple of 8 bytes (dice filters are, PL_FS_SMALL is):
+ * a stored record of n slots keeps its header and int64 values aligned */
+_Static_assert(PL_FS_ID % 8 == 0 && sizeof(pl_fs_hdr) % 8 == 0,
+               "stored slots of whole words");
 static inline size_t pl_fs_sslot(const pl_lk_field *f)
 {
     return f->kind == PL_CMP_NAME ? PL_FS_ID : pl_fs_slot(f);

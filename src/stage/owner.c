@@ -118,9 +118,29 @@ void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
     kmap_init(&o->keys, PL_OWNER_ENTRY, 1024);
 }
 
-void pl_owner_reserve(pl_owner *o, uint64_t keys)
+void pl_owner_expect(pl_owner *o, uint64_t keys)
 {
-    kmap_reserve(&o->keys, keys);
+    o->src_expect = keys;
+    o->src_seen = 0;
+    o->src_n0 = o->keys.n;
+}
+
+/* Before the table doubles during a source: the keys projected for the
+ * rest of it (the share of new keys among those seen so far), at least
+ * one more, at most 8 times the keys held: a source whose first rows are
+ * all new and whose later rows repeat them (copies one after the other)
+ * leaves a table at most 8 times too large, never one sized by its rows. */
+static void owner_grow(pl_owner *o)
+{
+    uint64_t n = o->keys.n, want = n + 1;
+    if (o->src_seen > 0 && o->src_expect > o->src_seen) {
+        double fresh = (double)(n - o->src_n0) / (double)o->src_seen;
+        want += (uint64_t)(fresh * (double)(o->src_expect - o->src_seen) *
+                           1.01);
+    }
+    if (want > 8 * n + 1)
+        want = 8 * n + 1;
+    kmap_reserve(&o->keys, want);
 }
 
 void pl_owner_free(pl_owner *o)
@@ -147,7 +167,10 @@ int pl_owner_add_serve(const uint8_t *recv, size_t n, uint8_t *reply,
             __builtin_prefetch(o->keys.slots + j * o->keys.esz);
             __builtin_prefetch(o->keys.used + j);
         }
+        if (4 * (o->keys.n + 1) > 3 * o->keys.cap)
+            owner_grow(o);
         kmap_put(&o->keys, k, &fresh)[K_ST] |= ST_SEEN;
+        o->src_seen++;
     }
     return 0;
 }

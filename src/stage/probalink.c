@@ -87,6 +87,7 @@ struct pl_probalink_state {
     size_t    rs, srs, psi;     /* routed, stored record (fellegi.h) */
     /* the name fields' values on this rank, every source's (fellegi.h) */
     pl_fs_dict dict[PL_LK_MAX_FIELDS];
+    uint64_t  n_read;           /* records read on this rank, all sources */
     uint64_t  p_first, p_count;
     double    t_prepare, cpu_prepare;
     uint8_t  *P;                /* p_count records (all rows) */
@@ -414,13 +415,17 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
         ok = 0;
     }
     uint64_t n = ok ? *count : 0;
-    if (n >= UINT32_MAX) {      /* names' indices (pl_fs_dict_add) */
-        pl_err("%s: /sources/%s: %llu rows on this rank; the linkage takes "
-               "fewer than 2^32 a rank: run more ranks", r->store.path, src,
-               (unsigned long long)n);
+    /* the names' indices (pl_fs_dict_add): every source's records of the
+     * rank share the dictionaries */
+    if (n >= UINT32_MAX - 1 - st->n_read) {
+        pl_err("%s: /sources/%s: %llu rows on this rank after %llu of the "
+               "other sources; the linkage takes fewer than 2^32 records a "
+               "rank: run more ranks", r->store.path, src,
+               (unsigned long long)n, (unsigned long long)st->n_read);
         ok = 0;
         n = 0;
     }
+    st->n_read += n;
     uint8_t *recs = pl_xcalloc_huge(n * rs + 1);
     for (uint64_t i = 0; i < n; i++) {
         pl_fs_hdr *h = (pl_fs_hdr *)(recs + i * rs);

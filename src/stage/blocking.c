@@ -617,8 +617,8 @@ static int self_block(const pl_linkage_cfg *c, const pl_bk_params *bp,
  * entries past the current block (at most 64 records a block: a capped
  * block compares fewer). *pf: the next entry not yet looked at. */
 #define PF_AHEAD 48
-#define PACK_AHEAD 16    /* records (pl_bk_run's send loop), and their */
-#define NAMES_AHEAD 8    /*   names' dictionary values once they are in */
+#define PACK_AHEAD 16    /* records (pl_bk_run's send loop) */
+#define PACK_CHUNK 64    /* records packed, then their names (send loop) */
 #define KEY_AHEAD 8      /* records (pl_bk_run's key loop) */
 static void prefetch_ahead(const ent *e, uint64_t *pf, uint64_t upto,
                            uint64_t nr, int self, const uint8_t *recv,
@@ -795,34 +795,46 @@ int pl_bk_run(MPI_Comm comm, const pl_linkage_cfg *c, const pl_bk_params *bp,
         dpos[0] = 0;
         for (int d = 1; d < size; d++)
             dpos[d] = dpos[d - 1] + dcount[d - 1];
-        for (size_t j = 0; j < n; j++) {
-            uint8_t kb[8];
-            pl_put_be64(kb, lk[j]);
-            uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs2;
-            size_t i = ix[j];
-            if (j + PACK_AHEAD < n) {   /* a round's records are every
-                                         * rounds-th: not streamed */
-                size_t a = ix[j + PACK_AHEAD];
-                const uint8_t *pa = a < np ? P + a * ss : Q + (a - np) * ss;
-                for (size_t o = 0; o < ss; o += 64)
-                    __builtin_prefetch(pa + o);
+        /* PACK_CHUNK records at a time: their headers and plain values
+         * first, then their names (pl_fs_expand_names): the names' values
+         * are random reads in the dictionaries, independent of each other
+         * in a loop of their own, so that many are in flight at once
+         * (interleaved with the records' stores, each stalled the loop) */
+        for (size_t j0 = 0; j0 < n; j0 += PACK_CHUNK) {
+            size_t m = n - j0 < PACK_CHUNK ? n - j0 : PACK_CHUNK;
+            uint8_t *dst[PACK_CHUNK];
+            const uint8_t *from[PACK_CHUNK];
+            for (size_t k = 0; k < m; k++) {
+                size_t j = j0 + k;
+                uint8_t kb[8];
+                pl_put_be64(kb, lk[j]);
+                uint8_t *d = send + dpos[pl_owner_of(kb, size)]++ * rs2;
+                size_t i = ix[j];
+                if (j + PACK_AHEAD < n) {   /* a round's records are every
+                                             * rounds-th: not streamed */
+                    size_t a = ix[j + PACK_AHEAD];
+                    const uint8_t *pa = a < np ? P + a * ss
+                                               : Q + (a - np) * ss;
+                    for (size_t o = 0; o < ss; o += 64)
+                        __builtin_prefetch(pa + o);
+                }
+                const uint8_t *src = i < np ? P + i * ss : Q + (i - np) * ss;
+                if (bp->dict)
+                    pl_fs_expand_plain(&L, src, d);
+                else
+                    memcpy(d, src, rs);
+                memcpy(d, kb, 8);
+                d[offsetof(pl_fs_hdr, leaf)] = lk[j] != keys[i];
+                if (carry)
+                    memcpy(d + rs, bp->leaf + i * ls, 8 * nprior);
+                if (keep)
+                    bp->leaf[i * ls + (size_t)bp->rule] = lk[j];
+                dst[k] = d;
+                from[k] = src;
             }
-            if (bp->dict && j + NAMES_AHEAD < n) {  /* then its names */
-                size_t a = ix[j + NAMES_AHEAD];
-                pl_fs_prefetch_names(&L, bp->dict, a < np ? P + a * ss
-                                                          : Q + (a - np) * ss);
-            }
-            const uint8_t *src = i < np ? P + i * ss : Q + (i - np) * ss;
             if (bp->dict)       /* the names from their dictionaries */
-                pl_fs_expand(&L, bp->dict, src, d);
-            else
-                memcpy(d, src, rs);
-            memcpy(d, kb, 8);
-            d[offsetof(pl_fs_hdr, leaf)] = lk[j] != keys[i];
-            if (carry)
-                memcpy(d + rs, bp->leaf + i * ls, 8 * nprior);
-            if (keep)
-                bp->leaf[i * ls + (size_t)bp->rule] = lk[j];
+                for (size_t k = 0; k < m; k++)
+                    pl_fs_expand_names(&L, bp->dict, from[k], dst[k]);
         }
         B.rs = rs2;
         B.recv_n = 0;

@@ -154,21 +154,35 @@ static inline const uint8_t *pl_fs_sval(const pl_linkage_cfg *c,
     __builtin_memcpy(&id, v, 4);
     return (const uint8_t *)&dict[f].v[id];
 }
-/* The routed record (L->rs bytes at out) of stored record in. */
+/* The routed record (L->rs bytes at out) of stored record in: its
+ * header and plain values (pl_fs_expand_plain), its names' values from
+ * the dictionaries (pl_fs_expand_names), in either order. */
+static inline void pl_fs_expand_plain(const pl_fs_layout *L,
+                                      const uint8_t *in, uint8_t *out)
+{
+    for (size_t k = 0; k < L->n_seg; k++)
+        if (L->seg[k].f < 0)
+            __builtin_memcpy(out + L->seg[k].to, in + L->seg[k].from,
+                             L->seg[k].len);
+}
+static inline void pl_fs_expand_names(const pl_fs_layout *L,
+                                      const pl_fs_dict *dict,
+                                      const uint8_t *in, uint8_t *out)
+{
+    for (size_t k = 0; k < L->n_names; k++) {
+        size_t f = L->names[k];
+        uint32_t id;
+        __builtin_memcpy(&id, in + L->soff[f], 4);
+        __builtin_memcpy(out + L->off[f], &dict[f].v[id],
+                         sizeof(pl_fs_name));
+    }
+}
 static inline void pl_fs_expand(const pl_fs_layout *L,
                                 const pl_fs_dict *dict, const uint8_t *in,
                                 uint8_t *out)
 {
-    for (size_t k = 0; k < L->n_seg; k++) {
-        if (L->seg[k].f >= 0) {
-            uint32_t id;
-            __builtin_memcpy(&id, in + L->seg[k].from, 4);
-            __builtin_memcpy(out + L->seg[k].to, &dict[L->seg[k].f].v[id],
-                             sizeof(pl_fs_name));
-        } else
-            __builtin_memcpy(out + L->seg[k].to, in + L->seg[k].from,
-                             L->seg[k].len);
-    }
+    pl_fs_expand_plain(L, in, out);
+    pl_fs_expand_names(L, dict, in, out);
 }
 /* Asks for the dictionary values of stored record rec (its names) to be
  * fetched into the cache, ahead of their use. */

@@ -101,7 +101,7 @@ typedef struct {
     uint64_t *leaf;
     size_t    leaf_rules;
     /* the name fields' dictionaries (by field index): P and Q are stored
-     * records (pl_fs_srecsize, stage/fellegi.h), made routed records by
+     * records (pl_fs_layout's srs bytes, stage/fellegi.h), made routed records by
      * pl_fs_expand as they are sent; NULL: P and Q are routed records */
     const pl_fs_dict *dict;
 } pl_bk_params;
@@ -130,7 +130,7 @@ uint64_t *pl_bk_leaf_alloc(size_t n, size_t k);
 void pl_bk_leaf_free(uint64_t *leaf, size_t n, size_t k);
 
 /* Collective. P: np persons records, Q: nq records to link (this rank's),
- * each pl_fs_recsize(c) bytes (pl_fs_srecsize with bp->dict). Stats are this rank's (callers reduce).
+ * each pl_fs_recsize(c) bytes (pl_fs_layout's srs with bp->dict). Stats are this rank's (callers reduce).
  * Returns 0, or -1 on every rank when any rank failed. */
 /* pl_bk_run keeps its buffers between calls (wiped and freed here). */
 void pl_bk_release(void);

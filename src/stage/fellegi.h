@@ -112,17 +112,6 @@ static inline size_t pl_fs_sslot(const pl_lk_field *f)
 {
     return f->kind == PL_CMP_NAME ? PL_FS_ID : pl_fs_slot(f);
 }
-static inline size_t pl_fs_soff(const pl_linkage_cfg *c, size_t f)
-{
-    size_t o = sizeof(pl_fs_hdr);
-    for (size_t g = 0; g < f; g++)
-        o += pl_fs_sslot(&c->fields[g]);
-    return o;
-}
-static inline size_t pl_fs_srecsize(const pl_linkage_cfg *c)
-{
-    return pl_fs_soff(c, c->n_fields);
-}
 /* A record layout (pl_fs_layout_of, once a call of the blocking): each
  * field's offset in a routed and in a stored record, and pl_fs_expand's
  * copy plan (seg: f >= 0 a name field's 32-byte value from its

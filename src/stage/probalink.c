@@ -367,7 +367,9 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
 {
     const pl_linkage_cfg *c = r->job->linkage;
     struct pl_probalink_state *st = r->probalink;
-    size_t rs = pl_fs_srecsize(c);      /* stored records (fellegi.h) */
+    pl_fs_layout L;                     /* stored records (fellegi.h) */
+    pl_fs_layout_of(c, &L);
+    size_t rs = L.srs;
     col_t cols[PL_LK_MAX_FIELDS];
     pl_pprl_col enc[PL_LK_MAX_FIELDS];      /* compare: dice fields */
     int ok = 1;
@@ -465,7 +467,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
             uint64_t at = ok ? *first + c0 : 0;
             if (fd->kind == PL_CMP_DICE) {  /* filters as they are */
                 ok &= pl_pprl_read(r, &enc[f], at, cn, buf) == 0;
-                size_t off = pl_fs_soff(c, f), nw = fd->bytes / 8;
+                size_t off = L.soff[f], nw = fd->bytes / 8;
                 for (uint64_t k = 0; k < cn && ok; k++) {
                     uint8_t *rec = recs + (c0 + k) * rs;
                     memcpy(rec + off, buf + k * fd->bytes, fd->bytes);
@@ -490,7 +492,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                                     cols[f].is_str ? mt : H5T_NATIVE_INT64,
                                     at, cn, 0, buf, r->dxpl) == 0;
             size_t sz = cols[f].is_str ? cols[f].size : 8;
-            size_t off = pl_fs_soff(c, f);
+            size_t off = L.soff[f];
             for (uint64_t k = 0; k < cn && ok; k++) {
                 uint8_t *rec = recs + (c0 + k) * rs;
                 pl_fs_hdr *h = (pl_fs_hdr *)rec;
@@ -633,7 +635,9 @@ int pl_probalink_prepare(pl_run *r)
     if (pl_pprl_prepare(r) != 0)        /* sets the dice fields' widths */
         return -1;
     s->rs = pl_fs_recsize(c);
-    s->srs = pl_fs_srecsize(c);
+    pl_fs_layout L;
+    pl_fs_layout_of(c, &L);
+    s->srs = L.srs;
     s->psi = c->persons_index;
     const pl_source *ps = &r->store.src[s->psi];
     s->p_first = ps->first;

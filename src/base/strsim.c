@@ -264,6 +264,40 @@ double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb)
     return jw_finish(a, la, b, lb, ma, mb, m);
 }
 
+int pl_jw_below(const char *a, size_t la, const char *b, size_t lb, double t)
+{
+    if (la == 0 || lb == 0)
+        return 0;               /* JW is 0 or 1: computed, not bounded */
+    if (la > 64)                /* as pl_jaro_winkler */
+        la = 64;
+    if (lb > 64)
+        lb = 64;
+    const unsigned char *ua = (const unsigned char *)a,
+                        *ub = (const unsigned char *)b;
+    /* a matched character of a is in b: the characters of a found in b
+     * (and of b in a), by 6-bit classes (a coarser class only loosens
+     * the bound), bound the matches m */
+    uint64_t sa = 0, sb = 0;
+    for (size_t i = 0; i < la; i++)
+        sa |= 1ull << (ua[i] & 63);
+    for (size_t j = 0; j < lb; j++)
+        sb |= 1ull << (ub[j] & 63);
+    size_t ca = 0, cb = 0;
+    for (size_t i = 0; i < la; i++)
+        ca += sb >> (ua[i] & 63) & 1;
+    for (size_t j = 0; j < lb; j++)
+        cb += sa >> (ub[j] & 63) & 1;
+    size_t m = ca < cb ? ca : cb;
+    size_t p = 0;
+    while (p < 4 && p < la && p < lb && a[p] == b[p])
+        p++;
+    /* Jaro <= (m/la + m/lb + 1) / 3 (no transposition), and JW grows
+     * with Jaro; a margin far above the rounding of either value */
+    double md = (double)m;
+    double j = m ? (md / (double)la + md / (double)lb + 1.0) / 3.0 : 0.0;
+    return j + (double)p * 0.1 * (1.0 - j) < t - 1e-9;
+}
+
 double pl_jaro_winkler32(const char *a, size_t la, const char *b, size_t lb)
 {
 #if defined(__SSE2__)

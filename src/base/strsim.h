@@ -69,6 +69,10 @@ double pl_jaro_winkler(const char *a, size_t la, const char *b, size_t lb);
  * bytes (a linkage name slot, stage/fellegi.h): bytes past la and lb are
  * ignored, b is not copied. */
 double pl_jaro_winkler32(const char *a, size_t la, const char *b, size_t lb);
+/* 1 when pl_jaro_winkler(a, la, b, lb) is surely below t, from a bound
+ * (the characters each has of the other's) far cheaper than the value;
+ * 0 when it may reach t. Most pairs of unrelated names are settled so. */
+int pl_jw_below(const char *a, size_t la, const char *b, size_t lb, double t);
 
 /* OSA distance; strings longer than 63 bytes are compared on their first
  * 63 bytes. */

@@ -189,7 +189,12 @@ int pl_fs_level(const pl_lk_field *f, const uint8_t *pa, const uint8_t *pb)
     int l = 1;
     /* a slot is 32 readable bytes (s, tf, ph): pl_jaro_winkler32 */
     _Static_assert(sizeof(pl_fs_name) >= 32, "a name slot of 32 bytes");
-    double jw = f->n_jw ? pl_jaro_winkler32(a->s, la, b->s, lb) : 0;
+    /* below the lowest threshold, its value is never read: 0 takes the
+     * same branches (no threshold is under 0) */
+    double jw = f->n_jw && !pl_jw_below(a->s, la, b->s, lb,
+                                        f->jw[f->n_jw - 1])
+                    ? pl_jaro_winkler32(a->s, la, b->s, lb)
+                    : 0;
     for (size_t i = 0; i < f->n_jw; i++, l++) {
         if (jw >= f->jw[i])
             return l;

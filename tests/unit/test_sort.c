@@ -104,6 +104,33 @@ static void test_jw(void)
           "Jaro-Winkler (bit-parallel) = the character scan, bit for bit, "
           "on %ld random pairs of 0..69 bytes, some with NUL bytes (%ld "
           "differ)", n, bad);
+    /* the bound: never "below" when the value reaches t; and it settles
+     * most unrelated pairs at the linkage's lowest threshold */
+    long wrong = 0, settled = 0, tried = 0;
+    static const double ts[] = {0.0, 0.5, 0.8, 0.92, 1.0};
+    for (long it = 0; it < 200000; it++) {
+        char a[80], b[80];
+        size_t la = next() % 25, lb = next() % 25;
+        unsigned alph = 4 + (unsigned)(next() % 23);
+        for (size_t i = 0; i < la; i++)
+            a[i] = (char)('A' + next() % alph);
+        for (size_t i = 0; i < lb; i++)
+            b[i] = i < la && next() % 4 == 0 ? a[i]
+                                             : (char)('A' + next() % alph);
+        if (it % 13 == 0 && la)
+            a[next() % la] = (char)(0x80 + next() % 128);
+        double x = jw_scan(a, la, b, lb), t = ts[it % 5];
+        int below = pl_jw_below(a, la, b, lb, t);
+        wrong += below && !(x < t);
+        if (t == 0.8 && alph > 20 && la > 3 && lb > 3) {
+            tried++;
+            settled += below;
+        }
+    }
+    CHECK(wrong == 0 && settled > tried / 4,
+          "pl_jw_below: never below t when Jaro-Winkler reaches it (%ld "
+          "wrong of 200000); settles %ld of %ld unrelated pairs at 0.8",
+          wrong, settled, tried);
     CHECK(n32 > 1000 && bad32 == 0,
           "pl_jaro_winkler32 on 32-byte buffers with junk past the "
           "strings = the scan, bit for bit (%ld of %ld differ)", bad32, n32);

@@ -274,20 +274,16 @@ int pl_jw_below(const char *a, size_t la, const char *b, size_t lb, double t)
         lb = 64;
     const unsigned char *ua = (const unsigned char *)a,
                         *ub = (const unsigned char *)b;
-    /* a matched character of a is in b: the characters of a found in b
-     * (and of b in a), by 6-bit classes (a coarser class only loosens
-     * the bound), bound the matches m */
-    uint64_t sa = 0, sb = 0;
-    for (size_t i = 0; i < la; i++)
-        sa |= 1ull << (ua[i] & 63);
+    /* a matched character of a is in b: the characters of a found in b,
+     * by 6-bit classes (a coarser class only loosens the bound), bound
+     * the matches m (and so does lb) */
+    uint64_t sb = 0;
     for (size_t j = 0; j < lb; j++)
         sb |= 1ull << (ub[j] & 63);
-    size_t ca = 0, cb = 0;
+    size_t ca = 0;
     for (size_t i = 0; i < la; i++)
         ca += sb >> (ua[i] & 63) & 1;
-    for (size_t j = 0; j < lb; j++)
-        cb += sa >> (ub[j] & 63) & 1;
-    size_t m = ca < cb ? ca : cb;
+    size_t m = ca < lb ? ca : lb;
     size_t p = 0;
     while (p < 4 && p < la && p < lb && a[p] == b[p])
         p++;

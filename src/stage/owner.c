@@ -58,28 +58,22 @@ static uint8_t *kmap_get(const pl_kmap *m, const uint8_t *key)
     return m->used[j] ? m->slots + j * m->esz : NULL;
 }
 
-/* The table for n entries at most 3/4 full (kmap_put's bound). */
-static void kmap_reserve(pl_kmap *m, uint64_t n)
+static void kmap_grow(pl_kmap *m)
 {
-    size_t cap = m->cap;
-    while (4 * (n + 1) > 3 * (uint64_t)cap)
-        cap *= 2;
-    if (cap == m->cap)
-        return;
-    pl_kmap t;
-    kmap_init(&t, m->esz, cap);
+    pl_kmap n;
+    kmap_init(&n, m->esz, m->cap * 2);
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->used[i])
             continue;
         const uint8_t *e = m->slots + i * m->esz;
-        size_t j = kmap_find(&t, e);
-        memcpy(t.slots + j * t.esz, e, m->esz);
-        t.used[j] = 1;
+        size_t j = kmap_find(&n, e);
+        memcpy(n.slots + j * n.esz, e, m->esz);
+        n.used[j] = 1;
     }
-    t.n = m->n;
-    t.grows = m->grows + 1;
+    n.n = m->n;
+    n.grows = m->grows + 1;
     kmap_free(m);
-    *m = t;
+    *m = n;
 }
 
 /* The entry of key, inserted (zero value) when absent; *fresh says so. */
@@ -89,7 +83,7 @@ static uint8_t *kmap_put(pl_kmap *m, const uint8_t *key, int *fresh)
      * the table (one doubling less than at 1/2) is half the fresh memory
      * to fault in, which is most of its cost at 10^7 keys a rank */
     if (4 * (m->n + 1) > 3 * m->cap)
-        kmap_reserve(m, m->n);
+        kmap_grow(m);
     size_t j = kmap_find(m, key);
     uint8_t *e = m->slots + j * m->esz;
     *fresh = !m->used[j];
@@ -118,31 +112,6 @@ void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
     kmap_init(&o->keys, PL_OWNER_ENTRY, 1024);
 }
 
-void pl_owner_expect(pl_owner *o, uint64_t keys)
-{
-    o->src_expect = keys;
-    o->src_seen = 0;
-    o->src_n0 = o->keys.n;
-}
-
-/* Before the table doubles during a source: the keys projected for the
- * rest of it (the share of new keys among those seen so far), at least
- * one more, at most 8 times the keys held: a source whose first rows are
- * all new and whose later rows repeat them (copies one after the other)
- * leaves a table at most 8 times too large, never one sized by its rows. */
-static void owner_grow(pl_owner *o)
-{
-    uint64_t n = o->keys.n, want = n + 1;
-    if (o->src_seen > 0 && o->src_expect > o->src_seen) {
-        double fresh = (double)(n - o->src_n0) / (double)o->src_seen;
-        want += (uint64_t)(fresh * (double)(o->src_expect - o->src_seen) *
-                           1.01);
-    }
-    if (want > 8 * n + 1)
-        want = 8 * n + 1;
-    kmap_reserve(&o->keys, want);
-}
-
 void pl_owner_free(pl_owner *o)
 {
     kmap_free(&o->keys);
@@ -167,10 +136,7 @@ int pl_owner_add_serve(const uint8_t *recv, size_t n, uint8_t *reply,
             __builtin_prefetch(o->keys.slots + j * o->keys.esz);
             __builtin_prefetch(o->keys.used + j);
         }
-        if (4 * (o->keys.n + 1) > 3 * o->keys.cap)
-            owner_grow(o);
         kmap_put(&o->keys, k, &fresh)[K_ST] |= ST_SEEN;
-        o->src_seen++;
     }
     return 0;
 }

@@ -69,7 +69,6 @@ typedef struct {
     const pl_hmac_key *platform;    /* keyed mode only */
     uint64_t cap;                   /* exchange cap (0 = automatic) */
     pl_kmap  keys;                  /* key || pid || state || node rank */
-    uint64_t src_expect, src_seen, src_n0;  /* pl_owner_expect */
     uint8_t *edges;                 /* keyA || keyB */
     size_t   n_edges, edges_cap;
     uint64_t ambiguous_keys;        /* local, after resolve */
@@ -96,16 +95,6 @@ typedef struct {
 void pl_owner_init(pl_owner *o, pl_mode mode, const pl_hmac_key *platform,
                    uint64_t cap);
 void pl_owner_free(pl_owner *o);
-/* Local: about `keys` keys of the next source will reach this owner
- * (its rows over the ranks, twice with identity.also). When the key
- * table must grow while they arrive (pl_owner_add_serve), it grows at
- * once to the keys projected from the share of this source's keys so
- * far that were new, at most 8 times the keys it holds, not by one
- * doubling: a persons source of 10^7 rows is a few tables faulted in, not
- * twenty-odd doublings each rehashed; a source of many rows a person
- * (stays) adds few keys and reserves little. An estimate only: more keys
- * still grow the table. */
-void pl_owner_expect(pl_owner *o, uint64_t keys);
 
 /* Phase 1 serve fns: recv holds PL_KEY_REC / PL_EDGE_REC records. */
 int pl_owner_add_serve(const uint8_t *recv, size_t n, uint8_t *reply,

@@ -274,7 +274,7 @@ static int open_col(pl_run *r, const char *src, const pl_lk_field *f,
 /* A name's slot from its stored value: normalised (pl_name_norm), cut
  * at PL_FS_STR bytes, with its phonetic key. Names repeat (a few thousand
  * first names carry most records), so the last value seen in each slot
- * of a small direct-mapped table of raw values (at most 32 bytes) is
+ * of a direct-mapped table of raw values (at most 32 bytes) is
  * kept with its result: most values are normalised and encoded once.
  * Returns the normalised length (0: missing). */
 #define MEMO_BITS 18     /* 20 MiB: most of a field's distinct values */

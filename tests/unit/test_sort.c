@@ -70,19 +70,28 @@ static uint64_t next(void)
     return rng;
 }
 
+/* A random pair of strings of an alphabet of alph letters: la, lb below
+ * cap, b's i-th letter a's with probability 1/same. */
+static void rand_pair(char *a, size_t *la, char *b, size_t *lb, size_t cap,
+                      unsigned alph, unsigned same)
+{
+    *la = next() % cap;
+    *lb = next() % cap;
+    for (size_t i = 0; i < *la; i++)
+        a[i] = (char)('A' + next() % alph);
+    for (size_t i = 0; i < *lb; i++)
+        b[i] = i < *la && next() % same == 0 ? a[i]
+                                             : (char)('A' + next() % alph);
+}
+
 static void test_jw(void)
 {
     long bad = 0, n = 300000, bad32 = 0, n32 = 0;
     for (long it = 0; it < n; it++) {
         char a[80], b[80];
-        size_t cap = it % 100 == 0 ? 70 : 25;
-        size_t la = next() % cap, lb = next() % cap;
-        unsigned alph = 2 + (unsigned)(next() % 8);
-        for (size_t i = 0; i < la; i++)
-            a[i] = (char)('A' + next() % alph);
-        for (size_t i = 0; i < lb; i++)
-            b[i] = i < la && next() % 3 == 0 ? a[i]
-                                             : (char)('A' + next() % alph);
+        size_t la, lb;
+        rand_pair(a, &la, b, &lb, it % 100 == 0 ? 70 : 25,
+                  2 + (unsigned)(next() % 8), 3);
         if (it % 7 == 0 && la && lb)
             a[0] = b[0] = (char)0xC3;       /* a byte above 127 */
         if (it % 11 == 0 && la)     /* a NUL: never the padding past b */
@@ -110,13 +119,9 @@ static void test_jw(void)
     static const double ts[] = {0.0, 0.5, 0.8, 0.92, 1.0};
     for (long it = 0; it < 200000; it++) {
         char a[80], b[80];
-        size_t la = next() % 25, lb = next() % 25;
+        size_t la, lb;
         unsigned alph = 4 + (unsigned)(next() % 23);
-        for (size_t i = 0; i < la; i++)
-            a[i] = (char)('A' + next() % alph);
-        for (size_t i = 0; i < lb; i++)
-            b[i] = i < la && next() % 4 == 0 ? a[i]
-                                             : (char)('A' + next() % alph);
+        rand_pair(a, &la, b, &lb, 25, alph, 4);
         if (it % 13 == 0 && la)
             a[next() % la] = (char)(0x80 + next() % 128);
         double x = jw_scan(a, la, b, lb), t = ts[it % 5];

@@ -28,7 +28,7 @@ static size_t item_bytes(const pl_linkage_cfg *c, const pl_fs_layout *L,
     if (dict && it->xform == PL_BK_PHONETIC &&
         c->fields[f].kind == PL_CMP_NAME) {   /* in the stored slot */
         uint32_t ph;
-        memcpy(&ph, rec + L->soff[f] + 4, 4);
+        memcpy(&ph, rec + L->soff[f] + PL_FS_ID_PH, 4);
         if (ph == 0)
             return 0;
         memcpy(buf, &ph, 4);

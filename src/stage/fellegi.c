@@ -57,28 +57,26 @@ void pl_fs_layout_of(const pl_linkage_cfg *c, pl_fs_layout *L)
 {
     memset(L, 0, sizeof *L);
     size_t so = sizeof(pl_fs_hdr), ro = so;
-    /* the header, then runs of plain values merged */
+    /* the header, then runs of plain values merged (a run ends at a
+     * name: its slot differs between the two records) */
     L->seg[0].from = L->seg[0].to = 0;
     L->seg[0].len = (uint32_t)so;
-    L->seg[0].f = -1;
     L->n_seg = 1;
+    int in_run = 1;
     for (size_t f = 0; f < c->n_fields; f++) {
         const pl_lk_field *fd = &c->fields[f];
         L->off[f] = ro;
         L->soff[f] = so;
         if (fd->kind == PL_CMP_NAME) {
             L->names[L->n_names++] = (uint8_t)f;
-            L->seg[L->n_seg].from = (uint32_t)so;
-            L->seg[L->n_seg].to = (uint32_t)ro;
-            L->seg[L->n_seg].len = sizeof(pl_fs_name);
-            L->seg[L->n_seg++].f = (int32_t)f;
-        } else if (L->seg[L->n_seg - 1].f < 0) {   /* extends the run */
+            in_run = 0;
+        } else if (in_run) {
             L->seg[L->n_seg - 1].len += (uint32_t)pl_fs_slot(fd);
         } else {
             L->seg[L->n_seg].from = (uint32_t)so;
             L->seg[L->n_seg].to = (uint32_t)ro;
-            L->seg[L->n_seg].len = (uint32_t)pl_fs_slot(fd);
-            L->seg[L->n_seg++].f = -1;
+            L->seg[L->n_seg++].len = (uint32_t)pl_fs_slot(fd);
+            in_run = 1;
         }
         so += pl_fs_sslot(fd);
         ro += pl_fs_slot(fd);

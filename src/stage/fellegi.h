@@ -104,6 +104,7 @@ typedef struct {
 /* a stored name: its index, then its ph (the blocking keys' phonetic
  * items read it there, not in the dictionary: no random read) */
 #define PL_FS_ID 8
+#define PL_FS_ID_PH 4    /* the ph's offset in the slot */
 /* every slot a multiple of 8 bytes (dice filters are, PL_FS_SMALL is):
  * a stored record of n slots keeps its header and int64 values aligned */
 _Static_assert(PL_FS_ID % 8 == 0 && sizeof(pl_fs_hdr) % 8 == 0,
@@ -113,9 +114,9 @@ static inline size_t pl_fs_sslot(const pl_lk_field *f)
     return f->kind == PL_CMP_NAME ? PL_FS_ID : pl_fs_slot(f);
 }
 /* A record layout (pl_fs_layout_of, once a call of the blocking): each
- * field's offset in a routed and in a stored record, and pl_fs_expand's
- * copy plan (seg: f >= 0 a name field's 32-byte value from its
- * dictionary, else len bytes as they are). */
+ * field's offset in a routed and in a stored record, the name fields,
+ * and the runs of bytes pl_fs_expand_plain copies as they are (seg: the
+ * header and the plain values between the names). */
 typedef struct {
     size_t   rs, srs;
     size_t   off[PL_LK_MAX_FIELDS], soff[PL_LK_MAX_FIELDS];
@@ -124,8 +125,7 @@ typedef struct {
     size_t   n_seg;
     struct {
         uint32_t from, to, len;
-        int32_t  f;
-    } seg[2 * PL_LK_MAX_FIELDS + 1];
+    } seg[PL_LK_MAX_FIELDS + 1];
 } pl_fs_layout;
 void pl_fs_layout_of(const pl_linkage_cfg *c, pl_fs_layout *L);
 
@@ -150,9 +150,8 @@ static inline void pl_fs_expand_plain(const pl_fs_layout *L,
                                       const uint8_t *in, uint8_t *out)
 {
     for (size_t k = 0; k < L->n_seg; k++)
-        if (L->seg[k].f < 0)
-            __builtin_memcpy(out + L->seg[k].to, in + L->seg[k].from,
-                             L->seg[k].len);
+        __builtin_memcpy(out + L->seg[k].to, in + L->seg[k].from,
+                         L->seg[k].len);
 }
 static inline void pl_fs_expand_names(const pl_fs_layout *L,
                                       const pl_fs_dict *dict,

@@ -504,7 +504,7 @@ static int read_records(pl_run *r, const char *src, int side, int own_block,
                     miss = name_id(memo, s, sz, fd->tf, &st->dict[f], f,
                                    &id) == 0;
                     memcpy(v, &id, 4);
-                    memcpy(v + 4, &st->dict[f].v[id].ph, 4);
+                    memcpy(v + PL_FS_ID_PH, &st->dict[f].v[id].ph, 4);
                     st->dict[f].occ[id] += !miss;   /* term_freqs */
                 } else if (cols[f].is_str) {
                     size_t l = strnlen(s, sz);

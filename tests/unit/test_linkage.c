@@ -500,7 +500,7 @@ static void test_stored(void)
                 memcpy(r + L.off[f], &nm, sizeof nm);
                 uint32_t id = pl_fs_dict_add(&dict[f], &nm);
                 memcpy(st + L.soff[f], &id, 4);
-                memcpy(st + L.soff[f] + 4, &nm.ph, 4);
+                memcpy(st + L.soff[f] + PL_FS_ID_PH, &nm.ph, 4);
             } else {
                 int64_t x = (int64_t)(rnd() % 3) + 1;
                 memcpy(r + L.off[f], &x, 8);
